@@ -1,0 +1,268 @@
+//! Reading domain types from database rows. Each storage adapter implements
+//! [`Columns`] for its row type (the primitive accessors); the mapping from
+//! columns to domain types is written once, here, for every backend.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::model::*;
+use crate::{Error, Result};
+
+/// Typed access to the named columns of one row.
+pub trait Columns {
+    fn opt_text(&self, col: &str) -> Result<Option<String>>;
+    fn opt_int(&self, col: &str) -> Result<Option<i64>>;
+    fn flag(&self, col: &str) -> Result<bool>;
+    fn opt_uuid(&self, col: &str) -> Result<Option<Uuid>>;
+    fn opt_ts(&self, col: &str) -> Result<Option<DateTime<Utc>>>;
+    fn opt_json(&self, col: &str) -> Result<Option<Value>>;
+    /// A list of strings (a JSON array, or a PostgreSQL text array).
+    fn string_list(&self, col: &str) -> Result<Vec<String>>;
+
+    fn text(&self, col: &str) -> Result<String> {
+        self.opt_text(col)?.ok_or_else(|| null_in(col))
+    }
+    fn int(&self, col: &str) -> Result<i64> {
+        self.opt_int(col)?.ok_or_else(|| null_in(col))
+    }
+    fn small(&self, col: &str) -> Result<i32> {
+        i32::try_from(self.int(col)?).map_err(Error::internal)
+    }
+    fn id<T: From<Uuid>>(&self, col: &str) -> Result<T> {
+        self.opt_id(col)?.ok_or_else(|| null_in(col))
+    }
+    fn opt_id<T: From<Uuid>>(&self, col: &str) -> Result<Option<T>> {
+        Ok(self.opt_uuid(col)?.map(T::from))
+    }
+    fn ts(&self, col: &str) -> Result<DateTime<Utc>> {
+        self.opt_ts(col)?.ok_or_else(|| null_in(col))
+    }
+    fn json(&self, col: &str) -> Result<Value> {
+        self.opt_json(col)?.ok_or_else(|| null_in(col))
+    }
+    fn typed_json<T: DeserializeOwned>(&self, col: &str) -> Result<T> {
+        serde_json::from_value(self.json(col)?)
+            .map_err(|e| Error::Internal(format!("bad JSON in column {col}: {e}")))
+    }
+    fn parsed<T: FromStr<Err = Error>>(&self, col: &str) -> Result<T> {
+        self.text(col)?.parse()
+    }
+}
+
+fn null_in(col: &str) -> Error {
+    Error::Internal(format!("unexpected NULL in column {col}"))
+}
+
+/// A domain type that can be read from a row of its table.
+pub trait FromColumns: Sized {
+    fn from_columns(row: &impl Columns) -> Result<Self>;
+}
+
+impl FromColumns for User {
+    fn from_columns(row: &impl Columns) -> Result<Self> {
+        Ok(User {
+            id: row.id("user_id")?,
+            email: row.text("email")?,
+            username: row.text("username")?,
+            display_name: row.text("display_name")?,
+            avatar_url: row.opt_text("avatar_url")?,
+            timezone: row.text("timezone")?,
+            status: row.parsed("status")?,
+            title: row.opt_text("title")?,
+            phone: row.opt_text("phone")?,
+            bio: row.opt_text("bio")?,
+            pronouns: row.opt_text("pronouns")?,
+            notification_settings: row.json("notification_settings")?,
+            theme_preferences: row.json("theme_preferences")?,
+            language: row.text("language")?,
+            password_hash: row.opt_text("password_hash")?,
+            mfa_enabled: row.flag("mfa_enabled")?,
+            mfa_secret: row.opt_text("mfa_secret")?,
+            created_at: row.ts("created_at")?,
+            updated_at: row.ts("updated_at")?,
+            last_login_at: row.opt_ts("last_login_at")?,
+        })
+    }
+}
+
+impl FromColumns for Workspace {
+    fn from_columns(row: &impl Columns) -> Result<Self> {
+        Ok(Workspace {
+            id: row.id("workspace_id")?,
+            name: row.text("name")?,
+            domain: row.opt_text("domain")?,
+            description: row.opt_text("description")?,
+            avatar_url: row.opt_text("avatar_url")?,
+            settings: row.json("settings")?,
+            plan_type: row.text("plan_type")?,
+            max_members: row.small("max_members")?,
+            billing_email: row.opt_text("billing_email")?,
+            subscription_status: row.text("subscription_status")?,
+            sso_enabled: row.flag("sso_enabled")?,
+            sso_config: row.opt_json("sso_config")?,
+            require_2fa: row.flag("require_2fa")?,
+            created_at: row.ts("created_at")?,
+            updated_at: row.ts("updated_at")?,
+        })
+    }
+}
+
+impl FromColumns for WorkspaceMember {
+    fn from_columns(row: &impl Columns) -> Result<Self> {
+        Ok(WorkspaceMember {
+            id: row.id("member_id")?,
+            workspace_id: row.id("workspace_id")?,
+            user_id: row.id("user_id")?,
+            role: row.parsed("role")?,
+            title: row.opt_text("title")?,
+            department: row.opt_text("department")?,
+            status: row.parsed("status")?,
+            invited_by: row.opt_id("invited_by")?,
+            invitation_token: row.opt_text("invitation_token")?,
+            permissions: row.json("permissions")?,
+            last_seen_at: row.opt_ts("last_seen_at")?,
+            timezone: row.opt_text("timezone")?,
+            joined_at: row.ts("joined_at")?,
+            updated_at: row.ts("updated_at")?,
+        })
+    }
+}
+
+impl FromColumns for Channel {
+    fn from_columns(row: &impl Columns) -> Result<Self> {
+        Ok(Channel {
+            id: row.id("channel_id")?,
+            workspace_id: row.id("workspace_id")?,
+            name: row.text("name")?,
+            display_name: row.opt_text("display_name")?,
+            description: row.opt_text("description")?,
+            channel_type: row.parsed("channel_type")?,
+            is_archived: row.flag("is_archived")?,
+            is_general: row.flag("is_general")?,
+            topic: row.opt_text("topic")?,
+            purpose: row.opt_text("purpose")?,
+            retention_policy: row.opt_json("retention_policy")?,
+            allow_threads: row.flag("allow_threads")?,
+            allow_file_upload: row.flag("allow_file_upload")?,
+            allow_external_sharing: row.flag("allow_external_sharing")?,
+            created_by: row.id("created_by")?,
+            created_at: row.ts("created_at")?,
+            updated_at: row.ts("updated_at")?,
+            archived_at: row.opt_ts("archived_at")?,
+        })
+    }
+}
+
+impl FromColumns for ChannelMember {
+    fn from_columns(row: &impl Columns) -> Result<Self> {
+        Ok(ChannelMember {
+            id: row.id("membership_id")?,
+            channel_id: row.id("channel_id")?,
+            user_id: row.id("user_id")?,
+            role: row.parsed("role")?,
+            notification_level: row.parsed("notification_level")?,
+            joined_at: row.ts("joined_at")?,
+            left_at: row.opt_ts("left_at")?,
+            invited_by: row.opt_id("invited_by")?,
+            is_active: row.flag("is_active")?,
+            last_read_message_id: row.opt_id("last_read_message_id")?,
+            last_read_at: row.opt_ts("last_read_at")?,
+        })
+    }
+}
+
+impl FromColumns for Message {
+    fn from_columns(row: &impl Columns) -> Result<Self> {
+        Ok(Message {
+            id: row.id("message_id")?,
+            workspace_id: row.id("workspace_id")?,
+            channel_id: row.id("channel_id")?,
+            user_id: row.id("user_id")?,
+            content: row.text("content")?,
+            message_type: row.parsed("message_type")?,
+            formatted_content: row.opt_json("formatted_content")?,
+            thread_id: row.opt_id("thread_id")?,
+            reply_count: row.small("reply_count")?,
+            is_pinned: row.flag("is_pinned")?,
+            pinned_by: row.opt_id("pinned_by")?,
+            pinned_at: row.opt_ts("pinned_at")?,
+            is_deleted: row.flag("is_deleted")?,
+            deleted_at: row.opt_ts("deleted_at")?,
+            reactions: row.typed_json("reactions")?,
+            edited_at: row.opt_ts("edited_at")?,
+            edit_history: row.typed_json("edit_history")?,
+            client_msg_id: row.opt_text("client_msg_id")?,
+            created_at: row.ts("created_at")?,
+            updated_at: row.ts("updated_at")?,
+        })
+    }
+}
+
+impl FromColumns for File {
+    fn from_columns(row: &impl Columns) -> Result<Self> {
+        Ok(File {
+            id: row.id("file_id")?,
+            workspace_id: row.id("workspace_id")?,
+            uploader_id: row.id("uploader_id")?,
+            filename: row.text("filename")?,
+            original_filename: row.text("original_filename")?,
+            file_size: row.int("file_size")?,
+            mime_type: row.text("mime_type")?,
+            file_hash: row.opt_text("file_hash")?,
+            storage_provider: row.text("storage_provider")?,
+            storage_bucket: row.text("storage_bucket")?,
+            storage_key: row.text("storage_key")?,
+            storage_region: row.opt_text("storage_region")?,
+            storage_class: row.text("storage_class")?,
+            processing_status: row.text("processing_status")?,
+            thumbnails: row.opt_json("thumbnails")?,
+            extracted_text: row.opt_text("extracted_text")?,
+            is_public: row.flag("is_public")?,
+            share_token: row.opt_text("share_token")?,
+            download_count: row.small("download_count")?,
+            virus_scan_status: row.text("virus_scan_status")?,
+            virus_scan_result: row.opt_json("virus_scan_result")?,
+            created_at: row.ts("created_at")?,
+            updated_at: row.ts("updated_at")?,
+            expires_at: row.opt_ts("expires_at")?,
+            last_accessed_at: row.opt_ts("last_accessed_at")?,
+        })
+    }
+}
+
+impl FromColumns for MessageFile {
+    fn from_columns(row: &impl Columns) -> Result<Self> {
+        Ok(MessageFile {
+            message_id: row.id("message_id")?,
+            file_id: row.id("file_id")?,
+            file_comment: row.opt_text("file_comment")?,
+            attached_at: row.ts("attached_at")?,
+        })
+    }
+}
+
+impl FromColumns for Integration {
+    fn from_columns(row: &impl Columns) -> Result<Self> {
+        Ok(Integration {
+            id: row.id("integration_id")?,
+            workspace_id: row.id("workspace_id")?,
+            app_name: row.text("app_name")?,
+            app_id: row.text("app_id")?,
+            integration_type: row.text("integration_type")?,
+            config: row.json("config")?,
+            credentials: row.opt_json("credentials")?,
+            scopes: row.string_list("scopes")?,
+            channel_id: row.opt_id("channel_id")?,
+            status: row.text("status")?,
+            last_error: row.opt_text("last_error")?,
+            installed_by: row.id("installed_by")?,
+            created_at: row.ts("created_at")?,
+            updated_at: row.ts("updated_at")?,
+            last_used_at: row.opt_ts("last_used_at")?,
+        })
+    }
+}

@@ -1,0 +1,152 @@
+//! Configuration types. Loading (defaults, TOML file, environment) happens in
+//! the binary; these types define the names, which are a contract with
+//! operators. Unknown keys are rejected so that a typo never goes unnoticed.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the embedded database, search index and files live.
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub redis: RedisConfig,
+    pub search: SearchConfig,
+    pub files: FilesConfig,
+    pub log: LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./confab-data"),
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            redis: RedisConfig::default(),
+            search: SearchConfig::default(),
+            files: FilesConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// The database URL: the configured one, or a SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("confab.db").display()),
+        }
+    }
+}
+
+/// The HTTP listener.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// The URL users open; defaults to `http://{listen}`.
+    pub public_url: Option<String>,
+    /// Seconds to wait for open requests and sockets at shutdown.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+/// The primary database.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://...`; unset means a SQLite file in `data_dir`.
+    pub url: Option<String>,
+    /// Largest connection pool (PostgreSQL), or reader pool (SQLite).
+    pub max_connections: u32,
+    /// Seconds to wait for the database at start and for a free connection.
+    pub connect_timeout_secs: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 16,
+            connect_timeout_secs: 5,
+        }
+    }
+}
+
+/// Redis, for caches and real-time fan-out across nodes.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisConfig {
+    /// `redis://...`; unset means in-process state (one node).
+    pub url: Option<String>,
+}
+
+/// The search engine.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchConfig {
+    /// `tantivy` (embedded), `postgres` or `elasticsearch`.
+    pub backend: String,
+    pub url: Option<String>,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        Self {
+            backend: "tantivy".into(),
+            url: None,
+        }
+    }
+}
+
+/// Blob storage for file bytes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FilesConfig {
+    /// `local` (a directory under `data_dir`) or `s3`.
+    pub backend: String,
+    pub url: Option<String>,
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        Self {
+            backend: "local".into(),
+            url: None,
+        }
+    }
+}
+
+/// Logging.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter, e.g. `info` or `confab=debug,info`.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: "text".into(),
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! Confab core: identifiers, domain types, errors, configuration types and the
+//! port traits that the storage adapters implement.
+//!
+//! Nothing in this crate performs I/O; it is the vocabulary shared by every
+//! other crate of the workspace.
+#![forbid(unsafe_code)]
+
+pub mod columns;
+pub mod config;
+pub mod error;
+pub mod id;
+pub mod model;
+pub mod page;
+pub mod ports;
+pub mod time;
+
+pub use error::{Error, Result};

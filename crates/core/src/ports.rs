@@ -1,0 +1,327 @@
+//! Port traits. Each storage backend implements every store trait; the service
+//! layer sees them only as `Arc<dyn ...>`. Methods are sized to one use case
+//! so that each backend owns its transaction.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::id::*;
+use crate::model::*;
+use crate::page::Page;
+use crate::Result;
+
+/// Users.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Create a user. Conflict on `email` or `username` (compared case-insensitively).
+    async fn create_user(&self, user: &NewUser) -> Result<User>;
+    async fn get_user(&self, id: UserId) -> Result<Option<User>>;
+    /// Several users at once, in no particular order; unknown ids are skipped.
+    async fn get_users(&self, ids: &[UserId]) -> Result<Vec<User>>;
+    /// Case-insensitive lookup.
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<User>>;
+    /// Case-insensitive lookup.
+    async fn find_user_by_username(&self, username: &str) -> Result<Option<User>>;
+    async fn update_profile(&self, id: UserId, update: &ProfileUpdate) -> Result<User>;
+    async fn set_password_hash(&self, id: UserId, hash: &str) -> Result<()>;
+    /// Turn MFA on (with its secret) or off (clearing the secret).
+    async fn set_mfa(&self, id: UserId, secret: Option<&str>) -> Result<()>;
+    async fn set_user_status(&self, id: UserId, status: UserStatus) -> Result<()>;
+    async fn record_login(&self, id: UserId, at: DateTime<Utc>) -> Result<()>;
+}
+
+/// Workspaces and their members.
+#[async_trait]
+pub trait WorkspaceStore: Send + Sync {
+    /// Create a workspace with `owner` as its first member (role owner) and its
+    /// general channel, which the owner joins, all in one transaction.
+    async fn create_workspace(
+        &self,
+        workspace: &NewWorkspace,
+        owner: &NewWorkspaceMember,
+        general: &NewChannel,
+    ) -> Result<(Workspace, Channel)>;
+    async fn get_workspace(&self, id: WorkspaceId) -> Result<Option<Workspace>>;
+    /// Conflict on `domain`.
+    async fn update_workspace(
+        &self,
+        id: WorkspaceId,
+        update: &WorkspaceUpdate,
+    ) -> Result<Workspace>;
+    /// The workspaces `user` has any membership of (any status), with that membership.
+    async fn list_workspaces_for_user(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<(Workspace, WorkspaceMember)>>;
+    /// Add a member. Conflict on `user_id` if already a member, and on
+    /// `max_members` when the workspace's active and invited members are
+    /// already at its limit (checked in the same transaction).
+    async fn add_member(&self, member: &NewWorkspaceMember) -> Result<WorkspaceMember>;
+    async fn get_member(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+    ) -> Result<Option<WorkspaceMember>>;
+    /// Members ordered by member id, after the `after` cursor.
+    async fn list_members(
+        &self,
+        workspace: WorkspaceId,
+        filter: &MemberFilter,
+        after: Option<MemberId>,
+        limit: u32,
+    ) -> Result<Page<WorkspaceMember, MemberId>>;
+    async fn update_member(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+        update: &MemberUpdate,
+    ) -> Result<WorkspaceMember>;
+    /// How many active members hold `role`.
+    async fn count_active_members(
+        &self,
+        workspace: WorkspaceId,
+        role: Option<WorkspaceRole>,
+    ) -> Result<i64>;
+}
+
+/// Channels and channel membership, including read markers.
+#[async_trait]
+pub trait ChannelStore: Send + Sync {
+    /// Create a channel and add `members` to it (the first as channel admin),
+    /// in one transaction. Conflict on `name` within the workspace.
+    async fn create_channel(
+        &self,
+        channel: &NewChannel,
+        members: &[NewChannelMember],
+    ) -> Result<Channel>;
+    async fn get_channel(&self, id: ChannelId) -> Result<Option<Channel>>;
+    async fn find_channel_by_name(
+        &self,
+        workspace: WorkspaceId,
+        name: &str,
+    ) -> Result<Option<Channel>>;
+    /// Conflict on `name`.
+    async fn update_channel(&self, id: ChannelId, update: &ChannelUpdate) -> Result<Channel>;
+    async fn set_archived(
+        &self,
+        id: ChannelId,
+        archived: bool,
+        at: DateTime<Utc>,
+    ) -> Result<Channel>;
+    /// Channels of `workspace` that `user` is an active member of, with the membership.
+    async fn list_channels_for_user(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+    ) -> Result<Vec<(Channel, ChannelMember)>>;
+    /// Public channels of a workspace ordered by name, after the `after` cursor.
+    async fn list_public_channels(
+        &self,
+        workspace: WorkspaceId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Channel, String>>;
+    /// Add a member, or reactivate one who left. The id of `member` is used only
+    /// for a first join.
+    async fn add_channel_member(&self, member: &NewChannelMember) -> Result<ChannelMember>;
+    /// Mark a membership inactive. False if the user was not an active member.
+    async fn remove_channel_member(
+        &self,
+        channel: ChannelId,
+        user: UserId,
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// The membership, active or not.
+    async fn get_channel_member(
+        &self,
+        channel: ChannelId,
+        user: UserId,
+    ) -> Result<Option<ChannelMember>>;
+    /// Active members ordered by user id, after the `after` cursor.
+    async fn list_channel_members(
+        &self,
+        channel: ChannelId,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Page<ChannelMember, UserId>>;
+    async fn update_channel_member(
+        &self,
+        channel: ChannelId,
+        user: UserId,
+        update: &ChannelMemberUpdate,
+    ) -> Result<ChannelMember>;
+    /// Move the read marker forward to `message`. It never moves back: false
+    /// (and no change) if the marker is already at or past `message`.
+    async fn mark_read(
+        &self,
+        channel: ChannelId,
+        user: UserId,
+        message: MessageId,
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
+}
+
+/// Messages, threads, reactions, edits and pins.
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    /// Insert a message. With a `client_msg_id` already used by the same user
+    /// in the same channel, return the original message instead (`created`
+    /// false). A reply increments its parent's `reply_count` in the same
+    /// transaction; the parent must be a live top-level message of the same
+    /// channel, else NotFound on `thread_id`.
+    async fn insert_message(&self, message: &NewMessage) -> Result<Inserted>;
+    /// A message, deleted or not (deleted ones have empty content).
+    async fn get_message(&self, id: MessageId) -> Result<Option<Message>>;
+    /// A page of top-level, undeleted messages, newest first.
+    async fn history(
+        &self,
+        channel: ChannelId,
+        range: HistoryRange,
+        limit: u32,
+    ) -> Result<Vec<Message>>;
+    /// Undeleted replies of a thread, oldest first, after the `after` cursor.
+    async fn thread_replies(
+        &self,
+        parent: MessageId,
+        after: Option<MessageId>,
+        limit: u32,
+    ) -> Result<Vec<Message>>;
+    /// Replace the content, appending the previous version to `edit_history`.
+    /// NotFound for a deleted message.
+    async fn edit_message(
+        &self,
+        id: MessageId,
+        content: &str,
+        formatted_content: Option<&serde_json::Value>,
+        at: DateTime<Utc>,
+    ) -> Result<Message>;
+    /// Soft-delete: clear the content and history, keep the row. Decrements
+    /// the parent's `reply_count` for a reply. Deleting twice changes nothing.
+    async fn delete_message(&self, id: MessageId, at: DateTime<Utc>) -> Result<Changed>;
+    /// One reaction per user per emoji; atomic under concurrency.
+    async fn add_reaction(&self, id: MessageId, user: UserId, emoji: &str) -> Result<Changed>;
+    async fn remove_reaction(&self, id: MessageId, user: UserId, emoji: &str) -> Result<Changed>;
+    /// Pin the message as `pinned_by`, or unpin it with `None`.
+    async fn set_pinned(
+        &self,
+        id: MessageId,
+        pinned_by: Option<UserId>,
+        at: DateTime<Utc>,
+    ) -> Result<Changed>;
+    /// Pinned, undeleted messages of a channel, most recently pinned first.
+    async fn list_pinned(&self, channel: ChannelId) -> Result<Vec<Message>>;
+}
+
+/// File records and their links to messages.
+#[async_trait]
+pub trait FileStore: Send + Sync {
+    async fn create_file(&self, file: &NewFile) -> Result<File>;
+    async fn get_file(&self, id: FileId) -> Result<Option<File>>;
+    async fn update_file_processing(
+        &self,
+        id: FileId,
+        update: &FileProcessingUpdate,
+    ) -> Result<File>;
+    /// Attach a file to a message; both must exist. Attaching twice changes nothing.
+    async fn attach_file(
+        &self,
+        message: MessageId,
+        file: FileId,
+        comment: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<MessageFile>;
+    /// Files attached to a message, in attachment order.
+    async fn files_for_message(&self, message: MessageId) -> Result<Vec<(MessageFile, File)>>;
+}
+
+/// Installed integrations.
+#[async_trait]
+pub trait IntegrationStore: Send + Sync {
+    async fn create_integration(&self, integration: &NewIntegration) -> Result<Integration>;
+    async fn get_integration(&self, id: IntegrationId) -> Result<Option<Integration>>;
+    async fn list_integrations(&self, workspace: WorkspaceId) -> Result<Vec<Integration>>;
+    async fn set_integration_status(
+        &self,
+        id: IntegrationId,
+        status: &str,
+        last_error: Option<&str>,
+    ) -> Result<Integration>;
+    async fn touch_integration(&self, id: IntegrationId, at: DateTime<Utc>) -> Result<()>;
+}
+
+/// What a maintenance run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MaintenanceReport {
+    /// Partitions created (PostgreSQL only).
+    pub partitions_created: Vec<String>,
+}
+
+/// Operations on the database as a whole.
+#[async_trait]
+pub trait StoreAdmin: Send + Sync {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// Check that the database answers.
+    async fn ping(&self) -> Result<()>;
+    /// Apply pending migrations.
+    async fn migrate(&self) -> Result<()>;
+    /// Periodic upkeep: create partitions ahead of time, move rows out of the
+    /// default partition. Safe to run concurrently from several nodes.
+    async fn maintain(&self, now: DateTime<Utc>) -> Result<MaintenanceReport>;
+    /// Release connections.
+    async fn close(&self);
+}
+
+/// Every store a backend provides.
+pub trait Backend:
+    UserStore
+    + WorkspaceStore
+    + ChannelStore
+    + MessageStore
+    + FileStore
+    + IntegrationStore
+    + StoreAdmin
+    + 'static
+{
+}
+
+impl<T> Backend for T where
+    T: UserStore
+        + WorkspaceStore
+        + ChannelStore
+        + MessageStore
+        + FileStore
+        + IntegrationStore
+        + StoreAdmin
+        + 'static
+{
+}
+
+/// The stores of one backend, as trait objects.
+#[derive(Clone)]
+pub struct Stores {
+    pub users: Arc<dyn UserStore>,
+    pub workspaces: Arc<dyn WorkspaceStore>,
+    pub channels: Arc<dyn ChannelStore>,
+    pub messages: Arc<dyn MessageStore>,
+    pub files: Arc<dyn FileStore>,
+    pub integrations: Arc<dyn IntegrationStore>,
+    pub admin: Arc<dyn StoreAdmin>,
+}
+
+impl Stores {
+    /// Wrap one backend that implements every store.
+    pub fn new<B: Backend>(backend: Arc<B>) -> Self {
+        Self {
+            users: backend.clone(),
+            workspaces: backend.clone(),
+            channels: backend.clone(),
+            messages: backend.clone(),
+            files: backend.clone(),
+            integrations: backend.clone(),
+            admin: backend,
+        }
+    }
+}

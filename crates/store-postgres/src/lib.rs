@@ -1,0 +1,154 @@
+//! PostgreSQL implementation of the Confab store ports: the scale-out shape.
+//!
+//! `messages` is range-partitioned by month on `created_at` and `files` is
+//! hash-partitioned 16 ways on `file_id`. A message's `created_at` is the
+//! timestamp inside its UUIDv7 id, so every lookup by id also names
+//! `created_at` and touches one partition.
+#![forbid(unsafe_code)]
+
+mod channels;
+mod files;
+mod integrations;
+mod messages;
+mod row;
+mod users;
+mod workspaces;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use confab_core::ports::{MaintenanceReport, StoreAdmin};
+use confab_core::{Error, Result};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+pub(crate) use row::{db_err, decode_row, json_value, Cols};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// How many months of message partitions exist ahead of the current one.
+pub const PARTITION_MONTHS_AHEAD: i32 = 3;
+
+/// How to connect to PostgreSQL.
+#[derive(Clone, Debug)]
+pub struct PostgresOptions {
+    /// `postgres://...`
+    pub url: String,
+    pub max_connections: u32,
+    /// How long to wait for the server and for a free connection.
+    pub timeout: Duration,
+}
+
+impl PostgresOptions {
+    /// Defaults for `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 16,
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A PostgreSQL database holding every Confab table.
+#[derive(Clone, Debug)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connect, apply pending migrations and create the partitions needed now.
+    pub async fn open(options: &PostgresOptions) -> Result<Self> {
+        let store = Self::connect(options).await?;
+        store.migrate().await?;
+        store.maintain(confab_core::time::now()).await?;
+        Ok(store)
+    }
+
+    /// Connect without migrating.
+    pub async fn connect(options: &PostgresOptions) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.timeout)
+            .connect(&options.url)
+            .await
+            .map_err(|e| {
+                Error::Unavailable(format!(
+                    "cannot connect to PostgreSQL at {}: {e}",
+                    redact(&options.url)
+                ))
+            })?;
+        Ok(Self { pool })
+    }
+
+    /// The connection pool, for tests and tools that inspect the schema.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+/// The URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[async_trait]
+impl StoreAdmin for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| Error::Internal(format!("migration failed: {e}")))
+    }
+
+    async fn maintain(&self, now: DateTime<Utc>) -> Result<MaintenanceReport> {
+        let partitions_created: Vec<String> =
+            sqlx::query_scalar("SELECT confab_maintain_partitions($1, $2)")
+                .bind(now)
+                .bind(PARTITION_MONTHS_AHEAD)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+        if !partitions_created.is_empty() {
+            tracing::info!(?partitions_created, "created partitions");
+        }
+        Ok(MaintenanceReport { partitions_created })
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redact_hides_only_the_password() {
+        assert_eq!(
+            super::redact("postgres://me:secret@db:5432/x"),
+            "postgres://me:***@db:5432/x"
+        );
+        assert_eq!(super::redact("postgres://me@db/x"), "postgres://me@db/x");
+    }
+}

@@ -1,0 +1,365 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use confab_core::id::{ChannelId, MessageId, UserId};
+use confab_core::model::*;
+use confab_core::ports::MessageStore;
+use confab_core::{Error, Result};
+use serde_json::Value;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::{db_err, decode_row, json_value, PostgresStore};
+
+/// Every lookup by id also names `created_at` (the id's own timestamp), so
+/// PostgreSQL reads exactly one partition.
+const BY_ID: &str = "message_id = $1 AND created_at = $2";
+
+/// Whether a read inside a transaction also locks the row until commit.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lock {
+    None,
+    ForUpdate,
+}
+
+async fn fetch_message(
+    conn: &mut PgConnection,
+    id: MessageId,
+    lock: Lock,
+) -> Result<Option<Message>> {
+    let suffix = if lock == Lock::ForUpdate {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    sqlx::query(&format!("SELECT * FROM messages WHERE {BY_ID}{suffix}"))
+        .bind(id.0)
+        .bind(id.created_at())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?
+        .as_ref()
+        .map(decode_row::<Message>)
+        .transpose()
+}
+
+/// The live (undeleted) message, locked for update, or NotFound.
+async fn lock_live_message(conn: &mut PgConnection, id: MessageId) -> Result<Message> {
+    fetch_message(conn, id, Lock::ForUpdate)
+        .await?
+        .filter(|m| !m.is_deleted)
+        .ok_or(Error::NotFound("message"))
+}
+
+async fn adjust_reply_count(
+    conn: &mut PgConnection,
+    parent: MessageId,
+    delta: i32,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(&format!(
+        "UPDATE messages SET reply_count = GREATEST(reply_count + $3, 0), updated_at = $4
+         WHERE {BY_ID}"
+    ))
+    .bind(parent.0)
+    .bind(parent.created_at())
+    .bind(delta)
+    .bind(at)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+#[async_trait]
+impl MessageStore for PostgresStore {
+    async fn insert_message(&self, new: &NewMessage) -> Result<Inserted> {
+        let created_at = new.id.created_at();
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        if let Some(client_id) = &new.client_msg_id {
+            // Claim the idempotency key first. A concurrent claim of the same
+            // key waits here until the other transaction ends, then sees its row.
+            let claimed: Option<Uuid> = sqlx::query_scalar(
+                "INSERT INTO message_client_ids (channel_id, user_id, client_msg_id, message_id, created_at)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (channel_id, user_id, client_msg_id) DO NOTHING
+                 RETURNING message_id",
+            )
+            .bind(new.channel_id.0)
+            .bind(new.user_id.0)
+            .bind(client_id)
+            .bind(new.id.0)
+            .bind(created_at)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            if claimed.is_none() {
+                let earlier: Uuid = sqlx::query_scalar(
+                    "SELECT message_id FROM message_client_ids
+                     WHERE channel_id = $1 AND user_id = $2 AND client_msg_id = $3",
+                )
+                .bind(new.channel_id.0)
+                .bind(new.user_id.0)
+                .bind(client_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let message = fetch_message(&mut tx, MessageId(earlier), Lock::None)
+                    .await?
+                    .ok_or(Error::NotFound("message"))?;
+                return Ok(Inserted {
+                    message,
+                    created: false,
+                });
+            }
+        }
+        if let Some(parent_id) = new.thread_id {
+            let parent = fetch_message(&mut tx, parent_id, Lock::ForUpdate)
+                .await?
+                .ok_or(Error::NotFound("thread"))?;
+            parent.accepts_reply_in(new.channel_id)?;
+            adjust_reply_count(&mut tx, parent_id, 1, created_at).await?;
+        }
+        let row = sqlx::query(
+            "INSERT INTO messages
+               (message_id, workspace_id, channel_id, user_id, content, message_type,
+                formatted_content, thread_id, client_msg_id, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING *",
+        )
+        .bind(new.id.0)
+        .bind(new.workspace_id.0)
+        .bind(new.channel_id.0)
+        .bind(new.user_id.0)
+        .bind(&new.content)
+        .bind(new.message_type.as_str())
+        .bind(&new.formatted_content)
+        .bind(new.thread_id.map(|t| t.0))
+        .bind(&new.client_msg_id)
+        .bind(created_at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let message = decode_row::<Message>(&row)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Inserted {
+            message,
+            created: true,
+        })
+    }
+
+    async fn get_message(&self, id: MessageId) -> Result<Option<Message>> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        fetch_message(&mut conn, id, Lock::None).await
+    }
+
+    async fn history(
+        &self,
+        channel: ChannelId,
+        range: HistoryRange,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        const BASE: &str = "SELECT * FROM messages
+            WHERE channel_id = $1 AND thread_id IS NULL AND NOT is_deleted";
+        // The plain created_at bound lets PostgreSQL skip whole partitions.
+        let (sql, cursor) = match range {
+            HistoryRange::Latest => (
+                format!("{BASE} ORDER BY created_at DESC, message_id DESC LIMIT $2"),
+                None,
+            ),
+            HistoryRange::Before(id) => (
+                format!(
+                    "{BASE} AND created_at <= $2 AND (created_at, message_id) < ($2, $3)
+                     ORDER BY created_at DESC, message_id DESC LIMIT $4"
+                ),
+                Some(id),
+            ),
+            HistoryRange::After(id) => (
+                format!(
+                    "{BASE} AND created_at >= $2 AND (created_at, message_id) > ($2, $3)
+                     ORDER BY created_at ASC, message_id ASC LIMIT $4"
+                ),
+                Some(id),
+            ),
+        };
+        let mut query = sqlx::query(&sql).bind(channel.0);
+        if let Some(id) = cursor {
+            query = query.bind(id.created_at()).bind(id.0);
+        }
+        let rows = query
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let mut messages = rows
+            .iter()
+            .map(decode_row::<Message>)
+            .collect::<Result<Vec<_>>>()?;
+        if matches!(range, HistoryRange::After(_)) {
+            messages.reverse();
+        }
+        Ok(messages)
+    }
+
+    async fn thread_replies(
+        &self,
+        parent: MessageId,
+        after: Option<MessageId>,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        let after = after.unwrap_or(parent);
+        let rows = sqlx::query(
+            "SELECT * FROM messages
+             WHERE thread_id = $1 AND NOT is_deleted
+               AND created_at >= $2 AND (created_at, message_id) > ($2, $3)
+             ORDER BY created_at, message_id LIMIT $4",
+        )
+        .bind(parent.0)
+        .bind(after.created_at())
+        .bind(after.0)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(decode_row::<Message>).collect()
+    }
+
+    async fn edit_message(
+        &self,
+        id: MessageId,
+        content: &str,
+        formatted_content: Option<&Value>,
+        at: DateTime<Utc>,
+    ) -> Result<Message> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let history = lock_live_message(&mut tx, id)
+            .await?
+            .history_with_current(at);
+        let row = sqlx::query(&format!(
+            "UPDATE messages SET content = $3, formatted_content = $4, edit_history = $5,
+                                 edited_at = $6, updated_at = $6
+             WHERE {BY_ID} RETURNING *"
+        ))
+        .bind(id.0)
+        .bind(id.created_at())
+        .bind(content)
+        .bind(formatted_content)
+        .bind(json_value(&history))
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let message = decode_row::<Message>(&row)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(message)
+    }
+
+    async fn delete_message(&self, id: MessageId, at: DateTime<Utc>) -> Result<Changed> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let current = fetch_message(&mut tx, id, Lock::ForUpdate)
+            .await?
+            .ok_or(Error::NotFound("message"))?;
+        if current.is_deleted {
+            return Ok(Changed {
+                message: current,
+                changed: false,
+            });
+        }
+        let row = sqlx::query(&format!(
+            "UPDATE messages SET is_deleted = TRUE, deleted_at = $3, updated_at = $3, content = '',
+                                 formatted_content = NULL, edit_history = '[]'
+             WHERE {BY_ID} RETURNING *"
+        ))
+        .bind(id.0)
+        .bind(id.created_at())
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if let Some(parent) = current.thread_id {
+            adjust_reply_count(&mut tx, parent, -1, at).await?;
+        }
+        let message = decode_row::<Message>(&row)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Changed {
+            message,
+            changed: true,
+        })
+    }
+
+    async fn add_reaction(&self, id: MessageId, user: UserId, emoji: &str) -> Result<Changed> {
+        self.change_reactions(id, |r| r.add(emoji, user)).await
+    }
+
+    async fn remove_reaction(&self, id: MessageId, user: UserId, emoji: &str) -> Result<Changed> {
+        self.change_reactions(id, |r| r.remove(emoji, user)).await
+    }
+
+    async fn set_pinned(
+        &self,
+        id: MessageId,
+        pinned_by: Option<UserId>,
+        at: DateTime<Utc>,
+    ) -> Result<Changed> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let current = lock_live_message(&mut tx, id).await?;
+        if current.is_pinned == pinned_by.is_some() {
+            return Ok(Changed {
+                message: current,
+                changed: false,
+            });
+        }
+        let row = sqlx::query(&format!(
+            "UPDATE messages SET is_pinned = $3, pinned_by = $4, pinned_at = $5, updated_at = $6
+             WHERE {BY_ID} RETURNING *"
+        ))
+        .bind(id.0)
+        .bind(id.created_at())
+        .bind(pinned_by.is_some())
+        .bind(pinned_by.map(|u| u.0))
+        .bind(pinned_by.map(|_| at))
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let message = decode_row::<Message>(&row)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Changed {
+            message,
+            changed: true,
+        })
+    }
+
+    async fn list_pinned(&self, channel: ChannelId) -> Result<Vec<Message>> {
+        let rows = sqlx::query(
+            "SELECT * FROM messages WHERE channel_id = $1 AND is_pinned AND NOT is_deleted
+             ORDER BY pinned_at DESC, message_id DESC",
+        )
+        .bind(channel.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(decode_row::<Message>).collect()
+    }
+}
+
+impl PostgresStore {
+    async fn change_reactions(
+        &self,
+        id: MessageId,
+        change: impl FnOnce(&mut Reactions) -> bool + Send,
+    ) -> Result<Changed> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut message = lock_live_message(&mut tx, id).await?;
+        let changed = change(&mut message.reactions);
+        if changed {
+            sqlx::query(&format!("UPDATE messages SET reactions = $3 WHERE {BY_ID}"))
+                .bind(id.0)
+                .bind(id.created_at())
+                .bind(json_value(&message.reactions))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            tx.commit().await.map_err(db_err)?;
+        }
+        Ok(Changed { message, changed })
+    }
+}

@@ -1,0 +1,168 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use confab_core::id::UserId;
+use confab_core::model::{NewUser, ProfileUpdate, User, UserStatus};
+use confab_core::ports::UserStore;
+use confab_core::{time, Error, Result};
+use sqlx::postgres::PgRow;
+use sqlx::{Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use crate::{db_err, decode_row, PostgresStore};
+
+impl PostgresStore {
+    async fn user_where(&self, clause: &str, value: String) -> Result<Option<User>> {
+        let sql = format!("SELECT * FROM users WHERE {clause}");
+        sqlx::query(&sql)
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(decode_row::<User>)
+            .transpose()
+    }
+
+    /// Run `UPDATE users SET <assignments> WHERE user_id = $n`; NotFound if no row.
+    async fn update_user(
+        &self,
+        id: UserId,
+        assign: impl FnOnce(&mut QueryBuilder<'_, Postgres>),
+    ) -> Result<PgRow> {
+        let mut q = QueryBuilder::<Postgres>::new("UPDATE users SET updated_at = ");
+        q.push_bind(time::now());
+        assign(&mut q);
+        q.push(" WHERE user_id = ")
+            .push_bind(id.0)
+            .push(" RETURNING *");
+        q.build()
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .ok_or(Error::NotFound("user"))
+    }
+}
+
+#[async_trait]
+impl UserStore for PostgresStore {
+    async fn create_user(&self, user: &NewUser) -> Result<User> {
+        let row = sqlx::query(
+            "INSERT INTO users (user_id, email, username, display_name, password_hash, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING *",
+        )
+        .bind(user.id.0)
+        .bind(&user.email)
+        .bind(&user.username)
+        .bind(&user.display_name)
+        .bind(&user.password_hash)
+        .bind(user.created_at)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        decode_row::<User>(&row)
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<Option<User>> {
+        sqlx::query("SELECT * FROM users WHERE user_id = $1")
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(decode_row::<User>)
+            .transpose()
+    }
+
+    async fn get_users(&self, ids: &[UserId]) -> Result<Vec<User>> {
+        let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+        let rows = sqlx::query("SELECT * FROM users WHERE user_id = ANY($1)")
+            .bind(&ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(decode_row::<User>).collect()
+    }
+
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<User>> {
+        self.user_where("lower(email) = lower($1)", email.to_owned())
+            .await
+    }
+
+    async fn find_user_by_username(&self, username: &str) -> Result<Option<User>> {
+        self.user_where("lower(username) = lower($1)", username.to_owned())
+            .await
+    }
+
+    async fn update_profile(&self, id: UserId, update: &ProfileUpdate) -> Result<User> {
+        let row = self
+            .update_user(id, |q| {
+                if let Some(v) = &update.display_name {
+                    q.push(", display_name = ").push_bind(v.clone());
+                }
+                if let Some(v) = &update.avatar_url {
+                    q.push(", avatar_url = ").push_bind(v.clone());
+                }
+                if let Some(v) = &update.timezone {
+                    q.push(", timezone = ").push_bind(v.clone());
+                }
+                if let Some(v) = &update.title {
+                    q.push(", title = ").push_bind(v.clone());
+                }
+                if let Some(v) = &update.phone {
+                    q.push(", phone = ").push_bind(v.clone());
+                }
+                if let Some(v) = &update.bio {
+                    q.push(", bio = ").push_bind(v.clone());
+                }
+                if let Some(v) = &update.pronouns {
+                    q.push(", pronouns = ").push_bind(v.clone());
+                }
+                if let Some(v) = &update.notification_settings {
+                    q.push(", notification_settings = ").push_bind(v.clone());
+                }
+                if let Some(v) = &update.theme_preferences {
+                    q.push(", theme_preferences = ").push_bind(v.clone());
+                }
+                if let Some(v) = &update.language {
+                    q.push(", language = ").push_bind(v.clone());
+                }
+            })
+            .await?;
+        decode_row::<User>(&row)
+    }
+
+    async fn set_password_hash(&self, id: UserId, hash: &str) -> Result<()> {
+        let hash = hash.to_owned();
+        self.update_user(id, |q| {
+            q.push(", password_hash = ").push_bind(hash);
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn set_mfa(&self, id: UserId, secret: Option<&str>) -> Result<()> {
+        let secret = secret.map(str::to_owned);
+        self.update_user(id, |q| {
+            q.push(", mfa_enabled = ").push_bind(secret.is_some());
+            q.push(", mfa_secret = ").push_bind(secret);
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn set_user_status(&self, id: UserId, status: UserStatus) -> Result<()> {
+        self.update_user(id, |q| {
+            q.push(", status = ").push_bind(status.as_str());
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn record_login(&self, id: UserId, at: DateTime<Utc>) -> Result<()> {
+        self.update_user(id, |q| {
+            q.push(", last_login_at = ").push_bind(at);
+        })
+        .await
+        .map(drop)
+    }
+}

@@ -1,0 +1,306 @@
+use async_trait::async_trait;
+use confab_core::id::{MemberId, UserId, WorkspaceId};
+use confab_core::model::*;
+use confab_core::page::Page;
+use confab_core::ports::WorkspaceStore;
+use confab_core::{time, Error, Result};
+use sqlx::{PgConnection, Postgres, QueryBuilder};
+
+use crate::channels::{insert_channel, insert_channel_member};
+use confab_core::columns::Columns;
+
+use crate::{db_err, decode_row, json_value, Cols, PostgresStore};
+
+async fn insert_member(
+    conn: &mut PgConnection,
+    member: &NewWorkspaceMember,
+) -> Result<WorkspaceMember> {
+    let row = sqlx::query(
+        "INSERT INTO workspace_members
+           (member_id, workspace_id, user_id, role, status, invited_by, invitation_token, joined_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *",
+    )
+    .bind(member.id.0)
+    .bind(member.workspace_id.0)
+    .bind(member.user_id.0)
+    .bind(member.role.as_str())
+    .bind(member.status.as_str())
+    .bind(member.invited_by.map(|u| u.0))
+    .bind(&member.invitation_token)
+    .bind(member.joined_at)
+    .bind(member.joined_at)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    decode_row::<WorkspaceMember>(&row)
+}
+
+#[async_trait]
+impl WorkspaceStore for PostgresStore {
+    async fn create_workspace(
+        &self,
+        workspace: &NewWorkspace,
+        owner: &NewWorkspaceMember,
+        general: &NewChannel,
+    ) -> Result<(Workspace, Channel)> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let row = sqlx::query(
+            "INSERT INTO workspaces (workspace_id, name, domain, description, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
+        )
+        .bind(workspace.id.0)
+        .bind(&workspace.name)
+        .bind(&workspace.domain)
+        .bind(&workspace.description)
+        .bind(workspace.created_at)
+        .bind(workspace.created_at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let created = decode_row::<Workspace>(&row)?;
+        insert_member(&mut tx, owner).await?;
+        let channel = insert_channel(&mut tx, general).await?;
+        insert_channel_member(
+            &mut tx,
+            &NewChannelMember {
+                id: Default::default(),
+                channel_id: channel.id,
+                user_id: owner.user_id,
+                role: ChannelRole::Admin,
+                invited_by: None,
+                joined_at: owner.joined_at,
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok((created, channel))
+    }
+
+    async fn get_workspace(&self, id: WorkspaceId) -> Result<Option<Workspace>> {
+        sqlx::query("SELECT * FROM workspaces WHERE workspace_id = $1")
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(decode_row::<Workspace>)
+            .transpose()
+    }
+
+    async fn update_workspace(
+        &self,
+        id: WorkspaceId,
+        update: &WorkspaceUpdate,
+    ) -> Result<Workspace> {
+        let mut q = QueryBuilder::<Postgres>::new("UPDATE workspaces SET updated_at = ");
+        q.push_bind(time::now());
+        if let Some(v) = &update.name {
+            q.push(", name = ").push_bind(v.clone());
+        }
+        if let Some(v) = &update.domain {
+            q.push(", domain = ").push_bind(v.clone());
+        }
+        if let Some(v) = &update.description {
+            q.push(", description = ").push_bind(v.clone());
+        }
+        if let Some(v) = &update.avatar_url {
+            q.push(", avatar_url = ").push_bind(v.clone());
+        }
+        if let Some(v) = &update.settings {
+            q.push(", settings = ").push_bind(json_value(v));
+        }
+        if let Some(v) = &update.plan_type {
+            q.push(", plan_type = ").push_bind(v.clone());
+        }
+        if let Some(v) = update.max_members {
+            q.push(", max_members = ").push_bind(v);
+        }
+        if let Some(v) = &update.billing_email {
+            q.push(", billing_email = ").push_bind(v.clone());
+        }
+        if let Some(v) = &update.subscription_status {
+            q.push(", subscription_status = ").push_bind(v.clone());
+        }
+        if let Some(v) = update.sso_enabled {
+            q.push(", sso_enabled = ").push_bind(v);
+        }
+        if let Some(v) = &update.sso_config {
+            q.push(", sso_config = ")
+                .push_bind(v.as_ref().map(json_value));
+        }
+        if let Some(v) = update.require_2fa {
+            q.push(", require_2fa = ").push_bind(v);
+        }
+        q.push(" WHERE workspace_id = ")
+            .push_bind(id.0)
+            .push(" RETURNING *");
+        let row = q
+            .build()
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .ok_or(Error::NotFound("workspace"))?;
+        decode_row::<Workspace>(&row)
+    }
+
+    async fn list_workspaces_for_user(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<(Workspace, WorkspaceMember)>> {
+        let members = sqlx::query("SELECT * FROM workspace_members WHERE user_id = $1")
+            .bind(user.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let workspaces = sqlx::query(
+            "SELECT * FROM workspaces WHERE workspace_id IN
+               (SELECT workspace_id FROM workspace_members WHERE user_id = $1)
+             ORDER BY name, workspace_id",
+        )
+        .bind(user.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let members = members
+            .iter()
+            .map(decode_row::<WorkspaceMember>)
+            .collect::<Result<Vec<_>>>()?;
+        let workspaces = workspaces
+            .iter()
+            .map(decode_row::<Workspace>)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(confab_core::model::pair_workspaces(workspaces, members))
+    }
+
+    async fn add_member(&self, member: &NewWorkspaceMember) -> Result<WorkspaceMember> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // Locking the workspace row serialises concurrent joins, so the
+        // member count cannot overshoot max_members.
+        let max_members: i32 = sqlx::query_scalar(
+            "SELECT max_members FROM workspaces WHERE workspace_id = $1 FOR UPDATE",
+        )
+        .bind(member.workspace_id.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .ok_or(Error::NotFound("workspace"))?;
+        let taken: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM workspace_members
+             WHERE workspace_id = $1 AND status IN ('active', 'invited')",
+        )
+        .bind(member.workspace_id.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if taken >= i64::from(max_members) {
+            return Err(Error::conflict("max_members", "the workspace is full"));
+        }
+        let created = insert_member(&mut tx, member).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(created)
+    }
+
+    async fn get_member(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+    ) -> Result<Option<WorkspaceMember>> {
+        sqlx::query("SELECT * FROM workspace_members WHERE workspace_id = $1 AND user_id = $2")
+            .bind(workspace.0)
+            .bind(user.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(decode_row::<WorkspaceMember>)
+            .transpose()
+    }
+
+    async fn list_members(
+        &self,
+        workspace: WorkspaceId,
+        filter: &MemberFilter,
+        after: Option<MemberId>,
+        limit: u32,
+    ) -> Result<Page<WorkspaceMember, MemberId>> {
+        let mut q =
+            QueryBuilder::<Postgres>::new("SELECT * FROM workspace_members WHERE workspace_id = ");
+        q.push_bind(workspace.0);
+        if let Some(role) = filter.role {
+            q.push(" AND role = ").push_bind(role.as_str());
+        }
+        if let Some(status) = filter.status {
+            q.push(" AND status = ").push_bind(status.as_str());
+        }
+        if let Some(after) = after {
+            q.push(" AND member_id > ").push_bind(after.0);
+        }
+        q.push(" ORDER BY member_id LIMIT ")
+            .push_bind(i64::from(limit) + 1);
+        let rows = q.build().fetch_all(&self.pool).await.map_err(db_err)?;
+        let members = rows
+            .iter()
+            .map(decode_row::<WorkspaceMember>)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(members, limit, |m| m.id))
+    }
+
+    async fn update_member(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+        update: &MemberUpdate,
+    ) -> Result<WorkspaceMember> {
+        let mut q = QueryBuilder::<Postgres>::new("UPDATE workspace_members SET updated_at = ");
+        q.push_bind(time::now());
+        if let Some(v) = update.role {
+            q.push(", role = ").push_bind(v.as_str());
+        }
+        if let Some(v) = update.status {
+            q.push(", status = ").push_bind(v.as_str());
+        }
+        if let Some(v) = &update.title {
+            q.push(", title = ").push_bind(v.clone());
+        }
+        if let Some(v) = &update.department {
+            q.push(", department = ").push_bind(v.clone());
+        }
+        if let Some(v) = &update.timezone {
+            q.push(", timezone = ").push_bind(v.clone());
+        }
+        if let Some(v) = &update.permissions {
+            q.push(", permissions = ").push_bind(json_value(v));
+        }
+        if let Some(v) = update.last_seen_at {
+            q.push(", last_seen_at = ").push_bind(v);
+        }
+        q.push(" WHERE workspace_id = ")
+            .push_bind(workspace.0)
+            .push(" AND user_id = ")
+            .push_bind(user.0)
+            .push(" RETURNING *");
+        let row = q
+            .build()
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .ok_or(Error::NotFound("member"))?;
+        decode_row::<WorkspaceMember>(&row)
+    }
+
+    async fn count_active_members(
+        &self,
+        workspace: WorkspaceId,
+        role: Option<WorkspaceRole>,
+    ) -> Result<i64> {
+        let mut q = QueryBuilder::<Postgres>::new(
+            "SELECT count(*) AS n FROM workspace_members WHERE status = 'active' AND workspace_id = ",
+        );
+        q.push_bind(workspace.0);
+        if let Some(role) = role {
+            q.push(" AND role = ").push_bind(role.as_str());
+        }
+        let row = q.build().fetch_one(&self.pool).await.map_err(db_err)?;
+        Cols(&row).int("n")
+    }
+}

@@ -1,0 +1,165 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use confab_core::id::UserId;
+use confab_core::model::{NewUser, ProfileUpdate, User, UserStatus};
+use confab_core::ports::UserStore;
+use confab_core::{time, Error, Result};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Sqlite};
+
+use crate::{db_err, decode_row, json_text, ts, SqliteStore};
+
+impl SqliteStore {
+    async fn user_where(&self, clause: &str, value: String) -> Result<Option<User>> {
+        let sql = format!("SELECT * FROM users WHERE {clause}");
+        sqlx::query(&sql)
+            .bind(value)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(decode_row::<User>)
+            .transpose()
+    }
+
+    /// Run `UPDATE users SET <assignments> WHERE user_id = ?`; NotFound if no row.
+    async fn update_user(
+        &self,
+        id: UserId,
+        assign: impl FnOnce(&mut QueryBuilder<'_, Sqlite>),
+    ) -> Result<SqliteRow> {
+        let mut q = QueryBuilder::<Sqlite>::new("UPDATE users SET updated_at = ");
+        q.push_bind(ts(time::now()));
+        assign(&mut q);
+        q.push(" WHERE user_id = ")
+            .push_bind(id.to_string())
+            .push(" RETURNING *");
+        q.build()
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(db_err)?
+            .ok_or(Error::NotFound("user"))
+    }
+}
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn create_user(&self, user: &NewUser) -> Result<User> {
+        let row = sqlx::query(
+            "INSERT INTO users (user_id, email, username, display_name, password_hash, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
+        )
+        .bind(user.id.to_string())
+        .bind(&user.email)
+        .bind(&user.username)
+        .bind(&user.display_name)
+        .bind(&user.password_hash)
+        .bind(ts(user.created_at))
+        .bind(ts(user.created_at))
+        .fetch_one(&self.writer)
+        .await
+        .map_err(db_err)?;
+        decode_row::<User>(&row)
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<Option<User>> {
+        self.user_where("user_id = ?", id.to_string()).await
+    }
+
+    async fn get_users(&self, ids: &[UserId]) -> Result<Vec<User>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM users WHERE user_id IN (");
+        let mut list = q.separated(", ");
+        for id in ids {
+            list.push_bind(id.to_string());
+        }
+        q.push(")");
+        let rows = q.build().fetch_all(&self.reader).await.map_err(db_err)?;
+        rows.iter().map(decode_row::<User>).collect()
+    }
+
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<User>> {
+        self.user_where("lower(email) = lower(?)", email.to_owned())
+            .await
+    }
+
+    async fn find_user_by_username(&self, username: &str) -> Result<Option<User>> {
+        self.user_where("lower(username) = lower(?)", username.to_owned())
+            .await
+    }
+
+    async fn update_profile(&self, id: UserId, update: &ProfileUpdate) -> Result<User> {
+        let row = self
+            .update_user(id, |q| {
+                if let Some(v) = &update.display_name {
+                    q.push(", display_name = ").push_bind(v.clone());
+                }
+                if let Some(v) = &update.avatar_url {
+                    q.push(", avatar_url = ").push_bind(v.clone());
+                }
+                if let Some(v) = &update.timezone {
+                    q.push(", timezone = ").push_bind(v.clone());
+                }
+                if let Some(v) = &update.title {
+                    q.push(", title = ").push_bind(v.clone());
+                }
+                if let Some(v) = &update.phone {
+                    q.push(", phone = ").push_bind(v.clone());
+                }
+                if let Some(v) = &update.bio {
+                    q.push(", bio = ").push_bind(v.clone());
+                }
+                if let Some(v) = &update.pronouns {
+                    q.push(", pronouns = ").push_bind(v.clone());
+                }
+                if let Some(v) = &update.notification_settings {
+                    q.push(", notification_settings = ").push_bind(json_text(v));
+                }
+                if let Some(v) = &update.theme_preferences {
+                    q.push(", theme_preferences = ").push_bind(json_text(v));
+                }
+                if let Some(v) = &update.language {
+                    q.push(", language = ").push_bind(v.clone());
+                }
+            })
+            .await?;
+        decode_row::<User>(&row)
+    }
+
+    async fn set_password_hash(&self, id: UserId, hash: &str) -> Result<()> {
+        let hash = hash.to_owned();
+        self.update_user(id, |q| {
+            q.push(", password_hash = ").push_bind(hash);
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn set_mfa(&self, id: UserId, secret: Option<&str>) -> Result<()> {
+        let secret = secret.map(str::to_owned);
+        self.update_user(id, |q| {
+            q.push(", mfa_enabled = ").push_bind(secret.is_some());
+            q.push(", mfa_secret = ").push_bind(secret);
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn set_user_status(&self, id: UserId, status: UserStatus) -> Result<()> {
+        self.update_user(id, |q| {
+            q.push(", status = ").push_bind(status.as_str());
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn record_login(&self, id: UserId, at: DateTime<Utc>) -> Result<()> {
+        self.update_user(id, |q| {
+            q.push(", last_login_at = ").push_bind(ts(at));
+        })
+        .await
+        .map(drop)
+    }
+}

@@ -1,0 +1,300 @@
+use async_trait::async_trait;
+use confab_core::id::{MemberId, UserId, WorkspaceId};
+use confab_core::model::*;
+use confab_core::page::Page;
+use confab_core::ports::WorkspaceStore;
+use confab_core::{time, Error, Result};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+
+use crate::channels::{insert_channel, insert_channel_member};
+use confab_core::columns::Columns;
+
+use crate::{db_err, decode_row, json_text, ts, Cols, SqliteStore};
+
+async fn insert_member(
+    conn: &mut SqliteConnection,
+    member: &NewWorkspaceMember,
+) -> Result<WorkspaceMember> {
+    let row = sqlx::query(
+        "INSERT INTO workspace_members
+           (member_id, workspace_id, user_id, role, status, invited_by, invitation_token, joined_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+    )
+    .bind(member.id.to_string())
+    .bind(member.workspace_id.to_string())
+    .bind(member.user_id.to_string())
+    .bind(member.role.as_str())
+    .bind(member.status.as_str())
+    .bind(member.invited_by.map(|u| u.to_string()))
+    .bind(&member.invitation_token)
+    .bind(ts(member.joined_at))
+    .bind(ts(member.joined_at))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    decode_row::<WorkspaceMember>(&row)
+}
+
+#[async_trait]
+impl WorkspaceStore for SqliteStore {
+    async fn create_workspace(
+        &self,
+        workspace: &NewWorkspace,
+        owner: &NewWorkspaceMember,
+        general: &NewChannel,
+    ) -> Result<(Workspace, Channel)> {
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query(
+            "INSERT INTO workspaces (workspace_id, name, domain, description, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
+        )
+        .bind(workspace.id.to_string())
+        .bind(&workspace.name)
+        .bind(&workspace.domain)
+        .bind(&workspace.description)
+        .bind(ts(workspace.created_at))
+        .bind(ts(workspace.created_at))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let created = decode_row::<Workspace>(&row)?;
+        insert_member(&mut tx, owner).await?;
+        let channel = insert_channel(&mut tx, general).await?;
+        insert_channel_member(
+            &mut tx,
+            &NewChannelMember {
+                id: Default::default(),
+                channel_id: channel.id,
+                user_id: owner.user_id,
+                role: ChannelRole::Admin,
+                invited_by: None,
+                joined_at: owner.joined_at,
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok((created, channel))
+    }
+
+    async fn get_workspace(&self, id: WorkspaceId) -> Result<Option<Workspace>> {
+        sqlx::query("SELECT * FROM workspaces WHERE workspace_id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(decode_row::<Workspace>)
+            .transpose()
+    }
+
+    async fn update_workspace(
+        &self,
+        id: WorkspaceId,
+        update: &WorkspaceUpdate,
+    ) -> Result<Workspace> {
+        let mut q = QueryBuilder::<Sqlite>::new("UPDATE workspaces SET updated_at = ");
+        q.push_bind(ts(time::now()));
+        if let Some(v) = &update.name {
+            q.push(", name = ").push_bind(v.clone());
+        }
+        if let Some(v) = &update.domain {
+            q.push(", domain = ").push_bind(v.clone());
+        }
+        if let Some(v) = &update.description {
+            q.push(", description = ").push_bind(v.clone());
+        }
+        if let Some(v) = &update.avatar_url {
+            q.push(", avatar_url = ").push_bind(v.clone());
+        }
+        if let Some(v) = &update.settings {
+            q.push(", settings = ").push_bind(json_text(v));
+        }
+        if let Some(v) = &update.plan_type {
+            q.push(", plan_type = ").push_bind(v.clone());
+        }
+        if let Some(v) = update.max_members {
+            q.push(", max_members = ").push_bind(v);
+        }
+        if let Some(v) = &update.billing_email {
+            q.push(", billing_email = ").push_bind(v.clone());
+        }
+        if let Some(v) = &update.subscription_status {
+            q.push(", subscription_status = ").push_bind(v.clone());
+        }
+        if let Some(v) = update.sso_enabled {
+            q.push(", sso_enabled = ").push_bind(v);
+        }
+        if let Some(v) = &update.sso_config {
+            q.push(", sso_config = ")
+                .push_bind(v.as_ref().map(json_text));
+        }
+        if let Some(v) = update.require_2fa {
+            q.push(", require_2fa = ").push_bind(v);
+        }
+        q.push(" WHERE workspace_id = ")
+            .push_bind(id.to_string())
+            .push(" RETURNING *");
+        let row = q
+            .build()
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(db_err)?
+            .ok_or(Error::NotFound("workspace"))?;
+        decode_row::<Workspace>(&row)
+    }
+
+    async fn list_workspaces_for_user(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<(Workspace, WorkspaceMember)>> {
+        let members = sqlx::query("SELECT * FROM workspace_members WHERE user_id = ?")
+            .bind(user.to_string())
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        let workspaces = sqlx::query(
+            "SELECT * FROM workspaces WHERE workspace_id IN
+               (SELECT workspace_id FROM workspace_members WHERE user_id = ?)
+             ORDER BY name, workspace_id",
+        )
+        .bind(user.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        let members = members
+            .iter()
+            .map(decode_row::<WorkspaceMember>)
+            .collect::<Result<Vec<_>>>()?;
+        let workspaces = workspaces
+            .iter()
+            .map(decode_row::<Workspace>)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(confab_core::model::pair_workspaces(workspaces, members))
+    }
+
+    async fn add_member(&self, member: &NewWorkspaceMember) -> Result<WorkspaceMember> {
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query(
+            "SELECT w.max_members,
+                    (SELECT count(*) FROM workspace_members m
+                      WHERE m.workspace_id = w.workspace_id AND m.status IN ('active', 'invited')) AS taken
+             FROM workspaces w WHERE w.workspace_id = ?",
+        )
+        .bind(member.workspace_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .ok_or(Error::NotFound("workspace"))?;
+        let row = Cols(&row);
+        if row.int("taken")? >= row.int("max_members")? {
+            return Err(Error::conflict("max_members", "the workspace is full"));
+        }
+        let created = insert_member(&mut tx, member).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(created)
+    }
+
+    async fn get_member(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+    ) -> Result<Option<WorkspaceMember>> {
+        sqlx::query("SELECT * FROM workspace_members WHERE workspace_id = ? AND user_id = ?")
+            .bind(workspace.to_string())
+            .bind(user.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(decode_row::<WorkspaceMember>)
+            .transpose()
+    }
+
+    async fn list_members(
+        &self,
+        workspace: WorkspaceId,
+        filter: &MemberFilter,
+        after: Option<MemberId>,
+        limit: u32,
+    ) -> Result<Page<WorkspaceMember, MemberId>> {
+        let mut q =
+            QueryBuilder::<Sqlite>::new("SELECT * FROM workspace_members WHERE workspace_id = ");
+        q.push_bind(workspace.to_string());
+        if let Some(role) = filter.role {
+            q.push(" AND role = ").push_bind(role.as_str());
+        }
+        if let Some(status) = filter.status {
+            q.push(" AND status = ").push_bind(status.as_str());
+        }
+        if let Some(after) = after {
+            q.push(" AND member_id > ").push_bind(after.to_string());
+        }
+        q.push(" ORDER BY member_id LIMIT ")
+            .push_bind(i64::from(limit) + 1);
+        let rows = q.build().fetch_all(&self.reader).await.map_err(db_err)?;
+        let members = rows
+            .iter()
+            .map(decode_row::<WorkspaceMember>)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(members, limit, |m| m.id))
+    }
+
+    async fn update_member(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+        update: &MemberUpdate,
+    ) -> Result<WorkspaceMember> {
+        let mut q = QueryBuilder::<Sqlite>::new("UPDATE workspace_members SET updated_at = ");
+        q.push_bind(ts(time::now()));
+        if let Some(v) = update.role {
+            q.push(", role = ").push_bind(v.as_str());
+        }
+        if let Some(v) = update.status {
+            q.push(", status = ").push_bind(v.as_str());
+        }
+        if let Some(v) = &update.title {
+            q.push(", title = ").push_bind(v.clone());
+        }
+        if let Some(v) = &update.department {
+            q.push(", department = ").push_bind(v.clone());
+        }
+        if let Some(v) = &update.timezone {
+            q.push(", timezone = ").push_bind(v.clone());
+        }
+        if let Some(v) = &update.permissions {
+            q.push(", permissions = ").push_bind(json_text(v));
+        }
+        if let Some(v) = update.last_seen_at {
+            q.push(", last_seen_at = ").push_bind(ts(v));
+        }
+        q.push(" WHERE workspace_id = ")
+            .push_bind(workspace.to_string())
+            .push(" AND user_id = ")
+            .push_bind(user.to_string())
+            .push(" RETURNING *");
+        let row = q
+            .build()
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(db_err)?
+            .ok_or(Error::NotFound("member"))?;
+        decode_row::<WorkspaceMember>(&row)
+    }
+
+    async fn count_active_members(
+        &self,
+        workspace: WorkspaceId,
+        role: Option<WorkspaceRole>,
+    ) -> Result<i64> {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT count(*) AS n FROM workspace_members WHERE status = 'active' AND workspace_id = ",
+        );
+        q.push_bind(workspace.to_string());
+        if let Some(role) = role {
+            q.push(" AND role = ").push_bind(role.as_str());
+        }
+        let row = q.build().fetch_one(&self.reader).await.map_err(db_err)?;
+        Cols(&row).int("n")
+    }
+}

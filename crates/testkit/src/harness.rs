@@ -1,0 +1,140 @@
+//! Per-test databases. Each test gets a fresh SQLite file, or a fresh
+//! PostgreSQL database (created from `CONFAB_TEST_POSTGRES_URL` and dropped
+//! afterwards, also when the test fails).
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use confab_core::ports::Stores;
+use confab_store_postgres::{PostgresOptions, PostgresStore};
+use confab_store_sqlite::{SqliteOptions, SqliteStore};
+use futures::FutureExt;
+use sqlx::Connection;
+
+/// The variable that points the PostgreSQL suites at a server.
+pub const POSTGRES_URL_VAR: &str = "CONFAB_TEST_POSTGRES_URL";
+
+/// Run `test` against a new, migrated SQLite database in a temporary directory.
+pub async fn with_sqlite<F, Fut>(test: F)
+where
+    F: FnOnce(Stores) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("confab.db").display());
+    let store = SqliteStore::open(&SqliteOptions::new(url))
+        .await
+        .expect("open SQLite store");
+    let stores = Stores::new(Arc::new(store));
+    test(stores.clone()).await;
+    stores.admin.close().await;
+}
+
+/// A PostgreSQL database created for one test.
+pub struct PgTestDb {
+    admin_url: String,
+    /// The database's name.
+    pub name: String,
+    /// A URL that connects to it.
+    pub url: String,
+}
+
+impl PgTestDb {
+    /// Create an empty database on the server named by `CONFAB_TEST_POSTGRES_URL`.
+    /// Panics (failing the test) if the variable is unset or the server is
+    /// unreachable: a configured suite never skips silently.
+    pub async fn create() -> Self {
+        let admin_url = std::env::var(POSTGRES_URL_VAR)
+            .unwrap_or_else(|_| panic!("{POSTGRES_URL_VAR} must be set for PostgreSQL tests"));
+        let name = format!("confab_test_{}", uuid::Uuid::now_v7().simple());
+        let mut conn = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {POSTGRES_URL_VAR}: {e}"));
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        conn.close().await.ok();
+        let url = with_database(&admin_url, &name);
+        Self {
+            admin_url,
+            name,
+            url,
+        }
+    }
+
+    /// Drop the database, closing any connection still open to it.
+    pub async fn drop_database(self) {
+        if let Ok(mut conn) = sqlx::PgConnection::connect(&self.admin_url).await {
+            let _ = sqlx::query(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut conn)
+            .await;
+            conn.close().await.ok();
+        }
+    }
+}
+
+/// `url` with its database name replaced by `database`.
+pub fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    let mut out = format!("{}/{}", &base[..path_start], database);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// Run `test` against a new, migrated PostgreSQL database, dropped afterwards.
+pub async fn with_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(Stores) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let db = PgTestDb::create().await;
+    let outcome = AssertUnwindSafe(async {
+        let mut options = PostgresOptions::new(db.url.clone());
+        options.max_connections = 20;
+        let store = PostgresStore::open(&options)
+            .await
+            .expect("open PostgreSQL store");
+        let stores = Stores::new(Arc::new(store));
+        test(stores.clone()).await;
+        stores.admin.close().await;
+    })
+    .catch_unwind()
+    .await;
+    db.drop_database().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn database_name_is_replaced() {
+        assert_eq!(
+            with_database("postgres://u@h:5432/postgres", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
+        assert_eq!(
+            with_database("postgres://u@h/db?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
+    }
+}

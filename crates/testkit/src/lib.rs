@@ -1,0 +1,8 @@
+//! Test support for Confab: harnesses that give each test a database of its
+//! own, fixtures, and the conformance suites that every implementation of a
+//! port must pass.
+#![forbid(unsafe_code)]
+
+pub mod fixtures;
+pub mod harness;
+pub mod store_suite;

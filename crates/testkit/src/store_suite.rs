@@ -1,0 +1,1650 @@
+//! The store conformance suite. Every storage backend runs every case through
+//! [`store_conformance!`](crate::store_conformance), each in a database of its own.
+
+use std::collections::HashSet;
+
+use chrono::{Duration, TimeZone, Utc};
+use confab_core::id::*;
+use confab_core::model::*;
+use confab_core::ports::Stores;
+use confab_core::{time, Error};
+use futures::future::join_all;
+use serde_json::json;
+
+use crate::fixtures::*;
+
+/// Expands to one `#[tokio::test]` per case of the suite, each running the case
+/// through `$harness` (a function taking a closure over [`Stores`]). Extra
+/// attributes (such as `#[ignore]`) are put on every generated test.
+#[macro_export]
+macro_rules! store_conformance {
+    ($harness:path $(, #[$attr:meta])*) => {
+        $crate::store_conformance!(@cases $harness, [$(#[$attr])*],
+            users_are_created_and_found_case_insensitively,
+            users_email_and_username_are_unique_case_insensitively,
+            users_profile_updates_set_and_clear_fields,
+            users_credentials_status_and_login_are_recorded,
+            users_are_fetched_in_batches,
+            workspace_creation_adds_owner_and_general_channel,
+            workspace_updates_apply_and_domains_are_unique,
+            workspace_members_are_listed_filtered_and_paged,
+            workspace_max_members_is_enforced,
+            workspace_max_members_holds_under_concurrent_joins,
+            workspace_members_are_updated_and_counted,
+            workspaces_are_listed_for_a_user,
+            channel_names_are_unique_per_workspace,
+            channel_updates_and_archiving_apply,
+            channel_membership_joins_leaves_and_rejoins,
+            channels_are_listed_for_users_and_browsed,
+            read_marker_only_moves_forward,
+            messages_round_trip,
+            messages_are_idempotent_on_client_msg_id,
+            concurrent_retries_of_one_client_msg_id_give_one_message,
+            history_pages_newest_first_by_keyset,
+            threads_count_replies_and_list_them_oldest_first,
+            concurrent_replies_are_all_counted,
+            replies_are_refused_for_bad_parents,
+            edits_keep_history,
+            deletes_are_soft_and_final,
+            reactions_are_one_per_user_per_emoji,
+            concurrent_identical_reactions_give_one,
+            pins_are_set_cleared_and_listed,
+            old_messages_insert_and_survive_maintenance,
+            files_are_recorded_processed_and_attached,
+            attaching_unknown_things_fails,
+            integrations_are_installed_and_updated,
+        );
+    };
+    (@cases $harness:path, $attrs:tt, $($case:ident),+ $(,)?) => {
+        $( $crate::__store_case!($attrs $harness, $case); )+
+    };
+}
+
+/// One test of [`store_conformance!`]; not for direct use.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_case {
+    ([$(#[$attr:meta])*] $harness:path, $case:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        $(#[$attr])*
+        async fn $case() {
+            $harness($crate::store_suite::$case).await;
+        }
+    };
+}
+
+fn assert_conflict(err: Error, expected_field: &str) {
+    match err {
+        Error::Conflict { field, .. } => assert_eq!(field, expected_field),
+        other => panic!("expected a conflict on {expected_field}, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------- users
+
+pub async fn users_are_created_and_found_case_insensitively(stores: Stores) {
+    let new = new_user("Alice");
+    let created = stores.users.create_user(&new).await.unwrap();
+    assert_eq!(created.id, new.id);
+    assert_eq!(created.email, "Alice@example.test");
+    assert_eq!(created.timezone, "UTC");
+    assert_eq!(created.language, "en");
+    assert_eq!(created.status, UserStatus::Active);
+    assert_eq!(created.notification_settings, json!({}));
+    assert!(!created.mfa_enabled);
+    assert_eq!(created.created_at, new.created_at);
+
+    let by_id = stores.users.get_user(new.id).await.unwrap().unwrap();
+    assert_eq!(by_id, created);
+    let by_email = stores
+        .users
+        .find_user_by_email("ALICE@EXAMPLE.TEST")
+        .await
+        .unwrap();
+    assert_eq!(by_email.map(|u| u.id), Some(new.id));
+    let by_name = stores.users.find_user_by_username("alice").await.unwrap();
+    assert_eq!(by_name.map(|u| u.id), Some(new.id));
+    assert!(stores
+        .users
+        .get_user(UserId::new())
+        .await
+        .unwrap()
+        .is_none());
+    assert!(stores
+        .users
+        .find_user_by_email("nobody@example.test")
+        .await
+        .unwrap()
+        .is_none());
+}
+
+pub async fn users_email_and_username_are_unique_case_insensitively(stores: Stores) {
+    stores.users.create_user(&new_user("bob")).await.unwrap();
+    let mut same_email = new_user("bobby");
+    same_email.email = "BOB@example.test".into();
+    assert_conflict(
+        stores.users.create_user(&same_email).await.unwrap_err(),
+        "email",
+    );
+    let mut same_name = new_user("BOB");
+    same_name.email = "other@example.test".into();
+    assert_conflict(
+        stores.users.create_user(&same_name).await.unwrap_err(),
+        "username",
+    );
+    assert!(stores
+        .users
+        .find_user_by_username("bobby")
+        .await
+        .unwrap()
+        .is_none());
+}
+
+pub async fn users_profile_updates_set_and_clear_fields(stores: Stores) {
+    let user = stores.users.create_user(&new_user("carol")).await.unwrap();
+    let update = ProfileUpdate {
+        display_name: Some("Carol C.".into()),
+        avatar_url: Some(Some("https://img.test/c.png".into())),
+        timezone: Some("Europe/Paris".into()),
+        title: Some(Some("Engineer".into())),
+        phone: Some(Some("+33 1 23".into())),
+        bio: Some(Some("Hi".into())),
+        pronouns: Some(Some("she/her".into())),
+        notification_settings: Some(json!({"email": false})),
+        theme_preferences: Some(json!({"theme": "dark"})),
+        language: Some("fr".into()),
+    };
+    let updated = stores.users.update_profile(user.id, &update).await.unwrap();
+    assert_eq!(updated.display_name, "Carol C.");
+    assert_eq!(
+        updated.avatar_url.as_deref(),
+        Some("https://img.test/c.png")
+    );
+    assert_eq!(updated.timezone, "Europe/Paris");
+    assert_eq!(updated.title.as_deref(), Some("Engineer"));
+    assert_eq!(updated.phone.as_deref(), Some("+33 1 23"));
+    assert_eq!(updated.bio.as_deref(), Some("Hi"));
+    assert_eq!(updated.pronouns.as_deref(), Some("she/her"));
+    assert_eq!(updated.notification_settings, json!({"email": false}));
+    assert_eq!(updated.theme_preferences, json!({"theme": "dark"}));
+    assert_eq!(updated.language, "fr");
+    assert!(updated.updated_at >= user.updated_at);
+
+    let cleared = stores
+        .users
+        .update_profile(
+            user.id,
+            &ProfileUpdate {
+                title: Some(None),
+                bio: Some(None),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(cleared.title, None);
+    assert_eq!(cleared.bio, None);
+    assert_eq!(cleared.phone.as_deref(), Some("+33 1 23"), "untouched");
+    assert_eq!(
+        stores.users.get_user(user.id).await.unwrap().unwrap(),
+        cleared
+    );
+    let missing = stores
+        .users
+        .update_profile(UserId::new(), &ProfileUpdate::default())
+        .await;
+    assert!(matches!(missing, Err(Error::NotFound(_))));
+}
+
+pub async fn users_credentials_status_and_login_are_recorded(stores: Stores) {
+    let user = stores.users.create_user(&new_user("dave")).await.unwrap();
+    stores
+        .users
+        .set_password_hash(user.id, "$argon2id$fake")
+        .await
+        .unwrap();
+    stores.users.set_mfa(user.id, Some("SECRET")).await.unwrap();
+    let at = time::now();
+    stores.users.record_login(user.id, at).await.unwrap();
+    stores
+        .users
+        .set_user_status(user.id, UserStatus::Deactivated)
+        .await
+        .unwrap();
+    let got = stores.users.get_user(user.id).await.unwrap().unwrap();
+    assert_eq!(got.password_hash.as_deref(), Some("$argon2id$fake"));
+    assert!(got.mfa_enabled);
+    assert_eq!(got.mfa_secret.as_deref(), Some("SECRET"));
+    assert_eq!(got.last_login_at, Some(at));
+    assert_eq!(got.status, UserStatus::Deactivated);
+
+    stores.users.set_mfa(user.id, None).await.unwrap();
+    let got = stores.users.get_user(user.id).await.unwrap().unwrap();
+    assert!(!got.mfa_enabled);
+    assert_eq!(got.mfa_secret, None);
+    assert!(matches!(
+        stores.users.record_login(UserId::new(), at).await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+pub async fn users_are_fetched_in_batches(stores: Stores) {
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(
+            stores
+                .users
+                .create_user(&new_user(&format!("u{i}")))
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let wanted = [ids[0], ids[3], UserId::new()];
+    let got: HashSet<UserId> = stores
+        .users
+        .get_users(&wanted)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    assert_eq!(got, HashSet::from([ids[0], ids[3]]));
+    assert!(stores.users.get_users(&[]).await.unwrap().is_empty());
+}
+
+// ----------------------------------------------------------- workspaces
+
+pub async fn workspace_creation_adds_owner_and_general_channel(stores: Stores) {
+    let w = world(stores).await;
+    assert_eq!(w.workspace.name, "Acme");
+    assert_eq!(w.workspace.plan_type, "free");
+    assert_eq!(w.workspace.max_members, 10000);
+    assert_eq!(w.workspace.retention_days(), DEFAULT_RETENTION_DAYS);
+    assert!(w.general.is_general);
+    assert_eq!(w.general.channel_type, ChannelType::Public);
+    assert!(w.general.allow_threads && w.general.allow_file_upload);
+    assert!(!w.general.allow_external_sharing);
+
+    let owner = w
+        .stores
+        .workspaces
+        .get_member(w.workspace.id, w.owner.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(owner.role, WorkspaceRole::Owner);
+    assert_eq!(owner.status, MemberStatus::Active);
+    let in_general = w
+        .stores
+        .channels
+        .get_channel_member(w.general.id, w.owner.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(in_general.is_active);
+    assert_eq!(in_general.role, ChannelRole::Admin);
+    assert_eq!(
+        w.stores
+            .workspaces
+            .get_workspace(w.workspace.id)
+            .await
+            .unwrap(),
+        Some(w.workspace.clone())
+    );
+}
+
+pub async fn workspace_updates_apply_and_domains_are_unique(stores: Stores) {
+    let w = world(stores).await;
+    let update = WorkspaceUpdate {
+        name: Some("Acme Corp".into()),
+        domain: Some(Some("acme".into())),
+        description: Some(Some("We make things".into())),
+        settings: Some(json!({"retention_days": 30})),
+        max_members: Some(50),
+        require_2fa: Some(true),
+        sso_enabled: Some(true),
+        sso_config: Some(Some(json!({"provider": "saml"}))),
+        billing_email: Some(Some("billing@acme.test".into())),
+        plan_type: Some("pro".into()),
+        ..Default::default()
+    };
+    let updated = w
+        .stores
+        .workspaces
+        .update_workspace(w.workspace.id, &update)
+        .await
+        .unwrap();
+    assert_eq!(updated.name, "Acme Corp");
+    assert_eq!(updated.domain.as_deref(), Some("acme"));
+    assert_eq!(updated.retention_days(), 30);
+    assert_eq!(updated.max_members, 50);
+    assert!(updated.require_2fa && updated.sso_enabled);
+    assert_eq!(updated.sso_config, Some(json!({"provider": "saml"})));
+    assert_eq!(updated.plan_type, "pro");
+
+    let (other, _) = create_workspace(&w.stores, &w.owner, "Other").await;
+    let clash = w
+        .stores
+        .workspaces
+        .update_workspace(
+            other.id,
+            &WorkspaceUpdate {
+                domain: Some(Some("ACME".into())),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_conflict(clash, "domain");
+    let unchanged = w.stores.workspaces.get_workspace(other.id).await.unwrap();
+    assert_eq!(unchanged.unwrap().domain, None);
+}
+
+pub async fn workspace_members_are_listed_filtered_and_paged(stores: Stores) {
+    let w = world(stores).await;
+    for i in 0..7 {
+        let role = if i % 2 == 0 {
+            WorkspaceRole::Member
+        } else {
+            WorkspaceRole::Guest
+        };
+        w.member(&format!("m{i}"), role).await;
+    }
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = w
+            .stores
+            .workspaces
+            .list_members(w.workspace.id, &MemberFilter::default(), after, 3)
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 3);
+        seen.extend(page.items.iter().map(|m| m.id));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 8, "owner and seven members, each once");
+    assert!(seen.windows(2).all(|p| p[0] < p[1]));
+    let guests = w
+        .stores
+        .workspaces
+        .list_members(
+            w.workspace.id,
+            &MemberFilter {
+                role: Some(WorkspaceRole::Guest),
+                status: None,
+            },
+            None,
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(guests.items.len(), 3);
+    assert!(guests.next.is_none());
+    assert!(guests.items.iter().all(|m| m.role == WorkspaceRole::Guest));
+}
+
+pub async fn workspace_max_members_is_enforced(stores: Stores) {
+    let w = world(stores).await;
+    w.stores
+        .workspaces
+        .update_workspace(
+            w.workspace.id,
+            &WorkspaceUpdate {
+                max_members: Some(2),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let second = w.member("second", WorkspaceRole::Member).await;
+    let third = w
+        .stores
+        .users
+        .create_user(&new_user("third"))
+        .await
+        .unwrap();
+    let full = w
+        .stores
+        .workspaces
+        .add_member(&new_member(w.workspace.id, third.id, WorkspaceRole::Member))
+        .await
+        .unwrap_err();
+    assert_conflict(full, "max_members");
+    let again = w
+        .stores
+        .workspaces
+        .add_member(&new_member(
+            w.workspace.id,
+            second.id,
+            WorkspaceRole::Member,
+        ))
+        .await
+        .unwrap_err();
+    assert!(matches!(again, Error::Conflict { .. }));
+    assert_eq!(
+        w.stores
+            .workspaces
+            .count_active_members(w.workspace.id, None)
+            .await
+            .unwrap(),
+        2
+    );
+}
+
+pub async fn workspace_max_members_holds_under_concurrent_joins(stores: Stores) {
+    let w = world(stores).await;
+    w.stores
+        .workspaces
+        .update_workspace(
+            w.workspace.id,
+            &WorkspaceUpdate {
+                max_members: Some(10),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut users = Vec::new();
+    for i in 0..30 {
+        users.push(
+            w.stores
+                .users
+                .create_user(&new_user(&format!("j{i}")))
+                .await
+                .unwrap(),
+        );
+    }
+    let joins = users.iter().map(|u| {
+        let stores = w.stores.clone();
+        let member = new_member(w.workspace.id, u.id, WorkspaceRole::Member);
+        tokio::spawn(async move { stores.workspaces.add_member(&member).await })
+    });
+    let results = join_all(joins).await;
+    let joined = results
+        .iter()
+        .filter(|r| r.as_ref().unwrap().is_ok())
+        .count();
+    assert_eq!(joined, 9, "the owner plus nine fill the ten places");
+    assert_eq!(
+        w.stores
+            .workspaces
+            .count_active_members(w.workspace.id, None)
+            .await
+            .unwrap(),
+        10
+    );
+}
+
+pub async fn workspace_members_are_updated_and_counted(stores: Stores) {
+    let w = world(stores).await;
+    let user = w.member("eve", WorkspaceRole::Member).await;
+    let seen = time::now();
+    let updated = w
+        .stores
+        .workspaces
+        .update_member(
+            w.workspace.id,
+            user.id,
+            &MemberUpdate {
+                role: Some(WorkspaceRole::Admin),
+                title: Some(Some("Lead".into())),
+                department: Some(Some("R&D".into())),
+                timezone: Some(Some("Asia/Tokyo".into())),
+                permissions: Some(json!({"can_invite": true})),
+                last_seen_at: Some(seen),
+                status: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.role, WorkspaceRole::Admin);
+    assert_eq!(updated.title.as_deref(), Some("Lead"));
+    assert_eq!(updated.department.as_deref(), Some("R&D"));
+    assert_eq!(updated.timezone.as_deref(), Some("Asia/Tokyo"));
+    assert_eq!(updated.permissions, json!({"can_invite": true}));
+    assert_eq!(updated.last_seen_at, Some(seen));
+    let count = |role| {
+        let stores = w.stores.clone();
+        let ws = w.workspace.id;
+        async move {
+            stores
+                .workspaces
+                .count_active_members(ws, role)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(count(Some(WorkspaceRole::Admin)).await, 1);
+    assert_eq!(count(Some(WorkspaceRole::Owner)).await, 1);
+    w.stores
+        .workspaces
+        .update_member(
+            w.workspace.id,
+            user.id,
+            &MemberUpdate {
+                status: Some(MemberStatus::Deactivated),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(count(Some(WorkspaceRole::Admin)).await, 0);
+    assert_eq!(count(None).await, 1);
+    let missing = w
+        .stores
+        .workspaces
+        .update_member(w.workspace.id, UserId::new(), &MemberUpdate::default())
+        .await;
+    assert!(matches!(missing, Err(Error::NotFound(_))));
+}
+
+pub async fn workspaces_are_listed_for_a_user(stores: Stores) {
+    let w = world(stores).await;
+    let (second, _) = create_workspace(&w.stores, &w.owner, "Beta").await;
+    let stranger = w
+        .stores
+        .users
+        .create_user(&new_user("stranger"))
+        .await
+        .unwrap();
+    create_workspace(&w.stores, &stranger, "Elsewhere").await;
+    let mine = w
+        .stores
+        .workspaces
+        .list_workspaces_for_user(w.owner.id)
+        .await
+        .unwrap();
+    let names: Vec<&str> = mine.iter().map(|(ws, _)| ws.name.as_str()).collect();
+    assert_eq!(names, ["Acme", "Beta"]);
+    assert!(mine
+        .iter()
+        .all(|(ws, m)| m.workspace_id == ws.id && m.user_id == w.owner.id));
+    assert!(mine.iter().any(|(ws, _)| ws.id == second.id));
+}
+
+// ------------------------------------------------------------- channels
+
+pub async fn channel_names_are_unique_per_workspace(stores: Stores) {
+    let w = world(stores).await;
+    let random = new_channel(w.workspace.id, "random", w.owner.id);
+    let created = w
+        .stores
+        .channels
+        .create_channel(&random, &[new_channel_member(random.id, w.owner.id)])
+        .await
+        .unwrap();
+    assert_eq!(created.name, "random");
+    let clash = new_channel(w.workspace.id, "random", w.owner.id);
+    assert_conflict(
+        w.stores
+            .channels
+            .create_channel(&clash, &[])
+            .await
+            .unwrap_err(),
+        "name",
+    );
+    assert!(w
+        .stores
+        .channels
+        .get_channel(clash.id)
+        .await
+        .unwrap()
+        .is_none());
+    let (other, _) = create_workspace(&w.stores, &w.owner, "Other").await;
+    let elsewhere = new_channel(other.id, "random", w.owner.id);
+    w.stores
+        .channels
+        .create_channel(&elsewhere, &[])
+        .await
+        .unwrap();
+    let found = w
+        .stores
+        .channels
+        .find_channel_by_name(w.workspace.id, "random")
+        .await
+        .unwrap();
+    assert_eq!(found.map(|c| c.id), Some(random.id));
+}
+
+pub async fn channel_updates_and_archiving_apply(stores: Stores) {
+    let w = world(stores).await;
+    let chan = new_channel(w.workspace.id, "dev", w.owner.id);
+    w.stores.channels.create_channel(&chan, &[]).await.unwrap();
+    let updated = w
+        .stores
+        .channels
+        .update_channel(
+            chan.id,
+            &ChannelUpdate {
+                name: Some("development".into()),
+                display_name: Some(Some("Development".into())),
+                description: Some(Some("Code talk".into())),
+                topic: Some(Some("Release 1.0".into())),
+                purpose: Some(Some("Ship it".into())),
+                retention_policy: Some(Some(json!({"days": 90}))),
+                allow_threads: Some(false),
+                allow_file_upload: Some(false),
+                allow_external_sharing: Some(true),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.name, "development");
+    assert_eq!(updated.topic.as_deref(), Some("Release 1.0"));
+    assert_eq!(updated.retention_policy, Some(json!({"days": 90})));
+    assert!(!updated.allow_threads && !updated.allow_file_upload);
+    assert!(updated.allow_external_sharing);
+    assert_conflict(
+        w.stores
+            .channels
+            .update_channel(
+                chan.id,
+                &ChannelUpdate {
+                    name: Some("general".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap_err(),
+        "name",
+    );
+    let at = time::now();
+    let archived = w
+        .stores
+        .channels
+        .set_archived(chan.id, true, at)
+        .await
+        .unwrap();
+    assert!(archived.is_archived);
+    assert_eq!(archived.archived_at, Some(at));
+    let restored = w
+        .stores
+        .channels
+        .set_archived(chan.id, false, time::now())
+        .await
+        .unwrap();
+    assert!(!restored.is_archived);
+    assert_eq!(restored.archived_at, None);
+    assert!(matches!(
+        w.stores
+            .channels
+            .set_archived(ChannelId::new(), true, at)
+            .await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+pub async fn channel_membership_joins_leaves_and_rejoins(stores: Stores) {
+    let w = world(stores).await;
+    let user = w.member("frank", WorkspaceRole::Member).await;
+    let joined = w
+        .stores
+        .channels
+        .add_channel_member(&new_channel_member(w.general.id, user.id))
+        .await
+        .unwrap();
+    assert!(joined.is_active);
+    assert_eq!(joined.notification_level, NotificationLevel::All);
+    let twice = w
+        .stores
+        .channels
+        .add_channel_member(&new_channel_member(w.general.id, user.id))
+        .await
+        .unwrap();
+    assert_eq!(twice.id, joined.id, "joining twice keeps one membership");
+
+    let left_at = time::now();
+    assert!(w
+        .stores
+        .channels
+        .remove_channel_member(w.general.id, user.id, left_at)
+        .await
+        .unwrap());
+    assert!(!w
+        .stores
+        .channels
+        .remove_channel_member(w.general.id, user.id, left_at)
+        .await
+        .unwrap());
+    let gone = w
+        .stores
+        .channels
+        .get_channel_member(w.general.id, user.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!gone.is_active);
+    assert_eq!(gone.left_at, Some(left_at));
+
+    let back = w
+        .stores
+        .channels
+        .add_channel_member(&new_channel_member(w.general.id, user.id))
+        .await
+        .unwrap();
+    assert!(back.is_active);
+    assert_eq!(back.left_at, None);
+    assert_eq!(back.id, joined.id);
+
+    let changed = w
+        .stores
+        .channels
+        .update_channel_member(
+            w.general.id,
+            user.id,
+            &ChannelMemberUpdate {
+                role: Some(ChannelRole::Admin),
+                notification_level: Some(NotificationLevel::Mentions),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed.role, ChannelRole::Admin);
+    assert_eq!(changed.notification_level, NotificationLevel::Mentions);
+
+    let page = w
+        .stores
+        .channels
+        .list_channel_members(w.general.id, None, 1)
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    let rest = w
+        .stores
+        .channels
+        .list_channel_members(w.general.id, page.next, 10)
+        .await
+        .unwrap();
+    assert_eq!(rest.items.len(), 1);
+    assert!(rest.next.is_none());
+    let all: HashSet<UserId> = page
+        .items
+        .iter()
+        .chain(&rest.items)
+        .map(|m| m.user_id)
+        .collect();
+    assert_eq!(all, HashSet::from([w.owner.id, user.id]));
+}
+
+pub async fn channels_are_listed_for_users_and_browsed(stores: Stores) {
+    let w = world(stores).await;
+    let user = w.member("gina", WorkspaceRole::Member).await;
+    for name in ["alpha", "beta", "gamma"] {
+        let c = new_channel(w.workspace.id, name, w.owner.id);
+        let members = if name == "beta" {
+            vec![
+                new_channel_member(c.id, w.owner.id),
+                new_channel_member(c.id, user.id),
+            ]
+        } else {
+            vec![new_channel_member(c.id, w.owner.id)]
+        };
+        w.stores
+            .channels
+            .create_channel(&c, &members)
+            .await
+            .unwrap();
+    }
+    let mut secret = new_channel(w.workspace.id, "secret", w.owner.id);
+    secret.channel_type = ChannelType::Private;
+    w.stores
+        .channels
+        .create_channel(&secret, &[new_channel_member(secret.id, w.owner.id)])
+        .await
+        .unwrap();
+
+    let mine = w
+        .stores
+        .channels
+        .list_channels_for_user(w.workspace.id, user.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        mine.iter()
+            .map(|(c, _)| c.name.as_str())
+            .collect::<Vec<_>>(),
+        ["beta"]
+    );
+    assert!(mine
+        .iter()
+        .all(|(c, m)| m.channel_id == c.id && m.user_id == user.id));
+    let owners = w
+        .stores
+        .channels
+        .list_channels_for_user(w.workspace.id, w.owner.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        owners
+            .iter()
+            .map(|(c, _)| c.name.as_str())
+            .collect::<Vec<_>>(),
+        ["alpha", "beta", "gamma", "general", "secret"]
+    );
+
+    let first = w
+        .stores
+        .channels
+        .list_public_channels(w.workspace.id, None, 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        first
+            .items
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>(),
+        ["alpha", "beta"]
+    );
+    let second = w
+        .stores
+        .channels
+        .list_public_channels(w.workspace.id, first.next.as_deref(), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        second
+            .items
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>(),
+        ["gamma", "general"]
+    );
+    assert!(second.next.is_none(), "private channels are not browsable");
+}
+
+pub async fn read_marker_only_moves_forward(stores: Stores) {
+    let w = world(stores).await;
+    let first = w.post("one").await;
+    let second = w.post("two").await;
+    let ch = &w.stores.channels;
+    assert!(ch
+        .mark_read(w.general.id, w.owner.id, second.id, time::now())
+        .await
+        .unwrap());
+    assert!(!ch
+        .mark_read(w.general.id, w.owner.id, first.id, time::now())
+        .await
+        .unwrap());
+    assert!(!ch
+        .mark_read(w.general.id, w.owner.id, second.id, time::now())
+        .await
+        .unwrap());
+    let member = ch
+        .get_channel_member(w.general.id, w.owner.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(member.last_read_message_id, Some(second.id));
+    assert!(member.last_read_at.is_some());
+    assert!(matches!(
+        ch.mark_read(w.general.id, UserId::new(), second.id, time::now())
+            .await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+// ------------------------------------------------------------- messages
+
+pub async fn messages_round_trip(stores: Stores) {
+    let w = world(stores).await;
+    let mut new = text(&w.general, w.owner.id, "hello *world*");
+    new.formatted_content = Some(json!({"blocks": [{"type": "section", "text": "hello"}]}));
+    new.message_type = MessageType::Bot;
+    let inserted = w.stores.messages.insert_message(&new).await.unwrap();
+    assert!(inserted.created);
+    let m = inserted.message;
+    assert_eq!(m.id, new.id);
+    assert_eq!(m.created_at, new.id.created_at());
+    assert_eq!(m.updated_at, m.created_at);
+    assert_eq!(m.workspace_id, w.workspace.id);
+    assert_eq!(m.content, "hello *world*");
+    assert_eq!(m.message_type, MessageType::Bot);
+    assert_eq!(m.formatted_content, new.formatted_content);
+    assert_eq!(m.reply_count, 0);
+    assert!(!m.is_pinned && !m.is_deleted);
+    assert!(m.reactions.0.is_empty() && m.edit_history.is_empty());
+    let got = w.stores.messages.get_message(m.id).await.unwrap().unwrap();
+    assert_eq!(got, m);
+    assert!(w
+        .stores
+        .messages
+        .get_message(MessageId::new())
+        .await
+        .unwrap()
+        .is_none());
+}
+
+pub async fn messages_are_idempotent_on_client_msg_id(stores: Stores) {
+    let w = world(stores).await;
+    let other = w.member("hank", WorkspaceRole::Member).await;
+    let mut first = text(&w.general, w.owner.id, "once");
+    first.client_msg_id = Some("abc-123".into());
+    let a = w.stores.messages.insert_message(&first).await.unwrap();
+    assert!(a.created);
+    let mut retry = text(&w.general, w.owner.id, "once, retried");
+    retry.client_msg_id = Some("abc-123".into());
+    let b = w.stores.messages.insert_message(&retry).await.unwrap();
+    assert!(!b.created);
+    assert_eq!(b.message, a.message);
+    assert!(w
+        .stores
+        .messages
+        .get_message(retry.id)
+        .await
+        .unwrap()
+        .is_none());
+
+    let mut by_other = text(&w.general, other.id, "someone else");
+    by_other.client_msg_id = Some("abc-123".into());
+    assert!(
+        w.stores
+            .messages
+            .insert_message(&by_other)
+            .await
+            .unwrap()
+            .created
+    );
+    let history = w
+        .stores
+        .messages
+        .history(w.general.id, HistoryRange::Latest, 10)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 2);
+}
+
+pub async fn concurrent_retries_of_one_client_msg_id_give_one_message(stores: Stores) {
+    let w = world(stores).await;
+    let tasks = (0..50).map(|i| {
+        let stores = w.stores.clone();
+        let mut new = text(&w.general, w.owner.id, &format!("attempt {i}"));
+        new.client_msg_id = Some("retry-me".into());
+        tokio::spawn(async move { stores.messages.insert_message(&new).await.unwrap() })
+    });
+    let results: Vec<Inserted> = join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(results.iter().filter(|r| r.created).count(), 1);
+    let ids: HashSet<MessageId> = results.iter().map(|r| r.message.id).collect();
+    assert_eq!(ids.len(), 1, "every retry returns the same message");
+    let history = w
+        .stores
+        .messages
+        .history(w.general.id, HistoryRange::Latest, 100)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1);
+}
+
+pub async fn history_pages_newest_first_by_keyset(stores: Stores) {
+    let w = world(stores).await;
+    let mut posted = Vec::new();
+    for i in 0..25 {
+        posted.push(w.post(&format!("m{i}")).await);
+    }
+    w.reply(&posted[3], "a reply stays in its thread").await;
+    w.stores
+        .messages
+        .delete_message(posted[10].id, time::now())
+        .await
+        .unwrap();
+    let visible: Vec<MessageId> = posted
+        .iter()
+        .rev()
+        .filter(|m| m.id != posted[10].id)
+        .map(|m| m.id)
+        .collect();
+
+    let mut pages = Vec::new();
+    let mut range = HistoryRange::Latest;
+    loop {
+        let page = w
+            .stores
+            .messages
+            .history(w.general.id, range, 10)
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        range = HistoryRange::Before(last.id);
+        pages.extend(page.iter().map(|m| m.id));
+    }
+    assert_eq!(
+        pages, visible,
+        "newest first, each once, without the deleted"
+    );
+
+    let after = w
+        .stores
+        .messages
+        .history(w.general.id, HistoryRange::After(posted[5].id), 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        after.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [posted[8].id, posted[7].id, posted[6].id],
+        "the three just after, newest first"
+    );
+    let other = new_channel(w.workspace.id, "other", w.owner.id);
+    w.stores.channels.create_channel(&other, &[]).await.unwrap();
+    assert!(w
+        .stores
+        .messages
+        .history(other.id, HistoryRange::Latest, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+pub async fn threads_count_replies_and_list_them_oldest_first(stores: Stores) {
+    let w = world(stores).await;
+    let parent = w.post("parent").await;
+    let mut replies = Vec::new();
+    for i in 0..5 {
+        replies.push(w.reply(&parent, &format!("r{i}")).await);
+    }
+    let got = w
+        .stores
+        .messages
+        .get_message(parent.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.reply_count, 5);
+    let first = w
+        .stores
+        .messages
+        .thread_replies(parent.id, None, 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        first.iter().map(|m| m.id).collect::<Vec<_>>(),
+        replies[..3].iter().map(|m| m.id).collect::<Vec<_>>()
+    );
+    let rest = w
+        .stores
+        .messages
+        .thread_replies(parent.id, Some(first[2].id), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.iter().map(|m| m.id).collect::<Vec<_>>(),
+        replies[3..].iter().map(|m| m.id).collect::<Vec<_>>()
+    );
+    w.stores
+        .messages
+        .delete_message(replies[1].id, time::now())
+        .await
+        .unwrap();
+    let got = w
+        .stores
+        .messages
+        .get_message(parent.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.reply_count, 4, "a deleted reply no longer counts");
+    let listed = w
+        .stores
+        .messages
+        .thread_replies(parent.id, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 4);
+}
+
+pub async fn concurrent_replies_are_all_counted(stores: Stores) {
+    let w = world(stores).await;
+    let parent = w.post("busy thread").await;
+    let tasks = (0..50).map(|i| {
+        let stores = w.stores.clone();
+        let mut reply = text(&w.general, w.owner.id, &format!("reply {i}"));
+        reply.thread_id = Some(parent.id);
+        tokio::spawn(async move { stores.messages.insert_message(&reply).await.unwrap() })
+    });
+    for result in join_all(tasks).await {
+        assert!(result.unwrap().created);
+    }
+    let got = w
+        .stores
+        .messages
+        .get_message(parent.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.reply_count, 50);
+    let listed = w
+        .stores
+        .messages
+        .thread_replies(parent.id, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 50);
+}
+
+pub async fn replies_are_refused_for_bad_parents(stores: Stores) {
+    let w = world(stores).await;
+    let parent = w.post("parent").await;
+    let reply = w.reply(&parent, "reply").await;
+
+    let mut nested = text(&w.general, w.owner.id, "reply to a reply");
+    nested.thread_id = Some(reply.id);
+    assert!(matches!(
+        w.stores.messages.insert_message(&nested).await,
+        Err(Error::Invalid { .. })
+    ));
+
+    let mut unknown = text(&w.general, w.owner.id, "no such parent");
+    unknown.thread_id = Some(MessageId::new());
+    assert!(matches!(
+        w.stores.messages.insert_message(&unknown).await,
+        Err(Error::NotFound(_))
+    ));
+
+    let other = new_channel(w.workspace.id, "other", w.owner.id);
+    let other = w.stores.channels.create_channel(&other, &[]).await.unwrap();
+    let mut foreign = text(&other, w.owner.id, "parent in another channel");
+    foreign.thread_id = Some(parent.id);
+    assert!(matches!(
+        w.stores.messages.insert_message(&foreign).await,
+        Err(Error::NotFound(_))
+    ));
+
+    for refused in [&nested, &unknown, &foreign] {
+        assert!(w
+            .stores
+            .messages
+            .get_message(refused.id)
+            .await
+            .unwrap()
+            .is_none());
+    }
+    let got = w
+        .stores
+        .messages
+        .get_message(parent.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.reply_count, 1, "refused replies change nothing");
+}
+
+pub async fn edits_keep_history(stores: Stores) {
+    let w = world(stores).await;
+    let m = w.post("first draft").await;
+    let t1 = time::now();
+    let e1 = w
+        .stores
+        .messages
+        .edit_message(m.id, "second draft", Some(&json!({"v": 2})), t1)
+        .await
+        .unwrap();
+    let t2 = time::now();
+    let e2 = w
+        .stores
+        .messages
+        .edit_message(m.id, "final", None, t2)
+        .await
+        .unwrap();
+    assert_eq!(e1.content, "second draft");
+    assert_eq!(e2.content, "final");
+    assert_eq!(e2.formatted_content, None);
+    assert_eq!(e2.edited_at, Some(t2));
+    assert_eq!(e2.updated_at, t2);
+    assert_eq!(e2.created_at, m.created_at);
+    let history: Vec<(&str, Option<serde_json::Value>)> = e2
+        .edit_history
+        .iter()
+        .map(|r| (r.content.as_str(), r.formatted_content.clone()))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            ("first draft", None),
+            ("second draft", Some(json!({"v": 2})))
+        ]
+    );
+    assert_eq!(e2.edit_history[0].replaced_at, t1);
+    assert_eq!(
+        w.stores.messages.get_message(m.id).await.unwrap().unwrap(),
+        e2
+    );
+    assert!(matches!(
+        w.stores
+            .messages
+            .edit_message(MessageId::new(), "x", None, t2)
+            .await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+pub async fn deletes_are_soft_and_final(stores: Stores) {
+    let w = world(stores).await;
+    let m = w.post("secret plans").await;
+    w.stores
+        .messages
+        .edit_message(m.id, "more secret plans", None, time::now())
+        .await
+        .unwrap();
+    let at = time::now();
+    let deleted = w.stores.messages.delete_message(m.id, at).await.unwrap();
+    assert!(deleted.changed);
+    assert!(deleted.message.is_deleted);
+    assert_eq!(deleted.message.deleted_at, Some(at));
+    assert_eq!(deleted.message.content, "");
+    assert!(deleted.message.edit_history.is_empty());
+    let again = w
+        .stores
+        .messages
+        .delete_message(m.id, time::now())
+        .await
+        .unwrap();
+    assert!(!again.changed);
+    assert_eq!(again.message.deleted_at, Some(at));
+    let stored = w.stores.messages.get_message(m.id).await.unwrap().unwrap();
+    assert!(stored.is_deleted && stored.content.is_empty());
+    assert!(matches!(
+        w.stores
+            .messages
+            .edit_message(m.id, "resurrect", None, time::now())
+            .await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        w.stores
+            .messages
+            .add_reaction(m.id, w.owner.id, "eyes")
+            .await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        w.stores
+            .messages
+            .delete_message(MessageId::new(), time::now())
+            .await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+pub async fn reactions_are_one_per_user_per_emoji(stores: Stores) {
+    let w = world(stores).await;
+    let other = w.member("ivy", WorkspaceRole::Member).await;
+    let m = w.post("react to me").await;
+    let msgs = &w.stores.messages;
+    assert!(
+        msgs.add_reaction(m.id, w.owner.id, "thumbsup")
+            .await
+            .unwrap()
+            .changed
+    );
+    assert!(
+        !msgs
+            .add_reaction(m.id, w.owner.id, "thumbsup")
+            .await
+            .unwrap()
+            .changed
+    );
+    assert!(
+        msgs.add_reaction(m.id, other.id, "thumbsup")
+            .await
+            .unwrap()
+            .changed
+    );
+    let last = msgs.add_reaction(m.id, other.id, "tada").await.unwrap();
+    assert_eq!(
+        last.message.reactions.0["thumbsup"],
+        vec![w.owner.id, other.id]
+    );
+    assert_eq!(last.message.reactions.0["tada"], vec![other.id]);
+    assert_eq!(last.message.reactions.total(), 3);
+
+    let removed = msgs.remove_reaction(m.id, other.id, "tada").await.unwrap();
+    assert!(removed.changed);
+    assert!(!removed.message.reactions.0.contains_key("tada"));
+    assert!(
+        !msgs
+            .remove_reaction(m.id, other.id, "tada")
+            .await
+            .unwrap()
+            .changed
+    );
+    let stored = msgs.get_message(m.id).await.unwrap().unwrap();
+    assert_eq!(stored.reactions, removed.message.reactions);
+    assert!(matches!(
+        msgs.add_reaction(MessageId::new(), other.id, "tada").await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+pub async fn concurrent_identical_reactions_give_one(stores: Stores) {
+    let w = world(stores).await;
+    let m = w.post("pile on").await;
+    let tasks = (0..50).map(|_| {
+        let stores = w.stores.clone();
+        let (id, user) = (m.id, w.owner.id);
+        tokio::spawn(async move {
+            stores
+                .messages
+                .add_reaction(id, user, "fire")
+                .await
+                .unwrap()
+        })
+    });
+    let changed = join_all(tasks)
+        .await
+        .into_iter()
+        .filter(|r| r.as_ref().unwrap().changed)
+        .count();
+    assert_eq!(changed, 1);
+    let stored = w.stores.messages.get_message(m.id).await.unwrap().unwrap();
+    assert_eq!(stored.reactions.0["fire"], vec![w.owner.id]);
+
+    // Different users reacting at once must all be kept.
+    let mut users = Vec::new();
+    for i in 0..20 {
+        users.push(w.member(&format!("fan{i}"), WorkspaceRole::Member).await.id);
+    }
+    let tasks = users.iter().map(|user| {
+        let stores = w.stores.clone();
+        let (id, user) = (m.id, *user);
+        tokio::spawn(async move {
+            stores
+                .messages
+                .add_reaction(id, user, "heart")
+                .await
+                .unwrap()
+        })
+    });
+    join_all(tasks).await;
+    let stored = w.stores.messages.get_message(m.id).await.unwrap().unwrap();
+    assert_eq!(stored.reactions.0["heart"].len(), 20);
+}
+
+pub async fn pins_are_set_cleared_and_listed(stores: Stores) {
+    let w = world(stores).await;
+    let a = w.post("a").await;
+    let b = w.post("b").await;
+    let c = w.post("c").await;
+    let msgs = &w.stores.messages;
+    let t = time::now();
+    let pinned = msgs.set_pinned(a.id, Some(w.owner.id), t).await.unwrap();
+    assert!(pinned.changed && pinned.message.is_pinned);
+    assert_eq!(pinned.message.pinned_by, Some(w.owner.id));
+    assert_eq!(pinned.message.pinned_at, Some(t));
+    assert!(
+        !msgs
+            .set_pinned(a.id, Some(w.owner.id), t)
+            .await
+            .unwrap()
+            .changed
+    );
+    msgs.set_pinned(c.id, Some(w.owner.id), t + Duration::seconds(1))
+        .await
+        .unwrap();
+    msgs.set_pinned(b.id, Some(w.owner.id), t + Duration::seconds(2))
+        .await
+        .unwrap();
+    let unpinned = msgs.set_pinned(b.id, None, time::now()).await.unwrap();
+    assert!(unpinned.changed && !unpinned.message.is_pinned);
+    assert_eq!(unpinned.message.pinned_by, None);
+    let list = msgs.list_pinned(w.general.id).await.unwrap();
+    assert_eq!(
+        list.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [c.id, a.id],
+        "most recently pinned first"
+    );
+    msgs.delete_message(c.id, time::now()).await.unwrap();
+    assert_eq!(msgs.list_pinned(w.general.id).await.unwrap().len(), 1);
+    assert!(matches!(
+        msgs.set_pinned(c.id, Some(w.owner.id), time::now()).await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+pub async fn old_messages_insert_and_survive_maintenance(stores: Stores) {
+    let w = world(stores).await;
+    // A month far in the past has no partition on PostgreSQL: the insert must
+    // still succeed, and maintenance must keep the message readable.
+    let long_ago = Utc.with_ymd_and_hms(2019, 5, 3, 12, 0, 0).unwrap();
+    let mut new = text(&w.general, w.owner.id, "from the archive");
+    new.id = MessageId::at(long_ago);
+    let old = w
+        .stores
+        .messages
+        .insert_message(&new)
+        .await
+        .unwrap()
+        .message;
+    assert_eq!(old.created_at, long_ago);
+    let recent = w.post("recent").await;
+    w.stores.admin.maintain(time::now()).await.unwrap();
+    w.stores.admin.maintain(time::now()).await.unwrap();
+    w.stores.admin.ping().await.unwrap();
+    assert_eq!(
+        w.stores.messages.get_message(old.id).await.unwrap(),
+        Some(old.clone())
+    );
+    let history = w
+        .stores
+        .messages
+        .history(w.general.id, HistoryRange::Latest, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        history.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [recent.id, old.id]
+    );
+    let reply = w.reply(&old, "late reply").await;
+    assert_eq!(
+        w.stores
+            .messages
+            .thread_replies(old.id, None, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.id)
+            .collect::<Vec<_>>(),
+        [reply.id]
+    );
+}
+
+// ---------------------------------------------------------------- files
+
+fn new_file(w: &World, name: &str) -> NewFile {
+    let id = FileId::new();
+    NewFile {
+        id,
+        workspace_id: w.workspace.id,
+        uploader_id: w.owner.id,
+        filename: name.to_owned(),
+        original_filename: format!("Original {name}"),
+        file_size: 5_000_000_000,
+        mime_type: "text/plain".into(),
+        file_hash: Some("ab".repeat(32)),
+        storage_provider: "local".into(),
+        storage_bucket: "files".into(),
+        storage_key: format!("{}/{id}", w.workspace.id),
+        storage_region: None,
+        expires_at: None,
+        created_at: time::now(),
+    }
+}
+
+pub async fn files_are_recorded_processed_and_attached(stores: Stores) {
+    let w = world(stores).await;
+    let new = new_file(&w, "notes.txt");
+    let file = w.stores.files.create_file(&new).await.unwrap();
+    assert_eq!(
+        file.file_size, 5_000_000_000,
+        "sizes beyond 32 bits survive"
+    );
+    assert_eq!(file.processing_status, "pending");
+    assert_eq!(file.virus_scan_status, "pending");
+    assert_eq!(file.storage_class, "STANDARD");
+    assert_eq!(file.download_count, 0);
+    assert!(!file.is_public);
+    assert_eq!(
+        w.stores.files.get_file(file.id).await.unwrap(),
+        Some(file.clone())
+    );
+    let processed = w
+        .stores
+        .files
+        .update_file_processing(
+            file.id,
+            &FileProcessingUpdate {
+                processing_status: Some("done".into()),
+                thumbnails: Some(json!({"64": "thumbs/64.png"})),
+                extracted_text: Some("meeting notes".into()),
+                virus_scan_status: Some("clean".into()),
+                virus_scan_result: Some(json!({"engine": "test"})),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(processed.processing_status, "done");
+    assert_eq!(processed.extracted_text.as_deref(), Some("meeting notes"));
+    assert_eq!(processed.thumbnails, Some(json!({"64": "thumbs/64.png"})));
+
+    let m = w.post("see attached").await;
+    let second = w
+        .stores
+        .files
+        .create_file(&new_file(&w, "b.txt"))
+        .await
+        .unwrap();
+    let t = time::now();
+    let link = w
+        .stores
+        .files
+        .attach_file(m.id, file.id, Some("first"), t)
+        .await
+        .unwrap();
+    assert_eq!(link.file_comment.as_deref(), Some("first"));
+    assert_eq!(link.attached_at, t);
+    let again = w
+        .stores
+        .files
+        .attach_file(m.id, file.id, Some("changed?"), time::now())
+        .await
+        .unwrap();
+    assert_eq!(again, link, "attaching twice changes nothing");
+    w.stores
+        .files
+        .attach_file(m.id, second.id, None, t + Duration::seconds(1))
+        .await
+        .unwrap();
+    let attached = w.stores.files.files_for_message(m.id).await.unwrap();
+    assert_eq!(
+        attached.iter().map(|(_, f)| f.id).collect::<Vec<_>>(),
+        [file.id, second.id]
+    );
+    assert_eq!(attached[0].1, processed);
+}
+
+pub async fn attaching_unknown_things_fails(stores: Stores) {
+    let w = world(stores).await;
+    let file = w
+        .stores
+        .files
+        .create_file(&new_file(&w, "a.txt"))
+        .await
+        .unwrap();
+    let m = w.post("hi").await;
+    assert!(matches!(
+        w.stores
+            .files
+            .attach_file(MessageId::new(), file.id, None, time::now())
+            .await,
+        Err(Error::NotFound("message"))
+    ));
+    assert!(matches!(
+        w.stores
+            .files
+            .attach_file(m.id, FileId::new(), None, time::now())
+            .await,
+        Err(Error::NotFound("file"))
+    ));
+    assert!(w
+        .stores
+        .files
+        .files_for_message(m.id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(w
+        .stores
+        .files
+        .get_file(FileId::new())
+        .await
+        .unwrap()
+        .is_none());
+}
+
+// --------------------------------------------------------- integrations
+
+pub async fn integrations_are_installed_and_updated(stores: Stores) {
+    let w = world(stores).await;
+    let new = NewIntegration {
+        id: IntegrationId::new(),
+        workspace_id: w.workspace.id,
+        app_name: "Deploy Bot".into(),
+        app_id: "deploy-bot".into(),
+        integration_type: "incoming_webhook".into(),
+        config: json!({"url_token": "t0k"}),
+        credentials: Some(json!({"secret": "s"})),
+        scopes: vec!["chat:write".into(), "channels:read".into()],
+        channel_id: Some(w.general.id),
+        installed_by: w.owner.id,
+        created_at: time::now(),
+    };
+    let created = w
+        .stores
+        .integrations
+        .create_integration(&new)
+        .await
+        .unwrap();
+    assert_eq!(created.scopes, new.scopes);
+    assert_eq!(created.status, "active");
+    assert_eq!(created.channel_id, Some(w.general.id));
+    assert_eq!(
+        w.stores.integrations.get_integration(new.id).await.unwrap(),
+        Some(created.clone())
+    );
+    let failed = w
+        .stores
+        .integrations
+        .set_integration_status(new.id, "error", Some("endpoint returned 500"))
+        .await
+        .unwrap();
+    assert_eq!(failed.status, "error");
+    assert_eq!(failed.last_error.as_deref(), Some("endpoint returned 500"));
+    let used = time::now();
+    w.stores
+        .integrations
+        .touch_integration(new.id, used)
+        .await
+        .unwrap();
+    let listed = w
+        .stores
+        .integrations
+        .list_integrations(w.workspace.id)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].last_used_at, Some(used));
+    assert!(matches!(
+        w.stores
+            .integrations
+            .touch_integration(IntegrationId::new(), used)
+            .await,
+        Err(Error::NotFound(_))
+    ));
+}
