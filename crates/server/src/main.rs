@@ -1,1 +1,72 @@
-fn main() {}
+//! `confab`: the Confab chat server binary.
+#![forbid(unsafe_code)]
+
+mod backends;
+mod config;
+mod logging;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Confab, a self-hosted team chat server.
+#[derive(Debug, Parser)]
+#[command(name = "confab", version, about)]
+struct Cli {
+    /// A TOML configuration file; CONFAB_* environment variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the server (migrating the database first).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the effective configuration as TOML and exit.
+    PrintConfig,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = config::load(cli.config.as_deref()).and_then(|config| {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(run(cli.command, config))
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // One line, the whole chain of causes.
+            eprintln!("confab: error: {}", format!("{err:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: confab_core::config::Config) -> anyhow::Result<()> {
+    match command {
+        Command::PrintConfig => {
+            print!("{}", toml::to_string_pretty(&config)?);
+            Ok(())
+        }
+        Command::Migrate => {
+            logging::init(&config.log)?;
+            let stores = backends::open_stores(&config).await?;
+            println!("Database ({}) is up to date.", stores.admin.backend());
+            stores.admin.close().await;
+            Ok(())
+        }
+        Command::Serve => {
+            logging::init(&config.log)?;
+            serve::serve(config).await
+        }
+    }
+}

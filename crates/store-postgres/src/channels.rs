@@ -182,7 +182,7 @@ impl ChannelStore for PostgresStore {
              WHERE channel_id = $4 RETURNING *",
         )
         .bind(archived)
-        .bind(archived.then(|| at))
+        .bind(archived.then_some(at))
         .bind(at)
         .bind(id.0)
         .fetch_optional(&self.pool)

@@ -1,0 +1,66 @@
+//! The one place that names concrete backends: it turns configuration into
+//! ports.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use confab_core::config::Config;
+use confab_core::ports::Stores;
+use confab_store_postgres::{PostgresOptions, PostgresStore};
+use confab_store_sqlite::{SqliteOptions, SqliteStore};
+
+/// Refuse configuration that names a backend this build does not provide.
+fn check_supported(config: &Config) -> anyhow::Result<()> {
+    if config.redis.url.is_some() {
+        bail!("redis.url is set, but Redis support is not available yet; unset it to keep state in-process");
+    }
+    if config.search.backend != "tantivy" {
+        bail!(
+            "search.backend {:?} is not available yet; use \"tantivy\"",
+            config.search.backend
+        );
+    }
+    if config.files.backend != "local" {
+        bail!(
+            "files.backend {:?} is not available yet; use \"local\"",
+            config.files.backend
+        );
+    }
+    Ok(())
+}
+
+/// Create the data directory if needed and make sure it is writable.
+pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    let probe = dir.join(".confab-write-test");
+    std::fs::write(&probe, b"ok")
+        .with_context(|| format!("data directory {} is not writable", dir.display()))?;
+    std::fs::remove_file(&probe).ok();
+    Ok(())
+}
+
+/// Open (and migrate) the configured database.
+pub async fn open_stores(config: &Config) -> anyhow::Result<Stores> {
+    check_supported(config)?;
+    prepare_data_dir(&config.data_dir)?;
+    let url = config.database_url();
+    let timeout = Duration::from_secs(config.database.connect_timeout_secs.max(1));
+    if url.starts_with("sqlite:") {
+        let mut options = SqliteOptions::new(url);
+        options.readers = config.database.max_connections;
+        options.timeout = timeout;
+        let store = SqliteStore::open(&options).await?;
+        Ok(Stores::new(Arc::new(store)))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let mut options = PostgresOptions::new(url);
+        options.max_connections = config.database.max_connections;
+        options.timeout = timeout;
+        let store = PostgresStore::open(&options).await?;
+        Ok(Stores::new(Arc::new(store)))
+    } else {
+        bail!("database.url must start with sqlite:// or postgres://")
+    }
+}

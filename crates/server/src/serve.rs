@@ -1,0 +1,111 @@
+//! `confab serve`: the HTTP server, its background jobs and graceful shutdown.
+
+use std::future::IntoFuture;
+use std::time::Duration;
+
+use anyhow::Context;
+use confab_core::config::Config;
+use confab_core::ports::Stores;
+use confab_service::Services;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::backends;
+
+/// How often the maintenance job runs (partitions ahead, planner statistics).
+const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let stores = backends::open_stores(&config).await?;
+    let listener = TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    let address = listener.local_addr()?;
+    let public_url = config
+        .server
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{address}"));
+    tracing::info!(%address, database = stores.admin.backend(), "listening");
+    announce(&format!(
+        "Confab is listening on {address}; open {public_url}"
+    ));
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let maintenance = tokio::spawn(maintenance_loop(stores.clone(), stop_rx.clone()));
+    let app = confab_http::router(Services::new(stores.clone()));
+    let server = axum::serve(listener, app).with_graceful_shutdown(stopped(stop_rx.clone()));
+    let mut server = std::pin::pin!(server.into_future());
+
+    tokio::select! {
+        result = &mut server => result.context("the HTTP server failed")?,
+        () = shutdown_signal() => {
+            tracing::info!("shutting down");
+            let _ = stop_tx.send(true);
+            let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+            if tokio::time::timeout(grace, &mut server).await.is_err() {
+                tracing::warn!(?grace, "connections still open after the grace period; closing them");
+            }
+        }
+    }
+    let _ = stop_tx.send(true);
+    maintenance.await.ok();
+    stores.admin.close().await;
+    announce("Confab stopped.");
+    Ok(())
+}
+
+async fn maintenance_loop(stores: Stores, stop: watch::Receiver<bool>) {
+    let mut ticks = tokio::time::interval(MAINTENANCE_INTERVAL);
+    ticks.tick().await; // Opening the store already did the first run.
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {
+                if let Err(err) = stores.admin.maintain(confab_core::time::now()).await {
+                    tracing::error!(error = %err, "maintenance failed");
+                }
+            }
+            () = stopped(stop.clone()) => return,
+        }
+    }
+}
+
+/// A line for the operator on standard output. A closed stdout (a detached
+/// service) must not stop the server, so write errors are ignored.
+fn announce(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Resolves once the stop flag is raised (or its sender is gone).
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow_and_update() {
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,226 @@
+//! The `confab` binary, run as an operator would run it.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn confab(data_dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_confab"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("CONFAB_DATA_DIR", data_dir)
+        .env("CONFAB_SERVER__LISTEN", "127.0.0.1:0")
+        .env("CONFAB_LOG__LEVEL", "warn");
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.stdin(Stdio::null()).output().expect("run confab")
+}
+
+fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A running `confab serve`, stopped with SIGTERM when dropped.
+struct Server {
+    child: Child,
+    base: String,
+    _stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl Server {
+    fn start(mut cmd: Command) -> Self {
+        let mut child = cmd
+            .arg("serve")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start confab serve");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        let address = first
+            .strip_prefix("Confab is listening on ")
+            .and_then(|rest| rest.split(';').next())
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .to_owned();
+        Self {
+            child,
+            base: format!("http://{address}"),
+            _stdout: stdout,
+        }
+    }
+
+    /// Send SIGTERM and wait for a clean exit.
+    fn stop(mut self) -> std::process::ExitStatus {
+        terminate(&mut self.child)
+    }
+}
+
+fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("send SIGTERM");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "confab did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn serve_answers_health_checks_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("fresh-data-dir");
+    let server = Server::start(confab(&data));
+    assert!(
+        data.join("confab.db").is_file(),
+        "data directory created on first start"
+    );
+
+    let client = reqwest::Client::new();
+    let health = client
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = client
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["database"], "sqlite");
+
+    let missing = client
+        .get(format!("{}/no/such/route", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert!(missing.headers().contains_key("x-request-id"));
+    let body: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+
+    assert!(server.stop().success(), "clean exit on SIGTERM");
+}
+
+#[test]
+fn migrate_creates_the_database_and_is_repeatable() {
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let out = run(confab(dir.path()).arg("migrate"));
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("up to date"));
+    }
+    assert!(dir.path().join("confab.db").is_file());
+}
+
+#[test]
+fn print_config_shows_file_and_environment_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("confab.toml");
+    std::fs::write(
+        &file,
+        "[server]\npublic_url = \"https://chat.example.test\"\n",
+    )
+    .unwrap();
+    let out = run(confab(dir.path())
+        .env("CONFAB_DATABASE__URL", "postgres://db.example.test/confab")
+        .arg("--config")
+        .arg(&file)
+        .arg("print-config"));
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let printed: toml::Value = toml::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap();
+    assert_eq!(
+        printed["server"]["public_url"].as_str(),
+        Some("https://chat.example.test")
+    );
+    assert_eq!(printed["server"]["listen"].as_str(), Some("127.0.0.1:0"));
+    assert_eq!(
+        printed["database"]["url"].as_str(),
+        Some("postgres://db.example.test/confab")
+    );
+}
+
+/// A bad configuration stops the start with one clear line and no panic.
+fn assert_refused(out: &Output, expected: &str) {
+    assert!(!out.status.success());
+    let err = stderr_of(out);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line, got: {err}");
+    assert!(lines[0].starts_with("confab: error:"), "{err}");
+    assert!(
+        lines[0].contains(expected),
+        "expected {expected:?} in {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn unknown_configuration_keys_stop_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("confab.toml");
+    std::fs::write(&file, "[server]\nlisten_on = \"127.0.0.1:1\"\n").unwrap();
+    let out = run(confab(dir.path()).arg("--config").arg(&file).arg("serve"));
+    assert_refused(&out, "listen_on");
+    let out = run(confab(dir.path())
+        .env("CONFAB_SERVR__LISTEN", "x")
+        .arg("serve"));
+    assert_refused(&out, "servr");
+}
+
+#[test]
+fn an_unreachable_database_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(confab(dir.path())
+        .env(
+            "CONFAB_DATABASE__URL",
+            "postgres://confab:secret@127.0.0.1:1/confab",
+        )
+        .env("CONFAB_DATABASE__CONNECT_TIMEOUT_SECS", "2")
+        .arg("serve"));
+    assert_refused(&out, "cannot connect to PostgreSQL");
+    assert!(
+        !stderr_of(&out).contains("secret"),
+        "the password is not printed"
+    );
+}
+
+#[test]
+fn an_unwritable_data_directory_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let out = run(confab(&file.join("data")).arg("serve"));
+    assert_refused(&out, "data directory");
+}
+
+#[test]
+fn a_missing_configuration_file_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(confab(dir.path())
+        .arg("--config")
+        .arg(dir.path().join("absent.toml"))
+        .arg("serve"));
+    assert_refused(&out, "does not exist");
+}

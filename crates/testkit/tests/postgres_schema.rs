@@ -1,0 +1,215 @@
+//! PostgreSQL-only properties of the schema: partitioning and indexes.
+//! Runs when `CONFAB_TEST_POSTGRES_URL` is set.
+#![cfg_attr(not(confab_postgres), allow(dead_code, unused_imports))]
+
+use std::collections::BTreeSet;
+
+use chrono::{TimeZone, Utc};
+use confab_core::id::MessageId;
+use confab_core::ports::{MessageStore, StoreAdmin, WorkspaceStore};
+use confab_store_postgres::{PostgresOptions, PostgresStore};
+use confab_testkit::harness::PgTestDb;
+use sqlx::PgPool;
+
+/// Every index the design names, plus the ones Confab adds.
+const SEED_INDEXES: &[&str] = &[
+    "idx_users_email",
+    "idx_users_username",
+    "idx_users_status",
+    "idx_users_created_at",
+    "idx_workspaces_domain",
+    "idx_workspaces_created_at",
+    "idx_workspace_members_workspace",
+    "idx_workspace_members_user",
+    "idx_workspace_members_role",
+    "idx_workspace_members_status",
+    "idx_channels_workspace",
+    "idx_channels_type",
+    "idx_channels_archived",
+    "idx_channels_created_at",
+    "idx_channel_members_channel",
+    "idx_channel_members_user",
+    "idx_channel_members_active",
+    "idx_messages_channel_created",
+    "idx_messages_user",
+    "idx_messages_thread",
+    "idx_messages_deleted",
+    "idx_messages_client_msg",
+    "idx_messages_content_gin",
+    "idx_files_workspace",
+    "idx_files_uploader",
+    "idx_files_hash",
+    "idx_files_created_at",
+    "idx_files_expires_at",
+    "idx_files_search_gin",
+    "idx_message_files_message",
+    "idx_message_files_file",
+    "idx_integrations_workspace",
+    "idx_integrations_app",
+    "idx_integrations_status",
+    "idx_integrations_channel",
+    "idx_messages_channel_thread_created",
+    "idx_messages_user_workspace_created",
+    "idx_active_workspace_members",
+    "idx_messages_search_vector",
+];
+
+async fn with_migrated<F, Fut>(test: F)
+where
+    F: FnOnce(PostgresStore) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let db = PgTestDb::create().await;
+    let store = PostgresStore::open(&PostgresOptions::new(db.url.clone()))
+        .await
+        .expect("open");
+    let outcome =
+        futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(test(store.clone()))).await;
+    store.close().await;
+    db.drop_database().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+async fn strings(pool: &PgPool, sql: &str) -> BTreeSet<String> {
+    sqlx::query_scalar::<_, String>(sql)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+#[tokio::test]
+#[cfg_attr(not(confab_postgres), ignore = "set CONFAB_TEST_POSTGRES_URL to run")]
+async fn messages_are_range_partitioned_by_month_and_files_hashed_sixteen_ways() {
+    with_migrated(|store| async move {
+        let pool = store.pool();
+        let strategies: Vec<(String, String)> = sqlx::query_as(
+            "SELECT c.relname::text, p.partstrat::text FROM pg_partitioned_table p
+             JOIN pg_class c ON c.oid = p.partrelid ORDER BY 1",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        assert!(strategies.contains(&("messages".into(), "r".into())));
+        assert!(strategies.contains(&("files".into(), "h".into())));
+        assert!(strategies.contains(&("messages_archive".into(), "r".into())));
+        let key: String = sqlx::query_scalar("SELECT pg_get_partkeydef('messages'::regclass)")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(key, "RANGE (created_at)");
+
+        let file_shards = strings(
+            pool,
+            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = 'files'::regclass",
+        )
+        .await;
+        let expected: BTreeSet<String> = (0..16).map(|i| format!("files_shard_{i}")).collect();
+        assert_eq!(file_shards, expected);
+
+        let months = strings(
+            pool,
+            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = 'messages'::regclass",
+        )
+        .await;
+        let now = Utc::now();
+        assert!(months.contains("messages_default"));
+        assert!(months.contains(&format!("messages_{}", now.format("%Y_%m"))));
+        assert_eq!(
+            months.len(),
+            1 + 4,
+            "default, this month and three ahead: {months:?}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+#[cfg_attr(not(confab_postgres), ignore = "set CONFAB_TEST_POSTGRES_URL to run")]
+async fn every_index_of_the_design_exists() {
+    with_migrated(|store| async move {
+        let present = strings(
+            store.pool(),
+            "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema()",
+        )
+        .await;
+        let missing: Vec<&&str> = SEED_INDEXES
+            .iter()
+            .filter(|name| !present.contains(**name))
+            .collect();
+        assert!(missing.is_empty(), "missing indexes: {missing:?}");
+        let gin = strings(
+            store.pool(),
+            "SELECT indexname::text FROM pg_indexes WHERE indexdef LIKE '%USING gin%'",
+        )
+        .await;
+        for name in [
+            "idx_messages_content_gin",
+            "idx_messages_search_vector",
+            "idx_files_search_gin",
+        ] {
+            assert!(gin.contains(name), "{name} is a GIN index");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+#[cfg_attr(not(confab_postgres), ignore = "set CONFAB_TEST_POSTGRES_URL to run")]
+async fn a_message_in_a_month_without_partition_lands_in_default_then_moves() {
+    with_migrated(|store| async move {
+        let stores = confab_core::ports::Stores::new(std::sync::Arc::new(store.clone()));
+        let world = confab_testkit::fixtures::world(stores).await;
+        let at = Utc.with_ymd_and_hms(2020, 2, 29, 23, 59, 59).unwrap();
+        let mut new = confab_testkit::fixtures::text(&world.general, world.owner.id, "leap");
+        new.id = MessageId::at(at);
+        store.insert_message(&new).await.unwrap();
+        let in_default: i64 = sqlx::query_scalar("SELECT count(*) FROM messages_default")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(
+            in_default, 1,
+            "no partition for February 2020 yet: the default holds it"
+        );
+
+        let report = store.maintain(Utc::now()).await.unwrap();
+        assert_eq!(report.partitions_created, ["messages_2020_02"]);
+        let in_default: i64 = sqlx::query_scalar("SELECT count(*) FROM messages_default")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(in_default, 0);
+        let in_month: i64 = sqlx::query_scalar("SELECT count(*) FROM messages_2020_02")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(in_month, 1);
+        assert!(store.get_message(new.id).await.unwrap().is_some());
+        // The partition has the parent's indexes.
+        let indexes: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_indexes WHERE tablename = 'messages_2020_02'",
+        )
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        assert!(indexes >= 10, "partition indexes: {indexes}");
+        assert!(store
+            .maintain(Utc::now())
+            .await
+            .unwrap()
+            .partitions_created
+            .is_empty());
+        assert!(store
+            .get_workspace(world.workspace.id)
+            .await
+            .unwrap()
+            .is_some());
+    })
+    .await;
+}
