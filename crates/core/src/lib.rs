@@ -11,6 +11,7 @@ pub mod error;
 pub mod id;
 pub mod model;
 pub mod page;
+pub mod permissions;
 pub mod ports;
 pub mod time;
 

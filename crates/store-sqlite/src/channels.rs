@@ -109,13 +109,18 @@ impl ChannelStore for SqliteStore {
         channel: &NewChannel,
         members: &[NewChannelMember],
     ) -> Result<Channel> {
-        let mut tx = self.write_tx().await?;
-        let created = insert_channel(&mut tx, channel).await?;
-        for member in members {
-            insert_channel_member(&mut tx, member).await?;
-        }
-        tx.commit().await.map_err(db_err)?;
-        Ok(created)
+        let channel = channel.clone();
+        let members = members.to_vec();
+        self.write(move |conn| {
+            Box::pin(async move {
+                let created = insert_channel(conn, &channel).await?;
+                for member in &members {
+                    insert_channel_member(conn, member).await?;
+                }
+                Ok(created)
+            })
+        })
+        .await
     }
 
     async fn get_channel(&self, id: ChannelId) -> Result<Option<Channel>> {
@@ -169,11 +174,9 @@ impl ChannelStore for SqliteStore {
         q.push(" WHERE channel_id = ")
             .push_bind(id.to_string())
             .push(" RETURNING *");
-        let row = q
-            .build()
-            .fetch_optional(&self.writer)
-            .await
-            .map_err(db_err)?
+        let row = self
+            .write_built(q)
+            .await?
             .ok_or(Error::NotFound("channel"))?;
         decode_row::<Channel>(&row)
     }
@@ -184,18 +187,19 @@ impl ChannelStore for SqliteStore {
         archived: bool,
         at: DateTime<Utc>,
     ) -> Result<Channel> {
-        let row = sqlx::query(
-            "UPDATE channels SET is_archived = ?, archived_at = ?, updated_at = ?
+        let row = self
+            .write_row(
+                sqlx::query(
+                    "UPDATE channels SET is_archived = ?, archived_at = ?, updated_at = ?
              WHERE channel_id = ? RETURNING *",
-        )
-        .bind(archived)
-        .bind(archived.then(|| ts(at)))
-        .bind(ts(at))
-        .bind(id.to_string())
-        .fetch_optional(&self.writer)
-        .await
-        .map_err(db_err)?
-        .ok_or(Error::NotFound("channel"))?;
+                )
+                .bind(archived)
+                .bind(archived.then(|| ts(at)))
+                .bind(ts(at))
+                .bind(id.to_string()),
+            )
+            .await?
+            .ok_or(Error::NotFound("channel"))?;
         decode_row::<Channel>(&row)
     }
 
@@ -258,8 +262,9 @@ impl ChannelStore for SqliteStore {
     }
 
     async fn add_channel_member(&self, member: &NewChannelMember) -> Result<ChannelMember> {
-        let mut conn = self.writer.acquire().await.map_err(db_err)?;
-        insert_channel_member(&mut conn, member).await
+        let member = member.clone();
+        self.write(move |conn| Box::pin(async move { insert_channel_member(conn, &member).await }))
+            .await
     }
 
     async fn remove_channel_member(
@@ -268,17 +273,18 @@ impl ChannelStore for SqliteStore {
         user: UserId,
         at: DateTime<Utc>,
     ) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE channel_members SET is_active = 0, left_at = ?
+        let done = self
+            .write_exec(
+                sqlx::query(
+                    "UPDATE channel_members SET is_active = 0, left_at = ?
              WHERE channel_id = ? AND user_id = ? AND is_active = 1",
-        )
-        .bind(ts(at))
-        .bind(channel.to_string())
-        .bind(user.to_string())
-        .execute(&self.writer)
-        .await
-        .map_err(db_err)?;
-        Ok(done.rows_affected() > 0)
+                )
+                .bind(ts(at))
+                .bind(channel.to_string())
+                .bind(user.to_string()),
+            )
+            .await?;
+        Ok(done > 0)
     }
 
     async fn get_channel_member(
@@ -332,11 +338,9 @@ impl ChannelStore for SqliteStore {
             .push(" AND user_id = ")
             .push_bind(user.to_string())
             .push(" RETURNING *");
-        let row = q
-            .build()
-            .fetch_optional(&self.writer)
-            .await
-            .map_err(db_err)?
+        let row = self
+            .write_built(q)
+            .await?
             .ok_or(Error::NotFound("channel member"))?;
         decode_row::<ChannelMember>(&row)
     }
@@ -348,20 +352,21 @@ impl ChannelStore for SqliteStore {
         message: MessageId,
         at: DateTime<Utc>,
     ) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE channel_members SET last_read_message_id = ?, last_read_at = ?
+        let done = self
+            .write_exec(
+                sqlx::query(
+                    "UPDATE channel_members SET last_read_message_id = ?, last_read_at = ?
              WHERE channel_id = ? AND user_id = ?
                AND (last_read_message_id IS NULL OR last_read_message_id < ?)",
-        )
-        .bind(message.to_string())
-        .bind(ts(at))
-        .bind(channel.to_string())
-        .bind(user.to_string())
-        .bind(message.to_string())
-        .execute(&self.writer)
-        .await
-        .map_err(db_err)?;
-        if done.rows_affected() > 0 {
+                )
+                .bind(message.to_string())
+                .bind(ts(at))
+                .bind(channel.to_string())
+                .bind(user.to_string())
+                .bind(message.to_string()),
+            )
+            .await?;
+        if done > 0 {
             return Ok(true);
         }
         match self.get_channel_member(channel, user).await? {

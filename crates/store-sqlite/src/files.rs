@@ -11,7 +11,7 @@ use crate::{db_err, decode_row, json_text, ts, SqliteStore};
 #[async_trait]
 impl FileStore for SqliteStore {
     async fn create_file(&self, file: &NewFile) -> Result<File> {
-        let row = sqlx::query(
+        let row = self.write_row(sqlx::query(
             "INSERT INTO files
                (file_id, workspace_id, uploader_id, filename, original_filename, file_size, mime_type,
                 file_hash, storage_provider, storage_bucket, storage_key, storage_region, expires_at,
@@ -21,21 +21,18 @@ impl FileStore for SqliteStore {
         .bind(file.id.to_string())
         .bind(file.workspace_id.to_string())
         .bind(file.uploader_id.to_string())
-        .bind(&file.filename)
-        .bind(&file.original_filename)
+        .bind(file.filename.clone())
+        .bind(file.original_filename.clone())
         .bind(file.file_size)
-        .bind(&file.mime_type)
-        .bind(&file.file_hash)
-        .bind(&file.storage_provider)
-        .bind(&file.storage_bucket)
-        .bind(&file.storage_key)
-        .bind(&file.storage_region)
+        .bind(file.mime_type.clone())
+        .bind(file.file_hash.clone())
+        .bind(file.storage_provider.clone())
+        .bind(file.storage_bucket.clone())
+        .bind(file.storage_key.clone())
+        .bind(file.storage_region.clone())
         .bind(file.expires_at.map(ts))
         .bind(ts(file.created_at))
-        .bind(ts(file.created_at))
-        .fetch_one(&self.writer)
-        .await
-        .map_err(db_err)?;
+        .bind(ts(file.created_at))).await?.ok_or(Error::Internal("the write returned no row".into()))?;
         decode_row::<File>(&row)
     }
 
@@ -75,12 +72,7 @@ impl FileStore for SqliteStore {
         q.push(" WHERE file_id = ")
             .push_bind(id.to_string())
             .push(" RETURNING *");
-        let row = q
-            .build()
-            .fetch_optional(&self.writer)
-            .await
-            .map_err(db_err)?
-            .ok_or(Error::NotFound("file"))?;
+        let row = self.write_built(q).await?.ok_or(Error::NotFound("file"))?;
         decode_row::<File>(&row)
     }
 
@@ -91,40 +83,45 @@ impl FileStore for SqliteStore {
         comment: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<MessageFile> {
-        let mut tx = self.write_tx().await?;
-        let known: Option<i64> = sqlx::query_scalar(
-            "SELECT (SELECT count(*) FROM messages WHERE message_id = ?)
-                  + (SELECT count(*) FROM files WHERE file_id = ?) * 2",
-        )
-        .bind(message.to_string())
-        .bind(file.to_string())
-        .fetch_optional(&mut *tx)
+        let comment = comment.map(str::to_owned);
+        self.write(move |conn| {
+            Box::pin(async move {
+                let known: Option<i64> = sqlx::query_scalar(
+                    "SELECT (SELECT count(*) FROM messages WHERE message_id = ?)
+                          + (SELECT count(*) FROM files WHERE file_id = ?) * 2",
+                )
+                .bind(message.to_string())
+                .bind(file.to_string())
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_err)?;
+                match known.unwrap_or(0) {
+                    3 => {}
+                    2 => return Err(Error::NotFound("message")),
+                    _ => return Err(Error::NotFound("file")),
+                }
+                sqlx::query(
+                    "INSERT INTO message_files (message_id, file_id, file_comment, attached_at)
+                     VALUES (?, ?, ?, ?) ON CONFLICT (message_id, file_id) DO NOTHING",
+                )
+                .bind(message.to_string())
+                .bind(file.to_string())
+                .bind(comment)
+                .bind(ts(at))
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+                let row =
+                    sqlx::query("SELECT * FROM message_files WHERE message_id = ? AND file_id = ?")
+                        .bind(message.to_string())
+                        .bind(file.to_string())
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(db_err)?;
+                decode_row::<MessageFile>(&row)
+            })
+        })
         .await
-        .map_err(db_err)?;
-        match known.unwrap_or(0) {
-            3 => {}
-            2 => return Err(Error::NotFound("message")),
-            _ => return Err(Error::NotFound("file")),
-        }
-        sqlx::query(
-            "INSERT INTO message_files (message_id, file_id, file_comment, attached_at)
-             VALUES (?, ?, ?, ?) ON CONFLICT (message_id, file_id) DO NOTHING",
-        )
-        .bind(message.to_string())
-        .bind(file.to_string())
-        .bind(comment)
-        .bind(ts(at))
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let row = sqlx::query("SELECT * FROM message_files WHERE message_id = ? AND file_id = ?")
-            .bind(message.to_string())
-            .bind(file.to_string())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
-        decode_row::<MessageFile>(&row)
     }
 
     async fn files_for_message(&self, message: MessageId) -> Result<Vec<(MessageFile, File)>> {

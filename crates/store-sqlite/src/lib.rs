@@ -14,6 +14,7 @@ mod messages;
 mod row;
 mod users;
 mod workspaces;
+mod writer;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -23,8 +24,10 @@ use chrono::{DateTime, Utc};
 use confab_core::ports::{MaintenanceReport, StoreAdmin};
 use confab_core::{Error, Result};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
 };
+use sqlx::{QueryBuilder, Sqlite};
 
 pub(crate) use row::{db_err, decode_row, json_text, ts, Cols};
 
@@ -55,7 +58,10 @@ impl SqliteOptions {
 /// A SQLite database holding every Confab table.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
-    writer: SqlitePool,
+    /// The one write connection; used directly only for migrations.
+    write_pool: SqlitePool,
+    /// Every write goes through here (group commit).
+    writer: writer::Writer,
     reader: SqlitePool,
 }
 
@@ -95,20 +101,59 @@ impl SqliteStore {
                 .await
                 .map_err(|e| open_error(&options.url, e))?
         };
-        Ok(Self { writer, reader })
+        Ok(Self {
+            writer: writer::Writer::start(writer.clone()),
+            write_pool: writer,
+            reader,
+        })
     }
 }
 
 impl SqliteStore {
-    /// A write transaction that takes the write lock at once (`BEGIN
-    /// IMMEDIATE`), so it never fails half-way on a lock another process took.
-    pub(crate) async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        self.writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_err)
+    /// Run `work` in a write transaction (grouped with concurrent writes) and
+    /// return its result once committed.
+    pub(crate) async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(
+                &'c mut sqlx::SqliteConnection,
+            ) -> futures::future::BoxFuture<'c, Result<T>>
+            + Send
+            + 'static,
+    {
+        self.writer.write(work).await
+    }
+
+    /// Run one statement in a write transaction; the row it returns, if any.
+    pub(crate) async fn write_row(&self, query: OwnedQuery) -> Result<Option<SqliteRow>> {
+        self.write(move |conn| {
+            Box::pin(async move { query.fetch_optional(conn).await.map_err(db_err) })
+        })
+        .await
+    }
+
+    /// Run one statement built by a query builder; the row it returns, if any.
+    pub(crate) async fn write_built(
+        &self,
+        mut builder: QueryBuilder<'static, Sqlite>,
+    ) -> Result<Option<SqliteRow>> {
+        self.write(move |conn| {
+            Box::pin(async move { builder.build().fetch_optional(conn).await.map_err(db_err) })
+        })
+        .await
+    }
+
+    /// Run one statement in a write transaction; how many rows it changed.
+    pub(crate) async fn write_exec(&self, query: OwnedQuery) -> Result<u64> {
+        self.write(move |conn| {
+            Box::pin(async move { Ok(query.execute(conn).await.map_err(db_err)?.rows_affected()) })
+        })
+        .await
     }
 }
+
+/// A statement whose text and arguments it owns, so it can go to the writer task.
+pub(crate) type OwnedQuery = sqlx::query::Query<'static, Sqlite, SqliteArguments<'static>>;
 
 fn open_error(url: &str, err: sqlx::Error) -> Error {
     Error::Unavailable(format!("cannot open SQLite database {url}: {err}"))
@@ -130,22 +175,61 @@ impl StoreAdmin for SqliteStore {
 
     async fn migrate(&self) -> Result<()> {
         MIGRATOR
-            .run(&self.writer)
+            .run(&self.write_pool)
             .await
             .map_err(|e| Error::Internal(format!("migration failed: {e}")))
     }
 
     async fn maintain(&self, _now: DateTime<Utc>) -> Result<MaintenanceReport> {
         // Keep the planner's statistics fresh; nothing to partition here.
-        sqlx::query("PRAGMA optimize")
-            .execute(&self.writer)
-            .await
-            .map_err(db_err)?;
+        self.write(|conn| {
+            Box::pin(async move {
+                sqlx::query("PRAGMA optimize")
+                    .execute(conn)
+                    .await
+                    .map_err(db_err)?;
+                Ok(())
+            })
+        })
+        .await?;
         Ok(MaintenanceReport::default())
     }
 
     async fn close(&self) {
-        self.writer.close().await;
+        self.write_pool.close().await;
         self.reader.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn durability_settings_are_in_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = SqliteStore::open(&SqliteOptions::new(url)).await.unwrap();
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&store.reader)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        // 2 is FULL: the WAL is synced at every commit.
+        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&store.write_pool)
+            .await
+            .unwrap();
+        assert_eq!(sync, 2);
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(&store.write_pool)
+            .await
+            .unwrap();
+        assert_eq!(fk, 1);
+        let readonly = sqlx::query("CREATE TABLE t (x)")
+            .execute(&store.reader)
+            .await;
+        assert!(readonly.is_err(), "reader connections cannot write");
+        store.close().await;
     }
 }

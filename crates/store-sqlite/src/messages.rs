@@ -28,94 +28,207 @@ async fn live_message(conn: &mut SqliteConnection, id: MessageId) -> Result<Mess
         .ok_or(Error::NotFound("message"))
 }
 
-impl SqliteStore {
-    async fn write_conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>> {
-        self.writer.acquire().await.map_err(db_err)
-    }
+async fn adjust_reply_count(
+    conn: &mut SqliteConnection,
+    parent: MessageId,
+    delta: i32,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE messages SET reply_count = max(reply_count + ?, 0), updated_at = ?
+         WHERE message_id = ?",
+    )
+    .bind(delta)
+    .bind(ts(at))
+    .bind(parent.to_string())
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
 }
 
-#[async_trait]
-impl MessageStore for SqliteStore {
-    async fn insert_message(&self, new: &NewMessage) -> Result<Inserted> {
-        let mut tx = self.write_tx().await?;
-        if let Some(client_id) = &new.client_msg_id {
-            let earlier: Option<String> = sqlx::query_scalar(
+async fn insert(conn: &mut SqliteConnection, new: NewMessage) -> Result<Inserted> {
+    let created_at = new.id.created_at();
+    if let Some(client_id) = &new.client_msg_id {
+        // Claim the idempotency key; if it was claimed before, answer with
+        // the message that claimed it.
+        let claimed: Option<String> = sqlx::query_scalar(
+            "INSERT INTO message_client_ids (channel_id, user_id, client_msg_id, message_id, created_at)
+             VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (channel_id, user_id, client_msg_id) DO NOTHING
+             RETURNING message_id",
+        )
+        .bind(new.channel_id.to_string())
+        .bind(new.user_id.to_string())
+        .bind(client_id)
+        .bind(new.id.to_string())
+        .bind(ts(created_at))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        if claimed.is_none() {
+            let earlier: String = sqlx::query_scalar(
                 "SELECT message_id FROM message_client_ids
                  WHERE channel_id = ? AND user_id = ? AND client_msg_id = ?",
             )
             .bind(new.channel_id.to_string())
             .bind(new.user_id.to_string())
             .bind(client_id)
-            .fetch_optional(&mut *tx)
+            .fetch_one(&mut *conn)
             .await
             .map_err(db_err)?;
-            if let Some(earlier) = earlier {
-                let id: MessageId = earlier.parse().map_err(Error::internal)?;
-                let message = fetch_message(&mut tx, id)
-                    .await?
-                    .ok_or(Error::NotFound("message"))?;
-                return Ok(Inserted {
-                    message,
-                    created: false,
-                });
-            }
-        }
-        if let Some(parent_id) = new.thread_id {
-            let parent = fetch_message(&mut tx, parent_id)
+            let id: MessageId = earlier.parse().map_err(Error::internal)?;
+            let message = fetch_message(conn, id)
                 .await?
-                .ok_or(Error::NotFound("thread"))?;
-            parent.accepts_reply_in(new.channel_id)?;
-            sqlx::query(
-                "UPDATE messages SET reply_count = reply_count + 1, updated_at = ?
-                 WHERE message_id = ?",
-            )
-            .bind(ts(new.id.created_at()))
-            .bind(parent_id.to_string())
-            .execute(&mut *tx)
+                .ok_or(Error::NotFound("message"))?;
+            return Ok(Inserted {
+                message,
+                created: false,
+            });
+        }
+    }
+    if let Some(parent_id) = new.thread_id {
+        let parent = fetch_message(conn, parent_id)
+            .await?
+            .ok_or(Error::NotFound("thread"))?;
+        parent.accepts_reply_in(new.channel_id)?;
+        adjust_reply_count(conn, parent_id, 1, created_at).await?;
+    }
+    let row = sqlx::query(
+        "INSERT INTO messages
+           (message_id, workspace_id, channel_id, user_id, content, message_type,
+            formatted_content, thread_id, client_msg_id, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+    )
+    .bind(new.id.to_string())
+    .bind(new.workspace_id.to_string())
+    .bind(new.channel_id.to_string())
+    .bind(new.user_id.to_string())
+    .bind(&new.content)
+    .bind(new.message_type.as_str())
+    .bind(new.formatted_content.as_ref().map(json_text))
+    .bind(new.thread_id.map(|t| t.to_string()))
+    .bind(&new.client_msg_id)
+    .bind(ts(created_at))
+    .bind(ts(created_at))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(Inserted {
+        message: decode_row::<Message>(&row)?,
+        created: true,
+    })
+}
+
+async fn edit(
+    conn: &mut SqliteConnection,
+    id: MessageId,
+    content: String,
+    formatted_content: Option<Value>,
+    at: DateTime<Utc>,
+) -> Result<Message> {
+    let history = live_message(conn, id).await?.history_with_current(at);
+    let row = sqlx::query(
+        "UPDATE messages SET content = ?, formatted_content = ?, edit_history = ?,
+                             edited_at = ?, updated_at = ?
+         WHERE message_id = ? RETURNING *",
+    )
+    .bind(content)
+    .bind(formatted_content.as_ref().map(json_text))
+    .bind(json_text(&history))
+    .bind(ts(at))
+    .bind(ts(at))
+    .bind(id.to_string())
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    decode_row::<Message>(&row)
+}
+
+async fn delete(conn: &mut SqliteConnection, id: MessageId, at: DateTime<Utc>) -> Result<Changed> {
+    let current = fetch_message(conn, id)
+        .await?
+        .ok_or(Error::NotFound("message"))?;
+    if current.is_deleted {
+        return Ok(Changed {
+            message: current,
+            changed: false,
+        });
+    }
+    let row = sqlx::query(
+        "UPDATE messages SET is_deleted = 1, deleted_at = ?, updated_at = ?, content = '',
+                             formatted_content = NULL, edit_history = '[]'
+         WHERE message_id = ? RETURNING *",
+    )
+    .bind(ts(at))
+    .bind(ts(at))
+    .bind(id.to_string())
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    if let Some(parent) = current.thread_id {
+        adjust_reply_count(conn, parent, -1, at).await?;
+    }
+    Ok(Changed {
+        message: decode_row::<Message>(&row)?,
+        changed: true,
+    })
+}
+
+async fn pin(
+    conn: &mut SqliteConnection,
+    id: MessageId,
+    pinned_by: Option<UserId>,
+    at: DateTime<Utc>,
+) -> Result<Changed> {
+    let current = live_message(conn, id).await?;
+    if current.is_pinned == pinned_by.is_some() {
+        return Ok(Changed {
+            message: current,
+            changed: false,
+        });
+    }
+    let row = sqlx::query(
+        "UPDATE messages SET is_pinned = ?, pinned_by = ?, pinned_at = ?, updated_at = ?
+         WHERE message_id = ? RETURNING *",
+    )
+    .bind(pinned_by.is_some())
+    .bind(pinned_by.map(|u| u.to_string()))
+    .bind(pinned_by.map(|_| ts(at)))
+    .bind(ts(at))
+    .bind(id.to_string())
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(Changed {
+        message: decode_row::<Message>(&row)?,
+        changed: true,
+    })
+}
+
+async fn change_reactions(
+    conn: &mut SqliteConnection,
+    id: MessageId,
+    change: impl FnOnce(&mut Reactions) -> bool,
+) -> Result<Changed> {
+    let mut message = live_message(conn, id).await?;
+    let changed = change(&mut message.reactions);
+    if changed {
+        sqlx::query("UPDATE messages SET reactions = ? WHERE message_id = ?")
+            .bind(json_text(&message.reactions))
+            .bind(id.to_string())
+            .execute(&mut *conn)
             .await
             .map_err(db_err)?;
-        }
-        let created_at = ts(new.id.created_at());
-        let row = sqlx::query(
-            "INSERT INTO messages
-               (message_id, workspace_id, channel_id, user_id, content, message_type,
-                formatted_content, thread_id, client_msg_id, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
-        )
-        .bind(new.id.to_string())
-        .bind(new.workspace_id.to_string())
-        .bind(new.channel_id.to_string())
-        .bind(new.user_id.to_string())
-        .bind(&new.content)
-        .bind(new.message_type.as_str())
-        .bind(new.formatted_content.as_ref().map(json_text))
-        .bind(new.thread_id.map(|t| t.to_string()))
-        .bind(&new.client_msg_id)
-        .bind(&created_at)
-        .bind(&created_at)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        if let Some(client_id) = &new.client_msg_id {
-            sqlx::query(
-                "INSERT INTO message_client_ids (channel_id, user_id, client_msg_id, message_id, created_at)
-                 VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(new.channel_id.to_string())
-            .bind(new.user_id.to_string())
-            .bind(client_id)
-            .bind(new.id.to_string())
-            .bind(&created_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
-        let message = decode_row::<Message>(&row)?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(Inserted {
-            message,
-            created: true,
-        })
+    }
+    Ok(Changed { message, changed })
+}
+
+#[async_trait]
+impl MessageStore for SqliteStore {
+    async fn insert_message(&self, new: &NewMessage) -> Result<Inserted> {
+        let new = new.clone();
+        self.write(move |conn| Box::pin(insert(conn, new))).await
     }
 
     async fn get_message(&self, id: MessageId) -> Result<Option<Message>> {
@@ -193,74 +306,28 @@ impl MessageStore for SqliteStore {
         formatted_content: Option<&Value>,
         at: DateTime<Utc>,
     ) -> Result<Message> {
-        let mut tx = self.write_tx().await?;
-        let history = live_message(&mut tx, id).await?.history_with_current(at);
-        let row = sqlx::query(
-            "UPDATE messages SET content = ?, formatted_content = ?, edit_history = ?,
-                                 edited_at = ?, updated_at = ?
-             WHERE message_id = ? RETURNING *",
-        )
-        .bind(content)
-        .bind(formatted_content.map(json_text))
-        .bind(json_text(&history))
-        .bind(ts(at))
-        .bind(ts(at))
-        .bind(id.to_string())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let message = decode_row::<Message>(&row)?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(message)
+        let content = content.to_owned();
+        let formatted_content = formatted_content.cloned();
+        self.write(move |conn| Box::pin(edit(conn, id, content, formatted_content, at)))
+            .await
     }
 
     async fn delete_message(&self, id: MessageId, at: DateTime<Utc>) -> Result<Changed> {
-        let mut tx = self.write_tx().await?;
-        let current = fetch_message(&mut tx, id)
-            .await?
-            .ok_or(Error::NotFound("message"))?;
-        if current.is_deleted {
-            return Ok(Changed {
-                message: current,
-                changed: false,
-            });
-        }
-        let row = sqlx::query(
-            "UPDATE messages SET is_deleted = 1, deleted_at = ?, updated_at = ?, content = '',
-                                 formatted_content = NULL, edit_history = '[]'
-             WHERE message_id = ? RETURNING *",
-        )
-        .bind(ts(at))
-        .bind(ts(at))
-        .bind(id.to_string())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        if let Some(parent) = current.thread_id {
-            sqlx::query(
-                "UPDATE messages SET reply_count = reply_count - 1, updated_at = ?
-                 WHERE message_id = ? AND reply_count > 0",
-            )
-            .bind(ts(at))
-            .bind(parent.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
-        let message = decode_row::<Message>(&row)?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(Changed {
-            message,
-            changed: true,
-        })
+        self.write(move |conn| Box::pin(delete(conn, id, at))).await
     }
 
     async fn add_reaction(&self, id: MessageId, user: UserId, emoji: &str) -> Result<Changed> {
-        self.change_reactions(id, |r| r.add(emoji, user)).await
+        let emoji = emoji.to_owned();
+        self.write(move |conn| Box::pin(change_reactions(conn, id, move |r| r.add(&emoji, user))))
+            .await
     }
 
     async fn remove_reaction(&self, id: MessageId, user: UserId, emoji: &str) -> Result<Changed> {
-        self.change_reactions(id, |r| r.remove(emoji, user)).await
+        let emoji = emoji.to_owned();
+        self.write(move |conn| {
+            Box::pin(change_reactions(conn, id, move |r| r.remove(&emoji, user)))
+        })
+        .await
     }
 
     async fn set_pinned(
@@ -269,25 +336,8 @@ impl MessageStore for SqliteStore {
         pinned_by: Option<UserId>,
         at: DateTime<Utc>,
     ) -> Result<Changed> {
-        let mut conn = self.write_conn().await?;
-        let done = sqlx::query(
-            "UPDATE messages SET is_pinned = ?, pinned_by = ?, pinned_at = ?, updated_at = ?
-             WHERE message_id = ? AND is_deleted = 0 AND is_pinned != ?",
-        )
-        .bind(pinned_by.is_some())
-        .bind(pinned_by.map(|u| u.to_string()))
-        .bind(pinned_by.map(|_| ts(at)))
-        .bind(ts(at))
-        .bind(id.to_string())
-        .bind(pinned_by.is_some())
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-        let message = live_message(&mut conn, id).await?;
-        Ok(Changed {
-            message,
-            changed: done.rows_affected() > 0,
-        })
+        self.write(move |conn| Box::pin(pin(conn, id, pinned_by, at)))
+            .await
     }
 
     async fn list_pinned(&self, channel: ChannelId) -> Result<Vec<Message>> {
@@ -300,27 +350,5 @@ impl MessageStore for SqliteStore {
         .await
         .map_err(db_err)?;
         rows.iter().map(decode_row::<Message>).collect()
-    }
-}
-
-impl SqliteStore {
-    async fn change_reactions(
-        &self,
-        id: MessageId,
-        change: impl FnOnce(&mut Reactions) -> bool + Send,
-    ) -> Result<Changed> {
-        let mut tx = self.write_tx().await?;
-        let mut message = live_message(&mut tx, id).await?;
-        let changed = change(&mut message.reactions);
-        if changed {
-            sqlx::query("UPDATE messages SET reactions = ? WHERE message_id = ?")
-                .bind(json_text(&message.reactions))
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            tx.commit().await.map_err(db_err)?;
-        }
-        Ok(Changed { message, changed })
     }
 }

@@ -26,7 +26,7 @@ impl SqliteStore {
     async fn update_user(
         &self,
         id: UserId,
-        assign: impl FnOnce(&mut QueryBuilder<'_, Sqlite>),
+        assign: impl FnOnce(&mut QueryBuilder<'static, Sqlite>),
     ) -> Result<SqliteRow> {
         let mut q = QueryBuilder::<Sqlite>::new("UPDATE users SET updated_at = ");
         q.push_bind(ts(time::now()));
@@ -34,31 +34,28 @@ impl SqliteStore {
         q.push(" WHERE user_id = ")
             .push_bind(id.to_string())
             .push(" RETURNING *");
-        q.build()
-            .fetch_optional(&self.writer)
-            .await
-            .map_err(db_err)?
-            .ok_or(Error::NotFound("user"))
+        self.write_built(q).await?.ok_or(Error::NotFound("user"))
     }
 }
 
 #[async_trait]
 impl UserStore for SqliteStore {
     async fn create_user(&self, user: &NewUser) -> Result<User> {
-        let row = sqlx::query(
+        let query = sqlx::query(
             "INSERT INTO users (user_id, email, username, display_name, password_hash, created_at, updated_at)
              VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
         )
         .bind(user.id.to_string())
-        .bind(&user.email)
-        .bind(&user.username)
-        .bind(&user.display_name)
-        .bind(&user.password_hash)
+        .bind(user.email.clone())
+        .bind(user.username.clone())
+        .bind(user.display_name.clone())
+        .bind(user.password_hash.clone())
         .bind(ts(user.created_at))
-        .bind(ts(user.created_at))
-        .fetch_one(&self.writer)
-        .await
-        .map_err(db_err)?;
+        .bind(ts(user.created_at));
+        let row = self
+            .write_row(query)
+            .await?
+            .ok_or(Error::NotFound("user"))?;
         decode_row::<User>(&row)
     }
 

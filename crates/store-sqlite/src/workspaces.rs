@@ -43,37 +43,41 @@ impl WorkspaceStore for SqliteStore {
         owner: &NewWorkspaceMember,
         general: &NewChannel,
     ) -> Result<(Workspace, Channel)> {
-        let mut tx = self.write_tx().await?;
-        let row = sqlx::query(
-            "INSERT INTO workspaces (workspace_id, name, domain, description, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
-        )
-        .bind(workspace.id.to_string())
-        .bind(&workspace.name)
-        .bind(&workspace.domain)
-        .bind(&workspace.description)
-        .bind(ts(workspace.created_at))
-        .bind(ts(workspace.created_at))
-        .fetch_one(&mut *tx)
+        let (workspace, owner, general) = (workspace.clone(), owner.clone(), general.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let row = sqlx::query(
+                    "INSERT INTO workspaces (workspace_id, name, domain, description, created_at, updated_at)
+                     VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
+                )
+                .bind(workspace.id.to_string())
+                .bind(&workspace.name)
+                .bind(&workspace.domain)
+                .bind(&workspace.description)
+                .bind(ts(workspace.created_at))
+                .bind(ts(workspace.created_at))
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db_err)?;
+                let created = decode_row::<Workspace>(&row)?;
+                insert_member(conn, &owner).await?;
+                let channel = insert_channel(conn, &general).await?;
+                insert_channel_member(
+                    conn,
+                    &NewChannelMember {
+                        id: Default::default(),
+                        channel_id: channel.id,
+                        user_id: owner.user_id,
+                        role: ChannelRole::Admin,
+                        invited_by: None,
+                        joined_at: owner.joined_at,
+                    },
+                )
+                .await?;
+                Ok((created, channel))
+            })
+        })
         .await
-        .map_err(db_err)?;
-        let created = decode_row::<Workspace>(&row)?;
-        insert_member(&mut tx, owner).await?;
-        let channel = insert_channel(&mut tx, general).await?;
-        insert_channel_member(
-            &mut tx,
-            &NewChannelMember {
-                id: Default::default(),
-                channel_id: channel.id,
-                user_id: owner.user_id,
-                role: ChannelRole::Admin,
-                invited_by: None,
-                joined_at: owner.joined_at,
-            },
-        )
-        .await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok((created, channel))
     }
 
     async fn get_workspace(&self, id: WorkspaceId) -> Result<Option<Workspace>> {
@@ -134,11 +138,9 @@ impl WorkspaceStore for SqliteStore {
         q.push(" WHERE workspace_id = ")
             .push_bind(id.to_string())
             .push(" RETURNING *");
-        let row = q
-            .build()
-            .fetch_optional(&self.writer)
-            .await
-            .map_err(db_err)?
+        let row = self
+            .write_built(q)
+            .await?
             .ok_or(Error::NotFound("workspace"))?;
         decode_row::<Workspace>(&row)
     }
@@ -173,25 +175,29 @@ impl WorkspaceStore for SqliteStore {
     }
 
     async fn add_member(&self, member: &NewWorkspaceMember) -> Result<WorkspaceMember> {
-        let mut tx = self.write_tx().await?;
-        let row = sqlx::query(
-            "SELECT w.max_members,
-                    (SELECT count(*) FROM workspace_members m
-                      WHERE m.workspace_id = w.workspace_id AND m.status IN ('active', 'invited')) AS taken
-             FROM workspaces w WHERE w.workspace_id = ?",
-        )
-        .bind(member.workspace_id.to_string())
-        .fetch_optional(&mut *tx)
+        let member = member.clone();
+        self.write(move |conn| {
+            Box::pin(async move {
+                let row = sqlx::query(
+                    "SELECT w.max_members,
+                            (SELECT count(*) FROM workspace_members m
+                              WHERE m.workspace_id = w.workspace_id AND m.status IN ('active', 'invited')) AS taken
+                     FROM workspaces w WHERE w.workspace_id = ?",
+                )
+                .bind(member.workspace_id.to_string())
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_err)?
+                .ok_or(Error::NotFound("workspace"))?;
+                let row = Cols(&row);
+                if row.int("taken")? >= row.int("max_members")? {
+                    return Err(Error::conflict("max_members", "the workspace is full"));
+                }
+                let created = insert_member(conn, &member).await?;
+                Ok(created)
+            })
+        })
         .await
-        .map_err(db_err)?
-        .ok_or(Error::NotFound("workspace"))?;
-        let row = Cols(&row);
-        if row.int("taken")? >= row.int("max_members")? {
-            return Err(Error::conflict("max_members", "the workspace is full"));
-        }
-        let created = insert_member(&mut tx, member).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(created)
     }
 
     async fn get_member(
@@ -273,11 +279,9 @@ impl WorkspaceStore for SqliteStore {
             .push(" AND user_id = ")
             .push_bind(user.to_string())
             .push(" RETURNING *");
-        let row = q
-            .build()
-            .fetch_optional(&self.writer)
-            .await
-            .map_err(db_err)?
+        let row = self
+            .write_built(q)
+            .await?
             .ok_or(Error::NotFound("member"))?;
         decode_row::<WorkspaceMember>(&row)
     }

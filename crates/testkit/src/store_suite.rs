@@ -25,6 +25,7 @@ macro_rules! store_conformance {
             users_profile_updates_set_and_clear_fields,
             users_credentials_status_and_login_are_recorded,
             users_are_fetched_in_batches,
+            concurrent_writes_that_fail_leave_the_others_intact,
             workspace_creation_adds_owner_and_general_channel,
             workspace_updates_apply_and_domains_are_unique,
             workspace_members_are_listed_filtered_and_paged,
@@ -251,6 +252,36 @@ pub async fn users_are_fetched_in_batches(stores: Stores) {
         .collect();
     assert_eq!(got, HashSet::from([ids[0], ids[3]]));
     assert!(stores.users.get_users(&[]).await.unwrap().is_empty());
+}
+
+pub async fn concurrent_writes_that_fail_leave_the_others_intact(stores: Stores) {
+    // Half of these collide on email; the collisions must fail alone, and
+    // every write that succeeded must be stored.
+    let tasks = (0..40).map(|i| {
+        let stores = stores.clone();
+        let mut user = new_user(&format!("writer{i}"));
+        user.email = format!("slot{}@example.test", i / 2);
+        tokio::spawn(async move { stores.users.create_user(&user).await })
+    });
+    let results: Vec<_> = join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let created: Vec<&User> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(created.len(), 20);
+    for result in &results {
+        if let Err(err) = result {
+            assert!(
+                matches!(err, Error::Conflict { field, .. } if field == "email"),
+                "{err:?}"
+            );
+        }
+    }
+    for user in created {
+        let stored = stores.users.get_user(user.id).await.unwrap();
+        assert_eq!(stored.as_ref(), Some(user));
+    }
 }
 
 // ----------------------------------------------------------- workspaces
