@@ -266,3 +266,69 @@ impl FromColumns for Integration {
         })
     }
 }
+
+impl FromColumns for Session {
+    fn from_columns(row: &impl Columns) -> Result<Self> {
+        Ok(Session {
+            id: row.text("session_id")?,
+            user_id: row.id("user_id")?,
+            workspace_id: row.opt_id("workspace_id")?,
+            device_type: row.text("device_type")?,
+            ip_address: row.opt_text("ip_address")?,
+            user_agent: row.opt_text("user_agent")?,
+            permissions: row.typed_json("permissions")?,
+            created_at: row.ts("created_at")?,
+            last_activity_at: row.ts("last_activity_at")?,
+            expires_at: row.ts("expires_at")?,
+            revoked_at: row.opt_ts("revoked_at")?,
+        })
+    }
+}
+
+impl FromColumns for LoginChallenge {
+    fn from_columns(row: &impl Columns) -> Result<Self> {
+        Ok(LoginChallenge {
+            id: row.text("challenge_id")?,
+            user_id: row.id("user_id")?,
+            client: ClientInfo {
+                device_type: row.text("device_type")?,
+                ip_address: row.opt_text("ip_address")?,
+                user_agent: row.opt_text("user_agent")?,
+            },
+            created_at: row.ts("created_at")?,
+            expires_at: row.ts("expires_at")?,
+        })
+    }
+}
+
+impl FromColumns for FailureCount {
+    fn from_columns(row: &impl Columns) -> Result<Self> {
+        Ok(FailureCount {
+            failures: row.small("failures")?,
+            window_started_at: row.ts("window_started_at")?,
+            locked_until: row.opt_ts("locked_until")?,
+        })
+    }
+}
+
+impl FromColumns for Invitation {
+    fn from_columns(row: &impl Columns) -> Result<Self> {
+        Ok(Invitation {
+            id: row.id("invitation_id")?,
+            workspace_id: row.id("workspace_id")?,
+            token_hash: row.text("token_hash")?,
+            email: row.opt_text("email")?,
+            role: row.parsed("role")?,
+            max_uses: row
+                .opt_int("max_uses")?
+                .map(i32::try_from)
+                .transpose()
+                .map_err(Error::internal)?,
+            use_count: row.small("use_count")?,
+            expires_at: row.ts("expires_at")?,
+            revoked_at: row.opt_ts("revoked_at")?,
+            created_by: row.id("created_by")?,
+            created_at: row.ts("created_at")?,
+        })
+    }
+}

@@ -82,6 +82,10 @@ define_id!(
     /// Identifies an installed integration.
     IntegrationId
 );
+define_id!(
+    /// Identifies a workspace invitation.
+    InvitationId
+);
 
 /// Identifies a message. A message's `created_at` is, by construction, the
 /// millisecond timestamp embedded in its id, so the PostgreSQL partition that

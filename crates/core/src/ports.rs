@@ -84,6 +84,27 @@ pub trait WorkspaceStore: Send + Sync {
         workspace: WorkspaceId,
         role: Option<WorkspaceRole>,
     ) -> Result<i64>;
+    async fn create_invitation(&self, invitation: &Invitation) -> Result<Invitation>;
+    async fn get_invitation_by_token(&self, token_hash: &str) -> Result<Option<Invitation>>;
+    /// Invitations of a workspace, newest first.
+    async fn list_invitations(&self, workspace: WorkspaceId) -> Result<Vec<Invitation>>;
+    /// Revoke an invitation of `workspace`; NotFound for another workspace's.
+    async fn revoke_invitation(
+        &self,
+        workspace: WorkspaceId,
+        id: InvitationId,
+        at: DateTime<Utc>,
+    ) -> Result<Invitation>;
+    /// Use an invitation to add `member` (whose workspace and role come from
+    /// the invitation), in one transaction: NotFound if the invitation is
+    /// unknown, Conflict on `invitation` if it is revoked, expired or used up,
+    /// on `user_id` if already a member, on `max_members` if full.
+    async fn accept_invitation(
+        &self,
+        token_hash: &str,
+        member: &NewWorkspaceMember,
+        at: DateTime<Utc>,
+    ) -> Result<(Invitation, WorkspaceMember)>;
 }
 
 /// Channels and channel membership, including read markers.
@@ -251,6 +272,55 @@ pub trait IntegrationStore: Send + Sync {
     async fn touch_integration(&self, id: IntegrationId, at: DateTime<Utc>) -> Result<()>;
 }
 
+/// Durable security state: sessions, pending MFA logins, used TOTP steps and
+/// failure counters. The database is the source of truth for all of it.
+#[async_trait]
+pub trait AuthStore: Send + Sync {
+    async fn create_session(&self, session: &Session) -> Result<()>;
+    /// The session, live or not.
+    async fn get_session(&self, id: &str) -> Result<Option<Session>>;
+    /// Record activity and slide the expiry, if the session is still live at
+    /// `at`. False if it is revoked or expired.
+    async fn touch_session(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        workspace: Option<WorkspaceId>,
+    ) -> Result<bool>;
+    /// Revoke one session. False if it was not live.
+    async fn revoke_session(&self, id: &str, at: DateTime<Utc>) -> Result<bool>;
+    /// Revoke every live session of `user` but `keep`; how many were revoked.
+    async fn revoke_user_sessions(
+        &self,
+        user: UserId,
+        keep: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<u64>;
+    /// Live sessions of `user`, newest first.
+    async fn list_user_sessions(&self, user: UserId, now: DateTime<Utc>) -> Result<Vec<Session>>;
+    async fn create_login_challenge(&self, challenge: &LoginChallenge) -> Result<()>;
+    async fn get_login_challenge(&self, id: &str) -> Result<Option<LoginChallenge>>;
+    async fn delete_login_challenge(&self, id: &str) -> Result<()>;
+    /// Mark a TOTP time step as used by `user`. False if it was used before,
+    /// so each code is accepted once.
+    async fn use_totp_step(&self, user: UserId, step: i64, at: DateTime<Utc>) -> Result<bool>;
+    /// Count one failure against `subject`. A count whose window started
+    /// before `window_start` restarts at one. Returns the new count.
+    async fn record_failure(
+        &self,
+        subject: &str,
+        at: DateTime<Utc>,
+        window_start: DateTime<Utc>,
+    ) -> Result<FailureCount>;
+    /// Refuse attempts on `subject` until `until`.
+    async fn lock_subject(&self, subject: &str, until: DateTime<Utc>) -> Result<()>;
+    async fn get_failures(&self, subject: &str) -> Result<Option<FailureCount>>;
+    async fn clear_failures(&self, subject: &str) -> Result<()>;
+    /// Delete sessions and challenges that expired before `before`.
+    async fn purge_expired(&self, before: DateTime<Utc>) -> Result<u64>;
+}
+
 /// What a maintenance run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MaintenanceReport {
@@ -282,6 +352,7 @@ pub trait Backend:
     + MessageStore
     + FileStore
     + IntegrationStore
+    + AuthStore
     + StoreAdmin
     + 'static
 {
@@ -294,6 +365,7 @@ impl<T> Backend for T where
         + MessageStore
         + FileStore
         + IntegrationStore
+        + AuthStore
         + StoreAdmin
         + 'static
 {
@@ -308,6 +380,7 @@ pub struct Stores {
     pub messages: Arc<dyn MessageStore>,
     pub files: Arc<dyn FileStore>,
     pub integrations: Arc<dyn IntegrationStore>,
+    pub auth: Arc<dyn AuthStore>,
     pub admin: Arc<dyn StoreAdmin>,
 }
 
@@ -321,6 +394,7 @@ impl Stores {
             messages: backend.clone(),
             files: backend.clone(),
             integrations: backend.clone(),
+            auth: backend.clone(),
             admin: backend,
         }
     }

@@ -6,6 +6,7 @@
 //! `created_at` and touches one partition.
 #![forbid(unsafe_code)]
 
+mod auth;
 mod channels;
 mod files;
 mod integrations;

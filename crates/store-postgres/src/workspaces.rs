@@ -1,5 +1,6 @@
 use async_trait::async_trait;
-use confab_core::id::{MemberId, UserId, WorkspaceId};
+use chrono::{DateTime, Utc};
+use confab_core::id::{InvitationId, MemberId, UserId, WorkspaceId};
 use confab_core::model::*;
 use confab_core::page::Page;
 use confab_core::ports::WorkspaceStore;
@@ -33,6 +34,34 @@ async fn insert_member(
     .await
     .map_err(db_err)?;
     decode_row::<WorkspaceMember>(&row)
+}
+
+/// Add a member unless the workspace's active and invited members already
+/// fill `max_members`. Locking the workspace row serialises concurrent joins,
+/// so the count cannot overshoot.
+async fn add_member_within_limit(
+    conn: &mut PgConnection,
+    member: &NewWorkspaceMember,
+) -> Result<WorkspaceMember> {
+    let max_members: i32 =
+        sqlx::query_scalar("SELECT max_members FROM workspaces WHERE workspace_id = $1 FOR UPDATE")
+            .bind(member.workspace_id.0)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?
+            .ok_or(Error::NotFound("workspace"))?;
+    let taken: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM workspace_members
+         WHERE workspace_id = $1 AND status IN ('active', 'invited')",
+    )
+    .bind(member.workspace_id.0)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    if taken >= i64::from(max_members) {
+        return Err(Error::conflict("max_members", "the workspace is full"));
+    }
+    insert_member(conn, member).await
 }
 
 #[async_trait]
@@ -174,28 +203,7 @@ impl WorkspaceStore for PostgresStore {
 
     async fn add_member(&self, member: &NewWorkspaceMember) -> Result<WorkspaceMember> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        // Locking the workspace row serialises concurrent joins, so the
-        // member count cannot overshoot max_members.
-        let max_members: i32 = sqlx::query_scalar(
-            "SELECT max_members FROM workspaces WHERE workspace_id = $1 FOR UPDATE",
-        )
-        .bind(member.workspace_id.0)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err)?
-        .ok_or(Error::NotFound("workspace"))?;
-        let taken: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM workspace_members
-             WHERE workspace_id = $1 AND status IN ('active', 'invited')",
-        )
-        .bind(member.workspace_id.0)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        if taken >= i64::from(max_members) {
-            return Err(Error::conflict("max_members", "the workspace is full"));
-        }
-        let created = insert_member(&mut tx, member).await?;
+        let created = add_member_within_limit(&mut tx, member).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(created)
     }
@@ -302,5 +310,111 @@ impl WorkspaceStore for PostgresStore {
         }
         let row = q.build().fetch_one(&self.pool).await.map_err(db_err)?;
         Cols(&row).int("n")
+    }
+
+    async fn create_invitation(&self, invitation: &Invitation) -> Result<Invitation> {
+        let row = sqlx::query(
+            "INSERT INTO invitations
+               (invitation_id, workspace_id, token_hash, email, role, max_uses, expires_at,
+                created_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *",
+        )
+        .bind(invitation.id.0)
+        .bind(invitation.workspace_id.0)
+        .bind(&invitation.token_hash)
+        .bind(&invitation.email)
+        .bind(invitation.role.as_str())
+        .bind(invitation.max_uses)
+        .bind(invitation.expires_at)
+        .bind(invitation.created_by.0)
+        .bind(invitation.created_at)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        decode_row::<Invitation>(&row)
+    }
+
+    async fn get_invitation_by_token(&self, token_hash: &str) -> Result<Option<Invitation>> {
+        sqlx::query("SELECT * FROM invitations WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(decode_row::<Invitation>)
+            .transpose()
+    }
+
+    async fn list_invitations(&self, workspace: WorkspaceId) -> Result<Vec<Invitation>> {
+        let rows = sqlx::query(
+            "SELECT * FROM invitations WHERE workspace_id = $1
+             ORDER BY created_at DESC, invitation_id DESC",
+        )
+        .bind(workspace.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(decode_row::<Invitation>).collect()
+    }
+
+    async fn revoke_invitation(
+        &self,
+        workspace: WorkspaceId,
+        id: InvitationId,
+        at: DateTime<Utc>,
+    ) -> Result<Invitation> {
+        let row = sqlx::query(
+            "UPDATE invitations SET revoked_at = coalesce(revoked_at, $1)
+             WHERE invitation_id = $2 AND workspace_id = $3 RETURNING *",
+        )
+        .bind(at)
+        .bind(id.0)
+        .bind(workspace.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .ok_or(Error::NotFound("invitation"))?;
+        decode_row::<Invitation>(&row)
+    }
+
+    async fn accept_invitation(
+        &self,
+        token_hash: &str,
+        member: &NewWorkspaceMember,
+        at: DateTime<Utc>,
+    ) -> Result<(Invitation, WorkspaceMember)> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let invitation = sqlx::query("SELECT * FROM invitations WHERE token_hash = $1 FOR UPDATE")
+            .bind(token_hash)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(decode_row::<Invitation>)
+            .transpose()?
+            .ok_or(Error::NotFound("invitation"))?;
+        if !invitation.is_usable(at) {
+            return Err(Error::conflict(
+                "invitation",
+                "this invitation is revoked, expired or used up",
+            ));
+        }
+        let member = NewWorkspaceMember {
+            workspace_id: invitation.workspace_id,
+            role: invitation.role,
+            invited_by: Some(invitation.created_by),
+            invitation_token: Some(invitation.id.to_string()),
+            ..member.clone()
+        };
+        let joined = add_member_within_limit(&mut tx, &member).await?;
+        let row = sqlx::query(
+            "UPDATE invitations SET use_count = use_count + 1 WHERE invitation_id = $1 RETURNING *",
+        )
+        .bind(invitation.id.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok((decode_row::<Invitation>(&row)?, joined))
     }
 }

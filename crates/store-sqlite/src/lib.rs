@@ -7,6 +7,7 @@
 //! reads use a separate pool of read-only connections.
 #![forbid(unsafe_code)]
 
+mod auth;
 mod channels;
 mod files;
 mod integrations;

@@ -1,5 +1,7 @@
 use async_trait::async_trait;
-use confab_core::id::{MemberId, UserId, WorkspaceId};
+use chrono::{DateTime, Utc};
+use confab_core::columns::Columns;
+use confab_core::id::{InvitationId, MemberId, UserId, WorkspaceId};
 use confab_core::model::*;
 use confab_core::page::Page;
 use confab_core::ports::WorkspaceStore;
@@ -7,8 +9,6 @@ use confab_core::{time, Error, Result};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use crate::channels::{insert_channel, insert_channel_member};
-use confab_core::columns::Columns;
-
 use crate::{db_err, decode_row, json_text, ts, Cols, SqliteStore};
 
 async fn insert_member(
@@ -33,6 +33,30 @@ async fn insert_member(
     .await
     .map_err(db_err)?;
     decode_row::<WorkspaceMember>(&row)
+}
+
+/// Add a member unless the workspace's active and invited members already
+/// fill `max_members` (the caller's transaction makes the check atomic).
+async fn add_member_within_limit(
+    conn: &mut SqliteConnection,
+    member: &NewWorkspaceMember,
+) -> Result<WorkspaceMember> {
+    let row = sqlx::query(
+        "SELECT w.max_members,
+                (SELECT count(*) FROM workspace_members m
+                  WHERE m.workspace_id = w.workspace_id AND m.status IN ('active', 'invited')) AS taken
+         FROM workspaces w WHERE w.workspace_id = ?",
+    )
+    .bind(member.workspace_id.to_string())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err)?
+    .ok_or(Error::NotFound("workspace"))?;
+    let row = Cols(&row);
+    if row.int("taken")? >= row.int("max_members")? {
+        return Err(Error::conflict("max_members", "the workspace is full"));
+    }
+    insert_member(conn, member).await
 }
 
 #[async_trait]
@@ -177,25 +201,7 @@ impl WorkspaceStore for SqliteStore {
     async fn add_member(&self, member: &NewWorkspaceMember) -> Result<WorkspaceMember> {
         let member = member.clone();
         self.write(move |conn| {
-            Box::pin(async move {
-                let row = sqlx::query(
-                    "SELECT w.max_members,
-                            (SELECT count(*) FROM workspace_members m
-                              WHERE m.workspace_id = w.workspace_id AND m.status IN ('active', 'invited')) AS taken
-                     FROM workspaces w WHERE w.workspace_id = ?",
-                )
-                .bind(member.workspace_id.to_string())
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db_err)?
-                .ok_or(Error::NotFound("workspace"))?;
-                let row = Cols(&row);
-                if row.int("taken")? >= row.int("max_members")? {
-                    return Err(Error::conflict("max_members", "the workspace is full"));
-                }
-                let created = insert_member(conn, &member).await?;
-                Ok(created)
-            })
+            Box::pin(async move { add_member_within_limit(conn, &member).await })
         })
         .await
     }
@@ -300,5 +306,116 @@ impl WorkspaceStore for SqliteStore {
         }
         let row = q.build().fetch_one(&self.reader).await.map_err(db_err)?;
         Cols(&row).int("n")
+    }
+
+    async fn create_invitation(&self, invitation: &Invitation) -> Result<Invitation> {
+        let query = sqlx::query(
+            "INSERT INTO invitations
+               (invitation_id, workspace_id, token_hash, email, role, max_uses, expires_at,
+                created_by, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+        )
+        .bind(invitation.id.to_string())
+        .bind(invitation.workspace_id.to_string())
+        .bind(invitation.token_hash.clone())
+        .bind(invitation.email.clone())
+        .bind(invitation.role.as_str())
+        .bind(invitation.max_uses)
+        .bind(ts(invitation.expires_at))
+        .bind(invitation.created_by.to_string())
+        .bind(ts(invitation.created_at));
+        let row = self
+            .write_row(query)
+            .await?
+            .ok_or(Error::Internal("invitation not returned".into()))?;
+        decode_row::<Invitation>(&row)
+    }
+
+    async fn get_invitation_by_token(&self, token_hash: &str) -> Result<Option<Invitation>> {
+        sqlx::query("SELECT * FROM invitations WHERE token_hash = ?")
+            .bind(token_hash)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(decode_row::<Invitation>)
+            .transpose()
+    }
+
+    async fn list_invitations(&self, workspace: WorkspaceId) -> Result<Vec<Invitation>> {
+        let rows = sqlx::query(
+            "SELECT * FROM invitations WHERE workspace_id = ? ORDER BY created_at DESC, invitation_id DESC",
+        )
+        .bind(workspace.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(decode_row::<Invitation>).collect()
+    }
+
+    async fn revoke_invitation(
+        &self,
+        workspace: WorkspaceId,
+        id: InvitationId,
+        at: DateTime<Utc>,
+    ) -> Result<Invitation> {
+        let query = sqlx::query(
+            "UPDATE invitations SET revoked_at = coalesce(revoked_at, ?)
+             WHERE invitation_id = ? AND workspace_id = ? RETURNING *",
+        )
+        .bind(ts(at))
+        .bind(id.to_string())
+        .bind(workspace.to_string());
+        let row = self
+            .write_row(query)
+            .await?
+            .ok_or(Error::NotFound("invitation"))?;
+        decode_row::<Invitation>(&row)
+    }
+
+    async fn accept_invitation(
+        &self,
+        token_hash: &str,
+        member: &NewWorkspaceMember,
+        at: DateTime<Utc>,
+    ) -> Result<(Invitation, WorkspaceMember)> {
+        let token_hash = token_hash.to_owned();
+        let member = member.clone();
+        self.write(move |conn| {
+            Box::pin(async move {
+                let invitation = sqlx::query("SELECT * FROM invitations WHERE token_hash = ?")
+                    .bind(&token_hash)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db_err)?
+                    .as_ref()
+                    .map(decode_row::<Invitation>)
+                    .transpose()?
+                    .ok_or(Error::NotFound("invitation"))?;
+                if !invitation.is_usable(at) {
+                    return Err(Error::conflict(
+                        "invitation",
+                        "this invitation is revoked, expired or used up",
+                    ));
+                }
+                let member = NewWorkspaceMember {
+                    workspace_id: invitation.workspace_id,
+                    role: invitation.role,
+                    invited_by: Some(invitation.created_by),
+                    invitation_token: Some(invitation.id.to_string()),
+                    ..member
+                };
+                let joined = add_member_within_limit(conn, &member).await?;
+                let row = sqlx::query(
+                    "UPDATE invitations SET use_count = use_count + 1 WHERE invitation_id = ? RETURNING *",
+                )
+                .bind(invitation.id.to_string())
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db_err)?;
+                Ok((decode_row::<Invitation>(&row)?, joined))
+            })
+        })
+        .await
     }
 }

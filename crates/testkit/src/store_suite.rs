@@ -54,6 +54,14 @@ macro_rules! store_conformance {
             files_are_recorded_processed_and_attached,
             attaching_unknown_things_fails,
             integrations_are_installed_and_updated,
+            sessions_are_created_touched_and_revoked,
+            sessions_of_a_user_are_revoked_together,
+            expired_sessions_and_challenges_are_purged,
+            totp_steps_are_used_once,
+            failures_are_counted_in_windows_and_lock,
+            invitations_are_created_listed_and_revoked,
+            invitations_are_accepted_within_their_limits,
+            concurrent_acceptances_respect_max_uses,
         );
     };
     (@cases $harness:path, $attrs:tt, $($case:ident),+ $(,)?) => {
@@ -1678,4 +1686,453 @@ pub async fn integrations_are_installed_and_updated(stores: Stores) {
             .await,
         Err(Error::NotFound(_))
     ));
+}
+
+// ----------------------------------------------------- sessions and auth
+
+fn session_for(user: UserId, id: &str, lifetime: Duration) -> Session {
+    let now = time::now();
+    Session {
+        id: id.to_owned(),
+        user_id: user,
+        workspace_id: None,
+        device_type: "desktop".into(),
+        ip_address: Some("192.0.2.1".into()),
+        user_agent: Some("test-agent".into()),
+        permissions: vec!["read".into(), "write".into()],
+        created_at: now,
+        last_activity_at: now,
+        expires_at: now + lifetime,
+        revoked_at: None,
+    }
+}
+
+pub async fn sessions_are_created_touched_and_revoked(stores: Stores) {
+    let w = world(stores).await;
+    let auth = &w.stores.auth;
+    let session = session_for(w.owner.id, "s1", Duration::hours(24));
+    auth.create_session(&session).await.unwrap();
+    assert_eq!(auth.get_session("s1").await.unwrap(), Some(session.clone()));
+    assert!(auth.get_session("nope").await.unwrap().is_none());
+
+    let later = time::now() + Duration::minutes(5);
+    assert!(auth
+        .touch_session(
+            "s1",
+            later,
+            later + Duration::hours(24),
+            Some(w.workspace.id)
+        )
+        .await
+        .unwrap());
+    let touched = auth.get_session("s1").await.unwrap().unwrap();
+    assert_eq!(touched.last_activity_at, later);
+    assert_eq!(touched.expires_at, later + Duration::hours(24));
+    assert_eq!(touched.workspace_id, Some(w.workspace.id));
+    assert!(touched.is_live(later));
+
+    let at = time::now();
+    assert!(auth.revoke_session("s1", at).await.unwrap());
+    assert!(!auth.revoke_session("s1", at).await.unwrap());
+    let revoked = auth.get_session("s1").await.unwrap().unwrap();
+    assert_eq!(revoked.revoked_at, Some(at));
+    assert!(!revoked.is_live(at));
+    assert!(
+        !auth
+            .touch_session("s1", later, later + Duration::hours(24), None)
+            .await
+            .unwrap(),
+        "a revoked session stays revoked"
+    );
+
+    let expired = session_for(w.owner.id, "old", Duration::seconds(-1));
+    auth.create_session(&expired).await.unwrap();
+    assert!(!auth
+        .touch_session("old", time::now(), time::now() + Duration::hours(1), None)
+        .await
+        .unwrap());
+    assert!(matches!(
+        auth.create_session(&session_for(w.owner.id, "old", Duration::hours(1)))
+            .await,
+        Err(Error::Conflict { .. })
+    ));
+}
+
+pub async fn sessions_of_a_user_are_revoked_together(stores: Stores) {
+    let w = world(stores).await;
+    let other = w.member("other", WorkspaceRole::Member).await;
+    let auth = &w.stores.auth;
+    for id in ["a", "b", "c"] {
+        auth.create_session(&session_for(w.owner.id, id, Duration::hours(1)))
+            .await
+            .unwrap();
+    }
+    auth.create_session(&session_for(other.id, "theirs", Duration::hours(1)))
+        .await
+        .unwrap();
+    assert_eq!(
+        auth.list_user_sessions(w.owner.id, time::now())
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    let revoked = auth
+        .revoke_user_sessions(w.owner.id, Some("b"), time::now())
+        .await
+        .unwrap();
+    assert_eq!(revoked, 2);
+    let live: Vec<String> = auth
+        .list_user_sessions(w.owner.id, time::now())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(live, ["b"]);
+    assert_eq!(
+        auth.revoke_user_sessions(w.owner.id, None, time::now())
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(auth
+        .get_session("theirs")
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_none());
+}
+
+pub async fn expired_sessions_and_challenges_are_purged(stores: Stores) {
+    let w = world(stores).await;
+    let auth = &w.stores.auth;
+    auth.create_session(&session_for(w.owner.id, "gone", Duration::seconds(-10)))
+        .await
+        .unwrap();
+    auth.create_session(&session_for(w.owner.id, "kept", Duration::hours(1)))
+        .await
+        .unwrap();
+    let now = time::now();
+    let challenge = LoginChallenge {
+        id: "ch".into(),
+        user_id: w.owner.id,
+        client: ClientInfo {
+            device_type: "mobile".into(),
+            ip_address: None,
+            user_agent: None,
+        },
+        created_at: now,
+        expires_at: now + Duration::minutes(5),
+    };
+    auth.create_login_challenge(&challenge).await.unwrap();
+    assert_eq!(
+        auth.get_login_challenge("ch").await.unwrap(),
+        Some(challenge.clone())
+    );
+    assert_eq!(auth.purge_expired(time::now()).await.unwrap(), 1);
+    assert!(auth.get_session("gone").await.unwrap().is_none());
+    assert!(auth.get_session("kept").await.unwrap().is_some());
+    assert!(auth.get_login_challenge("ch").await.unwrap().is_some());
+    auth.delete_login_challenge("ch").await.unwrap();
+    assert!(auth.get_login_challenge("ch").await.unwrap().is_none());
+}
+
+pub async fn totp_steps_are_used_once(stores: Stores) {
+    let w = world(stores).await;
+    let other = w.member("other", WorkspaceRole::Member).await;
+    let auth = &w.stores.auth;
+    assert!(auth
+        .use_totp_step(w.owner.id, 100, time::now())
+        .await
+        .unwrap());
+    assert!(!auth
+        .use_totp_step(w.owner.id, 100, time::now())
+        .await
+        .unwrap());
+    assert!(auth
+        .use_totp_step(w.owner.id, 101, time::now())
+        .await
+        .unwrap());
+    assert!(auth
+        .use_totp_step(other.id, 100, time::now())
+        .await
+        .unwrap());
+    let tasks = (0..20).map(|_| {
+        let stores = w.stores.clone();
+        let user = w.owner.id;
+        tokio::spawn(async move {
+            stores
+                .auth
+                .use_totp_step(user, 555, time::now())
+                .await
+                .unwrap()
+        })
+    });
+    let accepted = join_all(tasks)
+        .await
+        .into_iter()
+        .filter(|r| *r.as_ref().unwrap())
+        .count();
+    assert_eq!(
+        accepted, 1,
+        "a replayed code is accepted once, even in a race"
+    );
+}
+
+pub async fn failures_are_counted_in_windows_and_lock(stores: Stores) {
+    let w = world(stores).await;
+    let auth = &w.stores.auth;
+    let t0 = time::now();
+    let window = Duration::minutes(15);
+    for expected in 1..=3 {
+        let count = auth.record_failure("mfa:x", t0, t0 - window).await.unwrap();
+        assert_eq!(count.failures, expected);
+        assert_eq!(count.window_started_at, t0);
+    }
+    let until = t0 + Duration::minutes(10);
+    auth.lock_subject("mfa:x", until).await.unwrap();
+    assert_eq!(
+        auth.get_failures("mfa:x")
+            .await
+            .unwrap()
+            .unwrap()
+            .locked_until,
+        Some(until)
+    );
+    // A failure after the window restarts the count.
+    let t1 = t0 + Duration::minutes(20);
+    let count = auth.record_failure("mfa:x", t1, t1 - window).await.unwrap();
+    assert_eq!(count.failures, 1);
+    assert_eq!(count.window_started_at, t1);
+    let tasks = (0..30).map(|_| {
+        let stores = w.stores.clone();
+        tokio::spawn(async move {
+            stores
+                .auth
+                .record_failure("race", t0, t0 - window)
+                .await
+                .unwrap()
+        })
+    });
+    join_all(tasks).await;
+    assert_eq!(
+        auth.get_failures("race").await.unwrap().unwrap().failures,
+        30,
+        "no failure is lost under concurrency"
+    );
+    auth.clear_failures("mfa:x").await.unwrap();
+    assert!(auth.get_failures("mfa:x").await.unwrap().is_none());
+}
+
+fn invitation_for(
+    w: &World,
+    token_hash: &str,
+    email: Option<&str>,
+    max_uses: Option<i32>,
+) -> Invitation {
+    let now = time::now();
+    Invitation {
+        id: InvitationId::new(),
+        workspace_id: w.workspace.id,
+        token_hash: token_hash.to_owned(),
+        email: email.map(str::to_owned),
+        role: WorkspaceRole::Member,
+        max_uses,
+        use_count: 0,
+        expires_at: now + Duration::days(7),
+        revoked_at: None,
+        created_by: w.owner.id,
+        created_at: now,
+    }
+}
+
+pub async fn invitations_are_created_listed_and_revoked(stores: Stores) {
+    let w = world(stores).await;
+    let ws = &w.stores.workspaces;
+    let first = ws
+        .create_invitation(&invitation_for(&w, "h1", Some("a@example.test"), Some(1)))
+        .await
+        .unwrap();
+    let second = ws
+        .create_invitation(&invitation_for(&w, "h2", None, None))
+        .await
+        .unwrap();
+    assert_eq!(first.use_count, 0);
+    assert_eq!(
+        ws.get_invitation_by_token("h1").await.unwrap(),
+        Some(first.clone())
+    );
+    assert!(ws.get_invitation_by_token("zz").await.unwrap().is_none());
+    let listed: Vec<InvitationId> = ws
+        .list_invitations(w.workspace.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(listed, [second.id, first.id]);
+    let at = time::now();
+    let revoked = ws
+        .revoke_invitation(w.workspace.id, first.id, at)
+        .await
+        .unwrap();
+    assert_eq!(revoked.revoked_at, Some(at));
+    assert!(!revoked.is_usable(time::now()));
+    let (other, _) = create_workspace(&w.stores, &w.owner, "Other").await;
+    assert!(matches!(
+        ws.revoke_invitation(other.id, second.id, at).await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        ws.create_invitation(&invitation_for(&w, "h2", None, None))
+            .await,
+        Err(Error::Conflict { .. })
+    ));
+}
+
+pub async fn invitations_are_accepted_within_their_limits(stores: Stores) {
+    let w = world(stores).await;
+    let ws = &w.stores.workspaces;
+    let once = ws
+        .create_invitation(&invitation_for(&w, "once", None, Some(1)))
+        .await
+        .unwrap();
+    let alice = w
+        .stores
+        .users
+        .create_user(&new_user("alice"))
+        .await
+        .unwrap();
+    let bob = w.stores.users.create_user(&new_user("bob")).await.unwrap();
+    // The member's workspace and role come from the invitation, whatever is asked.
+    let mut asked = new_member(WorkspaceId::new(), alice.id, WorkspaceRole::Owner);
+    asked.role = WorkspaceRole::Owner;
+    let (used, member) = ws
+        .accept_invitation("once", &asked, time::now())
+        .await
+        .unwrap();
+    assert_eq!(used.use_count, 1);
+    assert_eq!(member.workspace_id, w.workspace.id);
+    assert_eq!(member.role, WorkspaceRole::Member);
+    assert_eq!(member.invited_by, Some(w.owner.id));
+    assert_eq!(member.invitation_token, Some(once.id.to_string()));
+    let spent = ws
+        .accept_invitation(
+            "once",
+            &new_member(w.workspace.id, bob.id, WorkspaceRole::Member),
+            time::now(),
+        )
+        .await
+        .unwrap_err();
+    assert_conflict(spent, "invitation");
+    assert!(ws
+        .get_member(w.workspace.id, bob.id)
+        .await
+        .unwrap()
+        .is_none());
+
+    let link = ws
+        .create_invitation(&invitation_for(&w, "link", None, None))
+        .await
+        .unwrap();
+    let again = ws
+        .accept_invitation(
+            "link",
+            &new_member(w.workspace.id, alice.id, WorkspaceRole::Member),
+            time::now(),
+        )
+        .await
+        .unwrap_err();
+    assert_conflict(again, "user_id");
+    assert_eq!(
+        ws.get_invitation_by_token("link")
+            .await
+            .unwrap()
+            .unwrap()
+            .use_count,
+        0,
+        "a refused acceptance changes nothing"
+    );
+    let mut expired = invitation_for(&w, "expired", None, None);
+    expired.expires_at = time::now() - Duration::seconds(1);
+    ws.create_invitation(&expired).await.unwrap();
+    assert_conflict(
+        ws.accept_invitation(
+            "expired",
+            &new_member(w.workspace.id, bob.id, WorkspaceRole::Member),
+            time::now(),
+        )
+        .await
+        .unwrap_err(),
+        "invitation",
+    );
+    ws.revoke_invitation(w.workspace.id, link.id, time::now())
+        .await
+        .unwrap();
+    assert_conflict(
+        ws.accept_invitation(
+            "link",
+            &new_member(w.workspace.id, bob.id, WorkspaceRole::Member),
+            time::now(),
+        )
+        .await
+        .unwrap_err(),
+        "invitation",
+    );
+    assert!(matches!(
+        ws.accept_invitation(
+            "unknown",
+            &new_member(w.workspace.id, bob.id, WorkspaceRole::Member),
+            time::now()
+        )
+        .await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+pub async fn concurrent_acceptances_respect_max_uses(stores: Stores) {
+    let w = world(stores).await;
+    w.stores
+        .workspaces
+        .create_invitation(&invitation_for(&w, "three", None, Some(3)))
+        .await
+        .unwrap();
+    let mut users = Vec::new();
+    for i in 0..10 {
+        users.push(
+            w.stores
+                .users
+                .create_user(&new_user(&format!("guest{i}")))
+                .await
+                .unwrap(),
+        );
+    }
+    let tasks = users.iter().map(|u| {
+        let stores = w.stores.clone();
+        let member = new_member(w.workspace.id, u.id, WorkspaceRole::Member);
+        tokio::spawn(async move {
+            stores
+                .workspaces
+                .accept_invitation("three", &member, time::now())
+                .await
+        })
+    });
+    let accepted = join_all(tasks)
+        .await
+        .into_iter()
+        .filter(|r| r.as_ref().unwrap().is_ok())
+        .count();
+    assert_eq!(accepted, 3);
+    assert_eq!(
+        w.stores
+            .workspaces
+            .get_invitation_by_token("three")
+            .await
+            .unwrap()
+            .unwrap()
+            .use_count,
+        3
+    );
 }

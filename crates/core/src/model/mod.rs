@@ -1,5 +1,6 @@
 //! Domain types: one per entity of the data model.
 
+mod auth;
 mod channel;
 mod file;
 mod integration;
@@ -7,6 +8,7 @@ mod message;
 mod user;
 mod workspace;
 
+pub use auth::*;
 pub use channel::*;
 pub use file::*;
 pub use integration::*;

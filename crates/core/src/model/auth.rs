@@ -1,0 +1,85 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::id::{InvitationId, UserId, WorkspaceId};
+use crate::model::WorkspaceRole;
+
+/// A login session. Its id is the SHA-256 (hex) of the bearer token, so the
+/// database never holds a usable token.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: String,
+    pub user_id: UserId,
+    /// The workspace the session last worked in, if any.
+    pub workspace_id: Option<WorkspaceId>,
+    pub device_type: String,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub permissions: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_activity_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl Session {
+    /// Whether the session may still be used at `now`.
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now
+    }
+}
+
+/// Where a login comes from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientInfo {
+    pub device_type: String,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// A password step that passed and now waits for a TOTP code. Its id is the
+/// SHA-256 (hex) of the challenge token.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoginChallenge {
+    pub id: String,
+    pub user_id: UserId,
+    pub client: ClientInfo,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Failed attempts counted against one subject (e.g. `mfa:{user}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureCount {
+    pub failures: i32,
+    pub window_started_at: DateTime<Utc>,
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+/// An invitation to join a workspace: for one e-mail address, or an open link.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Invitation {
+    pub id: InvitationId,
+    pub workspace_id: WorkspaceId,
+    /// SHA-256 (hex) of the invitation token.
+    pub token_hash: String,
+    /// The only address that may accept, for an e-mail invitation.
+    pub email: Option<String>,
+    pub role: WorkspaceRole,
+    /// `None` for a link that may be used until it expires.
+    pub max_uses: Option<i32>,
+    pub use_count: i32,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub created_by: UserId,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Invitation {
+    /// Whether the invitation can still be accepted at `now`.
+    pub fn is_usable(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none()
+            && self.expires_at > now
+            && self.max_uses.is_none_or(|max| self.use_count < max)
+    }
+}
