@@ -26,8 +26,9 @@ pub trait UserStore: Send + Sync {
     async fn find_user_by_username(&self, username: &str) -> Result<Option<User>>;
     async fn update_profile(&self, id: UserId, update: &ProfileUpdate) -> Result<User>;
     async fn set_password_hash(&self, id: UserId, hash: &str) -> Result<()>;
-    /// Turn MFA on (with its secret) or off (clearing the secret).
-    async fn set_mfa(&self, id: UserId, secret: Option<&str>) -> Result<()>;
+    /// Set the TOTP secret and whether MFA is in force. A secret with
+    /// `enabled` false is an enrollment waiting for its first code.
+    async fn set_mfa(&self, id: UserId, enabled: bool, secret: Option<&str>) -> Result<()>;
     async fn set_user_status(&self, id: UserId, status: UserStatus) -> Result<()>;
     async fn record_login(&self, id: UserId, at: DateTime<Utc>) -> Result<()>;
 }
@@ -319,6 +320,31 @@ pub trait AuthStore: Send + Sync {
     async fn clear_failures(&self, subject: &str) -> Result<()>;
     /// Delete sessions and challenges that expired before `before`.
     async fn purge_expired(&self, before: DateTime<Utc>) -> Result<u64>;
+}
+
+/// Counters for rate limits, in fixed windows (the `rate_limit:` and
+/// `message_rate:` keys). Ephemeral: losing them only forgets recent hits.
+#[async_trait]
+pub trait RateLimiter: Send + Sync {
+    /// Count one hit on `key` in the current fixed window of `window`
+    /// (windows are aligned to the Unix epoch) and return the hits counted in
+    /// that window so far, this one included, and the time left in it.
+    async fn hit(
+        &self,
+        key: &str,
+        window: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<(u64, std::time::Duration)>;
+}
+
+/// The fixed window of `window` that contains `now`: its number and the time
+/// left in it.
+pub fn fixed_window(window: std::time::Duration, now: DateTime<Utc>) -> (i64, std::time::Duration) {
+    let size = window.as_millis().max(1) as i64;
+    let ms = now.timestamp_millis();
+    let index = ms.div_euclid(size);
+    let left = (index + 1) * size - ms;
+    (index, std::time::Duration::from_millis(left as u64))
 }
 
 /// What a maintenance run did.

@@ -3,9 +3,13 @@
 //! result to a wire type.
 #![forbid(unsafe_code)]
 
+mod api;
 mod error;
+mod extract;
 mod health;
+mod limits;
 mod request_id;
+mod wire;
 
 use std::sync::Arc;
 
@@ -18,11 +22,17 @@ pub use request_id::RequestId;
 /// Shared state of every handler.
 pub type AppState = Arc<Services>;
 
+/// Largest request body the JSON API accepts.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
 /// The whole HTTP application.
 pub fn router(services: Services) -> Router {
     Router::new()
+        .nest("/api/v1", api::routes())
         .merge(health::routes())
         .fallback(error::not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(limits::headers))
         .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(Arc::new(services))
 }

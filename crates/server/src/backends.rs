@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use confab_core::config::Config;
-use confab_core::ports::Stores;
+use confab_core::ports::{RateLimiter, Stores};
+use confab_realtime::MemoryRateLimiter;
 use confab_store_postgres::{PostgresOptions, PostgresStore};
 use confab_store_sqlite::{SqliteOptions, SqliteStore};
 
@@ -40,6 +41,11 @@ pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("data directory {} is not writable", dir.display()))?;
     std::fs::remove_file(&probe).ok();
     Ok(())
+}
+
+/// The rate-limit counters: in process (Redis is not available yet).
+pub fn rate_limiter(_config: &Config) -> Arc<dyn RateLimiter> {
+    Arc::new(MemoryRateLimiter::new())
 }
 
 /// Open (and migrate) the configured database.

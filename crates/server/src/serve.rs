@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use confab_core::config::Config;
 use confab_core::ports::Stores;
-use confab_service::Services;
+use confab_service::{Policy, Services};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -33,7 +33,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let maintenance = tokio::spawn(maintenance_loop(stores.clone(), stop_rx.clone()));
-    let app = confab_http::router(Services::new(stores.clone()));
+    let services = Services::new(
+        stores.clone(),
+        backends::rate_limiter(&config),
+        Policy::default(),
+    );
+    let app =
+        confab_http::router(services).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(stopped(stop_rx.clone()));
     let mut server = std::pin::pin!(server.into_future());
 
@@ -61,8 +67,12 @@ async fn maintenance_loop(stores: Stores, stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = ticks.tick() => {
-                if let Err(err) = stores.admin.maintain(confab_core::time::now()).await {
+                let now = confab_core::time::now();
+                if let Err(err) = stores.admin.maintain(now).await {
                     tracing::error!(error = %err, "maintenance failed");
+                }
+                if let Err(err) = stores.auth.purge_expired(now).await {
+                    tracing::error!(error = %err, "purging expired sessions failed");
                 }
             }
             () = stopped(stop.clone()) => return,

@@ -2,19 +2,73 @@
 //! orchestrates the ports; the HTTP layer calls one method per request.
 #![forbid(unsafe_code)]
 
-use confab_core::ports::Stores;
+mod accounts;
+mod mfa;
+mod passwords;
+mod tokens;
+pub mod validate;
+mod workspaces;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use confab_core::ports::{RateLimiter, Stores};
 use confab_core::Result;
+
+pub use accounts::{Caller, IssuedSession, LoginOutcome, SignUp};
+pub use mfa::MfaEnrollment;
+pub use workspaces::{CreatedWorkspace, NewWorkspaceRequest};
+
+/// Limits and lifetimes of the account rules.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// A session expires after this long without use.
+    pub session_ttl: Duration,
+    /// Activity is recorded at most this often per session.
+    pub session_touch_interval: Duration,
+    /// Time allowed between the password step and the TOTP step.
+    pub mfa_challenge_ttl: Duration,
+    /// Failed TOTP codes allowed per account in `mfa_failure_window`.
+    pub mfa_max_failures: i32,
+    pub mfa_failure_window: Duration,
+    /// How long an account is refused TOTP attempts after too many failures.
+    pub mfa_lockout: Duration,
+    /// Login attempts allowed per account, and per client address, per minute.
+    pub login_attempts_per_account: u64,
+    pub login_attempts_per_ip: u64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            session_ttl: Duration::from_secs(86_400),
+            session_touch_interval: Duration::from_secs(60),
+            mfa_challenge_ttl: Duration::from_secs(300),
+            mfa_max_failures: 5,
+            mfa_failure_window: Duration::from_secs(900),
+            mfa_lockout: Duration::from_secs(900),
+            login_attempts_per_account: 10,
+            login_attempts_per_ip: 50,
+        }
+    }
+}
 
 /// Every use case of the server, over the ports it was given.
 #[derive(Clone)]
 pub struct Services {
     stores: Stores,
+    limiter: Arc<dyn RateLimiter>,
+    policy: Policy,
 }
 
 impl Services {
-    /// Services over the given stores.
-    pub fn new(stores: Stores) -> Self {
-        Self { stores }
+    /// Services over the given ports.
+    pub fn new(stores: Stores, limiter: Arc<dyn RateLimiter>, policy: Policy) -> Self {
+        Self {
+            stores,
+            limiter,
+            policy,
+        }
     }
 
     /// Whether the server can serve requests: its database answers.
@@ -26,4 +80,8 @@ impl Services {
     pub fn storage_backend(&self) -> &'static str {
         self.stores.admin.backend()
     }
+}
+
+fn chrono_duration(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }

@@ -134,10 +134,10 @@ impl UserStore for SqliteStore {
         .map(drop)
     }
 
-    async fn set_mfa(&self, id: UserId, secret: Option<&str>) -> Result<()> {
+    async fn set_mfa(&self, id: UserId, enabled: bool, secret: Option<&str>) -> Result<()> {
         let secret = secret.map(str::to_owned);
         self.update_user(id, |q| {
-            q.push(", mfa_enabled = ").push_bind(secret.is_some());
+            q.push(", mfa_enabled = ").push_bind(enabled);
             q.push(", mfa_secret = ").push_bind(secret);
         })
         .await

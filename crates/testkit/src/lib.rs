@@ -3,6 +3,8 @@
 //! port must pass.
 #![forbid(unsafe_code)]
 
+pub mod api_suite;
+pub mod app;
 pub mod fixtures;
 pub mod harness;
 pub mod store_suite;

@@ -212,7 +212,19 @@ pub async fn users_credentials_status_and_login_are_recorded(stores: Stores) {
         .set_password_hash(user.id, "$argon2id$fake")
         .await
         .unwrap();
-    stores.users.set_mfa(user.id, Some("SECRET")).await.unwrap();
+    stores
+        .users
+        .set_mfa(user.id, false, Some("PENDING"))
+        .await
+        .unwrap();
+    let pending = stores.users.get_user(user.id).await.unwrap().unwrap();
+    assert!(!pending.mfa_enabled);
+    assert_eq!(pending.mfa_secret.as_deref(), Some("PENDING"));
+    stores
+        .users
+        .set_mfa(user.id, true, Some("SECRET"))
+        .await
+        .unwrap();
     let at = time::now();
     stores.users.record_login(user.id, at).await.unwrap();
     stores
@@ -227,7 +239,7 @@ pub async fn users_credentials_status_and_login_are_recorded(stores: Stores) {
     assert_eq!(got.last_login_at, Some(at));
     assert_eq!(got.status, UserStatus::Deactivated);
 
-    stores.users.set_mfa(user.id, None).await.unwrap();
+    stores.users.set_mfa(user.id, false, None).await.unwrap();
     let got = stores.users.get_user(user.id).await.unwrap().unwrap();
     assert!(!got.mfa_enabled);
     assert_eq!(got.mfa_secret, None);

@@ -1,0 +1,250 @@
+//! Wire types: what the API sends. Secrets (password hashes, TOTP secrets,
+//! token hashes) never appear here.
+
+use chrono::{DateTime, Utc};
+use confab_core::id::*;
+use confab_core::model::*;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+/// Distinguish a missing field (`None`) from an explicit `null` (`Some(None)`).
+pub fn double_option<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// A user's account as its owner sees it.
+#[derive(Serialize)]
+pub struct UserView {
+    pub id: UserId,
+    pub email: String,
+    pub username: String,
+    pub display_name: String,
+    pub avatar_url: Option<String>,
+    pub timezone: String,
+    pub status: UserStatus,
+    pub title: Option<String>,
+    pub phone: Option<String>,
+    pub bio: Option<String>,
+    pub pronouns: Option<String>,
+    pub notification_settings: Value,
+    pub theme_preferences: Value,
+    pub language: String,
+    pub mfa_enabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_login_at: Option<DateTime<Utc>>,
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id,
+            email: u.email,
+            username: u.username,
+            display_name: u.display_name,
+            avatar_url: u.avatar_url,
+            timezone: u.timezone,
+            status: u.status,
+            title: u.title,
+            phone: u.phone,
+            bio: u.bio,
+            pronouns: u.pronouns,
+            notification_settings: u.notification_settings,
+            theme_preferences: u.theme_preferences,
+            language: u.language,
+            mfa_enabled: u.mfa_enabled,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+            last_login_at: u.last_login_at,
+        }
+    }
+}
+
+/// A session, without its token.
+#[derive(Serialize)]
+pub struct SessionView {
+    pub workspace_id: Option<WorkspaceId>,
+    pub device_type: String,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub permissions: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_activity: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Whether this is the session making the request.
+    pub current: bool,
+}
+
+impl SessionView {
+    pub fn new(s: Session, current_id: &str) -> Self {
+        Self {
+            current: s.id == current_id,
+            workspace_id: s.workspace_id,
+            device_type: s.device_type,
+            ip_address: s.ip_address,
+            user_agent: s.user_agent,
+            permissions: s.permissions,
+            created_at: s.created_at,
+            last_activity: s.last_activity_at,
+            expires_at: s.expires_at,
+        }
+    }
+}
+
+/// A workspace as its members see it.
+#[derive(Serialize)]
+pub struct WorkspaceView {
+    pub id: WorkspaceId,
+    pub name: String,
+    pub domain: Option<String>,
+    pub description: Option<String>,
+    pub avatar_url: Option<String>,
+    pub settings: Value,
+    pub plan_type: String,
+    pub max_members: i32,
+    pub billing_email: Option<String>,
+    pub subscription_status: String,
+    pub sso_enabled: bool,
+    pub sso_config: Option<Value>,
+    pub require_2fa: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl WorkspaceView {
+    /// Billing and SSO details are shown to owners and admins only.
+    pub fn for_role(w: Workspace, role: WorkspaceRole) -> Self {
+        let privileged = matches!(role, WorkspaceRole::Owner | WorkspaceRole::Admin);
+        Self {
+            id: w.id,
+            name: w.name,
+            domain: w.domain,
+            description: w.description,
+            avatar_url: w.avatar_url,
+            settings: w.settings,
+            plan_type: w.plan_type,
+            max_members: w.max_members,
+            billing_email: w.billing_email.filter(|_| privileged),
+            subscription_status: w.subscription_status,
+            sso_enabled: w.sso_enabled,
+            sso_config: w.sso_config.filter(|_| privileged),
+            require_2fa: w.require_2fa,
+            created_at: w.created_at,
+            updated_at: w.updated_at,
+        }
+    }
+}
+
+/// A workspace membership.
+#[derive(Serialize)]
+pub struct MemberView {
+    pub member_id: MemberId,
+    pub workspace_id: WorkspaceId,
+    pub user_id: UserId,
+    pub role: WorkspaceRole,
+    pub title: Option<String>,
+    pub department: Option<String>,
+    pub status: MemberStatus,
+    pub invited_by: Option<UserId>,
+    pub permissions: Value,
+    pub last_seen_at: Option<DateTime<Utc>>,
+    pub timezone: Option<String>,
+    pub joined_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<WorkspaceMember> for MemberView {
+    fn from(m: WorkspaceMember) -> Self {
+        Self {
+            member_id: m.id,
+            workspace_id: m.workspace_id,
+            user_id: m.user_id,
+            role: m.role,
+            title: m.title,
+            department: m.department,
+            status: m.status,
+            invited_by: m.invited_by,
+            permissions: m.permissions,
+            last_seen_at: m.last_seen_at,
+            timezone: m.timezone,
+            joined_at: m.joined_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+/// An invitation, without its token.
+#[derive(Serialize)]
+pub struct InvitationView {
+    pub id: InvitationId,
+    pub workspace_id: WorkspaceId,
+    pub email: Option<String>,
+    pub role: WorkspaceRole,
+    pub max_uses: Option<i32>,
+    pub use_count: i32,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub created_by: UserId,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Invitation> for InvitationView {
+    fn from(i: Invitation) -> Self {
+        Self {
+            id: i.id,
+            workspace_id: i.workspace_id,
+            email: i.email,
+            role: i.role,
+            max_uses: i.max_uses,
+            use_count: i.use_count,
+            expires_at: i.expires_at,
+            revoked_at: i.revoked_at,
+            created_by: i.created_by,
+            created_at: i.created_at,
+        }
+    }
+}
+
+/// A channel, briefly.
+#[derive(Serialize)]
+pub struct ChannelBrief {
+    pub id: ChannelId,
+    pub name: String,
+    pub channel_type: ChannelType,
+    pub is_general: bool,
+}
+
+impl From<Channel> for ChannelBrief {
+    fn from(c: Channel) -> Self {
+        Self {
+            id: c.id,
+            name: c.name,
+            channel_type: c.channel_type,
+            is_general: c.is_general,
+        }
+    }
+}
+
+/// Opaque keyset cursors: the key, base64url-encoded.
+pub mod cursor {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use confab_core::{Error, Result};
+
+    pub fn encode(key: &str) -> String {
+        URL_SAFE_NO_PAD.encode(key)
+    }
+
+    pub fn decode<T: std::str::FromStr>(cursor: &str) -> Result<T> {
+        URL_SAFE_NO_PAD
+            .decode(cursor)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .and_then(|text| text.parse().ok())
+            .ok_or_else(|| Error::invalid("cursor", "is not a cursor this list handed out"))
+    }
+}

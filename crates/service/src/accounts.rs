@@ -1,0 +1,342 @@
+//! Sign-up, login, sessions, logout, passwords, profiles.
+
+use chrono::{DateTime, Utc};
+use confab_core::id::UserId;
+use confab_core::model::*;
+use confab_core::{time, Error, Result};
+
+use crate::passwords::{hash_password, verify_password};
+use crate::tokens::{hash_token, looks_like_token, new_token};
+use crate::{chrono_duration, validate, Services};
+
+/// What a person gives to create an account.
+#[derive(Clone, Debug)]
+pub struct SignUp {
+    pub email: String,
+    pub username: String,
+    pub display_name: String,
+    pub password: String,
+}
+
+/// A new session and the bearer token that opens it (shown once).
+#[derive(Clone, Debug)]
+pub struct IssuedSession {
+    pub token: String,
+    pub session: Session,
+    pub user: User,
+}
+
+/// The answer to a correct password.
+#[derive(Clone, Debug)]
+pub enum LoginOutcome {
+    /// Logged in.
+    Session(Box<IssuedSession>),
+    /// The account uses MFA: send a TOTP code with this challenge token.
+    MfaRequired {
+        challenge_token: String,
+        expires_at: DateTime<Utc>,
+    },
+}
+
+/// An authenticated request's user and session.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub user: User,
+    pub session: Session,
+}
+
+fn bad_credentials() -> Error {
+    Error::Unauthenticated
+}
+
+impl Services {
+    /// Create an account. The answer is the same whether or not the e-mail
+    /// address is already registered, so sign-up cannot reveal accounts; a
+    /// taken username is reported, as usernames are public.
+    pub async fn sign_up(&self, request: SignUp) -> Result<()> {
+        let email = validate::email(&request.email)?;
+        let username = validate::username(&request.username)?;
+        let display_name = validate::text("display_name", &request.display_name, 1, 200)?;
+        let password = validate::password("password", &request.password)?;
+        let hash = hash_password(password).await?;
+        let new = NewUser {
+            id: UserId::new(),
+            email,
+            username,
+            display_name,
+            password_hash: Some(hash),
+            created_at: time::now(),
+        };
+        match self.stores.users.create_user(&new).await {
+            Ok(_) => Ok(()),
+            Err(Error::Conflict { field, .. }) if field == "email" => {
+                tracing::info!("sign-up for an address already registered");
+                Ok(())
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn check_login_rate(&self, email: &str, client: &ClientInfo) -> Result<()> {
+        let window = std::time::Duration::from_secs(60);
+        let now = time::now();
+        let account_key = format!("rate_limit:{}:login", email.to_lowercase());
+        let (count, left) = self.limiter.hit(&account_key, window, now).await?;
+        if count > self.policy.login_attempts_per_account {
+            return Err(Error::RateLimited { retry_after: left });
+        }
+        if let Some(ip) = &client.ip_address {
+            let (count, left) = self
+                .limiter
+                .hit(&format!("rate_limit:ip:{ip}:login"), window, now)
+                .await?;
+            if count > self.policy.login_attempts_per_ip {
+                return Err(Error::RateLimited { retry_after: left });
+            }
+        }
+        Ok(())
+    }
+
+    /// Check an e-mail address and password. Wrong address, wrong password
+    /// and deactivated account all get the same answer in the same time.
+    pub async fn log_in(
+        &self,
+        email: &str,
+        password: &str,
+        client: ClientInfo,
+    ) -> Result<LoginOutcome> {
+        self.check_login_rate(email, &client).await?;
+        let user = self.stores.users.find_user_by_email(email.trim()).await?;
+        let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+        let matches = verify_password(password.to_owned(), hash).await?;
+        let user = match user {
+            Some(user) if matches && user.status == UserStatus::Active => user,
+            _ => return Err(bad_credentials()),
+        };
+        if user.mfa_enabled {
+            let (challenge_token, id) = new_token();
+            let now = time::now();
+            let challenge = LoginChallenge {
+                id,
+                user_id: user.id,
+                client,
+                created_at: now,
+                expires_at: now + chrono_duration(self.policy.mfa_challenge_ttl),
+            };
+            self.stores.auth.create_login_challenge(&challenge).await?;
+            return Ok(LoginOutcome::MfaRequired {
+                challenge_token,
+                expires_at: challenge.expires_at,
+            });
+        }
+        let issued = self.issue_session(user, client).await?;
+        Ok(LoginOutcome::Session(Box::new(issued)))
+    }
+
+    /// The second login step: a TOTP code for a pending challenge.
+    pub async fn log_in_with_code(
+        &self,
+        challenge_token: &str,
+        code: &str,
+    ) -> Result<IssuedSession> {
+        if !looks_like_token(challenge_token) {
+            return Err(bad_credentials());
+        }
+        let id = hash_token(challenge_token);
+        let now = time::now();
+        let challenge = self
+            .stores
+            .auth
+            .get_login_challenge(&id)
+            .await?
+            .filter(|c| c.expires_at > now)
+            .ok_or_else(bad_credentials)?;
+        let user = self
+            .stores
+            .users
+            .get_user(challenge.user_id)
+            .await?
+            .filter(|u| u.status == UserStatus::Active && u.mfa_enabled)
+            .ok_or_else(bad_credentials)?;
+        let secret = user.mfa_secret.clone().ok_or_else(bad_credentials)?;
+        self.check_totp(&user, &secret, code).await?;
+        self.stores.auth.delete_login_challenge(&id).await?;
+        self.issue_session(user, challenge.client).await
+    }
+
+    async fn issue_session(&self, user: User, client: ClientInfo) -> Result<IssuedSession> {
+        let (token, id) = new_token();
+        let now = time::now();
+        let session = Session {
+            id,
+            user_id: user.id,
+            workspace_id: None,
+            device_type: client.device_type,
+            ip_address: client.ip_address,
+            user_agent: client.user_agent,
+            permissions: vec!["read".into(), "write".into()],
+            created_at: now,
+            last_activity_at: now,
+            expires_at: now + chrono_duration(self.policy.session_ttl),
+            revoked_at: None,
+        };
+        self.stores.auth.create_session(&session).await?;
+        self.stores.users.record_login(user.id, now).await?;
+        let user = self.stores.users.get_user(user.id).await?.unwrap_or(user);
+        Ok(IssuedSession {
+            token,
+            session,
+            user,
+        })
+    }
+
+    /// The caller behind a bearer token. Anything wrong (unknown, revoked,
+    /// expired, deactivated) is "unauthenticated". Use slides the expiry.
+    pub async fn authenticate(&self, token: &str) -> Result<Caller> {
+        if !looks_like_token(token) {
+            return Err(Error::Unauthenticated);
+        }
+        let now = time::now();
+        let mut session = self
+            .stores
+            .auth
+            .get_session(&hash_token(token))
+            .await?
+            .filter(|s| s.is_live(now))
+            .ok_or(Error::Unauthenticated)?;
+        let user = self
+            .stores
+            .users
+            .get_user(session.user_id)
+            .await?
+            .filter(|u| u.status == UserStatus::Active)
+            .ok_or(Error::Unauthenticated)?;
+        if now - session.last_activity_at >= chrono_duration(self.policy.session_touch_interval) {
+            let expires_at = now + chrono_duration(self.policy.session_ttl);
+            if !self
+                .stores
+                .auth
+                .touch_session(&session.id, now, expires_at, None)
+                .await?
+            {
+                return Err(Error::Unauthenticated);
+            }
+            session.last_activity_at = now;
+            session.expires_at = expires_at;
+        }
+        Ok(Caller { user, session })
+    }
+
+    /// End the caller's session.
+    pub async fn log_out(&self, caller: &Caller) -> Result<()> {
+        self.stores
+            .auth
+            .revoke_session(&caller.session.id, time::now())
+            .await
+            .map(drop)
+    }
+
+    /// End every session of the caller, this one included.
+    pub async fn log_out_everywhere(&self, caller: &Caller) -> Result<u64> {
+        self.stores
+            .auth
+            .revoke_user_sessions(caller.user.id, None, time::now())
+            .await
+    }
+
+    /// The caller's live sessions.
+    pub async fn sessions(&self, caller: &Caller) -> Result<Vec<Session>> {
+        self.stores
+            .auth
+            .list_user_sessions(caller.user.id, time::now())
+            .await
+    }
+
+    /// Change the password; every other session of the caller ends.
+    pub async fn change_password(&self, caller: &Caller, current: &str, new: &str) -> Result<()> {
+        let new = validate::password("new_password", new)?;
+        let user = self.current_user(caller).await?;
+        if !verify_password(current.to_owned(), user.password_hash.clone()).await? {
+            return Err(Error::invalid(
+                "current_password",
+                "is not the current password",
+            ));
+        }
+        let hash = hash_password(new).await?;
+        self.stores.users.set_password_hash(user.id, &hash).await?;
+        self.stores
+            .auth
+            .revoke_user_sessions(user.id, Some(&caller.session.id), time::now())
+            .await?;
+        Ok(())
+    }
+
+    /// Deactivate the caller's own account (password required); every
+    /// session ends at once.
+    pub async fn deactivate_account(&self, caller: &Caller, password: &str) -> Result<()> {
+        let user = self.current_user(caller).await?;
+        if !verify_password(password.to_owned(), user.password_hash.clone()).await? {
+            return Err(Error::invalid("password", "is not the current password"));
+        }
+        self.stores
+            .users
+            .set_user_status(user.id, UserStatus::Deactivated)
+            .await?;
+        self.stores
+            .auth
+            .revoke_user_sessions(user.id, None, time::now())
+            .await?;
+        Ok(())
+    }
+
+    /// The caller's account as stored now.
+    pub async fn current_user(&self, caller: &Caller) -> Result<User> {
+        self.stores
+            .users
+            .get_user(caller.user.id)
+            .await?
+            .ok_or(Error::Unauthenticated)
+    }
+
+    /// Change profile fields of the caller's account.
+    pub async fn update_profile(&self, caller: &Caller, update: ProfileUpdate) -> Result<User> {
+        let checked = ProfileUpdate {
+            display_name: update
+                .display_name
+                .as_deref()
+                .map(|v| validate::text("display_name", v, 1, 200))
+                .transpose()?,
+            avatar_url: validate::clearable(update.avatar_url, |v| validate::url("avatar_url", v))?,
+            timezone: update
+                .timezone
+                .as_deref()
+                .map(|v| validate::text("timezone", v, 1, 50))
+                .transpose()?,
+            title: validate::clearable(update.title, |v| validate::text("title", v, 1, 200))?,
+            phone: validate::clearable(update.phone, |v| validate::text("phone", v, 1, 50))?,
+            bio: validate::clearable(update.bio, |v| validate::text("bio", v, 1, 5000))?,
+            pronouns: validate::clearable(update.pronouns, |v| {
+                validate::text("pronouns", v, 1, 50)
+            })?,
+            notification_settings: update
+                .notification_settings
+                .as_ref()
+                .map(|v| validate::json_object("notification_settings", v))
+                .transpose()?,
+            theme_preferences: update
+                .theme_preferences
+                .as_ref()
+                .map(|v| validate::json_object("theme_preferences", v))
+                .transpose()?,
+            language: update
+                .language
+                .as_deref()
+                .map(|v| validate::text("language", v, 2, 10))
+                .transpose()?,
+        };
+        self.stores
+            .users
+            .update_profile(caller.user.id, &checked)
+            .await
+    }
+}

@@ -1,0 +1,996 @@
+//! End-to-end suite of the accounts and workspaces API, spoken over HTTP to
+//! a real server. Every backend runs every case through
+//! [`api_conformance!`](crate::api_conformance).
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::app::{totp_code, TestApp};
+
+/// One `#[tokio::test]` per case, each through `$harness`.
+#[macro_export]
+macro_rules! api_conformance {
+    ($harness:path $(, #[$attr:meta])*) => {
+        $crate::api_conformance!(@cases $harness, [$(#[$attr])*],
+            the_whole_account_and_workspace_journey_works,
+            every_route_refuses_outsiders_guests_deactivated_and_anonymous,
+            bad_input_gets_a_clear_error_and_changes_nothing,
+            login_does_not_reveal_accounts_and_is_rate_limited,
+            sessions_end_on_logout_password_change_and_deactivation,
+            mfa_codes_are_single_use_and_failures_lock,
+            workspaces_requiring_2fa_refuse_members_without_it,
+            member_rules_protect_owners_and_limits,
+        );
+    };
+    (@cases $harness:path, $attrs:tt, $($case:ident),+ $(,)?) => {
+        $( $crate::__api_case!($attrs $harness, $case); )+
+    };
+}
+
+/// One test of [`api_conformance!`]; not for direct use.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __api_case {
+    ([$(#[$attr:meta])*] $harness:path, $case:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attr])*
+        async fn $case() {
+            $harness($crate::api_suite::$case).await;
+        }
+    };
+}
+
+async fn enroll_mfa(app: &TestApp, token: &str) -> String {
+    let enrolled = app
+        .post("/api/v1/me/mfa/enroll", Some(token), json!({}))
+        .await;
+    assert_eq!(enrolled.status, StatusCode::OK, "{enrolled:?}");
+    let secret = enrolled.body["secret"].as_str().unwrap().to_owned();
+    assert!(enrolled.body["otpauth_uri"]
+        .as_str()
+        .unwrap()
+        .starts_with("otpauth://totp/"));
+    let confirmed = app
+        .post(
+            "/api/v1/me/mfa/confirm",
+            Some(token),
+            json!({"code": totp_code(&secret, 0)}),
+        )
+        .await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{confirmed:?}");
+    secret
+}
+
+pub async fn the_whole_account_and_workspace_journey_works(app: TestApp) {
+    app.sign_up("ada").await;
+    app.sign_up("bob").await;
+    let ada = app.log_in("ada").await;
+    let me = app.get("/api/v1/me", &ada).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.body["username"], "ada");
+    assert!(me.body["last_login_at"].is_string());
+    assert!(me.body.get("password_hash").is_none() && me.body.get("mfa_secret").is_none());
+
+    // MFA: enroll, then a login needs the second step.
+    let secret = enroll_mfa(&app, &ada).await;
+    assert_eq!(app.get("/api/v1/me", &ada).await.body["mfa_enabled"], true);
+    let first = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "ada@example.test", "password": "ada-password"}),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(first.body["mfa_required"], true);
+    assert!(first.body.get("token").is_none());
+    let challenge = first.body["challenge_token"].as_str().unwrap();
+    let second = app
+        .post(
+            "/api/v1/auth/login/mfa",
+            None,
+            json!({"challenge_token": challenge, "code": totp_code(&secret, 1)}),
+        )
+        .await;
+    assert_eq!(second.status, StatusCode::OK, "{second:?}");
+    let ada = second.body["token"].as_str().unwrap().to_owned();
+    let cookie = second.headers["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.starts_with("confab_session="));
+
+    // Workspace with its general channel.
+    let created = app
+        .post(
+            "/api/v1/workspaces",
+            Some(&ada),
+            json!({"name": "Analytical Engines", "domain": "engines"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    assert_eq!(created.body["membership"]["role"], "owner");
+    assert_eq!(created.body["general_channel"]["name"], "general");
+    assert_eq!(created.body["general_channel"]["is_general"], true);
+    let ws = created.body["workspace"]["id"].as_str().unwrap().to_owned();
+    let updated = app
+        .patch(
+            &format!("/api/v1/workspaces/{ws}"),
+            &ada,
+            json!({"description": "Difference and analytical", "settings": {"retention_days": 90}}),
+        )
+        .await;
+    assert_eq!(updated.status, StatusCode::OK, "{updated:?}");
+    assert_eq!(updated.body["workspace"]["settings"]["retention_days"], 90);
+
+    // Invite Bob by e-mail; he accepts.
+    let invite = app
+        .post(
+            &format!("/api/v1/workspaces/{ws}/invitations"),
+            Some(&ada),
+            json!({"email": "bob@example.test", "role": "member"}),
+        )
+        .await;
+    assert_eq!(invite.status, StatusCode::CREATED, "{invite:?}");
+    assert_eq!(invite.body["invitation"]["max_uses"], 1);
+    let invitation_token = invite.body["token"].as_str().unwrap().to_owned();
+    let bob = app.log_in("bob").await;
+    let accepted = app
+        .post(
+            "/api/v1/invitations/accept",
+            Some(&bob),
+            json!({"token": invitation_token}),
+        )
+        .await;
+    assert_eq!(accepted.status, StatusCode::OK, "{accepted:?}");
+    assert_eq!(accepted.body["membership"]["role"], "member");
+    let bob_id = app.user_id(&bob).await;
+    let listed = app.get("/api/v1/workspaces", &bob).await;
+    assert_eq!(listed.body["workspaces"].as_array().unwrap().len(), 1);
+    let members = app
+        .get(&format!("/api/v1/workspaces/{ws}/members"), &bob)
+        .await;
+    assert_eq!(members.status, StatusCode::OK);
+    assert_eq!(members.body["members"].as_array().unwrap().len(), 2);
+
+    // Roles: Bob becomes admin, then guest.
+    for role in ["admin", "guest"] {
+        let changed = app
+            .patch(
+                &format!("/api/v1/workspaces/{ws}/members/{bob_id}"),
+                &ada,
+                json!({"role": role, "title": "Engineer"}),
+            )
+            .await;
+        assert_eq!(changed.status, StatusCode::OK, "{changed:?}");
+        assert_eq!(changed.body["role"], role);
+        assert_eq!(changed.body["title"], "Engineer");
+    }
+    let guests = app
+        .get(&format!("/api/v1/workspaces/{ws}/members?role=guest"), &ada)
+        .await;
+    assert_eq!(guests.body["members"].as_array().unwrap().len(), 1);
+
+    // Deactivated, Bob no longer sees the workspace; reactivated, he does.
+    let deactivated = app
+        .post(
+            &format!("/api/v1/workspaces/{ws}/members/{bob_id}/deactivate"),
+            Some(&ada),
+            json!({}),
+        )
+        .await;
+    assert_eq!(deactivated.status, StatusCode::OK);
+    assert_eq!(deactivated.body["status"], "deactivated");
+    assert_eq!(
+        app.get(&format!("/api/v1/workspaces/{ws}"), &bob)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert!(app.get("/api/v1/workspaces", &bob).await.body["workspaces"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let reactivated = app
+        .post(
+            &format!("/api/v1/workspaces/{ws}/members/{bob_id}/reactivate"),
+            Some(&ada),
+            json!({}),
+        )
+        .await;
+    assert_eq!(reactivated.body["status"], "active");
+    assert_eq!(
+        app.get(&format!("/api/v1/workspaces/{ws}"), &bob)
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    // The invitation was single use.
+    let carol = app.user("carol").await;
+    let reused = app
+        .post(
+            "/api/v1/invitations/accept",
+            Some(&carol),
+            json!({"token": invitation_token}),
+        )
+        .await;
+    assert_eq!(
+        reused.status,
+        StatusCode::NOT_FOUND,
+        "an e-mail invitation is for its address only"
+    );
+}
+
+/// The routes of one workspace, with the body each is called with.
+fn workspace_routes(ws: &str, member: &str, invitation: &str) -> Vec<(Method, String, Value)> {
+    vec![
+        (Method::GET, format!("/api/v1/workspaces/{ws}"), Value::Null),
+        (
+            Method::PATCH,
+            format!("/api/v1/workspaces/{ws}"),
+            json!({"name": "Renamed"}),
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/workspaces/{ws}/members"),
+            Value::Null,
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/workspaces/{ws}/members/{member}"),
+            json!({"title": "X"}),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/workspaces/{ws}/members/{member}/deactivate"),
+            json!({}),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/workspaces/{ws}/members/{member}/reactivate"),
+            json!({}),
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/workspaces/{ws}/invitations"),
+            Value::Null,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/workspaces/{ws}/invitations"),
+            json!({"role": "member"}),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/workspaces/{ws}/invitations/{invitation}"),
+            Value::Null,
+        ),
+    ]
+}
+
+pub async fn every_route_refuses_outsiders_guests_deactivated_and_anonymous(app: TestApp) {
+    let owner = app.user("owner").await;
+    let ws = app.workspace(&owner, "Secret Garden").await;
+    let member = app.user("member").await;
+    app.join(&owner, &ws, &member, "member").await;
+    let member_id = app.user_id(&member).await;
+    let guest = app.user("guest").await;
+    app.join(&owner, &ws, &guest, "guest").await;
+    let gone = app.user("gone").await;
+    app.join(&owner, &ws, &gone, "member").await;
+    let gone_id = app.user_id(&gone).await;
+    let deactivate = app
+        .post(
+            &format!("/api/v1/workspaces/{ws}/members/{gone_id}/deactivate"),
+            Some(&owner),
+            json!({}),
+        )
+        .await;
+    assert_eq!(deactivate.status, StatusCode::OK);
+    let outsider = app.user("outsider").await;
+    app.workspace(&outsider, "Elsewhere").await;
+    let invitation = app
+        .post(
+            &format!("/api/v1/workspaces/{ws}/invitations"),
+            Some(&owner),
+            json!({}),
+        )
+        .await
+        .body["invitation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let routes = workspace_routes(&ws, &member_id, &invitation);
+    // Documented answers: anonymous 401, outsider and deactivated 404 (the
+    // workspace does not exist for them), guest 200 for reading the
+    // workspace and 403 for everything else.
+    for (method, path, body) in &routes {
+        let body = (!body.is_null()).then(|| body.clone());
+        let anonymous = app.call(method.clone(), path, None, body.clone()).await;
+        assert_eq!(
+            anonymous.status,
+            StatusCode::UNAUTHORIZED,
+            "anonymous {method} {path}"
+        );
+        for (who, token) in [("outsider", &outsider), ("deactivated", &gone)] {
+            let reply = app
+                .call(method.clone(), path, Some(token), body.clone())
+                .await;
+            assert_eq!(
+                reply.status,
+                StatusCode::NOT_FOUND,
+                "{who} {method} {path}: {reply:?}"
+            );
+            let text = reply.body.to_string();
+            assert!(
+                !text.contains("Secret Garden") && !text.contains(&member_id),
+                "{who} saw data: {text}"
+            );
+        }
+        let as_guest = app
+            .call(method.clone(), path, Some(&guest), body.clone())
+            .await;
+        let expected = if *method == Method::GET && path.ends_with(&ws) {
+            StatusCode::OK
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        assert_eq!(
+            as_guest.status, expected,
+            "guest {method} {path}: {as_guest:?}"
+        );
+    }
+    // A forged or malformed token is anonymous.
+    for token in ["forged", &"A".repeat(43)] {
+        let reply = app.get(&format!("/api/v1/workspaces/{ws}"), token).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+    // Nothing changed.
+    let ws_now = app.get(&format!("/api/v1/workspaces/{ws}"), &owner).await;
+    assert_eq!(ws_now.body["workspace"]["name"], "Secret Garden");
+    let member_now = app
+        .get(&format!("/api/v1/workspaces/{ws}/members"), &owner)
+        .await;
+    let members = member_now.body["members"].as_array().unwrap();
+    assert!(members.iter().all(|m| m["title"].is_null()));
+    assert!(members
+        .iter()
+        .any(|m| m["user_id"] == member_id.as_str() && m["status"] == "active"));
+}
+
+pub async fn bad_input_gets_a_clear_error_and_changes_nothing(app: TestApp) {
+    let owner = app.user("owner").await;
+    let ws = app.workspace(&owner, "Tidy").await;
+    let url = |path: &str| format!("{}{path}", app.base);
+
+    // Oversized body.
+    let huge = json!({"name": "x".repeat(100_000)});
+    let reply = TestApp::reply(
+        app.http
+            .post(url("/api/v1/workspaces"))
+            .bearer_auth(&owner)
+            .json(&huge)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE, "{reply:?}");
+    assert_eq!(reply.code(), "too_large");
+
+    // Malformed JSON, invalid UTF-8, wrong content type.
+    for (body, content_type) in [
+        (b"{\"name\": ".to_vec(), "application/json"),
+        (
+            vec![b'{', b'"', b'n', b'"', b':', b'"', 0xff, 0xfe, b'"', b'}'],
+            "application/json",
+        ),
+        (b"name=x".to_vec(), "application/x-www-form-urlencoded"),
+    ] {
+        let reply = TestApp::reply(
+            app.http
+                .post(url("/api/v1/workspaces"))
+                .bearer_auth(&owner)
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{reply:?}");
+        assert_eq!(reply.code(), "invalid");
+    }
+
+    // Missing and unknown fields, invalid values.
+    for body in [
+        json!({}),
+        json!({"name": "A", "colour": "red"}),
+        json!({"name": "   "}),
+        json!({"name": "A", "domain": "-bad-"}),
+    ] {
+        let reply = app
+            .post("/api/v1/workspaces", Some(&owner), body.clone())
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}: {reply:?}");
+    }
+    let reply = app
+        .patch(
+            &format!("/api/v1/workspaces/{ws}"),
+            &owner,
+            json!({"settings": {"retention_days": -3}}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.body["error"]["field"], "settings.retention_days");
+    let reply = app
+        .post(
+            "/api/v1/auth/signup",
+            None,
+            json!({"email": "not-an-email", "username": "x y", "display_name": "", "password": "short"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.body["error"]["field"], "email");
+
+    // Foreign and malformed ids are simply not found.
+    let other = app.user("other").await;
+    let foreign = app.workspace(&other, "Foreign").await;
+    for path in [
+        format!("/api/v1/workspaces/{foreign}"),
+        "/api/v1/workspaces/not-a-uuid".to_owned(),
+        format!("/api/v1/workspaces/{}", uuid::Uuid::now_v7()),
+    ] {
+        assert_eq!(
+            app.get(&path, &owner).await.status,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    let reply = app
+        .patch(
+            &format!(
+                "/api/v1/workspaces/{ws}/members/{}",
+                app.user_id(&other).await
+            ),
+            &owner,
+            json!({"title": "Spy"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    let reply = app
+        .get(
+            &format!("/api/v1/workspaces/{ws}/members?cursor=%%%"),
+            &owner,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.body["error"]["field"], "cursor");
+
+    // An expired invitation.
+    let invite = app
+        .post(
+            &format!("/api/v1/workspaces/{ws}/invitations"),
+            Some(&owner),
+            json!({"expires_in_days": 1}),
+        )
+        .await;
+    let token = invite.body["token"].as_str().unwrap().to_owned();
+    let invitation_id: confab_core::id::InvitationId = invite.body["invitation"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let joiner = app.user("joiner").await;
+    let revoke = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/workspaces/{ws}/invitations/{invitation_id}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(revoke.status, StatusCode::OK);
+    let refused = app
+        .post(
+            "/api/v1/invitations/accept",
+            Some(&joiner),
+            json!({"token": token}),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{refused:?}");
+    assert_eq!(refused.body["error"]["field"], "invitation");
+    let mut expired = confab_core::model::Invitation {
+        id: confab_core::id::InvitationId::new(),
+        workspace_id: ws.parse().unwrap(),
+        token_hash: "0".repeat(64),
+        email: None,
+        role: confab_core::model::WorkspaceRole::Member,
+        max_uses: None,
+        use_count: 0,
+        expires_at: confab_core::time::now() - chrono::Duration::hours(1),
+        revoked_at: None,
+        created_by: app.user_id(&owner).await.parse().unwrap(),
+        created_at: confab_core::time::now() - chrono::Duration::days(2),
+    };
+    // Store an expired invitation whose token we know.
+    let known_token = "B".repeat(43);
+    expired.token_hash = sha256_hex(&known_token);
+    app.stores
+        .workspaces
+        .create_invitation(&expired)
+        .await
+        .unwrap();
+    let refused = app
+        .post(
+            "/api/v1/invitations/accept",
+            Some(&joiner),
+            json!({"token": known_token}),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert!(
+        app.get("/api/v1/workspaces", &joiner).await.body["workspaces"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // Oversized headers.
+    let reply = TestApp::reply(
+        app.http
+            .get(url("/api/v1/me"))
+            .bearer_auth(&owner)
+            .header("x-padding", "p".repeat(20_000))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+
+    // After all that, the workspace is as it was.
+    let now = app.get(&format!("/api/v1/workspaces/{ws}"), &owner).await;
+    assert_eq!(now.body["workspace"]["name"], "Tidy");
+    assert_eq!(now.body["workspace"]["settings"], json!({}));
+    assert_eq!(
+        app.get("/api/v1/workspaces", &owner).await.body["workspaces"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+pub async fn login_does_not_reveal_accounts_and_is_rate_limited(app: TestApp) {
+    app.sign_up("dora").await;
+    // Signing up again with the same address looks the same as a new account.
+    let again = app
+        .post(
+            "/api/v1/auth/signup",
+            None,
+            json!({"email": "DORA@example.test", "username": "dora2", "display_name": "D", "password": "another-password"}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::ACCEPTED);
+    let wrong_password = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "dora@example.test", "password": "nope-nope"}),
+        )
+        .await;
+    let no_account = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "nobody@example.test", "password": "nope-nope"}),
+        )
+        .await;
+    assert_eq!(wrong_password.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(no_account.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong_password.body, no_account.body);
+    // The original password still works; the second sign-up changed nothing.
+    app.log_in("dora").await;
+
+    // Per-account limit: the default allows 10 attempts a minute.
+    let mut limited = None;
+    for _ in 0..12 {
+        let reply = app
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({"email": "dora@example.test", "password": "wrong-wrong"}),
+            )
+            .await;
+        if reply.status == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(reply);
+            break;
+        }
+    }
+    let limited = limited.expect("login attempts are limited");
+    let retry: u64 = limited.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry));
+    assert_eq!(limited.code(), "rate_limited");
+}
+
+pub async fn sessions_end_on_logout_password_change_and_deactivation(app: TestApp) {
+    app.sign_up("eve").await;
+    let first = app.log_in("eve").await;
+    let second = app.log_in("eve").await;
+    let third = app.log_in("eve").await;
+    let sessions = app.get("/api/v1/me/sessions", &first).await;
+    assert_eq!(sessions.body["sessions"].as_array().unwrap().len(), 3);
+
+    // Cookie authentication works like the bearer token.
+    let by_cookie = TestApp::reply(
+        app.http
+            .get(format!("{}/api/v1/me", app.base))
+            .header("cookie", format!("theme=dark; confab_session={second}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(by_cookie.status, StatusCode::OK);
+
+    let out = app
+        .post("/api/v1/auth/logout", Some(&first), json!({}))
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get("/api/v1/me", &first).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.get("/api/v1/me", &second).await.status, StatusCode::OK);
+
+    // Changing the password ends every other session.
+    let wrong = app
+        .post(
+            "/api/v1/me/password",
+            Some(&second),
+            json!({"current_password": "not-it-at-all", "new_password": "eve-new-password"}),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    let changed = app
+        .post(
+            "/api/v1/me/password",
+            Some(&second),
+            json!({"current_password": "eve-password", "new_password": "eve-new-password"}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get("/api/v1/me", &third).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.get("/api/v1/me", &second).await.status, StatusCode::OK);
+    let old = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "eve@example.test", "password": "eve-password"}),
+        )
+        .await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED);
+    let fresh = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "eve@example.test", "password": "eve-new-password"}),
+        )
+        .await;
+    let fresh = fresh.body["token"].as_str().unwrap().to_owned();
+
+    // Logout everywhere.
+    let all = app
+        .post("/api/v1/auth/logout-all", Some(&fresh), json!({}))
+        .await;
+    assert_eq!(all.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get("/api/v1/me", &second).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.get("/api/v1/me", &fresh).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Deactivating the account ends its sessions and refuses new logins.
+    let token = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "eve@example.test", "password": "eve-new-password"}),
+        )
+        .await
+        .body["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let gone = app
+        .call(
+            Method::DELETE,
+            "/api/v1/me",
+            Some(&token),
+            Some(json!({"password": "eve-new-password"})),
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get("/api/v1/me", &token).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let refused = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "eve@example.test", "password": "eve-new-password"}),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+}
+
+pub async fn mfa_codes_are_single_use_and_failures_lock(app: TestApp) {
+    let token = app.user("fay").await;
+    let secret = enroll_mfa(&app, &token).await;
+    let login = || async {
+        app.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "fay@example.test", "password": "fay-password"}),
+        )
+        .await
+        .body["challenge_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // The confirmation used the current step; replaying it fails.
+    let challenge = login().await;
+    let replay = app
+        .post(
+            "/api/v1/auth/login/mfa",
+            None,
+            json!({"challenge_token": challenge, "code": totp_code(&secret, 0)}),
+        )
+        .await;
+    assert_eq!(replay.status, StatusCode::BAD_REQUEST, "{replay:?}");
+    assert_eq!(replay.body["error"]["field"], "code");
+    // A code two steps away is outside the window.
+    let far = app
+        .post(
+            "/api/v1/auth/login/mfa",
+            None,
+            json!({"challenge_token": challenge, "code": totp_code(&secret, 3)}),
+        )
+        .await;
+    assert_eq!(far.status, StatusCode::BAD_REQUEST);
+    // Disabling needs a fresh code too; wrong ones count against the account.
+    let wrong = app
+        .post(
+            "/api/v1/me/mfa/disable",
+            Some(&token),
+            json!({"code": "000000"}),
+        )
+        .await;
+    assert!(matches!(wrong.status, StatusCode::BAD_REQUEST), "{wrong:?}");
+    let mut locked = false;
+    for _ in 0..5 {
+        let reply = app
+            .post(
+                "/api/v1/auth/login/mfa",
+                None,
+                json!({"challenge_token": challenge, "code": "123456"}),
+            )
+            .await;
+        if reply.status == StatusCode::TOO_MANY_REQUESTS {
+            locked = true;
+            assert!(reply.headers.contains_key("retry-after"));
+            break;
+        }
+    }
+    assert!(locked, "failed codes lock the account's second factor");
+    // While locked, even a correct code is refused, on every path.
+    let good = app
+        .post(
+            "/api/v1/auth/login/mfa",
+            None,
+            json!({"challenge_token": challenge, "code": totp_code(&secret, 1)}),
+        )
+        .await;
+    assert_eq!(good.status, StatusCode::TOO_MANY_REQUESTS);
+    let disable = app
+        .post(
+            "/api/v1/me/mfa/disable",
+            Some(&token),
+            json!({"code": totp_code(&secret, 1)}),
+        )
+        .await;
+    assert_eq!(disable.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        app.get("/api/v1/me", &token).await.body["mfa_enabled"],
+        true
+    );
+    // A forged challenge is refused.
+    let forged = app
+        .post(
+            "/api/v1/auth/login/mfa",
+            None,
+            json!({"challenge_token": "C".repeat(43), "code": "123456"}),
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
+}
+
+pub async fn workspaces_requiring_2fa_refuse_members_without_it(app: TestApp) {
+    let owner = app.user("gail").await;
+    let ws = app.workspace(&owner, "Vault").await;
+    let member = app.user("hugo").await;
+    app.join(&owner, &ws, &member, "member").await;
+    let early = app
+        .patch(
+            &format!("/api/v1/workspaces/{ws}"),
+            &owner,
+            json!({"require_2fa": true}),
+        )
+        .await;
+    assert_eq!(
+        early.status,
+        StatusCode::BAD_REQUEST,
+        "the owner must enroll first"
+    );
+    enroll_mfa(&app, &owner).await;
+    let on = app
+        .patch(
+            &format!("/api/v1/workspaces/{ws}"),
+            &owner,
+            json!({"require_2fa": true}),
+        )
+        .await;
+    assert_eq!(on.status, StatusCode::OK, "{on:?}");
+    let refused = app.get(&format!("/api/v1/workspaces/{ws}"), &member).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("two-factor"));
+    enroll_mfa(&app, &member).await;
+    assert_eq!(
+        app.get(&format!("/api/v1/workspaces/{ws}"), &member)
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+pub async fn member_rules_protect_owners_and_limits(app: TestApp) {
+    let owner = app.user("ivan").await;
+    let ws = app.workspace(&owner, "Rules").await;
+    let owner_id = app.user_id(&owner).await;
+    let admin = app.user("jane").await;
+    app.join(&owner, &ws, &admin, "admin").await;
+
+    // The last owner cannot leave or be demoted; admins cannot touch owners.
+    let leave = app
+        .post(
+            &format!("/api/v1/workspaces/{ws}/leave"),
+            Some(&owner),
+            json!({}),
+        )
+        .await;
+    assert_eq!(leave.status, StatusCode::CONFLICT);
+    let demote = app
+        .patch(
+            &format!("/api/v1/workspaces/{ws}/members/{owner_id}"),
+            &owner,
+            json!({"role": "member"}),
+        )
+        .await;
+    assert_eq!(demote.status, StatusCode::CONFLICT);
+    let by_admin = app
+        .post(
+            &format!("/api/v1/workspaces/{ws}/members/{owner_id}/deactivate"),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(by_admin.status, StatusCode::FORBIDDEN);
+    let promote = app
+        .patch(
+            &format!(
+                "/api/v1/workspaces/{ws}/members/{}",
+                app.user_id(&admin).await
+            ),
+            &admin,
+            json!({"role": "owner"}),
+        )
+        .await;
+    assert_eq!(promote.status, StatusCode::FORBIDDEN);
+    let admin_invites_owner = app
+        .post(
+            &format!("/api/v1/workspaces/{ws}/invitations"),
+            Some(&admin),
+            json!({"role": "owner"}),
+        )
+        .await;
+    assert_eq!(admin_invites_owner.status, StatusCode::FORBIDDEN);
+
+    // max_members: two members already; a limit of three admits one more.
+    let limit = app
+        .patch(
+            &format!("/api/v1/workspaces/{ws}"),
+            &owner,
+            json!({"max_members": 3}),
+        )
+        .await;
+    assert_eq!(limit.status, StatusCode::OK);
+    let link = app
+        .post(
+            &format!("/api/v1/workspaces/{ws}/invitations"),
+            Some(&owner),
+            json!({"max_uses": 5}),
+        )
+        .await
+        .body["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let third = app.user("kim").await;
+    let fourth = app.user("lee").await;
+    let ok = app
+        .post(
+            "/api/v1/invitations/accept",
+            Some(&third),
+            json!({"token": link}),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK);
+    let full = app
+        .post(
+            "/api/v1/invitations/accept",
+            Some(&fourth),
+            json!({"token": link}),
+        )
+        .await;
+    assert_eq!(full.status, StatusCode::CONFLICT);
+    assert_eq!(full.body["error"]["field"], "max_members");
+
+    // Admins may not change billing; owners may.
+    let billing = app
+        .patch(
+            &format!("/api/v1/workspaces/{ws}"),
+            &admin,
+            json!({"plan_type": "enterprise"}),
+        )
+        .await;
+    assert_eq!(billing.status, StatusCode::FORBIDDEN);
+
+    // A member may leave; afterwards the workspace is gone for them.
+    let leave = app
+        .post(
+            &format!("/api/v1/workspaces/{ws}/leave"),
+            Some(&third),
+            json!({}),
+        )
+        .await;
+    assert_eq!(leave.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get(&format!("/api/v1/workspaces/{ws}"), &third)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}

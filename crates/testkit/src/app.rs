@@ -1,0 +1,232 @@
+//! `TestApp`: the real HTTP application on `127.0.0.1:0` over a test
+//! database, and a small client for it.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use confab_core::ports::Stores;
+use confab_realtime::MemoryRateLimiter;
+use confab_service::{Policy, Services};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+/// A running server.
+pub struct TestApp {
+    pub base: String,
+    pub stores: Stores,
+    pub http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// A response: status, headers and JSON body (`Value::Null` when empty).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The error code of an error reply.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl TestApp {
+    /// Serve the application over `stores` with the default policy.
+    pub async fn start(stores: Stores) -> Self {
+        Self::start_with(stores, Policy::default()).await
+    }
+
+    /// Serve the application over `stores` with `policy`.
+    pub async fn start_with(stores: Stores, policy: Policy) -> Self {
+        let services = Services::new(stores.clone(), Arc::new(MemoryRateLimiter::new()), policy);
+        let app = confab_http::router(services).into_make_service_with_connect_info::<SocketAddr>();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        Self {
+            base,
+            stores,
+            http: reqwest::Client::new(),
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Stop serving and wait for the server task.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    /// Send a request with an optional bearer token and JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Self::reply(request.send().await.expect("request")).await
+    }
+
+    /// Turn a raw response into a [`Reply`].
+    pub async fn reply(response: reqwest::Response) -> Reply {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    /// Sign up `name` (e-mail `{name}@example.test`, password `{name}-password`).
+    pub async fn sign_up(&self, name: &str) {
+        let reply = self
+            .post(
+                "/api/v1/auth/signup",
+                None,
+                json!({
+                    "email": format!("{name}@example.test"),
+                    "username": name,
+                    "display_name": format!("{name} display"),
+                    "password": format!("{name}-password"),
+                }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{reply:?}");
+    }
+
+    /// Log `name` in (no MFA) and return the session token.
+    pub async fn log_in(&self, name: &str) -> String {
+        let reply = self
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({"email": format!("{name}@example.test"), "password": format!("{name}-password")}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        reply.body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Sign `name` up and log in.
+    pub async fn user(&self, name: &str) -> String {
+        self.sign_up(name).await;
+        self.log_in(name).await
+    }
+
+    /// Create a workspace as `token`'s user; its id.
+    pub async fn workspace(&self, token: &str, name: &str) -> String {
+        let reply = self
+            .post("/api/v1/workspaces", Some(token), json!({"name": name}))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        reply.body["workspace"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Invite by open link with `role` and accept it as `joiner`.
+    pub async fn join(&self, owner: &str, workspace: &str, joiner: &str, role: &str) {
+        let invite = self
+            .post(
+                &format!("/api/v1/workspaces/{workspace}/invitations"),
+                Some(owner),
+                json!({"role": role}),
+            )
+            .await;
+        assert_eq!(invite.status, StatusCode::CREATED, "{invite:?}");
+        let token = invite.body["token"].as_str().unwrap();
+        let accepted = self
+            .post(
+                "/api/v1/invitations/accept",
+                Some(joiner),
+                json!({"token": token}),
+            )
+            .await;
+        assert_eq!(accepted.status, StatusCode::OK, "{accepted:?}");
+    }
+
+    /// The user id behind a session token.
+    pub async fn user_id(&self, token: &str) -> String {
+        self.get("/api/v1/me", token).await.body["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+/// The current TOTP code for a base32 secret, at an offset of whole steps.
+pub fn totp_code(secret: &str, steps_from_now: i64) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.to_owned())
+        .to_bytes()
+        .unwrap();
+    let totp =
+        totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, None, "t".into()).unwrap();
+    let now = chrono::Utc::now().timestamp() + steps_from_now * 30;
+    totp.generate(now as u64)
+}
+
+/// Run `test` with a [`TestApp`] over a fresh SQLite database.
+pub async fn with_app_sqlite<F, Fut>(test: F)
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    crate::harness::with_sqlite(|stores| async move { test(TestApp::start(stores).await).await })
+        .await;
+}
+
+/// Run `test` with a [`TestApp`] over a fresh PostgreSQL database.
+pub async fn with_app_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    crate::harness::with_postgres(|stores| async move { test(TestApp::start(stores).await).await })
+        .await;
+}

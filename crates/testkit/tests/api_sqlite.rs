@@ -1,0 +1,2 @@
+//! The API suite over HTTP, on SQLite.
+confab_testkit::api_conformance!(confab_testkit::app::with_app_sqlite);
