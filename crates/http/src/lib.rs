@@ -27,8 +27,17 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The whole HTTP application.
 pub fn router(services: Services) -> Router {
+    let (api, document) = api::routes().split_for_parts();
+    let document = Arc::new(document);
     Router::new()
-        .nest("/api/v1", api::routes())
+        .nest("/api/v1", api)
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || {
+                let document = document.clone();
+                async move { axum::Json(document.as_ref().clone()) }
+            }),
+        )
         .merge(health::routes())
         .fallback(error::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))

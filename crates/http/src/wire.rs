@@ -6,6 +6,7 @@ use confab_core::id::*;
 use confab_core::model::*;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 /// Distinguish a missing field (`None`) from an explicit `null` (`Some(None)`).
 pub fn double_option<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
@@ -17,20 +18,24 @@ where
 }
 
 /// A user's account as its owner sees it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct UserView {
+    #[schema(value_type = String, format = Uuid)]
     pub id: UserId,
     pub email: String,
     pub username: String,
     pub display_name: String,
     pub avatar_url: Option<String>,
     pub timezone: String,
+    #[schema(value_type = String)]
     pub status: UserStatus,
     pub title: Option<String>,
     pub phone: Option<String>,
     pub bio: Option<String>,
     pub pronouns: Option<String>,
+    #[schema(value_type = Object)]
     pub notification_settings: Value,
+    #[schema(value_type = Object)]
     pub theme_preferences: Value,
     pub language: String,
     pub mfa_enabled: bool,
@@ -65,8 +70,9 @@ impl From<User> for UserView {
 }
 
 /// A session, without its token.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct SessionView {
+    #[schema(value_type = Option<String>, format = Uuid)]
     pub workspace_id: Option<WorkspaceId>,
     pub device_type: String,
     pub ip_address: Option<String>,
@@ -96,19 +102,22 @@ impl SessionView {
 }
 
 /// A workspace as its members see it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct WorkspaceView {
+    #[schema(value_type = String, format = Uuid)]
     pub id: WorkspaceId,
     pub name: String,
     pub domain: Option<String>,
     pub description: Option<String>,
     pub avatar_url: Option<String>,
+    #[schema(value_type = Object)]
     pub settings: Value,
     pub plan_type: String,
     pub max_members: i32,
     pub billing_email: Option<String>,
     pub subscription_status: String,
     pub sso_enabled: bool,
+    #[schema(value_type = Option<Object>)]
     pub sso_config: Option<Value>,
     pub require_2fa: bool,
     pub created_at: DateTime<Utc>,
@@ -140,16 +149,23 @@ impl WorkspaceView {
 }
 
 /// A workspace membership.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct MemberView {
+    #[schema(value_type = String, format = Uuid)]
     pub member_id: MemberId,
+    #[schema(value_type = String, format = Uuid)]
     pub workspace_id: WorkspaceId,
+    #[schema(value_type = String, format = Uuid)]
     pub user_id: UserId,
+    #[schema(value_type = String)]
     pub role: WorkspaceRole,
     pub title: Option<String>,
     pub department: Option<String>,
+    #[schema(value_type = String)]
     pub status: MemberStatus,
+    #[schema(value_type = Option<String>, format = Uuid)]
     pub invited_by: Option<UserId>,
+    #[schema(value_type = Object)]
     pub permissions: Value,
     pub last_seen_at: Option<DateTime<Utc>>,
     pub timezone: Option<String>,
@@ -178,16 +194,20 @@ impl From<WorkspaceMember> for MemberView {
 }
 
 /// An invitation, without its token.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct InvitationView {
+    #[schema(value_type = String, format = Uuid)]
     pub id: InvitationId,
+    #[schema(value_type = String, format = Uuid)]
     pub workspace_id: WorkspaceId,
     pub email: Option<String>,
+    #[schema(value_type = String)]
     pub role: WorkspaceRole,
     pub max_uses: Option<i32>,
     pub use_count: i32,
     pub expires_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    #[schema(value_type = String, format = Uuid)]
     pub created_by: UserId,
     pub created_at: DateTime<Utc>,
 }
@@ -210,10 +230,12 @@ impl From<Invitation> for InvitationView {
 }
 
 /// A channel, briefly.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ChannelBrief {
+    #[schema(value_type = String, format = Uuid)]
     pub id: ChannelId,
     pub name: String,
+    #[schema(value_type = String)]
     pub channel_type: ChannelType,
     pub is_general: bool,
 }
@@ -227,6 +249,25 @@ impl From<Channel> for ChannelBrief {
             is_general: c.is_general,
         }
     }
+}
+
+/// The shape of every error answer.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// `not_found`, `forbidden`, `unauthenticated`, `conflict`, `invalid`,
+    /// `rate_limited`, `too_large`, `unavailable` or `internal`.
+    pub code: String,
+    pub message: String,
+    /// The request field at fault, for `invalid` and `conflict`.
+    pub field: Option<String>,
+    /// Present on 5xx answers: quote it when reporting a problem.
+    pub request_id: Option<String>,
 }
 
 /// Opaque keyset cursors: the key, base64url-encoded.

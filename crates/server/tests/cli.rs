@@ -224,3 +224,66 @@ fn a_missing_configuration_file_stops_the_start() {
         .arg("serve"));
     assert_refused(&out, "does not exist");
 }
+
+async fn me_status(client: &reqwest::Client, base: &str, token: &str) -> u16 {
+    client
+        .get(format!("{base}/api/v1/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn sessions_and_revocations_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let client = reqwest::Client::new();
+    let server = Server::start(confab(&data));
+    let signup = client
+        .post(format!("{}/api/v1/auth/signup", server.base))
+        .json(&serde_json::json!({
+            "email": "rita@example.test", "username": "rita",
+            "display_name": "Rita", "password": "rita-password"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signup.status(), 202);
+    let mut tokens = Vec::new();
+    for _ in 0..2 {
+        let login: serde_json::Value = client
+            .post(format!("{}/api/v1/auth/login", server.base))
+            .json(&serde_json::json!({"email": "rita@example.test", "password": "rita-password"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        tokens.push(login["token"].as_str().unwrap().to_owned());
+    }
+    let logout = client
+        .post(format!("{}/api/v1/auth/logout", server.base))
+        .bearer_auth(&tokens[1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 204);
+    assert!(server.stop().success());
+
+    let server = Server::start(confab(&data));
+    assert_eq!(
+        me_status(&client, &server.base, &tokens[0]).await,
+        200,
+        "session kept"
+    );
+    assert_eq!(
+        me_status(&client, &server.base, &tokens[1]).await,
+        401,
+        "revocation kept"
+    );
+    assert!(server.stop().success());
+}

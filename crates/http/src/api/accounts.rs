@@ -3,33 +3,79 @@
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
+use chrono::{DateTime, Utc};
 use confab_core::model::ProfileUpdate;
 use confab_service::{IssuedSession, LoginOutcome, SignUp};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::extract::{ApiJson, Authed, Client, SESSION_COOKIE};
-use crate::wire::{double_option, SessionView, UserView};
+use crate::wire::{double_option, ErrorBody, SessionView, UserView};
 use crate::{ApiError, AppState};
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/auth/signup", post(sign_up))
-        .route("/auth/login", post(log_in))
-        .route("/auth/login/mfa", post(log_in_with_code))
-        .route("/auth/logout", post(log_out))
-        .route("/auth/logout-all", post(log_out_everywhere))
-        .route("/me", get(me).patch(update_me).delete(deactivate_me))
-        .route("/me/password", post(change_password))
-        .route("/me/sessions", get(sessions))
-        .route("/me/mfa/enroll", post(mfa_enroll))
-        .route("/me/mfa/confirm", post(mfa_confirm))
-        .route("/me/mfa/disable", post(mfa_disable))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(sign_up))
+        .routes(routes!(log_in))
+        .routes(routes!(log_in_with_code))
+        .routes(routes!(log_out))
+        .routes(routes!(log_out_everywhere))
+        .routes(routes!(me, update_me, deactivate_me))
+        .routes(routes!(change_password))
+        .routes(routes!(sessions))
+        .routes(routes!(mfa_enroll))
+        .routes(routes!(mfa_confirm))
+        .routes(routes!(mfa_disable))
 }
 
-#[derive(Deserialize)]
+/// The answer to a sign-up.
+#[derive(Serialize, ToSchema)]
+struct SignUpAccepted {
+    status: &'static str,
+    next: &'static str,
+}
+
+/// The answer to a login step: a session, or the demand for a TOTP code.
+#[derive(Serialize, ToSchema, Default)]
+struct LoginAnswer {
+    /// The bearer token (also set as the `confab_session` cookie).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<UserView>,
+    /// True when the account uses MFA: send a code to `/auth/login/mfa`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mfa_required: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    challenge_token: Option<String>,
+    /// When the session (or the challenge) expires.
+    expires_at: Option<DateTime<Utc>>,
+}
+
+/// The caller's live sessions.
+#[derive(Serialize, ToSchema)]
+struct SessionList {
+    sessions: Vec<SessionView>,
+}
+
+/// A TOTP secret to load into an authenticator app.
+#[derive(Serialize, ToSchema)]
+struct MfaEnrollmentView {
+    secret: String,
+    otpauth_uri: String,
+}
+
+/// Whether MFA is in force.
+#[derive(Serialize, ToSchema)]
+struct MfaState {
+    mfa_enabled: bool,
+}
+
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SignUpBody {
     email: String,
@@ -40,6 +86,8 @@ struct SignUpBody {
 
 /// Always `202 Accepted` for a well-formed request, whether or not the
 /// address already has an account; then log in.
+#[utoipa::path(post, path = "/auth/signup", tag = "accounts", security(()), request_body = SignUpBody,
+    responses((status = 202, body = SignUpAccepted), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn sign_up(
     State(app): State<AppState>,
     ApiJson(body): ApiJson<SignUpBody>,
@@ -51,14 +99,14 @@ async fn sign_up(
         password: body.password,
     })
     .await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({"status": "accepted", "next": "log in with this e-mail address and password"})),
-    )
-        .into_response())
+    let answer = SignUpAccepted {
+        status: "accepted",
+        next: "log in with this e-mail address and password",
+    };
+    Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LoginBody {
     email: String,
@@ -71,11 +119,12 @@ fn session_response(issued: IssuedSession) -> Response {
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}",
         issued.token
     );
-    let body = json!({
-        "token": issued.token,
-        "expires_at": issued.session.expires_at,
-        "user": UserView::from(issued.user),
-    });
+    let body = LoginAnswer {
+        token: Some(issued.token),
+        user: Some(issued.user.into()),
+        expires_at: Some(issued.session.expires_at),
+        ..Default::default()
+    };
     let mut response = Json(body).into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
@@ -83,6 +132,8 @@ fn session_response(issued: IssuedSession) -> Response {
     response
 }
 
+#[utoipa::path(post, path = "/auth/login", tag = "accounts", security(()), request_body = LoginBody,
+    responses((status = 200, body = LoginAnswer), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn log_in(
     State(app): State<AppState>,
     Client(client): Client,
@@ -93,22 +144,25 @@ async fn log_in(
         LoginOutcome::MfaRequired {
             challenge_token,
             expires_at,
-        } => Ok(Json(json!({
-            "mfa_required": true,
-            "challenge_token": challenge_token,
-            "expires_at": expires_at,
-        }))
+        } => Ok(Json(LoginAnswer {
+            mfa_required: Some(true),
+            challenge_token: Some(challenge_token),
+            expires_at: Some(expires_at),
+            ..Default::default()
+        })
         .into_response()),
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MfaLoginBody {
     challenge_token: String,
     code: String,
 }
 
+#[utoipa::path(post, path = "/auth/login/mfa", tag = "accounts", security(()), request_body = MfaLoginBody,
+    responses((status = 200, body = LoginAnswer), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn log_in_with_code(
     State(app): State<AppState>,
     ApiJson(body): ApiJson<MfaLoginBody>,
@@ -128,6 +182,7 @@ fn clear_cookie() -> HeaderMap {
     headers
 }
 
+#[utoipa::path(post, path = "/auth/logout", tag = "accounts", responses((status = 204), (status = 401, body = ErrorBody)))]
 async fn log_out(
     State(app): State<AppState>,
     Authed(caller): Authed,
@@ -136,6 +191,7 @@ async fn log_out(
     Ok((StatusCode::NO_CONTENT, clear_cookie()).into_response())
 }
 
+#[utoipa::path(post, path = "/auth/logout-all", tag = "accounts", responses((status = 204), (status = 401, body = ErrorBody)))]
 async fn log_out_everywhere(
     State(app): State<AppState>,
     Authed(caller): Authed,
@@ -144,6 +200,7 @@ async fn log_out_everywhere(
     Ok((StatusCode::NO_CONTENT, clear_cookie()).into_response())
 }
 
+#[utoipa::path(get, path = "/me", tag = "accounts", responses((status = 200, body = UserView), (status = 401, body = ErrorBody)))]
 async fn me(
     State(app): State<AppState>,
     Authed(caller): Authed,
@@ -151,7 +208,7 @@ async fn me(
     Ok(Json(app.current_user(&caller).await?.into()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ProfileBody {
     display_name: Option<String>,
@@ -166,11 +223,15 @@ struct ProfileBody {
     bio: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     pronouns: Option<Option<String>>,
+    #[schema(value_type = Option<Object>)]
     notification_settings: Option<Value>,
+    #[schema(value_type = Option<Object>)]
     theme_preferences: Option<Value>,
     language: Option<String>,
 }
 
+#[utoipa::path(patch, path = "/me", tag = "accounts", request_body = ProfileBody,
+    responses((status = 200, body = UserView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn update_me(
     State(app): State<AppState>,
     Authed(caller): Authed,
@@ -191,12 +252,14 @@ async fn update_me(
     Ok(Json(app.update_profile(&caller, update).await?.into()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PasswordBody {
     password: String,
 }
 
+#[utoipa::path(delete, path = "/me", tag = "accounts", request_body = PasswordBody,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn deactivate_me(
     State(app): State<AppState>,
     Authed(caller): Authed,
@@ -206,13 +269,15 @@ async fn deactivate_me(
     Ok((StatusCode::NO_CONTENT, clear_cookie()).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ChangePasswordBody {
     current_password: String,
     new_password: String,
 }
 
+#[utoipa::path(post, path = "/me/password", tag = "accounts", request_body = ChangePasswordBody,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn change_password(
     State(app): State<AppState>,
     Authed(caller): Authed,
@@ -223,50 +288,56 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/me/sessions", tag = "accounts", responses((status = 200, body = SessionList), (status = 401, body = ErrorBody)))]
 async fn sessions(
     State(app): State<AppState>,
     Authed(caller): Authed,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SessionList>, ApiError> {
     let sessions: Vec<SessionView> = app
         .sessions(&caller)
         .await?
         .into_iter()
         .map(|s| SessionView::new(s, &caller.session.id))
         .collect();
-    Ok(Json(json!({ "sessions": sessions })))
+    Ok(Json(SessionList { sessions }))
 }
 
+#[utoipa::path(post, path = "/me/mfa/enroll", tag = "accounts", responses((status = 200, body = MfaEnrollmentView), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn mfa_enroll(
     State(app): State<AppState>,
     Authed(caller): Authed,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MfaEnrollmentView>, ApiError> {
     let enrollment = app.mfa_enroll(&caller).await?;
-    Ok(Json(json!({
-        "secret": enrollment.secret,
-        "otpauth_uri": enrollment.otpauth_uri,
-    })))
+    Ok(Json(MfaEnrollmentView {
+        secret: enrollment.secret,
+        otpauth_uri: enrollment.otpauth_uri,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CodeBody {
     code: String,
 }
 
+#[utoipa::path(post, path = "/me/mfa/confirm", tag = "accounts", request_body = CodeBody,
+    responses((status = 200, body = MfaState), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn mfa_confirm(
     State(app): State<AppState>,
     Authed(caller): Authed,
     ApiJson(body): ApiJson<CodeBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MfaState>, ApiError> {
     app.mfa_confirm(&caller, &body.code).await?;
-    Ok(Json(json!({"mfa_enabled": true})))
+    Ok(Json(MfaState { mfa_enabled: true }))
 }
 
+#[utoipa::path(post, path = "/me/mfa/disable", tag = "accounts", request_body = CodeBody,
+    responses((status = 200, body = MfaState), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn mfa_disable(
     State(app): State<AppState>,
     Authed(caller): Authed,
     ApiJson(body): ApiJson<CodeBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MfaState>, ApiError> {
     app.mfa_disable(&caller, &body.code).await?;
-    Ok(Json(json!({"mfa_enabled": false})))
+    Ok(Json(MfaState { mfa_enabled: false }))
 }

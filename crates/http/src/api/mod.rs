@@ -1,15 +1,47 @@
-//! REST API v1.
+//! REST API v1, with its OpenAPI document generated from the handlers.
 
 mod accounts;
 mod workspaces;
 
-use axum::Router;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::OpenApi;
+use utoipa::Modify;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::AppState;
 
-/// Every `/api/v1` route.
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
+/// The document's frame: title, version, the bearer scheme as the default
+/// requirement (routes that need no session say so).
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "Confab API", description = "Confab's REST API, version 1."),
+    servers((url = "/api/v1")),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags(
+        (name = "accounts", description = "Sign-up, login, sessions, profile, MFA"),
+        (name = "workspaces", description = "Workspaces"),
+        (name = "members", description = "Workspace members and roles"),
+        (name = "invitations", description = "Invitations to join a workspace"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Every `/api/v1` route with its documentation.
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
         .merge(accounts::routes())
         .merge(workspaces::routes())
 }

@@ -2,49 +2,87 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Json;
 use confab_core::id::{InvitationId, MemberId, UserId, WorkspaceId};
 use confab_core::model::{
-    MemberFilter, MemberStatus, MemberUpdate, WorkspaceRole, WorkspaceUpdate,
+    MemberFilter, MemberStatus, MemberUpdate, Workspace, WorkspaceMember, WorkspaceRole,
+    WorkspaceUpdate,
 };
 use confab_core::page::page_size;
 use confab_core::Error;
 use confab_service::NewWorkspaceRequest;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::extract::{ApiJson, Authed};
-use crate::wire::{cursor, double_option, ChannelBrief, InvitationView, MemberView, WorkspaceView};
+use crate::wire::{
+    cursor, double_option, ChannelBrief, ErrorBody, InvitationView, MemberView, WorkspaceView,
+};
 use crate::{ApiError, AppState};
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/workspaces", get(list_mine).post(create))
-        .route("/workspaces/{workspace}", get(read).patch(update))
-        .route("/workspaces/{workspace}/leave", post(leave))
-        .route("/workspaces/{workspace}/members", get(members))
-        .route(
-            "/workspaces/{workspace}/members/{user}",
-            axum::routing::patch(update_member),
-        )
-        .route(
-            "/workspaces/{workspace}/members/{user}/deactivate",
-            post(deactivate),
-        )
-        .route(
-            "/workspaces/{workspace}/members/{user}/reactivate",
-            post(reactivate),
-        )
-        .route(
-            "/workspaces/{workspace}/invitations",
-            get(invitations).post(invite),
-        )
-        .route(
-            "/workspaces/{workspace}/invitations/{invitation}",
-            delete(revoke),
-        )
-        .route("/invitations/accept", post(accept))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_mine, create))
+        .routes(routes!(read, update))
+        .routes(routes!(leave))
+        .routes(routes!(members))
+        .routes(routes!(update_member))
+        .routes(routes!(deactivate))
+        .routes(routes!(reactivate))
+        .routes(routes!(invitations, invite))
+        .routes(routes!(revoke))
+        .routes(routes!(accept))
+}
+
+/// A workspace with the caller's membership (and, when just created, its
+/// general channel).
+#[derive(Serialize, ToSchema)]
+struct WorkspaceAnswer {
+    workspace: WorkspaceView,
+    membership: MemberView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    general_channel: Option<ChannelBrief>,
+}
+
+impl WorkspaceAnswer {
+    fn new(workspace: Workspace, member: WorkspaceMember) -> Self {
+        let role = member.role;
+        Self {
+            workspace: WorkspaceView::for_role(workspace, role),
+            membership: member.into(),
+            general_channel: None,
+        }
+    }
+}
+
+/// The caller's workspaces.
+#[derive(Serialize, ToSchema)]
+struct WorkspaceList {
+    workspaces: Vec<WorkspaceAnswer>,
+}
+
+/// One page of members.
+#[derive(Serialize, ToSchema)]
+struct MemberPage {
+    members: Vec<MemberView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+/// A new invitation and its token, shown only now.
+#[derive(Serialize, ToSchema)]
+struct InvitationCreated {
+    invitation: InvitationView,
+    token: String,
+}
+
+/// The invitations of a workspace.
+#[derive(Serialize, ToSchema)]
+struct InvitationList {
+    invitations: Vec<InvitationView>,
 }
 
 /// Parse an id from the path; a malformed one is simply not found.
@@ -52,7 +90,7 @@ fn parse_id<T: std::str::FromStr>(text: &str, what: &'static str) -> Result<T, A
     text.parse().map_err(|_| ApiError(Error::NotFound(what)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
     name: String,
@@ -60,11 +98,13 @@ struct CreateBody {
     description: Option<String>,
 }
 
+#[utoipa::path(post, path = "/workspaces", tag = "workspaces", request_body = CreateBody,
+    responses((status = 201, body = WorkspaceAnswer), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn create(
     State(app): State<AppState>,
     Authed(caller): Authed,
     ApiJson(body): ApiJson<CreateBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<WorkspaceAnswer>), ApiError> {
     let created = app
         .create_workspace(
             &caller,
@@ -75,49 +115,38 @@ async fn create(
             },
         )
         .await?;
-    let role = created.member.role;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "workspace": WorkspaceView::for_role(created.workspace, role),
-            "membership": MemberView::from(created.member),
-            "general_channel": ChannelBrief::from(created.general),
-        })),
-    ))
+    let mut answer = WorkspaceAnswer::new(created.workspace, created.member);
+    answer.general_channel = Some(created.general.into());
+    Ok((StatusCode::CREATED, Json(answer)))
 }
 
+#[utoipa::path(get, path = "/workspaces", tag = "workspaces", responses((status = 200, body = WorkspaceList), (status = 401, body = ErrorBody)))]
 async fn list_mine(
     State(app): State<AppState>,
     Authed(caller): Authed,
-) -> Result<Json<Value>, ApiError> {
-    let items: Vec<Value> = app
+) -> Result<Json<WorkspaceList>, ApiError> {
+    let workspaces = app
         .my_workspaces(&caller)
         .await?
         .into_iter()
-        .map(|(w, m)| {
-            json!({
-                "workspace": WorkspaceView::for_role(w, m.role),
-                "membership": MemberView::from(m),
-            })
-        })
+        .map(|(w, m)| WorkspaceAnswer::new(w, m))
         .collect();
-    Ok(Json(json!({ "workspaces": items })))
+    Ok(Json(WorkspaceList { workspaces }))
 }
 
+#[utoipa::path(get, path = "/workspaces/{workspace}", tag = "workspaces", params(("workspace" = String, Path, description = "Workspace id")),
+    responses((status = 200, body = WorkspaceAnswer), (status = 403, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn read(
     State(app): State<AppState>,
     Authed(caller): Authed,
     Path(workspace): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WorkspaceAnswer>, ApiError> {
     let id: WorkspaceId = parse_id(&workspace, "workspace")?;
     let (w, m) = app.workspace_for(&caller, id).await?;
-    Ok(Json(json!({
-        "workspace": WorkspaceView::for_role(w, m.role),
-        "membership": MemberView::from(m),
-    })))
+    Ok(Json(WorkspaceAnswer::new(w, m)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateBody {
     name: Option<String>,
@@ -127,6 +156,7 @@ struct UpdateBody {
     description: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     avatar_url: Option<Option<String>>,
+    #[schema(value_type = Option<Object>)]
     settings: Option<Value>,
     plan_type: Option<String>,
     max_members: Option<i32>,
@@ -134,16 +164,19 @@ struct UpdateBody {
     billing_email: Option<Option<String>>,
     sso_enabled: Option<bool>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Object>)]
     sso_config: Option<Option<Value>>,
     require_2fa: Option<bool>,
 }
 
+#[utoipa::path(patch, path = "/workspaces/{workspace}", tag = "workspaces", params(("workspace" = String, Path, description = "Workspace id")), request_body = UpdateBody,
+    responses((status = 200, body = WorkspaceAnswer), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn update(
     State(app): State<AppState>,
     Authed(caller): Authed,
     Path(workspace): Path<String>,
     ApiJson(body): ApiJson<UpdateBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WorkspaceAnswer>, ApiError> {
     let id: WorkspaceId = parse_id(&workspace, "workspace")?;
     let update = WorkspaceUpdate {
         name: body.name,
@@ -161,11 +194,11 @@ async fn update(
     };
     let updated = app.update_workspace(&caller, id, update).await?;
     let (_, me) = app.workspace_for(&caller, id).await?;
-    Ok(Json(
-        json!({ "workspace": WorkspaceView::for_role(updated, me.role) }),
-    ))
+    Ok(Json(WorkspaceAnswer::new(updated, me)))
 }
 
+#[utoipa::path(post, path = "/workspaces/{workspace}/leave", tag = "workspaces", params(("workspace" = String, Path, description = "Workspace id")),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn leave(
     State(app): State<AppState>,
     Authed(caller): Authed,
@@ -176,21 +209,28 @@ async fn leave(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct MembersQuery {
+    /// Page size, 1 to 200 (default 50).
     limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Only members with this role.
     role: Option<String>,
+    /// Only members with this status.
     status: Option<String>,
 }
 
+#[utoipa::path(get, path = "/workspaces/{workspace}/members", tag = "members", params(("workspace" = String, Path, description = "Workspace id"), MembersQuery),
+    responses((status = 200, body = MemberPage), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn members(
     State(app): State<AppState>,
     Authed(caller): Authed,
     Path(workspace): Path<String>,
     query: Result<Query<MembersQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MemberPage>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError(Error::invalid("query", e.body_text())))?;
     let id: WorkspaceId = parse_id(&workspace, "workspace")?;
     let filter = MemberFilter {
@@ -213,16 +253,16 @@ async fn members(
     let page = app
         .list_members(&caller, id, filter, after, page_size(query.limit, 50))
         .await?;
-    let members: Vec<MemberView> = page.items.into_iter().map(MemberView::from).collect();
-    Ok(Json(json!({
-        "members": members,
-        "next_cursor": page.next.map(|k| cursor::encode(&k.to_string())),
-    })))
+    Ok(Json(MemberPage {
+        members: page.items.into_iter().map(MemberView::from).collect(),
+        next_cursor: page.next.map(|k| cursor::encode(&k.to_string())),
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MemberBody {
+    #[schema(value_type = Option<String>)]
     role: Option<WorkspaceRole>,
     #[serde(default, deserialize_with = "double_option")]
     title: Option<Option<String>>,
@@ -230,9 +270,12 @@ struct MemberBody {
     department: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     timezone: Option<Option<String>>,
+    #[schema(value_type = Option<Object>)]
     permissions: Option<Value>,
 }
 
+#[utoipa::path(patch, path = "/workspaces/{workspace}/members/{user}", tag = "members", params(("workspace" = String, Path, description = "Workspace id"), ("user" = String, Path, description = "User id of the member")), request_body = MemberBody,
+    responses((status = 200, body = MemberView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn update_member(
     State(app): State<AppState>,
     Authed(caller): Authed,
@@ -270,6 +313,8 @@ async fn set_active(
     ))
 }
 
+#[utoipa::path(post, path = "/workspaces/{workspace}/members/{user}/deactivate", tag = "members", params(("workspace" = String, Path, description = "Workspace id"), ("user" = String, Path, description = "User id of the member")),
+    responses((status = 200, body = MemberView), (status = 403, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn deactivate(
     State(app): State<AppState>,
     Authed(caller): Authed,
@@ -278,6 +323,8 @@ async fn deactivate(
     set_active(app, caller, workspace, user, false).await
 }
 
+#[utoipa::path(post, path = "/workspaces/{workspace}/members/{user}/reactivate", tag = "members", params(("workspace" = String, Path, description = "Workspace id"), ("user" = String, Path, description = "User id of the member")),
+    responses((status = 200, body = MemberView), (status = 403, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn reactivate(
     State(app): State<AppState>,
     Authed(caller): Authed,
@@ -286,11 +333,12 @@ async fn reactivate(
     set_active(app, caller, workspace, user, true).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct InviteBody {
     email: Option<String>,
     #[serde(default = "default_role")]
+    #[schema(value_type = String)]
     role: WorkspaceRole,
     max_uses: Option<i32>,
     expires_in_days: Option<i64>,
@@ -300,12 +348,14 @@ fn default_role() -> WorkspaceRole {
     WorkspaceRole::Member
 }
 
+#[utoipa::path(post, path = "/workspaces/{workspace}/invitations", tag = "invitations", params(("workspace" = String, Path, description = "Workspace id")), request_body = InviteBody,
+    responses((status = 201, body = InvitationCreated), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn invite(
     State(app): State<AppState>,
     Authed(caller): Authed,
     Path(workspace): Path<String>,
     ApiJson(body): ApiJson<InviteBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<InvitationCreated>), ApiError> {
     let id: WorkspaceId = parse_id(&workspace, "workspace")?;
     let (invitation, token) = app
         .invite(
@@ -319,25 +369,32 @@ async fn invite(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "invitation": InvitationView::from(invitation), "token": token })),
+        Json(InvitationCreated {
+            invitation: invitation.into(),
+            token,
+        }),
     ))
 }
 
+#[utoipa::path(get, path = "/workspaces/{workspace}/invitations", tag = "invitations", params(("workspace" = String, Path, description = "Workspace id")),
+    responses((status = 200, body = InvitationList), (status = 403, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn invitations(
     State(app): State<AppState>,
     Authed(caller): Authed,
     Path(workspace): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<InvitationList>, ApiError> {
     let id: WorkspaceId = parse_id(&workspace, "workspace")?;
-    let list: Vec<InvitationView> = app
+    let invitations = app
         .invitations(&caller, id)
         .await?
         .into_iter()
         .map(InvitationView::from)
         .collect();
-    Ok(Json(json!({ "invitations": list })))
+    Ok(Json(InvitationList { invitations }))
 }
 
+#[utoipa::path(delete, path = "/workspaces/{workspace}/invitations/{invitation}", tag = "invitations", params(("workspace" = String, Path, description = "Workspace id"), ("invitation" = String, Path, description = "Invitation id")),
+    responses((status = 200, body = InvitationView), (status = 403, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn revoke(
     State(app): State<AppState>,
     Authed(caller): Authed,
@@ -350,20 +407,19 @@ async fn revoke(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AcceptBody {
     token: String,
 }
 
+#[utoipa::path(post, path = "/invitations/accept", tag = "invitations", request_body = AcceptBody,
+    responses((status = 200, body = WorkspaceAnswer), (status = 409, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn accept(
     State(app): State<AppState>,
     Authed(caller): Authed,
     ApiJson(body): ApiJson<AcceptBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WorkspaceAnswer>, ApiError> {
     let (w, m) = app.accept_invitation(&caller, &body.token).await?;
-    Ok(Json(json!({
-        "workspace": WorkspaceView::for_role(w, m.role),
-        "membership": MemberView::from(m),
-    })))
+    Ok(Json(WorkspaceAnswer::new(w, m)))
 }
