@@ -97,7 +97,8 @@ pub trait WorkspaceStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<Invitation>;
     /// Use an invitation to add `member` (whose workspace and role come from
-    /// the invitation), in one transaction: NotFound if the invitation is
+    /// the invitation), in one transaction; a new member who is not a guest
+    /// also joins the workspace's general channel. NotFound if the invitation is
     /// unknown, Conflict on `invitation` if it is revoked, expired or used up,
     /// on `user_id` if already a member, on `max_members` if full.
     async fn accept_invitation(

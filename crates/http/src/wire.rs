@@ -229,6 +229,94 @@ impl From<Invitation> for InvitationView {
     }
 }
 
+/// A channel.
+#[derive(Serialize, ToSchema)]
+pub struct ChannelView {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: ChannelId,
+    #[schema(value_type = String, format = Uuid)]
+    pub workspace_id: WorkspaceId,
+    pub name: String,
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    /// `public`, `private`, `direct` or `group`.
+    #[schema(value_type = String)]
+    pub channel_type: ChannelType,
+    pub is_archived: bool,
+    pub is_general: bool,
+    pub topic: Option<String>,
+    pub purpose: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub retention_policy: Option<Value>,
+    pub allow_threads: bool,
+    pub allow_file_upload: bool,
+    pub allow_external_sharing: bool,
+    #[schema(value_type = String, format = Uuid)]
+    pub created_by: UserId,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub archived_at: Option<DateTime<Utc>>,
+}
+
+impl From<Channel> for ChannelView {
+    fn from(c: Channel) -> Self {
+        Self {
+            id: c.id,
+            workspace_id: c.workspace_id,
+            name: c.name,
+            display_name: c.display_name,
+            description: c.description,
+            channel_type: c.channel_type,
+            is_archived: c.is_archived,
+            is_general: c.is_general,
+            topic: c.topic,
+            purpose: c.purpose,
+            retention_policy: c.retention_policy,
+            allow_threads: c.allow_threads,
+            allow_file_upload: c.allow_file_upload,
+            allow_external_sharing: c.allow_external_sharing,
+            created_by: c.created_by,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            archived_at: c.archived_at,
+        }
+    }
+}
+
+/// One person's membership of a channel.
+#[derive(Serialize, ToSchema)]
+pub struct ChannelMemberView {
+    #[schema(value_type = String, format = Uuid)]
+    pub channel_id: ChannelId,
+    #[schema(value_type = String, format = Uuid)]
+    pub user_id: UserId,
+    /// `admin` or `member`.
+    #[schema(value_type = String)]
+    pub role: ChannelRole,
+    /// `all`, `mentions` or `none`.
+    #[schema(value_type = String)]
+    pub notification_level: NotificationLevel,
+    pub joined_at: DateTime<Utc>,
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub invited_by: Option<UserId>,
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub last_read_message_id: Option<MessageId>,
+}
+
+impl From<ChannelMember> for ChannelMemberView {
+    fn from(m: ChannelMember) -> Self {
+        Self {
+            channel_id: m.channel_id,
+            user_id: m.user_id,
+            role: m.role,
+            notification_level: m.notification_level,
+            joined_at: m.joined_at,
+            invited_by: m.invited_by,
+            last_read_message_id: m.last_read_message_id,
+        }
+    }
+}
+
 /// A channel, briefly.
 #[derive(Serialize, ToSchema)]
 pub struct ChannelBrief {

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod accounts;
+mod channels;
 mod mfa;
 mod passwords;
 mod tokens;
@@ -16,6 +17,7 @@ use confab_core::ports::{RateLimiter, Stores};
 use confab_core::Result;
 
 pub use accounts::{Caller, IssuedSession, LoginOutcome, SignUp};
+pub use channels::{ChannelAccess, NewChannelRequest, MAX_GROUP_MEMBERS};
 pub use mfa::MfaEnrollment;
 pub use workspaces::{CreatedWorkspace, NewWorkspaceRequest};
 

@@ -147,6 +147,24 @@ pub fn domain(value: &str) -> Result<String> {
     }
 }
 
+/// A channel name, as Slack has them: 1 to 80 lowercase letters, digits,
+/// hyphens or underscores.
+pub fn channel_name(value: &str) -> Result<String> {
+    let value = value.trim();
+    let ok = (1..=80).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(invalid(
+            "name",
+            "must be 1 to 80 lowercase letters, digits, '-' or '_' (no spaces)",
+        ))
+    }
+}
+
 /// Validate the inner value of a field that can be cleared: absent leaves
 /// it alone, `null` or empty text clears it, anything else must pass `check`.
 pub fn clearable(
@@ -194,5 +212,9 @@ mod tests {
         assert!(domain("Acme-Corp").is_ok());
         assert!(domain("-acme").is_err());
         assert!(json_object("settings", &serde_json::json!([1])).is_err());
+        assert_eq!(channel_name("release-2_0").unwrap(), "release-2_0");
+        for bad in ["", "Has Caps", "with space", "dot.ted", &"x".repeat(81)] {
+            assert!(channel_name(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use confab_core::id::{InvitationId, MemberId, UserId, WorkspaceId};
+use confab_core::id::{InvitationId, MemberId, MembershipId, UserId, WorkspaceId};
 use confab_core::model::*;
 use confab_core::page::Page;
 use confab_core::ports::WorkspaceStore;
@@ -407,6 +407,22 @@ impl WorkspaceStore for PostgresStore {
             ..member.clone()
         };
         let joined = add_member_within_limit(&mut tx, &member).await?;
+        if joined.role != WorkspaceRole::Guest {
+            sqlx::query(
+                "INSERT INTO channel_members (membership_id, channel_id, user_id, role, invited_by, joined_at)
+                 SELECT $1, channel_id, $2, 'member', $3, $4 FROM channels
+                 WHERE workspace_id = $5 AND is_general
+                 ON CONFLICT (channel_id, user_id) DO UPDATE SET is_active = TRUE, left_at = NULL",
+            )
+            .bind(MembershipId::new().0)
+            .bind(joined.user_id.0)
+            .bind(invitation.created_by.0)
+            .bind(at)
+            .bind(joined.workspace_id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
         let row = sqlx::query(
             "UPDATE invitations SET use_count = use_count + 1 WHERE invitation_id = $1 RETURNING *",
         )

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use confab_core::columns::Columns;
-use confab_core::id::{InvitationId, MemberId, UserId, WorkspaceId};
+use confab_core::id::{InvitationId, MemberId, MembershipId, UserId, WorkspaceId};
 use confab_core::model::*;
 use confab_core::page::Page;
 use confab_core::ports::WorkspaceStore;
@@ -406,6 +406,22 @@ impl WorkspaceStore for SqliteStore {
                     ..member
                 };
                 let joined = add_member_within_limit(conn, &member).await?;
+                if joined.role != WorkspaceRole::Guest {
+                    sqlx::query(
+                        "INSERT INTO channel_members (membership_id, channel_id, user_id, role, invited_by, joined_at)
+                         SELECT ?, channel_id, ?, 'member', ?, ? FROM channels
+                         WHERE workspace_id = ? AND is_general = 1
+                         ON CONFLICT (channel_id, user_id) DO UPDATE SET is_active = 1, left_at = NULL",
+                    )
+                    .bind(MembershipId::new().to_string())
+                    .bind(joined.user_id.to_string())
+                    .bind(invitation.created_by.to_string())
+                    .bind(ts(at))
+                    .bind(joined.workspace_id.to_string())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                }
                 let row = sqlx::query(
                     "UPDATE invitations SET use_count = use_count + 1 WHERE invitation_id = ? RETURNING *",
                 )

@@ -21,6 +21,11 @@ macro_rules! api_conformance {
             workspaces_requiring_2fa_refuse_members_without_it,
             member_rules_protect_owners_and_limits,
             the_openapi_document_matches_the_routes,
+            channels_are_created_listed_browsed_and_changed,
+            archived_and_general_channels_have_their_rules,
+            conversations_are_one_per_set_of_people,
+            private_channels_and_conversations_are_invisible_to_outsiders,
+            channel_membership_is_managed_by_its_rules,
         );
     };
     (@cases $harness:path, $attrs:tt, $($case:ident),+ $(,)?) => {
@@ -1031,7 +1036,8 @@ pub async fn the_openapi_document_matches_the_routes(app: TestApp) {
             let concrete = path
                 .replace("{workspace}", &id)
                 .replace("{user}", &id)
-                .replace("{invitation}", &id);
+                .replace("{invitation}", &id)
+                .replace("{channel}", &id);
             let reply = app
                 .call(
                     method.clone(),
@@ -1051,4 +1057,547 @@ pub async fn the_openapi_document_matches_the_routes(app: TestApp) {
         }
     }
     assert!(operations >= 24, "{operations} operations documented");
+}
+
+/// A workspace with an owner, a member and a guest; their tokens and ids.
+struct Team {
+    ws: String,
+    owner: String,
+    member: String,
+    member_id: String,
+    guest: String,
+    guest_id: String,
+}
+
+async fn team(app: &TestApp) -> Team {
+    let owner = app.user("olga").await;
+    let ws = app.workspace(&owner, "Team").await;
+    let member = app.user("mark").await;
+    app.join(&owner, &ws, &member, "member").await;
+    let guest = app.user("gus").await;
+    app.join(&owner, &ws, &guest, "guest").await;
+    Team {
+        member_id: app.user_id(&member).await,
+        guest_id: app.user_id(&guest).await,
+        ws,
+        owner,
+        member,
+        guest,
+    }
+}
+
+async fn new_channel(app: &TestApp, token: &str, ws: &str, body: Value) -> String {
+    let reply = app
+        .post(
+            &format!("/api/v1/workspaces/{ws}/channels"),
+            Some(token),
+            body,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    reply.body["id"].as_str().unwrap().to_owned()
+}
+
+fn names(reply: &crate::app::Reply, list: &str) -> Vec<String> {
+    reply.body[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            c.get("channel").unwrap_or(c)["name"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+pub async fn channels_are_created_listed_browsed_and_changed(app: TestApp) {
+    let t = team(&app).await;
+    let dev = new_channel(
+        &app,
+        &t.member,
+        &t.ws,
+        json!({"name": "dev", "topic": "builds"}),
+    )
+    .await;
+    let _secret = new_channel(
+        &app,
+        &t.owner,
+        &t.ws,
+        json!({"name": "secret", "private": true}),
+    )
+    .await;
+    for bad in ["Dev Team", "", "a.b", &"x".repeat(81)] {
+        let reply = app
+            .post(
+                &format!("/api/v1/workspaces/{}/channels", t.ws),
+                Some(&t.member),
+                json!({"name": bad}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let clash = app
+        .post(
+            &format!("/api/v1/workspaces/{}/channels", t.ws),
+            Some(&t.owner),
+            json!({"name": "dev"}),
+        )
+        .await;
+    assert_eq!(clash.status, StatusCode::CONFLICT);
+    assert_eq!(clash.body["error"]["field"], "name");
+    let by_guest = app
+        .post(
+            &format!("/api/v1/workspaces/{}/channels", t.ws),
+            Some(&t.guest),
+            json!({"name": "mine"}),
+        )
+        .await;
+    assert_eq!(by_guest.status, StatusCode::FORBIDDEN);
+
+    let mine = app
+        .get(&format!("/api/v1/workspaces/{}/channels", t.ws), &t.member)
+        .await;
+    assert_eq!(names(&mine, "channels"), ["dev", "general"]);
+    let browse = app
+        .get(
+            &format!("/api/v1/workspaces/{}/channels/browse?limit=1", t.ws),
+            &t.member,
+        )
+        .await;
+    assert_eq!(names(&browse, "channels"), ["dev"]);
+    let cursor = browse.body["next_cursor"].as_str().unwrap();
+    let rest = app
+        .get(
+            &format!(
+                "/api/v1/workspaces/{}/channels/browse?cursor={cursor}",
+                t.ws
+            ),
+            &t.member,
+        )
+        .await;
+    assert_eq!(
+        names(&rest, "channels"),
+        ["general"],
+        "private channels are not browsable"
+    );
+
+    // Any member sets the topic; only admins rename.
+    let owner_joins = app
+        .post(
+            &format!("/api/v1/channels/{dev}/join"),
+            Some(&t.owner),
+            json!({}),
+        )
+        .await;
+    assert_eq!(owner_joins.status, StatusCode::OK);
+    let topic = app
+        .patch(
+            &format!("/api/v1/channels/{dev}"),
+            &t.owner,
+            json!({"topic": "releases"}),
+        )
+        .await;
+    assert_eq!(topic.status, StatusCode::OK);
+    assert_eq!(topic.body["topic"], "releases");
+    let renamed = app
+        .patch(
+            &format!("/api/v1/channels/{dev}"),
+            &t.member,
+            json!({"name": "development", "allow_threads": false}),
+        )
+        .await;
+    assert_eq!(
+        renamed.status,
+        StatusCode::OK,
+        "the creator is the channel's admin: {renamed:?}"
+    );
+    assert_eq!(renamed.body["allow_threads"], false);
+    let other = app.user("otto").await;
+    app.join(&t.owner, &t.ws, &other, "member").await;
+    app.post(
+        &format!("/api/v1/channels/{dev}/join"),
+        Some(&other),
+        json!({}),
+    )
+    .await;
+    let refused = app
+        .patch(
+            &format!("/api/v1/channels/{dev}"),
+            &other,
+            json!({"name": "mine"}),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let read = app.get(&format!("/api/v1/channels/{dev}"), &other).await;
+    assert_eq!(read.body["channel"]["name"], "development");
+    assert_eq!(read.body["membership"]["role"], "member");
+}
+
+pub async fn archived_and_general_channels_have_their_rules(app: TestApp) {
+    let t = team(&app).await;
+    let general = app
+        .get(&format!("/api/v1/workspaces/{}/channels", t.ws), &t.member)
+        .await
+        .body["channels"][0]["channel"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let leave_general = app
+        .post(
+            &format!("/api/v1/channels/{general}/leave"),
+            Some(&t.member),
+            json!({}),
+        )
+        .await;
+    assert_eq!(leave_general.status, StatusCode::BAD_REQUEST);
+    let archive_general = app
+        .post(
+            &format!("/api/v1/channels/{general}/archive"),
+            Some(&t.owner),
+            json!({}),
+        )
+        .await;
+    assert_eq!(archive_general.status, StatusCode::BAD_REQUEST);
+
+    let ops = new_channel(&app, &t.owner, &t.ws, json!({"name": "ops"})).await;
+    let by_member = app
+        .post(
+            &format!("/api/v1/channels/{ops}/archive"),
+            Some(&t.member),
+            json!({}),
+        )
+        .await;
+    assert_eq!(by_member.status, StatusCode::FORBIDDEN);
+    let archived = app
+        .post(
+            &format!("/api/v1/channels/{ops}/archive"),
+            Some(&t.owner),
+            json!({}),
+        )
+        .await;
+    assert_eq!(archived.status, StatusCode::OK);
+    assert_eq!(archived.body["is_archived"], true);
+    assert!(archived.body["archived_at"].is_string());
+    // Read-only now.
+    let topic = app
+        .patch(
+            &format!("/api/v1/channels/{ops}"),
+            &t.owner,
+            json!({"topic": "x"}),
+        )
+        .await;
+    assert_eq!(topic.status, StatusCode::CONFLICT);
+    let join = app
+        .post(
+            &format!("/api/v1/channels/{ops}/join"),
+            Some(&t.member),
+            json!({}),
+        )
+        .await;
+    assert_eq!(join.status, StatusCode::CONFLICT);
+    assert_eq!(
+        app.get(&format!("/api/v1/channels/{ops}"), &t.member)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let back = app
+        .post(
+            &format!("/api/v1/channels/{ops}/unarchive"),
+            Some(&t.owner),
+            json!({}),
+        )
+        .await;
+    assert_eq!(back.body["is_archived"], false);
+    let join = app
+        .post(
+            &format!("/api/v1/channels/{ops}/join"),
+            Some(&t.member),
+            json!({}),
+        )
+        .await;
+    assert_eq!(join.status, StatusCode::OK);
+}
+
+pub async fn conversations_are_one_per_set_of_people(app: TestApp) {
+    let t = team(&app).await;
+    let owner_id = app.user_id(&t.owner).await;
+    let open = |token: String, users: Vec<String>| {
+        let app = &app;
+        let ws = t.ws.clone();
+        async move {
+            app.post(
+                &format!("/api/v1/workspaces/{ws}/conversations"),
+                Some(&token),
+                json!({"users": users}),
+            )
+            .await
+        }
+    };
+    let first = open(t.owner.clone(), vec![t.member_id.clone()]).await;
+    assert_eq!(first.status, StatusCode::OK, "{first:?}");
+    assert_eq!(first.body["channel_type"], "direct");
+    let again = open(t.member.clone(), vec![owner_id.clone()]).await;
+    assert_eq!(
+        again.body["id"], first.body["id"],
+        "found again from either side"
+    );
+    let group = open(
+        t.owner.clone(),
+        vec![t.member_id.clone(), t.guest_id.clone()],
+    )
+    .await;
+    assert_eq!(group.body["channel_type"], "group");
+    assert_ne!(group.body["id"], first.body["id"]);
+    let same_group = open(
+        t.guest.clone(),
+        vec![t.member_id.clone(), owner_id.clone(), t.member_id.clone()],
+    )
+    .await;
+    assert_eq!(same_group.body["id"], group.body["id"]);
+    let stranger = app.user("stan").await;
+    let stranger_id = app.user_id(&stranger).await;
+    let refused = open(t.owner.clone(), vec![stranger_id]).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::NOT_FOUND,
+        "only members of the workspace"
+    );
+    let empty = open(t.owner.clone(), vec![]).await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+    let dm = first.body["id"].as_str().unwrap();
+    let archive = app
+        .post(
+            &format!("/api/v1/channels/{dm}/archive"),
+            Some(&t.owner),
+            json!({}),
+        )
+        .await;
+    assert_eq!(archive.status, StatusCode::BAD_REQUEST);
+    let mine = app
+        .get(&format!("/api/v1/workspaces/{}/channels", t.ws), &t.member)
+        .await;
+    assert_eq!(
+        mine.body["channels"].as_array().unwrap().len(),
+        3,
+        "general, the DM and the group"
+    );
+}
+
+pub async fn private_channels_and_conversations_are_invisible_to_outsiders(app: TestApp) {
+    let t = team(&app).await;
+    let private = new_channel(
+        &app,
+        &t.member,
+        &t.ws,
+        json!({"name": "hush", "private": true}),
+    )
+    .await;
+    let public = new_channel(&app, &t.member, &t.ws, json!({"name": "open"})).await;
+    let dm = app
+        .post(
+            &format!("/api/v1/workspaces/{}/conversations", t.ws),
+            Some(&t.member),
+            json!({"users": [t.guest_id]}),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let outsider = app.user("olaf").await;
+    app.workspace(&outsider, "Other").await;
+    for channel in [&private, &dm] {
+        // The workspace owner is not in them: not found, like for anyone outside.
+        for token in [&t.owner, &outsider] {
+            for path in [
+                format!("/api/v1/channels/{channel}"),
+                format!("/api/v1/channels/{channel}/members"),
+            ] {
+                let reply = app.get(&path, token).await;
+                assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
+                assert!(!reply.body.to_string().contains("hush"));
+            }
+            let join = app
+                .post(
+                    &format!("/api/v1/channels/{channel}/join"),
+                    Some(token),
+                    json!({}),
+                )
+                .await;
+            assert_eq!(join.status, StatusCode::NOT_FOUND);
+        }
+    }
+    // Guests see only what they were added to.
+    assert_eq!(
+        app.get(&format!("/api/v1/channels/{public}"), &t.guest)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/channels/{dm}"), &t.guest)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let browse = app
+        .get(
+            &format!("/api/v1/workspaces/{}/channels/browse", t.ws),
+            &t.guest,
+        )
+        .await;
+    assert_eq!(browse.status, StatusCode::FORBIDDEN);
+    let added = app
+        .post(
+            &format!("/api/v1/channels/{public}/members"),
+            Some(&t.member),
+            json!({"user_id": t.guest_id}),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::OK, "{added:?}");
+    assert_eq!(
+        app.get(&format!("/api/v1/channels/{public}"), &t.guest)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // Removed from the private channel: access ends at once.
+    let friend = app.user("fred").await;
+    app.join(&t.owner, &t.ws, &friend, "member").await;
+    let friend_id = app.user_id(&friend).await;
+    app.post(
+        &format!("/api/v1/channels/{private}/members"),
+        Some(&t.member),
+        json!({"user_id": friend_id}),
+    )
+    .await;
+    assert_eq!(
+        app.get(&format!("/api/v1/channels/{private}"), &friend)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let removed = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/channels/{private}/members/{friend_id}"),
+            Some(&t.member),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get(&format!("/api/v1/channels/{private}"), &friend)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+pub async fn channel_membership_is_managed_by_its_rules(app: TestApp) {
+    let t = team(&app).await;
+    let room = new_channel(&app, &t.owner, &t.ws, json!({"name": "room"})).await;
+    let joined = app
+        .post(
+            &format!("/api/v1/channels/{room}/join"),
+            Some(&t.member),
+            json!({}),
+        )
+        .await;
+    assert_eq!(joined.body["role"], "member");
+    // Notification level: one's own only.
+    let mine = app
+        .patch(
+            &format!("/api/v1/channels/{room}/members/{}", t.member_id),
+            &t.member,
+            json!({"notification_level": "mentions"}),
+        )
+        .await;
+    assert_eq!(mine.status, StatusCode::OK);
+    assert_eq!(mine.body["notification_level"], "mentions");
+    let owner_id = app.user_id(&t.owner).await;
+    let theirs = app
+        .patch(
+            &format!("/api/v1/channels/{room}/members/{owner_id}"),
+            &t.member,
+            json!({"notification_level": "none"}),
+        )
+        .await;
+    assert_eq!(theirs.status, StatusCode::FORBIDDEN);
+    // Roles: admins only.
+    let promote = app
+        .patch(
+            &format!("/api/v1/channels/{room}/members/{}", t.member_id),
+            &t.member,
+            json!({"role": "admin"}),
+        )
+        .await;
+    assert_eq!(promote.status, StatusCode::FORBIDDEN);
+    let promote = app
+        .patch(
+            &format!("/api/v1/channels/{room}/members/{}", t.member_id),
+            &t.owner,
+            json!({"role": "admin"}),
+        )
+        .await;
+    assert_eq!(promote.body["role"], "admin");
+    // Members listed with a cursor.
+    let page = app
+        .get(
+            &format!("/api/v1/channels/{room}/members?limit=1"),
+            &t.member,
+        )
+        .await;
+    assert_eq!(page.body["members"].as_array().unwrap().len(), 1);
+    let cursor = page.body["next_cursor"].as_str().unwrap();
+    let rest = app
+        .get(
+            &format!("/api/v1/channels/{room}/members?cursor={cursor}"),
+            &t.member,
+        )
+        .await;
+    assert_eq!(rest.body["members"].as_array().unwrap().len(), 1);
+    assert!(rest.body["next_cursor"].is_null());
+    // Leave and come back.
+    let left = app
+        .post(
+            &format!("/api/v1/channels/{room}/leave"),
+            Some(&t.member),
+            json!({}),
+        )
+        .await;
+    assert_eq!(left.status, StatusCode::NO_CONTENT);
+    let twice = app
+        .post(
+            &format!("/api/v1/channels/{room}/leave"),
+            Some(&t.member),
+            json!({}),
+        )
+        .await;
+    assert_eq!(twice.status, StatusCode::CONFLICT);
+    // Guests cannot add people; removing someone not there is not found.
+    let by_guest = app
+        .post(
+            &format!("/api/v1/channels/{room}/members"),
+            Some(&t.guest),
+            json!({"user_id": t.member_id}),
+        )
+        .await;
+    assert_eq!(
+        by_guest.status,
+        StatusCode::NOT_FOUND,
+        "the guest cannot see the channel"
+    );
+    let absent = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/channels/{room}/members/{}", t.guest_id),
+            Some(&t.owner),
+            None,
+        )
+        .await;
+    assert_eq!(absent.status, StatusCode::NOT_FOUND);
 }

@@ -2030,6 +2030,14 @@ pub async fn invitations_are_accepted_within_their_limits(stores: Stores) {
     assert_eq!(member.role, WorkspaceRole::Member);
     assert_eq!(member.invited_by, Some(w.owner.id));
     assert_eq!(member.invitation_token, Some(once.id.to_string()));
+    let in_general = w
+        .stores
+        .channels
+        .get_channel_member(w.general.id, alice.id)
+        .await
+        .unwrap()
+        .expect("a new member joins the general channel");
+    assert!(in_general.is_active);
     let spent = ws
         .accept_invitation(
             "once",

@@ -1,6 +1,7 @@
 //! REST API v1, with its OpenAPI document generated from the handlers.
 
 mod accounts;
+mod channels;
 mod workspaces;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -23,6 +24,7 @@ use crate::AppState;
         (name = "workspaces", description = "Workspaces"),
         (name = "members", description = "Workspace members and roles"),
         (name = "invitations", description = "Invitations to join a workspace"),
+        (name = "channels", description = "Channels, direct conversations and channel members"),
     )
 )]
 struct ApiDoc;
@@ -44,4 +46,14 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
         .merge(accounts::routes())
         .merge(workspaces::routes())
+        .merge(channels::routes())
+}
+
+/// Parse an id from the path; a malformed one is simply not found.
+pub(crate) fn parse_id<T: std::str::FromStr>(
+    text: &str,
+    what: &'static str,
+) -> Result<T, crate::ApiError> {
+    text.parse()
+        .map_err(|_| crate::ApiError(confab_core::Error::NotFound(what)))
 }

@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::parse_id;
 use crate::extract::{ApiJson, Authed};
 use crate::wire::{
     cursor, double_option, ChannelBrief, ErrorBody, InvitationView, MemberView, WorkspaceView,
@@ -83,11 +84,6 @@ struct InvitationCreated {
 #[derive(Serialize, ToSchema)]
 struct InvitationList {
     invitations: Vec<InvitationView>,
-}
-
-/// Parse an id from the path; a malformed one is simply not found.
-fn parse_id<T: std::str::FromStr>(text: &str, what: &'static str) -> Result<T, ApiError> {
-    text.parse().map_err(|_| ApiError(Error::NotFound(what)))
 }
 
 #[derive(Deserialize, ToSchema)]
