@@ -23,7 +23,7 @@ pub use request_id::RequestId;
 pub type AppState = Arc<Services>;
 
 /// Largest request body the JSON API accepts.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// The whole HTTP application.
 pub fn router(services: Services) -> Router {

@@ -317,6 +317,83 @@ impl From<ChannelMember> for ChannelMemberView {
     }
 }
 
+/// One emoji's reactions on a message.
+#[derive(Serialize, ToSchema)]
+pub struct ReactionView {
+    pub name: String,
+    pub count: usize,
+    #[schema(value_type = Vec<String>)]
+    pub users: Vec<UserId>,
+}
+
+/// A message. A deleted message keeps its place but carries no content.
+#[derive(Serialize, ToSchema)]
+pub struct MessageView {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: MessageId,
+    #[schema(value_type = String, format = Uuid)]
+    pub channel_id: ChannelId,
+    #[schema(value_type = String, format = Uuid)]
+    pub user_id: UserId,
+    pub content: String,
+    /// `text`, `system`, `bot` or `file`.
+    #[schema(value_type = String)]
+    pub message_type: MessageType,
+    #[schema(value_type = Option<Object>)]
+    pub formatted_content: Option<Value>,
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub thread_id: Option<MessageId>,
+    pub reply_count: i32,
+    pub is_pinned: bool,
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub pinned_by: Option<UserId>,
+    pub pinned_at: Option<DateTime<Utc>>,
+    pub is_deleted: bool,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub reactions: Vec<ReactionView>,
+    pub edited_at: Option<DateTime<Utc>>,
+    /// How many times the message was edited.
+    pub edit_count: usize,
+    pub client_msg_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Message> for MessageView {
+    fn from(m: Message) -> Self {
+        Self {
+            id: m.id,
+            channel_id: m.channel_id,
+            user_id: m.user_id,
+            content: m.content,
+            message_type: m.message_type,
+            formatted_content: m.formatted_content,
+            thread_id: m.thread_id,
+            reply_count: m.reply_count,
+            is_pinned: m.is_pinned,
+            pinned_by: m.pinned_by,
+            pinned_at: m.pinned_at,
+            is_deleted: m.is_deleted,
+            deleted_at: m.deleted_at,
+            reactions: m
+                .reactions
+                .0
+                .into_iter()
+                .map(|(name, users)| ReactionView {
+                    count: users.len(),
+                    name,
+                    users,
+                })
+                .collect(),
+            edited_at: m.edited_at,
+            edit_count: m.edit_history.len(),
+            client_msg_id: m.client_msg_id,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
 /// A channel, briefly.
 #[derive(Serialize, ToSchema)]
 pub struct ChannelBrief {

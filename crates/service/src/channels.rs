@@ -38,7 +38,7 @@ impl ChannelAccess {
     }
 
     /// Channel admins and workspace owners and admins manage a channel.
-    fn can_manage(&self) -> bool {
+    pub(crate) fn can_manage(&self) -> bool {
         matches!(
             self.workspace_member.role,
             WorkspaceRole::Owner | WorkspaceRole::Admin

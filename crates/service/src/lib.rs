@@ -4,6 +4,7 @@
 
 mod accounts;
 mod channels;
+mod messages;
 mod mfa;
 mod passwords;
 mod tokens;
@@ -18,6 +19,7 @@ use confab_core::Result;
 
 pub use accounts::{Caller, IssuedSession, LoginOutcome, SignUp};
 pub use channels::{ChannelAccess, NewChannelRequest, MAX_GROUP_MEMBERS};
+pub use messages::{check_emoji, PostMessage, MAX_MESSAGE_CHARS};
 pub use mfa::MfaEnrollment;
 pub use workspaces::{CreatedWorkspace, NewWorkspaceRequest};
 
@@ -38,6 +40,8 @@ pub struct Policy {
     /// Login attempts allowed per account, and per client address, per minute.
     pub login_attempts_per_account: u64,
     pub login_attempts_per_ip: u64,
+    /// Messages one user may post to one channel per minute.
+    pub messages_per_minute: u64,
 }
 
 impl Default for Policy {
@@ -51,6 +55,7 @@ impl Default for Policy {
             mfa_lockout: Duration::from_secs(900),
             login_attempts_per_account: 10,
             login_attempts_per_ip: 50,
+            messages_per_minute: 120,
         }
     }
 }

@@ -26,6 +26,10 @@ macro_rules! api_conformance {
             conversations_are_one_per_set_of_people,
             private_channels_and_conversations_are_invisible_to_outsiders,
             channel_membership_is_managed_by_its_rules,
+            messages_are_posted_paged_edited_and_deleted,
+            threads_reactions_and_pins_work,
+            message_routes_refuse_outsiders_and_bad_input,
+            concurrent_posts_retries_and_replies_are_exact,
         );
     };
     (@cases $harness:path, $attrs:tt, $($case:ident),+ $(,)?) => {
@@ -369,7 +373,7 @@ pub async fn bad_input_gets_a_clear_error_and_changes_nothing(app: TestApp) {
     let url = |path: &str| format!("{}{path}", app.base);
 
     // Oversized body.
-    let huge = json!({"name": "x".repeat(100_000)});
+    let huge = json!({"name": "x".repeat(300_000)});
     let reply = TestApp::reply(
         app.http
             .post(url("/api/v1/workspaces"))
@@ -1037,7 +1041,9 @@ pub async fn the_openapi_document_matches_the_routes(app: TestApp) {
                 .replace("{workspace}", &id)
                 .replace("{user}", &id)
                 .replace("{invitation}", &id)
-                .replace("{channel}", &id);
+                .replace("{channel}", &id)
+                .replace("{message}", &id)
+                .replace("{emoji}", "smile");
             let reply = app
                 .call(
                     method.clone(),
@@ -1600,4 +1606,563 @@ pub async fn channel_membership_is_managed_by_its_rules(app: TestApp) {
         )
         .await;
     assert_eq!(absent.status, StatusCode::NOT_FOUND);
+}
+
+async fn general_of(app: &TestApp, token: &str, ws: &str) -> String {
+    let list = app
+        .get(&format!("/api/v1/workspaces/{ws}/channels"), token)
+        .await;
+    list.body["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel"]["is_general"] == true)
+        .unwrap()["channel"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn say(app: &TestApp, token: &str, channel: &str, body: Value) -> crate::app::Reply {
+    app.post(
+        &format!("/api/v1/channels/{channel}/messages"),
+        Some(token),
+        body,
+    )
+    .await
+}
+
+fn ids(reply: &crate::app::Reply) -> Vec<String> {
+    reply.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+pub async fn messages_are_posted_paged_edited_and_deleted(app: TestApp) {
+    let t = team(&app).await;
+    let general = general_of(&app, &t.owner, &t.ws).await;
+    let first = say(
+        &app,
+        &t.member,
+        &general,
+        json!({"content": "hello", "client_msg_id": "c-1"}),
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{first:?}");
+    assert_eq!(first.body["content"], "hello");
+    let retry = say(
+        &app,
+        &t.member,
+        &general,
+        json!({"content": "hello again?", "client_msg_id": "c-1"}),
+    )
+    .await;
+    assert_eq!(retry.status, StatusCode::OK);
+    assert_eq!(retry.body["id"], first.body["id"]);
+    assert_eq!(retry.body["content"], "hello");
+
+    let mut posted = vec![first.body["id"].as_str().unwrap().to_owned()];
+    for i in 0..6 {
+        let reply = say(
+            &app,
+            &t.owner,
+            &general,
+            json!({"content": format!("m{i}"), "formatted_content": {"blocks": []}}),
+        )
+        .await;
+        posted.push(reply.body["id"].as_str().unwrap().to_owned());
+    }
+    let newest_first: Vec<String> = posted.iter().rev().cloned().collect();
+    let page1 = app
+        .get(
+            &format!("/api/v1/channels/{general}/messages?limit=4"),
+            &t.member,
+        )
+        .await;
+    assert_eq!(ids(&page1), newest_first[..4]);
+    let cursor = page1.body["next_cursor"].as_str().unwrap();
+    let page2 = app
+        .get(
+            &format!("/api/v1/channels/{general}/messages?limit=4&before={cursor}"),
+            &t.member,
+        )
+        .await;
+    assert_eq!(ids(&page2), newest_first[4..]);
+    assert!(page2.body["next_cursor"].is_null());
+    let after = app
+        .get(
+            &format!(
+                "/api/v1/channels/{general}/messages?limit=2&after={}",
+                posted[1]
+            ),
+            &t.member,
+        )
+        .await;
+    assert_eq!(ids(&after), [posted[3].clone(), posted[2].clone()]);
+
+    // Edits: the author only.
+    let m = &posted[0];
+    let edited = app
+        .patch(
+            &format!("/api/v1/messages/{m}"),
+            &t.member,
+            json!({"content": "hello, world"}),
+        )
+        .await;
+    assert_eq!(edited.status, StatusCode::OK);
+    assert_eq!(edited.body["edit_count"], 1);
+    assert!(edited.body["edited_at"].is_string());
+    let by_other = app
+        .patch(
+            &format!("/api/v1/messages/{m}"),
+            &t.owner,
+            json!({"content": "hijack"}),
+        )
+        .await;
+    assert_eq!(by_other.status, StatusCode::FORBIDDEN);
+    // Deletes: the author or an admin; content is gone for everyone.
+    let other = app.user("olive").await;
+    app.join(&t.owner, &t.ws, &other, "member").await;
+    let refused = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/messages/{m}"),
+            Some(&other),
+            None,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let deleted = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/messages/{m}"),
+            Some(&t.owner),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let gone = app.get(&format!("/api/v1/messages/{m}"), &t.member).await;
+    assert_eq!(gone.body["is_deleted"], true);
+    assert_eq!(gone.body["content"], "");
+    let history = app
+        .get(&format!("/api/v1/channels/{general}/messages"), &t.member)
+        .await;
+    assert!(!ids(&history).contains(m));
+    let edit_deleted = app
+        .patch(
+            &format!("/api/v1/messages/{m}"),
+            &t.member,
+            json!({"content": "back"}),
+        )
+        .await;
+    assert_eq!(edit_deleted.status, StatusCode::NOT_FOUND);
+
+    // Read markers move forward only.
+    let read = app
+        .post(
+            &format!("/api/v1/channels/{general}/read"),
+            Some(&t.member),
+            json!({"message_id": posted[5]}),
+        )
+        .await;
+    assert_eq!(read.body["moved"], true);
+    let back = app
+        .post(
+            &format!("/api/v1/channels/{general}/read"),
+            Some(&t.member),
+            json!({"message_id": posted[2]}),
+        )
+        .await;
+    assert_eq!(back.body["moved"], false);
+}
+
+pub async fn threads_reactions_and_pins_work(app: TestApp) {
+    let t = team(&app).await;
+    let general = general_of(&app, &t.owner, &t.ws).await;
+    let parent = say(
+        &app,
+        &t.owner,
+        &general,
+        json!({"content": "thread starter"}),
+    )
+    .await
+    .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut replies = Vec::new();
+    for i in 0..3 {
+        let reply = say(
+            &app,
+            &t.member,
+            &general,
+            json!({"content": format!("r{i}"), "thread_id": parent}),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        replies.push(reply.body["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        app.get(&format!("/api/v1/messages/{parent}"), &t.member)
+            .await
+            .body["reply_count"],
+        3
+    );
+    let listed = app
+        .get(
+            &format!("/api/v1/messages/{parent}/replies?limit=2"),
+            &t.member,
+        )
+        .await;
+    assert_eq!(ids(&listed), replies[..2]);
+    let more = app
+        .get(
+            &format!(
+                "/api/v1/messages/{parent}/replies?after={}",
+                listed.body["next_cursor"].as_str().unwrap()
+            ),
+            &t.member,
+        )
+        .await;
+    assert_eq!(ids(&more), replies[2..]);
+    let nested = say(
+        &app,
+        &t.member,
+        &general,
+        json!({"content": "deeper", "thread_id": replies[0]}),
+    )
+    .await;
+    assert_eq!(nested.status, StatusCode::BAD_REQUEST);
+    let top = app
+        .get(&format!("/api/v1/channels/{general}/messages"), &t.member)
+        .await;
+    assert_eq!(
+        ids(&top),
+        std::slice::from_ref(&parent),
+        "replies stay in their thread"
+    );
+
+    // Reactions.
+    for (token, emoji) in [
+        (&t.owner, "thumbsup"),
+        (&t.member, "thumbsup"),
+        (&t.member, ":tada:"),
+    ] {
+        let reply = app
+            .post(
+                &format!("/api/v1/messages/{parent}/reactions"),
+                Some(token),
+                json!({"emoji": emoji}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    }
+    let twice = app
+        .post(
+            &format!("/api/v1/messages/{parent}/reactions"),
+            Some(&t.owner),
+            json!({"emoji": "thumbsup"}),
+        )
+        .await;
+    assert_eq!(twice.status, StatusCode::OK);
+    let list = app
+        .get(&format!("/api/v1/messages/{parent}/reactions"), &t.member)
+        .await;
+    assert_eq!(list.status, StatusCode::OK);
+    let by_guest = app
+        .get(&format!("/api/v1/messages/{parent}/reactions"), &t.guest)
+        .await;
+    assert_eq!(
+        by_guest.status,
+        StatusCode::NOT_FOUND,
+        "guests do not join general"
+    );
+    let reactions = list.body["reactions"].as_array().unwrap();
+    let thumbs = reactions.iter().find(|r| r["name"] == "thumbsup").unwrap();
+    assert_eq!(thumbs["count"], 2);
+    let removed = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/messages/{parent}/reactions/tada"),
+            Some(&t.member),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::OK);
+    assert_eq!(removed.body["reactions"].as_array().unwrap().len(), 1);
+    let spaced = app
+        .post(
+            &format!("/api/v1/messages/{parent}/reactions"),
+            Some(&t.owner),
+            json!({"emoji": "thumbs up"}),
+        )
+        .await;
+    assert_eq!(spaced.status, StatusCode::BAD_REQUEST);
+
+    // Pins.
+    let pinned = app
+        .post(
+            &format!("/api/v1/messages/{}/pin", replies[1]),
+            Some(&t.member),
+            json!({}),
+        )
+        .await;
+    assert_eq!(pinned.body["is_pinned"], true);
+    app.post(
+        &format!("/api/v1/messages/{parent}/pin"),
+        Some(&t.owner),
+        json!({}),
+    )
+    .await;
+    let pins = app
+        .get(&format!("/api/v1/channels/{general}/pins"), &t.member)
+        .await;
+    assert_eq!(ids(&pins), [parent.clone(), replies[1].clone()]);
+    let unpinned = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/messages/{parent}/pin"),
+            Some(&t.owner),
+            None,
+        )
+        .await;
+    assert_eq!(unpinned.body["is_pinned"], false);
+
+    // Threads can be turned off per channel.
+    let quiet = new_channel(&app, &t.owner, &t.ws, json!({"name": "quiet"})).await;
+    app.patch(
+        &format!("/api/v1/channels/{quiet}"),
+        &t.owner,
+        json!({"allow_threads": false}),
+    )
+    .await;
+    let top = say(
+        &app,
+        &t.owner,
+        &quiet,
+        json!({"content": "no threads here"}),
+    )
+    .await
+    .body["id"]
+        .clone();
+    let refused = say(
+        &app,
+        &t.owner,
+        &quiet,
+        json!({"content": "reply", "thread_id": top}),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+}
+
+pub async fn message_routes_refuse_outsiders_and_bad_input(app: TestApp) {
+    let t = team(&app).await;
+    let private = new_channel(
+        &app,
+        &t.member,
+        &t.ws,
+        json!({"name": "inner", "private": true}),
+    )
+    .await;
+    let secret = say(&app, &t.member, &private, json!({"content": "the plan"}))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let outsider = app.user("oscar").await;
+    for token in [&t.owner, &t.guest, &outsider] {
+        for path in [
+            format!("/api/v1/channels/{private}/messages"),
+            format!("/api/v1/channels/{private}/pins"),
+            format!("/api/v1/messages/{secret}"),
+            format!("/api/v1/messages/{secret}/replies"),
+            format!("/api/v1/messages/{secret}/reactions"),
+        ] {
+            let reply = app.get(&path, token).await;
+            assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
+            assert!(!reply.body.to_string().contains("the plan"));
+        }
+        let read = app
+            .post(
+                &format!("/api/v1/channels/{private}/read"),
+                Some(token),
+                json!({"message_id": secret}),
+            )
+            .await;
+        assert_eq!(read.status, StatusCode::NOT_FOUND);
+        let post = say(&app, token, &private, json!({"content": "let me in"})).await;
+        assert_eq!(post.status, StatusCode::NOT_FOUND);
+    }
+    // A public channel can be read by any member, but only its members post.
+    let public = new_channel(&app, &t.member, &t.ws, json!({"name": "lobby"})).await;
+    say(&app, &t.member, &public, json!({"content": "welcome"})).await;
+    assert_eq!(
+        app.get(&format!("/api/v1/channels/{public}/messages"), &t.owner)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let not_joined = say(&app, &t.owner, &public, json!({"content": "hi"})).await;
+    assert_eq!(not_joined.status, StatusCode::FORBIDDEN);
+
+    // Bad input: each a clear 4xx, and nothing is posted.
+    let general = general_of(&app, &t.owner, &t.ws).await;
+    let elsewhere = say(
+        &app,
+        &t.member,
+        &public,
+        json!({"content": "cursor elsewhere"}),
+    )
+    .await
+    .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (body, status) in [
+        (json!({"content": ""}), StatusCode::BAD_REQUEST),
+        (json!({"content": "   "}), StatusCode::BAD_REQUEST),
+        (
+            json!({"content": "x".repeat(40_001)}),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+        (
+            json!({"content": "x", "formatted_content": "not json structure"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"content": "x", "thread_id": elsewhere}),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            json!({"content": "x", "thread_id": "not-an-id"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"content": "x", "client_msg_id": "k".repeat(101)}),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let reply = say(&app, &t.owner, &general, body.clone()).await;
+        assert_eq!(reply.status, status, "{body}: {reply:?}");
+    }
+    let cursor = app
+        .get(
+            &format!("/api/v1/channels/{general}/messages?before={elsewhere}"),
+            &t.owner,
+        )
+        .await;
+    assert_eq!(cursor.status, StatusCode::BAD_REQUEST);
+    assert_eq!(cursor.body["error"]["field"], "cursor");
+    let history = app
+        .get(&format!("/api/v1/channels/{general}/messages"), &t.owner)
+        .await;
+    assert!(ids(&history).is_empty(), "nothing was posted");
+
+    // Archived channels refuse writes; a removed member loses access at once.
+    let friend = app.user("fiona").await;
+    app.join(&t.owner, &t.ws, &friend, "member").await;
+    let friend_id = app.user_id(&friend).await;
+    app.post(
+        &format!("/api/v1/channels/{private}/members"),
+        Some(&t.member),
+        json!({"user_id": friend_id}),
+    )
+    .await;
+    assert_eq!(
+        app.get(&format!("/api/v1/messages/{secret}"), &friend)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    app.call(
+        Method::DELETE,
+        &format!("/api/v1/channels/{private}/members/{friend_id}"),
+        Some(&t.member),
+        None,
+    )
+    .await;
+    assert_eq!(
+        app.get(&format!("/api/v1/messages/{secret}"), &friend)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    app.post(
+        &format!("/api/v1/channels/{private}/archive"),
+        Some(&t.member),
+        json!({}),
+    )
+    .await;
+    let archived = say(&app, &t.member, &private, json!({"content": "still here?"})).await;
+    assert_eq!(archived.status, StatusCode::CONFLICT);
+}
+
+pub async fn concurrent_posts_retries_and_replies_are_exact(app: TestApp) {
+    let t = team(&app).await;
+    let general = general_of(&app, &t.owner, &t.ws).await;
+    // 50 parallel retries of one client_msg_id: one message.
+    let retries = (0..50).map(|i| {
+        say(
+            &app,
+            &t.member,
+            &general,
+            json!({"content": format!("try {i}"), "client_msg_id": "once"}),
+        )
+    });
+    let results = futures::future::join_all(retries).await;
+    let created = results
+        .iter()
+        .filter(|r| r.status == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 1);
+    let distinct: std::collections::HashSet<&Value> =
+        results.iter().map(|r| &r.body["id"]).collect();
+    assert_eq!(distinct.len(), 1);
+    // 100 parallel replies: reply_count 100.
+    let parent = results[0].body["id"].as_str().unwrap().to_owned();
+    let replies = (0..100).map(|i| {
+        say(
+            &app,
+            &t.owner,
+            &general,
+            json!({"content": format!("reply {i}"), "thread_id": parent}),
+        )
+    });
+    for reply in futures::future::join_all(replies).await {
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    }
+    assert_eq!(
+        app.get(&format!("/api/v1/messages/{parent}"), &t.owner)
+            .await
+            .body["reply_count"],
+        100
+    );
+    // 100 parallel posts: each in history exactly once, in the order of their ids.
+    let room = new_channel(&app, &t.owner, &t.ws, json!({"name": "busy"})).await;
+    let posts = (0..100).map(|i| {
+        say(
+            &app,
+            &t.owner,
+            &room,
+            json!({"content": format!("post {i}")}),
+        )
+    });
+    let mut posted: Vec<String> = futures::future::join_all(posts)
+        .await
+        .into_iter()
+        .map(|r| r.body["id"].as_str().unwrap().to_owned())
+        .collect();
+    posted.sort();
+    posted.reverse();
+    let history = app
+        .get(
+            &format!("/api/v1/channels/{room}/messages?limit=200"),
+            &t.owner,
+        )
+        .await;
+    assert_eq!(ids(&history), posted);
 }

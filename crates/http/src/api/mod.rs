@@ -2,6 +2,7 @@
 
 mod accounts;
 mod channels;
+mod messages;
 mod workspaces;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -25,6 +26,7 @@ use crate::AppState;
         (name = "members", description = "Workspace members and roles"),
         (name = "invitations", description = "Invitations to join a workspace"),
         (name = "channels", description = "Channels, direct conversations and channel members"),
+        (name = "messages", description = "Messages, threads, reactions, pins and read markers"),
     )
 )]
 struct ApiDoc;
@@ -47,6 +49,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .merge(accounts::routes())
         .merge(workspaces::routes())
         .merge(channels::routes())
+        .merge(messages::routes())
 }
 
 /// Parse an id from the path; a malformed one is simply not found.

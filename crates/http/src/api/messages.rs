@@ -1,0 +1,362 @@
+//! Messages, threads, reactions, pins and read markers.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use confab_core::id::{ChannelId, MessageId};
+use confab_core::model::HistoryRange;
+use confab_core::page::page_size;
+use confab_core::Error;
+use confab_service::PostMessage;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::parse_id;
+use crate::extract::{ApiJson, Authed};
+use crate::wire::{ErrorBody, MessageView, ReactionView};
+use crate::{ApiError, AppState};
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(history, post))
+        .routes(routes!(read_one, edit, delete))
+        .routes(routes!(replies))
+        .routes(routes!(reactions, react))
+        .routes(routes!(unreact))
+        .routes(routes!(pin, unpin))
+        .routes(routes!(pins))
+        .routes(routes!(mark_read))
+}
+
+const CHANNEL: &str = "Channel id";
+const MESSAGE: &str = "Message id";
+
+/// Messages, and how to ask for more.
+#[derive(Serialize, ToSchema)]
+struct MessageList {
+    messages: Vec<MessageView>,
+    /// The id to pass as `before` (history) or `after` (replies) for the
+    /// next page; absent when there is no more.
+    next_cursor: Option<String>,
+}
+
+fn query_of<T>(
+    q: Result<Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, ApiError> {
+    q.map(|Query(q)| q)
+        .map_err(|e| ApiError(Error::invalid("query", e.body_text())))
+}
+
+fn cursor_id(value: Option<&str>, field: &str) -> Result<Option<MessageId>, ApiError> {
+    value
+        .map(|v| {
+            v.parse::<MessageId>()
+                .map_err(|_| ApiError(Error::invalid(field, "is not a message id")))
+        })
+        .transpose()
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct HistoryQuery {
+    /// Page size, 1 to 200 (default 50).
+    limit: Option<u32>,
+    /// Messages older than this message id.
+    before: Option<String>,
+    /// Messages newer than this message id.
+    after: Option<String>,
+}
+
+#[utoipa::path(get, path = "/channels/{channel}/messages", tag = "messages",
+    params(("channel" = String, Path, description = CHANNEL), HistoryQuery),
+    responses((status = 200, body = MessageList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn history(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(channel): Path<String>,
+    query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<MessageList>, ApiError> {
+    let query = query_of(query)?;
+    let id: ChannelId = parse_id(&channel, "channel")?;
+    let range = match (
+        cursor_id(query.before.as_deref(), "before")?,
+        cursor_id(query.after.as_deref(), "after")?,
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid("before", "give before or after, not both").into())
+        }
+        (Some(before), None) => HistoryRange::Before(before),
+        (None, Some(after)) => HistoryRange::After(after),
+        (None, None) => HistoryRange::Latest,
+    };
+    let limit = page_size(query.limit, 50);
+    let messages = app.history(&caller, id, range, limit).await?;
+    let next_cursor = (messages.len() == limit as usize)
+        .then(|| messages.last().map(|m| m.id.to_string()))
+        .flatten();
+    Ok(Json(MessageList {
+        messages: messages.into_iter().map(MessageView::from).collect(),
+        next_cursor,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PostBody {
+    content: String,
+    #[schema(value_type = Option<Object>)]
+    formatted_content: Option<Value>,
+    /// Reply in the thread of this message.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    thread_id: Option<MessageId>,
+    /// The client's own id for the message: a retry with the same id
+    /// returns the first message instead of posting again.
+    client_msg_id: Option<String>,
+}
+
+#[utoipa::path(post, path = "/channels/{channel}/messages", tag = "messages",
+    params(("channel" = String, Path, description = CHANNEL)), request_body = PostBody,
+    responses((status = 201, body = MessageView), (status = 200, description = "A retry: the message first posted", body = MessageView),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn post(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(channel): Path<String>,
+    ApiJson(body): ApiJson<PostBody>,
+) -> Result<(StatusCode, Json<MessageView>), ApiError> {
+    let id: ChannelId = parse_id(&channel, "channel")?;
+    let inserted = app
+        .post_message(
+            &caller,
+            id,
+            PostMessage {
+                content: body.content,
+                formatted_content: body.formatted_content,
+                thread_id: body.thread_id,
+                client_msg_id: body.client_msg_id,
+            },
+        )
+        .await?;
+    let status = if inserted.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(inserted.message.into())))
+}
+
+#[utoipa::path(get, path = "/messages/{message}", tag = "messages",
+    params(("message" = String, Path, description = MESSAGE)),
+    responses((status = 200, body = MessageView), (status = 404, body = ErrorBody)))]
+async fn read_one(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(message): Path<String>,
+) -> Result<Json<MessageView>, ApiError> {
+    let id: MessageId = parse_id(&message, "message")?;
+    Ok(Json(app.message(&caller, id).await?.into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct EditBody {
+    content: String,
+    #[schema(value_type = Option<Object>)]
+    formatted_content: Option<Value>,
+}
+
+#[utoipa::path(patch, path = "/messages/{message}", tag = "messages",
+    params(("message" = String, Path, description = MESSAGE)), request_body = EditBody,
+    responses((status = 200, body = MessageView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn edit(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(message): Path<String>,
+    ApiJson(body): ApiJson<EditBody>,
+) -> Result<Json<MessageView>, ApiError> {
+    let id: MessageId = parse_id(&message, "message")?;
+    let edited = app
+        .edit_message(&caller, id, &body.content, body.formatted_content)
+        .await?;
+    Ok(Json(edited.into()))
+}
+
+#[utoipa::path(delete, path = "/messages/{message}", tag = "messages",
+    params(("message" = String, Path, description = MESSAGE)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(message): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id: MessageId = parse_id(&message, "message")?;
+    app.delete_message(&caller, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct RepliesQuery {
+    /// Page size, 1 to 200 (default 50).
+    limit: Option<u32>,
+    /// Replies after this reply id.
+    after: Option<String>,
+}
+
+#[utoipa::path(get, path = "/messages/{message}/replies", tag = "messages",
+    params(("message" = String, Path, description = MESSAGE), RepliesQuery),
+    responses((status = 200, body = MessageList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn replies(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(message): Path<String>,
+    query: Result<Query<RepliesQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<MessageList>, ApiError> {
+    let query = query_of(query)?;
+    let id: MessageId = parse_id(&message, "message")?;
+    let limit = page_size(query.limit, 50);
+    let after = cursor_id(query.after.as_deref(), "after")?;
+    let replies = app.thread(&caller, id, after, limit).await?;
+    let next_cursor = (replies.len() == limit as usize)
+        .then(|| replies.last().map(|m| m.id.to_string()))
+        .flatten();
+    Ok(Json(MessageList {
+        messages: replies.into_iter().map(MessageView::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// The reactions on a message, per emoji.
+#[derive(Serialize, ToSchema)]
+struct ReactionList {
+    reactions: Vec<ReactionView>,
+}
+
+#[utoipa::path(get, path = "/messages/{message}/reactions", tag = "messages",
+    params(("message" = String, Path, description = MESSAGE)),
+    responses((status = 200, body = ReactionList), (status = 404, body = ErrorBody)))]
+async fn reactions(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(message): Path<String>,
+) -> Result<Json<ReactionList>, ApiError> {
+    let id: MessageId = parse_id(&message, "message")?;
+    let view = MessageView::from(app.message(&caller, id).await?);
+    Ok(Json(ReactionList {
+        reactions: view.reactions,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ReactBody {
+    /// The emoji name, e.g. `thumbsup`.
+    emoji: String,
+}
+
+#[utoipa::path(post, path = "/messages/{message}/reactions", tag = "messages",
+    params(("message" = String, Path, description = MESSAGE)), request_body = ReactBody,
+    responses((status = 200, body = MessageView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn react(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(message): Path<String>,
+    ApiJson(body): ApiJson<ReactBody>,
+) -> Result<Json<MessageView>, ApiError> {
+    let id: MessageId = parse_id(&message, "message")?;
+    Ok(Json(
+        app.react(&caller, id, &body.emoji, true)
+            .await?
+            .message
+            .into(),
+    ))
+}
+
+#[utoipa::path(delete, path = "/messages/{message}/reactions/{emoji}", tag = "messages",
+    params(("message" = String, Path, description = MESSAGE), ("emoji" = String, Path, description = "Emoji name")),
+    responses((status = 200, body = MessageView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn unreact(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path((message, emoji)): Path<(String, String)>,
+) -> Result<Json<MessageView>, ApiError> {
+    let id: MessageId = parse_id(&message, "message")?;
+    Ok(Json(
+        app.react(&caller, id, &emoji, false).await?.message.into(),
+    ))
+}
+
+#[utoipa::path(post, path = "/messages/{message}/pin", tag = "messages",
+    params(("message" = String, Path, description = MESSAGE)),
+    responses((status = 200, body = MessageView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn pin(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(message): Path<String>,
+) -> Result<Json<MessageView>, ApiError> {
+    let id: MessageId = parse_id(&message, "message")?;
+    Ok(Json(app.pin(&caller, id, true).await?.message.into()))
+}
+
+#[utoipa::path(delete, path = "/messages/{message}/pin", tag = "messages",
+    params(("message" = String, Path, description = MESSAGE)),
+    responses((status = 200, body = MessageView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn unpin(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(message): Path<String>,
+) -> Result<Json<MessageView>, ApiError> {
+    let id: MessageId = parse_id(&message, "message")?;
+    Ok(Json(app.pin(&caller, id, false).await?.message.into()))
+}
+
+#[utoipa::path(get, path = "/channels/{channel}/pins", tag = "messages",
+    params(("channel" = String, Path, description = CHANNEL)),
+    responses((status = 200, body = MessageList), (status = 404, body = ErrorBody)))]
+async fn pins(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(channel): Path<String>,
+) -> Result<Json<MessageList>, ApiError> {
+    let id: ChannelId = parse_id(&channel, "channel")?;
+    let messages = app.pins(&caller, id).await?;
+    Ok(Json(MessageList {
+        messages: messages.into_iter().map(MessageView::from).collect(),
+        next_cursor: None,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ReadBody {
+    /// The newest message read.
+    #[schema(value_type = String, format = Uuid)]
+    message_id: MessageId,
+}
+
+/// Whether the read marker moved.
+#[derive(Serialize, ToSchema)]
+struct ReadAnswer {
+    moved: bool,
+}
+
+#[utoipa::path(post, path = "/channels/{channel}/read", tag = "messages",
+    params(("channel" = String, Path, description = CHANNEL)), request_body = ReadBody,
+    responses((status = 200, body = ReadAnswer), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn mark_read(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(channel): Path<String>,
+    ApiJson(body): ApiJson<ReadBody>,
+) -> Result<Json<ReadAnswer>, ApiError> {
+    let id: ChannelId = parse_id(&channel, "channel")?;
+    let moved = app.mark_read(&caller, id, body.message_id).await?;
+    Ok(Json(ReadAnswer { moved }))
+}

@@ -1,0 +1,336 @@
+//! Messages: posting, history, threads, edits, deletes, reactions, pins and
+//! read markers, each checked against what the caller may see and do.
+
+use std::time::Duration;
+
+use confab_core::id::*;
+use confab_core::model::*;
+use confab_core::{time, Error, Result};
+use serde_json::Value;
+
+use crate::accounts::Caller;
+use crate::channels::ChannelAccess;
+use crate::{validate, Services};
+
+/// Longest message text, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 40_000;
+/// Largest `formatted_content`, in bytes of JSON.
+pub const MAX_FORMATTED_BYTES: usize = 64 * 1024;
+
+/// A message to post.
+#[derive(Clone, Debug, Default)]
+pub struct PostMessage {
+    pub content: String,
+    pub formatted_content: Option<Value>,
+    pub thread_id: Option<MessageId>,
+    pub client_msg_id: Option<String>,
+}
+
+fn check_content(content: &str) -> Result<String> {
+    if content.trim().is_empty() {
+        return Err(Error::invalid("content", "must not be empty"));
+    }
+    if content.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(Error::TooLarge {
+            what: "content".into(),
+            limit: MAX_MESSAGE_CHARS as u64,
+        });
+    }
+    if content
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+    {
+        return Err(Error::invalid(
+            "content",
+            "must not contain control characters",
+        ));
+    }
+    Ok(content.to_owned())
+}
+
+fn check_formatted(value: Option<Value>) -> Result<Option<Value>> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(v @ (Value::Object(_) | Value::Array(_))) => {
+            if v.to_string().len() > MAX_FORMATTED_BYTES {
+                return Err(Error::invalid(
+                    "formatted_content",
+                    format!("must be at most {MAX_FORMATTED_BYTES} bytes"),
+                ));
+            }
+            Ok(Some(v))
+        }
+        Some(_) => Err(Error::invalid(
+            "formatted_content",
+            "must be a JSON object or array",
+        )),
+    }
+}
+
+/// An emoji name as in `:thumbsup:`, without the colons.
+pub fn check_emoji(name: &str) -> Result<String> {
+    let name = name.trim_matches(':');
+    let ok = (1..=64).contains(&name.len())
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'+')
+        });
+    if ok {
+        Ok(name.to_owned())
+    } else {
+        Err(Error::invalid(
+            "emoji",
+            "must be 1 to 64 lowercase letters, digits, '_', '-' or '+'",
+        ))
+    }
+}
+
+impl ChannelAccess {
+    fn require_member(&self) -> Result<()> {
+        if self.membership.as_ref().is_some_and(|m| m.is_active) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden("join the channel first".into()))
+        }
+    }
+}
+
+impl Services {
+    /// The message and its channel, if the caller may see the channel.
+    async fn message_access(
+        &self,
+        caller: &Caller,
+        id: MessageId,
+    ) -> Result<(Message, ChannelAccess)> {
+        let message = self
+            .stores
+            .messages
+            .get_message(id)
+            .await?
+            .ok_or(Error::NotFound("message"))?;
+        let access = self
+            .channel_access(caller, message.channel_id)
+            .await
+            .map_err(|e| match e {
+                Error::NotFound(_) => Error::NotFound("message"),
+                other => other,
+            })?;
+        Ok((message, access))
+    }
+
+    /// Refuse (as invalid `field`) a message id that is not in `channel`.
+    async fn require_in_channel(
+        &self,
+        id: MessageId,
+        channel: ChannelId,
+        field: &str,
+    ) -> Result<()> {
+        let message = self.stores.messages.get_message(id).await?;
+        if message.is_none_or(|m| m.channel_id != channel) {
+            return Err(Error::invalid(field, "is not a message of this channel"));
+        }
+        Ok(())
+    }
+
+    async fn check_message_rate(&self, caller: &Caller, channel: ChannelId) -> Result<()> {
+        let key = format!("message_rate:{}:{}", caller.user.id, channel);
+        let (count, left) = self
+            .limiter
+            .hit(&key, Duration::from_secs(60), time::now())
+            .await?;
+        if count > self.policy.messages_per_minute {
+            return Err(Error::RateLimited { retry_after: left });
+        }
+        Ok(())
+    }
+
+    /// Post a message (or a thread reply) as the caller. A retry with the
+    /// same `client_msg_id` returns the first message.
+    pub async fn post_message(
+        &self,
+        caller: &Caller,
+        channel: ChannelId,
+        post: PostMessage,
+    ) -> Result<Inserted> {
+        let access = self.channel_access(caller, channel).await?;
+        access.require_member()?;
+        if access.channel.is_archived {
+            return Err(Error::conflict("channel", "the channel is archived"));
+        }
+        let content = check_content(&post.content)?;
+        let formatted_content = check_formatted(post.formatted_content)?;
+        let client_msg_id =
+            validate::optional_text("client_msg_id", post.client_msg_id.as_deref(), 100)?;
+        if post.thread_id.is_some() && !access.channel.allow_threads {
+            return Err(Error::invalid(
+                "thread_id",
+                "threads are turned off in this channel",
+            ));
+        }
+        self.check_message_rate(caller, channel).await?;
+        let new = NewMessage {
+            id: MessageId::new(),
+            workspace_id: access.channel.workspace_id,
+            channel_id: channel,
+            user_id: caller.user.id,
+            content,
+            message_type: MessageType::Text,
+            formatted_content,
+            thread_id: post.thread_id,
+            client_msg_id,
+        };
+        self.stores.messages.insert_message(&new).await
+    }
+
+    /// One message.
+    pub async fn message(&self, caller: &Caller, id: MessageId) -> Result<Message> {
+        Ok(self.message_access(caller, id).await?.0)
+    }
+
+    /// A page of a channel's history, newest first. A cursor message must
+    /// belong to this channel.
+    pub async fn history(
+        &self,
+        caller: &Caller,
+        channel: ChannelId,
+        range: HistoryRange,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        self.channel_access(caller, channel).await?;
+        if let HistoryRange::Before(id) | HistoryRange::After(id) = range {
+            self.require_in_channel(id, channel, "cursor").await?;
+        }
+        self.stores.messages.history(channel, range, limit).await
+    }
+
+    /// Replies of a thread, oldest first.
+    pub async fn thread(
+        &self,
+        caller: &Caller,
+        parent: MessageId,
+        after: Option<MessageId>,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        self.message_access(caller, parent).await?;
+        self.stores
+            .messages
+            .thread_replies(parent, after, limit)
+            .await
+    }
+
+    /// Edit the caller's own message.
+    pub async fn edit_message(
+        &self,
+        caller: &Caller,
+        id: MessageId,
+        content: &str,
+        formatted_content: Option<Value>,
+    ) -> Result<Message> {
+        let (message, access) = self.message_access(caller, id).await?;
+        if message.user_id != caller.user.id {
+            return Err(Error::Forbidden(
+                "only the author may edit a message".into(),
+            ));
+        }
+        if access.channel.is_archived {
+            return Err(Error::conflict("channel", "the channel is archived"));
+        }
+        let content = check_content(content)?;
+        let formatted_content = check_formatted(formatted_content)?;
+        self.stores
+            .messages
+            .edit_message(id, &content, formatted_content.as_ref(), time::now())
+            .await
+    }
+
+    /// Delete a message: its author, or a channel or workspace admin.
+    pub async fn delete_message(&self, caller: &Caller, id: MessageId) -> Result<Changed> {
+        let (message, access) = self.message_access(caller, id).await?;
+        if message.user_id != caller.user.id && !access.can_manage() {
+            return Err(Error::Forbidden(
+                "only the author or an admin may delete a message".into(),
+            ));
+        }
+        self.stores.messages.delete_message(id, time::now()).await
+    }
+
+    /// Add (`add`) or remove the caller's reaction.
+    pub async fn react(
+        &self,
+        caller: &Caller,
+        id: MessageId,
+        emoji: &str,
+        add: bool,
+    ) -> Result<Changed> {
+        let emoji = check_emoji(emoji)?;
+        let (_, access) = self.message_access(caller, id).await?;
+        access.require_member()?;
+        if access.channel.is_archived {
+            return Err(Error::conflict("channel", "the channel is archived"));
+        }
+        if add {
+            self.stores
+                .messages
+                .add_reaction(id, caller.user.id, &emoji)
+                .await
+        } else {
+            self.stores
+                .messages
+                .remove_reaction(id, caller.user.id, &emoji)
+                .await
+        }
+    }
+
+    /// Pin or unpin a message; any member of its channel.
+    pub async fn pin(&self, caller: &Caller, id: MessageId, pinned: bool) -> Result<Changed> {
+        let (_, access) = self.message_access(caller, id).await?;
+        access.require_member()?;
+        if access.channel.is_archived {
+            return Err(Error::conflict("channel", "the channel is archived"));
+        }
+        let by = pinned.then_some(caller.user.id);
+        self.stores.messages.set_pinned(id, by, time::now()).await
+    }
+
+    /// The pinned messages of a channel.
+    pub async fn pins(&self, caller: &Caller, channel: ChannelId) -> Result<Vec<Message>> {
+        self.channel_access(caller, channel).await?;
+        self.stores.messages.list_pinned(channel).await
+    }
+
+    /// Move the caller's read marker in a channel forward to `message`.
+    pub async fn mark_read(
+        &self,
+        caller: &Caller,
+        channel: ChannelId,
+        message: MessageId,
+    ) -> Result<bool> {
+        let access = self.channel_access(caller, channel).await?;
+        access.require_member()?;
+        self.require_in_channel(message, channel, "message_id")
+            .await?;
+        self.stores
+            .channels
+            .mark_read(channel, caller.user.id, message, time::now())
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_inputs() {
+        assert!(check_content("  ").is_err());
+        assert!(matches!(
+            check_content(&"x".repeat(MAX_MESSAGE_CHARS + 1)),
+            Err(Error::TooLarge { .. })
+        ));
+        assert!(check_content(&"é".repeat(MAX_MESSAGE_CHARS)).is_ok());
+        assert!(check_formatted(Some(serde_json::json!("text"))).is_err());
+        assert!(check_formatted(Some(serde_json::json!({"blocks": []}))).is_ok());
+        assert_eq!(check_emoji(":thumbsup:").unwrap(), "thumbsup");
+        assert!(check_emoji("thumbs up").is_err());
+        assert!(check_emoji("").is_err());
+    }
+}

@@ -1,0 +1,111 @@
+//! Rate limits that need a policy of their own: login attempts per client
+//! address, and messages per user and channel.
+
+use confab_service::Policy;
+use confab_testkit::app::TestApp;
+use confab_testkit::harness::with_sqlite;
+use reqwest::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn one_address_trying_many_accounts_is_limited() {
+    with_sqlite(|stores| async move {
+        let policy = Policy {
+            login_attempts_per_ip: 3,
+            ..Policy::default()
+        };
+        let app = TestApp::start_with(stores, policy).await;
+        let mut statuses = Vec::new();
+        for i in 0..5 {
+            let reply = app
+                .post(
+                    "/api/v1/auth/login",
+                    None,
+                    json!({"email": format!("user{i}@example.test"), "password": "whatever-1"}),
+                )
+                .await;
+            statuses.push(reply.status);
+        }
+        assert_eq!(
+            statuses,
+            [
+                StatusCode::UNAUTHORIZED,
+                StatusCode::UNAUTHORIZED,
+                StatusCode::UNAUTHORIZED,
+                StatusCode::TOO_MANY_REQUESTS,
+                StatusCode::TOO_MANY_REQUESTS,
+            ]
+        );
+        app.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn posting_is_limited_per_user_and_channel() {
+    with_sqlite(|stores| async move {
+        let policy = Policy {
+            messages_per_minute: 3,
+            ..Policy::default()
+        };
+        let app = TestApp::start_with(stores, policy).await;
+        let owner = app.user("pat").await;
+        let ws = app.workspace(&owner, "Chatty").await;
+        let channels = app
+            .get(&format!("/api/v1/workspaces/{ws}/channels"), &owner)
+            .await;
+        let general = channels.body["channels"][0]["channel"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let other = app
+            .post(
+                &format!("/api/v1/workspaces/{ws}/channels"),
+                Some(&owner),
+                json!({"name": "other"}),
+            )
+            .await
+            .body["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let post = |channel: String| {
+            let app = &app;
+            let owner = owner.clone();
+            async move {
+                app.post(
+                    &format!("/api/v1/channels/{channel}/messages"),
+                    Some(&owner),
+                    json!({"content": "hi"}),
+                )
+                .await
+            }
+        };
+        for _ in 0..3 {
+            assert_eq!(post(general.clone()).await.status, StatusCode::CREATED);
+        }
+        let limited = post(general.clone()).await;
+        assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+        let retry: u64 = limited.headers["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&retry));
+        assert_eq!(
+            post(other).await.status,
+            StatusCode::CREATED,
+            "another channel has its own window"
+        );
+        let history = app
+            .get(&format!("/api/v1/channels/{general}/messages"), &owner)
+            .await;
+        assert_eq!(
+            history.body["messages"].as_array().unwrap().len(),
+            3,
+            "the refused post was not stored"
+        );
+        app.stop().await;
+    })
+    .await;
+}
