@@ -175,6 +175,14 @@ pub trait ChannelStore: Send + Sync {
         user: UserId,
         update: &ChannelMemberUpdate,
     ) -> Result<ChannelMember>;
+    /// Unread and mention counts of `user` for the active memberships in
+    /// `workspace`, or only for `channel`.
+    async fn read_states(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+        channel: Option<ChannelId>,
+    ) -> Result<Vec<ReadState>>;
     /// Move the read marker forward to `message`. It never moves back: false
     /// (and no change) if the marker is already at or past `message`.
     async fn mark_read(

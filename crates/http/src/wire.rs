@@ -394,6 +394,30 @@ impl From<Message> for MessageView {
     }
 }
 
+/// Unread state of one channel for the caller.
+#[derive(Serialize, ToSchema)]
+pub struct ReadStateView {
+    #[schema(value_type = String, format = Uuid)]
+    pub channel_id: ChannelId,
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub last_read_message_id: Option<MessageId>,
+    /// Top-level messages by others after the read marker (counted up to 10,000).
+    pub unread: i64,
+    /// Messages after the marker that mention the caller, `@channel` or `@here`.
+    pub mentions: i64,
+}
+
+impl From<ReadState> for ReadStateView {
+    fn from(r: ReadState) -> Self {
+        Self {
+            channel_id: r.channel_id,
+            last_read_message_id: r.last_read_message_id,
+            unread: r.unread,
+            mentions: r.mentions,
+        }
+    }
+}
+
 /// A channel, briefly.
 #[derive(Serialize, ToSchema)]
 pub struct ChannelBrief {

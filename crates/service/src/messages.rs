@@ -48,6 +48,35 @@ fn check_content(content: &str) -> Result<String> {
     Ok(content.to_owned())
 }
 
+/// Most distinct mentions recorded for one message.
+const MAX_MENTIONS: usize = 50;
+
+/// The `@name` tokens of a text: `@channel`, `@everyone` and `@here` as
+/// themselves, anything else as a username to look up.
+fn mention_tokens(content: &str) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    let bytes = content.as_bytes();
+    for (at, _) in content.match_indices('@') {
+        let preceded_by_word =
+            at > 0 && (bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'.');
+        if preceded_by_word {
+            continue; // an e-mail address, not a mention
+        }
+        let name: String = content[at + 1..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            .collect();
+        let name = name.trim_end_matches(['.', '-']).to_owned();
+        if name.len() >= 2 && !found.iter().any(|f| f.eq_ignore_ascii_case(&name)) {
+            found.push(name);
+        }
+        if found.len() == MAX_MENTIONS {
+            break;
+        }
+    }
+    found
+}
+
 fn check_formatted(value: Option<Value>) -> Result<Option<Value>> {
     match value {
         None | Some(Value::Null) => Ok(None),
@@ -167,6 +196,7 @@ impl Services {
             ));
         }
         self.check_message_rate(caller, channel).await?;
+        let mentions = self.resolve_mentions(&content).await?;
         let new = NewMessage {
             id: MessageId::new(),
             workspace_id: access.channel.workspace_id,
@@ -177,8 +207,60 @@ impl Services {
             formatted_content,
             thread_id: post.thread_id,
             client_msg_id,
+            mentions,
         };
         self.stores.messages.insert_message(&new).await
+    }
+
+    /// Mention targets of a text: user ids of the named users who exist, and
+    /// `channel` / `here` for the broadcast mentions.
+    async fn resolve_mentions(&self, content: &str) -> Result<Vec<String>> {
+        let mut targets = Vec::new();
+        for token in mention_tokens(content) {
+            let target = match token.to_ascii_lowercase().as_str() {
+                "channel" | "everyone" => Some(MENTION_CHANNEL.to_owned()),
+                "here" => Some(MENTION_HERE.to_owned()),
+                _ => self
+                    .stores
+                    .users
+                    .find_user_by_username(&token)
+                    .await?
+                    .map(|u| u.id.to_string()),
+            };
+            if let Some(target) = target.filter(|t| !targets.contains(t)) {
+                targets.push(target);
+            }
+        }
+        Ok(targets)
+    }
+
+    /// Unread and mention counts of the caller in a workspace, or in one channel.
+    pub async fn read_states(
+        &self,
+        caller: &Caller,
+        workspace: WorkspaceId,
+        channel: Option<ChannelId>,
+    ) -> Result<Vec<ReadState>> {
+        self.workspace_for(caller, workspace).await?;
+        self.stores
+            .channels
+            .read_states(workspace, caller.user.id, channel)
+            .await
+    }
+
+    /// Unread and mention counts of the caller in one channel.
+    pub async fn channel_read_state(
+        &self,
+        caller: &Caller,
+        channel: ChannelId,
+    ) -> Result<ReadState> {
+        let access = self.channel_access(caller, channel).await?;
+        access.require_member()?;
+        self.read_states(caller, access.channel.workspace_id, Some(channel))
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(Error::NotFound("channel"))
     }
 
     /// One message.
@@ -332,5 +414,14 @@ mod tests {
         assert_eq!(check_emoji(":thumbsup:").unwrap(), "thumbsup");
         assert!(check_emoji("thumbs up").is_err());
         assert!(check_emoji("").is_err());
+    }
+
+    #[test]
+    fn mentions_are_found_once_and_emails_are_not_mentions() {
+        assert_eq!(
+            mention_tokens("hi @Ann and @bob.smith, cc @ann @channel; mail me at x@y.com @here."),
+            ["Ann", "bob.smith", "channel", "here"]
+        );
+        assert!(mention_tokens("@ alone, @x").is_empty());
     }
 }

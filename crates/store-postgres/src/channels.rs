@@ -7,7 +7,9 @@ use confab_core::ports::ChannelStore;
 use confab_core::{time, Error, Result};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
-use crate::{db_err, decode_row, json_value, PostgresStore};
+use confab_core::columns::Columns;
+
+use crate::{db_err, decode_row, json_value, Cols, PostgresStore};
 
 pub(crate) async fn insert_channel(
     conn: &mut PgConnection,
@@ -334,6 +336,56 @@ impl ChannelStore for PostgresStore {
         decode_row::<ChannelMember>(&row)
     }
 
+    async fn read_states(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+        channel: Option<ChannelId>,
+    ) -> Result<Vec<ReadState>> {
+        // The created_at bounds let PostgreSQL read only the partitions and
+        // index ranges after each read marker.
+        let rows = sqlx::query(
+            "SELECT cm.channel_id, cm.last_read_message_id,
+               (SELECT count(*) FROM (SELECT 1 FROM messages m
+                  WHERE m.channel_id = cm.channel_id AND m.thread_id IS NULL AND NOT m.is_deleted
+                    AND m.user_id <> cm.user_id
+                    AND (cm.last_read_message_at IS NULL
+                         OR (m.created_at >= cm.last_read_message_at
+                             AND (m.created_at, m.message_id) > (cm.last_read_message_at, cm.last_read_message_id)))
+                  LIMIT $1) counted) AS unread,
+               (SELECT count(DISTINCT mm.message_id) FROM message_mentions mm
+                  JOIN messages m ON m.message_id = mm.message_id AND m.created_at = mm.created_at
+                  WHERE mm.channel_id = cm.channel_id
+                    AND mm.mentioned IN (cm.user_id::text, 'channel', 'here')
+                    AND NOT m.is_deleted AND m.user_id <> cm.user_id
+                    AND (cm.last_read_message_at IS NULL
+                         OR (mm.created_at, mm.message_id) > (cm.last_read_message_at, cm.last_read_message_id))
+               ) AS mentions
+             FROM channel_members cm JOIN channels c ON c.channel_id = cm.channel_id
+             WHERE c.workspace_id = $2 AND cm.user_id = $3 AND cm.is_active
+               AND ($4::uuid IS NULL OR cm.channel_id = $4)
+             ORDER BY c.name",
+        )
+        .bind(MAX_COUNTED_UNREAD)
+        .bind(workspace.0)
+        .bind(user.0)
+        .bind(channel.map(|c| c.0))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|row| {
+                let row = Cols(row);
+                Ok(ReadState {
+                    channel_id: row.id("channel_id")?,
+                    last_read_message_id: row.opt_id("last_read_message_id")?,
+                    unread: row.int("unread")?,
+                    mentions: row.int("mentions")?,
+                })
+            })
+            .collect()
+    }
+
     async fn mark_read(
         &self,
         channel: ChannelId,
@@ -342,7 +394,8 @@ impl ChannelStore for PostgresStore {
         at: DateTime<Utc>,
     ) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE channel_members SET last_read_message_id = $1, last_read_at = $2
+            "UPDATE channel_members SET last_read_message_id = $1, last_read_at = $2,
+                                        last_read_message_at = $6
              WHERE channel_id = $3 AND user_id = $4
                AND (last_read_message_id IS NULL OR last_read_message_id < $5)",
         )
@@ -351,6 +404,7 @@ impl ChannelStore for PostgresStore {
         .bind(channel.0)
         .bind(user.0)
         .bind(message.0)
+        .bind(message.created_at())
         .execute(&self.pool)
         .await
         .map_err(db_err)?;

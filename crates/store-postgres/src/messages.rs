@@ -138,6 +138,19 @@ impl MessageStore for PostgresStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
+        for mentioned in &new.mentions {
+            sqlx::query(
+                "INSERT INTO message_mentions (message_id, channel_id, created_at, mentioned)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(new.id.0)
+            .bind(new.channel_id.0)
+            .bind(created_at)
+            .bind(mentioned)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
         let message = decode_row::<Message>(&row)?;
         tx.commit().await.map_err(db_err)?;
         Ok(Inserted {

@@ -7,7 +7,9 @@ use confab_core::ports::ChannelStore;
 use confab_core::{time, Error, Result};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use crate::{db_err, decode_row, json_text, ts, SqliteStore};
+use confab_core::columns::Columns;
+
+use crate::{db_err, decode_row, json_text, ts, Cols, SqliteStore};
 
 pub(crate) async fn insert_channel(
     conn: &mut SqliteConnection,
@@ -345,6 +347,53 @@ impl ChannelStore for SqliteStore {
         decode_row::<ChannelMember>(&row)
     }
 
+    async fn read_states(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+        channel: Option<ChannelId>,
+    ) -> Result<Vec<ReadState>> {
+        let rows = sqlx::query(
+            "SELECT cm.channel_id, cm.last_read_message_id,
+               (SELECT count(*) FROM (SELECT 1 FROM messages m
+                  WHERE m.channel_id = cm.channel_id AND m.thread_id IS NULL AND m.is_deleted = 0
+                    AND m.user_id != cm.user_id
+                    AND (cm.last_read_message_at IS NULL
+                         OR (m.created_at, m.message_id) > (cm.last_read_message_at, cm.last_read_message_id))
+                  LIMIT ?)) AS unread,
+               (SELECT count(DISTINCT mm.message_id) FROM message_mentions mm
+                  JOIN messages m ON m.message_id = mm.message_id
+                  WHERE mm.channel_id = cm.channel_id AND mm.mentioned IN (cm.user_id, 'channel', 'here')
+                    AND m.is_deleted = 0 AND m.user_id != cm.user_id
+                    AND (cm.last_read_message_at IS NULL
+                         OR (mm.created_at, mm.message_id) > (cm.last_read_message_at, cm.last_read_message_id))
+               ) AS mentions
+             FROM channel_members cm JOIN channels c ON c.channel_id = cm.channel_id
+             WHERE c.workspace_id = ? AND cm.user_id = ? AND cm.is_active = 1
+               AND (? IS NULL OR cm.channel_id = ?)
+             ORDER BY c.name",
+        )
+        .bind(MAX_COUNTED_UNREAD)
+        .bind(workspace.to_string())
+        .bind(user.to_string())
+        .bind(channel.map(|c| c.to_string()))
+        .bind(channel.map(|c| c.to_string()))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|row| {
+                let row = Cols(row);
+                Ok(ReadState {
+                    channel_id: row.id("channel_id")?,
+                    last_read_message_id: row.opt_id("last_read_message_id")?,
+                    unread: row.int("unread")?,
+                    mentions: row.int("mentions")?,
+                })
+            })
+            .collect()
+    }
+
     async fn mark_read(
         &self,
         channel: ChannelId,
@@ -355,11 +404,13 @@ impl ChannelStore for SqliteStore {
         let done = self
             .write_exec(
                 sqlx::query(
-                    "UPDATE channel_members SET last_read_message_id = ?, last_read_at = ?
-             WHERE channel_id = ? AND user_id = ?
-               AND (last_read_message_id IS NULL OR last_read_message_id < ?)",
+                    "UPDATE channel_members
+                     SET last_read_message_id = ?, last_read_message_at = ?, last_read_at = ?
+                     WHERE channel_id = ? AND user_id = ?
+                       AND (last_read_message_id IS NULL OR last_read_message_id < ?)",
                 )
                 .bind(message.to_string())
+                .bind(ts(message.created_at()))
                 .bind(ts(at))
                 .bind(channel.to_string())
                 .bind(user.to_string())

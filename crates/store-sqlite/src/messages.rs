@@ -114,6 +114,19 @@ async fn insert(conn: &mut SqliteConnection, new: NewMessage) -> Result<Inserted
     .fetch_one(&mut *conn)
     .await
     .map_err(db_err)?;
+    for mentioned in &new.mentions {
+        sqlx::query(
+            "INSERT INTO message_mentions (message_id, channel_id, created_at, mentioned)
+             VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(new.id.to_string())
+        .bind(new.channel_id.to_string())
+        .bind(ts(created_at))
+        .bind(mentioned)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    }
     Ok(Inserted {
         message: decode_row::<Message>(&row)?,
         created: true,

@@ -30,6 +30,7 @@ macro_rules! api_conformance {
             threads_reactions_and_pins_work,
             message_routes_refuse_outsiders_and_bad_input,
             concurrent_posts_retries_and_replies_are_exact,
+            unread_and_mention_counts_follow_the_read_marker,
         );
     };
     (@cases $harness:path, $attrs:tt, $($case:ident),+ $(,)?) => {
@@ -2165,4 +2166,85 @@ pub async fn concurrent_posts_retries_and_replies_are_exact(app: TestApp) {
         )
         .await;
     assert_eq!(ids(&history), posted);
+}
+
+pub async fn unread_and_mention_counts_follow_the_read_marker(app: TestApp) {
+    let t = team(&app).await;
+    let general = general_of(&app, &t.owner, &t.ws).await;
+    say(&app, &t.owner, &general, json!({"content": "morning"})).await;
+    say(
+        &app,
+        &t.owner,
+        &general,
+        json!({"content": "@mark can you look?"}),
+    )
+    .await;
+    let last = say(
+        &app,
+        &t.owner,
+        &general,
+        json!({"content": "@here standup"}),
+    )
+    .await
+    .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    say(&app, &t.member, &general, json!({"content": "on it @olga"})).await;
+    let state = app
+        .get(&format!("/api/v1/channels/{general}/read-state"), &t.member)
+        .await;
+    assert_eq!(state.status, StatusCode::OK, "{state:?}");
+    assert_eq!(
+        (
+            state.body["unread"].as_i64(),
+            state.body["mentions"].as_i64()
+        ),
+        (Some(3), Some(2))
+    );
+    let summary = app
+        .get(&format!("/api/v1/workspaces/{}/unread", t.ws), &t.member)
+        .await;
+    assert_eq!(summary.body["total_unread"], 3);
+    assert_eq!(summary.body["total_mentions"], 2);
+    let owner_state = app
+        .get(&format!("/api/v1/channels/{general}/read-state"), &t.owner)
+        .await;
+    assert_eq!(
+        (
+            owner_state.body["unread"].as_i64(),
+            owner_state.body["mentions"].as_i64()
+        ),
+        (Some(1), Some(1))
+    );
+    let read = app
+        .post(
+            &format!("/api/v1/channels/{general}/read"),
+            Some(&t.member),
+            json!({"message_id": last}),
+        )
+        .await;
+    assert_eq!(read.body["moved"], true, "{read:?}");
+    let state = app
+        .get(&format!("/api/v1/channels/{general}/read-state"), &t.member)
+        .await;
+    assert_eq!(
+        (
+            state.body["unread"].as_i64(),
+            state.body["mentions"].as_i64()
+        ),
+        (Some(0), Some(0))
+    );
+    // Read state of a channel one cannot see is not found.
+    let private = new_channel(
+        &app,
+        &t.owner,
+        &t.ws,
+        json!({"name": "own", "private": true}),
+    )
+    .await;
+    let hidden = app
+        .get(&format!("/api/v1/channels/{private}/read-state"), &t.member)
+        .await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND);
 }

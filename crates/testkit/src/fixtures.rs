@@ -72,6 +72,7 @@ pub fn text(channel: &Channel, user: UserId, content: &str) -> NewMessage {
         formatted_content: None,
         thread_id: None,
         client_msg_id: None,
+        mentions: Vec::new(),
     }
 }
 

@@ -38,6 +38,7 @@ macro_rules! store_conformance {
             channel_membership_joins_leaves_and_rejoins,
             channels_are_listed_for_users_and_browsed,
             read_marker_only_moves_forward,
+            read_states_count_unread_and_mentions,
             messages_round_trip,
             messages_are_idempotent_on_client_msg_id,
             concurrent_retries_of_one_client_msg_id_give_one_message,
@@ -938,6 +939,83 @@ pub async fn read_marker_only_moves_forward(stores: Stores) {
             .await,
         Err(Error::NotFound(_))
     ));
+}
+
+pub async fn read_states_count_unread_and_mentions(stores: Stores) {
+    let w = world(stores).await;
+    let reader = w.member("reader", WorkspaceRole::Member).await;
+    w.stores
+        .channels
+        .add_channel_member(&new_channel_member(w.general.id, reader.id))
+        .await
+        .unwrap();
+    let quiet = new_channel(w.workspace.id, "quiet", w.owner.id);
+    w.stores
+        .channels
+        .create_channel(&quiet, &[new_channel_member(quiet.id, reader.id)])
+        .await
+        .unwrap();
+    let post = |content: &str, mentions: Vec<String>| {
+        let mut new = text(&w.general, w.owner.id, content);
+        new.mentions = mentions;
+        let stores = w.stores.clone();
+        async move { stores.messages.insert_message(&new).await.unwrap().message }
+    };
+    let first = post("hello", vec![]).await;
+    post("hey @reader", vec![reader.id.to_string()]).await;
+    post("all of you", vec![MENTION_CHANNEL.into()]).await;
+    let fourth = post("someone else", vec![UserId::new().to_string()]).await;
+    // The reader's own messages are never unread to them.
+    let mut own = text(&w.general, reader.id, "mine");
+    own.mentions = vec![MENTION_HERE.into()];
+    w.stores.messages.insert_message(&own).await.unwrap();
+
+    let states = w
+        .stores
+        .channels
+        .read_states(w.workspace.id, reader.id, None)
+        .await
+        .unwrap();
+    let general = states
+        .iter()
+        .find(|s| s.channel_id == w.general.id)
+        .unwrap();
+    assert_eq!((general.unread, general.mentions), (4, 2));
+    let quiet_state = states.iter().find(|s| s.channel_id == quiet.id).unwrap();
+    assert_eq!((quiet_state.unread, quiet_state.mentions), (0, 0));
+    assert_eq!(states.len(), 2, "only the reader's channels");
+
+    w.stores
+        .channels
+        .mark_read(w.general.id, reader.id, first.id, time::now())
+        .await
+        .unwrap();
+    let one = w
+        .stores
+        .channels
+        .read_states(w.workspace.id, reader.id, Some(w.general.id))
+        .await
+        .unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!((one[0].unread, one[0].mentions), (3, 2));
+    assert_eq!(one[0].last_read_message_id, Some(first.id));
+    w.stores
+        .messages
+        .delete_message(fourth.id, time::now())
+        .await
+        .unwrap();
+    w.stores
+        .channels
+        .mark_read(w.general.id, reader.id, own.id, time::now())
+        .await
+        .unwrap();
+    let caught_up = w
+        .stores
+        .channels
+        .read_states(w.workspace.id, reader.id, Some(w.general.id))
+        .await
+        .unwrap();
+    assert_eq!((caught_up[0].unread, caught_up[0].mentions), (0, 0));
 }
 
 // ------------------------------------------------------------- messages

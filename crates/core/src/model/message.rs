@@ -105,7 +105,31 @@ pub struct NewMessage {
     pub formatted_content: Option<Value>,
     pub thread_id: Option<MessageId>,
     pub client_msg_id: Option<String>,
+    /// Who the message mentions: user ids as text, `channel` (for @channel
+    /// and @everyone) or `here`. Stored with the message.
+    pub mentions: Vec<String>,
 }
+
+/// Mention targets for the whole channel.
+pub const MENTION_CHANNEL: &str = "channel";
+/// Mention target for the members online now.
+pub const MENTION_HERE: &str = "here";
+
+/// Unread state of one channel for one member.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadState {
+    pub channel_id: ChannelId,
+    pub last_read_message_id: Option<MessageId>,
+    /// Top-level messages by others after the read marker (at most
+    /// [`MAX_COUNTED_UNREAD`]).
+    pub unread: i64,
+    /// Of those, or of their thread replies, the ones that mention the
+    /// member, `@channel` or `@here`.
+    pub mentions: i64,
+}
+
+/// Unread counts stop at this many.
+pub const MAX_COUNTED_UNREAD: i64 = 10_000;
 
 /// The result of an idempotent insert.
 #[derive(Clone, Debug)]

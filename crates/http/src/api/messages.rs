@@ -3,7 +3,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use confab_core::id::{ChannelId, MessageId};
+use confab_core::id::{ChannelId, MessageId, WorkspaceId};
 use confab_core::model::HistoryRange;
 use confab_core::page::page_size;
 use confab_core::Error;
@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 
 use super::parse_id;
 use crate::extract::{ApiJson, Authed};
-use crate::wire::{ErrorBody, MessageView, ReactionView};
+use crate::wire::{ErrorBody, MessageView, ReactionView, ReadStateView};
 use crate::{ApiError, AppState};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -29,6 +29,8 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(pin, unpin))
         .routes(routes!(pins))
         .routes(routes!(mark_read))
+        .routes(routes!(read_state))
+        .routes(routes!(unread))
 }
 
 const CHANNEL: &str = "Channel id";
@@ -359,4 +361,41 @@ async fn mark_read(
     let id: ChannelId = parse_id(&channel, "channel")?;
     let moved = app.mark_read(&caller, id, body.message_id).await?;
     Ok(Json(ReadAnswer { moved }))
+}
+
+#[utoipa::path(get, path = "/channels/{channel}/read-state", tag = "messages",
+    params(("channel" = String, Path, description = CHANNEL)),
+    responses((status = 200, body = ReadStateView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn read_state(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(channel): Path<String>,
+) -> Result<Json<ReadStateView>, ApiError> {
+    let id: ChannelId = parse_id(&channel, "channel")?;
+    Ok(Json(app.channel_read_state(&caller, id).await?.into()))
+}
+
+/// The caller's unread state in every channel of a workspace, with totals.
+#[derive(Serialize, ToSchema)]
+struct UnreadSummary {
+    channels: Vec<ReadStateView>,
+    total_unread: i64,
+    total_mentions: i64,
+}
+
+#[utoipa::path(get, path = "/workspaces/{workspace}/unread", tag = "messages",
+    params(("workspace" = String, Path, description = "Workspace id")),
+    responses((status = 200, body = UnreadSummary), (status = 404, body = ErrorBody)))]
+async fn unread(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(workspace): Path<String>,
+) -> Result<Json<UnreadSummary>, ApiError> {
+    let id: WorkspaceId = parse_id(&workspace, "workspace")?;
+    let states = app.read_states(&caller, id, None).await?;
+    Ok(Json(UnreadSummary {
+        total_unread: states.iter().map(|s| s.unread).sum(),
+        total_mentions: states.iter().map(|s| s.mentions).sum(),
+        channels: states.into_iter().map(ReadStateView::from).collect(),
+    }))
 }
