@@ -112,6 +112,13 @@ impl MessageId {
         Self(Uuid::new_v7(ts))
     }
 
+    /// The lowest id a message created in the millisecond of `at` can have:
+    /// a bound for "messages before/after a time" in keyset queries.
+    pub fn lowest_at(at: DateTime<Utc>) -> Self {
+        let ms = at.timestamp_millis().max(0) as u64;
+        Self(uuid::Builder::from_unix_timestamp_millis(ms, &[0u8; 10]).into_uuid())
+    }
+
     /// The creation time embedded in the id (millisecond precision). This is
     /// exactly the message's `created_at`.
     pub fn created_at(&self) -> DateTime<Utc> {
@@ -173,6 +180,18 @@ mod tests {
         let id = MessageId::at(at);
         assert_eq!(id.created_at(), at);
         assert!(id.is_time_ordered());
+    }
+
+    #[test]
+    fn lowest_at_sorts_before_every_id_of_its_millisecond() {
+        let at = Utc.with_ymd_and_hms(2024, 6, 1, 12, 0, 0).unwrap();
+        let low = MessageId::lowest_at(at);
+        assert_eq!(low.created_at(), at);
+        for _ in 0..100 {
+            let id = MessageId::at(at);
+            assert!(low <= id);
+            assert!(id < MessageId::lowest_at(at + chrono::Duration::milliseconds(1)));
+        }
     }
 
     #[test]

@@ -212,6 +212,14 @@ pub trait MessageStore: Send + Sync {
         range: HistoryRange,
         limit: u32,
     ) -> Result<Vec<Message>>;
+    /// The newest top-level, undeleted messages of a channel with each
+    /// author's display name and avatar, in one query (the hot path of
+    /// opening a channel).
+    async fn latest_with_authors(
+        &self,
+        channel: ChannelId,
+        limit: u32,
+    ) -> Result<Vec<(Message, Author)>>;
     /// Undeleted replies of a thread, oldest first, after the `after` cursor.
     async fn thread_replies(
         &self,

@@ -317,6 +317,25 @@ impl From<ChannelMember> for ChannelMemberView {
     }
 }
 
+/// The author of messages on a page.
+#[derive(Serialize, ToSchema)]
+pub struct AuthorView {
+    #[schema(value_type = String, format = Uuid)]
+    pub user_id: UserId,
+    pub display_name: String,
+    pub avatar_url: Option<String>,
+}
+
+impl From<Author> for AuthorView {
+    fn from(a: Author) -> Self {
+        Self {
+            user_id: a.user_id,
+            display_name: a.display_name,
+            avatar_url: a.avatar_url,
+        }
+    }
+}
+
 /// One emoji's reactions on a message.
 #[derive(Serialize, ToSchema)]
 pub struct ReactionView {

@@ -19,7 +19,7 @@ use confab_core::Result;
 
 pub use accounts::{Caller, IssuedSession, LoginOutcome, SignUp};
 pub use channels::{ChannelAccess, NewChannelRequest, MAX_GROUP_MEMBERS};
-pub use messages::{check_emoji, PostMessage, MAX_MESSAGE_CHARS};
+pub use messages::{check_emoji, HistoryPage, HistoryQuery, PostMessage, MAX_MESSAGE_CHARS};
 pub use mfa::MfaEnrollment;
 pub use workspaces::{CreatedWorkspace, NewWorkspaceRequest};
 

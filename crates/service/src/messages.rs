@@ -17,6 +17,30 @@ pub const MAX_MESSAGE_CHARS: usize = 40_000;
 /// Largest `formatted_content`, in bytes of JSON.
 pub const MAX_FORMATTED_BYTES: usize = 64 * 1024;
 
+/// Which part of a channel's history to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HistoryQuery {
+    /// The newest messages.
+    Latest,
+    /// Messages older than this one.
+    Before(MessageId),
+    /// Messages newer than this one.
+    After(MessageId),
+    /// This message with those just before and after it.
+    Around(MessageId),
+    /// The first messages at or after this time (jump to date).
+    Since(chrono::DateTime<chrono::Utc>),
+    /// The last messages before this time.
+    Until(chrono::DateTime<chrono::Utc>),
+}
+
+/// A page of history with the authors of its messages.
+#[derive(Clone, Debug)]
+pub struct HistoryPage {
+    pub messages: Vec<Message>,
+    pub authors: Vec<Author>,
+}
+
 /// A message to post.
 #[derive(Clone, Debug, Default)]
 pub struct PostMessage {
@@ -274,14 +298,94 @@ impl Services {
         &self,
         caller: &Caller,
         channel: ChannelId,
-        range: HistoryRange,
+        query: HistoryQuery,
+        limit: u32,
+    ) -> Result<HistoryPage> {
+        self.channel_access(caller, channel).await?;
+        if query == HistoryQuery::Latest {
+            let (messages, mut authors): (Vec<Message>, Vec<Author>) = self
+                .stores
+                .messages
+                .latest_with_authors(channel, limit)
+                .await?
+                .into_iter()
+                .unzip();
+            authors.sort_by_key(|a| a.user_id);
+            authors.dedup_by_key(|a| a.user_id);
+            return Ok(HistoryPage { messages, authors });
+        }
+        let messages = self.history_messages(channel, query, limit).await?;
+        let mut ids: Vec<UserId> = messages.iter().map(|m| m.user_id).collect();
+        ids.sort();
+        ids.dedup();
+        let authors = self
+            .stores
+            .users
+            .get_users(&ids)
+            .await?
+            .into_iter()
+            .map(|u| Author {
+                user_id: u.id,
+                display_name: u.display_name,
+                avatar_url: u.avatar_url,
+            })
+            .collect();
+        Ok(HistoryPage { messages, authors })
+    }
+
+    async fn history_messages(
+        &self,
+        channel: ChannelId,
+        query: HistoryQuery,
         limit: u32,
     ) -> Result<Vec<Message>> {
-        self.channel_access(caller, channel).await?;
-        if let HistoryRange::Before(id) | HistoryRange::After(id) = range {
-            self.require_in_channel(id, channel, "cursor").await?;
+        let messages = &self.stores.messages;
+        match query {
+            HistoryQuery::Latest => messages.history(channel, HistoryRange::Latest, limit).await,
+            HistoryQuery::Before(id) => {
+                self.require_in_channel(id, channel, "cursor").await?;
+                messages
+                    .history(channel, HistoryRange::Before(id), limit)
+                    .await
+            }
+            HistoryQuery::After(id) => {
+                self.require_in_channel(id, channel, "cursor").await?;
+                messages
+                    .history(channel, HistoryRange::After(id), limit)
+                    .await
+            }
+            HistoryQuery::Around(id) => {
+                self.require_in_channel(id, channel, "around").await?;
+                let half = (limit / 2).max(1);
+                let mut page = messages
+                    .history(channel, HistoryRange::After(id), half)
+                    .await?;
+                if let Some(centre) = messages.get_message(id).await?.filter(|m| !m.is_deleted) {
+                    page.push(centre);
+                }
+                let older = limit.saturating_sub(page.len() as u32).max(1);
+                page.extend(
+                    messages
+                        .history(channel, HistoryRange::Before(id), older)
+                        .await?,
+                );
+                Ok(page)
+            }
+            HistoryQuery::Since(at) => {
+                // The bound has no random bits, so no real message equals it.
+                let range = HistoryRange::After(MessageId::lowest_at(at));
+                messages.history(channel, range, limit).await
+            }
+            HistoryQuery::Until(at) => {
+                messages
+                    .history(
+                        channel,
+                        HistoryRange::Before(MessageId::lowest_at(at)),
+                        limit,
+                    )
+                    .await
+            }
         }
-        self.stores.messages.history(channel, range, limit).await
     }
 
     /// Replies of a thread, oldest first.

@@ -23,6 +23,7 @@ use confab_core::ports::{MaintenanceReport, StoreAdmin};
 use confab_core::{Error, Result};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
+pub use messages::LATEST_WITH_AUTHORS_SQL;
 pub(crate) use row::{db_err, decode_row, json_value, Cols};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -8,6 +8,8 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use confab_core::columns::Columns;
+
 use crate::{db_err, decode_row, json_value, PostgresStore};
 
 /// Every lookup by id also names `created_at` (the id's own timestamp), so
@@ -70,8 +72,42 @@ async fn adjust_reply_count(
     Ok(())
 }
 
+/// The newest messages of a channel with their authors: one index range
+/// scan on the newest partitions joined to users by primary key.
+pub const LATEST_WITH_AUTHORS_SQL: &str = "SELECT m.*, u.display_name AS author_display_name,
+        u.avatar_url AS author_avatar_url
+    FROM messages m JOIN users u ON u.user_id = m.user_id
+    WHERE m.channel_id = $1 AND m.thread_id IS NULL AND NOT m.is_deleted
+    ORDER BY m.created_at DESC, m.message_id DESC
+    LIMIT $2";
+
 #[async_trait]
 impl MessageStore for PostgresStore {
+    async fn latest_with_authors(
+        &self,
+        channel: ChannelId,
+        limit: u32,
+    ) -> Result<Vec<(Message, Author)>> {
+        let rows = sqlx::query(LATEST_WITH_AUTHORS_SQL)
+            .bind(channel.0)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(|row| {
+                let message = decode_row::<Message>(row)?;
+                let cols = crate::Cols(row);
+                let author = Author {
+                    user_id: message.user_id,
+                    display_name: cols.text("author_display_name")?,
+                    avatar_url: cols.opt_text("author_avatar_url")?,
+                };
+                Ok((message, author))
+            })
+            .collect()
+    }
+
     async fn insert_message(&self, new: &NewMessage) -> Result<Inserted> {
         let created_at = new.id.created_at();
         let mut tx = self.pool.begin().await.map_err(db_err)?;

@@ -7,6 +7,8 @@ use confab_core::{Error, Result};
 use serde_json::Value;
 use sqlx::SqliteConnection;
 
+use confab_core::columns::Columns;
+
 use crate::{db_err, decode_row, json_text, ts, SqliteStore};
 
 async fn fetch_message(conn: &mut SqliteConnection, id: MessageId) -> Result<Option<Message>> {
@@ -239,6 +241,37 @@ async fn change_reactions(
 
 #[async_trait]
 impl MessageStore for SqliteStore {
+    async fn latest_with_authors(
+        &self,
+        channel: ChannelId,
+        limit: u32,
+    ) -> Result<Vec<(Message, Author)>> {
+        let rows = sqlx::query(
+            "SELECT m.*, u.display_name AS author_display_name, u.avatar_url AS author_avatar_url
+             FROM messages m JOIN users u ON u.user_id = m.user_id
+             WHERE m.channel_id = ? AND m.thread_id IS NULL AND m.is_deleted = 0
+             ORDER BY m.created_at DESC, m.message_id DESC
+             LIMIT ?",
+        )
+        .bind(channel.to_string())
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|row| {
+                let message = decode_row::<Message>(row)?;
+                let cols = crate::Cols(row);
+                let author = Author {
+                    user_id: message.user_id,
+                    display_name: cols.text("author_display_name")?,
+                    avatar_url: cols.opt_text("author_avatar_url")?,
+                };
+                Ok((message, author))
+            })
+            .collect()
+    }
+
     async fn insert_message(&self, new: &NewMessage) -> Result<Inserted> {
         let new = new.clone();
         self.write(move |conn| Box::pin(insert(conn, new))).await

@@ -1692,6 +1692,7 @@ pub async fn messages_are_posted_paged_edited_and_deleted(app: TestApp) {
         )
         .await;
     assert_eq!(ids(&page2), newest_first[4..]);
+    assert_eq!(page2.body["authors"].as_array().unwrap().len(), 2);
     assert!(page2.body["next_cursor"].is_null());
     let after = app
         .get(
@@ -1703,6 +1704,59 @@ pub async fn messages_are_posted_paged_edited_and_deleted(app: TestApp) {
         )
         .await;
     assert_eq!(ids(&after), [posted[3].clone(), posted[2].clone()]);
+
+    // Around a message, and jumps to a time.
+    let around = app
+        .get(
+            &format!(
+                "/api/v1/channels/{general}/messages?limit=3&around={}",
+                posted[3]
+            ),
+            &t.member,
+        )
+        .await;
+    assert_eq!(
+        ids(&around),
+        [posted[4].clone(), posted[3].clone(), posted[2].clone()]
+    );
+    let at = app
+        .get(&format!("/api/v1/messages/{}", posted[3]), &t.member)
+        .await
+        .body["created_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let encoded = at.replace('+', "%2B");
+    let since = app
+        .get(
+            &format!("/api/v1/channels/{general}/messages?limit=2&since={encoded}"),
+            &t.member,
+        )
+        .await;
+    assert_eq!(
+        ids(&since),
+        [posted[4].clone(), posted[3].clone()],
+        "{since:?}"
+    );
+    let until = app
+        .get(
+            &format!("/api/v1/channels/{general}/messages?limit=2&until={encoded}"),
+            &t.member,
+        )
+        .await;
+    assert_eq!(ids(&until), [posted[2].clone(), posted[1].clone()]);
+    for bad in [
+        "since=yesterday",
+        &format!("before={}&after={}", posted[1], posted[2]),
+    ] {
+        let reply = app
+            .get(
+                &format!("/api/v1/channels/{general}/messages?{bad}"),
+                &t.member,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
 
     // Edits: the author only.
     let m = &posted[0];

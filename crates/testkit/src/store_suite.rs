@@ -43,6 +43,7 @@ macro_rules! store_conformance {
             messages_are_idempotent_on_client_msg_id,
             concurrent_retries_of_one_client_msg_id_give_one_message,
             history_pages_newest_first_by_keyset,
+            the_latest_page_comes_with_its_authors,
             threads_count_replies_and_list_them_oldest_first,
             concurrent_replies_are_all_counted,
             replies_are_refused_for_bad_parents,
@@ -1170,6 +1171,56 @@ pub async fn history_pages_newest_first_by_keyset(stores: Stores) {
         .await
         .unwrap()
         .is_empty());
+}
+
+pub async fn the_latest_page_comes_with_its_authors(stores: Stores) {
+    let w = world(stores).await;
+    let other = w.member("writer", WorkspaceRole::Member).await;
+    w.stores
+        .users
+        .update_profile(
+            other.id,
+            &ProfileUpdate {
+                avatar_url: Some(Some("https://img.test/w.png".into())),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    for i in 0..6 {
+        let author = if i % 2 == 0 { w.owner.id } else { other.id };
+        w.stores
+            .messages
+            .insert_message(&text(&w.general, author, &format!("m{i}")))
+            .await
+            .unwrap();
+    }
+    let plain = w
+        .stores
+        .messages
+        .history(w.general.id, HistoryRange::Latest, 4)
+        .await
+        .unwrap();
+    let joined = w
+        .stores
+        .messages
+        .latest_with_authors(w.general.id, 4)
+        .await
+        .unwrap();
+    assert_eq!(
+        joined.iter().map(|(m, _)| m.clone()).collect::<Vec<_>>(),
+        plain,
+        "the same page as history"
+    );
+    for (message, author) in &joined {
+        assert_eq!(author.user_id, message.user_id);
+        if message.user_id == other.id {
+            assert_eq!(author.display_name, "writer display");
+            assert_eq!(author.avatar_url.as_deref(), Some("https://img.test/w.png"));
+        } else {
+            assert_eq!(author.display_name, w.owner.display_name);
+        }
+    }
 }
 
 pub async fn threads_count_replies_and_list_them_oldest_first(stores: Stores) {

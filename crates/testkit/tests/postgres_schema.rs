@@ -213,3 +213,60 @@ async fn a_message_in_a_month_without_partition_lands_in_default_then_moves() {
     })
     .await;
 }
+
+#[tokio::test]
+#[cfg_attr(not(confab_postgres), ignore = "set CONFAB_TEST_POSTGRES_URL to run")]
+async fn the_hot_history_query_reads_an_index_not_the_table() {
+    with_migrated(|store| async move {
+        let stores = confab_core::ports::Stores::new(std::sync::Arc::new(store.clone()));
+        let world = confab_testkit::fixtures::world(stores.clone()).await;
+        let mut channels = vec![world.general.clone()];
+        for i in 0..9 {
+            let new = confab_testkit::fixtures::new_channel(
+                world.workspace.id,
+                &format!("c{i}"),
+                world.owner.id,
+            );
+            channels.push(stores.channels.create_channel(&new, &[]).await.unwrap());
+        }
+        // Enough rows, over several channels, that a table scan would cost.
+        for i in 0..3000 {
+            let channel = &channels[i % channels.len()];
+            let message =
+                confab_testkit::fixtures::text(channel, world.owner.id, &format!("message {i}"));
+            stores.messages.insert_message(&message).await.unwrap();
+        }
+        sqlx::query("ANALYZE").execute(store.pool()).await.unwrap();
+        let sql = format!("EXPLAIN {}", confab_store_postgres::LATEST_WITH_AUTHORS_SQL);
+        let plan: Vec<String> = sqlx::query_scalar(&sql)
+            .bind(world.general.id.0)
+            .bind(50_i64)
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(plan.contains("Limit"), "{plan}");
+        assert!(
+            plan.contains("Index Scan") && plan.contains("channel_id_created_at"),
+            "{plan}"
+        );
+        assert!(!plan.contains("Seq Scan on messages"), "{plan}");
+        let sorts = plan.lines().any(|line| {
+            line.trim_start()
+                .trim_start_matches("->")
+                .trim_start()
+                .starts_with("Sort  (")
+        });
+        assert!(
+            !sorts,
+            "rows come in index order, merged, not sorted: {plan}"
+        );
+        let page = stores
+            .messages
+            .latest_with_authors(world.general.id, 50)
+            .await
+            .unwrap();
+        assert_eq!(page.len(), 50);
+    })
+    .await;
+}

@@ -110,6 +110,14 @@ pub struct NewMessage {
     pub mentions: Vec<String>,
 }
 
+/// Who wrote a message, as history pages show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Author {
+    pub user_id: UserId,
+    pub display_name: String,
+    pub avatar_url: Option<String>,
+}
+
 /// Mention targets for the whole channel.
 pub const MENTION_CHANNEL: &str = "channel";
 /// Mention target for the members online now.

@@ -4,7 +4,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use confab_core::id::{ChannelId, MessageId, WorkspaceId};
-use confab_core::model::HistoryRange;
 use confab_core::page::page_size;
 use confab_core::Error;
 use confab_service::PostMessage;
@@ -16,7 +15,7 @@ use utoipa_axum::routes;
 
 use super::parse_id;
 use crate::extract::{ApiJson, Authed};
-use crate::wire::{ErrorBody, MessageView, ReactionView, ReadStateView};
+use crate::wire::{AuthorView, ErrorBody, MessageView, ReactionView, ReadStateView};
 use crate::{ApiError, AppState};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -40,6 +39,9 @@ const MESSAGE: &str = "Message id";
 #[derive(Serialize, ToSchema)]
 struct MessageList {
     messages: Vec<MessageView>,
+    /// The authors of these messages (history pages only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    authors: Vec<AuthorView>,
     /// The id to pass as `before` (history) or `after` (replies) for the
     /// next page; absent when there is no more.
     next_cursor: Option<String>,
@@ -71,6 +73,54 @@ struct HistoryQuery {
     before: Option<String>,
     /// Messages newer than this message id.
     after: Option<String>,
+    /// This message with the ones just before and after it.
+    around: Option<String>,
+    /// The first messages at or after this time (RFC 3339), to jump to a date.
+    since: Option<String>,
+    /// The last messages before this time (RFC 3339).
+    until: Option<String>,
+}
+
+fn time_param(value: &str, field: &str) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
+    chrono::DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| ApiError(Error::invalid(field, "is not an RFC 3339 time")))
+}
+
+fn history_query(query: &HistoryQuery) -> Result<confab_service::HistoryQuery, ApiError> {
+    use confab_service::HistoryQuery as Q;
+    let given = [
+        &query.before,
+        &query.after,
+        &query.around,
+        &query.since,
+        &query.until,
+    ]
+    .iter()
+    .filter(|p| p.is_some())
+    .count();
+    if given > 1 {
+        return Err(Error::invalid(
+            "query",
+            "give at most one of before, after, around, since and until",
+        )
+        .into());
+    }
+    Ok(
+        if let Some(id) = cursor_id(query.before.as_deref(), "before")? {
+            Q::Before(id)
+        } else if let Some(id) = cursor_id(query.after.as_deref(), "after")? {
+            Q::After(id)
+        } else if let Some(id) = cursor_id(query.around.as_deref(), "around")? {
+            Q::Around(id)
+        } else if let Some(at) = query.since.as_deref() {
+            Q::Since(time_param(at, "since")?)
+        } else if let Some(at) = query.until.as_deref() {
+            Q::Until(time_param(at, "until")?)
+        } else {
+            Q::Latest
+        },
+    )
 }
 
 #[utoipa::path(get, path = "/channels/{channel}/messages", tag = "messages",
@@ -84,24 +134,15 @@ async fn history(
 ) -> Result<Json<MessageList>, ApiError> {
     let query = query_of(query)?;
     let id: ChannelId = parse_id(&channel, "channel")?;
-    let range = match (
-        cursor_id(query.before.as_deref(), "before")?,
-        cursor_id(query.after.as_deref(), "after")?,
-    ) {
-        (Some(_), Some(_)) => {
-            return Err(Error::invalid("before", "give before or after, not both").into())
-        }
-        (Some(before), None) => HistoryRange::Before(before),
-        (None, Some(after)) => HistoryRange::After(after),
-        (None, None) => HistoryRange::Latest,
-    };
+    let range = history_query(&query)?;
     let limit = page_size(query.limit, 50);
-    let messages = app.history(&caller, id, range, limit).await?;
-    let next_cursor = (messages.len() == limit as usize)
-        .then(|| messages.last().map(|m| m.id.to_string()))
+    let page = app.history(&caller, id, range, limit).await?;
+    let next_cursor = (page.messages.len() == limit as usize)
+        .then(|| page.messages.last().map(|m| m.id.to_string()))
         .flatten();
     Ok(Json(MessageList {
-        messages: messages.into_iter().map(MessageView::from).collect(),
+        messages: page.messages.into_iter().map(MessageView::from).collect(),
+        authors: page.authors.into_iter().map(AuthorView::from).collect(),
         next_cursor,
     }))
 }
@@ -231,6 +272,7 @@ async fn replies(
         .flatten();
     Ok(Json(MessageList {
         messages: replies.into_iter().map(MessageView::from).collect(),
+        authors: Vec::new(),
         next_cursor,
     }))
 }
@@ -331,6 +373,7 @@ async fn pins(
     let messages = app.pins(&caller, id).await?;
     Ok(Json(MessageList {
         messages: messages.into_iter().map(MessageView::from).collect(),
+        authors: Vec::new(),
         next_cursor: None,
     }))
 }
