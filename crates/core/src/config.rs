@@ -19,6 +19,7 @@ pub struct Config {
     pub search: SearchConfig,
     pub files: FilesConfig,
     pub log: LogConfig,
+    pub limits: LimitsConfig,
 }
 
 impl Default for Config {
@@ -31,6 +32,7 @@ impl Default for Config {
             search: SearchConfig::default(),
             files: FilesConfig::default(),
             log: LogConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -147,6 +149,28 @@ impl Default for LogConfig {
         Self {
             level: "info".into(),
             format: "text".into(),
+        }
+    }
+}
+
+/// Rate limits.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Login attempts per account per minute.
+    pub login_attempts_per_account: u64,
+    /// Login attempts per client address per minute.
+    pub login_attempts_per_ip: u64,
+    /// Messages one user may post to one channel per minute.
+    pub messages_per_minute: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            login_attempts_per_account: 10,
+            login_attempts_per_ip: 50,
+            messages_per_minute: 120,
         }
     }
 }

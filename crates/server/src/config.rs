@@ -42,11 +42,14 @@ mod tests {
             )?;
             jail.set_env("CONFAB_DATABASE__URL", "postgres://db/confab");
             jail.set_env("CONFAB_TEST_POSTGRES_URL", "postgres://ignored");
+            jail.set_env("CONFAB_LIMITS__MESSAGES_PER_MINUTE", "600");
             let config = load(Some(Path::new("confab.toml"))).map_err(|e| format!("{e:#}"))?;
             assert_eq!(config.data_dir, Path::new("/srv/confab"));
             assert_eq!(config.server.listen.port(), 9000);
             assert_eq!(config.database.url.as_deref(), Some("postgres://db/confab"));
             assert_eq!(config.log.level, "info");
+            assert_eq!(config.limits.messages_per_minute, 600);
+            assert_eq!(config.limits.login_attempts_per_account, 10);
             Ok(())
         });
     }

@@ -36,7 +36,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let services = Services::new(
         stores.clone(),
         backends::rate_limiter(&config),
-        Policy::default(),
+        Policy {
+            login_attempts_per_account: config.limits.login_attempts_per_account,
+            login_attempts_per_ip: config.limits.login_attempts_per_ip,
+            messages_per_minute: config.limits.messages_per_minute,
+            ..Policy::default()
+        },
     );
     let app =
         confab_http::router(services).into_make_service_with_connect_info::<std::net::SocketAddr>();

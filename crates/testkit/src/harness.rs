@@ -47,6 +47,12 @@ impl PgTestDb {
     pub async fn create() -> Self {
         let admin_url = std::env::var(POSTGRES_URL_VAR)
             .unwrap_or_else(|_| panic!("{POSTGRES_URL_VAR} must be set for PostgreSQL tests"));
+        Self::create_on(&admin_url).await
+    }
+
+    /// Create an empty database on the server at `admin_url`.
+    pub async fn create_on(admin_url: &str) -> Self {
+        let admin_url = admin_url.to_owned();
         let name = format!("confab_test_{}", uuid::Uuid::now_v7().simple());
         let mut conn = sqlx::PgConnection::connect(&admin_url)
             .await

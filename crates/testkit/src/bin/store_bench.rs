@@ -92,8 +92,7 @@ async fn main() -> anyhow::Result<()> {
         if postgres_url.is_none() {
             bail!("PostgreSQL needs {POSTGRES_URL_VAR} or --postgres-url");
         }
-        std::env::set_var(POSTGRES_URL_VAR, postgres_url.unwrap());
-        let db = PgTestDb::create().await;
+        let db = PgTestDb::create_on(&postgres_url.unwrap()).await;
         let mut options = PostgresOptions::new(db.url.clone());
         options.max_connections = (params.writers as u32 + 2).max(10);
         let outcome = async {
@@ -132,8 +131,7 @@ async fn run(stores: Stores, params: &Params) -> anyhow::Result<Figures> {
             let mut latencies = Vec::with_capacity(count);
             let mut ids = Vec::with_capacity(count);
             for n in 0..count {
-                let channel = &channels
-                    [(writer + n * params_writers_stride(channels.len())) % channels.len()];
+                let channel = &channels[(writer * per_writer + n) % channels.len()];
                 let mut message = text(
                     channel,
                     owner,
@@ -182,15 +180,6 @@ async fn run(stores: Stores, params: &Params) -> anyhow::Result<Figures> {
         insert_latencies,
         page_latencies,
     })
-}
-
-/// Spread consecutive messages of one writer over the channels.
-fn params_writers_stride(channels: usize) -> usize {
-    if channels > 1 {
-        7 % channels + 1
-    } else {
-        1
-    }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -1,0 +1,324 @@
+//! HTTP benchmark: N concurrent clients post into K channels and read
+//! history pages, over real HTTP; prints posts/s and p50/p99 latencies.
+//!
+//! ```text
+//! cargo run --release -p confab-testkit --bin http-bench -- \
+//!     [--backend sqlite|postgres | --url http://127.0.0.1:8080] \
+//!     [--clients 32] [--channels 10] [--posts 50000] [--read-every 10]
+//! ```
+//! Without `--url` the server runs in this process over a temporary
+//! database (PostgreSQL from `CONFAB_TEST_POSTGRES_URL`), with the message
+//! rate limit lifted. Against an external server, raise
+//! `limits.messages_per_minute` there first.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use confab_core::ports::Stores;
+use confab_service::Policy;
+use confab_store_postgres::{PostgresOptions, PostgresStore};
+use confab_store_sqlite::{SqliteOptions, SqliteStore};
+use confab_testkit::app::TestApp;
+use confab_testkit::harness::{PgTestDb, POSTGRES_URL_VAR};
+use serde_json::{json, Value};
+
+struct Params {
+    clients: usize,
+    channels: usize,
+    posts: usize,
+    read_every: usize,
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!("{path}: {status} {body}");
+        }
+        Ok(body)
+    }
+}
+
+async fn anonymous(
+    http: &reqwest::Client,
+    base: &str,
+    path: &str,
+    body: Value,
+) -> anyhow::Result<Value> {
+    let response = http
+        .post(format!("{base}{path}"))
+        .json(&body)
+        .send()
+        .await?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        bail!("{path}: {status} {body}");
+    }
+    Ok(body)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((p / 100.0) * (sorted.len() - 1) as f64).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Sign up and log in the clients, create a workspace they all join and
+/// the channels they all join; the clients and the channel ids.
+async fn set_up(base: &str, params: &Params) -> anyhow::Result<(Vec<Client>, Vec<String>)> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(params.clients)
+        .build()?;
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let mut clients = Vec::new();
+    for i in 0..params.clients {
+        let name = format!("b{}x{i}", &run[run.len() - 8..]);
+        let email = format!("{name}@bench.test");
+        anonymous(
+            &http,
+            base,
+            "/api/v1/auth/signup",
+            json!({
+                "email": email, "username": name, "display_name": name, "password": "bench-password"
+            }),
+        )
+        .await?;
+        let login = anonymous(
+            &http,
+            base,
+            "/api/v1/auth/login",
+            json!({"email": email, "password": "bench-password"}),
+        )
+        .await?;
+        let token = login["token"].as_str().context("login token")?.to_owned();
+        clients.push(Client {
+            http: http.clone(),
+            base: base.to_owned(),
+            token,
+        });
+    }
+    let owner = &clients[0];
+    let ws = owner
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/workspaces",
+            Some(json!({"name": format!("bench {run}")})),
+        )
+        .await?;
+    let ws = ws["workspace"]["id"]
+        .as_str()
+        .context("workspace id")?
+        .to_owned();
+    let invite = owner
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/workspaces/{ws}/invitations"),
+            Some(json!({"max_uses": 10_000})),
+        )
+        .await?;
+    let invite = invite["token"]
+        .as_str()
+        .context("invitation token")?
+        .to_owned();
+    for client in &clients[1..] {
+        client
+            .send(
+                reqwest::Method::POST,
+                "/api/v1/invitations/accept",
+                Some(json!({"token": invite})),
+            )
+            .await?;
+    }
+    let mut channels = Vec::new();
+    for k in 0..params.channels {
+        let channel = owner
+            .send(
+                reqwest::Method::POST,
+                &format!("/api/v1/workspaces/{ws}/channels"),
+                Some(json!({"name": format!("bench-{k}")})),
+            )
+            .await?;
+        let id = channel["id"].as_str().context("channel id")?.to_owned();
+        for client in &clients[1..] {
+            client
+                .send(
+                    reqwest::Method::POST,
+                    &format!("/api/v1/channels/{id}/join"),
+                    None,
+                )
+                .await?;
+        }
+        channels.push(id);
+    }
+    Ok((clients, channels))
+}
+
+async fn drive(base: &str, params: &Params) -> anyhow::Result<()> {
+    let (clients, channels) = set_up(base, params).await?;
+    let channels = Arc::new(channels);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (c, client) in clients.into_iter().enumerate() {
+        let channels = channels.clone();
+        let next = next.clone();
+        let total = params.posts;
+        let read_every = params.read_every.max(1);
+        tasks.push(tokio::spawn(async move {
+            let mut posts = Vec::new();
+            let mut reads = Vec::new();
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= total {
+                    break;
+                }
+                let channel = &channels[(c + n) % channels.len()];
+                let t = Instant::now();
+                client
+                    .send(
+                        reqwest::Method::POST,
+                        &format!("/api/v1/channels/{channel}/messages"),
+                        Some(json!({"content": format!("message {n} from client {c}"), "client_msg_id": format!("{c}-{n}")})),
+                    )
+                    .await?;
+                posts.push(t.elapsed());
+                if n % read_every == 0 {
+                    let t = Instant::now();
+                    client
+                        .send(reqwest::Method::GET, &format!("/api/v1/channels/{channel}/messages?limit=50"), None)
+                        .await?;
+                    reads.push(t.elapsed());
+                }
+            }
+            anyhow::Ok((posts, reads))
+        }));
+    }
+    let mut posts = Vec::new();
+    let mut reads = Vec::new();
+    for task in tasks {
+        let (p, r) = task.await??;
+        posts.extend(p);
+        reads.extend(r);
+    }
+    let elapsed = started.elapsed();
+    posts.sort();
+    reads.sort();
+    println!(
+        "posts: {} in {:.1} s = {:.0} posts/s; post p50 {}, p99 {}",
+        posts.len(),
+        elapsed.as_secs_f64(),
+        posts.len() as f64 / elapsed.as_secs_f64(),
+        ms(percentile(&posts, 50.0)),
+        ms(percentile(&posts, 99.0)),
+    );
+    println!(
+        "history pages of 50: {} reads; p50 {}, p99 {}",
+        reads.len(),
+        ms(percentile(&reads, 50.0)),
+        ms(percentile(&reads, 99.0)),
+    );
+    Ok(())
+}
+
+fn unlimited() -> Policy {
+    Policy {
+        messages_per_minute: u64::MAX,
+        login_attempts_per_ip: u64::MAX,
+        ..Policy::default()
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut backend = "sqlite".to_owned();
+    let mut url = None;
+    let mut params = Params {
+        clients: 32,
+        channels: 10,
+        posts: 50_000,
+        read_every: 10,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--backend" => backend = value()?,
+            "--url" => url = Some(value()?),
+            "--clients" => params.clients = value()?.parse()?,
+            "--channels" => params.channels = value()?.parse()?,
+            "--posts" => params.posts = value()?.parse()?,
+            "--read-every" => params.read_every = value()?.parse()?,
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    if params.clients == 0 || params.channels == 0 {
+        bail!("--clients and --channels must be positive");
+    }
+    println!(
+        "http-bench: {} clients, {} channels, {} posts, a history page every {} posts",
+        params.clients, params.channels, params.posts, params.read_every
+    );
+    if let Some(url) = url {
+        println!("[external server {url}]");
+        return drive(url.trim_end_matches('/'), &params).await;
+    }
+    match backend.as_str() {
+        "sqlite" => {
+            let dir = tempfile::tempdir()?;
+            let db = format!("sqlite://{}", dir.path().join("bench.db").display());
+            let store = SqliteStore::open(&SqliteOptions::new(db)).await?;
+            let app = TestApp::start_with(Stores::new(Arc::new(store)), unlimited()).await;
+            println!("[sqlite, in-process server]");
+            drive(&app.base, &params).await?;
+            app.stop().await;
+        }
+        "postgres" => {
+            let admin = std::env::var(POSTGRES_URL_VAR)
+                .with_context(|| format!("set {POSTGRES_URL_VAR}"))?;
+            let db = PgTestDb::create_on(&admin).await;
+            let mut options = PostgresOptions::new(db.url.clone());
+            options.max_connections = 32;
+            let outcome = async {
+                let store = PostgresStore::open(&options).await?;
+                let app = TestApp::start_with(Stores::new(Arc::new(store)), unlimited()).await;
+                println!("[postgres, in-process server]");
+                let result = drive(&app.base, &params).await;
+                app.stop().await;
+                result
+            }
+            .await;
+            db.drop_database().await;
+            outcome?;
+        }
+        other => bail!("unknown backend {other}"),
+    }
+    Ok(())
+}
