@@ -210,7 +210,7 @@ async fn drive(base: &str, params: &Params) -> anyhow::Result<()> {
                     )
                     .await?;
                 posts.push(t.elapsed());
-                if n % read_every == 0 {
+                if n.is_multiple_of(read_every) {
                     let t = Instant::now();
                     client
                         .send(reqwest::Method::GET, &format!("/api/v1/channels/{channel}/messages?limit=50"), None)
