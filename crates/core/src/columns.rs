@@ -332,3 +332,26 @@ impl FromColumns for Invitation {
         })
     }
 }
+
+impl FromColumns for ReadState {
+    fn from_columns(row: &impl Columns) -> Result<Self> {
+        Ok(ReadState {
+            channel_id: row.id("channel_id")?,
+            last_read_message_id: row.opt_id("last_read_message_id")?,
+            unread: row.int("unread")?,
+            mentions: row.int("mentions")?,
+        })
+    }
+}
+
+/// Read from a message row joined with its author's
+/// `author_display_name` and `author_avatar_url`.
+impl FromColumns for Author {
+    fn from_columns(row: &impl Columns) -> Result<Self> {
+        Ok(Author {
+            user_id: row.id("user_id")?,
+            display_name: row.text("author_display_name")?,
+            avatar_url: row.opt_text("author_avatar_url")?,
+        })
+    }
+}

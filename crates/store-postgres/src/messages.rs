@@ -8,8 +8,6 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use confab_core::columns::Columns;
-
 use crate::{db_err, decode_row, json_value, PostgresStore};
 
 /// Every lookup by id also names `created_at` (the id's own timestamp), so
@@ -95,16 +93,7 @@ impl MessageStore for PostgresStore {
             .await
             .map_err(db_err)?;
         rows.iter()
-            .map(|row| {
-                let message = decode_row::<Message>(row)?;
-                let cols = crate::Cols(row);
-                let author = Author {
-                    user_id: message.user_id,
-                    display_name: cols.text("author_display_name")?,
-                    avatar_url: cols.opt_text("author_avatar_url")?,
-                };
-                Ok((message, author))
-            })
+            .map(|row| Ok((decode_row::<Message>(row)?, decode_row::<Author>(row)?)))
             .collect()
     }
 

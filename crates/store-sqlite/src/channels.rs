@@ -7,9 +7,7 @@ use confab_core::ports::ChannelStore;
 use confab_core::{time, Error, Result};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use confab_core::columns::Columns;
-
-use crate::{db_err, decode_row, json_text, ts, Cols, SqliteStore};
+use crate::{db_err, decode_row, json_text, ts, SqliteStore};
 
 pub(crate) async fn insert_channel(
     conn: &mut SqliteConnection,
@@ -381,17 +379,7 @@ impl ChannelStore for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?;
-        rows.iter()
-            .map(|row| {
-                let row = Cols(row);
-                Ok(ReadState {
-                    channel_id: row.id("channel_id")?,
-                    last_read_message_id: row.opt_id("last_read_message_id")?,
-                    unread: row.int("unread")?,
-                    mentions: row.int("mentions")?,
-                })
-            })
-            .collect()
+        rows.iter().map(decode_row::<ReadState>).collect()
     }
 
     async fn mark_read(

@@ -7,8 +7,6 @@ use confab_core::{Error, Result};
 use serde_json::Value;
 use sqlx::SqliteConnection;
 
-use confab_core::columns::Columns;
-
 use crate::{db_err, decode_row, json_text, ts, SqliteStore};
 
 async fn fetch_message(conn: &mut SqliteConnection, id: MessageId) -> Result<Option<Message>> {
@@ -259,16 +257,7 @@ impl MessageStore for SqliteStore {
         .await
         .map_err(db_err)?;
         rows.iter()
-            .map(|row| {
-                let message = decode_row::<Message>(row)?;
-                let cols = crate::Cols(row);
-                let author = Author {
-                    user_id: message.user_id,
-                    display_name: cols.text("author_display_name")?,
-                    avatar_url: cols.opt_text("author_avatar_url")?,
-                };
-                Ok((message, author))
-            })
+            .map(|row| Ok((decode_row::<Message>(row)?, decode_row::<Author>(row)?)))
             .collect()
     }
 
