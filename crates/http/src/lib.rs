@@ -19,14 +19,34 @@ use confab_service::Services;
 pub use error::ApiError;
 pub use request_id::RequestId;
 
+/// How the HTTP layer presents itself.
+#[derive(Clone, Debug, Default)]
+pub struct HttpOptions {
+    /// Mark the session cookie `Secure` (set when the public URL is https).
+    pub secure_cookies: bool,
+}
+
+/// What every handler shares: the services, and the HTTP options.
+pub struct App {
+    services: Services,
+    pub options: HttpOptions,
+}
+
+impl std::ops::Deref for App {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.services
+    }
+}
+
 /// Shared state of every handler.
-pub type AppState = Arc<Services>;
+pub type AppState = Arc<App>;
 
 /// Largest request body the JSON API accepts.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// The whole HTTP application.
-pub fn router(services: Services) -> Router {
+pub fn router(services: Services, options: HttpOptions) -> Router {
     let (api, document) = api::routes().split_for_parts();
     let document = Arc::new(document);
     Router::new()
@@ -43,5 +63,5 @@ pub fn router(services: Services) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(limits::headers))
         .layer(axum::middleware::from_fn(request_id::assign))
-        .with_state(Arc::new(services))
+        .with_state(Arc::new(App { services, options }))
 }

@@ -43,8 +43,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             ..Policy::default()
         },
     );
-    let app =
-        confab_http::router(services).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let options = confab_http::HttpOptions {
+        secure_cookies: public_url.starts_with("https://"),
+    };
+    let app = confab_http::router(services, options)
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(stopped(stop_rx.clone()));
     let mut server = std::pin::pin!(server.into_future());
 

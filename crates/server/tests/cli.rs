@@ -287,3 +287,31 @@ async fn sessions_and_revocations_survive_a_restart() {
     );
     assert!(server.stop().success());
 }
+
+#[tokio::test]
+async fn the_session_cookie_is_secure_behind_an_https_public_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = confab(&dir.path().join("data"));
+    cmd.env("CONFAB_SERVER__PUBLIC_URL", "https://chat.example.test");
+    let server = Server::start(cmd);
+    let client = reqwest::Client::new();
+    client
+        .post(format!("{}/api/v1/auth/signup", server.base))
+        .json(&serde_json::json!({
+            "email": "sec@example.test", "username": "sec",
+            "display_name": "Sec", "password": "sec-password"
+        }))
+        .send()
+        .await
+        .unwrap();
+    let login = client
+        .post(format!("{}/api/v1/auth/login", server.base))
+        .json(&serde_json::json!({"email": "sec@example.test", "password": "sec-password"}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    assert!(server.stop().success());
+}

@@ -45,7 +45,8 @@ impl TestApp {
     /// Serve the application over `stores` with `policy`.
     pub async fn start_with(stores: Stores, policy: Policy) -> Self {
         let services = Services::new(stores.clone(), Arc::new(MemoryRateLimiter::new()), policy);
-        let app = confab_http::router(services).into_make_service_with_connect_info::<SocketAddr>();
+        let app = confab_http::router(services, confab_http::HttpOptions::default())
+            .into_make_service_with_connect_info::<SocketAddr>();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();

@@ -113,11 +113,21 @@ struct LoginBody {
     password: String,
 }
 
-fn session_response(issued: IssuedSession) -> Response {
+/// The session cookie's attributes; `Secure` when served over https.
+fn cookie_attributes(app: &AppState) -> &'static str {
+    if app.options.secure_cookies {
+        "Path=/; HttpOnly; SameSite=Strict; Secure"
+    } else {
+        "Path=/; HttpOnly; SameSite=Strict"
+    }
+}
+
+fn session_response(app: &AppState, issued: IssuedSession) -> Response {
     let max_age = (issued.session.expires_at - issued.session.created_at).num_seconds();
     let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}",
-        issued.token
+        "{SESSION_COOKIE}={}; {}; Max-Age={max_age}",
+        issued.token,
+        cookie_attributes(app)
     );
     let body = LoginAnswer {
         token: Some(issued.token),
@@ -140,7 +150,7 @@ async fn log_in(
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Response, ApiError> {
     match app.log_in(&body.email, &body.password, client).await? {
-        LoginOutcome::Session(issued) => Ok(session_response(*issued)),
+        LoginOutcome::Session(issued) => Ok(session_response(&app, *issued)),
         LoginOutcome::MfaRequired {
             challenge_token,
             expires_at,
@@ -170,15 +180,15 @@ async fn log_in_with_code(
     let issued = app
         .log_in_with_code(&body.challenge_token, &body.code)
         .await?;
-    Ok(session_response(issued))
+    Ok(session_response(&app, issued))
 }
 
-fn clear_cookie() -> HeaderMap {
+fn clear_cookie(app: &AppState) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    headers.insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("confab_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
-    );
+    let cookie = format!("{SESSION_COOKIE}=; {}; Max-Age=0", cookie_attributes(app));
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        headers.insert(header::SET_COOKIE, value);
+    }
     headers
 }
 
@@ -188,7 +198,7 @@ async fn log_out(
     Authed(caller): Authed,
 ) -> Result<Response, ApiError> {
     app.log_out(&caller).await?;
-    Ok((StatusCode::NO_CONTENT, clear_cookie()).into_response())
+    Ok((StatusCode::NO_CONTENT, clear_cookie(&app)).into_response())
 }
 
 #[utoipa::path(post, path = "/auth/logout-all", tag = "accounts", responses((status = 204), (status = 401, body = ErrorBody)))]
@@ -197,7 +207,7 @@ async fn log_out_everywhere(
     Authed(caller): Authed,
 ) -> Result<Response, ApiError> {
     app.log_out_everywhere(&caller).await?;
-    Ok((StatusCode::NO_CONTENT, clear_cookie()).into_response())
+    Ok((StatusCode::NO_CONTENT, clear_cookie(&app)).into_response())
 }
 
 #[utoipa::path(get, path = "/me", tag = "accounts", responses((status = 200, body = UserView), (status = 401, body = ErrorBody)))]
@@ -266,7 +276,7 @@ async fn deactivate_me(
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> Result<Response, ApiError> {
     app.deactivate_account(&caller, &body.password).await?;
-    Ok((StatusCode::NO_CONTENT, clear_cookie()).into_response())
+    Ok((StatusCode::NO_CONTENT, clear_cookie(&app)).into_response())
 }
 
 #[derive(Deserialize, ToSchema)]
