@@ -73,6 +73,8 @@ pub trait WorkspaceStore: Send + Sync {
         after: Option<MemberId>,
         limit: u32,
     ) -> Result<Page<WorkspaceMember, MemberId>>;
+    /// Change a membership. Conflict on `role` (and no change) if the
+    /// workspace would be left without an active owner; checked atomically.
     async fn update_member(
         &self,
         workspace: WorkspaceId,

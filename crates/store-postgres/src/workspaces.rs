@@ -287,12 +287,35 @@ impl WorkspaceStore for PostgresStore {
             .push(" AND user_id = ")
             .push_bind(user.0)
             .push(" RETURNING *");
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // Serialise membership changes of one workspace, so that two owners
+        // demoting each other cannot both succeed.
+        sqlx::query("SELECT 1 FROM workspaces WHERE workspace_id = $1 FOR UPDATE")
+            .bind(workspace.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         let row = q
             .build()
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await
             .map_err(db_err)?
             .ok_or(Error::NotFound("member"))?;
+        let owners: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM workspace_members
+             WHERE workspace_id = $1 AND role = 'owner' AND status = 'active'",
+        )
+        .bind(workspace.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if owners == 0 {
+            return Err(Error::conflict(
+                "role",
+                "a workspace must keep at least one active owner",
+            ));
+        }
+        tx.commit().await.map_err(db_err)?;
         decode_row::<WorkspaceMember>(&row)
     }
 

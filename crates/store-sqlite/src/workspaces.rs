@@ -59,6 +59,25 @@ async fn add_member_within_limit(
     insert_member(conn, member).await
 }
 
+/// A workspace must keep at least one active owner.
+async fn require_an_owner(conn: &mut SqliteConnection, workspace: WorkspaceId) -> Result<()> {
+    let owners: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM workspace_members
+         WHERE workspace_id = ? AND role = 'owner' AND status = 'active'",
+    )
+    .bind(workspace.to_string())
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    if owners == 0 {
+        return Err(Error::conflict(
+            "role",
+            "a workspace must keep at least one active owner",
+        ));
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl WorkspaceStore for SqliteStore {
     async fn create_workspace(
@@ -286,10 +305,22 @@ impl WorkspaceStore for SqliteStore {
             .push_bind(user.to_string())
             .push(" RETURNING *");
         let row = self
-            .write_built(q)
-            .await?
-            .ok_or(Error::NotFound("member"))?;
-        decode_row::<WorkspaceMember>(&row)
+            .write(move |conn| {
+                Box::pin(async move {
+                    let row = q
+                        .build()
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(db_err)?
+                        .ok_or(Error::NotFound("member"))?;
+                    let member = decode_row::<WorkspaceMember>(&row)?;
+                    // Failing here rolls the update back with the savepoint.
+                    require_an_owner(conn, member.workspace_id).await?;
+                    Ok(member)
+                })
+            })
+            .await?;
+        Ok(row)
     }
 
     async fn count_active_members(

@@ -32,6 +32,7 @@ macro_rules! store_conformance {
             workspace_max_members_is_enforced,
             workspace_max_members_holds_under_concurrent_joins,
             workspace_members_are_updated_and_counted,
+            a_workspace_always_keeps_an_active_owner,
             workspaces_are_listed_for_a_user,
             channel_names_are_unique_per_workspace,
             channel_updates_and_archiving_apply,
@@ -594,6 +595,61 @@ pub async fn workspace_members_are_updated_and_counted(stores: Stores) {
         .update_member(w.workspace.id, UserId::new(), &MemberUpdate::default())
         .await;
     assert!(matches!(missing, Err(Error::NotFound(_))));
+}
+
+pub async fn a_workspace_always_keeps_an_active_owner(stores: Stores) {
+    let w = world(stores).await;
+    let demote = MemberUpdate {
+        role: Some(WorkspaceRole::Admin),
+        ..Default::default()
+    };
+    let alone = w
+        .stores
+        .workspaces
+        .update_member(w.workspace.id, w.owner.id, &demote)
+        .await
+        .unwrap_err();
+    assert_conflict(alone, "role");
+    let second = w.member("second-owner", WorkspaceRole::Owner).await;
+    // Both owners demote themselves at once: exactly one may.
+    let tasks = [w.owner.id, second.id].map(|user| {
+        let stores = w.stores.clone();
+        let (ws, demote) = (w.workspace.id, demote.clone());
+        tokio::spawn(async move { stores.workspaces.update_member(ws, user, &demote).await })
+    });
+    let results = join_all(tasks).await;
+    assert_eq!(
+        results
+            .iter()
+            .filter(|r| r.as_ref().unwrap().is_ok())
+            .count(),
+        1
+    );
+    assert_eq!(
+        w.stores
+            .workspaces
+            .count_active_members(w.workspace.id, Some(WorkspaceRole::Owner))
+            .await
+            .unwrap(),
+        1
+    );
+    let deactivate = MemberUpdate {
+        status: Some(MemberStatus::Deactivated),
+        ..Default::default()
+    };
+    let remaining = if results[0].as_ref().unwrap().is_ok() {
+        second.id
+    } else {
+        w.owner.id
+    };
+    assert_conflict(
+        w.stores
+            .workspaces
+            .update_member(w.workspace.id, remaining, &deactivate)
+            .await
+            .unwrap_err(),
+        "role",
+    );
 }
 
 pub async fn workspaces_are_listed_for_a_user(stores: Stores) {
