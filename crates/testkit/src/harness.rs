@@ -6,7 +6,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use confab_core::ports::Stores;
+use confab_core::ports::{StoreAdmin, Stores};
 use confab_store_postgres::{PostgresOptions, PostgresStore};
 use confab_store_sqlite::{SqliteOptions, SqliteStore};
 use futures::FutureExt;
@@ -50,14 +50,31 @@ impl PgTestDb {
         Self::create_on(&admin_url).await
     }
 
+    /// Create a database, already migrated, on the server named by
+    /// `CONFAB_TEST_POSTGRES_URL`, cloned from a shared template.
+    pub async fn create_migrated() -> Self {
+        let admin_url = std::env::var(POSTGRES_URL_VAR)
+            .unwrap_or_else(|_| panic!("{POSTGRES_URL_VAR} must be set for PostgreSQL tests"));
+        let template = migrated_template(&admin_url).await;
+        Self::create_from(&admin_url, Some(&template)).await
+    }
+
     /// Create an empty database on the server at `admin_url`.
     pub async fn create_on(admin_url: &str) -> Self {
+        Self::create_from(admin_url, None).await
+    }
+
+    async fn create_from(admin_url: &str, template: Option<&str>) -> Self {
         let admin_url = admin_url.to_owned();
         let name = format!("confab_test_{}", uuid::Uuid::now_v7().simple());
         let mut conn = sqlx::PgConnection::connect(&admin_url)
             .await
             .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {POSTGRES_URL_VAR}: {e}"));
-        sqlx::query(&format!("CREATE DATABASE {name}"))
+        let sql = match template {
+            Some(template) => format!("CREATE DATABASE {name} TEMPLATE {template}"),
+            None => format!("CREATE DATABASE {name}"),
+        };
+        sqlx::query(&sql)
             .execute(&mut conn)
             .await
             .expect("create test database");
@@ -84,6 +101,90 @@ impl PgTestDb {
     }
 }
 
+/// A migrated database that test databases are cloned from, built once per
+/// version of the migrations (named after their hash) and shared by every
+/// test process; building it is guarded by an advisory lock.
+async fn migrated_template(admin_url: &str) -> String {
+    static TEMPLATE: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    TEMPLATE
+        .get_or_init(|| async {
+            let name = template_name();
+            let mut conn = sqlx::PgConnection::connect(admin_url)
+                .await
+                .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {POSTGRES_URL_VAR}: {e}"));
+            sqlx::query("SELECT pg_advisory_lock(hashtext('confab_test_template'))")
+                .execute(&mut conn)
+                .await
+                .expect("template lock");
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                    .bind(&name)
+                    .fetch_one(&mut conn)
+                    .await
+                    .expect("look up template");
+            if !exists {
+                build_template(&mut conn, admin_url, &name).await;
+            }
+            sqlx::query("SELECT pg_advisory_unlock(hashtext('confab_test_template'))")
+                .execute(&mut conn)
+                .await
+                .expect("template unlock");
+            conn.close().await.ok();
+            name
+        })
+        .await
+        .clone()
+}
+
+/// `confab_tmpl_` and a hash of the PostgreSQL migrations.
+fn template_name() -> String {
+    use sha2::{Digest, Sha256};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../store-postgres/migrations");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("migrations folder")
+        .map(|e| e.expect("migration file").path())
+        .collect();
+    files.sort();
+    let mut hasher = Sha256::new();
+    for file in files {
+        hasher.update(std::fs::read(file).expect("read migration"));
+    }
+    let digest: String = hasher
+        .finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("confab_tmpl_{digest}")
+}
+
+async fn build_template(conn: &mut sqlx::PgConnection, admin_url: &str, name: &str) {
+    let building = format!("{name}_building");
+    let stale: Vec<String> = sqlx::query_scalar(
+        "SELECT datname::text FROM pg_database WHERE datname LIKE 'confab\\_tmpl\\_%'",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap_or_default();
+    for old in stale {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {old} WITH (FORCE)"))
+            .execute(&mut *conn)
+            .await;
+    }
+    sqlx::query(&format!("CREATE DATABASE {building}"))
+        .execute(&mut *conn)
+        .await
+        .expect("create template database");
+    let store = PostgresStore::open(&PostgresOptions::new(with_database(admin_url, &building)))
+        .await
+        .expect("migrate template database");
+    store.close().await;
+    sqlx::query(&format!("ALTER DATABASE {building} RENAME TO {name}"))
+        .execute(&mut *conn)
+        .await
+        .expect("name template database");
+}
+
 /// `url` with its database name replaced by `database`.
 pub fn with_database(url: &str, database: &str) -> String {
     let (base, query) = match url.split_once('?') {
@@ -108,7 +209,7 @@ where
     F: FnOnce(Stores) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let db = PgTestDb::create().await;
+    let db = PgTestDb::create_migrated().await;
     let outcome = AssertUnwindSafe(async {
         let mut options = PostgresOptions::new(db.url.clone());
         options.max_connections = 20;
