@@ -255,7 +255,7 @@ impl Services {
     /// Change the password; every other session of the caller ends.
     pub async fn change_password(&self, caller: &Caller, current: &str, new: &str) -> Result<()> {
         let new = validate::password("new_password", new)?;
-        let user = self.current_user(caller).await?;
+        let user = &caller.user;
         if !verify_password(current.to_owned(), user.password_hash.clone()).await? {
             return Err(Error::invalid(
                 "current_password",
@@ -274,7 +274,7 @@ impl Services {
     /// Deactivate the caller's own account (password required); every
     /// session ends at once.
     pub async fn deactivate_account(&self, caller: &Caller, password: &str) -> Result<()> {
-        let user = self.current_user(caller).await?;
+        let user = &caller.user;
         if !verify_password(password.to_owned(), user.password_hash.clone()).await? {
             return Err(Error::invalid("password", "is not the current password"));
         }
@@ -287,15 +287,6 @@ impl Services {
             .revoke_user_sessions(user.id, None, time::now())
             .await?;
         Ok(())
-    }
-
-    /// The caller's account as stored now.
-    pub async fn current_user(&self, caller: &Caller) -> Result<User> {
-        self.stores
-            .users
-            .get_user(caller.user.id)
-            .await?
-            .ok_or(Error::Unauthenticated)
     }
 
     /// Change profile fields of the caller's account.

@@ -170,18 +170,19 @@ impl Services {
         Ok((message, access))
     }
 
-    /// Refuse (as invalid `field`) a message id that is not in `channel`.
+    /// The message `id` of `channel`; refused as invalid `field` otherwise.
     async fn require_in_channel(
         &self,
         id: MessageId,
         channel: ChannelId,
         field: &str,
-    ) -> Result<()> {
-        let message = self.stores.messages.get_message(id).await?;
-        if message.is_none_or(|m| m.channel_id != channel) {
-            return Err(Error::invalid(field, "is not a message of this channel"));
-        }
-        Ok(())
+    ) -> Result<Message> {
+        self.stores
+            .messages
+            .get_message(id)
+            .await?
+            .filter(|m| m.channel_id == channel)
+            .ok_or_else(|| Error::invalid(field, "is not a message of this channel"))
     }
 
     async fn check_message_rate(&self, caller: &Caller, channel: ChannelId) -> Result<()> {
@@ -355,12 +356,12 @@ impl Services {
                     .await
             }
             HistoryQuery::Around(id) => {
-                self.require_in_channel(id, channel, "around").await?;
+                let centre = self.require_in_channel(id, channel, "around").await?;
                 let half = (limit / 2).max(1);
                 let mut page = messages
                     .history(channel, HistoryRange::After(id), half)
                     .await?;
-                if let Some(centre) = messages.get_message(id).await?.filter(|m| !m.is_deleted) {
+                if !centre.is_deleted {
                     page.push(centre);
                 }
                 let older = limit.saturating_sub(page.len() as u32).max(1);

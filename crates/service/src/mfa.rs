@@ -50,7 +50,7 @@ fn same(a: &str, b: &str) -> bool {
 impl Services {
     /// Start enrolling: a new secret, not yet in force until confirmed.
     pub async fn mfa_enroll(&self, caller: &Caller) -> Result<MfaEnrollment> {
-        let user = self.current_user(caller).await?;
+        let user = &caller.user;
         if user.mfa_enabled {
             return Err(Error::conflict(
                 "mfa",
@@ -58,7 +58,7 @@ impl Services {
             ));
         }
         let secret = Secret::generate_secret().to_encoded().to_string();
-        let totp = totp_for(&user, &secret)?;
+        let totp = totp_for(user, &secret)?;
         self.stores
             .users
             .set_mfa(user.id, false, Some(&secret))
@@ -71,7 +71,7 @@ impl Services {
 
     /// Finish enrolling with a first code; MFA is in force from then on.
     pub async fn mfa_confirm(&self, caller: &Caller, code: &str) -> Result<()> {
-        let user = self.current_user(caller).await?;
+        let user = &caller.user;
         if user.mfa_enabled {
             return Err(Error::conflict(
                 "mfa",
@@ -82,7 +82,7 @@ impl Services {
             .mfa_secret
             .clone()
             .ok_or_else(|| Error::conflict("mfa", "start enrollment first"))?;
-        self.check_totp(&user, &secret, code).await?;
+        self.check_totp(user, &secret, code).await?;
         self.stores
             .users
             .set_mfa(user.id, true, Some(&secret))
@@ -91,12 +91,12 @@ impl Services {
 
     /// Turn MFA off; requires a fresh code.
     pub async fn mfa_disable(&self, caller: &Caller, code: &str) -> Result<()> {
-        let user = self.current_user(caller).await?;
+        let user = &caller.user;
         let secret = match (&user.mfa_secret, user.mfa_enabled) {
             (Some(secret), true) => secret.clone(),
             _ => return Err(Error::conflict("mfa", "two-factor authentication is off")),
         };
-        self.check_totp(&user, &secret, code).await?;
+        self.check_totp(user, &secret, code).await?;
         self.stores.users.set_mfa(user.id, false, None).await
     }
 

@@ -141,13 +141,14 @@ impl Services {
             .collect())
     }
 
-    /// Change workspace fields, each checked against the caller's role.
+    /// Change workspace fields, each checked against the caller's role; the
+    /// updated workspace and the caller's membership.
     pub async fn update_workspace(
         &self,
         caller: &Caller,
         id: WorkspaceId,
         update: WorkspaceUpdate,
-    ) -> Result<Workspace> {
+    ) -> Result<(Workspace, WorkspaceMember)> {
         let (_, me) = self.workspace_for(caller, id).await?;
         let touches_settings = update.name.is_some()
             || update.domain.is_some()
@@ -216,7 +217,12 @@ impl Services {
                 "enroll in two-factor authentication yourself before requiring it",
             ));
         }
-        self.stores.workspaces.update_workspace(id, &checked).await
+        let updated = self
+            .stores
+            .workspaces
+            .update_workspace(id, &checked)
+            .await?;
+        Ok((updated, me))
     }
 
     /// Members of a workspace, by member id, with optional filters.
@@ -373,25 +379,6 @@ impl Services {
             .ok_or(Error::NotFound("member"))
     }
 
-    /// Refuse a change that would leave the workspace without an active owner.
-    async fn keep_an_owner(&self, id: WorkspaceId, target: &WorkspaceMember) -> Result<()> {
-        if target.role == WorkspaceRole::Owner
-            && target.status == MemberStatus::Active
-            && self
-                .stores
-                .workspaces
-                .count_active_members(id, Some(WorkspaceRole::Owner))
-                .await?
-                <= 1
-        {
-            return Err(Error::conflict(
-                "role",
-                "a workspace must keep at least one active owner",
-            ));
-        }
-        Ok(())
-    }
-
     /// Change a member's role or per-member fields.
     pub async fn update_member(
         &self,
@@ -412,7 +399,6 @@ impl Services {
             ) {
                 return Err(forbidden("make this change of role"));
             }
-            self.keep_an_owner(id, &target).await?;
         }
         let edits_fields = update.title.is_some()
             || update.department.is_some()
@@ -485,10 +471,10 @@ impl Services {
         ) {
             return Err(forbidden("deactivate or reactivate this member"));
         }
+        // The store refuses a change that would leave no active owner.
         let status = if active {
             MemberStatus::Active
         } else {
-            self.keep_an_owner(id, &target).await?;
             MemberStatus::Deactivated
         };
         self.stores
@@ -506,8 +492,7 @@ impl Services {
 
     /// Leave a workspace; the last owner cannot.
     pub async fn leave_workspace(&self, caller: &Caller, id: WorkspaceId) -> Result<()> {
-        let (_, me) = self.workspace_for(caller, id).await?;
-        self.keep_an_owner(id, &me).await?;
+        self.workspace_for(caller, id).await?;
         self.stores
             .workspaces
             .update_member(

@@ -211,11 +211,8 @@ async fn log_out_everywhere(
 }
 
 #[utoipa::path(get, path = "/me", tag = "accounts", responses((status = 200, body = UserView), (status = 401, body = ErrorBody)))]
-async fn me(
-    State(app): State<AppState>,
-    Authed(caller): Authed,
-) -> Result<Json<UserView>, ApiError> {
-    Ok(Json(app.current_user(&caller).await?.into()))
+async fn me(Authed(caller): Authed) -> Json<UserView> {
+    Json(caller.user.into())
 }
 
 #[derive(Deserialize, ToSchema)]

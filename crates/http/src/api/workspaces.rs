@@ -188,8 +188,7 @@ async fn update(
         sso_config: body.sso_config,
         require_2fa: body.require_2fa,
     };
-    let updated = app.update_workspace(&caller, id, update).await?;
-    let (_, me) = app.workspace_for(&caller, id).await?;
+    let (updated, me) = app.update_workspace(&caller, id, update).await?;
     Ok(Json(WorkspaceAnswer::new(updated, me)))
 }
 
