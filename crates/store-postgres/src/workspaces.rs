@@ -416,20 +416,7 @@ impl WorkspaceStore for PostgresStore {
             .map(decode_row::<Invitation>)
             .transpose()?
             .ok_or(Error::NotFound("invitation"))?;
-        if !invitation.is_usable(at) {
-            return Err(Error::conflict(
-                "invitation",
-                "this invitation is revoked, expired or used up",
-            ));
-        }
-        let member = NewWorkspaceMember {
-            workspace_id: invitation.workspace_id,
-            role: invitation.role,
-            invited_by: Some(invitation.created_by),
-            invitation_token: Some(invitation.id.to_string()),
-            ..member.clone()
-        };
-        let joined = add_member_within_limit(&mut tx, &member).await?;
+        let joined = add_member_within_limit(&mut tx, &invitation.admit(member, at)?).await?;
         if joined.role != WorkspaceRole::Guest {
             sqlx::query(
                 "INSERT INTO channel_members (membership_id, channel_id, user_id, role, invited_by, joined_at)

@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::id::{InvitationId, UserId, WorkspaceId};
-use crate::model::WorkspaceRole;
+use crate::model::{NewWorkspaceMember, WorkspaceRole};
 
 /// A login session. Its id is the SHA-256 (hex) of the bearer token, so the
 /// database never holds a usable token.
@@ -81,5 +81,28 @@ impl Invitation {
         self.revoked_at.is_none()
             && self.expires_at > now
             && self.max_uses.is_none_or(|max| self.use_count < max)
+    }
+
+    /// The membership this invitation grants to `member`'s user at `at`:
+    /// the workspace and role are the invitation's, whatever was asked.
+    /// Conflict on `invitation` if it can no longer be used.
+    pub fn admit(
+        &self,
+        member: &NewWorkspaceMember,
+        at: DateTime<Utc>,
+    ) -> crate::Result<NewWorkspaceMember> {
+        if !self.is_usable(at) {
+            return Err(crate::Error::conflict(
+                "invitation",
+                "this invitation is revoked, expired or used up",
+            ));
+        }
+        Ok(NewWorkspaceMember {
+            workspace_id: self.workspace_id,
+            role: self.role,
+            invited_by: Some(self.created_by),
+            invitation_token: Some(self.id.to_string()),
+            ..member.clone()
+        })
     }
 }
