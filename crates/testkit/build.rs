@@ -1,5 +1,5 @@
-//! Turns the PostgreSQL and Redis suites on when their servers are configured,
-//! so that `cargo test` reports them as ignored, not as passed, otherwise.
+// Turns the PostgreSQL and Redis suites on when their servers are configured,
+// so that `cargo test` reports them as ignored, not as passed, otherwise.
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(confab_postgres)");
     println!("cargo::rustc-check-cfg=cfg(confab_redis)");

@@ -96,6 +96,10 @@ impl Default for DatabaseConfig {
 pub struct RedisConfig {
     /// `redis://...`; unset means in-process state (one node).
     pub url: Option<String>,
+    /// Prepended to every key and to the pub/sub channel, so that several
+    /// deployments can share one Redis. Every node of one deployment must use
+    /// the same prefix.
+    pub key_prefix: String,
 }
 
 /// The search engine.

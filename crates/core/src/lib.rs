@@ -13,6 +13,7 @@ pub mod model;
 pub mod page;
 pub mod permissions;
 pub mod ports;
+pub mod realtime;
 pub mod time;
 
 pub use error::{Error, Result};

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use crate::id::*;
 use crate::model::*;
 use crate::page::Page;
+use crate::realtime::*;
 use crate::Result;
 
 /// Users.
@@ -253,6 +254,15 @@ pub trait MessageStore: Send + Sync {
     ) -> Result<Changed>;
     /// Pinned, undeleted messages of a channel, most recently pinned first.
     async fn list_pinned(&self, channel: ChannelId) -> Result<Vec<Message>>;
+    /// Messages of `channels`, replies included, whose row changed after
+    /// `since` (posted, edited, deleted, reacted to, pinned, replied to),
+    /// oldest change first. What a reconnecting socket missed.
+    async fn changed_since(
+        &self,
+        channels: &[ChannelId],
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Message>>;
 }
 
 /// File records and their links to messages.
@@ -429,6 +439,16 @@ pub struct Stores {
     pub admin: Arc<dyn StoreAdmin>,
 }
 
+/// The real-time ports: the bus between nodes and the ephemeral state.
+#[derive(Clone)]
+pub struct Realtime {
+    pub bus: Arc<dyn EventBus>,
+    pub state: Arc<dyn EphemeralState>,
+    /// Counts rate limits on this node alone while `state` is unreachable,
+    /// so limits hold (per node) instead of failing every request.
+    pub fallback_limiter: Arc<dyn RateLimiter>,
+}
+
 impl Stores {
     /// Wrap one backend that implements every store.
     pub fn new<B: Backend>(backend: Arc<B>) -> Self {
@@ -443,4 +463,139 @@ impl Stores {
             admin: backend,
         }
     }
+}
+
+/// What a node's bus subscription yields.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BusItem {
+    /// An event published by some node (this one included).
+    Event(Box<Envelope>),
+    /// Events may have been lost (the connection to the broker dropped and
+    /// came back): subscribers should catch up from the database.
+    Gap,
+}
+
+/// The stream of one node's bus subscription.
+pub type BusStream = std::pin::Pin<Box<dyn futures_core::Stream<Item = BusItem> + Send>>;
+
+/// Carries events between nodes. Events are published only after the
+/// database commit of the change they describe.
+#[async_trait]
+pub trait EventBus: Send + Sync {
+    /// Deliver `envelope` to the subscription of every node.
+    async fn publish(&self, envelope: &Envelope) -> Result<()>;
+    /// This node's subscription: every envelope published from now on. A node
+    /// subscribes once and fans out to its sockets itself.
+    fn subscribe(&self) -> BusStream;
+    /// `memory` or `redis`.
+    fn backend(&self) -> &'static str;
+}
+
+/// Ephemeral state shared by the nodes: the cache and real-time keys of the
+/// data model. Everything here can be lost, or rebuilt from the database;
+/// callers treat errors as a miss and carry on.
+#[async_trait]
+pub trait EphemeralState: RateLimiter {
+    /// `memory` or `redis`.
+    fn backend(&self) -> &'static str;
+    /// Whether the state backend answers.
+    async fn ping(&self) -> Result<()>;
+
+    /// Mirror a session under `session:{id}` for [`crate::realtime::ttl::SESSION`].
+    async fn put_session(&self, id: &str, session: &SessionSnapshot) -> Result<()>;
+    async fn get_session(&self, id: &str) -> Result<Option<SessionSnapshot>>;
+    async fn remove_sessions(&self, ids: &[String]) -> Result<()>;
+
+    /// Store a user's presence in a workspace for [`crate::realtime::ttl::PRESENCE`].
+    async fn set_presence(
+        &self,
+        user: UserId,
+        workspace: WorkspaceId,
+        presence: &Presence,
+    ) -> Result<()>;
+    /// The presence of each of `users` (in order); `None` where none is stored.
+    async fn get_presence(
+        &self,
+        workspace: WorkspaceId,
+        users: &[UserId],
+    ) -> Result<Vec<Option<Presence>>>;
+
+    /// Register an open socket for [`crate::realtime::ttl::CONNECTION`] (also
+    /// refreshes it).
+    async fn put_connection(&self, id: &str, info: &ConnectionInfo) -> Result<()>;
+    async fn get_connection(&self, id: &str) -> Result<Option<ConnectionInfo>>;
+    /// Forget a socket; returns how many sockets `user` still has open.
+    async fn remove_connection(&self, id: &str, user: UserId) -> Result<usize>;
+
+    /// Cache a channel's member list for [`crate::realtime::ttl::CHANNEL_MEMBERS`].
+    async fn put_channel_members(
+        &self,
+        channel: ChannelId,
+        members: &ChannelMembersSnapshot,
+    ) -> Result<()>;
+    async fn get_channel_members(
+        &self,
+        channel: ChannelId,
+    ) -> Result<Option<ChannelMembersSnapshot>>;
+    async fn forget_channel_members(&self, channel: ChannelId) -> Result<()>;
+
+    /// Note that `user` is typing in `channel`, for [`crate::realtime::ttl::TYPING`].
+    async fn set_typing(&self, channel: ChannelId, user: UserId) -> Result<()>;
+    /// Which of `candidates` are typing in `channel` now.
+    async fn typing(&self, channel: ChannelId, candidates: &[UserId]) -> Result<Vec<UserId>>;
+    async fn clear_typing(&self, channel: ChannelId, user: UserId) -> Result<()>;
+
+    /// Up to `limit` newest top-level messages of `channel`, newest first, or
+    /// `None` if the channel is not cached.
+    async fn recent_messages(
+        &self,
+        channel: ChannelId,
+        limit: usize,
+    ) -> Result<Option<Vec<Message>>>;
+    /// Claim the right to fill a missing `recent_messages:{channel}`.
+    async fn claim_recent_fill(&self, channel: ChannelId) -> Result<FillToken>;
+    /// Store the newest messages read from the database (newest first), unless
+    /// a message was posted or the list invalidated since `token` was claimed.
+    /// Returns whether the list was stored.
+    async fn fill_recent_messages(
+        &self,
+        channel: ChannelId,
+        token: &FillToken,
+        newest_first: &[Message],
+    ) -> Result<bool>;
+    /// Add a new top-level message to the list if the list is cached
+    /// (LPUSH + LTRIM 0 99), otherwise spoil any pending fill.
+    async fn push_recent_message(&self, message: &Message) -> Result<()>;
+    /// Drop the list and spoil any pending fill (after an edit, a delete, a
+    /// reaction, a pin or a new reply count).
+    async fn forget_recent_messages(&self, channel: ChannelId) -> Result<()>;
+
+    /// The cached unread state of every channel of `user` in `workspace`, or
+    /// `None` if it is not cached.
+    async fn unread_counts(
+        &self,
+        user: UserId,
+        workspace: WorkspaceId,
+    ) -> Result<Option<Vec<ReadState>>>;
+    /// Claim the right to fill a missing `unread_counts:{user}:{workspace}`.
+    async fn claim_unread_fill(&self, user: UserId, workspace: WorkspaceId) -> Result<FillToken>;
+    /// Store unread state rebuilt from the database, unless it changed since
+    /// `token` was claimed. Returns whether it was stored.
+    async fn fill_unread_counts(
+        &self,
+        user: UserId,
+        workspace: WorkspaceId,
+        token: &FillToken,
+        states: &[ReadState],
+    ) -> Result<bool>;
+    /// Add `(unread, mentions)` to `channel` for each user whose counts are
+    /// cached; spoil pending fills of the others.
+    async fn add_unread(
+        &self,
+        workspace: WorkspaceId,
+        channel: ChannelId,
+        deltas: &[(UserId, i64, i64)],
+    ) -> Result<()>;
+    /// Drop the cached counts of `users` and spoil their pending fills.
+    async fn forget_unread_counts(&self, workspace: WorkspaceId, users: &[UserId]) -> Result<()>;
 }

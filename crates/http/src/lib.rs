@@ -10,11 +10,12 @@ mod health;
 mod limits;
 mod request_id;
 mod wire;
+mod ws;
 
 use std::sync::Arc;
 
 use axum::Router;
-use confab_service::Services;
+use confab_service::{Hub, Services};
 
 pub use error::ApiError;
 pub use request_id::RequestId;
@@ -24,12 +25,17 @@ pub use request_id::RequestId;
 pub struct HttpOptions {
     /// Mark the session cookie `Secure` (set when the public URL is https).
     pub secure_cookies: bool,
+    /// The address users open (`server.public_url`): browsers may open
+    /// sockets from this origin, as well as from the host they connected to.
+    pub public_url: Option<String>,
 }
 
 /// What every handler shares: the services, and the HTTP options.
 pub struct App {
     services: Services,
     pub options: HttpOptions,
+    /// This node's fan-out of events to its sockets.
+    pub hub: Arc<Hub>,
 }
 
 impl std::ops::Deref for App {
@@ -51,6 +57,7 @@ pub fn router(services: Services, options: HttpOptions) -> Router {
     let document = Arc::new(document);
     Router::new()
         .nest("/api/v1", api)
+        .route("/api/v1/ws", axum::routing::get(ws::upgrade))
         .route(
             "/api/v1/openapi.json",
             axum::routing::get(move || {
@@ -63,5 +70,9 @@ pub fn router(services: Services, options: HttpOptions) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(limits::headers))
         .layer(axum::middleware::from_fn(request_id::assign))
-        .with_state(Arc::new(App { services, options }))
+        .with_state(Arc::new(App {
+            hub: Hub::start(&services),
+            services,
+            options,
+        }))
 }

@@ -7,16 +7,13 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use confab_core::config::Config;
-use confab_core::ports::{RateLimiter, Stores};
-use confab_realtime::MemoryRateLimiter;
+use confab_core::ports::{Realtime, Stores};
+use confab_realtime::{MemoryBus, MemoryState, RedisBus, RedisOptions, RedisState};
 use confab_store_postgres::{PostgresOptions, PostgresStore};
 use confab_store_sqlite::{SqliteOptions, SqliteStore};
 
 /// Refuse configuration that names a backend this build does not provide.
 fn check_supported(config: &Config) -> anyhow::Result<()> {
-    if config.redis.url.is_some() {
-        bail!("redis.url is set, but Redis support is not available yet; unset it to keep state in-process");
-    }
     if config.search.backend != "tantivy" {
         bail!(
             "search.backend {:?} is not available yet; use \"tantivy\"",
@@ -43,9 +40,31 @@ pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The rate-limit counters: in process (Redis is not available yet).
-pub fn rate_limiter(_config: &Config) -> Arc<dyn RateLimiter> {
-    Arc::new(MemoryRateLimiter::new())
+/// The event bus and ephemeral state: Redis when `redis.url` is set (it must
+/// answer at start; later outages only degrade real time), in process
+/// otherwise.
+pub async fn open_realtime(config: &Config) -> anyhow::Result<Realtime> {
+    let local = Arc::new(MemoryState::new());
+    let Some(url) = &config.redis.url else {
+        return Ok(Realtime {
+            bus: Arc::new(MemoryBus::new()),
+            state: local.clone(),
+            fallback_limiter: local,
+        });
+    };
+    let mut options = RedisOptions::new(url);
+    options.prefix = config.redis.key_prefix.clone();
+    let state = RedisState::connect(&options)
+        .await
+        .context("cannot reach redis.url")?;
+    let bus = RedisBus::connect(&options)
+        .await
+        .context("cannot subscribe to the event bus at redis.url")?;
+    Ok(Realtime {
+        bus: Arc::new(bus),
+        state: Arc::new(state),
+        fallback_limiter: local,
+    })
 }
 
 /// Open (and migrate) the configured database.

@@ -17,6 +17,7 @@ const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let stores = backends::open_stores(&config).await?;
+    let realtime = backends::open_realtime(&config).await?;
     let listener = TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
@@ -26,7 +27,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{address}"));
-    tracing::info!(%address, database = stores.admin.backend(), "listening");
+    tracing::info!(
+        %address,
+        database = stores.admin.backend(),
+        realtime = realtime.state.backend(),
+        "listening"
+    );
     announce(&format!(
         "Confab is listening on {address}; open {public_url}"
     ));
@@ -35,7 +41,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let maintenance = tokio::spawn(maintenance_loop(stores.clone(), stop_rx.clone()));
     let services = Services::new(
         stores.clone(),
-        backends::rate_limiter(&config),
+        realtime,
         Policy {
             login_attempts_per_account: config.limits.login_attempts_per_account,
             login_attempts_per_ip: config.limits.login_attempts_per_ip,
@@ -45,6 +51,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     );
     let options = confab_http::HttpOptions {
         secure_cookies: public_url.starts_with("https://"),
+        public_url: config.server.public_url.clone(),
     };
     let app = confab_http::router(services, options)
         .into_make_service_with_connect_info::<std::net::SocketAddr>();

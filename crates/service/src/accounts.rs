@@ -81,14 +81,13 @@ impl Services {
         let window = std::time::Duration::from_secs(60);
         let now = time::now();
         let account_key = format!("rate_limit:{}:login", email.to_lowercase());
-        let (count, left) = self.limiter.hit(&account_key, window, now).await?;
+        let (count, left) = self.rate_hit(&account_key, window, now).await?;
         if count > self.policy.login_attempts_per_account {
             return Err(Error::RateLimited { retry_after: left });
         }
         if let Some(ip) = &client.ip_address {
             let (count, left) = self
-                .limiter
-                .hit(&format!("rate_limit:ip:{ip}:login"), window, now)
+                .rate_hit(&format!("rate_limit:ip:{ip}:login"), window, now)
                 .await?;
             if count > self.policy.login_attempts_per_ip {
                 return Err(Error::RateLimited { retry_after: left });
@@ -181,6 +180,7 @@ impl Services {
             revoked_at: None,
         };
         self.stores.auth.create_session(&session).await?;
+        self.mirror_session(&session).await;
         self.stores.users.record_login(user.id, now).await?;
         let user = self.stores.users.get_user(user.id).await?.unwrap_or(user);
         Ok(IssuedSession {
@@ -223,25 +223,21 @@ impl Services {
             }
             session.last_activity_at = now;
             session.expires_at = expires_at;
+            self.mirror_session(&session).await;
         }
         Ok(Caller { user, session })
     }
 
     /// End the caller's session.
     pub async fn log_out(&self, caller: &Caller) -> Result<()> {
-        self.stores
-            .auth
-            .revoke_session(&caller.session.id, time::now())
+        self.revoke_sessions(caller.user.id, Some(&caller.session.id), None)
             .await
             .map(drop)
     }
 
     /// End every session of the caller, this one included.
     pub async fn log_out_everywhere(&self, caller: &Caller) -> Result<u64> {
-        self.stores
-            .auth
-            .revoke_user_sessions(caller.user.id, None, time::now())
-            .await
+        self.revoke_sessions(caller.user.id, None, None).await
     }
 
     /// The caller's live sessions.
@@ -264,9 +260,7 @@ impl Services {
         }
         let hash = hash_password(new).await?;
         self.stores.users.set_password_hash(user.id, &hash).await?;
-        self.stores
-            .auth
-            .revoke_user_sessions(user.id, Some(&caller.session.id), time::now())
+        self.revoke_sessions(user.id, None, Some(&caller.session.id))
             .await?;
         Ok(())
     }
@@ -282,10 +276,7 @@ impl Services {
             .users
             .set_user_status(user.id, UserStatus::Deactivated)
             .await?;
-        self.stores
-            .auth
-            .revoke_user_sessions(user.id, None, time::now())
-            .await?;
+        self.revoke_sessions(user.id, None, None).await?;
         Ok(())
     }
 

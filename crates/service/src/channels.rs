@@ -4,6 +4,7 @@
 use confab_core::id::*;
 use confab_core::model::*;
 use confab_core::page::Page;
+use confab_core::realtime::{Event, Topic};
 use confab_core::{time, Error, Result};
 use sha2::{Digest, Sha256};
 
@@ -160,10 +161,14 @@ impl Services {
             invited_by: None,
             joined_at: now,
         };
-        self.stores
+        let created = self
+            .stores
             .channels
             .create_channel(&channel, &[creator])
-            .await
+            .await?;
+        self.after_channel_created(&created, &[caller.user.id])
+            .await;
+        Ok(created)
     }
 
     /// The direct conversation between the caller and `others` (one other
@@ -236,7 +241,10 @@ impl Services {
             .create_channel(&channel, &members)
             .await
         {
-            Ok(created) => Ok(created),
+            Ok(created) => {
+                self.after_channel_created(&created, &people).await;
+                Ok(created)
+            }
             // Someone opened the same conversation at the same moment.
             Err(Error::Conflict { .. }) => self
                 .stores
@@ -341,7 +349,13 @@ impl Services {
             allow_file_upload: update.allow_file_upload,
             allow_external_sharing: update.allow_external_sharing,
         };
-        self.stores.channels.update_channel(id, &checked).await
+        let updated = self.stores.channels.update_channel(id, &checked).await?;
+        let event = Event::ChannelUpdated {
+            channel: updated.clone(),
+        };
+        self.publish(Topic::Channel(id), updated.updated_at, event)
+            .await;
+        Ok(updated)
     }
 
     /// Archive or unarchive a channel. Not the general channel, not a
@@ -368,10 +382,23 @@ impl Services {
                 "direct conversations cannot be archived",
             ));
         }
-        self.stores
+        let channel = self
+            .stores
             .channels
             .set_archived(id, archived, time::now())
-            .await
+            .await?;
+        let event = if archived {
+            Event::ChannelArchived {
+                channel: channel.clone(),
+            }
+        } else {
+            Event::ChannelUnarchived {
+                channel: channel.clone(),
+            }
+        };
+        self.publish(Topic::Channel(id), channel.updated_at, event)
+            .await;
+        Ok(channel)
     }
 
     /// Join a public channel.
@@ -381,7 +408,8 @@ impl Services {
         if access.channel.channel_type != ChannelType::Public {
             return Err(Error::NotFound("channel"));
         }
-        self.stores
+        let member = self
+            .stores
             .channels
             .add_channel_member(&NewChannelMember {
                 id: MembershipId::new(),
@@ -391,7 +419,10 @@ impl Services {
                 invited_by: None,
                 joined_at: time::now(),
             })
-            .await
+            .await?;
+        self.after_membership_change(&access.channel, caller.user.id, true)
+            .await;
+        Ok(member)
     }
 
     /// Leave a channel; not the general channel.
@@ -409,8 +440,10 @@ impl Services {
         self.stores
             .channels
             .remove_channel_member(id, caller.user.id, time::now())
-            .await
-            .map(drop)
+            .await?;
+        self.after_membership_change(&access.channel, caller.user.id, false)
+            .await;
+        Ok(())
     }
 
     /// Add a workspace member to a channel the caller is in.
@@ -438,7 +471,8 @@ impl Services {
             .await?
             .filter(|m| m.status == MemberStatus::Active)
             .ok_or(Error::NotFound("user"))?;
-        self.stores
+        let member = self
+            .stores
             .channels
             .add_channel_member(&NewChannelMember {
                 id: MembershipId::new(),
@@ -448,7 +482,10 @@ impl Services {
                 invited_by: Some(caller.user.id),
                 joined_at: time::now(),
             })
-            .await
+            .await?;
+        self.after_membership_change(&access.channel, target.user_id, true)
+            .await;
+        Ok(member)
     }
 
     /// Remove someone from a channel: channel and workspace admins; not
@@ -477,6 +514,8 @@ impl Services {
         {
             return Err(Error::NotFound("member"));
         }
+        self.after_membership_change(&access.channel, user, false)
+            .await;
         Ok(())
     }
 

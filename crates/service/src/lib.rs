@@ -4,23 +4,28 @@
 
 mod accounts;
 mod channels;
+mod gateway;
 mod messages;
 mod mfa;
 mod passwords;
+mod realtime;
 mod tokens;
 pub mod validate;
 mod workspaces;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use confab_core::ports::{RateLimiter, Stores};
+use confab_core::ports::{Realtime, Stores};
 use confab_core::Result;
 
 pub use accounts::{Caller, IssuedSession, LoginOutcome, SignUp};
 pub use channels::{ChannelAccess, NewChannelRequest, MAX_GROUP_MEMBERS};
+pub use gateway::{ClientCommand, CloseReason, Delivery, Hub, Socket, SocketStep, SOCKET_QUEUE};
 pub use messages::{check_emoji, HistoryPage, HistoryQuery, PostMessage, MAX_MESSAGE_CHARS};
 pub use mfa::MfaEnrollment;
+pub use realtime::{
+    PresenceUpdate, Replay, Subscriptions, MAX_CUSTOM_STATUS_CHARS, REPLAY_OVERLAP,
+};
 pub use workspaces::{CreatedWorkspace, NewWorkspaceRequest};
 
 /// Limits and lifetimes of the account rules.
@@ -64,18 +69,35 @@ impl Default for Policy {
 #[derive(Clone)]
 pub struct Services {
     stores: Stores,
-    limiter: Arc<dyn RateLimiter>,
+    realtime: Realtime,
     policy: Policy,
 }
 
 impl Services {
     /// Services over the given ports.
-    pub fn new(stores: Stores, limiter: Arc<dyn RateLimiter>, policy: Policy) -> Self {
+    pub fn new(stores: Stores, realtime: Realtime, policy: Policy) -> Self {
         Self {
             stores,
-            limiter,
+            realtime,
             policy,
         }
+    }
+
+    /// This node's subscription to the event bus (one per node; the gateway
+    /// fans it out to sockets).
+    pub fn subscribe_events(&self) -> confab_core::ports::BusStream {
+        self.realtime.bus.subscribe()
+    }
+
+    /// Whether the ephemeral state answers (it may be down while the server
+    /// keeps serving).
+    pub async fn realtime_health(&self) -> Result<()> {
+        self.realtime.state.ping().await
+    }
+
+    /// The names of the bus and state backends in use.
+    pub fn realtime_backends(&self) -> (&'static str, &'static str) {
+        (self.realtime.bus.backend(), self.realtime.state.backend())
     }
 
     /// Whether the server can serve requests: its database answers.

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use confab_core::id::*;
 use confab_core::model::*;
+use confab_core::realtime::Event;
 use confab_core::{time, Error, Result};
 use serde_json::Value;
 
@@ -138,7 +139,7 @@ pub fn check_emoji(name: &str) -> Result<String> {
 }
 
 impl ChannelAccess {
-    fn require_member(&self) -> Result<()> {
+    pub(crate) fn require_member(&self) -> Result<()> {
         if self.membership.as_ref().is_some_and(|m| m.is_active) {
             Ok(())
         } else {
@@ -188,8 +189,7 @@ impl Services {
     async fn check_message_rate(&self, caller: &Caller, channel: ChannelId) -> Result<()> {
         let key = format!("message_rate:{}:{}", caller.user.id, channel);
         let (count, left) = self
-            .limiter
-            .hit(&key, Duration::from_secs(60), time::now())
+            .rate_hit(&key, Duration::from_secs(60), time::now())
             .await?;
         if count > self.policy.messages_per_minute {
             return Err(Error::RateLimited { retry_after: left });
@@ -234,7 +234,11 @@ impl Services {
             client_msg_id,
             mentions,
         };
-        self.stores.messages.insert_message(&new).await
+        let inserted = self.stores.messages.insert_message(&new).await?;
+        if inserted.created {
+            self.after_post(&inserted.message, &new.mentions).await;
+        }
+        Ok(inserted)
     }
 
     /// Mention targets of a text: user ids of the named users who exist, and
@@ -267,10 +271,11 @@ impl Services {
         channel: Option<ChannelId>,
     ) -> Result<Vec<ReadState>> {
         self.workspace_for(caller, workspace).await?;
-        self.stores
-            .channels
-            .read_states(workspace, caller.user.id, channel)
-            .await
+        let mut states = self.unread_states(caller, workspace).await?;
+        if let Some(channel) = channel {
+            states.retain(|s| s.channel_id == channel);
+        }
+        Ok(states)
     }
 
     /// Unread and mention counts of the caller in one channel.
@@ -304,18 +309,14 @@ impl Services {
     ) -> Result<HistoryPage> {
         self.channel_access(caller, channel).await?;
         if query == HistoryQuery::Latest {
-            let (messages, mut authors): (Vec<Message>, Vec<Author>) = self
-                .stores
-                .messages
-                .latest_with_authors(channel, limit)
-                .await?
-                .into_iter()
-                .unzip();
-            authors.sort_by_key(|a| a.user_id);
-            authors.dedup_by_key(|a| a.user_id);
-            return Ok(HistoryPage { messages, authors });
+            return self.latest_page(channel, limit).await;
         }
         let messages = self.history_messages(channel, query, limit).await?;
+        self.with_authors(messages).await
+    }
+
+    /// A page with the authors of its messages, read by id.
+    pub(crate) async fn with_authors(&self, messages: Vec<Message>) -> Result<HistoryPage> {
         let mut ids: Vec<UserId> = messages.iter().map(|m| m.user_id).collect();
         ids.sort();
         ids.dedup();
@@ -423,10 +424,16 @@ impl Services {
         }
         let content = check_content(content)?;
         let formatted_content = check_formatted(formatted_content)?;
-        self.stores
+        let edited = self
+            .stores
             .messages
             .edit_message(id, &content, formatted_content.as_ref(), time::now())
-            .await
+            .await?;
+        let event = Event::MessageEdited {
+            message: edited.clone(),
+        };
+        self.after_message_change(&edited, event).await;
+        Ok(edited)
     }
 
     /// Delete a message: its author, or a channel or workspace admin.
@@ -437,7 +444,11 @@ impl Services {
                 "only the author or an admin may delete a message".into(),
             ));
         }
-        self.stores.messages.delete_message(id, time::now()).await
+        let deleted = self.stores.messages.delete_message(id, time::now()).await?;
+        if deleted.changed {
+            self.after_delete(&deleted.message).await;
+        }
+        Ok(deleted)
     }
 
     /// Add (`add`) or remove the caller's reaction.
@@ -454,17 +465,33 @@ impl Services {
         if access.channel.is_archived {
             return Err(Error::conflict("channel", "the channel is archived"));
         }
-        if add {
-            self.stores
-                .messages
-                .add_reaction(id, caller.user.id, &emoji)
-                .await
+        let messages = &self.stores.messages;
+        let changed = if add {
+            messages.add_reaction(id, caller.user.id, &emoji).await?
         } else {
-            self.stores
-                .messages
-                .remove_reaction(id, caller.user.id, &emoji)
-                .await
+            messages.remove_reaction(id, caller.user.id, &emoji).await?
+        };
+        if changed.changed {
+            let (channel_id, message_id, user_id) =
+                (changed.message.channel_id, id, caller.user.id);
+            let event = if add {
+                Event::ReactionAdded {
+                    channel_id,
+                    message_id,
+                    user_id,
+                    emoji,
+                }
+            } else {
+                Event::ReactionRemoved {
+                    channel_id,
+                    message_id,
+                    user_id,
+                    emoji,
+                }
+            };
+            self.after_message_change(&changed.message, event).await;
         }
+        Ok(changed)
     }
 
     /// Pin or unpin a message; any member of its channel.
@@ -475,7 +502,26 @@ impl Services {
             return Err(Error::conflict("channel", "the channel is archived"));
         }
         let by = pinned.then_some(caller.user.id);
-        self.stores.messages.set_pinned(id, by, time::now()).await
+        let changed = self.stores.messages.set_pinned(id, by, time::now()).await?;
+        if changed.changed {
+            let (channel_id, message_id, user_id) =
+                (changed.message.channel_id, id, caller.user.id);
+            let event = if pinned {
+                Event::MessagePinned {
+                    channel_id,
+                    message_id,
+                    user_id,
+                }
+            } else {
+                Event::MessageUnpinned {
+                    channel_id,
+                    message_id,
+                    user_id,
+                }
+            };
+            self.after_message_change(&changed.message, event).await;
+        }
+        Ok(changed)
     }
 
     /// The pinned messages of a channel.
@@ -495,10 +541,16 @@ impl Services {
         access.require_member()?;
         self.require_in_channel(message, channel, "message_id")
             .await?;
-        self.stores
+        let moved = self
+            .stores
             .channels
             .mark_read(channel, caller.user.id, message, time::now())
-            .await
+            .await?;
+        if moved {
+            self.after_read_marker(caller, access.channel.workspace_id, channel, message)
+                .await;
+        }
+        Ok(moved)
     }
 }
 

@@ -361,6 +361,8 @@ impl Services {
             .workspaces
             .accept_invitation(&token_hash, &member, now)
             .await?;
+        self.after_access_changed(member.workspace_id, caller.user.id)
+            .await;
         let workspace = self
             .stores
             .workspaces
@@ -446,10 +448,15 @@ impl Services {
                 .transpose()?,
             last_seen_at: None,
         };
-        self.stores
+        let updated = self
+            .stores
             .workspaces
             .update_member(id, user, &checked)
-            .await
+            .await?;
+        if updated.role != target.role {
+            self.after_access_changed(id, user).await;
+        }
+        Ok(updated)
     }
 
     /// Deactivate (`active` false) or reactivate a member. A deactivated
@@ -477,7 +484,8 @@ impl Services {
         } else {
             MemberStatus::Deactivated
         };
-        self.stores
+        let updated = self
+            .stores
             .workspaces
             .update_member(
                 id,
@@ -487,7 +495,9 @@ impl Services {
                     ..Default::default()
                 },
             )
-            .await
+            .await?;
+        self.after_access_changed(id, user).await;
+        Ok(updated)
     }
 
     /// Leave a workspace; the last owner cannot.
@@ -503,8 +513,9 @@ impl Services {
                     ..Default::default()
                 },
             )
-            .await
-            .map(drop)
+            .await?;
+        self.after_access_changed(id, caller.user.id).await;
+        Ok(())
     }
 }
 

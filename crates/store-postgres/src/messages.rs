@@ -366,6 +366,26 @@ impl MessageStore for PostgresStore {
         })
     }
 
+    async fn changed_since(
+        &self,
+        channels: &[ChannelId],
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        let channels: Vec<Uuid> = channels.iter().map(|c| c.0).collect();
+        let rows = sqlx::query(
+            "SELECT * FROM messages WHERE channel_id = ANY($1) AND updated_at > $2
+             ORDER BY updated_at, message_id LIMIT $3",
+        )
+        .bind(&channels)
+        .bind(since)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(decode_row::<Message>).collect()
+    }
+
     async fn list_pinned(&self, channel: ChannelId) -> Result<Vec<Message>> {
         let rows = sqlx::query(
             "SELECT * FROM messages WHERE channel_id = $1 AND is_pinned AND NOT is_deleted
@@ -389,13 +409,17 @@ impl PostgresStore {
         let mut message = lock_live_message(&mut tx, id).await?;
         let changed = change(&mut message.reactions);
         if changed {
-            sqlx::query(&format!("UPDATE messages SET reactions = $3 WHERE {BY_ID}"))
-                .bind(id.0)
-                .bind(id.created_at())
-                .bind(json_value(&message.reactions))
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
+            message.updated_at = confab_core::time::now();
+            sqlx::query(&format!(
+                "UPDATE messages SET reactions = $3, updated_at = $4 WHERE {BY_ID}"
+            ))
+            .bind(id.0)
+            .bind(id.created_at())
+            .bind(json_value(&message.reactions))
+            .bind(message.updated_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
             tx.commit().await.map_err(db_err)?;
         }
         Ok(Changed { message, changed })

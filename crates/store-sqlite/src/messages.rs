@@ -5,7 +5,7 @@ use confab_core::model::*;
 use confab_core::ports::MessageStore;
 use confab_core::{Error, Result};
 use serde_json::Value;
-use sqlx::SqliteConnection;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use crate::{db_err, decode_row, json_text, ts, SqliteStore};
 
@@ -227,8 +227,10 @@ async fn change_reactions(
     let mut message = live_message(conn, id).await?;
     let changed = change(&mut message.reactions);
     if changed {
-        sqlx::query("UPDATE messages SET reactions = ? WHERE message_id = ?")
+        message.updated_at = confab_core::time::now();
+        sqlx::query("UPDATE messages SET reactions = ?, updated_at = ? WHERE message_id = ?")
             .bind(json_text(&message.reactions))
+            .bind(ts(message.updated_at))
             .bind(id.to_string())
             .execute(&mut *conn)
             .await
@@ -373,6 +375,28 @@ impl MessageStore for SqliteStore {
     ) -> Result<Changed> {
         self.write(move |conn| Box::pin(pin(conn, id, pinned_by, at)))
             .await
+    }
+
+    async fn changed_since(
+        &self,
+        channels: &[ChannelId],
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        if channels.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM messages WHERE channel_id IN (");
+        let mut list = q.separated(", ");
+        for channel in channels {
+            list.push_bind(channel.to_string());
+        }
+        q.push(") AND updated_at > ")
+            .push_bind(ts(since))
+            .push(" ORDER BY updated_at, message_id LIMIT ")
+            .push_bind(i64::from(limit));
+        let rows = q.build().fetch_all(&self.reader).await.map_err(db_err)?;
+        rows.iter().map(decode_row::<Message>).collect()
     }
 
     async fn list_pinned(&self, channel: ChannelId) -> Result<Vec<Message>> {

@@ -1067,16 +1067,16 @@ pub async fn the_openapi_document_matches_the_routes(app: TestApp) {
 }
 
 /// A workspace with an owner, a member and a guest; their tokens and ids.
-struct Team {
-    ws: String,
-    owner: String,
-    member: String,
-    member_id: String,
-    guest: String,
-    guest_id: String,
+pub(crate) struct Team {
+    pub ws: String,
+    pub owner: String,
+    pub member: String,
+    pub member_id: String,
+    pub guest: String,
+    pub guest_id: String,
 }
 
-async fn team(app: &TestApp) -> Team {
+pub(crate) async fn team(app: &TestApp) -> Team {
     let owner = app.user("olga").await;
     let ws = app.workspace(&owner, "Team").await;
     let member = app.user("mark").await;
@@ -1093,7 +1093,7 @@ async fn team(app: &TestApp) -> Team {
     }
 }
 
-async fn new_channel(app: &TestApp, token: &str, ws: &str, body: Value) -> String {
+pub(crate) async fn new_channel(app: &TestApp, token: &str, ws: &str, body: Value) -> String {
     let reply = app
         .post(
             &format!("/api/v1/workspaces/{ws}/channels"),
@@ -1609,7 +1609,7 @@ pub async fn channel_membership_is_managed_by_its_rules(app: TestApp) {
     assert_eq!(absent.status, StatusCode::NOT_FOUND);
 }
 
-async fn general_of(app: &TestApp, token: &str, ws: &str) -> String {
+pub(crate) async fn general_of(app: &TestApp, token: &str, ws: &str) -> String {
     let list = app
         .get(&format!("/api/v1/workspaces/{ws}/channels"), token)
         .await;
@@ -1624,7 +1624,12 @@ async fn general_of(app: &TestApp, token: &str, ws: &str) -> String {
         .to_owned()
 }
 
-async fn say(app: &TestApp, token: &str, channel: &str, body: Value) -> crate::app::Reply {
+pub(crate) async fn say(
+    app: &TestApp,
+    token: &str,
+    channel: &str,
+    body: Value,
+) -> crate::app::Reply {
     app.post(
         &format!("/api/v1/channels/{channel}/messages"),
         Some(token),

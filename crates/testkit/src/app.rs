@@ -5,17 +5,34 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use confab_core::ports::Stores;
-use confab_realtime::MemoryRateLimiter;
+use confab_core::ports::{Realtime, Stores};
+use confab_realtime::{MemoryBus, MemoryState, RedisBus, RedisOptions, RedisState};
+
+use crate::realtime_harness::{redis_url, test_prefix, RedisProbe};
 use confab_service::{Policy, Services};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+/// The public URL test servers are configured with (an allowed origin).
+pub const PUBLIC_URL: &str = "https://chat.example.test";
+
+/// In-process bus and state.
+pub fn memory_realtime() -> Realtime {
+    let state = Arc::new(MemoryState::new());
+    Realtime {
+        bus: Arc::new(MemoryBus::new()),
+        state: state.clone(),
+        fallback_limiter: state,
+    }
+}
+
 /// A running server.
 pub struct TestApp {
     pub base: String,
     pub stores: Stores,
+    /// The Redis keys of this app, when its state lives in Redis.
+    pub probe: Option<RedisProbe>,
     pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -42,10 +59,20 @@ impl TestApp {
         Self::start_with(stores, Policy::default()).await
     }
 
-    /// Serve the application over `stores` with `policy`.
+    /// Serve the application over `stores` with `policy`, with in-process
+    /// real time.
     pub async fn start_with(stores: Stores, policy: Policy) -> Self {
-        let services = Services::new(stores.clone(), Arc::new(MemoryRateLimiter::new()), policy);
-        let app = confab_http::router(services, confab_http::HttpOptions::default())
+        Self::start_full(stores, memory_realtime(), policy).await
+    }
+
+    /// Serve the application over `stores` and `realtime` with `policy`.
+    pub async fn start_full(stores: Stores, realtime: Realtime, policy: Policy) -> Self {
+        let services = Services::new(stores.clone(), realtime, policy);
+        let options = confab_http::HttpOptions {
+            public_url: Some(PUBLIC_URL.into()),
+            ..Default::default()
+        };
+        let app = confab_http::router(services, options)
             .into_make_service_with_connect_info::<SocketAddr>();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -61,9 +88,23 @@ impl TestApp {
         Self {
             base,
             stores,
+            probe: None,
             http: reqwest::Client::new(),
             stop: Some(stop),
             task: Some(task),
+        }
+    }
+
+    /// A client for a server already running at `base` (another process)
+    /// over the same `stores`.
+    pub fn attach(base: String, stores: Stores) -> Self {
+        Self {
+            base,
+            stores,
+            probe: None,
+            http: reqwest::Client::new(),
+            stop: None,
+            task: None,
         }
     }
 
@@ -230,4 +271,66 @@ where
 {
     crate::harness::with_postgres(|stores| async move { test(TestApp::start(stores).await).await })
         .await;
+}
+
+/// A policy for real-time tests: posting is not rate-limited in practice.
+fn busy_policy() -> Policy {
+    Policy {
+        messages_per_minute: 100_000,
+        ..Policy::default()
+    }
+}
+
+/// Run `test` on the embedded shape: SQLite and in-process real time.
+pub async fn with_embedded_app<F, Fut>(test: F)
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    crate::harness::with_sqlite(|stores| async move {
+        test(TestApp::start_with(stores, busy_policy()).await).await
+    })
+    .await;
+}
+
+/// Redis-backed bus and state under `prefix`, at `CONFAB_TEST_REDIS_URL`.
+pub async fn redis_realtime(prefix: &str) -> Realtime {
+    let mut options = RedisOptions::new(redis_url());
+    options.prefix = prefix.to_owned();
+    let state = RedisState::connect(&options)
+        .await
+        .expect("Redis at CONFAB_TEST_REDIS_URL");
+    let bus = RedisBus::connect(&options)
+        .await
+        .expect("Redis at CONFAB_TEST_REDIS_URL");
+    Realtime {
+        bus: Arc::new(bus),
+        state: Arc::new(state),
+        fallback_limiter: Arc::new(MemoryState::new()),
+    }
+}
+
+/// Run `test` on the scale-out shape: PostgreSQL and Redis (its keys under a
+/// prefix of the test's own, removed afterwards).
+pub async fn with_scaled_app<F, Fut>(test: F)
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let prefix = test_prefix();
+    let probe = RedisProbe::connect(&redis_url(), &prefix).await;
+    let cleanup = probe.clone();
+    let outcome = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
+        crate::harness::with_postgres(|stores| async move {
+            let realtime = redis_realtime(&prefix).await;
+            let mut app = TestApp::start_full(stores, realtime, busy_policy()).await;
+            app.probe = Some(probe);
+            test(app).await
+        }),
+    ))
+    .await;
+    cleanup.clean().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
 }

@@ -6,5 +6,9 @@
 pub mod api_suite;
 pub mod app;
 pub mod fixtures;
+pub mod gateway_suite;
 pub mod harness;
+pub mod realtime_harness;
+pub mod realtime_suite;
 pub mod store_suite;
+pub mod ws_client;

@@ -53,6 +53,7 @@ macro_rules! store_conformance {
             reactions_are_one_per_user_per_emoji,
             concurrent_identical_reactions_give_one,
             pins_are_set_cleared_and_listed,
+            changes_since_a_time_are_listed_oldest_first,
             old_messages_insert_and_survive_maintenance,
             files_are_recorded_processed_and_attached,
             attaching_unknown_things_fails,
@@ -1601,6 +1602,62 @@ pub async fn concurrent_identical_reactions_give_one(stores: Stores) {
     join_all(tasks).await;
     let stored = w.stores.messages.get_message(m.id).await.unwrap().unwrap();
     assert_eq!(stored.reactions.0["heart"].len(), 20);
+}
+
+pub async fn changes_since_a_time_are_listed_oldest_first(stores: Stores) {
+    let w = world(stores).await;
+    let other = new_channel(w.workspace.id, "other", w.owner.id);
+    let other = w
+        .stores
+        .channels
+        .create_channel(&other, &[new_channel_member(other.id, w.owner.id)])
+        .await
+        .unwrap();
+    let msgs = &w.stores.messages;
+    let start = time::now() - Duration::milliseconds(1);
+    let a = w.post("a").await;
+    let b = w.post("b").await;
+    let reply = w.reply(&a, "in a thread").await;
+    msgs.insert_message(&text(&other, w.owner.id, "elsewhere"))
+        .await
+        .unwrap();
+    let ids = |list: Vec<Message>| list.into_iter().map(|m| m.id).collect::<Vec<_>>();
+    let changed = msgs
+        .changed_since(&[w.general.id], start, 100)
+        .await
+        .unwrap();
+    // The reply bumped its parent, so `a` changed with it, after `b`.
+    let changed = ids(changed);
+    assert_eq!(changed.len(), 3);
+    assert_eq!(changed[0], b.id);
+    assert!(changed.contains(&a.id) && changed.contains(&reply.id));
+    let mark = msgs.get_message(a.id).await.unwrap().unwrap().updated_at;
+    let reacted = msgs.add_reaction(b.id, w.owner.id, "tada").await.unwrap();
+    assert!(reacted.message.updated_at > mark);
+    let changed = msgs
+        .changed_since(&[w.general.id], mark, 100)
+        .await
+        .unwrap();
+    assert_eq!(ids(changed), [b.id]);
+    assert_eq!(
+        msgs.changed_since(&[w.general.id, other.id], start, 2)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        msgs.changed_since(&[w.general.id, other.id], start, 100)
+            .await
+            .unwrap()
+            .len(),
+        4
+    );
+    assert!(msgs
+        .changed_since(&[], start, 100)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 pub async fn pins_are_set_cleared_and_listed(stores: Stores) {

@@ -69,6 +69,8 @@ pub struct EditRecord {
 /// A message (the `messages` table).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Message {
+    /// Named as in the `recent_messages:` cache entries of the data model.
+    #[serde(rename = "message_id")]
     pub id: MessageId,
     pub workspace_id: WorkspaceId,
     pub channel_id: ChannelId,

@@ -3,6 +3,7 @@
 mod accounts;
 mod channels;
 mod messages;
+mod realtime;
 mod workspaces;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -27,6 +28,7 @@ use crate::AppState;
         (name = "invitations", description = "Invitations to join a workspace"),
         (name = "channels", description = "Channels, direct conversations and channel members"),
         (name = "messages", description = "Messages, threads, reactions, pins and read markers"),
+        (name = "realtime", description = "Presence and typing (also carried by the WebSocket gateway at /api/v1/ws)"),
     )
 )]
 struct ApiDoc;
@@ -50,6 +52,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .merge(workspaces::routes())
         .merge(channels::routes())
         .merge(messages::routes())
+        .merge(realtime::routes())
 }
 
 /// Parse an id from the path; a malformed one is simply not found.

@@ -1,0 +1,336 @@
+//! The WebSocket gateway at `/api/v1/ws`.
+//!
+//! The handshake is refused (before any upgrade) without a live session or
+//! from a foreign `Origin`. After it, the server sends `hello`, then, if the
+//! client gave `?cursor=`, what changed since (from the database), then live
+//! events. Each event is a JSON object with `type` and `cursor`. Clients send
+//! `ping`, `typing` and `presence`. A socket that falls behind is closed with
+//! 4008; one whose session ends, with 4001.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use confab_core::id::{ChannelId, WorkspaceId};
+use confab_core::realtime::{Envelope, Event, PresenceStatus};
+use confab_core::{time, Error};
+use confab_service::{ClientCommand, CloseReason, PresenceUpdate, Socket, SocketStep};
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::extract::session_token;
+use crate::wire::{double_option, ChannelView, MessageView};
+use crate::{ApiError, AppState};
+
+/// Largest message a client may send.
+const MAX_CLIENT_MESSAGE: usize = 16 * 1024;
+/// How often the server pings, and refreshes the connection and presence.
+const HEARTBEAT: Duration = Duration::from_secs(30);
+/// A client silent for this long is gone.
+const SILENCE_LIMIT: Duration = Duration::from_secs(90);
+/// How often the session and memberships are re-read from the database, as a
+/// safety net behind the events that change them.
+const REFRESH: Duration = Duration::from_secs(120);
+/// A send that takes longer than this marks a slow consumer.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Close code for a session that ended (revoked, expired, deactivated).
+pub const CLOSE_SESSION_ENDED: u16 = 4001;
+/// Close code for a socket that did not keep up with its events.
+pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
+
+#[derive(Deserialize)]
+pub struct WsParams {
+    /// Resume after this cursor (the last `cursor` the client saw).
+    cursor: Option<String>,
+    /// For clients that cannot set headers: the session token.
+    access_token: Option<String>,
+}
+
+/// Upgrade to a WebSocket, once the origin and the session check out.
+pub async fn upgrade(
+    State(app): State<AppState>,
+    Query(params): Query<WsParams>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    check_origin(&headers, app.options.public_url.as_deref())?;
+    let token = session_token(&headers)
+        .or(params.access_token)
+        .ok_or(Error::Unauthenticated)?;
+    let caller = app.authenticate(&token).await?;
+    let cursor = params
+        .cursor
+        .map(|c| {
+            c.parse::<i64>()
+                .ok()
+                .filter(|c| *c > 0)
+                .ok_or_else(|| Error::invalid("cursor", "is not a cursor this server handed out"))
+        })
+        .transpose()?;
+    let response = upgrade
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
+        .on_upgrade(move |ws| async move {
+            match Socket::open(&app, &app.hub, caller, token).await {
+                Ok(socket) => serve(socket, cursor, ws).await,
+                Err(err) => tracing::warn!(error = %err, "opening a socket failed"),
+            }
+        });
+    Ok(response.into_response())
+}
+
+/// A browser's `Origin` must be this server: the configured public URL, or
+/// the host the request was sent to. Clients without one (not browsers) pass.
+fn check_origin(headers: &HeaderMap, public_url: Option<&str>) -> Result<(), Error> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or_default().trim_end_matches('/');
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let origin_host = origin
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    let public = public_url.map(|u| u.trim_end_matches('/'));
+    if (!host.is_empty() && origin_host.eq_ignore_ascii_case(host)) || public == Some(origin) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!(
+            "origin {origin} may not open a socket here"
+        )))
+    }
+}
+
+/// Run one socket until it closes.
+async fn serve(mut socket: Socket, resume: Option<i64>, ws: WebSocket) {
+    let (mut sink, mut incoming) = ws.split();
+    let mut cursor = time::now().timestamp_micros();
+    if send_json(&mut sink, &hello(&socket, cursor)).await.is_err() {
+        socket.close().await;
+        return;
+    }
+    if let Some(resume) = resume {
+        let replayed = match socket.replay(resume).await {
+            Ok(replay) => {
+                let mut events = replay.envelopes;
+                if !replay.complete {
+                    events.push(Envelope::new(
+                        confab_core::realtime::Topic::User(socket.user_id()),
+                        time::now(),
+                        Event::ResyncRequired,
+                    ));
+                }
+                events
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "replay failed");
+                Vec::new()
+            }
+        };
+        for envelope in replayed {
+            if send_json(&mut sink, &to_wire(&envelope)).await.is_err() {
+                socket.close().await;
+                return;
+            }
+        }
+    }
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.tick().await;
+    let mut refresh = tokio::time::interval(REFRESH);
+    refresh.tick().await;
+    let mut last_heard = tokio::time::Instant::now();
+    let close = loop {
+        tokio::select! {
+            delivery = socket.recv() => {
+                let steps = socket.process(delivery, cursor).await;
+                match deliver(&mut sink, steps, &mut cursor).await {
+                    Ok(()) => {}
+                    Err(reason) => break Some(reason),
+                }
+            }
+            message = incoming.next() => {
+                last_heard = tokio::time::Instant::now();
+                match message {
+                    Some(Ok(WsMessage::Text(text))) => {
+                        let answer = answer(&socket, text.as_str()).await;
+                        if let Some(answer) = answer {
+                            if send_json(&mut sink, &answer).await.is_err() {
+                                break None;
+                            }
+                        }
+                    }
+                    Some(Ok(WsMessage::Binary(_))) => {
+                        let error = error_json(&Error::invalid("message", "send JSON text frames"));
+                        if send_json(&mut sink, &error).await.is_err() {
+                            break None;
+                        }
+                    }
+                    Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
+                    Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => break None,
+                }
+            }
+            _ = heartbeat.tick() => {
+                if last_heard.elapsed() > SILENCE_LIMIT {
+                    break None;
+                }
+                socket.alive().await;
+                if timed_send(&mut sink, WsMessage::Ping(Default::default())).await.is_err() {
+                    break None;
+                }
+            }
+            _ = refresh.tick() => {
+                if socket.refresh().await.is_err() {
+                    break Some(CloseReason::SessionEnded);
+                }
+            }
+        }
+    };
+    if let Some(reason) = close {
+        let (code, text) = match reason {
+            CloseReason::SessionEnded => (CLOSE_SESSION_ENDED, "session ended"),
+            CloseReason::SlowConsumer => (CLOSE_SLOW_CONSUMER, "slow consumer"),
+        };
+        let frame = CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(text),
+        };
+        let _ = timed_send(&mut sink, WsMessage::Close(Some(frame))).await;
+    }
+    socket.close().await;
+}
+
+type Sink = futures_util::stream::SplitSink<WebSocket, WsMessage>;
+
+/// Send what the socket decided, keeping the cursor; a close ends the loop.
+async fn deliver(
+    sink: &mut Sink,
+    steps: Vec<SocketStep>,
+    cursor: &mut i64,
+) -> Result<(), CloseReason> {
+    for step in steps {
+        match step {
+            SocketStep::Send(envelope) => {
+                *cursor = (*cursor).max(envelope.cursor);
+                send_json(sink, &to_wire(&envelope))
+                    .await
+                    .map_err(|_| CloseReason::SlowConsumer)?;
+            }
+            SocketStep::Close(reason) => return Err(reason),
+        }
+    }
+    Ok(())
+}
+
+async fn timed_send(sink: &mut Sink, message: WsMessage) -> Result<(), ()> {
+    match tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
+    }
+}
+
+async fn send_json(sink: &mut Sink, value: &Value) -> Result<(), ()> {
+    timed_send(sink, WsMessage::Text(value.to_string().into())).await
+}
+
+fn hello(socket: &Socket, cursor: i64) -> Value {
+    let subscriptions = socket.subscriptions();
+    let workspaces: Vec<WorkspaceId> = subscriptions.workspaces.keys().copied().collect();
+    let channels: Vec<ChannelId> = subscriptions.channels.keys().copied().collect();
+    json!({
+        "type": "hello",
+        "cursor": cursor.to_string(),
+        "connection_id": socket.connection_id(),
+        "user_id": socket.user_id(),
+        "workspaces": workspaces,
+        "channels": channels,
+    })
+}
+
+/// An event as clients see it: messages and channels in their REST shape.
+pub fn to_wire(envelope: &Envelope) -> Value {
+    let mut value = serde_json::to_value(&envelope.event).unwrap_or_else(|_| json!({}));
+    match &envelope.event {
+        Event::MessageCreated { message }
+        | Event::MessageEdited { message }
+        | Event::MessageUpdated { message }
+        | Event::ThreadReply { message, .. } => {
+            value["message"] = json!(MessageView::from(message.clone()));
+        }
+        Event::ChannelCreated { channel }
+        | Event::ChannelUpdated { channel }
+        | Event::ChannelArchived { channel }
+        | Event::ChannelUnarchived { channel } => {
+            value["channel"] = json!(ChannelView::from(channel.clone()));
+        }
+        _ => {}
+    }
+    value["cursor"] = json!(envelope.cursor.to_string());
+    value
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum ClientMessage {
+    Ping,
+    Typing {
+        channel_id: ChannelId,
+    },
+    Presence {
+        workspace_id: WorkspaceId,
+        status: Option<PresenceStatus>,
+        #[serde(default, deserialize_with = "double_option")]
+        custom_status: Option<Option<String>>,
+    },
+}
+
+/// Carry out a client message; the answer to send back, if any.
+async fn answer(socket: &Socket, text: &str) -> Option<Value> {
+    let message: ClientMessage = match serde_json::from_str(text) {
+        Ok(message) => message,
+        Err(err) => return Some(error_json(&Error::invalid("message", err.to_string()))),
+    };
+    let (command, reply) = match message {
+        ClientMessage::Ping => (ClientCommand::Ping, Some(json!({"type": "pong"}))),
+        ClientMessage::Typing { channel_id } => (ClientCommand::Typing { channel_id }, None),
+        ClientMessage::Presence {
+            workspace_id,
+            status,
+            custom_status,
+        } => (
+            ClientCommand::Presence {
+                workspace_id,
+                update: PresenceUpdate {
+                    status,
+                    custom_status,
+                },
+            },
+            None,
+        ),
+    };
+    match socket.command(command).await {
+        Ok(()) => reply,
+        Err(err) => Some(error_json(&err)),
+    }
+}
+
+fn error_json(err: &Error) -> Value {
+    let message = match err {
+        Error::Internal(_) | Error::Unavailable(_) => {
+            tracing::error!(error = %err, "socket command failed");
+            "the server could not do this; try again".to_owned()
+        }
+        other => other.to_string(),
+    };
+    let mut detail = json!({"code": err.code(), "message": message});
+    if let Error::Invalid { field, .. } | Error::Conflict { field, .. } = err {
+        detail["field"] = json!(field);
+    }
+    json!({"type": "error", "error": detail})
+}

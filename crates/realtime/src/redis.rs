@@ -1,0 +1,787 @@
+//! The scale-out shape: the data model's Redis keys, and one pub/sub
+//! subscriber per node.
+//!
+//! Keys, value shapes and lifetimes follow the data model exactly. Additions,
+//! each under its own key: `user_connections:{user}` (a set of connection ids,
+//! to tell when a user's last socket closed), `{key}:fill` (a claim to rebuild a
+//! missing cache entry), and a `_filled` field in `unread_counts:` hashes so an
+//! empty rebuild is still cached.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use confab_core::id::{ChannelId, MessageId, UserId, WorkspaceId};
+use confab_core::model::{Message, ReadState};
+use confab_core::ports::{fixed_window, BusItem, BusStream, EphemeralState, EventBus, RateLimiter};
+use confab_core::realtime::*;
+use confab_core::{Error, Result};
+use futures_util::StreamExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use crate::{new_fill_token, BUS_BUFFER};
+
+/// How to reach Redis.
+#[derive(Clone, Debug)]
+pub struct RedisOptions {
+    pub url: String,
+    /// Prepended to every key and to the pub/sub channel (empty in production;
+    /// tests give each case its own).
+    pub prefix: String,
+    /// Longest wait for a connection or a reply before a command fails.
+    pub timeout: Duration,
+}
+
+impl RedisOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            prefix: String::new(),
+            timeout: Duration::from_millis(1_000),
+        }
+    }
+}
+
+/// After a failed command, Redis is skipped for this long, so that requests
+/// degrade at once instead of each waiting out a timeout.
+const BACKOFF_MS: i64 = 1_000;
+
+/// A shared connection with a short-circuit while Redis is down.
+#[derive(Clone)]
+struct Conn {
+    manager: ConnectionManager,
+    down_until_ms: Arc<AtomicI64>,
+    prefix: Arc<str>,
+}
+
+impl Conn {
+    async fn open(options: &RedisOptions) -> Result<(redis::Client, Self)> {
+        let client = redis::Client::open(options.url.as_str()).map_err(|e| Error::Invalid {
+            field: "redis.url".into(),
+            message: e.to_string(),
+        })?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(options.timeout))
+            .set_response_timeout(Some(options.timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
+        let manager = ConnectionManager::new_with_config(client.clone(), config)
+            .await
+            .map_err(unavailable)?;
+        let conn = Self {
+            manager,
+            down_until_ms: Arc::new(AtomicI64::new(0)),
+            prefix: options.prefix.as_str().into(),
+        };
+        Ok((client, conn))
+    }
+
+    fn key(&self, key: impl std::fmt::Display) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    /// Run `f` on the connection unless Redis is known to be down.
+    async fn run<T, F, Fut>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let now = now_ms();
+        if now < self.down_until_ms.load(Ordering::Relaxed) {
+            return Err(Error::Unavailable("redis is unreachable".into()));
+        }
+        f(self.manager.clone()).await.map_err(|e| {
+            if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() {
+                self.down_until_ms
+                    .store(now_ms() + BACKOFF_MS, Ordering::Relaxed);
+            }
+            unavailable(e)
+        })
+    }
+}
+
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+fn unavailable(e: redis::RedisError) -> Error {
+    Error::Unavailable(format!("redis: {e}"))
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value)
+        .map_err(|e| Error::Internal(format!("encoding a cache value: {e}")))
+}
+
+fn from_json<T: DeserializeOwned>(text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| Error::Internal(format!("decoding a cache value: {e}")))
+}
+
+fn seconds(d: Duration) -> u64 {
+    d.as_secs().max(1)
+}
+
+/// Events between nodes over Redis pub/sub: every node publishes to one
+/// channel and holds one subscriber connection to it.
+pub struct RedisBus {
+    conn: Conn,
+    channel: String,
+    local: broadcast::Sender<BusItem>,
+    subscriber: tokio::task::JoinHandle<()>,
+}
+
+impl RedisBus {
+    /// Connect, and start this node's subscriber.
+    pub async fn connect(options: &RedisOptions) -> Result<Self> {
+        let (client, conn) = Conn::open(options).await?;
+        let channel = conn.key("events");
+        let local = broadcast::channel(BUS_BUFFER).0;
+        let (ready_tx, ready) = tokio::sync::oneshot::channel();
+        let subscriber = tokio::spawn(subscribe_forever(
+            client,
+            channel.clone(),
+            local.clone(),
+            ready_tx,
+        ));
+        // Publishing before the subscription is in place would lose events.
+        if tokio::time::timeout(options.timeout * 5, ready)
+            .await
+            .is_err()
+        {
+            subscriber.abort();
+            return Err(Error::Unavailable(
+                "redis: cannot subscribe to the event bus".into(),
+            ));
+        }
+        Ok(Self {
+            conn,
+            channel,
+            local,
+            subscriber,
+        })
+    }
+}
+
+impl Drop for RedisBus {
+    fn drop(&mut self) {
+        self.subscriber.abort();
+    }
+}
+
+/// Keep one subscription to `channel` open, forwarding what arrives; after a
+/// lost connection, reconnect and tell local subscribers about the gap.
+async fn subscribe_forever(
+    client: redis::Client,
+    channel: String,
+    local: broadcast::Sender<BusItem>,
+    ready: tokio::sync::oneshot::Sender<()>,
+) {
+    let mut ready = Some(ready);
+    let mut failures: u32 = 0;
+    loop {
+        match client.get_async_pubsub().await {
+            Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
+                Ok(()) => {
+                    if failures > 0 {
+                        tracing::info!("event bus subscription restored");
+                        let _ = local.send(BusItem::Gap);
+                    }
+                    if let Some(ready) = ready.take() {
+                        let _ = ready.send(());
+                    }
+                    let mut messages = pubsub.into_on_message();
+                    while let Some(message) = messages.next().await {
+                        match serde_json::from_slice::<Envelope>(message.get_payload_bytes()) {
+                            Ok(envelope) => {
+                                let _ = local.send(BusItem::Event(Box::new(envelope)));
+                            }
+                            Err(err) => tracing::warn!(error = %err, "dropping a malformed event"),
+                        }
+                    }
+                    tracing::warn!("event bus subscription lost");
+                    let _ = local.send(BusItem::Gap);
+                    failures = 1;
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot subscribe to the event bus");
+                    failures += 1;
+                }
+            },
+            Err(err) => {
+                if failures == 0 {
+                    tracing::warn!(error = %err, "cannot reach redis for the event bus");
+                }
+                failures += 1;
+            }
+        }
+        let delay = Duration::from_millis(100 * u64::from(failures.clamp(1, 10)));
+        tokio::time::sleep(delay).await;
+    }
+}
+
+#[async_trait]
+impl EventBus for RedisBus {
+    async fn publish(&self, envelope: &Envelope) -> Result<()> {
+        let payload = to_json(envelope)?;
+        let channel = self.channel.clone();
+        self.conn
+            .run(|mut c| async move { c.publish::<_, _, i64>(channel, payload).await })
+            .await?;
+        Ok(())
+    }
+
+    fn subscribe(&self) -> BusStream {
+        crate::broadcast_stream(self.local.subscribe(), |item| item)
+    }
+
+    fn backend(&self) -> &'static str {
+        "redis"
+    }
+}
+
+/// The ephemeral state in Redis.
+#[derive(Clone)]
+pub struct RedisState {
+    conn: Conn,
+    scripts: Arc<Scripts>,
+}
+
+struct Scripts {
+    push_recent: Script,
+    fill_recent: Script,
+    fill_unread: Script,
+    add_unread: Script,
+    remove_connection: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        Self {
+            push_recent: Script::new(
+                r"if redis.call('EXISTS', KEYS[1]) == 1 then
+                    redis.call('LPUSH', KEYS[1], ARGV[1])
+                    redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]))
+                  else
+                    redis.call('DEL', KEYS[2])
+                  end
+                  return 1",
+            ),
+            fill_recent: Script::new(
+                r"if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+                  redis.call('DEL', KEYS[2], KEYS[1])
+                  if #ARGV < 3 then return 0 end
+                  for i = 3, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[i]) end
+                  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+                  return 1",
+            ),
+            fill_unread: Script::new(
+                r"if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+                  redis.call('DEL', KEYS[2], KEYS[1])
+                  for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+                  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+                  return 1",
+            ),
+            add_unread: Script::new(
+                r"for i = 1, #KEYS, 2 do
+                    if redis.call('EXISTS', KEYS[i]) == 1 then
+                      redis.call('HINCRBY', KEYS[i], ARGV[1], ARGV[i + 1])
+                      redis.call('HINCRBY', KEYS[i], ARGV[1] .. ':mentions', ARGV[i + 2])
+                    else
+                      redis.call('DEL', KEYS[i + 1])
+                    end
+                  end
+                  return 1",
+            ),
+            remove_connection: Script::new(
+                r"redis.call('DEL', KEYS[1])
+                  redis.call('SREM', KEYS[2], ARGV[1])
+                  local left = 0
+                  for _, other in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+                    if redis.call('EXISTS', ARGV[2] .. other) == 1 then
+                      left = left + 1
+                    else
+                      redis.call('SREM', KEYS[2], other)
+                    end
+                  end
+                  return left",
+            ),
+        }
+    }
+}
+
+impl RedisState {
+    /// Connect (fails if Redis cannot be reached now; later outages only
+    /// degrade).
+    pub async fn connect(options: &RedisOptions) -> Result<Self> {
+        let (_, conn) = Conn::open(options).await?;
+        Ok(Self {
+            conn,
+            scripts: Arc::new(Scripts::new()),
+        })
+    }
+
+    async fn set_json<T: Serialize>(&self, key: String, value: &T, ttl: Duration) -> Result<()> {
+        let payload = to_json(value)?;
+        self.conn
+            .run(|mut c| async move { c.set_ex::<_, _, ()>(key, payload, seconds(ttl)).await })
+            .await
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, key: String) -> Result<Option<T>> {
+        let text: Option<String> = self
+            .conn
+            .run(|mut c| async move { c.get(key).await })
+            .await?;
+        text.as_deref().map(from_json).transpose()
+    }
+
+    async fn del(&self, keys: Vec<String>) -> Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.conn
+            .run(|mut c| async move { c.del::<_, ()>(keys).await })
+            .await
+    }
+
+    async fn claim(&self, key: String) -> Result<FillToken> {
+        let token = new_fill_token();
+        let value = token.0.clone();
+        self.conn
+            .run(|mut c| async move {
+                c.set_ex::<_, _, ()>(key, value, seconds(ttl::FILL_CLAIM))
+                    .await
+            })
+            .await?;
+        Ok(token)
+    }
+
+    fn recent_key(&self, channel: ChannelId) -> String {
+        self.conn.key(format!("recent_messages:{channel}"))
+    }
+
+    fn unread_key(&self, user: UserId, workspace: WorkspaceId) -> String {
+        self.conn.key(format!("unread_counts:{user}:{workspace}"))
+    }
+}
+
+fn fill_key(key: &str) -> String {
+    format!("{key}:fill")
+}
+
+/// The `unread_counts:` hash as read states, by channel.
+fn parse_unread(hash: BTreeMap<String, String>) -> Vec<ReadState> {
+    let mut states: BTreeMap<ChannelId, ReadState> = BTreeMap::new();
+    for (field, value) in hash {
+        let (channel, part) = match field.split_once(':') {
+            Some((channel, part)) => (channel, part),
+            None => (field.as_str(), ""),
+        };
+        let Ok(channel) = channel.parse::<ChannelId>() else {
+            continue; // the `_filled` marker
+        };
+        let state = states.entry(channel).or_insert_with(|| ReadState {
+            channel_id: channel,
+            last_read_message_id: None,
+            unread: 0,
+            mentions: 0,
+        });
+        match part {
+            "" => state.unread = value.parse().unwrap_or(0),
+            "mentions" => state.mentions = value.parse().unwrap_or(0),
+            "read" => state.last_read_message_id = value.parse::<MessageId>().ok(),
+            _ => {}
+        }
+    }
+    states.into_values().collect()
+}
+
+#[async_trait]
+impl RateLimiter for RedisState {
+    async fn hit(
+        &self,
+        key: &str,
+        window: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<(u64, Duration)> {
+        let (index, left) = fixed_window(window, now);
+        let key = self.conn.key(format!("{key}:{index}"));
+        let expire = seconds(window) as i64;
+        let (count,): (u64,) = self
+            .conn
+            .run(|mut c| async move {
+                redis::pipe()
+                    .atomic()
+                    .incr(&key, 1)
+                    .expire(&key, expire)
+                    .ignore()
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok((count, left))
+    }
+}
+
+#[async_trait]
+impl EphemeralState for RedisState {
+    fn backend(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.conn
+            .run(|mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await })
+            .await
+            .map(drop)
+    }
+
+    async fn put_session(&self, id: &str, session: &SessionSnapshot) -> Result<()> {
+        self.set_json(
+            self.conn.key(format!("session:{id}")),
+            session,
+            ttl::SESSION,
+        )
+        .await
+    }
+
+    async fn get_session(&self, id: &str) -> Result<Option<SessionSnapshot>> {
+        self.get_json(self.conn.key(format!("session:{id}"))).await
+    }
+
+    async fn remove_sessions(&self, ids: &[String]) -> Result<()> {
+        self.del(
+            ids.iter()
+                .map(|id| self.conn.key(format!("session:{id}")))
+                .collect(),
+        )
+        .await
+    }
+
+    async fn set_presence(
+        &self,
+        user: UserId,
+        workspace: WorkspaceId,
+        presence: &Presence,
+    ) -> Result<()> {
+        let key = self.conn.key(format!("presence:{user}:{workspace}"));
+        self.set_json(key, presence, ttl::PRESENCE).await
+    }
+
+    async fn get_presence(
+        &self,
+        workspace: WorkspaceId,
+        users: &[UserId],
+    ) -> Result<Vec<Option<Presence>>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = users
+            .iter()
+            .map(|u| self.conn.key(format!("presence:{u}:{workspace}")))
+            .collect();
+        let values: Vec<Option<String>> = self
+            .conn
+            .run(|mut c| async move { redis::cmd("MGET").arg(keys).query_async(&mut c).await })
+            .await?;
+        values
+            .into_iter()
+            .map(|v| v.as_deref().map(from_json).transpose())
+            .collect()
+    }
+
+    async fn put_connection(&self, id: &str, info: &ConnectionInfo) -> Result<()> {
+        let key = self.conn.key(format!("connection:{id}"));
+        let set = self.conn.key(format!("user_connections:{}", info.user_id));
+        let payload = to_json(info)?;
+        let id = id.to_owned();
+        let ttl = seconds(ttl::CONNECTION);
+        self.conn
+            .run(|mut c| async move {
+                redis::pipe()
+                    .atomic()
+                    .set_ex(&key, payload, ttl)
+                    .ignore()
+                    .sadd(&set, id)
+                    .ignore()
+                    .expire(&set, ttl as i64)
+                    .ignore()
+                    .query_async::<()>(&mut c)
+                    .await
+            })
+            .await
+    }
+
+    async fn get_connection(&self, id: &str) -> Result<Option<ConnectionInfo>> {
+        self.get_json(self.conn.key(format!("connection:{id}")))
+            .await
+    }
+
+    async fn remove_connection(&self, id: &str, user: UserId) -> Result<usize> {
+        let key = self.conn.key(format!("connection:{id}"));
+        let set = self.conn.key(format!("user_connections:{user}"));
+        let prefix = self.conn.key("connection:");
+        let script = self.scripts.clone();
+        let id = id.to_owned();
+        self.conn
+            .run(|mut c| async move {
+                script
+                    .remove_connection
+                    .key(key)
+                    .key(set)
+                    .arg(id)
+                    .arg(prefix)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await
+    }
+
+    async fn put_channel_members(
+        &self,
+        channel: ChannelId,
+        members: &ChannelMembersSnapshot,
+    ) -> Result<()> {
+        let key = self.conn.key(format!("channel_members:{channel}"));
+        self.set_json(key, members, ttl::CHANNEL_MEMBERS).await
+    }
+
+    async fn get_channel_members(
+        &self,
+        channel: ChannelId,
+    ) -> Result<Option<ChannelMembersSnapshot>> {
+        self.get_json(self.conn.key(format!("channel_members:{channel}")))
+            .await
+    }
+
+    async fn forget_channel_members(&self, channel: ChannelId) -> Result<()> {
+        self.del(vec![self.conn.key(format!("channel_members:{channel}"))])
+            .await
+    }
+
+    async fn set_typing(&self, channel: ChannelId, user: UserId) -> Result<()> {
+        let key = self.conn.key(format!("typing:{channel}:{user}"));
+        self.conn
+            .run(|mut c| async move { c.set_ex::<_, _, ()>(key, "1", seconds(ttl::TYPING)).await })
+            .await
+    }
+
+    async fn typing(&self, channel: ChannelId, candidates: &[UserId]) -> Result<Vec<UserId>> {
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = candidates
+            .iter()
+            .map(|u| self.conn.key(format!("typing:{channel}:{u}")))
+            .collect();
+        let values: Vec<Option<String>> = self
+            .conn
+            .run(|mut c| async move { redis::cmd("MGET").arg(keys).query_async(&mut c).await })
+            .await?;
+        Ok(candidates
+            .iter()
+            .zip(values)
+            .filter(|(_, v)| v.is_some())
+            .map(|(u, _)| *u)
+            .collect())
+    }
+
+    async fn clear_typing(&self, channel: ChannelId, user: UserId) -> Result<()> {
+        self.del(vec![self.conn.key(format!("typing:{channel}:{user}"))])
+            .await
+    }
+
+    async fn recent_messages(
+        &self,
+        channel: ChannelId,
+        limit: usize,
+    ) -> Result<Option<Vec<Message>>> {
+        if limit == 0 {
+            return Ok(Some(Vec::new()));
+        }
+        let key = self.recent_key(channel);
+        let items: Vec<String> = self
+            .conn
+            .run(|mut c| async move { c.lrange(key, 0, limit as isize - 1).await })
+            .await?;
+        if items.is_empty() {
+            return Ok(None);
+        }
+        items
+            .iter()
+            .map(|item| from_json(item))
+            .collect::<Result<Vec<_>>>()
+            .map(Some)
+    }
+
+    async fn claim_recent_fill(&self, channel: ChannelId) -> Result<FillToken> {
+        self.claim(fill_key(&self.recent_key(channel))).await
+    }
+
+    async fn fill_recent_messages(
+        &self,
+        channel: ChannelId,
+        token: &FillToken,
+        newest_first: &[Message],
+    ) -> Result<bool> {
+        let key = self.recent_key(channel);
+        let claim = fill_key(&key);
+        let items = newest_first
+            .iter()
+            .take(RECENT_MESSAGES_KEPT)
+            .map(to_json)
+            .collect::<Result<Vec<_>>>()?;
+        let script = self.scripts.clone();
+        let token = token.0.clone();
+        let stored: i64 = self
+            .conn
+            .run(|mut c| async move {
+                script
+                    .fill_recent
+                    .key(key)
+                    .key(claim)
+                    .arg(token)
+                    .arg(seconds(ttl::RECENT_MESSAGES))
+                    .arg(items)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(stored == 1)
+    }
+
+    async fn push_recent_message(&self, message: &Message) -> Result<()> {
+        let key = self.recent_key(message.channel_id);
+        let claim = fill_key(&key);
+        let item = to_json(message)?;
+        let script = self.scripts.clone();
+        self.conn
+            .run(|mut c| async move {
+                script
+                    .push_recent
+                    .key(key)
+                    .key(claim)
+                    .arg(item)
+                    .arg(RECENT_MESSAGES_KEPT - 1)
+                    .invoke_async::<i64>(&mut c)
+                    .await
+            })
+            .await
+            .map(drop)
+    }
+
+    async fn forget_recent_messages(&self, channel: ChannelId) -> Result<()> {
+        let key = self.recent_key(channel);
+        self.del(vec![fill_key(&key), key]).await
+    }
+
+    async fn unread_counts(
+        &self,
+        user: UserId,
+        workspace: WorkspaceId,
+    ) -> Result<Option<Vec<ReadState>>> {
+        let key = self.unread_key(user, workspace);
+        let hash: BTreeMap<String, String> = self
+            .conn
+            .run(|mut c| async move { c.hgetall(key).await })
+            .await?;
+        if hash.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(parse_unread(hash)))
+    }
+
+    async fn claim_unread_fill(&self, user: UserId, workspace: WorkspaceId) -> Result<FillToken> {
+        self.claim(fill_key(&self.unread_key(user, workspace)))
+            .await
+    }
+
+    async fn fill_unread_counts(
+        &self,
+        user: UserId,
+        workspace: WorkspaceId,
+        token: &FillToken,
+        states: &[ReadState],
+    ) -> Result<bool> {
+        let key = self.unread_key(user, workspace);
+        let claim = fill_key(&key);
+        let mut fields: Vec<String> = vec!["_filled".into(), "1".into()];
+        for state in states {
+            let channel = state.channel_id;
+            fields.extend([channel.to_string(), state.unread.to_string()]);
+            fields.extend([format!("{channel}:mentions"), state.mentions.to_string()]);
+            if let Some(read) = state.last_read_message_id {
+                fields.extend([format!("{channel}:read"), read.to_string()]);
+            }
+        }
+        let script = self.scripts.clone();
+        let token = token.0.clone();
+        let stored: i64 = self
+            .conn
+            .run(|mut c| async move {
+                script
+                    .fill_unread
+                    .key(key)
+                    .key(claim)
+                    .arg(token)
+                    .arg(seconds(ttl::UNREAD_COUNTS))
+                    .arg(fields)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(stored == 1)
+    }
+
+    async fn add_unread(
+        &self,
+        workspace: WorkspaceId,
+        channel: ChannelId,
+        deltas: &[(UserId, i64, i64)],
+    ) -> Result<()> {
+        if deltas.is_empty() {
+            return Ok(());
+        }
+        let script = self.scripts.clone();
+        let mut keys = Vec::with_capacity(deltas.len() * 2);
+        let mut args = Vec::with_capacity(deltas.len() * 2 + 1);
+        args.push(channel.to_string());
+        for (user, unread, mentions) in deltas {
+            let key = self.unread_key(*user, workspace);
+            keys.push(fill_key(&key));
+            keys.insert(keys.len() - 1, key);
+            args.extend([unread.to_string(), mentions.to_string()]);
+        }
+        self.conn
+            .run(|mut c| async move {
+                let mut invocation = script.add_unread.prepare_invoke();
+                for key in keys {
+                    invocation.key(key);
+                }
+                for arg in args {
+                    invocation.arg(arg);
+                }
+                invocation.invoke_async::<i64>(&mut c).await
+            })
+            .await
+            .map(drop)
+    }
+
+    async fn forget_unread_counts(&self, workspace: WorkspaceId, users: &[UserId]) -> Result<()> {
+        let keys = users
+            .iter()
+            .flat_map(|u| {
+                let key = self.unread_key(*u, workspace);
+                [fill_key(&key), key]
+            })
+            .collect();
+        self.del(keys).await
+    }
+}

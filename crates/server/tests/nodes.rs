@@ -1,0 +1,317 @@
+//! Several `confab serve` processes sharing PostgreSQL and Redis act as one
+//! server, and a node rides out a Redis outage. These run when
+//! `CONFAB_TEST_POSTGRES_URL` and `CONFAB_TEST_REDIS_URL` are set.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{confab, terminate, Server};
+use confab_core::ports::Stores;
+use confab_store_postgres::{PostgresOptions, PostgresStore};
+use confab_testkit::app::TestApp;
+use confab_testkit::harness::PgTestDb;
+use confab_testkit::realtime_harness::{redis_url, test_prefix, RedisProbe};
+use confab_testkit::ws_client::WsClient;
+use reqwest::Method;
+use serde_json::json;
+
+/// A node on the test database and the Redis at `redis`, keys under `prefix`.
+fn node(dir: &std::path::Path, db: &PgTestDb, redis: &str, prefix: &str) -> Server {
+    let mut cmd = confab(dir);
+    cmd.env("CONFAB_DATABASE__URL", &db.url)
+        .env("CONFAB_REDIS__URL", redis)
+        .env("CONFAB_REDIS__KEY_PREFIX", prefix);
+    Server::start(cmd)
+}
+
+async fn stores_of(db: &PgTestDb) -> Stores {
+    let store = PostgresStore::open(&PostgresOptions::new(db.url.clone()))
+        .await
+        .expect("open the test database");
+    Stores::new(Arc::new(store))
+}
+
+/// Two people in one workspace, made through `app`: (owner token, member
+/// token, workspace id, general channel id).
+async fn team(app: &TestApp) -> (String, String, String, String) {
+    let owner = app.user("alice").await;
+    let workspace = app.workspace(&owner, "Nodes").await;
+    let member = app.user("bob").await;
+    app.join(&owner, &workspace, &member, "member").await;
+    let channels = app
+        .get(&format!("/api/v1/workspaces/{workspace}/channels"), &owner)
+        .await;
+    let general = channels.body["channels"][0]["channel"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (owner, member, workspace, general)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(confab_postgres, confab_redis)),
+    ignore = "set CONFAB_TEST_POSTGRES_URL and CONFAB_TEST_REDIS_URL to run"
+)]
+async fn two_nodes_on_postgres_and_redis_act_as_one() {
+    let db = PgTestDb::create().await;
+    let prefix = test_prefix();
+    let probe = RedisProbe::connect(&redis_url(), &prefix).await;
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let node_a = node(dir_a.path(), &db, &redis_url(), &prefix);
+    let node_b = node(dir_b.path(), &db, &redis_url(), &prefix);
+    let stores = stores_of(&db).await;
+    let a = TestApp::attach(node_a.base.clone(), stores.clone());
+    let b = TestApp::attach(node_b.base.clone(), stores.clone());
+
+    let (owner, member, workspace, general) = team(&a).await;
+    // A session made on one node works on the other.
+    assert_eq!(b.get("/api/v1/me", &owner).await.status, 200);
+    let mut on_b = WsClient::connect(&b.base, &member).await;
+
+    let posted = a
+        .post(
+            &format!("/api/v1/channels/{general}/messages"),
+            Some(&owner),
+            json!({"content": "from node A"}),
+        )
+        .await;
+    assert_eq!(posted.status, 201, "{posted:?}");
+    let id = posted.body["id"].as_str().unwrap().to_owned();
+    let created = on_b.expect("message_created").await;
+    assert_eq!(created["message"]["content"], "from node A");
+
+    let edited = a
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/messages/{id}"),
+            Some(&owner),
+            Some(json!({"content": "edited on A"})),
+        )
+        .await;
+    assert_eq!(edited.status, 200);
+    assert_eq!(
+        on_b.expect("message_edited").await["message"]["content"],
+        "edited on A"
+    );
+
+    let typing = a
+        .post(
+            &format!("/api/v1/channels/{general}/typing"),
+            Some(&owner),
+            json!({}),
+        )
+        .await;
+    assert_eq!(typing.status, 204);
+    on_b.expect("typing").await;
+    let typers = b
+        .get(&format!("/api/v1/channels/{general}/typing"), &member)
+        .await;
+    assert_eq!(typers.body["user_ids"].as_array().unwrap().len(), 1);
+
+    let away = a
+        .call(
+            Method::PUT,
+            &format!("/api/v1/workspaces/{workspace}/presence"),
+            Some(&owner),
+            Some(json!({"status": "away"})),
+        )
+        .await;
+    assert_eq!(away.status, 200, "{away:?}");
+    let presence = on_b
+        .expect_where("presence", |e| e["presence"]["status"] == "away")
+        .await;
+    assert_eq!(presence["user_id"], away.body["user_id"]);
+
+    // The history page cached by one node is right on the other.
+    let page_b = b
+        .get(&format!("/api/v1/channels/{general}/messages"), &member)
+        .await;
+    let posted_again = a
+        .post(
+            &format!("/api/v1/channels/{general}/messages"),
+            Some(&owner),
+            json!({"content": "second"}),
+        )
+        .await;
+    assert_eq!(posted_again.status, 201);
+    let page_b_again = b
+        .get(&format!("/api/v1/channels/{general}/messages"), &member)
+        .await;
+    assert_eq!(
+        page_b.body["messages"].as_array().unwrap().len() + 1,
+        page_b_again.body["messages"].as_array().unwrap().len()
+    );
+    assert!(probe
+        .keys()
+        .await
+        .iter()
+        .any(|k| k.starts_with("recent_messages:")));
+
+    on_b.close().await;
+    assert!(node_a.stop().success());
+    assert!(node_b.stop().success());
+    stores.admin.close().await;
+    probe.clean().await;
+    db.drop_database().await;
+}
+
+/// A `redis-server` of the test's own, on a free port, with nothing on disk.
+struct OwnRedis {
+    child: Child,
+    port: u16,
+}
+
+impl OwnRedis {
+    fn start(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server on the PATH");
+        let redis = Self { child, port };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn stop(mut self) {
+        terminate(&mut self.child);
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(confab_postgres, confab_redis)),
+    ignore = "set CONFAB_TEST_POSTGRES_URL and CONFAB_TEST_REDIS_URL to run"
+)]
+async fn a_node_keeps_serving_through_a_redis_outage_and_recovers() {
+    let db = PgTestDb::create().await;
+    let redis = OwnRedis::start(free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let server = node(dir.path(), &db, &redis.url(), "");
+    let stores = stores_of(&db).await;
+    let app = TestApp::attach(server.base.clone(), stores.clone());
+    let (owner, member, workspace, general) = team(&app).await;
+    let messages = format!("/api/v1/channels/{general}/messages");
+    let mut socket = WsClient::connect(&app.base, &member).await;
+    app.post(&messages, Some(&owner), json!({"content": "before"}))
+        .await;
+    socket.expect("message_created").await;
+
+    let port = redis.port;
+    redis.stop();
+    // Posting, reading, counting and logging in keep working.
+    for i in 0..3 {
+        let posted = app
+            .post(
+                &messages,
+                Some(&owner),
+                json!({"content": format!("during {i}")}),
+            )
+            .await;
+        assert_eq!(posted.status, 201, "{posted:?}");
+    }
+    let page = app.get(&messages, &member).await;
+    assert_eq!(page.status, 200, "{page:?}");
+    assert_eq!(page.body["messages"][0]["content"], "during 2");
+    let unread = app
+        .get(&format!("/api/v1/workspaces/{workspace}/unread"), &member)
+        .await;
+    assert_eq!(unread.status, 200, "{unread:?}");
+    assert_eq!(unread.body["channels"][0]["unread"], 4);
+    assert_eq!(app.log_in("bob").await.len(), 43);
+    let typing = app
+        .post(
+            &format!("/api/v1/channels/{general}/typing"),
+            Some(&owner),
+            json!({}),
+        )
+        .await;
+    assert_eq!(typing.status, 204, "typing degrades quietly: {typing:?}");
+    assert_eq!(app.get("/readyz", &owner).await.status, 200);
+
+    // Redis comes back (empty): the socket catches up from the database,
+    // then live events flow again.
+    let redis = OwnRedis::start(port);
+    let caught_up = socket
+        .expect_where("message_created", |e| e["message"]["content"] == "during 2")
+        .await;
+    assert_eq!(caught_up["message"]["channel_id"], json!(general));
+    let mut live = false;
+    for attempt in 0..20 {
+        let text = format!("after {attempt}");
+        app.post(&messages, Some(&owner), json!({"content": text}))
+            .await;
+        let reached = tokio::time::timeout(
+            Duration::from_millis(500),
+            socket.expect_where("message_created", |e| {
+                e["message"]["content"] == text.as_str()
+            }),
+        )
+        .await;
+        if reached.is_ok() {
+            live = true;
+            break;
+        }
+    }
+    assert!(live, "live events did not resume after Redis came back");
+    let page = app.get(&messages, &member).await;
+    let contents: Vec<&str> = page.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    let outage = contents.iter().position(|c| *c == "during 2").unwrap();
+    assert!(contents[..outage].iter().all(|c| c.starts_with("after")));
+    assert_eq!(
+        contents[outage..outage + 4],
+        ["during 2", "during 1", "during 0", "before"]
+    );
+
+    socket.close().await;
+    assert!(server.stop().success());
+    redis.stop();
+    stores.admin.close().await;
+    db.drop_database().await;
+}

@@ -1,0 +1,457 @@
+//! The socket side of real time: one [`Hub`] per node turns the node's single
+//! bus subscription into bounded per-socket feeds, and a [`Socket`] decides
+//! what its user may receive as memberships change.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use confab_core::id::*;
+use confab_core::model::*;
+use confab_core::ports::BusItem;
+use confab_core::realtime::*;
+use confab_core::{time, Result};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::accounts::Caller;
+use crate::realtime::{PresenceUpdate, Replay, Subscriptions};
+use crate::Services;
+
+/// Events queued for one socket before it counts as a slow consumer.
+pub const SOCKET_QUEUE: usize = 1_024;
+
+/// What the hub hands a socket.
+#[derive(Clone, Debug)]
+pub enum Delivery {
+    Event(Arc<Envelope>),
+    /// The node may have missed events: catch up from the database.
+    Gap,
+}
+
+#[derive(Clone)]
+struct Slot {
+    sender: mpsc::Sender<Delivery>,
+    overflowed: Arc<AtomicBool>,
+}
+
+impl Slot {
+    /// Queue `delivery`; a full queue marks the socket as too slow.
+    fn offer(&self, delivery: Delivery) {
+        if self.sender.try_send(delivery).is_err() {
+            self.overflowed.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+#[derive(Default)]
+struct Registry {
+    by_topic: HashMap<Topic, HashMap<u64, Slot>>,
+    all: HashMap<u64, Slot>,
+}
+
+/// The fan-out of one node: topics to the sockets subscribed to them.
+#[derive(Default)]
+pub struct Hub {
+    registry: Mutex<Registry>,
+    next_id: AtomicU64,
+}
+
+impl Hub {
+    /// A hub fed by the node's bus subscription (taken here, once).
+    pub fn start(services: &Services) -> Arc<Self> {
+        let hub = Arc::new(Self::default());
+        let mut events = services.subscribe_events();
+        let weak = Arc::downgrade(&hub);
+        tokio::spawn(async move {
+            while let Some(item) = events.next().await {
+                let Some(hub) = weak.upgrade() else { return };
+                hub.dispatch(item);
+            }
+        });
+        hub
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn dispatch(&self, item: BusItem) {
+        let registry = self.lock();
+        match item {
+            BusItem::Event(envelope) => {
+                if let Some(slots) = registry.by_topic.get(&envelope.topic) {
+                    let envelope: Arc<Envelope> = Arc::from(envelope);
+                    for slot in slots.values() {
+                        slot.offer(Delivery::Event(envelope.clone()));
+                    }
+                }
+            }
+            BusItem::Gap => {
+                for slot in registry.all.values() {
+                    slot.offer(Delivery::Gap);
+                }
+            }
+        }
+    }
+
+    /// Sockets connected to this node.
+    pub fn sockets(&self) -> usize {
+        self.lock().all.len()
+    }
+
+    fn register(self: &Arc<Self>, topics: &[Topic]) -> Feed {
+        let (sender, receiver) = mpsc::channel(SOCKET_QUEUE);
+        let slot = Slot {
+            sender,
+            overflowed: Arc::new(AtomicBool::new(false)),
+        };
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut feed = Feed {
+            hub: self.clone(),
+            id,
+            slot: slot.clone(),
+            receiver,
+            topics: HashSet::new(),
+        };
+        self.lock().all.insert(id, slot);
+        for topic in topics {
+            feed.subscribe(*topic);
+        }
+        feed
+    }
+}
+
+/// One socket's queue and the topics it listens to.
+struct Feed {
+    hub: Arc<Hub>,
+    id: u64,
+    slot: Slot,
+    receiver: mpsc::Receiver<Delivery>,
+    topics: HashSet<Topic>,
+}
+
+impl Feed {
+    fn subscribe(&mut self, topic: Topic) {
+        if self.topics.insert(topic) {
+            let mut registry = self.hub.lock();
+            registry
+                .by_topic
+                .entry(topic)
+                .or_default()
+                .insert(self.id, self.slot.clone());
+        }
+    }
+
+    fn unsubscribe(&mut self, topic: Topic) {
+        if self.topics.remove(&topic) {
+            let mut registry = self.hub.lock();
+            if let Some(slots) = registry.by_topic.get_mut(&topic) {
+                slots.remove(&self.id);
+                if slots.is_empty() {
+                    registry.by_topic.remove(&topic);
+                }
+            }
+        }
+    }
+
+    fn overflowed(&self) -> bool {
+        self.slot.overflowed.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        let mut registry = self.hub.lock();
+        registry.all.remove(&self.id);
+        for topic in &self.topics {
+            if let Some(slots) = registry.by_topic.get_mut(topic) {
+                slots.remove(&self.id);
+                if slots.is_empty() {
+                    registry.by_topic.remove(topic);
+                }
+            }
+        }
+    }
+}
+
+/// Why the server closes a socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The session was revoked or expired, or the account deactivated.
+    SessionEnded,
+    /// The socket did not keep up with its events.
+    SlowConsumer,
+}
+
+/// What a socket should do next.
+#[derive(Debug)]
+pub enum SocketStep {
+    Send(Arc<Envelope>),
+    Close(CloseReason),
+}
+
+/// What a client may send over its socket.
+#[derive(Clone, Debug)]
+pub enum ClientCommand {
+    Ping,
+    Typing {
+        channel_id: ChannelId,
+    },
+    Presence {
+        workspace_id: WorkspaceId,
+        update: PresenceUpdate,
+    },
+}
+
+/// One open socket: who it is for, what it may see, and its feed.
+pub struct Socket {
+    services: Services,
+    caller: Caller,
+    token: String,
+    connection_id: String,
+    subscriptions: Subscriptions,
+    feed: Feed,
+}
+
+impl Socket {
+    /// Open a socket for an authenticated caller: register with the hub
+    /// before anything is read, so nothing published meanwhile is missed.
+    pub async fn open(
+        services: &Services,
+        hub: &Arc<Hub>,
+        caller: Caller,
+        token: String,
+    ) -> Result<Self> {
+        let mut feed = hub.register(&[Topic::User(caller.user.id)]);
+        let subscriptions = services.subscriptions(&caller).await?;
+        for topic in subscriptions.topics(caller.user.id) {
+            feed.subscribe(topic);
+        }
+        let connection_id = uuid_like();
+        services
+            .socket_opened(&caller, &connection_id, &subscriptions)
+            .await;
+        Ok(Self {
+            services: services.clone(),
+            caller,
+            token,
+            connection_id,
+            subscriptions,
+            feed,
+        })
+    }
+
+    pub fn connection_id(&self) -> &str {
+        &self.connection_id
+    }
+
+    pub fn user_id(&self) -> UserId {
+        self.caller.user.id
+    }
+
+    pub fn subscriptions(&self) -> &Subscriptions {
+        &self.subscriptions
+    }
+
+    /// What changed in the socket's channels after `cursor`, from the database.
+    pub async fn replay(&self, cursor: i64) -> Result<Replay> {
+        let channels: Vec<ChannelId> = self.subscriptions.channels.keys().copied().collect();
+        self.services.replay(&channels, cursor).await
+    }
+
+    /// The next delivery for this socket; `None` once it fell too far
+    /// behind. Cancel-safe: nothing is lost if the wait is abandoned.
+    pub async fn recv(&mut self) -> Option<Delivery> {
+        if self.feed.overflowed() {
+            return None;
+        }
+        let delivery = self.feed.receiver.recv().await;
+        if self.feed.overflowed() {
+            return None;
+        }
+        delivery
+    }
+
+    /// Decide what to do with a delivery (`None`: the socket fell behind).
+    /// `last_cursor` is the newest cursor the client was sent.
+    pub async fn process(
+        &mut self,
+        delivery: Option<Delivery>,
+        last_cursor: i64,
+    ) -> Vec<SocketStep> {
+        match delivery {
+            None => vec![SocketStep::Close(CloseReason::SlowConsumer)],
+            Some(Delivery::Event(envelope)) => self.admit(envelope).await,
+            Some(Delivery::Gap) => self.catch_up(last_cursor).await,
+        }
+    }
+
+    /// After a gap in the bus: what the database says changed.
+    async fn catch_up(&mut self, last_cursor: i64) -> Vec<SocketStep> {
+        let cursor = if last_cursor > 0 {
+            last_cursor
+        } else {
+            time::now().timestamp_micros()
+        };
+        match self.replay(cursor).await {
+            Ok(replay) => {
+                let mut steps: Vec<SocketStep> = replay
+                    .envelopes
+                    .into_iter()
+                    .map(|e| SocketStep::Send(Arc::new(e)))
+                    .collect();
+                if !replay.complete {
+                    steps.push(resync(self.caller.user.id));
+                }
+                steps
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "catching up after a bus gap failed");
+                vec![resync(self.caller.user.id)]
+            }
+        }
+    }
+
+    /// Apply the delivery rules to one event.
+    async fn admit(&mut self, envelope: Arc<Envelope>) -> Vec<SocketStep> {
+        let me = self.caller.user.id;
+        let deliver = vec![SocketStep::Send(envelope.clone())];
+        match (&envelope.topic, &envelope.event) {
+            (Topic::Channel(channel), event) => {
+                if !self.subscriptions.channels.contains_key(channel) {
+                    return Vec::new();
+                }
+                if matches!(event, Event::MemberLeft { user_id, .. } if *user_id == me) {
+                    self.drop_channel(*channel);
+                }
+                deliver
+            }
+            (Topic::Workspace(workspace), event) => {
+                match self.subscriptions.workspaces.get(workspace) {
+                    None => Vec::new(),
+                    Some(WorkspaceRole::Guest) if matches!(event, Event::ChannelCreated { .. }) => {
+                        Vec::new()
+                    }
+                    Some(_) => deliver,
+                }
+            }
+            (Topic::User(_), Event::SessionsRevoked { .. }) => {
+                if envelope.event.revokes(&self.caller.session.id) {
+                    vec![SocketStep::Close(CloseReason::SessionEnded)]
+                } else {
+                    Vec::new()
+                }
+            }
+            (Topic::User(_), Event::MemberJoined { channel_id, .. }) => {
+                if self.subscriptions.channels.contains_key(channel_id) {
+                    return Vec::new(); // already seen on the channel itself
+                }
+                match self
+                    .services
+                    .is_channel_member(&self.caller, *channel_id)
+                    .await
+                {
+                    Ok(Some(workspace)) => {
+                        self.subscriptions.channels.insert(*channel_id, workspace);
+                        self.feed.subscribe(Topic::Channel(*channel_id));
+                        deliver
+                    }
+                    Ok(None) => Vec::new(),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "checking a new membership failed");
+                        Vec::new()
+                    }
+                }
+            }
+            (Topic::User(_), Event::MemberLeft { channel_id, .. }) => {
+                if self.subscriptions.channels.contains_key(channel_id) {
+                    self.drop_channel(*channel_id);
+                    deliver
+                } else {
+                    Vec::new() // already seen on the channel itself
+                }
+            }
+            (Topic::User(_), Event::AccessChanged { .. }) => match self.refresh().await {
+                Ok(()) => deliver,
+                Err(_) => vec![SocketStep::Close(CloseReason::SessionEnded)],
+            },
+            (Topic::User(_), _) => deliver,
+        }
+    }
+
+    fn drop_channel(&mut self, channel: ChannelId) {
+        self.subscriptions.channels.remove(&channel);
+        self.feed.unsubscribe(Topic::Channel(channel));
+    }
+
+    /// Re-check the session and re-read what the socket may see. An error
+    /// means the session is over.
+    pub async fn refresh(&mut self) -> Result<()> {
+        self.caller = self.services.authenticate(&self.token).await?;
+        let fresh = self.services.subscriptions(&self.caller).await?;
+        let me = self.caller.user.id;
+        let old: HashSet<Topic> = self.subscriptions.topics(me).into_iter().collect();
+        let new: HashSet<Topic> = fresh.topics(me).into_iter().collect();
+        for gone in old.difference(&new) {
+            self.feed.unsubscribe(*gone);
+        }
+        for added in new.difference(&old) {
+            self.feed.subscribe(*added);
+        }
+        self.subscriptions = fresh;
+        Ok(())
+    }
+
+    /// A heartbeat from the client: the connection and presence stay alive.
+    pub async fn alive(&self) {
+        self.services
+            .socket_alive(&self.caller, &self.connection_id, &self.subscriptions)
+            .await;
+    }
+
+    /// Carry out something the client asked for.
+    pub async fn command(&self, command: ClientCommand) -> Result<()> {
+        match command {
+            ClientCommand::Ping => {
+                self.alive().await;
+                Ok(())
+            }
+            ClientCommand::Typing { channel_id } => {
+                self.services.typing(&self.caller, channel_id).await
+            }
+            ClientCommand::Presence {
+                workspace_id,
+                update,
+            } => self
+                .services
+                .set_presence(&self.caller, workspace_id, update)
+                .await
+                .map(drop),
+        }
+    }
+
+    /// The socket closed: forget it, and mark the user offline if it was
+    /// their last.
+    pub async fn close(self) {
+        self.services
+            .socket_closed(&self.caller, &self.connection_id, &self.subscriptions)
+            .await;
+    }
+}
+
+fn resync(user: UserId) -> SocketStep {
+    SocketStep::Send(Arc::new(Envelope::new(
+        Topic::User(user),
+        time::now(),
+        Event::ResyncRequired,
+    )))
+}
+
+/// A random connection id.
+fn uuid_like() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

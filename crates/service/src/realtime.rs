@@ -1,0 +1,772 @@
+//! Real time: events published after each committed change, the caches that
+//! sit in front of the database, presence and typing, and what a socket may
+//! subscribe to and catch up on.
+//!
+//! The ephemeral state is never the only copy of anything: every cache read
+//! falls back to the database, and a failing cache or bus is logged and
+//! skipped, so requests keep working while Redis is away.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use confab_core::id::*;
+use confab_core::model::*;
+use confab_core::realtime::*;
+use confab_core::{time, Error, Result};
+
+use crate::accounts::Caller;
+use crate::{validate, HistoryPage, Services};
+
+/// Longest custom status, in characters.
+pub const MAX_CUSTOM_STATUS_CHARS: usize = 100;
+/// Most changes replayed to a reconnecting socket; past this it is told to
+/// reload instead.
+pub const MAX_REPLAYED_CHANGES: u32 = 1_000;
+/// Replays start this long before the client's cursor, because changes are
+/// stamped before they commit and nodes' clocks differ a little. Clients
+/// deduplicate by message id and `updated_at`.
+pub const REPLAY_OVERLAP: chrono::Duration = chrono::Duration::seconds(5);
+
+/// What one socket may receive: its workspaces (with the user's role there)
+/// and the channels it is a member of.
+#[derive(Clone, Debug, Default)]
+pub struct Subscriptions {
+    pub workspaces: HashMap<WorkspaceId, WorkspaceRole>,
+    pub channels: HashMap<ChannelId, WorkspaceId>,
+}
+
+impl Subscriptions {
+    /// Every topic of these subscriptions, the user's own included.
+    pub fn topics(&self, user: UserId) -> Vec<Topic> {
+        let mut topics = vec![Topic::User(user)];
+        topics.extend(self.workspaces.keys().map(|w| Topic::Workspace(*w)));
+        topics.extend(self.channels.keys().map(|c| Topic::Channel(*c)));
+        topics
+    }
+}
+
+/// Events a reconnecting socket missed, read from the database.
+#[derive(Clone, Debug)]
+pub struct Replay {
+    pub envelopes: Vec<Envelope>,
+    /// False when more changed than [`MAX_REPLAYED_CHANGES`]: the client
+    /// should reload what it shows.
+    pub complete: bool,
+}
+
+/// A change of presence asked for by the user.
+#[derive(Clone, Debug, Default)]
+pub struct PresenceUpdate {
+    /// `online` or `away`; offline is what closing every socket means.
+    pub status: Option<PresenceStatus>,
+    /// `Some(None)` clears it.
+    pub custom_status: Option<Option<String>>,
+}
+
+/// Log a failed cache or bus call and carry on without it.
+fn degrade<T>(result: Result<T>, what: &str) -> Option<T> {
+    match result {
+        Ok(value) => Some(value),
+        Err(err) => {
+            tracing::warn!(error = %err, "{what} skipped");
+            None
+        }
+    }
+}
+
+impl Services {
+    /// Count a hit on a rate limit, in the shared state or, while it is
+    /// unreachable, on this node.
+    pub(crate) async fn rate_hit(
+        &self,
+        key: &str,
+        window: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<(u64, std::time::Duration)> {
+        match self.realtime.state.hit(key, window, now).await {
+            Ok(hit) => Ok(hit),
+            Err(err) => {
+                tracing::warn!(error = %err, "shared rate limits unreachable; counting on this node");
+                self.realtime.fallback_limiter.hit(key, window, now).await
+            }
+        }
+    }
+
+    /// Publish an event on `topic`. Called after the commit; a failure only
+    /// costs real time (sockets catch up from the database).
+    pub(crate) async fn publish(&self, topic: Topic, at: DateTime<Utc>, event: Event) {
+        let envelope = Envelope::new(topic, at, event);
+        degrade(
+            self.realtime.bus.publish(&envelope).await,
+            "publishing an event",
+        );
+    }
+
+    /// The active members of a channel, from `channel_members:` or, on a miss,
+    /// from the database (and then cached).
+    pub(crate) async fn channel_member_ids(&self, channel: ChannelId) -> Result<Vec<UserId>> {
+        let state = &self.realtime.state;
+        if let Some(Some(cached)) =
+            degrade(state.get_channel_members(channel).await, "member cache")
+        {
+            return Ok(cached.members);
+        }
+        let mut members = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .stores
+                .channels
+                .list_channel_members(channel, after, 1_000)
+                .await?;
+            members.extend(page.items.iter().map(|m| m.user_id));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        let snapshot = ChannelMembersSnapshot {
+            member_count: members.len(),
+            members: members.clone(),
+            last_updated: time::now(),
+        };
+        degrade(
+            state.put_channel_members(channel, &snapshot).await,
+            "member cache",
+        );
+        Ok(members)
+    }
+
+    /// After a message was posted: the recent list, unread counts of the
+    /// other members, and the event.
+    pub(crate) async fn after_post(&self, message: &Message, mentions: &[String]) {
+        let state = &self.realtime.state;
+        match message.thread_id {
+            None => {
+                degrade(state.push_recent_message(message).await, "recent messages");
+            }
+            Some(_) => {
+                // The parent's reply count changed.
+                degrade(
+                    state.forget_recent_messages(message.channel_id).await,
+                    "recent messages",
+                );
+            }
+        }
+        self.count_unread(message, mentions).await;
+        let event = match message.thread_id {
+            None => Event::MessageCreated {
+                message: message.clone(),
+            },
+            Some(parent_id) => {
+                let reply_count = match self.stores.messages.get_message(parent_id).await {
+                    Ok(Some(parent)) => parent.reply_count,
+                    _ => 0,
+                };
+                Event::ThreadReply {
+                    message: message.clone(),
+                    parent_id,
+                    reply_count,
+                }
+            }
+        };
+        self.publish(
+            Topic::Channel(message.channel_id),
+            message.updated_at,
+            event,
+        )
+        .await;
+    }
+
+    /// Add a new message to the cached unread counts of the channel's other
+    /// members: top-level messages count as unread, mentions as mentions.
+    async fn count_unread(&self, message: &Message, mentions: &[String]) {
+        let Some(members) = degrade(
+            self.channel_member_ids(message.channel_id).await,
+            "unread counts",
+        ) else {
+            return;
+        };
+        let everyone = mentions
+            .iter()
+            .any(|m| m == MENTION_CHANNEL || m == MENTION_HERE);
+        let unread = i64::from(message.thread_id.is_none());
+        let deltas: Vec<(UserId, i64, i64)> = members
+            .into_iter()
+            .filter(|u| *u != message.user_id)
+            .map(|u| {
+                let mentioned = everyone || mentions.iter().any(|m| *m == u.to_string());
+                (u, unread, i64::from(mentioned))
+            })
+            .filter(|(_, unread, mentions)| *unread + *mentions > 0)
+            .collect();
+        degrade(
+            self.realtime
+                .state
+                .add_unread(message.workspace_id, message.channel_id, &deltas)
+                .await,
+            "unread counts",
+        );
+    }
+
+    /// After a message changed in place (edit, reaction, pin): drop the
+    /// cached page and publish.
+    pub(crate) async fn after_message_change(&self, message: &Message, event: Event) {
+        degrade(
+            self.realtime
+                .state
+                .forget_recent_messages(message.channel_id)
+                .await,
+            "recent messages",
+        );
+        self.publish(
+            Topic::Channel(message.channel_id),
+            message.updated_at,
+            event,
+        )
+        .await;
+    }
+
+    /// After a delete: counts may drop too, so the members' counts are rebuilt.
+    pub(crate) async fn after_delete(&self, message: &Message) {
+        if let Some(members) = degrade(
+            self.channel_member_ids(message.channel_id).await,
+            "unread counts",
+        ) {
+            degrade(
+                self.realtime
+                    .state
+                    .forget_unread_counts(message.workspace_id, &members)
+                    .await,
+                "unread counts",
+            );
+        }
+        let event = Event::MessageDeleted {
+            channel_id: message.channel_id,
+            message_id: message.id,
+            thread_id: message.thread_id,
+        };
+        self.after_message_change(message, event).await;
+    }
+
+    /// After `user` joined or left `channel`: caches, then the event, to the
+    /// channel and to the user's own sockets (which subscribe or unsubscribe).
+    pub(crate) async fn after_membership_change(
+        &self,
+        channel: &Channel,
+        user: UserId,
+        joined: bool,
+    ) {
+        let state = &self.realtime.state;
+        degrade(
+            state.forget_channel_members(channel.id).await,
+            "member cache",
+        );
+        degrade(
+            state
+                .forget_unread_counts(channel.workspace_id, &[user])
+                .await,
+            "unread counts",
+        );
+        let event = if joined {
+            Event::MemberJoined {
+                channel_id: channel.id,
+                user_id: user,
+            }
+        } else {
+            Event::MemberLeft {
+                channel_id: channel.id,
+                user_id: user,
+            }
+        };
+        let now = time::now();
+        self.publish(Topic::Channel(channel.id), now, event.clone())
+            .await;
+        self.publish(Topic::User(user), now, event).await;
+    }
+
+    /// After a channel was created with `members`.
+    pub(crate) async fn after_channel_created(&self, channel: &Channel, members: &[UserId]) {
+        let now = time::now();
+        if channel.channel_type == ChannelType::Public {
+            let event = Event::ChannelCreated {
+                channel: channel.clone(),
+            };
+            self.publish(Topic::Workspace(channel.workspace_id), now, event)
+                .await;
+        }
+        for user in members {
+            let event = Event::MemberJoined {
+                channel_id: channel.id,
+                user_id: *user,
+            };
+            self.publish(Topic::User(*user), now, event).await;
+        }
+    }
+
+    /// Revoke the session `only`, or every session of `user` but `except`;
+    /// their mirrors go and their open sockets close. How many were revoked.
+    pub(crate) async fn revoke_sessions(
+        &self,
+        user: UserId,
+        only: Option<&str>,
+        except: Option<&str>,
+    ) -> Result<u64> {
+        let now = time::now();
+        let live: Vec<String> = self
+            .stores
+            .auth
+            .list_user_sessions(user, now)
+            .await?
+            .into_iter()
+            .map(|s| s.id)
+            .filter(|id| only.is_none_or(|o| o == id) && except != Some(id.as_str()))
+            .collect();
+        let revoked = match only {
+            Some(id) => u64::from(self.stores.auth.revoke_session(id, now).await?),
+            None => {
+                self.stores
+                    .auth
+                    .revoke_user_sessions(user, except, now)
+                    .await?
+            }
+        };
+        degrade(
+            self.realtime.state.remove_sessions(&live).await,
+            "session mirror",
+        );
+        let event = Event::SessionsRevoked {
+            only: only.map(str::to_owned),
+            except: except.map(str::to_owned),
+        };
+        self.publish(Topic::User(user), now, event).await;
+        Ok(revoked)
+    }
+
+    /// After `user`'s membership of a workspace changed.
+    pub(crate) async fn after_access_changed(&self, workspace: WorkspaceId, user: UserId) {
+        let state = &self.realtime.state;
+        degrade(
+            state.forget_unread_counts(workspace, &[user]).await,
+            "unread counts",
+        );
+        let event = Event::AccessChanged {
+            workspace_id: workspace,
+        };
+        self.publish(Topic::User(user), time::now(), event).await;
+    }
+
+    /// Mirror a session under `session:{id}`.
+    pub(crate) async fn mirror_session(&self, session: &Session) {
+        let snapshot = SessionSnapshot {
+            user_id: session.user_id,
+            workspace_id: session.workspace_id,
+            device_type: session.device_type.clone(),
+            ip_address: session.ip_address.clone(),
+            user_agent: session.user_agent.clone(),
+            created_at: session.created_at,
+            last_activity: session.last_activity_at,
+            permissions: session.permissions.clone(),
+        };
+        degrade(
+            self.realtime
+                .state
+                .put_session(&session.id, &snapshot)
+                .await,
+            "session mirror",
+        );
+    }
+
+    /// The newest page of a channel: from `recent_messages:` when it holds
+    /// enough, otherwise from the database with the seed's one-query join
+    /// (and then cached).
+    pub(crate) async fn latest_page(&self, channel: ChannelId, limit: u32) -> Result<HistoryPage> {
+        let state = &self.realtime.state;
+        let wanted = limit as usize;
+        if wanted <= RECENT_MESSAGES_KEPT {
+            if let Some(Some(cached)) = degrade(
+                state.recent_messages(channel, wanted).await,
+                "recent messages",
+            ) {
+                // A list shorter than the cap is the channel's whole history.
+                if cached.len() >= wanted || cached.len() < RECENT_MESSAGES_KEPT {
+                    return self.with_authors(cached).await;
+                }
+            }
+        }
+        let token = degrade(state.claim_recent_fill(channel).await, "recent messages");
+        let fill = limit.max(RECENT_MESSAGES_KEPT as u32);
+        let (mut messages, mut authors): (Vec<Message>, Vec<Author>) = self
+            .stores
+            .messages
+            .latest_with_authors(channel, fill)
+            .await?
+            .into_iter()
+            .unzip();
+        if let Some(token) = token {
+            degrade(
+                state.fill_recent_messages(channel, &token, &messages).await,
+                "recent messages",
+            );
+        }
+        messages.truncate(wanted);
+        authors.truncate(wanted);
+        authors.sort_by_key(|a| a.user_id);
+        authors.dedup_by_key(|a| a.user_id);
+        Ok(HistoryPage { messages, authors })
+    }
+
+    /// After the caller's read marker moved: their counts are rebuilt, and
+    /// their other devices told.
+    pub(crate) async fn after_read_marker(
+        &self,
+        caller: &Caller,
+        workspace: WorkspaceId,
+        channel: ChannelId,
+        message: MessageId,
+    ) {
+        degrade(
+            self.realtime
+                .state
+                .forget_unread_counts(workspace, &[caller.user.id])
+                .await,
+            "unread counts",
+        );
+        let event = Event::ReadMarker {
+            channel_id: channel,
+            message_id: message,
+        };
+        self.publish(Topic::User(caller.user.id), time::now(), event)
+            .await;
+    }
+
+    /// The caller's unread state in a workspace, from `unread_counts:` or,
+    /// on a miss, rebuilt from the durable read markers.
+    pub(crate) async fn unread_states(
+        &self,
+        caller: &Caller,
+        workspace: WorkspaceId,
+    ) -> Result<Vec<ReadState>> {
+        let state = &self.realtime.state;
+        let user = caller.user.id;
+        if let Some(Some(cached)) =
+            degrade(state.unread_counts(user, workspace).await, "unread counts")
+        {
+            return Ok(cached.into_iter().map(cap_unread).collect());
+        }
+        let token = degrade(
+            state.claim_unread_fill(user, workspace).await,
+            "unread counts",
+        );
+        let mut states = self
+            .stores
+            .channels
+            .read_states(workspace, user, None)
+            .await?;
+        states.sort_by_key(|s| s.channel_id);
+        if let Some(token) = token {
+            degrade(
+                state
+                    .fill_unread_counts(user, workspace, &token, &states)
+                    .await,
+                "unread counts",
+            );
+        }
+        Ok(states)
+    }
+
+    /// Note that the caller is typing in a channel they are a member of.
+    pub async fn typing(&self, caller: &Caller, channel: ChannelId) -> Result<()> {
+        let access = self.channel_access(caller, channel).await?;
+        access.require_member()?;
+        // Typing is a hint: without the shared state it is simply not shown.
+        degrade(
+            self.realtime
+                .state
+                .set_typing(channel, caller.user.id)
+                .await,
+            "typing",
+        );
+        let event = Event::Typing {
+            channel_id: channel,
+            user_id: caller.user.id,
+        };
+        self.publish(Topic::Channel(channel), time::now(), event)
+            .await;
+        Ok(())
+    }
+
+    /// Who is typing in a channel the caller may read (the caller excluded).
+    pub async fn who_is_typing(&self, caller: &Caller, channel: ChannelId) -> Result<Vec<UserId>> {
+        self.channel_access(caller, channel).await?;
+        let members: Vec<UserId> = self
+            .channel_member_ids(channel)
+            .await?
+            .into_iter()
+            .filter(|u| *u != caller.user.id)
+            .collect();
+        self.realtime.state.typing(channel, &members).await
+    }
+
+    /// Change the caller's presence in a workspace and tell its members.
+    pub async fn set_presence(
+        &self,
+        caller: &Caller,
+        workspace: WorkspaceId,
+        update: PresenceUpdate,
+    ) -> Result<Presence> {
+        self.workspace_for(caller, workspace).await?;
+        if update.status == Some(PresenceStatus::Offline) {
+            return Err(Error::invalid(
+                "status",
+                "must be online or away; offline follows from closing every connection",
+            ));
+        }
+        let custom_status = match update.custom_status {
+            None => None,
+            Some(text) => Some(validate::optional_text(
+                "custom_status",
+                text.as_deref(),
+                MAX_CUSTOM_STATUS_CHARS,
+            )?),
+        };
+        let current = self.current_presence(caller, workspace).await?;
+        let presence = Presence {
+            status: update.status.unwrap_or(match current.status {
+                PresenceStatus::Offline => PresenceStatus::Online,
+                other => other,
+            }),
+            custom_status: custom_status.unwrap_or(current.custom_status),
+            last_seen: time::now(),
+            device_type: caller.session.device_type.clone(),
+            timezone: caller.user.timezone.clone(),
+        };
+        self.store_presence(caller.user.id, workspace, presence)
+            .await
+    }
+
+    async fn current_presence(&self, caller: &Caller, workspace: WorkspaceId) -> Result<Presence> {
+        let stored = self
+            .realtime
+            .state
+            .get_presence(workspace, &[caller.user.id])
+            .await?
+            .pop()
+            .flatten();
+        Ok(stored.unwrap_or_else(|| Presence {
+            status: PresenceStatus::Offline,
+            custom_status: None,
+            last_seen: time::now(),
+            device_type: caller.session.device_type.clone(),
+            timezone: caller.user.timezone.clone(),
+        }))
+    }
+
+    async fn store_presence(
+        &self,
+        user: UserId,
+        workspace: WorkspaceId,
+        presence: Presence,
+    ) -> Result<Presence> {
+        self.realtime
+            .state
+            .set_presence(user, workspace, &presence)
+            .await?;
+        let event = Event::Presence {
+            workspace_id: workspace,
+            user_id: user,
+            presence: presence.clone(),
+        };
+        self.publish(Topic::Workspace(workspace), presence.last_seen, event)
+            .await;
+        Ok(presence)
+    }
+
+    /// The presence of `users` in a workspace the caller belongs to; users
+    /// with none stored (or not in the workspace) are left out.
+    pub async fn presence(
+        &self,
+        caller: &Caller,
+        workspace: WorkspaceId,
+        users: &[UserId],
+    ) -> Result<Vec<(UserId, Presence)>> {
+        self.workspace_for(caller, workspace).await?;
+        let found = self.realtime.state.get_presence(workspace, users).await?;
+        Ok(users
+            .iter()
+            .copied()
+            .zip(found)
+            .filter_map(|(u, p)| p.map(|p| (u, p)))
+            .collect())
+    }
+
+    /// What a socket of the caller may receive, read from the database.
+    pub async fn subscriptions(&self, caller: &Caller) -> Result<Subscriptions> {
+        let mut subscriptions = Subscriptions::default();
+        for (workspace, member) in self.my_workspaces(caller).await? {
+            if workspace.require_2fa && !caller.user.mfa_enabled {
+                continue;
+            }
+            subscriptions.workspaces.insert(workspace.id, member.role);
+            let channels = self
+                .stores
+                .channels
+                .list_channels_for_user(workspace.id, caller.user.id)
+                .await?;
+            subscriptions
+                .channels
+                .extend(channels.into_iter().map(|(c, _)| (c.id, workspace.id)));
+        }
+        Ok(subscriptions)
+    }
+
+    /// Whether the caller is now an active member of `channel`; its workspace
+    /// if so.
+    pub async fn is_channel_member(
+        &self,
+        caller: &Caller,
+        channel: ChannelId,
+    ) -> Result<Option<WorkspaceId>> {
+        match self.channel_access(caller, channel).await {
+            Ok(access) if access.membership.as_ref().is_some_and(|m| m.is_active) => {
+                Ok(Some(access.channel.workspace_id))
+            }
+            Ok(_) | Err(Error::NotFound(_)) | Err(Error::Forbidden(_)) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// The changes to messages of `channels` after `cursor` (microseconds),
+    /// from the database, as events.
+    pub async fn replay(&self, channels: &[ChannelId], cursor: i64) -> Result<Replay> {
+        let since = DateTime::<Utc>::from_timestamp_micros(cursor)
+            .ok_or_else(|| Error::invalid("cursor", "is not a valid time"))?
+            - REPLAY_OVERLAP;
+        let changed = self
+            .stores
+            .messages
+            .changed_since(channels, since, MAX_REPLAYED_CHANGES + 1)
+            .await?;
+        let complete = changed.len() <= MAX_REPLAYED_CHANGES as usize;
+        let envelopes = changed
+            .into_iter()
+            .take(MAX_REPLAYED_CHANGES as usize)
+            .map(|message| {
+                let topic = Topic::Channel(message.channel_id);
+                let at = message.updated_at;
+                // New to the client if created after its cursor (the
+                // overlap may resend some; clients upsert by id).
+                let event = if message.created_at.timestamp_micros() > cursor {
+                    Event::MessageCreated { message }
+                } else {
+                    Event::MessageUpdated { message }
+                };
+                Envelope::new(topic, at, event)
+            })
+            .collect();
+        Ok(Replay {
+            envelopes,
+            complete,
+        })
+    }
+
+    /// A socket opened: register it and mark the user online in its workspaces.
+    pub async fn socket_opened(
+        &self,
+        caller: &Caller,
+        connection: &str,
+        subscriptions: &Subscriptions,
+    ) {
+        let info = ConnectionInfo {
+            user_id: caller.user.id,
+            workspace_id: caller.session.workspace_id,
+            channels: subscriptions.channels.keys().copied().collect(),
+            connected_at: time::now(),
+        };
+        degrade(
+            self.realtime.state.put_connection(connection, &info).await,
+            "connection registry",
+        );
+        self.refresh_presence(caller, subscriptions).await;
+    }
+
+    /// A heartbeat: keep the connection and the presence alive.
+    pub async fn socket_alive(
+        &self,
+        caller: &Caller,
+        connection: &str,
+        subscriptions: &Subscriptions,
+    ) {
+        self.socket_opened(caller, connection, subscriptions).await;
+    }
+
+    async fn refresh_presence(&self, caller: &Caller, subscriptions: &Subscriptions) {
+        for workspace in subscriptions.workspaces.keys() {
+            let Some(mut presence) =
+                degrade(self.current_presence(caller, *workspace).await, "presence")
+            else {
+                continue;
+            };
+            let was = presence.status;
+            if was == PresenceStatus::Offline {
+                presence.status = PresenceStatus::Online;
+            }
+            presence.last_seen = time::now();
+            presence.device_type = caller.session.device_type.clone();
+            if was == PresenceStatus::Offline {
+                degrade(
+                    self.store_presence(caller.user.id, *workspace, presence)
+                        .await,
+                    "presence",
+                );
+            } else {
+                // Still there: extend the key quietly.
+                degrade(
+                    self.realtime
+                        .state
+                        .set_presence(caller.user.id, *workspace, &presence)
+                        .await,
+                    "presence",
+                );
+            }
+        }
+    }
+
+    /// A socket closed: when it was the user's last, they go offline.
+    pub async fn socket_closed(
+        &self,
+        caller: &Caller,
+        connection: &str,
+        subscriptions: &Subscriptions,
+    ) {
+        let left = degrade(
+            self.realtime
+                .state
+                .remove_connection(connection, caller.user.id)
+                .await,
+            "connection registry",
+        );
+        if left != Some(0) {
+            return;
+        }
+        for workspace in subscriptions.workspaces.keys() {
+            let Some(mut presence) =
+                degrade(self.current_presence(caller, *workspace).await, "presence")
+            else {
+                continue;
+            };
+            presence.status = PresenceStatus::Offline;
+            presence.last_seen = time::now();
+            degrade(
+                self.store_presence(caller.user.id, *workspace, presence)
+                    .await,
+                "presence",
+            );
+        }
+    }
+}
+
+fn cap_unread(mut state: ReadState) -> ReadState {
+    state.unread = state.unread.min(MAX_COUNTED_UNREAD);
+    state
+}
