@@ -32,10 +32,20 @@ async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// The process can serve requests: its database answers.
-async fn readyz(State(services): State<AppState>) -> Result<Json<Value>, ApiError> {
-    services.readiness().await?;
-    Ok(Json(
-        json!({"status": "ready", "database": services.storage_backend()}),
-    ))
+/// The process can serve requests: its database answers. The shared
+/// real-time state is reported but does not decide: without it the server
+/// still serves, with real time paused.
+async fn readyz(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    app.readiness().await?;
+    let (bus, state) = app.realtime_backends();
+    Ok(Json(json!({
+        "status": "ready",
+        "database": app.storage_backend(),
+        "realtime": {
+            "bus": bus,
+            "state": state,
+            "reachable": app.realtime_health().await.is_ok(),
+            "sockets": app.hub.sockets(),
+        },
+    })))
 }

@@ -27,6 +27,9 @@ use crate::{ApiError, AppState};
 
 /// Largest message a client may send.
 const MAX_CLIENT_MESSAGE: usize = 16 * 1024;
+/// Read buffer per socket. Clients send little, and the default (128 KiB)
+/// would cost that much memory for every idle socket.
+const READ_BUFFER: usize = 4 * 1024;
 /// How often the server pings, and refreshes the connection and presence.
 const HEARTBEAT: Duration = Duration::from_secs(30);
 /// A client silent for this long is gone.
@@ -72,6 +75,7 @@ pub async fn upgrade(
         })
         .transpose()?;
     let response = upgrade
+        .read_buffer_size(READ_BUFFER)
         .max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
         .on_upgrade(move |ws| async move {

@@ -253,6 +253,13 @@ pub struct RedisState {
     scripts: Arc<Scripts>,
 }
 
+/// Which cache a rebuild fills.
+#[derive(Clone, Copy)]
+enum Fill {
+    Recent,
+    Unread,
+}
+
 struct Scripts {
     push_recent: Script,
     fill_recent: Script,
@@ -361,6 +368,39 @@ impl RedisState {
             })
             .await?;
         Ok(token)
+    }
+
+    /// Store a rebuilt entry under `key` for `ttl`, if `token` still holds
+    /// the claim on it; whether it was stored.
+    async fn fill(
+        &self,
+        which: Fill,
+        key: String,
+        token: &FillToken,
+        ttl: Duration,
+        args: Vec<String>,
+    ) -> Result<bool> {
+        let claim = fill_key(&key);
+        let scripts = self.scripts.clone();
+        let token = token.0.clone();
+        let stored: i64 = self
+            .conn
+            .run(|mut c| async move {
+                let script = match which {
+                    Fill::Recent => &scripts.fill_recent,
+                    Fill::Unread => &scripts.fill_unread,
+                };
+                script
+                    .key(key)
+                    .key(claim)
+                    .arg(token)
+                    .arg(seconds(ttl))
+                    .arg(args)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(stored == 1)
     }
 
     fn recent_key(&self, channel: ChannelId) -> String {
@@ -631,30 +671,14 @@ impl EphemeralState for RedisState {
         token: &FillToken,
         newest_first: &[Message],
     ) -> Result<bool> {
-        let key = self.recent_key(channel);
-        let claim = fill_key(&key);
         let items = newest_first
             .iter()
             .take(RECENT_MESSAGES_KEPT)
             .map(to_json)
             .collect::<Result<Vec<_>>>()?;
-        let script = self.scripts.clone();
-        let token = token.0.clone();
-        let stored: i64 = self
-            .conn
-            .run(|mut c| async move {
-                script
-                    .fill_recent
-                    .key(key)
-                    .key(claim)
-                    .arg(token)
-                    .arg(seconds(ttl::RECENT_MESSAGES))
-                    .arg(items)
-                    .invoke_async(&mut c)
-                    .await
-            })
-            .await?;
-        Ok(stored == 1)
+        let key = self.recent_key(channel);
+        self.fill(Fill::Recent, key, token, ttl::RECENT_MESSAGES, items)
+            .await
     }
 
     async fn push_recent_message(&self, message: &Message) -> Result<()> {
@@ -711,7 +735,6 @@ impl EphemeralState for RedisState {
         states: &[ReadState],
     ) -> Result<bool> {
         let key = self.unread_key(user, workspace);
-        let claim = fill_key(&key);
         let mut fields: Vec<String> = vec!["_filled".into(), "1".into()];
         for state in states {
             let channel = state.channel_id;
@@ -721,23 +744,8 @@ impl EphemeralState for RedisState {
                 fields.extend([format!("{channel}:read"), read.to_string()]);
             }
         }
-        let script = self.scripts.clone();
-        let token = token.0.clone();
-        let stored: i64 = self
-            .conn
-            .run(|mut c| async move {
-                script
-                    .fill_unread
-                    .key(key)
-                    .key(claim)
-                    .arg(token)
-                    .arg(seconds(ttl::UNREAD_COUNTS))
-                    .arg(fields)
-                    .invoke_async(&mut c)
-                    .await
-            })
-            .await?;
-        Ok(stored == 1)
+        self.fill(Fill::Unread, key, token, ttl::UNREAD_COUNTS, fields)
+            .await
     }
 
     async fn add_unread(

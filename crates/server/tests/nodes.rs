@@ -268,7 +268,10 @@ async fn a_node_keeps_serving_through_a_redis_outage_and_recovers() {
         )
         .await;
     assert_eq!(typing.status, 204, "typing degrades quietly: {typing:?}");
-    assert_eq!(app.get("/readyz", &owner).await.status, 200);
+    let ready = app.get("/readyz", &owner).await;
+    assert_eq!(ready.status, 200);
+    assert_eq!(ready.body["realtime"]["reachable"], false);
+    assert_eq!(ready.body["realtime"]["sockets"], 1);
 
     // Redis comes back (empty): the socket catches up from the database,
     // then live events flow again.

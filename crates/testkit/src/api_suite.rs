@@ -11,7 +11,7 @@ use crate::app::{totp_code, TestApp};
 #[macro_export]
 macro_rules! api_conformance {
     ($harness:path $(, #[$attr:meta])*) => {
-        $crate::api_conformance!(@cases $harness, [$(#[$attr])*],
+        $crate::__conformance_cases!(api_suite, 2, $harness, [$(#[$attr])*],
             the_whole_account_and_workspace_journey_works,
             every_route_refuses_outsiders_guests_deactivated_and_anonymous,
             bad_input_gets_a_clear_error_and_changes_nothing,
@@ -32,22 +32,6 @@ macro_rules! api_conformance {
             concurrent_posts_retries_and_replies_are_exact,
             unread_and_mention_counts_follow_the_read_marker,
         );
-    };
-    (@cases $harness:path, $attrs:tt, $($case:ident),+ $(,)?) => {
-        $( $crate::__api_case!($attrs $harness, $case); )+
-    };
-}
-
-/// One test of [`api_conformance!`]; not for direct use.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __api_case {
-    ([$(#[$attr:meta])*] $harness:path, $case:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        $(#[$attr])*
-        async fn $case() {
-            $harness($crate::api_suite::$case).await;
-        }
     };
 }
 

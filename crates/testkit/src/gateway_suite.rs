@@ -18,7 +18,7 @@ use crate::ws_client::{gateway_url, Ended, WsClient};
 #[macro_export]
 macro_rules! gateway_conformance {
     ($harness:path $(, #[$attr:meta])*) => {
-        $crate::gateway_conformance!(@cases $harness, [$(#[$attr])*],
+        $crate::__conformance_cases!(gateway_suite, 2, $harness, [$(#[$attr])*],
             sockets_receive_every_kind_of_event,
             sockets_never_see_what_their_user_cannot_read,
             removal_and_joining_take_effect_on_open_sockets,
@@ -29,22 +29,6 @@ macro_rules! gateway_conformance {
             a_slow_consumer_is_disconnected,
             cached_pages_and_counts_match_the_database,
         );
-    };
-    (@cases $harness:path, $attrs:tt, $($case:ident),+ $(,)?) => {
-        $( $crate::__gateway_case!($attrs $harness, $case); )+
-    };
-}
-
-/// One test of [`gateway_conformance!`]; not for direct use.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __gateway_case {
-    ([$(#[$attr:meta])*] $harness:path, $case:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        $(#[$attr])*
-        async fn $case() {
-            $harness($crate::gateway_suite::$case).await;
-        }
     };
 }
 

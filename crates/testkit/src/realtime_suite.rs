@@ -23,7 +23,7 @@ use crate::realtime_harness::{RealtimeFixture, RedisProbe};
 #[macro_export]
 macro_rules! realtime_conformance {
     ($harness:path $(, #[$attr:meta])*) => {
-        $crate::realtime_conformance!(@cases $harness, [$(#[$attr])*],
+        $crate::__conformance_cases!(realtime_suite, 2, $harness, [$(#[$attr])*],
             rate_limits_count_in_fixed_windows,
             sessions_are_mirrored_and_removed,
             presence_is_kept_per_user_and_workspace,
@@ -36,22 +36,6 @@ macro_rules! realtime_conformance {
             an_unread_fill_loses_to_an_increment,
             the_bus_delivers_to_every_node_in_order,
         );
-    };
-    (@cases $harness:path, $attrs:tt, $($case:ident),+ $(,)?) => {
-        $( $crate::__realtime_case!($attrs $harness, $case); )+
-    };
-}
-
-/// One test of [`realtime_conformance!`]; not for direct use.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __realtime_case {
-    ([$(#[$attr:meta])*] $harness:path, $case:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        $(#[$attr])*
-        async fn $case() {
-            $harness($crate::realtime_suite::$case).await;
-        }
     };
 }
 

@@ -19,7 +19,7 @@ use crate::fixtures::*;
 #[macro_export]
 macro_rules! store_conformance {
     ($harness:path $(, #[$attr:meta])*) => {
-        $crate::store_conformance!(@cases $harness, [$(#[$attr])*],
+        $crate::__conformance_cases!(store_suite, 4, $harness, [$(#[$attr])*],
             users_are_created_and_found_case_insensitively,
             users_email_and_username_are_unique_case_insensitively,
             users_profile_updates_set_and_clear_fields,
@@ -67,22 +67,6 @@ macro_rules! store_conformance {
             invitations_are_accepted_within_their_limits,
             concurrent_acceptances_respect_max_uses,
         );
-    };
-    (@cases $harness:path, $attrs:tt, $($case:ident),+ $(,)?) => {
-        $( $crate::__store_case!($attrs $harness, $case); )+
-    };
-}
-
-/// One test of [`store_conformance!`]; not for direct use.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __store_case {
-    ([$(#[$attr:meta])*] $harness:path, $case:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        $(#[$attr])*
-        async fn $case() {
-            $harness($crate::store_suite::$case).await;
-        }
     };
 }
 
