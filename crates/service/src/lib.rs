@@ -24,7 +24,8 @@ pub use gateway::{ClientCommand, CloseReason, Delivery, Hub, Socket, SocketStep,
 pub use messages::{check_emoji, HistoryPage, HistoryQuery, PostMessage, MAX_MESSAGE_CHARS};
 pub use mfa::MfaEnrollment;
 pub use realtime::{
-    PresenceUpdate, Replay, Subscriptions, MAX_CUSTOM_STATUS_CHARS, REPLAY_OVERLAP,
+    PresenceUpdate, Replay, Subscriptions, MAX_CUSTOM_STATUS_CHARS, MAX_TYPING_SIGNALS_PER_MINUTE,
+    REPLAY_OVERLAP,
 };
 pub use workspaces::{CreatedWorkspace, NewWorkspaceRequest};
 

@@ -17,6 +17,9 @@ use confab_core::{time, Error, Result};
 use crate::accounts::Caller;
 use crate::{validate, HistoryPage, Services};
 
+/// Typing signals one user may send per minute (clients send one every few
+/// seconds while typing); more are refused rather than fanned out.
+pub const MAX_TYPING_SIGNALS_PER_MINUTE: u64 = 120;
 /// Longest custom status, in characters.
 pub const MAX_CUSTOM_STATUS_CHARS: usize = 100;
 /// Most changes replayed to a reconnecting socket; past this it is told to
@@ -479,6 +482,13 @@ impl Services {
     pub async fn typing(&self, caller: &Caller, channel: ChannelId) -> Result<()> {
         let access = self.channel_access(caller, channel).await?;
         access.require_member()?;
+        let key = format!("rate_limit:{}:typing", caller.user.id);
+        let (count, left) = self
+            .rate_hit(&key, std::time::Duration::from_secs(60), time::now())
+            .await?;
+        if count > MAX_TYPING_SIGNALS_PER_MINUTE {
+            return Err(Error::RateLimited { retry_after: left });
+        }
         // Typing is a hint: without the shared state it is simply not shown.
         degrade(
             self.realtime

@@ -667,6 +667,15 @@ pub async fn presence_and_typing_work_over_rest_and_the_socket(app: TestApp) {
         StatusCode::NOT_FOUND
     );
 
+    // Typing signals are limited per user, not fanned out without end.
+    let typing_path = format!("/api/v1/channels/{general}/typing");
+    for _ in 0..confab_service::MAX_TYPING_SIGNALS_PER_MINUTE {
+        let reply = app.post(&typing_path, Some(&t.owner), json!({})).await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{reply:?}");
+    }
+    let flooded = app.post(&typing_path, Some(&t.owner), json!({})).await;
+    assert_eq!(flooded.status, StatusCode::TOO_MANY_REQUESTS, "{flooded:?}");
+
     ws.close().await;
     let offline = watcher
         .expect_where("presence", |e| {
