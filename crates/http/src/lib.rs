@@ -51,11 +51,13 @@ pub type AppState = Arc<App>;
 /// Largest request body the JSON API accepts.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// The whole HTTP application.
-pub fn router(services: Services, options: HttpOptions) -> Router {
+/// The whole HTTP application, and the hub of its WebSockets (to close them
+/// at shutdown).
+pub fn router(services: Services, options: HttpOptions) -> (Router, Arc<Hub>) {
+    let hub = Hub::start(&services);
     let (api, document) = api::routes().split_for_parts();
     let document = Arc::new(document);
-    Router::new()
+    let router = Router::new()
         .nest("/api/v1", api)
         .route("/api/v1/ws", axum::routing::get(ws::upgrade))
         .route(
@@ -71,8 +73,9 @@ pub fn router(services: Services, options: HttpOptions) -> Router {
         .layer(axum::middleware::from_fn(limits::headers))
         .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(Arc::new(App {
-            hub: Hub::start(&services),
+            hub: hub.clone(),
             services,
             options,
-        }))
+        }));
+    (router, hub)
 }

@@ -5,7 +5,7 @@
 //! client gave `?cursor=`, what changed since (from the database), then live
 //! events. Each event is a JSON object with `type` and `cursor`. Clients send
 //! `ping`, `typing` and `presence`. A socket that falls behind is closed with
-//! 4008; one whose session ends, with 4001.
+//! 4008; one whose session ends, with 4001; all, with 1001 when the node stops.
 
 use std::time::Duration;
 
@@ -44,6 +44,8 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 pub const CLOSE_SESSION_ENDED: u16 = 4001;
 /// Close code for a socket that did not keep up with its events.
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
+/// Close code when the node stops (reconnect, with the last cursor).
+pub const CLOSE_GOING_AWAY: u16 = 1001;
 
 #[derive(Deserialize)]
 pub struct WsParams {
@@ -200,6 +202,7 @@ async fn serve(mut socket: Socket, resume: Option<i64>, ws: WebSocket) {
         let (code, text) = match reason {
             CloseReason::SessionEnded => (CLOSE_SESSION_ENDED, "session ended"),
             CloseReason::SlowConsumer => (CLOSE_SLOW_CONSUMER, "slow consumer"),
+            CloseReason::GoingAway => (CLOSE_GOING_AWAY, "server shutting down"),
         };
         let frame = CloseFrame {
             code,

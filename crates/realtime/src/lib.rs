@@ -17,7 +17,7 @@ pub use crate::redis::{RedisBus, RedisOptions, RedisState};
 
 /// Events buffered for a node subscriber that falls behind; past this, it is
 /// told about a gap and catches up from the database.
-const BUS_BUFFER: usize = 16_384;
+pub const BUS_BUFFER: usize = 16_384;
 
 fn new_fill_token() -> FillToken {
     let mut bytes = [0u8; 16];

@@ -53,8 +53,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         secure_cookies: public_url.starts_with("https://"),
         public_url: config.server.public_url.clone(),
     };
-    let app = confab_http::router(services, options)
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let (app, hub) = confab_http::router(services, options);
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(stopped(stop_rx.clone()));
     let mut server = std::pin::pin!(server.into_future());
 
@@ -63,8 +63,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         () = shutdown_signal() => {
             tracing::info!("shutting down");
             let _ = stop_tx.send(true);
+            // Sockets are told to go (1001) so clients resume on another node.
+            hub.shut_down();
             let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-            if tokio::time::timeout(grace, &mut server).await.is_err() {
+            let drained = async {
+                let _ = (&mut server).await;
+                hub.drained(grace).await;
+            };
+            if tokio::time::timeout(grace, drained).await.is_err() {
                 tracing::warn!(?grace, "connections still open after the grace period; closing them");
             }
         }

@@ -236,3 +236,37 @@ async fn the_session_cookie_is_secure_behind_an_https_public_url() {
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
     assert!(server.stop().success());
 }
+
+#[tokio::test]
+async fn open_sockets_are_closed_with_going_away_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(confab(&dir.path().join("data")));
+    let client = reqwest::Client::new();
+    client
+        .post(format!("{}/api/v1/auth/signup", server.base))
+        .json(&serde_json::json!({
+            "email": "sam@example.test", "username": "sam",
+            "display_name": "Sam", "password": "sam-password"
+        }))
+        .send()
+        .await
+        .unwrap();
+    let login: serde_json::Value = client
+        .post(format!("{}/api/v1/auth/login", server.base))
+        .json(&serde_json::json!({"email": "sam@example.test", "password": "sam-password"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap();
+    let mut socket = confab_testkit::ws_client::WsClient::connect(&server.base, token).await;
+    let child = server;
+    let stopping = std::thread::spawn(move || child.stop());
+    assert_eq!(
+        socket.ended().await,
+        confab_testkit::ws_client::Ended::Closed(1001)
+    );
+    assert!(stopping.join().unwrap().success());
+}

@@ -27,6 +27,8 @@ pub enum Delivery {
     Event(Arc<Envelope>),
     /// The node may have missed events: catch up from the database.
     Gap,
+    /// The node is shutting down.
+    Shutdown,
 }
 
 #[derive(Clone)]
@@ -55,6 +57,7 @@ struct Registry {
 pub struct Hub {
     registry: Mutex<Registry>,
     next_id: AtomicU64,
+    closing: AtomicBool,
 }
 
 impl Hub {
@@ -98,6 +101,23 @@ impl Hub {
     /// Sockets connected to this node.
     pub fn sockets(&self) -> usize {
         self.lock().all.len()
+    }
+
+    /// Ask every socket of this node to close (the node is stopping);
+    /// clients reconnect elsewhere and resume from their cursor.
+    pub fn shut_down(&self) {
+        self.closing.store(true, Ordering::Relaxed);
+        for slot in self.lock().all.values() {
+            let _ = slot.sender.try_send(Delivery::Shutdown);
+        }
+    }
+
+    /// Wait until every socket has closed, or `limit` has passed.
+    pub async fn drained(&self, limit: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.sockets() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     fn register(self: &Arc<Self>, topics: &[Topic]) -> Feed {
@@ -182,6 +202,8 @@ pub enum CloseReason {
     SessionEnded,
     /// The socket did not keep up with its events.
     SlowConsumer,
+    /// The node is shutting down.
+    GoingAway,
 }
 
 /// What a socket should do next.
@@ -263,6 +285,9 @@ impl Socket {
     /// The next delivery for this socket; `None` once it fell too far
     /// behind. Cancel-safe: nothing is lost if the wait is abandoned.
     pub async fn recv(&mut self) -> Option<Delivery> {
+        if self.feed.hub.closing.load(Ordering::Relaxed) {
+            return Some(Delivery::Shutdown);
+        }
         if self.feed.overflowed() {
             return None;
         }
@@ -284,6 +309,7 @@ impl Socket {
             None => vec![SocketStep::Close(CloseReason::SlowConsumer)],
             Some(Delivery::Event(envelope)) => self.admit(envelope).await,
             Some(Delivery::Gap) => self.catch_up(last_cursor).await,
+            Some(Delivery::Shutdown) => vec![SocketStep::Close(CloseReason::GoingAway)],
         }
     }
 

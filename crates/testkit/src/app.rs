@@ -72,8 +72,8 @@ impl TestApp {
             public_url: Some(PUBLIC_URL.into()),
             ..Default::default()
         };
-        let app = confab_http::router(services, options)
-            .into_make_service_with_connect_info::<SocketAddr>();
+        let (app, _hub) = confab_http::router(services, options);
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();

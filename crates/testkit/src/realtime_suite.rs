@@ -35,6 +35,8 @@ macro_rules! realtime_conformance {
             unread_counts_are_filled_incremented_and_forgotten,
             an_unread_fill_loses_to_an_increment,
             the_bus_delivers_to_every_node_in_order,
+            a_subscriber_that_falls_behind_is_told_of_a_gap,
+            a_subscription_starts_with_what_follows_it,
         );
     };
 }
@@ -541,4 +543,65 @@ pub async fn the_bus_delivers_to_every_node_in_order(fx: RealtimeFixture) {
             assert_eq!(item, BusItem::Event(Box::new(expected.clone())));
         }
     }
+}
+
+fn typing_event(channel: ChannelId, user: UserId) -> Envelope {
+    let event = Event::Typing {
+        channel_id: channel,
+        user_id: user,
+    };
+    Envelope::new(Topic::Channel(channel), confab_core::time::now(), event)
+}
+
+async fn next_item(stream: &mut confab_core::ports::BusStream) -> BusItem {
+    tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("an item within 10 s")
+        .expect("the bus is open")
+}
+
+/// Read `stream` until `wanted` arrives; whether a gap was reported first.
+async fn read_until(stream: &mut confab_core::ports::BusStream, wanted: &Envelope) -> bool {
+    let mut saw_gap = false;
+    loop {
+        match next_item(stream).await {
+            BusItem::Gap => saw_gap = true,
+            BusItem::Event(envelope) if *envelope == *wanted => return saw_gap,
+            BusItem::Event(_) => {}
+        }
+    }
+}
+
+pub async fn a_subscriber_that_falls_behind_is_told_of_a_gap(fx: RealtimeFixture) {
+    let mut slow = fx.bus_b.subscribe();
+    let mut attentive = fx.bus_b.subscribe();
+    let channel = ChannelId::new();
+    let user = UserId::new();
+    for _ in 0..confab_realtime::BUS_BUFFER + 100 {
+        fx.bus_a
+            .publish(&typing_event(channel, user))
+            .await
+            .unwrap();
+    }
+    let last = typing_event(channel, UserId::new());
+    fx.bus_a.publish(&last).await.unwrap();
+    // Once the last event reached the node, the slow subscriber has missed
+    // some: it hears of the gap, then reads on to the newest.
+    read_until(&mut attentive, &last).await;
+    assert!(
+        read_until(&mut slow, &last).await,
+        "a subscriber that lost events is told so"
+    );
+}
+
+pub async fn a_subscription_starts_with_what_follows_it(fx: RealtimeFixture) {
+    let channel = ChannelId::new();
+    let mut early = fx.bus_b.subscribe();
+    let before = typing_event(channel, UserId::new());
+    fx.bus_a.publish(&before).await.unwrap();
+    assert!(!read_until(&mut early, &before).await);
+    let mut late = fx.bus_b.subscribe();
+    let after = typing_event(channel, UserId::new());
+    fx.bus_a.publish(&after).await.unwrap();
+    assert_eq!(next_item(&mut late).await, BusItem::Event(Box::new(after)));
 }
