@@ -527,16 +527,22 @@ pub trait EphemeralState: RateLimiter {
     /// Forget a socket; returns how many sockets `user` still has open.
     async fn remove_connection(&self, id: &str, user: UserId) -> Result<usize>;
 
-    /// Cache a channel's member list for [`crate::realtime::ttl::CHANNEL_MEMBERS`].
-    async fn put_channel_members(
-        &self,
-        channel: ChannelId,
-        members: &ChannelMembersSnapshot,
-    ) -> Result<()>;
     async fn get_channel_members(
         &self,
         channel: ChannelId,
     ) -> Result<Option<ChannelMembersSnapshot>>;
+    /// Claim the right to fill a missing `channel_members:{channel}`.
+    async fn claim_channel_members_fill(&self, channel: ChannelId) -> Result<FillToken>;
+    /// Cache a member list read from the database for
+    /// [`crate::realtime::ttl::CHANNEL_MEMBERS`], unless it was invalidated
+    /// since `token` was claimed. Returns whether it was stored.
+    async fn fill_channel_members(
+        &self,
+        channel: ChannelId,
+        token: &FillToken,
+        members: &ChannelMembersSnapshot,
+    ) -> Result<bool>;
+    /// Drop the cached list and spoil any pending fill.
     async fn forget_channel_members(&self, channel: ChannelId) -> Result<()>;
 
     /// Note that `user` is typing in `channel`, for [`crate::realtime::ttl::TYPING`].

@@ -67,6 +67,7 @@ struct Inner {
     connections: TtlMap<String, ConnectionInfo>,
     user_connections: TtlMap<UserId, HashSet<String>>,
     channel_members: TtlMap<ChannelId, ChannelMembersSnapshot>,
+    member_claims: TtlMap<ChannelId, String>,
     typing: TtlMap<(ChannelId, UserId), ()>,
     recent: TtlMap<ChannelId, VecDeque<Message>>,
     recent_claims: TtlMap<ChannelId, String>,
@@ -205,15 +206,28 @@ impl EphemeralState for MemoryState {
         Ok(left)
     }
 
-    async fn put_channel_members(
+    async fn claim_channel_members_fill(&self, channel: ChannelId) -> Result<FillToken> {
+        let token = new_fill_token();
+        self.lock()
+            .member_claims
+            .insert(channel, token.0.clone(), Some(ttl::FILL_CLAIM));
+        Ok(token)
+    }
+
+    async fn fill_channel_members(
         &self,
         channel: ChannelId,
+        token: &FillToken,
         members: &ChannelMembersSnapshot,
-    ) -> Result<()> {
-        self.lock()
+    ) -> Result<bool> {
+        let mut inner = self.lock();
+        if !take_claim(&mut inner.member_claims, &channel, token) {
+            return Ok(false);
+        }
+        inner
             .channel_members
             .insert(channel, members.clone(), Some(ttl::CHANNEL_MEMBERS));
-        Ok(())
+        Ok(true)
     }
 
     async fn get_channel_members(
@@ -224,7 +238,9 @@ impl EphemeralState for MemoryState {
     }
 
     async fn forget_channel_members(&self, channel: ChannelId) -> Result<()> {
-        self.lock().channel_members.remove(&channel);
+        let mut inner = self.lock();
+        inner.channel_members.remove(&channel);
+        inner.member_claims.remove(&channel);
         Ok(())
     }
 

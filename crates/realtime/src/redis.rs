@@ -256,11 +256,13 @@ pub struct RedisState {
 /// Which cache a rebuild fills.
 #[derive(Clone, Copy)]
 enum Fill {
+    Members,
     Recent,
     Unread,
 }
 
 struct Scripts {
+    fill_value: Script,
     push_recent: Script,
     fill_recent: Script,
     fill_unread: Script,
@@ -271,6 +273,12 @@ struct Scripts {
 impl Scripts {
     fn new() -> Self {
         Self {
+            fill_value: Script::new(
+                r"if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+                  redis.call('DEL', KEYS[2])
+                  redis.call('SET', KEYS[1], ARGV[3], 'EX', tonumber(ARGV[2]))
+                  return 1",
+            ),
             push_recent: Script::new(
                 r"if redis.call('EXISTS', KEYS[1]) == 1 then
                     redis.call('LPUSH', KEYS[1], ARGV[1])
@@ -387,6 +395,7 @@ impl RedisState {
             .conn
             .run(|mut c| async move {
                 let script = match which {
+                    Fill::Members => &scripts.fill_value,
                     Fill::Recent => &scripts.fill_recent,
                     Fill::Unread => &scripts.fill_unread,
                 };
@@ -401,6 +410,10 @@ impl RedisState {
             })
             .await?;
         Ok(stored == 1)
+    }
+
+    fn members_key(&self, channel: ChannelId) -> String {
+        self.conn.key(format!("channel_members:{channel}"))
     }
 
     fn recent_key(&self, channel: ChannelId) -> String {
@@ -584,26 +597,32 @@ impl EphemeralState for RedisState {
             .await
     }
 
-    async fn put_channel_members(
-        &self,
-        channel: ChannelId,
-        members: &ChannelMembersSnapshot,
-    ) -> Result<()> {
-        let key = self.conn.key(format!("channel_members:{channel}"));
-        self.set_json(key, members, ttl::CHANNEL_MEMBERS).await
-    }
-
     async fn get_channel_members(
         &self,
         channel: ChannelId,
     ) -> Result<Option<ChannelMembersSnapshot>> {
-        self.get_json(self.conn.key(format!("channel_members:{channel}")))
+        self.get_json(self.members_key(channel)).await
+    }
+
+    async fn claim_channel_members_fill(&self, channel: ChannelId) -> Result<FillToken> {
+        self.claim(fill_key(&self.members_key(channel))).await
+    }
+
+    async fn fill_channel_members(
+        &self,
+        channel: ChannelId,
+        token: &FillToken,
+        members: &ChannelMembersSnapshot,
+    ) -> Result<bool> {
+        let value = vec![to_json(members)?];
+        let key = self.members_key(channel);
+        self.fill(Fill::Members, key, token, ttl::CHANNEL_MEMBERS, value)
             .await
     }
 
     async fn forget_channel_members(&self, channel: ChannelId) -> Result<()> {
-        self.del(vec![self.conn.key(format!("channel_members:{channel}"))])
-            .await
+        let key = self.members_key(channel);
+        self.del(vec![fill_key(&key), key]).await
     }
 
     async fn set_typing(&self, channel: ChannelId, user: UserId) -> Result<()> {

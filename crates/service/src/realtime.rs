@@ -114,6 +114,10 @@ impl Services {
         {
             return Ok(cached.members);
         }
+        let token = degrade(
+            state.claim_channel_members_fill(channel).await,
+            "member cache",
+        );
         let mut members = Vec::new();
         let mut after = None;
         loop {
@@ -133,10 +137,12 @@ impl Services {
             members: members.clone(),
             last_updated: time::now(),
         };
-        degrade(
-            state.put_channel_members(channel, &snapshot).await,
-            "member cache",
-        );
+        if let Some(token) = token {
+            degrade(
+                state.fill_channel_members(channel, &token, &snapshot).await,
+                "member cache",
+            );
+        }
         Ok(members)
     }
 

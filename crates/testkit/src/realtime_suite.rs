@@ -234,13 +234,20 @@ pub async fn channel_member_lists_are_cached_and_forgotten(fx: RealtimeFixture) 
         last_updated: confab_core::time::now(),
     };
     assert_eq!(fx.state.get_channel_members(channel).await.unwrap(), None);
-    fx.state
-        .put_channel_members(channel, &snapshot)
+    let token = fx.state.claim_channel_members_fill(channel).await.unwrap();
+    assert!(fx
+        .state
+        .fill_channel_members(channel, &token, &snapshot)
         .await
-        .unwrap();
+        .unwrap());
+    assert!(!fx
+        .state
+        .fill_channel_members(channel, &token, &snapshot)
+        .await
+        .unwrap());
     assert_eq!(
         fx.state.get_channel_members(channel).await.unwrap(),
-        Some(snapshot)
+        Some(snapshot.clone())
     );
     if let Some(probe) = &fx.redis {
         let key = format!("channel_members:{channel}");
@@ -250,6 +257,15 @@ pub async fn channel_member_lists_are_cached_and_forgotten(fx: RealtimeFixture) 
         assert_eq!(value["member_count"], 3);
     }
     fx.state.forget_channel_members(channel).await.unwrap();
+    assert_eq!(fx.state.get_channel_members(channel).await.unwrap(), None);
+    // A list read before a membership change is not stored after it.
+    let token = fx.state.claim_channel_members_fill(channel).await.unwrap();
+    fx.state.forget_channel_members(channel).await.unwrap();
+    assert!(!fx
+        .state
+        .fill_channel_members(channel, &token, &snapshot)
+        .await
+        .unwrap());
     assert_eq!(fx.state.get_channel_members(channel).await.unwrap(), None);
 }
 
