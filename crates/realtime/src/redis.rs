@@ -99,8 +99,16 @@ impl Conn {
         }
         f(self.manager.clone()).await.map_err(|e| {
             if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() {
-                self.down_until_ms
-                    .store(now_ms() + BACKOFF_MS, Ordering::Relaxed);
+                let was = self
+                    .down_until_ms
+                    .swap(now_ms() + BACKOFF_MS, Ordering::Relaxed);
+                if was < now - BACKOFF_MS {
+                    // Once per outage, not once per skipped command.
+                    tracing::warn!(error = %e, "redis is unreachable; serving from the database");
+                }
+            } else {
+                // Redis answered with an error: a fault to look into.
+                tracing::warn!(error = %e, "redis command failed");
             }
             unavailable(e)
         })

@@ -66,12 +66,13 @@ pub struct PresenceUpdate {
     pub custom_status: Option<Option<String>>,
 }
 
-/// Log a failed cache or bus call and carry on without it.
+/// Carry on without a failed cache or bus call. The state backend reports
+/// an outage itself, once; each skipped call is only a debug line.
 fn degrade<T>(result: Result<T>, what: &str) -> Option<T> {
     match result {
         Ok(value) => Some(value),
         Err(err) => {
-            tracing::warn!(error = %err, "{what} skipped");
+            tracing::debug!(error = %err, "{what} skipped");
             None
         }
     }
@@ -89,7 +90,7 @@ impl Services {
         match self.realtime.state.hit(key, window, now).await {
             Ok(hit) => Ok(hit),
             Err(err) => {
-                tracing::warn!(error = %err, "shared rate limits unreachable; counting on this node");
+                tracing::debug!(error = %err, "shared rate limits unreachable; counting on this node");
                 self.realtime.fallback_limiter.hit(key, window, now).await
             }
         }
