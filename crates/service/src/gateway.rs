@@ -20,6 +20,8 @@ use crate::Services;
 
 /// Events queued for one socket before it counts as a slow consumer.
 pub const SOCKET_QUEUE: usize = 1_024;
+/// Sockets one user may hold open on one node (tabs, devices, bots).
+pub const MAX_SOCKETS_PER_USER: usize = 50;
 
 /// What the hub hands a socket.
 #[derive(Clone, Debug)]
@@ -101,6 +103,14 @@ impl Hub {
     /// Sockets connected to this node.
     pub fn sockets(&self) -> usize {
         self.lock().all.len()
+    }
+
+    /// Sockets of `user` on this node (each listens to its user's topic).
+    pub fn sockets_of(&self, user: UserId) -> usize {
+        self.lock()
+            .by_topic
+            .get(&Topic::User(user))
+            .map_or(0, HashMap::len)
     }
 
     /// Ask every socket of this node to close (the node is stopping);

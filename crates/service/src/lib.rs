@@ -20,7 +20,10 @@ use confab_core::Result;
 
 pub use accounts::{Caller, IssuedSession, LoginOutcome, SignUp};
 pub use channels::{ChannelAccess, NewChannelRequest, MAX_GROUP_MEMBERS};
-pub use gateway::{ClientCommand, CloseReason, Delivery, Hub, Socket, SocketStep, SOCKET_QUEUE};
+pub use gateway::{
+    ClientCommand, CloseReason, Delivery, Hub, Socket, SocketStep, MAX_SOCKETS_PER_USER,
+    SOCKET_QUEUE,
+};
 pub use messages::{check_emoji, HistoryPage, HistoryQuery, PostMessage, MAX_MESSAGE_CHARS};
 pub use mfa::MfaEnrollment;
 pub use realtime::{

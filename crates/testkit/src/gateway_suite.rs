@@ -505,6 +505,27 @@ pub async fn handshakes_need_a_live_session_and_a_trusted_origin(app: TestApp) {
     assert!(WsClient::try_connect(&url, &cookie).await.is_ok());
     let by_query = gateway_url(&app.base, &format!("access_token={}", t.member));
     assert!(WsClient::try_connect(&by_query, &[]).await.is_ok());
+    // One user holds a bounded number of sockets.
+    let mut held = Vec::new();
+    for _ in 0..confab_service::MAX_SOCKETS_PER_USER {
+        held.push(WsClient::connect(&app.base, &t.guest).await);
+    }
+    assert_eq!(
+        WsClient::try_connect(&url, &[bearer(&t.guest)]).await.err(),
+        Some(StatusCode::TOO_MANY_REQUESTS)
+    );
+    held.pop().unwrap().close().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while WsClient::try_connect(&url, &[bearer(&t.guest)])
+        .await
+        .is_err()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a closed socket frees its place"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let bad_cursor = gateway_url(&app.base, "cursor=yesterday");
     assert_eq!(
         WsClient::try_connect(&bad_cursor, &[bearer(&t.member)])
