@@ -215,22 +215,7 @@ async fn the_session_cookie_is_secure_behind_an_https_public_url() {
     let mut cmd = confab(&dir.path().join("data"));
     cmd.env("CONFAB_SERVER__PUBLIC_URL", "https://chat.example.test");
     let server = Server::start(cmd);
-    let client = reqwest::Client::new();
-    client
-        .post(format!("{}/api/v1/auth/signup", server.base))
-        .json(&serde_json::json!({
-            "email": "sec@example.test", "username": "sec",
-            "display_name": "Sec", "password": "sec-password"
-        }))
-        .send()
-        .await
-        .unwrap();
-    let login = client
-        .post(format!("{}/api/v1/auth/login", server.base))
-        .json(&serde_json::json!({"email": "sec@example.test", "password": "sec-password"}))
-        .send()
-        .await
-        .unwrap();
+    let login = sign_up_and_log_in(&server.base, "sec").await;
     let cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.contains("; Secure"), "{cookie}");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
@@ -241,22 +226,8 @@ async fn the_session_cookie_is_secure_behind_an_https_public_url() {
 async fn open_sockets_are_closed_with_going_away_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(confab(&dir.path().join("data")));
-    let client = reqwest::Client::new();
-    client
-        .post(format!("{}/api/v1/auth/signup", server.base))
-        .json(&serde_json::json!({
-            "email": "sam@example.test", "username": "sam",
-            "display_name": "Sam", "password": "sam-password"
-        }))
-        .send()
+    let login: serde_json::Value = sign_up_and_log_in(&server.base, "sam")
         .await
-        .unwrap();
-    let login: serde_json::Value = client
-        .post(format!("{}/api/v1/auth/login", server.base))
-        .json(&serde_json::json!({"email": "sam@example.test", "password": "sam-password"}))
-        .send()
-        .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -269,4 +240,27 @@ async fn open_sockets_are_closed_with_going_away_on_sigterm() {
         confab_testkit::ws_client::Ended::Closed(1001)
     );
     assert!(stopping.join().unwrap().success());
+}
+
+/// Sign `name` up on the server at `base` and log in; the login response.
+async fn sign_up_and_log_in(base: &str, name: &str) -> reqwest::Response {
+    let client = reqwest::Client::new();
+    let signup = client
+        .post(format!("{base}/api/v1/auth/signup"))
+        .json(&serde_json::json!({
+            "email": format!("{name}@example.test"), "username": name,
+            "display_name": name, "password": format!("{name}-password")
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signup.status(), 202);
+    client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({
+            "email": format!("{name}@example.test"), "password": format!("{name}-password")
+        }))
+        .send()
+        .await
+        .unwrap()
 }

@@ -289,14 +289,28 @@ async fn fan_out(
     Ok(latencies)
 }
 
-fn report(title: &str, latencies: &[Duration], expected: usize) {
+/// Open a socket for every seeded person but the first on `socket_base`,
+/// have the first post through `post_base`, and print the latencies.
+async fn measure_fan_out(
+    title: &str,
+    post_base: &str,
+    socket_base: &str,
+    seeded: &Seeded,
+    params: &Params,
+) -> anyhow::Result<()> {
+    let sockets = open_sockets(socket_base, &seeded.tokens[1..], 64).await?;
+    let (poster, general) = (&seeded.tokens[0], &seeded.general);
+    let latencies = fan_out(post_base, sockets, poster, general, params.posts).await?;
+    let expected = params.subscribers * params.posts;
     println!(
-        "{title}: {} of {expected} deliveries, p50 {}, p99 {}, max {}",
+        "{title}, {} subscribers: {} of {expected} deliveries, p50 {}, p99 {}, max {}",
+        params.subscribers,
         latencies.len(),
-        ms(percentile(latencies, 0.50)),
-        ms(percentile(latencies, 0.99)),
+        ms(percentile(&latencies, 0.50)),
+        ms(percentile(&latencies, 0.99)),
         ms(latencies.last().copied().unwrap_or_default()),
     );
+    Ok(())
 }
 
 async fn sqlite_stores(dir: &Path) -> anyhow::Result<Stores> {
@@ -312,23 +326,8 @@ async fn embedded_fan_out(params: &Params) -> anyhow::Result<()> {
     let seeded = seed(&stores, params.subscribers + 1).await?;
     stores.admin.close().await;
     let server = Server::start(serve_command(&params.server, dir.path(), &[]));
-    let sockets = open_sockets(&server.base, &seeded.tokens[1..], 64).await?;
-    let latencies = fan_out(
-        &server.base,
-        sockets,
-        &seeded.tokens[0],
-        &seeded.general,
-        params.posts,
-    )
-    .await?;
-    report(
-        &format!(
-            "fan-out, one node (SQLite, in process), {} subscribers",
-            params.subscribers
-        ),
-        &latencies,
-        params.subscribers * params.posts,
-    );
+    let title = "fan-out, one node (SQLite, in process)";
+    measure_fan_out(title, &server.base, &server.base, &seeded, params).await?;
     server.stop();
     Ok(())
 }
@@ -402,23 +401,8 @@ async fn two_node_fan_out(params: &Params) -> anyhow::Result<()> {
     let (dir_a, dir_b) = (tempfile::tempdir()?, tempfile::tempdir()?);
     let node_a = Server::start(serve_command(&params.server, dir_a.path(), &env));
     let node_b = Server::start(serve_command(&params.server, dir_b.path(), &env));
-    let sockets = open_sockets(&node_b.base, &seeded.tokens[1..], 64).await?;
-    let latencies = fan_out(
-        &node_a.base,
-        sockets,
-        &seeded.tokens[0],
-        &seeded.general,
-        params.posts,
-    )
-    .await?;
-    report(
-        &format!(
-            "fan-out, two nodes (PostgreSQL + Redis, post on A, sockets on B), {} subscribers",
-            params.subscribers
-        ),
-        &latencies,
-        params.subscribers * params.posts,
-    );
+    let title = "fan-out, two nodes (PostgreSQL + Redis, post on A, sockets on B)";
+    measure_fan_out(title, &node_a.base, &node_b.base, &seeded, params).await?;
     node_a.stop();
     node_b.stop();
     RedisProbe::connect(&redis, &prefix).await.clean().await;
