@@ -10,7 +10,7 @@ mod health;
 mod limits;
 mod request_id;
 mod wire;
-mod ws;
+pub(crate) mod ws;
 
 use std::sync::Arc;
 
@@ -59,7 +59,6 @@ pub fn router(services: Services, options: HttpOptions) -> (Router, Arc<Hub>) {
     let document = Arc::new(document);
     let router = Router::new()
         .nest("/api/v1", api)
-        .route("/api/v1/ws", axum::routing::get(ws::upgrade))
         .route(
             "/api/v1/openapi.json",
             axum::routing::get(move || {

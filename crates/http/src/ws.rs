@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap};
@@ -24,7 +25,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::extract::session_token;
-use crate::wire::{double_option, ChannelView, MessageView};
+use crate::wire::{double_option, ChannelView, ErrorBody, MessageView};
 use crate::{ApiError, AppState};
 
 /// Largest message a client may send.
@@ -49,7 +50,8 @@ pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
 /// Close code when the node stops (reconnect, with the last cursor).
 pub const CLOSE_GOING_AWAY: u16 = 1001;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct WsParams {
     /// Resume after this cursor (the last `cursor` the client saw).
     cursor: Option<String>,
@@ -57,12 +59,21 @@ pub struct WsParams {
     access_token: Option<String>,
 }
 
-/// Upgrade to a WebSocket, once the origin and the session check out.
+/// Open the real-time socket. Events are JSON objects with `type` and
+/// `cursor`; see the README for the protocol. The origin and the session are
+/// checked before the upgrade.
+#[utoipa::path(get, path = "/ws", tag = "realtime", params(WsParams),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 400, description = "Not a WebSocket handshake, or a bad cursor", body = ErrorBody),
+        (status = 401, description = "No live session", body = ErrorBody),
+        (status = 403, description = "A foreign origin", body = ErrorBody),
+        (status = 429, description = "Too many sockets for this user", body = ErrorBody)))]
 pub async fn upgrade(
     State(app): State<AppState>,
     Query(params): Query<WsParams>,
     headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     check_origin(&headers, app.options.public_url.as_deref())?;
     let token = session_token(&headers)
@@ -84,6 +95,15 @@ pub async fn upgrade(
                 .ok_or_else(|| Error::invalid("cursor", "is not a cursor this server handed out"))
         })
         .transpose()?;
+    let upgrade = upgrade.map_err(|rejection| {
+        Error::invalid(
+            "upgrade",
+            format!(
+                "open this with a WebSocket client: {}",
+                rejection.body_text()
+            ),
+        )
+    })?;
     let response = upgrade
         .read_buffer_size(READ_BUFFER)
         .max_message_size(MAX_CLIENT_MESSAGE)

@@ -1003,6 +1003,7 @@ pub async fn the_openapi_document_matches_the_routes(app: TestApp) {
         "/me",
         "/workspaces/{workspace}/members",
         "/invitations/accept",
+        "/ws",
     ] {
         assert!(paths.contains_key(expected), "{expected} is documented");
     }

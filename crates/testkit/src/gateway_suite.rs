@@ -526,6 +526,10 @@ pub async fn handshakes_need_a_live_session_and_a_trusted_origin(app: TestApp) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // A plain HTTP request with a session is told to use a WebSocket.
+    let plain = app.get("/api/v1/ws", &t.member).await;
+    assert_eq!(plain.status, StatusCode::BAD_REQUEST, "{plain:?}");
+    assert_eq!(plain.body["error"]["field"], "upgrade");
     let bad_cursor = gateway_url(&app.base, "cursor=yesterday");
     assert_eq!(
         WsClient::try_connect(&bad_cursor, &[bearer(&t.member)])

@@ -22,6 +22,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_presence, set_presence))
         .routes(routes!(who_is_typing, start_typing))
+        .routes(routes!(crate::ws::upgrade))
 }
 
 /// Most users whose presence one request may ask for.
