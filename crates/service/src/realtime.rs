@@ -297,6 +297,14 @@ impl Services {
 
     /// After a channel was created with `members`.
     pub(crate) async fn after_channel_created(&self, channel: &Channel, members: &[UserId]) {
+        // The members' cached counts lack the new channel.
+        degrade(
+            self.realtime
+                .state
+                .forget_unread_counts(channel.workspace_id, members)
+                .await,
+            "unread counts",
+        );
         let now = time::now();
         if channel.channel_type == ChannelType::Public {
             let event = Event::ChannelCreated {

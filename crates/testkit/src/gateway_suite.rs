@@ -872,6 +872,17 @@ pub async fn cached_pages_and_counts_match_the_database(app: TestApp) {
     let state = app
         .get(&format!("/api/v1/channels/{general}/read-state"), &t.owner)
         .await;
+    // A channel created after the counts were cached is counted too.
+    let fresh = new_channel(&app, &t.owner, &t.ws, json!({"name": "fresh"})).await;
+    let listed = app.get(&unread, &t.owner).await;
+    assert!(
+        listed.body["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["channel_id"] == json!(fresh)),
+        "{listed:?}"
+    );
     assert_eq!(
         after_read,
         json!([state.body["unread"], state.body["mentions"]])
