@@ -368,6 +368,20 @@ impl Services {
             state.forget_unread_counts(workspace, &[user]).await,
             "unread counts",
         );
+        // Joining a workspace joins its general channel in the store.
+        let channels = self
+            .stores
+            .channels
+            .list_channels_for_user(workspace, user)
+            .await;
+        if let Some(channels) = degrade(channels, "member cache") {
+            for (channel, _) in channels {
+                degrade(
+                    state.forget_channel_members(channel.id).await,
+                    "member cache",
+                );
+            }
+        }
         let event = Event::AccessChanged {
             workspace_id: workspace,
         };

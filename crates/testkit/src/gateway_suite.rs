@@ -872,6 +872,23 @@ pub async fn cached_pages_and_counts_match_the_database(app: TestApp) {
     let state = app
         .get(&format!("/api/v1/channels/{general}/read-state"), &t.owner)
         .await;
+    // Someone who joins the workspace (and so general) after its member list
+    // was cached counts new posts at once.
+    let newcomer = app.user("nina").await;
+    app.join(&t.owner, &t.ws, &newcomer, "member").await;
+    let newcomer_unread = |reply: crate::app::Reply| {
+        reply.body["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["channel_id"] == json!(general))
+            .map(|s| s["unread"].clone())
+    };
+    let before = newcomer_unread(app.get(&unread, &newcomer).await).unwrap();
+    post(&app, &t.owner, &general, "welcome, nina").await;
+    let after = newcomer_unread(app.get(&unread, &newcomer).await).unwrap();
+    assert_eq!(after.as_i64().unwrap(), before.as_i64().unwrap() + 1);
+
     // A channel created after the counts were cached is counted too.
     let fresh = new_channel(&app, &t.owner, &t.ws, json!({"name": "fresh"})).await;
     let listed = app.get(&unread, &t.owner).await;
