@@ -232,11 +232,13 @@ pub trait MessageStore: Send + Sync {
     ) -> Result<Vec<Message>>;
     /// Replace the content, appending the previous version to `edit_history`.
     /// NotFound for a deleted message.
+    /// `mentions` replace the message's mentions (as for [`NewMessage`]).
     async fn edit_message(
         &self,
         id: MessageId,
         content: &str,
         formatted_content: Option<&serde_json::Value>,
+        mentions: &[String],
         at: DateTime<Utc>,
     ) -> Result<Message>;
     /// Soft-delete: clear the content and history, keep the row. Decrements

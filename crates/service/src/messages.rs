@@ -424,15 +424,19 @@ impl Services {
         }
         let content = check_content(content)?;
         let formatted_content = check_formatted(formatted_content)?;
+        let mentions = self.resolve_mentions(&content).await?;
         let edited = self
             .stores
             .messages
-            .edit_message(id, &content, formatted_content.as_ref(), time::now())
+            .edit_message(
+                id,
+                &content,
+                formatted_content.as_ref(),
+                &mentions,
+                time::now(),
+            )
             .await?;
-        let event = Event::MessageEdited {
-            message: edited.clone(),
-        };
-        self.after_message_change(&edited, event).await;
+        self.after_edit(&edited).await;
         Ok(edited)
     }
 

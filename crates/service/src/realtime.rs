@@ -237,8 +237,9 @@ impl Services {
         .await;
     }
 
-    /// After a delete: counts may drop too, so the members' counts are rebuilt.
-    pub(crate) async fn after_delete(&self, message: &Message) {
+    /// The counts of the channel's members are rebuilt (a delete or an edit
+    /// of mentions may change them).
+    async fn forget_members_unread(&self, message: &Message) {
         if let Some(members) = degrade(
             self.channel_member_ids(message.channel_id).await,
             "unread counts",
@@ -251,6 +252,20 @@ impl Services {
                 "unread counts",
             );
         }
+    }
+
+    /// After an edit: its mentions were parsed again.
+    pub(crate) async fn after_edit(&self, message: &Message) {
+        self.forget_members_unread(message).await;
+        let event = Event::MessageEdited {
+            message: message.clone(),
+        };
+        self.after_message_change(message, event).await;
+    }
+
+    /// After a delete.
+    pub(crate) async fn after_delete(&self, message: &Message) {
+        self.forget_members_unread(message).await;
         let event = Event::MessageDeleted {
             channel_id: message.channel_id,
             message_id: message.id,

@@ -163,20 +163,8 @@ impl MessageStore for PostgresStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
-        for mentioned in &new.mentions {
-            sqlx::query(
-                "INSERT INTO message_mentions (message_id, channel_id, created_at, mentioned)
-                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            )
-            .bind(new.id.0)
-            .bind(new.channel_id.0)
-            .bind(created_at)
-            .bind(mentioned)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
         let message = decode_row::<Message>(&row)?;
+        insert_mentions(&mut tx, &message, &new.mentions).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(Inserted {
             message,
@@ -265,6 +253,7 @@ impl MessageStore for PostgresStore {
         id: MessageId,
         content: &str,
         formatted_content: Option<&Value>,
+        mentions: &[String],
         at: DateTime<Utc>,
     ) -> Result<Message> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
@@ -286,6 +275,12 @@ impl MessageStore for PostgresStore {
         .await
         .map_err(db_err)?;
         let message = decode_row::<Message>(&row)?;
+        sqlx::query("DELETE FROM message_mentions WHERE message_id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        insert_mentions(&mut tx, &message, mentions).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(message)
     }
@@ -424,4 +419,26 @@ impl PostgresStore {
         }
         Ok(Changed { message, changed })
     }
+}
+
+/// Record who `message` mentions.
+async fn insert_mentions(
+    conn: &mut PgConnection,
+    message: &Message,
+    mentions: &[String],
+) -> Result<()> {
+    for mentioned in mentions {
+        sqlx::query(
+            "INSERT INTO message_mentions (message_id, channel_id, created_at, mentioned)
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(message.id.0)
+        .bind(message.channel_id.0)
+        .bind(message.created_at)
+        .bind(mentioned)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(())
 }

@@ -114,23 +114,34 @@ async fn insert(conn: &mut SqliteConnection, new: NewMessage) -> Result<Inserted
     .fetch_one(&mut *conn)
     .await
     .map_err(db_err)?;
-    for mentioned in &new.mentions {
+    let message = decode_row::<Message>(&row)?;
+    insert_mentions(conn, &message, &new.mentions).await?;
+    Ok(Inserted {
+        message,
+        created: true,
+    })
+}
+
+/// Record who `message` mentions.
+async fn insert_mentions(
+    conn: &mut SqliteConnection,
+    message: &Message,
+    mentions: &[String],
+) -> Result<()> {
+    for mentioned in mentions {
         sqlx::query(
             "INSERT INTO message_mentions (message_id, channel_id, created_at, mentioned)
              VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
         )
-        .bind(new.id.to_string())
-        .bind(new.channel_id.to_string())
-        .bind(ts(created_at))
+        .bind(message.id.to_string())
+        .bind(message.channel_id.to_string())
+        .bind(ts(message.created_at))
         .bind(mentioned)
         .execute(&mut *conn)
         .await
         .map_err(db_err)?;
     }
-    Ok(Inserted {
-        message: decode_row::<Message>(&row)?,
-        created: true,
-    })
+    Ok(())
 }
 
 async fn edit(
@@ -138,6 +149,7 @@ async fn edit(
     id: MessageId,
     content: String,
     formatted_content: Option<Value>,
+    mentions: Vec<String>,
     at: DateTime<Utc>,
 ) -> Result<Message> {
     let history = live_message(conn, id).await?.history_with_current(at);
@@ -155,7 +167,14 @@ async fn edit(
     .fetch_one(&mut *conn)
     .await
     .map_err(db_err)?;
-    decode_row::<Message>(&row)
+    let message = decode_row::<Message>(&row)?;
+    sqlx::query("DELETE FROM message_mentions WHERE message_id = ?")
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    insert_mentions(conn, &message, &mentions).await?;
+    Ok(message)
 }
 
 async fn delete(conn: &mut SqliteConnection, id: MessageId, at: DateTime<Utc>) -> Result<Changed> {
@@ -341,11 +360,13 @@ impl MessageStore for SqliteStore {
         id: MessageId,
         content: &str,
         formatted_content: Option<&Value>,
+        mentions: &[String],
         at: DateTime<Utc>,
     ) -> Result<Message> {
         let content = content.to_owned();
         let formatted_content = formatted_content.cloned();
-        self.write(move |conn| Box::pin(edit(conn, id, content, formatted_content, at)))
+        let mentions = mentions.to_vec();
+        self.write(move |conn| Box::pin(edit(conn, id, content, formatted_content, mentions, at)))
             .await
     }
 

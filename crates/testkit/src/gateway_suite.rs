@@ -790,11 +790,11 @@ pub async fn cached_pages_and_counts_match_the_database(app: TestApp) {
         Method::PATCH,
         &format!("/api/v1/messages/{edited}"),
         &t.member,
-        Some(json!({"content": "changed"})),
+        Some(json!({"content": "changed, @olga"})),
     )
     .await;
     let reply = app.get(&page(5), &t.owner).await;
-    assert_eq!(reply.body["messages"][1]["content"], "changed");
+    assert_eq!(reply.body["messages"][1]["content"], "changed, @olga");
     app.post(
         &format!("/api/v1/messages/{edited}/reactions"),
         Some(&t.owner),
@@ -872,6 +872,20 @@ pub async fn cached_pages_and_counts_match_the_database(app: TestApp) {
     let state = app
         .get(&format!("/api/v1/channels/{general}/read-state"), &t.owner)
         .await;
+    // An edit that adds a mention counts it (mentions are parsed again).
+    let plain = post(&app, &t.member, &general, "no mention yet").await;
+    assert_eq!(counts(&app.get(&unread, &t.owner).await), json!([54, 53]));
+    let edited = send(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/messages/{plain}"),
+        &t.member,
+        Some(json!({"content": "now for @olga"})),
+    )
+    .await;
+    assert_eq!(edited.status, StatusCode::OK, "{edited:?}");
+    assert_eq!(counts(&app.get(&unread, &t.owner).await), json!([54, 54]));
+
     // Someone who joins the workspace (and so general) after its member list
     // was cached counts new posts at once.
     let newcomer = app.user("nina").await;

@@ -40,6 +40,7 @@ macro_rules! store_conformance {
             channels_are_listed_for_users_and_browsed,
             read_marker_only_moves_forward,
             read_states_count_unread_and_mentions,
+            edits_replace_mentions,
             messages_round_trip,
             messages_are_idempotent_on_client_msg_id,
             concurrent_retries_of_one_client_msg_id_give_one_message,
@@ -983,6 +984,44 @@ pub async fn read_marker_only_moves_forward(stores: Stores) {
     ));
 }
 
+pub async fn edits_replace_mentions(stores: Stores) {
+    let w = world(stores).await;
+    let reader = w.member("reader", WorkspaceRole::Member).await;
+    w.stores
+        .channels
+        .add_channel_member(&new_channel_member(w.general.id, reader.id))
+        .await
+        .unwrap();
+    let mentions_of_reader = || async {
+        w.stores
+            .channels
+            .read_states(w.workspace.id, reader.id, Some(w.general.id))
+            .await
+            .unwrap()[0]
+            .mentions
+    };
+    let mut new = text(&w.general, w.owner.id, "hey @reader");
+    new.mentions = vec![reader.id.to_string()];
+    let m = w
+        .stores
+        .messages
+        .insert_message(&new)
+        .await
+        .unwrap()
+        .message;
+    assert_eq!(mentions_of_reader().await, 1);
+    let msgs = &w.stores.messages;
+    msgs.edit_message(m.id, "hey everyone", None, &[], time::now())
+        .await
+        .unwrap();
+    assert_eq!(mentions_of_reader().await, 0);
+    let everyone = [MENTION_CHANNEL.to_owned()];
+    msgs.edit_message(m.id, "hey @channel", None, &everyone, time::now())
+        .await
+        .unwrap();
+    assert_eq!(mentions_of_reader().await, 1);
+}
+
 pub async fn read_states_count_unread_and_mentions(stores: Stores) {
     let w = world(stores).await;
     let reader = w.member("reader", WorkspaceRole::Member).await;
@@ -1404,14 +1443,14 @@ pub async fn edits_keep_history(stores: Stores) {
     let e1 = w
         .stores
         .messages
-        .edit_message(m.id, "second draft", Some(&json!({"v": 2})), t1)
+        .edit_message(m.id, "second draft", Some(&json!({"v": 2})), &[], t1)
         .await
         .unwrap();
     let t2 = time::now();
     let e2 = w
         .stores
         .messages
-        .edit_message(m.id, "final", None, t2)
+        .edit_message(m.id, "final", None, &[], t2)
         .await
         .unwrap();
     assert_eq!(e1.content, "second draft");
@@ -1440,7 +1479,7 @@ pub async fn edits_keep_history(stores: Stores) {
     assert!(matches!(
         w.stores
             .messages
-            .edit_message(MessageId::new(), "x", None, t2)
+            .edit_message(MessageId::new(), "x", None, &[], t2)
             .await,
         Err(Error::NotFound(_))
     ));
@@ -1451,7 +1490,7 @@ pub async fn deletes_are_soft_and_final(stores: Stores) {
     let m = w.post("secret plans").await;
     w.stores
         .messages
-        .edit_message(m.id, "more secret plans", None, time::now())
+        .edit_message(m.id, "more secret plans", None, &[], time::now())
         .await
         .unwrap();
     let at = time::now();
@@ -1474,7 +1513,7 @@ pub async fn deletes_are_soft_and_final(stores: Stores) {
     assert!(matches!(
         w.stores
             .messages
-            .edit_message(m.id, "resurrect", None, time::now())
+            .edit_message(m.id, "resurrect", None, &[], time::now())
             .await,
         Err(Error::NotFound(_))
     ));
