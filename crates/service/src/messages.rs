@@ -236,7 +236,7 @@ impl Services {
         };
         let inserted = self.stores.messages.insert_message(&new).await?;
         if inserted.created {
-            self.after_post(&inserted.message, &new.mentions).await;
+            self.after_post(&inserted, &new.mentions).await;
         }
         Ok(inserted)
     }

@@ -149,37 +149,30 @@ impl Services {
 
     /// After a message was posted: the recent list, unread counts of the
     /// other members, and the event.
-    pub(crate) async fn after_post(&self, message: &Message, mentions: &[String]) {
+    pub(crate) async fn after_post(&self, inserted: &Inserted, mentions: &[String]) {
         let state = &self.realtime.state;
-        match message.thread_id {
+        let message = &inserted.message;
+        let event = match message.thread_id {
             None => {
                 degrade(state.push_recent_message(message).await, "recent messages");
+                Event::MessageCreated {
+                    message: message.clone(),
+                }
             }
-            Some(_) => {
+            Some(parent_id) => {
                 // The parent's reply count changed.
                 degrade(
                     state.forget_recent_messages(message.channel_id).await,
                     "recent messages",
                 );
-            }
-        }
-        self.count_unread(message, mentions).await;
-        let event = match message.thread_id {
-            None => Event::MessageCreated {
-                message: message.clone(),
-            },
-            Some(parent_id) => {
-                let reply_count = match self.stores.messages.get_message(parent_id).await {
-                    Ok(Some(parent)) => parent.reply_count,
-                    _ => 0,
-                };
                 Event::ThreadReply {
                     message: message.clone(),
                     parent_id,
-                    reply_count,
+                    reply_count: inserted.parent_reply_count.unwrap_or_default(),
                 }
             }
         };
+        self.count_unread(message, mentions).await;
         self.publish(
             Topic::Channel(message.channel_id),
             message.updated_at,

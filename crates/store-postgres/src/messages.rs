@@ -55,19 +55,18 @@ async fn adjust_reply_count(
     parent: MessageId,
     delta: i32,
     at: DateTime<Utc>,
-) -> Result<()> {
-    sqlx::query(&format!(
+) -> Result<i32> {
+    sqlx::query_scalar(&format!(
         "UPDATE messages SET reply_count = GREATEST(reply_count + $3, 0), updated_at = $4
-         WHERE {BY_ID}"
+         WHERE {BY_ID} RETURNING reply_count"
     ))
     .bind(parent.0)
     .bind(parent.created_at())
     .bind(delta)
     .bind(at)
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await
-    .map_err(db_err)?;
-    Ok(())
+    .map_err(db_err)
 }
 
 /// The newest messages of a channel with their authors: one index range
@@ -134,15 +133,17 @@ impl MessageStore for PostgresStore {
                 return Ok(Inserted {
                     message,
                     created: false,
+                    parent_reply_count: None,
                 });
             }
         }
+        let mut parent_reply_count = None;
         if let Some(parent_id) = new.thread_id {
             let parent = fetch_message(&mut tx, parent_id, Lock::ForUpdate)
                 .await?
                 .ok_or(Error::NotFound("thread"))?;
             parent.accepts_reply_in(new.channel_id)?;
-            adjust_reply_count(&mut tx, parent_id, 1, created_at).await?;
+            parent_reply_count = Some(adjust_reply_count(&mut tx, parent_id, 1, created_at).await?);
         }
         let row = sqlx::query(
             "INSERT INTO messages
@@ -169,6 +170,7 @@ impl MessageStore for PostgresStore {
         Ok(Inserted {
             message,
             created: true,
+            parent_reply_count,
         })
     }
 

@@ -33,18 +33,17 @@ async fn adjust_reply_count(
     parent: MessageId,
     delta: i32,
     at: DateTime<Utc>,
-) -> Result<()> {
-    sqlx::query(
+) -> Result<i32> {
+    sqlx::query_scalar(
         "UPDATE messages SET reply_count = max(reply_count + ?, 0), updated_at = ?
-         WHERE message_id = ?",
+         WHERE message_id = ? RETURNING reply_count",
     )
     .bind(delta)
     .bind(ts(at))
     .bind(parent.to_string())
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await
-    .map_err(db_err)?;
-    Ok(())
+    .map_err(db_err)
 }
 
 async fn insert(conn: &mut SqliteConnection, new: NewMessage) -> Result<Inserted> {
@@ -84,15 +83,17 @@ async fn insert(conn: &mut SqliteConnection, new: NewMessage) -> Result<Inserted
             return Ok(Inserted {
                 message,
                 created: false,
+                parent_reply_count: None,
             });
         }
     }
+    let mut parent_reply_count = None;
     if let Some(parent_id) = new.thread_id {
         let parent = fetch_message(conn, parent_id)
             .await?
             .ok_or(Error::NotFound("thread"))?;
         parent.accepts_reply_in(new.channel_id)?;
-        adjust_reply_count(conn, parent_id, 1, created_at).await?;
+        parent_reply_count = Some(adjust_reply_count(conn, parent_id, 1, created_at).await?);
     }
     let row = sqlx::query(
         "INSERT INTO messages
@@ -119,6 +120,7 @@ async fn insert(conn: &mut SqliteConnection, new: NewMessage) -> Result<Inserted
     Ok(Inserted {
         message,
         created: true,
+        parent_reply_count,
     })
 }
 

@@ -1358,6 +1358,22 @@ pub async fn threads_count_replies_and_list_them_oldest_first(stores: Stores) {
         .await
         .unwrap();
     assert_eq!(listed.len(), 4);
+    // An insert reports the parent's new count; a retry and a top-level
+    // message report none.
+    let mut sixth = text(&w.general, w.owner.id, "r6");
+    sixth.thread_id = Some(parent.id);
+    sixth.client_msg_id = Some("sixth".into());
+    let inserted = w.stores.messages.insert_message(&sixth).await.unwrap();
+    assert_eq!(inserted.parent_reply_count, Some(5));
+    let retried = w.stores.messages.insert_message(&sixth).await.unwrap();
+    assert_eq!((retried.created, retried.parent_reply_count), (false, None));
+    let top = w
+        .stores
+        .messages
+        .insert_message(&text(&w.general, w.owner.id, "top"))
+        .await
+        .unwrap();
+    assert_eq!(top.parent_reply_count, None);
 }
 
 pub async fn concurrent_replies_are_all_counted(stores: Stores) {

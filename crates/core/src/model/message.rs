@@ -147,6 +147,8 @@ pub struct Inserted {
     pub message: Message,
     /// False when `client_msg_id` matched an earlier message, which is returned instead.
     pub created: bool,
+    /// For a new reply: its parent's `reply_count` after this insert.
+    pub parent_reply_count: Option<i32>,
 }
 
 /// A message after a change that may have been a no-op.
