@@ -125,33 +125,6 @@ impl Event {
             _ => false,
         }
     }
-
-    /// The channel this event is about, if it is about one.
-    pub fn channel_id(&self) -> Option<ChannelId> {
-        match self {
-            Event::MessageCreated { message }
-            | Event::ThreadReply { message, .. }
-            | Event::MessageEdited { message }
-            | Event::MessageUpdated { message } => Some(message.channel_id),
-            Event::ChannelCreated { channel }
-            | Event::ChannelUpdated { channel }
-            | Event::ChannelArchived { channel }
-            | Event::ChannelUnarchived { channel } => Some(channel.id),
-            Event::MessageDeleted { channel_id, .. }
-            | Event::ReactionAdded { channel_id, .. }
-            | Event::ReactionRemoved { channel_id, .. }
-            | Event::MessagePinned { channel_id, .. }
-            | Event::MessageUnpinned { channel_id, .. }
-            | Event::Typing { channel_id, .. }
-            | Event::MemberJoined { channel_id, .. }
-            | Event::MemberLeft { channel_id, .. }
-            | Event::ReadMarker { channel_id, .. } => Some(*channel_id),
-            Event::Presence { .. }
-            | Event::AccessChanged { .. }
-            | Event::SessionsRevoked { .. }
-            | Event::ResyncRequired => None,
-        }
-    }
 }
 
 /// An event on its way to the sockets of a topic. `cursor` is the time of the

@@ -151,28 +151,10 @@ async fn serve(mut socket: Socket, resume: Option<i64>, ws: WebSocket) {
         return;
     }
     if let Some(resume) = resume {
-        let replayed = match socket.replay(resume).await {
-            Ok(replay) => {
-                let mut events = replay.envelopes;
-                if !replay.complete {
-                    events.push(Envelope::new(
-                        confab_core::realtime::Topic::User(socket.user_id()),
-                        time::now(),
-                        Event::ResyncRequired,
-                    ));
-                }
-                events
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "replay failed");
-                Vec::new()
-            }
-        };
-        for envelope in replayed {
-            if send_json(&mut sink, &to_wire(&envelope)).await.is_err() {
-                socket.close().await;
-                return;
-            }
+        let replayed = socket.replay(resume).await;
+        if deliver(&mut sink, replayed, &mut cursor).await.is_err() {
+            socket.close().await;
+            return;
         }
     }
     let mut heartbeat = tokio::time::interval(HEARTBEAT);

@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::accounts::Caller;
-use crate::realtime::{PresenceUpdate, Replay, Subscriptions};
+use crate::realtime::{PresenceUpdate, Subscriptions};
 use crate::Services;
 
 /// Events queued for one socket before it counts as a slow consumer.
@@ -287,9 +287,28 @@ impl Socket {
     }
 
     /// What changed in the socket's channels after `cursor`, from the database.
-    pub async fn replay(&self, cursor: i64) -> Result<Replay> {
+    /// What changed in the socket's channels after `cursor`, read from the
+    /// database, as steps; `resync_required` ends them if not all fit (or the
+    /// database could not be read).
+    pub async fn replay(&self, cursor: i64) -> Vec<SocketStep> {
         let channels: Vec<ChannelId> = self.subscriptions.channels.keys().copied().collect();
-        self.services.replay(&channels, cursor).await
+        match self.services.replay(&channels, cursor).await {
+            Ok(replay) => {
+                let mut steps: Vec<SocketStep> = replay
+                    .envelopes
+                    .into_iter()
+                    .map(|e| SocketStep::Send(Arc::new(e)))
+                    .collect();
+                if !replay.complete {
+                    steps.push(resync(self.caller.user.id));
+                }
+                steps
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "replaying missed events failed");
+                vec![resync(self.caller.user.id)]
+            }
+        }
     }
 
     /// The next delivery for this socket; `None` once it fell too far
@@ -330,23 +349,7 @@ impl Socket {
         } else {
             time::now().timestamp_micros()
         };
-        match self.replay(cursor).await {
-            Ok(replay) => {
-                let mut steps: Vec<SocketStep> = replay
-                    .envelopes
-                    .into_iter()
-                    .map(|e| SocketStep::Send(Arc::new(e)))
-                    .collect();
-                if !replay.complete {
-                    steps.push(resync(self.caller.user.id));
-                }
-                steps
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "catching up after a bus gap failed");
-                vec![resync(self.caller.user.id)]
-            }
-        }
+        self.replay(cursor).await
     }
 
     /// Apply the delivery rules to one event.
@@ -442,7 +445,7 @@ impl Socket {
     /// A heartbeat from the client: the connection and presence stay alive.
     pub async fn alive(&self) {
         self.services
-            .socket_alive(&self.caller, &self.connection_id, &self.subscriptions)
+            .socket_opened(&self.caller, &self.connection_id, &self.subscriptions)
             .await;
     }
 

@@ -717,7 +717,8 @@ impl Services {
         })
     }
 
-    /// A socket opened: register it and mark the user online in its workspaces.
+    /// A socket opened, or sent a heartbeat: (re)register it for its
+    /// lifetime and mark the user online in its workspaces.
     pub async fn socket_opened(
         &self,
         caller: &Caller,
@@ -735,16 +736,6 @@ impl Services {
             "connection registry",
         );
         self.refresh_presence(caller, subscriptions).await;
-    }
-
-    /// A heartbeat: keep the connection and the presence alive.
-    pub async fn socket_alive(
-        &self,
-        caller: &Caller,
-        connection: &str,
-        subscriptions: &Subscriptions,
-    ) {
-        self.socket_opened(caller, connection, subscriptions).await;
     }
 
     async fn refresh_presence(&self, caller: &Caller, subscriptions: &Subscriptions) {
