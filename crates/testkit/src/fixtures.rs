@@ -132,6 +132,16 @@ impl World {
         user
     }
 
+    /// A new public channel `name` with the owner in it.
+    pub async fn channel(&self, name: &str) -> Channel {
+        let channel = new_channel(self.workspace.id, name, self.owner.id);
+        self.stores
+            .channels
+            .create_channel(&channel, &[new_channel_member(channel.id, self.owner.id)])
+            .await
+            .unwrap()
+    }
+
     /// Post a text message to the general channel as the owner.
     pub async fn post(&self, content: &str) -> Message {
         self.stores

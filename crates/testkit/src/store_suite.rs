@@ -666,13 +666,7 @@ pub async fn workspaces_are_listed_for_a_user(stores: Stores) {
 
 pub async fn channel_names_are_unique_per_workspace(stores: Stores) {
     let w = world(stores).await;
-    let random = new_channel(w.workspace.id, "random", w.owner.id);
-    let created = w
-        .stores
-        .channels
-        .create_channel(&random, &[new_channel_member(random.id, w.owner.id)])
-        .await
-        .unwrap();
+    let created = w.channel("random").await;
     assert_eq!(created.name, "random");
     let clash = new_channel(w.workspace.id, "random", w.owner.id);
     assert_conflict(
@@ -703,7 +697,7 @@ pub async fn channel_names_are_unique_per_workspace(stores: Stores) {
         .find_channel_by_name(w.workspace.id, "random")
         .await
         .unwrap();
-    assert_eq!(found.map(|c| c.id), Some(random.id));
+    assert_eq!(found.map(|c| c.id), Some(created.id));
 }
 
 pub async fn channel_updates_and_archiving_apply(stores: Stores) {
@@ -1645,13 +1639,7 @@ pub async fn concurrent_identical_reactions_give_one(stores: Stores) {
 
 pub async fn changes_since_a_time_are_listed_oldest_first(stores: Stores) {
     let w = world(stores).await;
-    let other = new_channel(w.workspace.id, "other", w.owner.id);
-    let other = w
-        .stores
-        .channels
-        .create_channel(&other, &[new_channel_member(other.id, w.owner.id)])
-        .await
-        .unwrap();
+    let other = w.channel("other").await;
     let msgs = &w.stores.messages;
     let start = time::now() - Duration::milliseconds(1);
     let a = w.post("a").await;
