@@ -526,6 +526,15 @@ pub async fn handshakes_need_a_live_session_and_a_trusted_origin(app: TestApp) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // A client message over the 16 KiB limit ends the socket.
+    let mut oversized = WsClient::connect(&app.base, &t.member).await;
+    oversized
+        .send(json!({"type": "ping", "padding": "x".repeat(20 * 1024)}))
+        .await;
+    match oversized.ended().await {
+        Ended::Closed(code) => assert_eq!(code, 1009, "message too big"),
+        Ended::Dropped => {}
+    }
     // A plain HTTP request with a session is told to use a WebSocket.
     let plain = app.get("/api/v1/ws", &t.member).await;
     assert_eq!(plain.status, StatusCode::BAD_REQUEST, "{plain:?}");
