@@ -1644,6 +1644,9 @@ pub async fn changes_since_a_time_are_listed_oldest_first(stores: Stores) {
     let start = time::now() - Duration::milliseconds(1);
     let a = w.post("a").await;
     let b = w.post("b").await;
+    // Messages are stamped with their id's millisecond; the reply must come
+    // a millisecond after `b` for its parent's change to sort after `b`.
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     let reply = w.reply(&a, "in a thread").await;
     msgs.insert_message(&text(&other, w.owner.id, "elsewhere"))
         .await
