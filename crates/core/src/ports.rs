@@ -526,8 +526,17 @@ pub trait EphemeralState: RateLimiter {
     /// refreshes it).
     async fn put_connection(&self, id: &str, info: &ConnectionInfo) -> Result<()>;
     async fn get_connection(&self, id: &str) -> Result<Option<ConnectionInfo>>;
-    /// Forget a socket; returns how many sockets `user` still has open.
-    async fn remove_connection(&self, id: &str, user: UserId) -> Result<usize>;
+    /// Forget a socket of `user` held by `node`; returns how many sockets
+    /// `user` still has open.
+    async fn remove_connection(&self, id: &str, user: UserId, node: &str) -> Result<usize>;
+    /// How many sockets `user` has open, on every node.
+    async fn count_connections(&self, user: UserId) -> Result<usize>;
+    /// Mark `node` alive for `ttl`; a node that stops renewing is dead.
+    async fn renew_node(&self, node: &str, ttl: std::time::Duration) -> Result<()>;
+    /// Forget the sockets of every node that stopped renewing. Each dead
+    /// node is reaped by one caller only, which gets the users of its
+    /// sockets that have no socket left anywhere.
+    async fn reap_dead_nodes(&self) -> Result<Vec<UserId>>;
 
     async fn get_channel_members(
         &self,

@@ -174,6 +174,9 @@ pub struct ConnectionInfo {
     pub workspace_id: Option<WorkspaceId>,
     pub channels: Vec<ChannelId>,
     pub connected_at: DateTime<Utc>,
+    /// Not in the data model: the node holding the socket, so that the
+    /// sockets of a node that died can be told apart and forgotten.
+    pub node_id: String,
 }
 
 /// The cached member list of a channel (the `channel_members:{channel}` value).
@@ -226,6 +229,9 @@ pub mod ttl {
     pub const UNREAD_COUNTS: Duration = Duration::from_secs(3_600);
     /// How long a claim to rebuild an entry stays valid.
     pub const FILL_CLAIM: Duration = Duration::from_secs(10);
+    /// Not in the data model: a node that has not renewed its `node:` key
+    /// for this long counts as dead, and its sockets are forgotten.
+    pub const NODE: Duration = Duration::from_secs(15);
 }
 
 /// Most entries kept in `recent_messages:{channel}` (LTRIM 0 99).

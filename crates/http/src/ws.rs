@@ -17,9 +17,7 @@ use axum::response::{IntoResponse, Response};
 use confab_core::id::{ChannelId, WorkspaceId};
 use confab_core::realtime::{Envelope, Event, PresenceStatus};
 use confab_core::{time, Error};
-use confab_service::{
-    ClientCommand, CloseReason, PresenceUpdate, Socket, SocketStep, MAX_SOCKETS_PER_USER,
-};
+use confab_service::{ClientCommand, CloseReason, PresenceUpdate, Socket, SocketStep};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -80,12 +78,7 @@ pub async fn upgrade(
         .or(params.access_token)
         .ok_or(Error::Unauthenticated)?;
     let caller = app.authenticate(&token).await?;
-    if app.hub.sockets_of(caller.user.id) >= MAX_SOCKETS_PER_USER {
-        return Err(Error::RateLimited {
-            retry_after: Duration::from_secs(10),
-        }
-        .into());
-    }
+    app.hub.admit(&app, &caller).await?;
     let cursor = params
         .cursor
         .map(|c| {

@@ -1,7 +1,7 @@
 //! The embedded shape: bus and ephemeral state in process memory, with the
 //! same behaviour (and lifetimes) as the Redis implementation.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -66,6 +66,10 @@ struct Inner {
     presence: TtlMap<(UserId, WorkspaceId), Presence>,
     connections: TtlMap<String, ConnectionInfo>,
     user_connections: TtlMap<UserId, HashSet<String>>,
+    /// Nodes that renewed their liveness lately.
+    live_nodes: TtlMap<String, ()>,
+    /// Every node that renewed and has not been reaped, with its sockets.
+    node_connections: HashMap<String, HashSet<String>>,
     channel_members: TtlMap<ChannelId, ChannelMembersSnapshot>,
     member_claims: TtlMap<ChannelId, String>,
     typing: TtlMap<(ChannelId, UserId), ()>,
@@ -73,6 +77,22 @@ struct Inner {
     recent_claims: TtlMap<ChannelId, String>,
     unread: TtlMap<(UserId, WorkspaceId), BTreeMap<ChannelId, ReadState>>,
     unread_claims: TtlMap<(UserId, WorkspaceId), String>,
+}
+
+impl Inner {
+    /// Sockets `user` still has open, forgetting those that expired.
+    fn live_connections(&mut self, user: UserId) -> usize {
+        let Some(mut ids) = self.user_connections.remove(&user) else {
+            return 0;
+        };
+        ids.retain(|id| self.connections.get(id).is_some());
+        let left = ids.len();
+        if left > 0 {
+            self.user_connections
+                .insert(user, ids, Some(ttl::CONNECTION));
+        }
+        left
+    }
 }
 
 impl MemoryState {
@@ -182,6 +202,11 @@ impl EphemeralState for MemoryState {
         inner
             .user_connections
             .insert(info.user_id, ids, Some(ttl::CONNECTION));
+        inner
+            .node_connections
+            .entry(info.node_id.clone())
+            .or_default()
+            .insert(id.to_owned());
         Ok(())
     }
 
@@ -189,21 +214,48 @@ impl EphemeralState for MemoryState {
         Ok(self.lock().connections.get(&id.to_owned()).cloned())
     }
 
-    async fn remove_connection(&self, id: &str, user: UserId) -> Result<usize> {
+    async fn remove_connection(&self, id: &str, user: UserId, node: &str) -> Result<usize> {
         let mut inner = self.lock();
         inner.connections.remove(&id.to_owned());
-        let Some(mut ids) = inner.user_connections.remove(&user) else {
-            return Ok(0);
-        };
-        ids.remove(id);
-        ids.retain(|other| inner.connections.get(other).is_some());
-        let left = ids.len();
-        if left > 0 {
-            inner
-                .user_connections
-                .insert(user, ids, Some(ttl::CONNECTION));
+        if let Some(ids) = inner.node_connections.get_mut(node) {
+            ids.remove(id);
         }
-        Ok(left)
+        Ok(inner.live_connections(user))
+    }
+
+    async fn count_connections(&self, user: UserId) -> Result<usize> {
+        Ok(self.lock().live_connections(user))
+    }
+
+    async fn renew_node(&self, node: &str, ttl: Duration) -> Result<()> {
+        let mut inner = self.lock();
+        inner.live_nodes.insert(node.to_owned(), (), Some(ttl));
+        inner.node_connections.entry(node.to_owned()).or_default();
+        Ok(())
+    }
+
+    async fn reap_dead_nodes(&self) -> Result<Vec<UserId>> {
+        let mut inner = self.lock();
+        let dead: Vec<String> = inner
+            .node_connections
+            .keys()
+            .filter(|node| inner.live_nodes.get(node).is_none())
+            .cloned()
+            .collect();
+        let mut users = HashSet::new();
+        for node in dead {
+            for id in inner.node_connections.remove(&node).unwrap_or_default() {
+                if let Some(info) = inner.connections.remove(&id) {
+                    users.insert(info.user_id);
+                }
+            }
+        }
+        let mut alone: Vec<UserId> = users
+            .into_iter()
+            .filter(|user| inner.live_connections(*user) == 0)
+            .collect();
+        alone.sort();
+        Ok(alone)
     }
 
     async fn claim_channel_members_fill(&self, channel: ChannelId) -> Result<FillToken> {

@@ -3,9 +3,11 @@
 //!
 //! Keys, value shapes and lifetimes follow the data model exactly. Additions,
 //! each under its own key: `user_connections:{user}` (a set of connection ids,
-//! to tell when a user's last socket closed), `{key}:fill` (a claim to rebuild a
-//! missing cache entry), and a `_filled` field in `unread_counts:` hashes so an
-//! empty rebuild is still cached.
+//! to tell when a user's last socket closed), `node:{node}` (renewed while a
+//! node lives), `nodes` and `node_connections:{node}` (sets, so the sockets of
+//! a dead node can be forgotten), `{key}:fill` (a claim to rebuild a missing
+//! cache entry), a `node_id` field in `connection:` values, and a `_filled`
+//! field in `unread_counts:` hashes so an empty rebuild is still cached.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -276,7 +278,25 @@ struct Scripts {
     fill_unread: Script,
     add_unread: Script,
     remove_connection: Script,
+    count_connections: Script,
+    reap_dead_nodes: Script,
 }
+
+/// A Lua function for the scripts that count a user's open sockets: the
+/// members of the set `set` whose `connection:` key (under `prefix`) still
+/// exists; the others are dropped from the set.
+const LIVE_CONNECTIONS: &str = r"
+local function live_connections(set, prefix)
+  local left = 0
+  for _, id in ipairs(redis.call('SMEMBERS', set)) do
+    if redis.call('EXISTS', prefix .. 'connection:' .. id) == 1 then
+      left = left + 1
+    else
+      redis.call('SREM', set, id)
+    end
+  end
+  return left
+end";
 
 impl Scripts {
     fn new() -> Self {
@@ -322,19 +342,44 @@ impl Scripts {
                   end
                   return 1",
             ),
-            remove_connection: Script::new(
-                r"redis.call('DEL', KEYS[1])
+            remove_connection: Script::new(&format!(
+                r"{LIVE_CONNECTIONS}
+                  redis.call('DEL', KEYS[1])
                   redis.call('SREM', KEYS[2], ARGV[1])
-                  local left = 0
-                  for _, other in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-                    if redis.call('EXISTS', ARGV[2] .. other) == 1 then
-                      left = left + 1
-                    else
-                      redis.call('SREM', KEYS[2], other)
+                  redis.call('SREM', KEYS[3], ARGV[1])
+                  return live_connections(KEYS[2], ARGV[2])"
+            )),
+            count_connections: Script::new(&format!(
+                r"{LIVE_CONNECTIONS}
+                  return live_connections(KEYS[1], ARGV[1])"
+            )),
+            reap_dead_nodes: Script::new(&format!(
+                r"{LIVE_CONNECTIONS}
+                  local users = {{}}
+                  for _, node in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+                    if redis.call('EXISTS', ARGV[1] .. 'node:' .. node) == 0 then
+                      redis.call('SREM', KEYS[1], node)
+                      local set = ARGV[1] .. 'node_connections:' .. node
+                      for _, id in ipairs(redis.call('SMEMBERS', set)) do
+                        local key = ARGV[1] .. 'connection:' .. id
+                        local value = redis.call('GET', key)
+                        if value then
+                          users[cjson.decode(value)['user_id']] = true
+                          redis.call('DEL', key)
+                        end
+                      end
+                      redis.call('DEL', set)
                     end
                   end
-                  return left",
-            ),
+                  local alone = {{}}
+                  for user, _ in pairs(users) do
+                    local set = ARGV[1] .. 'user_connections:' .. user
+                    if live_connections(set, ARGV[1]) == 0 then
+                      table.insert(alone, user)
+                    end
+                  end
+                  return alone"
+            )),
         }
     }
 }
@@ -560,9 +605,11 @@ impl EphemeralState for RedisState {
 
     async fn put_connection(&self, id: &str, info: &ConnectionInfo) -> Result<()> {
         let key = self.conn.key(format!("connection:{id}"));
-        let set = self.conn.key(format!("user_connections:{}", info.user_id));
+        let user_set = self.conn.key(format!("user_connections:{}", info.user_id));
+        let node_set = self.conn.key(format!("node_connections:{}", info.node_id));
+        let nodes = self.conn.key("nodes");
         let payload = to_json(info)?;
-        let id = id.to_owned();
+        let (id, node) = (id.to_owned(), info.node_id.clone());
         let ttl = seconds(ttl::CONNECTION);
         self.conn
             .run(|mut c| async move {
@@ -570,9 +617,15 @@ impl EphemeralState for RedisState {
                     .atomic()
                     .set_ex(&key, payload, ttl)
                     .ignore()
-                    .sadd(&set, id)
+                    .sadd(&user_set, &id)
                     .ignore()
-                    .expire(&set, ttl as i64)
+                    .expire(&user_set, ttl as i64)
+                    .ignore()
+                    .sadd(&node_set, &id)
+                    .ignore()
+                    .expire(&node_set, ttl as i64)
+                    .ignore()
+                    .sadd(&nodes, node)
                     .ignore()
                     .query_async::<()>(&mut c)
                     .await
@@ -585,10 +638,11 @@ impl EphemeralState for RedisState {
             .await
     }
 
-    async fn remove_connection(&self, id: &str, user: UserId) -> Result<usize> {
+    async fn remove_connection(&self, id: &str, user: UserId, node: &str) -> Result<usize> {
         let key = self.conn.key(format!("connection:{id}"));
-        let set = self.conn.key(format!("user_connections:{user}"));
-        let prefix = self.conn.key("connection:");
+        let user_set = self.conn.key(format!("user_connections:{user}"));
+        let node_set = self.conn.key(format!("node_connections:{node}"));
+        let prefix = self.conn.key("");
         let script = self.scripts.clone();
         let id = id.to_owned();
         self.conn
@@ -596,13 +650,72 @@ impl EphemeralState for RedisState {
                 script
                     .remove_connection
                     .key(key)
-                    .key(set)
+                    .key(user_set)
+                    .key(node_set)
                     .arg(id)
                     .arg(prefix)
                     .invoke_async(&mut c)
                     .await
             })
             .await
+    }
+
+    async fn count_connections(&self, user: UserId) -> Result<usize> {
+        let user_set = self.conn.key(format!("user_connections:{user}"));
+        let prefix = self.conn.key("");
+        let script = self.scripts.clone();
+        self.conn
+            .run(|mut c| async move {
+                script
+                    .count_connections
+                    .key(user_set)
+                    .arg(prefix)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await
+    }
+
+    async fn renew_node(&self, node: &str, ttl: Duration) -> Result<()> {
+        let key = self.conn.key(format!("node:{node}"));
+        let nodes = self.conn.key("nodes");
+        let node = node.to_owned();
+        let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.conn
+            .run(|mut c| async move {
+                redis::pipe()
+                    .atomic()
+                    .pset_ex(&key, 1, millis)
+                    .ignore()
+                    .sadd(&nodes, node)
+                    .ignore()
+                    .query_async::<()>(&mut c)
+                    .await
+            })
+            .await
+    }
+
+    async fn reap_dead_nodes(&self) -> Result<Vec<UserId>> {
+        let nodes = self.conn.key("nodes");
+        let prefix = self.conn.key("");
+        let script = self.scripts.clone();
+        let users: Vec<String> = self
+            .conn
+            .run(|mut c| async move {
+                script
+                    .reap_dead_nodes
+                    .key(nodes)
+                    .arg(prefix)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        let mut users = users
+            .iter()
+            .map(|u| u.parse().map_err(Error::internal))
+            .collect::<Result<Vec<UserId>>>()?;
+        users.sort();
+        Ok(users)
     }
 
     async fn get_channel_members(

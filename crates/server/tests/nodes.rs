@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use common::{confab, terminate, Server};
 use confab_core::ports::Stores;
+use confab_service::MAX_SOCKETS_PER_USER;
 use confab_store_postgres::{PostgresOptions, PostgresStore};
 use confab_testkit::app::TestApp;
 use confab_testkit::harness::PgTestDb;
 use confab_testkit::realtime_harness::{redis_url, test_prefix, RedisProbe};
-use confab_testkit::ws_client::WsClient;
+use confab_testkit::ws_client::{gateway_url, WsClient};
 use reqwest::Method;
 use serde_json::json;
 
@@ -316,5 +317,87 @@ async fn a_node_keeps_serving_through_a_redis_outage_and_recovers() {
     assert!(server.stop().success());
     redis.stop();
     stores.admin.close().await;
+    db.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(confab_postgres, confab_redis)),
+    ignore = "set CONFAB_TEST_POSTGRES_URL and CONFAB_TEST_REDIS_URL to run"
+)]
+async fn sockets_are_counted_across_nodes_and_a_dead_nodes_users_go_offline() {
+    let db = PgTestDb::create().await;
+    let prefix = test_prefix();
+    let probe = RedisProbe::connect(&redis_url(), &prefix).await;
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let node_a = node(dir_a.path(), &db, &redis_url(), &prefix);
+    let mut node_b = node(dir_b.path(), &db, &redis_url(), &prefix);
+    let stores = stores_of(&db).await;
+    let a = TestApp::attach(node_a.base.clone(), stores.clone());
+    let b = TestApp::attach(node_b.base.clone(), stores.clone());
+    let (owner, member, _, general) = team(&a).await;
+    let member_id = a.user_id(&member).await;
+
+    // The per-user limit counts the sockets on every node.
+    let mut on_a = Vec::new();
+    for _ in 1..MAX_SOCKETS_PER_USER {
+        on_a.push(WsClient::connect(&a.base, &member).await);
+    }
+    let last = WsClient::connect(&b.base, &member).await;
+    let bearer = [("authorization", format!("Bearer {member}"))];
+    for base in [&a.base, &b.base] {
+        let refused = WsClient::try_connect(&gateway_url(base, ""), &bearer).await;
+        assert_eq!(refused.err().map(|s| s.as_u16()), Some(429));
+    }
+
+    // The owner watches from A while the member's sockets on A close: the
+    // one on B keeps the member online.
+    let mut watcher = WsClient::connect(&a.base, &owner).await;
+    for socket in on_a {
+        socket.close().await;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while a.get("/readyz", &owner).await.body["realtime"]["sockets"] != 1 {
+        assert!(std::time::Instant::now() < deadline, "A kept the sockets");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let messages = format!("/api/v1/channels/{general}/messages");
+    a.post(&messages, Some(&owner), json!({"content": "marker"}))
+        .await;
+    let before = watcher
+        .until("message_created", |e| e["message"]["content"] == "marker")
+        .await;
+    assert!(
+        !before.iter().any(|e| e["type"] == "presence"
+            && e["user_id"] == json!(member_id)
+            && e["presence"]["status"] == "offline"),
+        "offline while a socket on B was open: {before:?}"
+    );
+
+    // B dies without closing its socket: once its liveness lapses, A
+    // forgets B's sockets and the member goes offline.
+    node_b.child.kill().unwrap();
+    node_b.child.wait().unwrap();
+    let offline = watcher
+        .expect_within(Duration::from_secs(40), "presence", |e| {
+            e["user_id"] == json!(member_id) && e["presence"]["status"] == "offline"
+        })
+        .await;
+    assert_eq!(offline["presence"]["status"], "offline");
+    // Only the watcher's connection is left registered.
+    let connections: Vec<String> = probe
+        .keys()
+        .await
+        .into_iter()
+        .filter(|k| k.starts_with("connection:"))
+        .collect();
+    let watching = watcher.hello["connection_id"].as_str().unwrap();
+    assert_eq!(connections, [format!("connection:{watching}")]);
+    drop(last);
+
+    watcher.close().await;
+    assert!(node_a.stop().success());
+    stores.admin.close().await;
+    probe.clean().await;
     db.drop_database().await;
 }

@@ -10,17 +10,17 @@ use confab_core::id::*;
 use confab_core::model::*;
 use confab_core::ports::BusItem;
 use confab_core::realtime::*;
-use confab_core::{time, Result};
+use confab_core::{time, Error, Result};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::accounts::Caller;
-use crate::realtime::{PresenceUpdate, Subscriptions};
+use crate::realtime::{PresenceUpdate, Subscriptions, NODE_UPKEEP};
 use crate::Services;
 
 /// Events queued for one socket before it counts as a slow consumer.
 pub const SOCKET_QUEUE: usize = 1_024;
-/// Sockets one user may hold open on one node (tabs, devices, bots).
+/// Sockets one user may hold open (tabs, devices, bots), on all nodes.
 pub const MAX_SOCKETS_PER_USER: usize = 50;
 
 /// What the hub hands a socket.
@@ -63,7 +63,8 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// A hub fed by the node's bus subscription (taken here, once).
+    /// A hub fed by the node's bus subscription (taken here, once), which
+    /// also keeps the node's liveness while it lives.
     pub fn start(services: &Services) -> Arc<Self> {
         let hub = Arc::new(Self::default());
         let mut events = services.subscribe_events();
@@ -74,7 +75,34 @@ impl Hub {
                 hub.dispatch(item);
             }
         });
+        let weak = Arc::downgrade(&hub);
+        let services = services.clone();
+        tokio::spawn(async move {
+            let mut upkeep = tokio::time::interval(NODE_UPKEEP);
+            upkeep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                upkeep.tick().await;
+                if weak.strong_count() == 0 {
+                    return;
+                }
+                services.node_upkeep().await;
+            }
+        });
         hub
+    }
+
+    /// Refuse a socket to a user who holds [`MAX_SOCKETS_PER_USER`] on
+    /// all nodes together (on this node alone while the shared state is
+    /// unreachable).
+    pub async fn admit(&self, services: &Services, caller: &Caller) -> Result<()> {
+        let here = self.sockets_of(caller.user.id);
+        let everywhere = services.open_sockets(caller).await.unwrap_or(0);
+        if here.max(everywhere) >= MAX_SOCKETS_PER_USER {
+            return Err(Error::RateLimited {
+                retry_after: std::time::Duration::from_secs(10),
+            });
+        }
+        Ok(())
     }
 
     fn lock(&self) -> MutexGuard<'_, Registry> {
@@ -260,7 +288,7 @@ impl Socket {
         for topic in subscriptions.topics(caller.user.id) {
             feed.subscribe(topic);
         }
-        let connection_id = uuid_like();
+        let connection_id = random_id();
         services
             .socket_opened(&caller, &connection_id, &subscriptions)
             .await;
@@ -487,8 +515,8 @@ fn resync(user: UserId) -> SocketStep {
     )))
 }
 
-/// A random connection id.
-fn uuid_like() -> String {
+/// A random id for a connection or a node.
+pub(crate) fn random_id() -> String {
     use rand::RngCore;
     let mut bytes = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut bytes);

@@ -13,6 +13,7 @@ mod tokens;
 pub mod validate;
 mod workspaces;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use confab_core::ports::{Realtime, Stores};
@@ -28,7 +29,7 @@ pub use messages::{check_emoji, HistoryPage, HistoryQuery, PostMessage, MAX_MESS
 pub use mfa::MfaEnrollment;
 pub use realtime::{
     PresenceUpdate, Replay, Subscriptions, MAX_CUSTOM_STATUS_CHARS, MAX_TYPING_SIGNALS_PER_MINUTE,
-    REPLAY_OVERLAP,
+    NODE_UPKEEP, REPLAY_OVERLAP,
 };
 pub use workspaces::{CreatedWorkspace, NewWorkspaceRequest};
 
@@ -75,6 +76,8 @@ pub struct Services {
     stores: Stores,
     realtime: Realtime,
     policy: Policy,
+    /// This process among the nodes sharing the ephemeral state.
+    node_id: Arc<str>,
 }
 
 impl Services {
@@ -84,6 +87,7 @@ impl Services {
             stores,
             realtime,
             policy,
+            node_id: Arc::from(gateway::random_id()),
         }
     }
 

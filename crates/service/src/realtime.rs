@@ -29,6 +29,9 @@ pub const MAX_REPLAYED_CHANGES: u32 = 1_000;
 /// stamped before they commit and nodes' clocks differ a little. Clients
 /// deduplicate by message id and `updated_at`.
 pub const REPLAY_OVERLAP: chrono::Duration = chrono::Duration::seconds(5);
+/// How often a node renews its liveness and looks for dead nodes; a third
+/// of [`ttl::NODE`], so one late renewal does not make a node look dead.
+pub const NODE_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What one socket may receive: its workspaces (with the user's role there)
 /// and the channels it is a member of.
@@ -730,6 +733,7 @@ impl Services {
             workspace_id: caller.session.workspace_id,
             channels: subscriptions.channels.keys().copied().collect(),
             connected_at: time::now(),
+            node_id: self.node_id.to_string(),
         };
         degrade(
             self.realtime.state.put_connection(connection, &info).await,
@@ -780,24 +784,68 @@ impl Services {
         let left = degrade(
             self.realtime
                 .state
-                .remove_connection(connection, caller.user.id)
+                .remove_connection(connection, caller.user.id, &self.node_id)
                 .await,
             "connection registry",
         );
-        if left != Some(0) {
-            return;
+        if left == Some(0) {
+            self.go_offline(caller.user.id, subscriptions.workspaces.keys().copied())
+                .await;
         }
-        for workspace in subscriptions.workspaces.keys() {
-            let Some(mut presence) =
-                degrade(self.current_presence(caller, *workspace).await, "presence")
-            else {
+    }
+
+    /// How many sockets the caller holds open on every node; `None` while
+    /// the shared state is unreachable.
+    pub async fn open_sockets(&self, caller: &Caller) -> Option<usize> {
+        degrade(
+            self.realtime.state.count_connections(caller.user.id).await,
+            "connection registry",
+        )
+    }
+
+    /// Renew this node's liveness, and forget the sockets of nodes that
+    /// stopped renewing (they died without closing them): their users with
+    /// no socket left anywhere go offline. Every node runs this every
+    /// [`NODE_UPKEEP`].
+    pub async fn node_upkeep(&self) {
+        degrade(
+            self.realtime
+                .state
+                .renew_node(&self.node_id, ttl::NODE)
+                .await,
+            "node liveness",
+        );
+        let Some(users) = degrade(self.realtime.state.reap_dead_nodes().await, "node liveness")
+        else {
+            return;
+        };
+        for user in users {
+            let Some(workspaces) = degrade(
+                self.stores.workspaces.list_workspaces_for_user(user).await,
+                "presence",
+            ) else {
+                continue;
+            };
+            self.go_offline(user, workspaces.into_iter().map(|(w, _)| w.id))
+                .await;
+        }
+    }
+
+    /// Mark `user` offline wherever their presence is stored, and tell the
+    /// members of those workspaces.
+    async fn go_offline(&self, user: UserId, workspaces: impl Iterator<Item = WorkspaceId>) {
+        for workspace in workspaces {
+            let stored = degrade(
+                self.realtime.state.get_presence(workspace, &[user]).await,
+                "presence",
+            );
+            let Some(mut presence) = stored.and_then(|mut found| found.pop().flatten()) else {
                 continue;
             };
             presence.status = PresenceStatus::Offline;
             presence.last_seen = time::now();
             degrade(
-                self.store_presence(caller.user.id, *workspace, presence)
-                    .await,
+                self.store_presence(user, workspace, presence).await,
                 "presence",
             );
         }

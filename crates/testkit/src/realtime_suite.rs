@@ -28,6 +28,7 @@ macro_rules! realtime_conformance {
             sessions_are_mirrored_and_removed,
             presence_is_kept_per_user_and_workspace,
             connections_are_counted_per_user,
+            the_sockets_of_a_dead_node_are_reaped_once,
             channel_member_lists_are_cached_and_forgotten,
             typing_is_reported_for_candidates,
             recent_messages_are_filled_pushed_trimmed_and_forgotten,
@@ -196,20 +197,30 @@ pub async fn presence_is_kept_per_user_and_workspace(fx: RealtimeFixture) {
     }
 }
 
-pub async fn connections_are_counted_per_user(fx: RealtimeFixture) {
-    let user = UserId::new();
-    let info = ConnectionInfo {
+fn connection(user: UserId, node: &str) -> ConnectionInfo {
+    ConnectionInfo {
         user_id: user,
         workspace_id: Some(WorkspaceId::new()),
         channels: vec![ChannelId::new(), ChannelId::new()],
         connected_at: confab_core::time::now(),
-    };
+        node_id: node.to_owned(),
+    }
+}
+
+pub async fn connections_are_counted_per_user(fx: RealtimeFixture) {
+    let user = UserId::new();
+    let info = connection(user, "n1");
     fx.state.put_connection("c1", &info).await.unwrap();
     fx.state.put_connection("c2", &info).await.unwrap();
+    fx.state
+        .put_connection("c3", &connection(UserId::new(), "n1"))
+        .await
+        .unwrap();
     assert_eq!(
         fx.state.get_connection("c1").await.unwrap(),
         Some(info.clone())
     );
+    assert_eq!(fx.state.count_connections(user).await.unwrap(), 2);
     if let Some(probe) = &fx.redis {
         assert_ttl(probe, "connection:c1", ttl::CONNECTION).await;
         let value = probe.get_json("connection:c1").await;
@@ -218,11 +229,91 @@ pub async fn connections_are_counted_per_user(fx: RealtimeFixture) {
             &["user_id", "workspace_id", "channels", "connected_at"],
         );
         assert_eq!(value["channels"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            probe.key_type(&format!("user_connections:{user}")).await,
+            "set"
+        );
+        assert_eq!(probe.key_type("node_connections:n1").await, "set");
     }
-    assert_eq!(fx.state.remove_connection("c1", user).await.unwrap(), 1);
+    assert_eq!(
+        fx.state.remove_connection("c1", user, "n1").await.unwrap(),
+        1
+    );
     assert_eq!(fx.state.get_connection("c1").await.unwrap(), None);
-    assert_eq!(fx.state.remove_connection("c2", user).await.unwrap(), 0);
-    assert_eq!(fx.state.remove_connection("c2", user).await.unwrap(), 0);
+    assert_eq!(fx.state.count_connections(user).await.unwrap(), 1);
+    assert_eq!(
+        fx.state.remove_connection("c2", user, "n1").await.unwrap(),
+        0
+    );
+    assert_eq!(
+        fx.state.remove_connection("c2", user, "n1").await.unwrap(),
+        0
+    );
+    assert_eq!(fx.state.count_connections(user).await.unwrap(), 0);
+    assert_eq!(fx.state.count_connections(UserId::new()).await.unwrap(), 0);
+}
+
+pub async fn the_sockets_of_a_dead_node_are_reaped_once(fx: RealtimeFixture) {
+    let (alone, elsewhere, closed) = (UserId::new(), UserId::new(), UserId::new());
+    fx.state
+        .renew_node("short", Duration::from_millis(300))
+        .await
+        .unwrap();
+    fx.state
+        .renew_node("long", Duration::from_secs(60))
+        .await
+        .unwrap();
+    for (id, user, node) in [
+        ("a1", alone, "short"),
+        ("a2", alone, "short"),
+        ("e1", elsewhere, "short"),
+        ("e2", elsewhere, "long"),
+        ("x1", closed, "short"),
+    ] {
+        fx.state
+            .put_connection(id, &connection(user, node))
+            .await
+            .unwrap();
+    }
+    fx.state
+        .remove_connection("x1", closed, "short")
+        .await
+        .unwrap();
+    if let Some(probe) = &fx.redis {
+        let left = probe.ttl("node:long").await;
+        assert!((55..=60).contains(&left), "node:long has {left} s left");
+        assert_eq!(probe.key_type("nodes").await, "set");
+    }
+    // Both nodes live: nothing to reap.
+    assert_eq!(
+        fx.state.reap_dead_nodes().await.unwrap(),
+        Vec::<UserId>::new()
+    );
+    assert_eq!(fx.state.count_connections(alone).await.unwrap(), 2);
+
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    fx.state
+        .renew_node("long", Duration::from_secs(60))
+        .await
+        .unwrap();
+    // Two reapers at once: only one of them gets the users.
+    let (first, second) = tokio::join!(fx.state.reap_dead_nodes(), fx.state.reap_dead_nodes());
+    let mut reaped = [first.unwrap(), second.unwrap()];
+    reaped.sort_by_key(Vec::len);
+    assert_eq!(reaped[0], Vec::<UserId>::new());
+    assert_eq!(reaped[1], vec![alone]);
+    assert_eq!(fx.state.count_connections(alone).await.unwrap(), 0);
+    assert_eq!(fx.state.count_connections(elsewhere).await.unwrap(), 1);
+    assert_eq!(fx.state.get_connection("a1").await.unwrap(), None);
+    assert!(fx.state.get_connection("e2").await.unwrap().is_some());
+    assert_eq!(
+        fx.state.reap_dead_nodes().await.unwrap(),
+        Vec::<UserId>::new()
+    );
+    if let Some(probe) = &fx.redis {
+        assert_eq!(probe.key_type("node_connections:short").await, "none");
+        assert_eq!(probe.key_type("node:short").await, "none");
+    }
 }
 
 pub async fn channel_member_lists_are_cached_and_forgotten(fx: RealtimeFixture) {

@@ -107,13 +107,23 @@ impl WsClient {
 
     /// The next event of type `kind` that satisfies `matches`, skipping others.
     pub async fn expect_where(&mut self, kind: &str, matches: impl Fn(&Value) -> bool) -> Value {
-        let deadline = tokio::time::Instant::now() + EVENT_WAIT;
+        self.expect_within(EVENT_WAIT, kind, matches).await
+    }
+
+    /// Like [`Self::expect_where`], waiting at most `wait`.
+    pub async fn expect_within(
+        &mut self,
+        wait: Duration,
+        kind: &str,
+        matches: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let text = match tokio::time::timeout(left, self.next_text()).await {
                 Ok(Some(text)) => text,
                 Ok(None) => panic!("the socket closed while waiting for {kind}"),
-                Err(_) => panic!("no {kind} event within {EVENT_WAIT:?}"),
+                Err(_) => panic!("no {kind} event within {wait:?}"),
             };
             let event: Value = serde_json::from_str(&text).expect("events are JSON");
             if event["type"] == kind && matches(&event) {
