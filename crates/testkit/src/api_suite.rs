@@ -6,6 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::app::{totp_code, TestApp};
+use crate::fixtures::within_one_minute_window;
 
 /// One `#[tokio::test]` per case, each through `$harness`.
 #[macro_export]
@@ -35,7 +36,8 @@ macro_rules! api_conformance {
     };
 }
 
-async fn enroll_mfa(app: &TestApp, token: &str) -> String {
+/// Enroll and confirm MFA: the secret, and the code the confirmation used.
+async fn enroll_mfa(app: &TestApp, token: &str) -> (String, String) {
     let enrolled = app
         .post("/api/v1/me/mfa/enroll", Some(token), json!({}))
         .await;
@@ -45,15 +47,16 @@ async fn enroll_mfa(app: &TestApp, token: &str) -> String {
         .as_str()
         .unwrap()
         .starts_with("otpauth://totp/"));
+    let code = totp_code(&secret, 0);
     let confirmed = app
         .post(
             "/api/v1/me/mfa/confirm",
             Some(token),
-            json!({"code": totp_code(&secret, 0)}),
+            json!({ "code": code }),
         )
         .await;
     assert_eq!(confirmed.status, StatusCode::OK, "{confirmed:?}");
-    secret
+    (secret, code)
 }
 
 pub async fn the_whole_account_and_workspace_journey_works(app: TestApp) {
@@ -67,7 +70,7 @@ pub async fn the_whole_account_and_workspace_journey_works(app: TestApp) {
     assert!(me.body.get("password_hash").is_none() && me.body.get("mfa_secret").is_none());
 
     // MFA: enroll, then a login needs the second step.
-    let secret = enroll_mfa(&app, &ada).await;
+    let (secret, _) = enroll_mfa(&app, &ada).await;
     assert_eq!(app.get("/api/v1/me", &ada).await.body["mfa_enabled"], true);
     let first = app
         .post(
@@ -575,6 +578,8 @@ pub async fn login_does_not_reveal_accounts_and_is_rate_limited(app: TestApp) {
         )
         .await;
     assert_eq!(again.status, StatusCode::ACCEPTED);
+    // Every attempt from here on must count in one per-minute window.
+    within_one_minute_window(std::time::Duration::from_secs(15)).await;
     let wrong_password = app
         .post(
             "/api/v1/auth/login",
@@ -740,7 +745,7 @@ pub async fn sessions_end_on_logout_password_change_and_deactivation(app: TestAp
 
 pub async fn mfa_codes_are_single_use_and_failures_lock(app: TestApp) {
     let token = app.user("fay").await;
-    let secret = enroll_mfa(&app, &token).await;
+    let (secret, confirmation) = enroll_mfa(&app, &token).await;
     let login = || async {
         app.post(
             "/api/v1/auth/login",
@@ -753,13 +758,13 @@ pub async fn mfa_codes_are_single_use_and_failures_lock(app: TestApp) {
             .unwrap()
             .to_owned()
     };
-    // The confirmation used the current step; replaying it fails.
+    // The confirmation used its step; replaying its code fails.
     let challenge = login().await;
     let replay = app
         .post(
             "/api/v1/auth/login/mfa",
             None,
-            json!({"challenge_token": challenge, "code": totp_code(&secret, 0)}),
+            json!({"challenge_token": challenge, "code": confirmation}),
         )
         .await;
     assert_eq!(replay.status, StatusCode::BAD_REQUEST, "{replay:?}");
@@ -1657,6 +1662,9 @@ pub async fn messages_are_posted_paged_edited_and_deleted(app: TestApp) {
 
     let mut posted = vec![first.body["id"].as_str().unwrap().to_owned()];
     for i in 0..6 {
+        // A millisecond apart, so that times taken from the messages (which
+        // carry their id's millisecond) tell them apart.
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         let reply = say(
             &app,
             &t.owner,

@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use confab_core::ports::{Realtime, Stores};
-use confab_realtime::{MemoryBus, MemoryState, RedisBus, RedisOptions, RedisState};
+use confab_realtime::{MemoryBus, MemoryState, RedisBus, RedisState};
 
-use crate::realtime_harness::{redis_url, test_prefix, RedisProbe};
+use crate::realtime_harness::{redis_options, redis_url, test_prefix, RedisProbe};
 use confab_service::{Policy, Services};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -295,8 +295,7 @@ where
 
 /// Redis-backed bus and state under `prefix`, at `CONFAB_TEST_REDIS_URL`.
 pub async fn redis_realtime(prefix: &str) -> Realtime {
-    let mut options = RedisOptions::new(redis_url());
-    options.prefix = prefix.to_owned();
+    let options = redis_options(prefix);
     let state = RedisState::connect(&options)
         .await
         .expect("Redis at CONFAB_TEST_REDIS_URL");

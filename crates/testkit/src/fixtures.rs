@@ -5,6 +5,17 @@ use confab_core::model::*;
 use confab_core::ports::Stores;
 use confab_core::time;
 
+/// Wait, if need be, until the current one-minute rate-limit window has at
+/// least `needed` left, so that a burst meant to reach a per-minute limit is
+/// counted in one window rather than split across two.
+pub async fn within_one_minute_window(needed: std::time::Duration) {
+    let minute = std::time::Duration::from_secs(60);
+    let (_, left) = confab_core::ports::fixed_window(minute, time::now());
+    if left < needed {
+        tokio::time::sleep(left + std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// A new user whose names derive from `name`.
 pub fn new_user(name: &str) -> NewUser {
     NewUser {

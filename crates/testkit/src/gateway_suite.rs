@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use crate::api_suite::{general_of, new_channel, say, team};
 use crate::app::{TestApp, PUBLIC_URL};
+use crate::fixtures::within_one_minute_window;
 use crate::ws_client::{gateway_url, Ended, WsClient};
 
 /// Expands to one `#[tokio::test]` per case, each run through `$harness` (a
@@ -703,6 +704,7 @@ pub async fn presence_and_typing_work_over_rest_and_the_socket(app: TestApp) {
 
     // Typing signals are limited per user, not fanned out without end.
     let typing_path = format!("/api/v1/channels/{general}/typing");
+    within_one_minute_window(Duration::from_secs(15)).await;
     for _ in 0..confab_service::MAX_TYPING_SIGNALS_PER_MINUTE {
         let reply = app.post(&typing_path, Some(&t.owner), json!({})).await;
         assert_eq!(reply.status, StatusCode::NO_CONTENT, "{reply:?}");

@@ -11,6 +11,15 @@ use confab_realtime::{MemoryBus, MemoryState, RedisBus, RedisOptions, RedisState
 use futures::FutureExt;
 use redis::AsyncCommands;
 
+/// Options for the test Redis under `prefix`. Tests wait longer for a reply
+/// than a node does: on a loaded machine a slow reply is not an outage.
+pub fn redis_options(prefix: &str) -> RedisOptions {
+    let mut options = RedisOptions::new(redis_url());
+    options.prefix = prefix.to_owned();
+    options.timeout = std::time::Duration::from_secs(10);
+    options
+}
+
 /// The variable that points the Redis suites at a server.
 pub const REDIS_URL_VAR: &str = "CONFAB_TEST_REDIS_URL";
 
@@ -158,8 +167,7 @@ where
 {
     let url = redis_url();
     let prefix = test_prefix();
-    let mut options = RedisOptions::new(&url);
-    options.prefix = prefix.clone();
+    let options = redis_options(&prefix);
     let state = RedisState::connect(&options)
         .await
         .unwrap_or_else(unreachable_redis);

@@ -255,14 +255,12 @@ pub async fn connections_are_counted_per_user(fx: RealtimeFixture) {
 
 pub async fn the_sockets_of_a_dead_node_are_reaped_once(fx: RealtimeFixture) {
     let (alone, elsewhere, closed) = (UserId::new(), UserId::new(), UserId::new());
-    fx.state
-        .renew_node("short", Duration::from_millis(300))
-        .await
-        .unwrap();
-    fx.state
-        .renew_node("long", Duration::from_secs(60))
-        .await
-        .unwrap();
+    for node in ["short", "long"] {
+        fx.state
+            .renew_node(node, Duration::from_secs(60))
+            .await
+            .unwrap();
+    }
     for (id, user, node) in [
         ("a1", alone, "short"),
         ("a2", alone, "short"),
@@ -291,11 +289,12 @@ pub async fn the_sockets_of_a_dead_node_are_reaped_once(fx: RealtimeFixture) {
     );
     assert_eq!(fx.state.count_connections(alone).await.unwrap(), 2);
 
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // "short" renews one last time, briefly, and dies.
     fx.state
-        .renew_node("long", Duration::from_secs(60))
+        .renew_node("short", Duration::from_millis(1))
         .await
         .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
     // Two reapers at once: only one of them gets the users.
     let (first, second) = tokio::join!(fx.state.reap_dead_nodes(), fx.state.reap_dead_nodes());
     let mut reaped = [first.unwrap(), second.unwrap()];

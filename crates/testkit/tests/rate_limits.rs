@@ -2,7 +2,10 @@
 //! address, and messages per user and channel.
 
 use confab_service::Policy;
+use std::time::Duration;
+
 use confab_testkit::app::TestApp;
+use confab_testkit::fixtures::within_one_minute_window;
 use confab_testkit::harness::with_sqlite;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -16,6 +19,7 @@ async fn one_address_trying_many_accounts_is_limited() {
         };
         let app = TestApp::start_with(stores, policy).await;
         let mut statuses = Vec::new();
+        within_one_minute_window(Duration::from_secs(15)).await;
         for i in 0..5 {
             let reply = app
                 .post(
@@ -81,6 +85,7 @@ async fn posting_is_limited_per_user_and_channel() {
                 .await
             }
         };
+        within_one_minute_window(Duration::from_secs(15)).await;
         for _ in 0..3 {
             assert_eq!(post(general.clone()).await.status, StatusCode::CREATED);
         }
