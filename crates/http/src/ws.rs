@@ -47,6 +47,9 @@ pub const CLOSE_SESSION_ENDED: u16 = 4001;
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
 /// Close code when the node stops (reconnect, with the last cursor).
 pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code when what the socket may see could not be checked (reconnect
+/// shortly, with the last cursor).
+pub const CLOSE_TRY_AGAIN: u16 = 1013;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -195,8 +198,12 @@ async fn serve(mut socket: Socket, resume: Option<i64>, ws: WebSocket) {
                 }
             }
             _ = refresh.tick() => {
-                if socket.refresh().await.is_err() {
-                    break Some(CloseReason::SessionEnded);
+                let steps = match socket.refresh(cursor).await {
+                    Ok(steps) => steps,
+                    Err(reason) => break Some(reason),
+                };
+                if let Err(reason) = deliver(&mut sink, steps, &mut cursor).await {
+                    break Some(reason);
                 }
             }
         }
@@ -206,6 +213,7 @@ async fn serve(mut socket: Socket, resume: Option<i64>, ws: WebSocket) {
             CloseReason::SessionEnded => (CLOSE_SESSION_ENDED, "session ended"),
             CloseReason::SlowConsumer => (CLOSE_SLOW_CONSUMER, "slow consumer"),
             CloseReason::GoingAway => (CLOSE_GOING_AWAY, "server shutting down"),
+            CloseReason::Unavailable => (CLOSE_TRY_AGAIN, "try again later"),
         };
         let frame = CloseFrame {
             code,

@@ -238,9 +238,50 @@ async fn a_node_keeps_serving_through_a_redis_outage_and_recovers() {
     app.post(&messages, Some(&owner), json!({"content": "before"}))
         .await;
     socket.expect("message_created").await;
+    let member_id = app.user_id(&member).await;
+    let secret = app
+        .post(
+            &format!("/api/v1/workspaces/{workspace}/channels"),
+            Some(&owner),
+            json!({"name": "secret", "private": true}),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let added = app
+        .post(
+            &format!("/api/v1/channels/{secret}/members"),
+            Some(&owner),
+            json!({ "user_id": member_id }),
+        )
+        .await;
+    assert_eq!(added.status, 200, "{added:?}");
+    socket
+        .expect_where("member_joined", |e| e["channel_id"] == json!(secret))
+        .await;
 
     let port = redis.port;
     redis.stop();
+    // The member is removed while no event can tell the socket.
+    let removed = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/channels/{secret}/members/{member_id}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status, 204, "{removed:?}");
+    let hidden = app
+        .post(
+            &format!("/api/v1/channels/{secret}/messages"),
+            Some(&owner),
+            json!({"content": "after the removal"}),
+        )
+        .await;
+    assert_eq!(hidden.status, 201, "{hidden:?}");
     // Posting, reading, counting and logging in keep working.
     for i in 0..3 {
         let posted = app
@@ -275,12 +316,21 @@ async fn a_node_keeps_serving_through_a_redis_outage_and_recovers() {
     assert_eq!(ready.body["realtime"]["sockets"], 1);
 
     // Redis comes back (empty): the socket catches up from the database,
-    // then live events flow again.
+    // in what the member may see now, then live events flow again.
     let redis = OwnRedis::start(port);
     let caught_up = socket
-        .expect_where("message_created", |e| e["message"]["content"] == "during 2")
+        .until("message_created", |e| e["message"]["content"] == "during 2")
         .await;
-    assert_eq!(caught_up["message"]["channel_id"], json!(general));
+    assert_eq!(
+        caught_up.last().unwrap()["message"]["channel_id"],
+        json!(general)
+    );
+    assert!(
+        caught_up
+            .iter()
+            .all(|e| e["message"]["content"] != "after the removal"),
+        "{caught_up:?}"
+    );
     let mut live = false;
     for attempt in 0..20 {
         let text = format!("after {attempt}");

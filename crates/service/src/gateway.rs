@@ -3,9 +3,10 @@
 //! what its user may receive as memberships change.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use chrono::{DateTime, Utc};
 use confab_core::id::*;
 use confab_core::model::*;
 use confab_core::ports::BusItem;
@@ -20,6 +21,9 @@ use crate::Services;
 
 /// Events queued for one socket before it counts as a slow consumer.
 pub const SOCKET_QUEUE: usize = 1_024;
+/// Client pings closer together than this refresh nothing (a ping costs a
+/// few writes to the shared state).
+pub const MIN_HEARTBEAT_GAP: std::time::Duration = std::time::Duration::from_secs(5);
 /// Sockets one user may hold open (tabs, devices, bots), on all nodes.
 pub const MAX_SOCKETS_PER_USER: usize = 50;
 
@@ -242,6 +246,9 @@ pub enum CloseReason {
     SlowConsumer,
     /// The node is shutting down.
     GoingAway,
+    /// What the socket may see could not be checked again (the database
+    /// did not answer): the client should reconnect shortly.
+    Unavailable,
 }
 
 /// What a socket should do next.
@@ -270,6 +277,9 @@ pub struct Socket {
     caller: Caller,
     token: String,
     connection_id: String,
+    opened_at: DateTime<Utc>,
+    /// When the connection was last recorded alive, in milliseconds.
+    recorded_alive: AtomicI64,
     subscriptions: Subscriptions,
     feed: Feed,
 }
@@ -289,14 +299,17 @@ impl Socket {
             feed.subscribe(topic);
         }
         let connection_id = random_id();
+        let opened_at = time::now();
         services
-            .socket_opened(&caller, &connection_id, &subscriptions)
+            .socket_opened(&caller, &connection_id, &subscriptions, opened_at)
             .await;
         Ok(Self {
             services: services.clone(),
             caller,
             token,
             connection_id,
+            opened_at,
+            recorded_alive: AtomicI64::new(opened_at.timestamp_millis()),
             subscriptions,
             feed,
         })
@@ -314,13 +327,19 @@ impl Socket {
         &self.subscriptions
     }
 
-    /// What changed in the socket's channels after `cursor`, from the database.
     /// What changed in the socket's channels after `cursor`, read from the
     /// database, as steps; `resync_required` ends them if not all fit (or the
     /// database could not be read).
     pub async fn replay(&self, cursor: i64) -> Vec<SocketStep> {
         let channels: Vec<ChannelId> = self.subscriptions.channels.keys().copied().collect();
-        match self.services.replay(&channels, cursor).await {
+        self.replay_channels(&channels, cursor).await
+    }
+
+    async fn replay_channels(&self, channels: &[ChannelId], cursor: i64) -> Vec<SocketStep> {
+        if channels.is_empty() {
+            return Vec::new();
+        }
+        match self.services.replay(channels, cursor).await {
             Ok(replay) => {
                 let mut steps: Vec<SocketStep> = replay
                     .envelopes
@@ -370,8 +389,12 @@ impl Socket {
         }
     }
 
-    /// After a gap in the bus: what the database says changed.
+    /// After a gap in the bus: what the database says changed, in what the
+    /// socket may see now (the gap may have swallowed a removal).
     async fn catch_up(&mut self, last_cursor: i64) -> Vec<SocketStep> {
+        if let Err(reason) = self.resubscribe().await {
+            return vec![SocketStep::Close(reason)];
+        }
         let cursor = if last_cursor > 0 {
             last_cursor
         } else {
@@ -393,6 +416,12 @@ impl Socket {
                     self.drop_channel(*channel);
                 }
                 deliver
+            }
+            (Topic::Workspace(workspace), Event::AccessChanged { .. }) => {
+                if !self.subscriptions.workspaces.contains_key(workspace) {
+                    return Vec::new();
+                }
+                self.refreshed(envelope.cursor, deliver).await
             }
             (Topic::Workspace(workspace), event) => {
                 match self.subscriptions.workspaces.get(workspace) {
@@ -422,7 +451,10 @@ impl Socket {
                     Ok(Some(workspace)) => {
                         self.subscriptions.channels.insert(*channel_id, workspace);
                         self.feed.subscribe(Topic::Channel(*channel_id));
-                        deliver
+                        // What the channel published before the subscription.
+                        let mut steps = deliver;
+                        steps.extend(self.replay_channels(&[*channel_id], envelope.cursor).await);
+                        steps
                     }
                     Ok(None) => Vec::new(),
                     Err(err) => {
@@ -439,10 +471,9 @@ impl Socket {
                     Vec::new() // already seen on the channel itself
                 }
             }
-            (Topic::User(_), Event::AccessChanged { .. }) => match self.refresh().await {
-                Ok(()) => deliver,
-                Err(_) => vec![SocketStep::Close(CloseReason::SessionEnded)],
-            },
+            (Topic::User(_), Event::AccessChanged { .. }) => {
+                self.refreshed(envelope.cursor, deliver).await
+            }
             (Topic::User(_), _) => deliver,
         }
     }
@@ -452,28 +483,77 @@ impl Socket {
         self.feed.unsubscribe(Topic::Channel(channel));
     }
 
-    /// Re-check the session and re-read what the socket may see. An error
-    /// means the session is over.
-    pub async fn refresh(&mut self) -> Result<()> {
-        self.caller = self.services.authenticate(&self.token).await?;
-        let fresh = self.services.subscriptions(&self.caller).await?;
+    /// `steps` after a refresh, or the close the refresh calls for.
+    async fn refreshed(&mut self, since: i64, mut steps: Vec<SocketStep>) -> Vec<SocketStep> {
+        match self.refresh(since).await {
+            Ok(replayed) => {
+                steps.extend(replayed);
+                steps
+            }
+            Err(reason) => vec![SocketStep::Close(reason)],
+        }
+    }
+
+    /// Re-check the session and re-read what the socket may see; what the
+    /// channels it gained changed after `since` (their earlier events were
+    /// not sent to it). The error is why the socket must close.
+    pub async fn refresh(
+        &mut self,
+        since: i64,
+    ) -> std::result::Result<Vec<SocketStep>, CloseReason> {
+        let gained = self.resubscribe().await?;
+        Ok(self.replay_channels(&gained, since).await)
+    }
+
+    /// Re-check the session and re-read the subscriptions; the channels
+    /// gained.
+    async fn resubscribe(&mut self) -> std::result::Result<Vec<ChannelId>, CloseReason> {
+        let checked = async {
+            let caller = self.services.authenticate(&self.token).await?;
+            let fresh = self.services.subscriptions(&caller).await?;
+            Ok::<_, Error>((caller, fresh))
+        };
+        let (caller, fresh) = checked.await.map_err(|err| match err {
+            Error::Unauthenticated => CloseReason::SessionEnded,
+            other => {
+                tracing::warn!(error = %other, "checking what a socket may see failed");
+                CloseReason::Unavailable
+            }
+        })?;
+        self.caller = caller;
         let me = self.caller.user.id;
         let old: HashSet<Topic> = self.subscriptions.topics(me).into_iter().collect();
         let new: HashSet<Topic> = fresh.topics(me).into_iter().collect();
         for gone in old.difference(&new) {
             self.feed.unsubscribe(*gone);
         }
+        let mut gained = Vec::new();
         for added in new.difference(&old) {
             self.feed.subscribe(*added);
+            if let Topic::Channel(channel) = added {
+                gained.push(*channel);
+            }
         }
         self.subscriptions = fresh;
-        Ok(())
+        Ok(gained)
     }
 
-    /// A heartbeat from the client: the connection and presence stay alive.
+    /// A heartbeat: the connection and presence stay alive. Heartbeats
+    /// closer together than [`MIN_HEARTBEAT_GAP`] are not recorded again.
     pub async fn alive(&self) {
+        let now = time::now().timestamp_millis();
+        let last = self.recorded_alive.load(Ordering::Relaxed);
+        if now - last < MIN_HEARTBEAT_GAP.as_millis() as i64 {
+            return;
+        }
+        self.recorded_alive.store(now, Ordering::Relaxed);
         self.services
-            .socket_opened(&self.caller, &self.connection_id, &self.subscriptions)
+            .socket_opened(
+                &self.caller,
+                &self.connection_id,
+                &self.subscriptions,
+                self.opened_at,
+            )
             .await;
     }
 

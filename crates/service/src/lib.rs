@@ -28,8 +28,8 @@ pub use gateway::{
 pub use messages::{check_emoji, HistoryPage, HistoryQuery, PostMessage, MAX_MESSAGE_CHARS};
 pub use mfa::MfaEnrollment;
 pub use realtime::{
-    PresenceUpdate, Replay, Subscriptions, MAX_CUSTOM_STATUS_CHARS, MAX_TYPING_SIGNALS_PER_MINUTE,
-    NODE_UPKEEP, REPLAY_OVERLAP,
+    PresenceUpdate, Replay, Subscriptions, MAX_CUSTOM_STATUS_CHARS,
+    MAX_PRESENCE_CHANGES_PER_MINUTE, MAX_TYPING_SIGNALS_PER_MINUTE, NODE_UPKEEP, REPLAY_OVERLAP,
 };
 pub use workspaces::{CreatedWorkspace, NewWorkspaceRequest};
 

@@ -86,7 +86,9 @@ impl Services {
         self.stores
             .users
             .set_mfa(user.id, true, Some(&secret))
-            .await
+            .await?;
+        self.after_mfa_changed(user.id).await;
+        Ok(())
     }
 
     /// Turn MFA off; requires a fresh code.
@@ -97,7 +99,9 @@ impl Services {
             _ => return Err(Error::conflict("mfa", "two-factor authentication is off")),
         };
         self.check_totp(user, &secret, code).await?;
-        self.stores.users.set_mfa(user.id, false, None).await
+        self.stores.users.set_mfa(user.id, false, None).await?;
+        self.after_mfa_changed(user.id).await;
+        Ok(())
     }
 
     /// Accept `code` once if it matches a step within one of now; count a

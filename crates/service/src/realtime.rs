@@ -20,6 +20,9 @@ use crate::{validate, HistoryPage, Services};
 /// Typing signals one user may send per minute (clients send one every few
 /// seconds while typing); more are refused rather than fanned out.
 pub const MAX_TYPING_SIGNALS_PER_MINUTE: u64 = 120;
+/// Presence changes one user may make per minute; each is sent to every
+/// member of the workspace.
+pub const MAX_PRESENCE_CHANGES_PER_MINUTE: u64 = 30;
 /// Longest custom status, in characters.
 pub const MAX_CUSTOM_STATUS_CHARS: usize = 100;
 /// Most changes replayed to a reconnecting socket; past this it is told to
@@ -270,25 +273,15 @@ impl Services {
         self.after_message_change(message, event).await;
     }
 
-    /// After `user` joined or left `channel`: caches, then the event, to the
-    /// channel and to the user's own sockets (which subscribe or unsubscribe).
+    /// After `user` joined or left `channel`: the event first, to the channel
+    /// and to the user's own sockets (which subscribe or unsubscribe, so a
+    /// removal takes effect before anything slower), then the caches.
     pub(crate) async fn after_membership_change(
         &self,
         channel: &Channel,
         user: UserId,
         joined: bool,
     ) {
-        let state = &self.realtime.state;
-        degrade(
-            state.forget_channel_members(channel.id).await,
-            "member cache",
-        );
-        degrade(
-            state
-                .forget_unread_counts(channel.workspace_id, &[user])
-                .await,
-            "unread counts",
-        );
         let event = if joined {
             Event::MemberJoined {
                 channel_id: channel.id,
@@ -304,6 +297,17 @@ impl Services {
         self.publish(Topic::Channel(channel.id), now, event.clone())
             .await;
         self.publish(Topic::User(user), now, event).await;
+        let state = &self.realtime.state;
+        degrade(
+            state.forget_channel_members(channel.id).await,
+            "member cache",
+        );
+        degrade(
+            state
+                .forget_unread_counts(channel.workspace_id, &[user])
+                .await,
+            "unread counts",
+        );
     }
 
     /// After a channel was created with `members`.
@@ -372,8 +376,13 @@ impl Services {
         Ok(revoked)
     }
 
-    /// After `user`'s membership of a workspace changed.
+    /// After `user`'s membership of a workspace changed: their sockets
+    /// re-read what they may see, then the caches are dropped.
     pub(crate) async fn after_access_changed(&self, workspace: WorkspaceId, user: UserId) {
+        let event = Event::AccessChanged {
+            workspace_id: workspace,
+        };
+        self.publish(Topic::User(user), time::now(), event).await;
         let state = &self.realtime.state;
         degrade(
             state.forget_unread_counts(workspace, &[user]).await,
@@ -393,10 +402,39 @@ impl Services {
                 );
             }
         }
+    }
+
+    /// After a workspace began to require 2FA: its open sockets re-read what
+    /// they may see, and those of members without MFA lose it. (When it
+    /// stops requiring 2FA, members without MFA gain it at their sockets'
+    /// next refresh.)
+    pub(crate) async fn after_2fa_required(&self, workspace: WorkspaceId) {
         let event = Event::AccessChanged {
             workspace_id: workspace,
         };
-        self.publish(Topic::User(user), time::now(), event).await;
+        self.publish(Topic::Workspace(workspace), time::now(), event)
+            .await;
+    }
+
+    /// After `user` turned MFA on or off: their sockets re-read the
+    /// workspaces that require it.
+    pub(crate) async fn after_mfa_changed(&self, user: UserId) {
+        let workspaces = degrade(
+            self.stores.workspaces.list_workspaces_for_user(user).await,
+            "access change",
+        );
+        let requiring = workspaces
+            .into_iter()
+            .flatten()
+            .filter(|(workspace, member)| {
+                workspace.require_2fa && member.status == MemberStatus::Active
+            });
+        for (workspace, _) in requiring {
+            let event = Event::AccessChanged {
+                workspace_id: workspace.id,
+            };
+            self.publish(Topic::User(user), time::now(), event).await;
+        }
     }
 
     /// Mirror a session under `session:{id}`.
@@ -522,13 +560,8 @@ impl Services {
     pub async fn typing(&self, caller: &Caller, channel: ChannelId) -> Result<()> {
         let access = self.channel_access(caller, channel).await?;
         access.require_member()?;
-        let key = format!("rate_limit:{}:typing", caller.user.id);
-        let (count, left) = self
-            .rate_hit(&key, std::time::Duration::from_secs(60), time::now())
+        self.limit_per_minute(caller, "typing", MAX_TYPING_SIGNALS_PER_MINUTE)
             .await?;
-        if count > MAX_TYPING_SIGNALS_PER_MINUTE {
-            return Err(Error::RateLimited { retry_after: left });
-        }
         // Typing is a hint: without the shared state it is simply not shown.
         degrade(
             self.realtime
@@ -558,6 +591,17 @@ impl Services {
         self.realtime.state.typing(channel, &members).await
     }
 
+    /// Count one `action` of the caller against a limit per minute.
+    async fn limit_per_minute(&self, caller: &Caller, action: &str, limit: u64) -> Result<()> {
+        let key = format!("rate_limit:{}:{action}", caller.user.id);
+        let minute = std::time::Duration::from_secs(60);
+        let (count, left) = self.rate_hit(&key, minute, time::now()).await?;
+        if count > limit {
+            return Err(Error::RateLimited { retry_after: left });
+        }
+        Ok(())
+    }
+
     /// Change the caller's presence in a workspace and tell its members.
     pub async fn set_presence(
         &self,
@@ -580,6 +624,8 @@ impl Services {
                 MAX_CUSTOM_STATUS_CHARS,
             )?),
         };
+        self.limit_per_minute(caller, "presence", MAX_PRESENCE_CHANGES_PER_MINUTE)
+            .await?;
         let current = self.current_presence(caller, workspace).await?;
         let presence = Presence {
             status: update.status.unwrap_or(match current.status {
@@ -692,24 +738,33 @@ impl Services {
         let since = DateTime::<Utc>::from_timestamp_micros(cursor)
             .ok_or_else(|| Error::invalid("cursor", "is not a valid time"))?
             - REPLAY_OVERLAP;
-        let changed = self
+        let mut changed = self
             .stores
             .messages
             .changed_since(channels, since, MAX_REPLAYED_CHANGES + 1)
             .await?;
         let complete = changed.len() <= MAX_REPLAYED_CHANGES as usize;
+        changed.truncate(MAX_REPLAYED_CHANGES as usize);
+        // A new reply bumps its parent, so the parent is replayed too and
+        // gives the reply count.
+        let reply_counts: HashMap<MessageId, i32> =
+            changed.iter().map(|m| (m.id, m.reply_count)).collect();
         let envelopes = changed
             .into_iter()
-            .take(MAX_REPLAYED_CHANGES as usize)
             .map(|message| {
                 let topic = Topic::Channel(message.channel_id);
                 let at = message.updated_at;
                 // New to the client if created after its cursor (the
                 // overlap may resend some; clients upsert by id).
-                let event = if message.created_at.timestamp_micros() > cursor {
-                    Event::MessageCreated { message }
-                } else {
-                    Event::MessageUpdated { message }
+                let is_new = message.created_at.timestamp_micros() > cursor;
+                let event = match message.thread_id {
+                    Some(parent_id) if is_new => Event::ThreadReply {
+                        reply_count: reply_counts.get(&parent_id).copied().unwrap_or(0),
+                        parent_id,
+                        message,
+                    },
+                    _ if is_new => Event::MessageCreated { message },
+                    _ => Event::MessageUpdated { message },
                 };
                 Envelope::new(topic, at, event)
             })
@@ -727,12 +782,13 @@ impl Services {
         caller: &Caller,
         connection: &str,
         subscriptions: &Subscriptions,
+        connected_at: DateTime<Utc>,
     ) {
         let info = ConnectionInfo {
             user_id: caller.user.id,
             workspace_id: caller.session.workspace_id,
             channels: subscriptions.channels.keys().copied().collect(),
-            connected_at: time::now(),
+            connected_at,
             node_id: self.node_id.to_string(),
         };
         degrade(
@@ -826,8 +882,10 @@ impl Services {
             ) else {
                 continue;
             };
-            self.go_offline(user, workspaces.into_iter().map(|(w, _)| w.id))
-                .await;
+            let active = workspaces
+                .into_iter()
+                .filter(|(_, member)| member.status == MemberStatus::Active);
+            self.go_offline(user, active.map(|(w, _)| w.id)).await;
         }
     }
 

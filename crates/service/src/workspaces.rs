@@ -149,7 +149,7 @@ impl Services {
         id: WorkspaceId,
         update: WorkspaceUpdate,
     ) -> Result<(Workspace, WorkspaceMember)> {
-        let (_, me) = self.workspace_for(caller, id).await?;
+        let (before, me) = self.workspace_for(caller, id).await?;
         let touches_settings = update.name.is_some()
             || update.domain.is_some()
             || update.description.is_some()
@@ -222,6 +222,9 @@ impl Services {
             .workspaces
             .update_workspace(id, &checked)
             .await?;
+        if updated.require_2fa && !before.require_2fa {
+            self.after_2fa_required(id).await;
+        }
         Ok((updated, me))
     }
 

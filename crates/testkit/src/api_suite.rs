@@ -37,7 +37,7 @@ macro_rules! api_conformance {
 }
 
 /// Enroll and confirm MFA: the secret, and the code the confirmation used.
-async fn enroll_mfa(app: &TestApp, token: &str) -> (String, String) {
+pub(crate) async fn enroll_mfa(app: &TestApp, token: &str) -> (String, String) {
     let enrolled = app
         .post("/api/v1/me/mfa/enroll", Some(token), json!({}))
         .await;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::api_suite::{general_of, new_channel, say, team};
+use crate::api_suite::{enroll_mfa, general_of, new_channel, say, team};
 use crate::app::{TestApp, PUBLIC_URL};
 use crate::fixtures::within_one_minute_window;
 use crate::ws_client::{gateway_url, Ended, WsClient};
@@ -23,6 +23,7 @@ macro_rules! gateway_conformance {
             sockets_receive_every_kind_of_event,
             sockets_never_see_what_their_user_cannot_read,
             removal_and_joining_take_effect_on_open_sockets,
+            two_factor_rules_take_effect_on_open_sockets,
             handshakes_need_a_live_session_and_a_trusted_origin,
             ending_a_session_closes_its_sockets,
             a_reconnecting_socket_gets_what_it_missed,
@@ -459,6 +460,64 @@ pub async fn removal_and_joining_take_effect_on_open_sockets(app: TestApp) {
     );
 }
 
+pub async fn two_factor_rules_take_effect_on_open_sockets(app: TestApp) {
+    let t = team(&app).await;
+    let general = general_of(&app, &t.owner, &t.ws).await;
+    // A second workspace of the member's gives a sentinel channel.
+    let other = app.user("odile").await;
+    let other_ws = app.workspace(&other, "Elsewhere").await;
+    app.join(&other, &other_ws, &t.member, "member").await;
+    let sentinel_channel = general_of(&app, &other, &other_ws).await;
+    let mut ws = WsClient::connect(&app.base, &t.member).await;
+
+    // The workspace starts requiring 2FA: the member without it loses it.
+    enroll_mfa(&app, &t.owner).await;
+    let on = app
+        .patch(
+            &format!("/api/v1/workspaces/{}", t.ws),
+            &t.owner,
+            json!({"require_2fa": true}),
+        )
+        .await;
+    assert_eq!(on.status, StatusCode::OK, "{on:?}");
+    let changed = ws.expect("access_changed").await;
+    assert_eq!(changed["workspace_id"], json!(t.ws));
+    post(&app, &t.owner, &general, "for enrolled eyes").await;
+    post(&app, &other, &sentinel_channel, "sentinel 1").await;
+    let seen = ws.until("message_created", content_is("sentinel 1")).await;
+    assert!(
+        !seen.iter().any(content_is("for enrolled eyes")),
+        "{seen:?}"
+    );
+
+    // Enrolling brings it back at once.
+    let (secret, _) = enroll_mfa(&app, &t.member).await;
+    ws.expect_where("access_changed", |e| e["workspace_id"] == json!(t.ws))
+        .await;
+    post(&app, &t.owner, &general, "welcome back").await;
+    ws.expect_where("message_created", content_is("welcome back"))
+        .await;
+
+    // Turning MFA off loses it again.
+    let off = app
+        .post(
+            "/api/v1/me/mfa/disable",
+            Some(&t.member),
+            json!({"code": crate::app::totp_code(&secret, 1)}),
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::OK, "{off:?}");
+    ws.expect_where("access_changed", |e| e["workspace_id"] == json!(t.ws))
+        .await;
+    post(&app, &t.owner, &general, "enrolled only, again").await;
+    post(&app, &other, &sentinel_channel, "sentinel 2").await;
+    let seen = ws.until("message_created", content_is("sentinel 2")).await;
+    assert!(
+        !seen.iter().any(content_is("enrolled only, again")),
+        "{seen:?}"
+    );
+}
+
 pub async fn handshakes_need_a_live_session_and_a_trusted_origin(app: TestApp) {
     let t = team(&app).await;
     let url = gateway_url(&app.base, "");
@@ -596,6 +655,14 @@ pub async fn a_reconnecting_socket_gets_what_it_missed(app: TestApp) {
     )
     .await;
     assert_eq!(edit.status, StatusCode::OK);
+    let reply = say(
+        &app,
+        &t.owner,
+        &general,
+        json!({"content": "a reply while away", "thread_id": first}),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
     let gone = post(&app, &t.owner, &general, "posted then deleted").await;
     send(
         &app,
@@ -615,6 +682,12 @@ pub async fn a_reconnecting_socket_gets_what_it_missed(app: TestApp) {
         .expect_where("message_updated", |e| e["message"]["id"] == json!(first))
         .await;
     assert_eq!(updated["message"]["content"], "before the drop (edited)");
+    assert_eq!(updated["message"]["reply_count"], 1);
+    // A reply comes as a reply, with its parent's count, as it would live.
+    let replied = back.expect("thread_reply").await;
+    assert_eq!(replied["message"]["content"], "a reply while away");
+    assert_eq!(replied["parent_id"], json!(first));
+    assert_eq!(replied["reply_count"], 1);
     let deleted = back
         .expect_where("message_created", |e| e["message"]["id"] == json!(gone))
         .await;
@@ -710,6 +783,31 @@ pub async fn presence_and_typing_work_over_rest_and_the_socket(app: TestApp) {
         assert_eq!(reply.status, StatusCode::NO_CONTENT, "{reply:?}");
     }
     let flooded = app.post(&typing_path, Some(&t.owner), json!({})).await;
+    assert_eq!(flooded.status, StatusCode::TOO_MANY_REQUESTS, "{flooded:?}");
+
+    // So are presence changes, each of which reaches the whole workspace.
+    let presence_path = format!("/api/v1/workspaces/{}/presence", t.ws);
+    within_one_minute_window(Duration::from_secs(15)).await;
+    for i in 0..confab_service::MAX_PRESENCE_CHANGES_PER_MINUTE {
+        let status = if i % 2 == 0 { "away" } else { "online" };
+        let reply = app
+            .call(
+                Method::PUT,
+                &presence_path,
+                Some(&t.guest),
+                Some(json!({ "status": status })),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    }
+    let flooded = app
+        .call(
+            Method::PUT,
+            &presence_path,
+            Some(&t.guest),
+            Some(json!({"status": "away"})),
+        )
+        .await;
     assert_eq!(flooded.status, StatusCode::TOO_MANY_REQUESTS, "{flooded:?}");
 
     ws.close().await;
