@@ -135,7 +135,9 @@ impl From<PresenceBody> for PresenceUpdate {
 
 #[utoipa::path(put, path = "/workspaces/{workspace}/presence", tag = "realtime",
     params(("workspace" = String, Path, description = "Workspace id")), request_body = PresenceBody,
-    responses((status = 200, body = PresenceView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = PresenceView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 429, description = "More than 30 presence changes a minute", body = ErrorBody),
+        (status = 503, description = "The shared state is unreachable", body = ErrorBody)))]
 async fn set_presence(
     State(app): State<AppState>,
     Authed(caller): Authed,
@@ -169,7 +171,8 @@ async fn who_is_typing(
 
 #[utoipa::path(post, path = "/channels/{channel}/typing", tag = "realtime",
     params(("channel" = String, Path, description = "Channel id")),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 429, description = "More than 120 typing signals a minute", body = ErrorBody)))]
 async fn start_typing(
     State(app): State<AppState>,
     Authed(caller): Authed,
