@@ -418,7 +418,9 @@ impl Socket {
                 deliver
             }
             (Topic::Workspace(workspace), Event::AccessChanged { .. }) => {
-                if !self.subscriptions.workspaces.contains_key(workspace) {
+                let mine = self.subscriptions.workspaces.contains_key(workspace)
+                    || self.subscriptions.locked.contains(workspace);
+                if !mine {
                     return Vec::new();
                 }
                 self.refreshed(envelope.cursor, deliver).await

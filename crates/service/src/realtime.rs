@@ -6,7 +6,7 @@
 //! falls back to the database, and a failing cache or bus is logged and
 //! skipped, so requests keep working while Redis is away.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use confab_core::id::*;
@@ -42,6 +42,9 @@ pub const NODE_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
 pub struct Subscriptions {
     pub workspaces: HashMap<WorkspaceId, WorkspaceRole>,
     pub channels: HashMap<ChannelId, WorkspaceId>,
+    /// Workspaces the user belongs to but may not see until they enroll in
+    /// MFA: their topic is heard only for `access_changed`.
+    pub locked: HashSet<WorkspaceId>,
 }
 
 impl Subscriptions {
@@ -49,6 +52,7 @@ impl Subscriptions {
     pub fn topics(&self, user: UserId) -> Vec<Topic> {
         let mut topics = vec![Topic::User(user)];
         topics.extend(self.workspaces.keys().map(|w| Topic::Workspace(*w)));
+        topics.extend(self.locked.iter().map(|w| Topic::Workspace(*w)));
         topics.extend(self.channels.keys().map(|c| Topic::Channel(*c)));
         topics
     }
@@ -404,11 +408,10 @@ impl Services {
         }
     }
 
-    /// After a workspace began to require 2FA: its open sockets re-read what
-    /// they may see, and those of members without MFA lose it. (When it
-    /// stops requiring 2FA, members without MFA gain it at their sockets'
-    /// next refresh.)
-    pub(crate) async fn after_2fa_required(&self, workspace: WorkspaceId) {
+    /// After a workspace began or stopped requiring 2FA: its members' open
+    /// sockets re-read what they may see, so members without MFA lose or
+    /// gain it at once.
+    pub(crate) async fn after_2fa_rule_changed(&self, workspace: WorkspaceId) {
         let event = Event::AccessChanged {
             workspace_id: workspace,
         };
@@ -701,6 +704,7 @@ impl Services {
         let mut subscriptions = Subscriptions::default();
         for (workspace, member) in self.my_workspaces(caller).await? {
             if workspace.require_2fa && !caller.user.mfa_enabled {
+                subscriptions.locked.insert(workspace.id);
                 continue;
             }
             subscriptions.workspaces.insert(workspace.id, member.role);

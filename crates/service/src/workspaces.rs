@@ -222,8 +222,8 @@ impl Services {
             .workspaces
             .update_workspace(id, &checked)
             .await?;
-        if updated.require_2fa && !before.require_2fa {
-            self.after_2fa_required(id).await;
+        if updated.require_2fa != before.require_2fa {
+            self.after_2fa_rule_changed(id).await;
         }
         Ok((updated, me))
     }

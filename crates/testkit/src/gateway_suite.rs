@@ -516,6 +516,21 @@ pub async fn two_factor_rules_take_effect_on_open_sockets(app: TestApp) {
         !seen.iter().any(content_is("enrolled only, again")),
         "{seen:?}"
     );
+
+    // The workspace stops requiring 2FA: the member sees it again at once.
+    let off = app
+        .patch(
+            &format!("/api/v1/workspaces/{}", t.ws),
+            &t.owner,
+            json!({"require_2fa": false}),
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::OK, "{off:?}");
+    ws.expect_where("access_changed", |e| e["workspace_id"] == json!(t.ws))
+        .await;
+    post(&app, &t.owner, &general, "open to all").await;
+    ws.expect_where("message_created", content_is("open to all"))
+        .await;
 }
 
 pub async fn handshakes_need_a_live_session_and_a_trusted_origin(app: TestApp) {
