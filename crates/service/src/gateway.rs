@@ -58,12 +58,28 @@ struct Registry {
     all: HashMap<u64, Slot>,
 }
 
+/// Sockets of one node catching up from the database at once. A gap
+/// reaches every socket of the node together; unbounded, their reads would
+/// queue past the database pool's timeout.
+pub const MAX_CONCURRENT_CATCH_UPS: usize = 8;
+
 /// The fan-out of one node: topics to the sockets subscribed to them.
-#[derive(Default)]
 pub struct Hub {
     registry: Mutex<Registry>,
     next_id: AtomicU64,
     closing: AtomicBool,
+    catch_ups: tokio::sync::Semaphore,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self {
+            registry: Mutex::default(),
+            next_id: AtomicU64::default(),
+            closing: AtomicBool::default(),
+            catch_ups: tokio::sync::Semaphore::new(MAX_CONCURRENT_CATCH_UPS),
+        }
+    }
 }
 
 impl Hub {
@@ -392,6 +408,8 @@ impl Socket {
     /// After a gap in the bus: what the database says changed, in what the
     /// socket may see now (the gap may have swallowed a removal).
     async fn catch_up(&mut self, last_cursor: i64) -> Vec<SocketStep> {
+        let hub = self.feed.hub.clone();
+        let _turn = hub.catch_ups.acquire().await;
         if let Err(reason) = self.resubscribe().await {
             return vec![SocketStep::Close(reason)];
         }
