@@ -62,6 +62,161 @@ pub trait FromColumns: Sized {
     fn from_columns(row: &impl Columns) -> Result<Self>;
 }
 
+/// Another record's columns in a joined row, each named with `prefix`
+/// (`w_name` for the workspace's `name`).
+pub struct Prefixed<'a, C> {
+    pub row: &'a C,
+    pub prefix: &'static str,
+}
+
+impl<C: Columns> Prefixed<'_, C> {
+    fn name(&self, col: &str) -> String {
+        format!("{}{col}", self.prefix)
+    }
+
+    /// Whether the joined record is there: its `key` column is not NULL.
+    pub fn present(&self, key: &str) -> Result<bool> {
+        Ok(self.opt_uuid(key)?.is_some())
+    }
+}
+
+impl<C: Columns> Columns for Prefixed<'_, C> {
+    fn opt_text(&self, col: &str) -> Result<Option<String>> {
+        self.row.opt_text(&self.name(col))
+    }
+    fn opt_int(&self, col: &str) -> Result<Option<i64>> {
+        self.row.opt_int(&self.name(col))
+    }
+    fn flag(&self, col: &str) -> Result<bool> {
+        self.row.flag(&self.name(col))
+    }
+    fn opt_uuid(&self, col: &str) -> Result<Option<Uuid>> {
+        self.row.opt_uuid(&self.name(col))
+    }
+    fn opt_ts(&self, col: &str) -> Result<Option<DateTime<Utc>>> {
+        self.row.opt_ts(&self.name(col))
+    }
+    fn opt_json(&self, col: &str) -> Result<Option<Value>> {
+        self.row.opt_json(&self.name(col))
+    }
+    fn string_list(&self, col: &str) -> Result<Vec<String>> {
+        self.row.string_list(&self.name(col))
+    }
+}
+
+/// The columns of the tables read by [`channel_context_sql`].
+const CHANNEL_COLUMNS: &[&str] = &[
+    "channel_id",
+    "workspace_id",
+    "name",
+    "display_name",
+    "description",
+    "channel_type",
+    "is_archived",
+    "is_general",
+    "topic",
+    "purpose",
+    "retention_policy",
+    "allow_threads",
+    "allow_file_upload",
+    "allow_external_sharing",
+    "created_by",
+    "created_at",
+    "updated_at",
+    "archived_at",
+];
+const WORKSPACE_COLUMNS: &[&str] = &[
+    "workspace_id",
+    "name",
+    "domain",
+    "description",
+    "avatar_url",
+    "settings",
+    "plan_type",
+    "max_members",
+    "billing_email",
+    "subscription_status",
+    "sso_enabled",
+    "sso_config",
+    "require_2fa",
+    "created_at",
+    "updated_at",
+];
+const WORKSPACE_MEMBER_COLUMNS: &[&str] = &[
+    "member_id",
+    "workspace_id",
+    "user_id",
+    "role",
+    "title",
+    "department",
+    "status",
+    "invited_by",
+    "invitation_token",
+    "permissions",
+    "last_seen_at",
+    "timezone",
+    "joined_at",
+    "updated_at",
+];
+const CHANNEL_MEMBER_COLUMNS: &[&str] = &[
+    "membership_id",
+    "channel_id",
+    "user_id",
+    "role",
+    "notification_level",
+    "joined_at",
+    "left_at",
+    "invited_by",
+    "is_active",
+    "last_read_message_id",
+    "last_read_at",
+];
+
+/// The query behind [`crate::ports::ChannelStore::channel_context`], the
+/// same for every database but its placeholders (`channel`, `user`).
+pub fn channel_context_sql(channel: &str, user: &str) -> String {
+    let select = |alias: &str, columns: &[&str]| {
+        columns
+            .iter()
+            .map(|c| format!("{alias}.{c} AS {alias}_{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "SELECT {}, {}, {}, {}
+         FROM channels c
+         JOIN workspaces w ON w.workspace_id = c.workspace_id
+         LEFT JOIN workspace_members wm ON wm.workspace_id = c.workspace_id AND wm.user_id = {user}
+         LEFT JOIN channel_members cm ON cm.channel_id = c.channel_id AND cm.user_id = {user}
+         WHERE c.channel_id = {channel}",
+        select("c", CHANNEL_COLUMNS),
+        select("w", WORKSPACE_COLUMNS),
+        select("wm", WORKSPACE_MEMBER_COLUMNS),
+        select("cm", CHANNEL_MEMBER_COLUMNS),
+    )
+}
+
+impl FromColumns for ChannelContext {
+    fn from_columns(row: &impl Columns) -> Result<Self> {
+        let part = |prefix| Prefixed { row, prefix };
+        let (workspace_member, channel_member) = (part("wm_"), part("cm_"));
+        Ok(ChannelContext {
+            channel: Channel::from_columns(&part("c_"))?,
+            workspace: Workspace::from_columns(&part("w_"))?,
+            workspace_member: if workspace_member.present("member_id")? {
+                Some(WorkspaceMember::from_columns(&workspace_member)?)
+            } else {
+                None
+            },
+            channel_member: if channel_member.present("membership_id")? {
+                Some(ChannelMember::from_columns(&channel_member)?)
+            } else {
+                None
+            },
+        })
+    }
+}
+
 impl FromColumns for User {
     fn from_columns(row: &impl Columns) -> Result<Self> {
         Ok(User {

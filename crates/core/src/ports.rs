@@ -159,6 +159,13 @@ pub trait ChannelStore: Send + Sync {
         user: UserId,
         at: DateTime<Utc>,
     ) -> Result<bool>;
+    /// The channel, its workspace, and `user`'s memberships of both (active
+    /// or not), read together.
+    async fn channel_context(
+        &self,
+        channel: ChannelId,
+        user: UserId,
+    ) -> Result<Option<ChannelContext>>;
     /// The membership, active or not.
     async fn get_channel_member(
         &self,

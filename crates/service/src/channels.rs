@@ -9,6 +9,7 @@ use confab_core::{time, Error, Result};
 use sha2::{Digest, Sha256};
 
 use crate::accounts::Caller;
+use crate::workspaces::check_2fa_rule;
 use crate::{validate, Services};
 
 /// Most people in one group conversation.
@@ -84,28 +85,22 @@ impl Services {
     /// workspace who is in the channel, or, for a public channel, any
     /// non-guest member. Everyone else is told it does not exist.
     pub async fn channel_access(&self, caller: &Caller, id: ChannelId) -> Result<ChannelAccess> {
-        let channel = self
+        // One read for the channel, its workspace and both memberships.
+        let context = self
             .stores
             .channels
-            .get_channel(id)
+            .channel_context(id, caller.user.id)
             .await?
             .ok_or(Error::NotFound("channel"))?;
-        let (_, workspace_member) = self
-            .workspace_for(caller, channel.workspace_id)
-            .await
-            .map_err(|e| match e {
-                Error::NotFound(_) => Error::NotFound("channel"),
-                other => other,
-            })?;
-        let membership = self
-            .stores
-            .channels
-            .get_channel_member(id, caller.user.id)
-            .await?;
+        let workspace_member = context
+            .workspace_member
+            .filter(|m| m.status == MemberStatus::Active)
+            .ok_or(Error::NotFound("channel"))?;
+        check_2fa_rule(&context.workspace, caller)?;
         let access = ChannelAccess {
-            channel,
+            channel: context.channel,
             workspace_member,
-            membership,
+            membership: context.channel_member,
         };
         let public_to_me = access.channel.channel_type == ChannelType::Public
             && access.workspace_member.role != WorkspaceRole::Guest;

@@ -118,11 +118,7 @@ impl Services {
             .get_workspace(id)
             .await?
             .ok_or(Error::NotFound("workspace"))?;
-        if workspace.require_2fa && !caller.user.mfa_enabled {
-            return Err(Error::Forbidden(
-                "this workspace requires two-factor authentication: enroll first".into(),
-            ));
-        }
+        check_2fa_rule(&workspace, caller)?;
         Ok((workspace, member))
     }
 
@@ -535,4 +531,14 @@ fn checked_settings(value: &serde_json::Value) -> Result<serde_json::Value> {
         }
     }
     Ok(value)
+}
+
+/// A workspace that requires 2FA refuses callers who have not enrolled.
+pub(crate) fn check_2fa_rule(workspace: &Workspace, caller: &Caller) -> Result<()> {
+    if workspace.require_2fa && !caller.user.mfa_enabled {
+        return Err(Error::Forbidden(
+            "this workspace requires two-factor authentication: enroll first".into(),
+        ));
+    }
+    Ok(())
 }

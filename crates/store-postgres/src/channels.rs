@@ -1,5 +1,8 @@
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use confab_core::columns::channel_context_sql;
 use confab_core::id::{ChannelId, MessageId, UserId, WorkspaceId};
 use confab_core::model::*;
 use confab_core::page::Page;
@@ -272,6 +275,23 @@ impl ChannelStore for PostgresStore {
         .await
         .map_err(db_err)?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn channel_context(
+        &self,
+        channel: ChannelId,
+        user: UserId,
+    ) -> Result<Option<ChannelContext>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| channel_context_sql("$1", "$2"));
+        sqlx::query(&SQL)
+            .bind(channel.0)
+            .bind(user.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(decode_row::<ChannelContext>)
+            .transpose()
     }
 
     async fn get_channel_member(

@@ -1,5 +1,8 @@
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use confab_core::columns::channel_context_sql;
 use confab_core::id::{ChannelId, MessageId, UserId, WorkspaceId};
 use confab_core::model::*;
 use confab_core::page::Page;
@@ -285,6 +288,23 @@ impl ChannelStore for SqliteStore {
             )
             .await?;
         Ok(done > 0)
+    }
+
+    async fn channel_context(
+        &self,
+        channel: ChannelId,
+        user: UserId,
+    ) -> Result<Option<ChannelContext>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| channel_context_sql("?1", "?2"));
+        sqlx::query(&SQL)
+            .bind(channel.to_string())
+            .bind(user.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(decode_row::<ChannelContext>)
+            .transpose()
     }
 
     async fn get_channel_member(

@@ -36,6 +36,7 @@ macro_rules! store_conformance {
             workspaces_are_listed_for_a_user,
             channel_names_are_unique_per_workspace,
             channel_updates_and_archiving_apply,
+            a_channel_context_holds_the_channel_workspace_and_memberships,
             channel_membership_joins_leaves_and_rejoins,
             channels_are_listed_for_users_and_browsed,
             read_marker_only_moves_forward,
@@ -698,6 +699,47 @@ pub async fn channel_names_are_unique_per_workspace(stores: Stores) {
         .await
         .unwrap();
     assert_eq!(found.map(|c| c.id), Some(created.id));
+}
+
+pub async fn a_channel_context_holds_the_channel_workspace_and_memberships(stores: Stores) {
+    let w = world(stores).await;
+    let channels = &w.stores.channels;
+    let workspaces = &w.stores.workspaces;
+    let member = w.member("mia", WorkspaceRole::Member).await;
+    let stranger = w.stores.users.create_user(&new_user("stranger")).await;
+    let stranger = stranger.unwrap();
+    let room = w.channel("room").await;
+
+    // Everything equals what the single reads give.
+    let context = channels.channel_context(room.id, w.owner.id).await;
+    let context = context.unwrap().expect("the channel exists");
+    let channel = channels.get_channel(room.id).await.unwrap();
+    assert_eq!(Some(context.channel), channel);
+    let workspace = workspaces.get_workspace(w.workspace.id).await.unwrap();
+    assert_eq!(Some(context.workspace), workspace);
+    let membership = workspaces.get_member(w.workspace.id, w.owner.id).await;
+    assert_eq!(context.workspace_member, membership.unwrap());
+    assert!(context.workspace_member.is_some());
+    let in_channel = channels.get_channel_member(room.id, w.owner.id).await;
+    assert_eq!(context.channel_member, in_channel.unwrap());
+    assert!(context.channel_member.is_some());
+
+    // A member of the workspace outside the channel, then a stranger.
+    let context = channels.channel_context(room.id, member.id).await;
+    let context = context.unwrap().unwrap();
+    let membership = context.workspace_member.map(|m| (m.user_id, m.role));
+    assert_eq!(membership, Some((member.id, WorkspaceRole::Member)));
+    assert_eq!(context.channel_member, None);
+    let context = channels.channel_context(room.id, stranger.id).await;
+    let context = context.unwrap().unwrap();
+    assert_eq!(context.channel.id, room.id);
+    assert_eq!(
+        (context.workspace_member, context.channel_member),
+        (None, None)
+    );
+
+    let unknown = channels.channel_context(ChannelId::new(), w.owner.id).await;
+    assert!(unknown.unwrap().is_none());
 }
 
 pub async fn channel_updates_and_archiving_apply(stores: Stores) {

@@ -118,6 +118,16 @@ pub struct NewChannelMember {
     pub joined_at: DateTime<Utc>,
 }
 
+/// A channel with its workspace and one user's memberships of both: what a
+/// check of that user's access reads, in one query.
+#[derive(Clone, Debug)]
+pub struct ChannelContext {
+    pub channel: Channel,
+    pub workspace: super::Workspace,
+    pub workspace_member: Option<super::WorkspaceMember>,
+    pub channel_member: Option<ChannelMember>,
+}
+
 /// A partial update of a channel membership.
 #[derive(Clone, Debug, Default)]
 pub struct ChannelMemberUpdate {
