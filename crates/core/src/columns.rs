@@ -104,7 +104,42 @@ impl<C: Columns> Columns for Prefixed<'_, C> {
     }
 }
 
-/// The columns of the tables read by [`channel_context_sql`].
+/// The columns of the tables read by the joins below.
+const SESSION_COLUMNS: &[&str] = &[
+    "session_id",
+    "user_id",
+    "workspace_id",
+    "device_type",
+    "ip_address",
+    "user_agent",
+    "permissions",
+    "created_at",
+    "last_activity_at",
+    "expires_at",
+    "revoked_at",
+];
+const USER_COLUMNS: &[&str] = &[
+    "user_id",
+    "email",
+    "username",
+    "display_name",
+    "avatar_url",
+    "timezone",
+    "status",
+    "title",
+    "phone",
+    "bio",
+    "pronouns",
+    "notification_settings",
+    "theme_preferences",
+    "language",
+    "password_hash",
+    "mfa_enabled",
+    "mfa_secret",
+    "created_at",
+    "updated_at",
+    "last_login_at",
+];
 const CHANNEL_COLUMNS: &[&str] = &[
     "channel_id",
     "workspace_id",
@@ -175,13 +210,6 @@ const CHANNEL_MEMBER_COLUMNS: &[&str] = &[
 /// The query behind [`crate::ports::ChannelStore::channel_context`], the
 /// same for every database but its placeholders (`channel`, `user`).
 pub fn channel_context_sql(channel: &str, user: &str) -> String {
-    let select = |alias: &str, columns: &[&str]| {
-        columns
-            .iter()
-            .map(|c| format!("{alias}.{c} AS {alias}_{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     format!(
         "SELECT {}, {}, {}, {}
          FROM channels c
@@ -194,6 +222,35 @@ pub fn channel_context_sql(channel: &str, user: &str) -> String {
         select("wm", WORKSPACE_MEMBER_COLUMNS),
         select("cm", CHANNEL_MEMBER_COLUMNS),
     )
+}
+
+/// The query behind [`crate::ports::AuthStore::get_session_with_user`], the
+/// same for every database but its placeholder (`session`).
+pub fn session_with_user_sql(session: &str) -> String {
+    format!(
+        "SELECT {}, {} FROM sessions s JOIN users u ON u.user_id = s.user_id
+         WHERE s.session_id = {session}",
+        select("s", SESSION_COLUMNS),
+        select("u", USER_COLUMNS),
+    )
+}
+
+/// `alias.column AS alias_column` for each column: a select list whose
+/// names [`Prefixed`] reads back.
+fn select(alias: &str, columns: &[&str]) -> String {
+    columns
+        .iter()
+        .map(|c| format!("{alias}.{c} AS {alias}_{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl FromColumns for (Session, User) {
+    fn from_columns(row: &impl Columns) -> Result<Self> {
+        let session = Session::from_columns(&Prefixed { row, prefix: "s_" })?;
+        let user = User::from_columns(&Prefixed { row, prefix: "u_" })?;
+        Ok((session, user))
+    }
 }
 
 impl FromColumns for ChannelContext {

@@ -318,6 +318,8 @@ pub trait AuthStore: Send + Sync {
     async fn create_session(&self, session: &Session) -> Result<()>;
     /// The session, live or not.
     async fn get_session(&self, id: &str) -> Result<Option<Session>>;
+    /// The session, live or not, with its user, read together.
+    async fn get_session_with_user(&self, id: &str) -> Result<Option<(Session, User)>>;
     /// Record activity and slide the expiry, if the session is still live at
     /// `at`. False if it is revoked or expired.
     async fn touch_session(

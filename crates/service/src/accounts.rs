@@ -197,19 +197,12 @@ impl Services {
             return Err(Error::Unauthenticated);
         }
         let now = time::now();
-        let mut session = self
+        let (mut session, user) = self
             .stores
             .auth
-            .get_session(&hash_token(token))
+            .get_session_with_user(&hash_token(token))
             .await?
-            .filter(|s| s.is_live(now))
-            .ok_or(Error::Unauthenticated)?;
-        let user = self
-            .stores
-            .users
-            .get_user(session.user_id)
-            .await?
-            .filter(|u| u.status == UserStatus::Active)
+            .filter(|(s, u)| s.is_live(now) && u.status == UserStatus::Active)
             .ok_or(Error::Unauthenticated)?;
         if now - session.last_activity_at >= chrono_duration(self.policy.session_touch_interval) {
             let expires_at = now + chrono_duration(self.policy.session_ttl);

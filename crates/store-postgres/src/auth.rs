@@ -1,5 +1,8 @@
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use confab_core::columns::session_with_user_sql;
 use confab_core::id::{UserId, WorkspaceId};
 use confab_core::model::*;
 use confab_core::ports::AuthStore;
@@ -40,6 +43,18 @@ impl AuthStore for PostgresStore {
             .map_err(db_err)?
             .as_ref()
             .map(decode_row::<Session>)
+            .transpose()
+    }
+
+    async fn get_session_with_user(&self, id: &str) -> Result<Option<(Session, User)>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| session_with_user_sql("$1"));
+        sqlx::query(&SQL)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(decode_row::<(Session, User)>)
             .transpose()
     }
 

@@ -2040,6 +2040,11 @@ pub async fn sessions_are_created_touched_and_revoked(stores: Stores) {
     auth.create_session(&session).await.unwrap();
     assert_eq!(auth.get_session("s1").await.unwrap(), Some(session.clone()));
     assert!(auth.get_session("nope").await.unwrap().is_none());
+    // Read with its user, the user equal to what the single read gives.
+    let owner = w.stores.users.get_user(w.owner.id).await.unwrap().unwrap();
+    let together = auth.get_session_with_user("s1").await.unwrap();
+    assert_eq!(together, Some((session.clone(), owner)));
+    assert!(auth.get_session_with_user("nope").await.unwrap().is_none());
 
     let later = time::now() + Duration::minutes(5);
     assert!(auth
@@ -2062,6 +2067,8 @@ pub async fn sessions_are_created_touched_and_revoked(stores: Stores) {
     assert!(!auth.revoke_session("s1", at).await.unwrap());
     let revoked = auth.get_session("s1").await.unwrap().unwrap();
     assert_eq!(revoked.revoked_at, Some(at));
+    let (with_user, _) = auth.get_session_with_user("s1").await.unwrap().unwrap();
+    assert_eq!(with_user, revoked);
     assert!(!revoked.is_live(at));
     assert!(
         !auth
