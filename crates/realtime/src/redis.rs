@@ -410,6 +410,16 @@ impl RedisState {
         text.as_deref().map(from_json).transpose()
     }
 
+    /// The values of `keys`, in order; one round trip.
+    async fn mget(&self, keys: Vec<String>) -> Result<Vec<Option<String>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.conn
+            .run(|mut c| async move { redis::cmd("MGET").arg(keys).query_async(&mut c).await })
+            .await
+    }
+
     async fn del(&self, keys: Vec<String>) -> Result<()> {
         if keys.is_empty() {
             return Ok(());
@@ -586,18 +596,12 @@ impl EphemeralState for RedisState {
         workspace: WorkspaceId,
         users: &[UserId],
     ) -> Result<Vec<Option<Presence>>> {
-        if users.is_empty() {
-            return Ok(Vec::new());
-        }
         let keys: Vec<String> = users
             .iter()
             .map(|u| self.conn.key(format!("presence:{u}:{workspace}")))
             .collect();
-        let values: Vec<Option<String>> = self
-            .conn
-            .run(|mut c| async move { redis::cmd("MGET").arg(keys).query_async(&mut c).await })
-            .await?;
-        values
+        self.mget(keys)
+            .await?
             .into_iter()
             .map(|v| v.as_deref().map(from_json).transpose())
             .collect()
@@ -754,17 +758,11 @@ impl EphemeralState for RedisState {
     }
 
     async fn typing(&self, channel: ChannelId, candidates: &[UserId]) -> Result<Vec<UserId>> {
-        if candidates.is_empty() {
-            return Ok(Vec::new());
-        }
         let keys: Vec<String> = candidates
             .iter()
             .map(|u| self.conn.key(format!("typing:{channel}:{u}")))
             .collect();
-        let values: Vec<Option<String>> = self
-            .conn
-            .run(|mut c| async move { redis::cmd("MGET").arg(keys).query_async(&mut c).await })
-            .await?;
+        let values = self.mget(keys).await?;
         Ok(candidates
             .iter()
             .zip(values)
