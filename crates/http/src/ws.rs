@@ -161,7 +161,11 @@ async fn serve(mut socket: Socket, resume: Option<i64>, ws: WebSocket) {
     let close = loop {
         tokio::select! {
             delivery = socket.recv() => {
+                let started = tokio::time::Instant::now();
                 let steps = socket.process(delivery, cursor).await;
+                // Time spent waiting for a catch-up turn is not the
+                // client's silence.
+                last_heard += started.elapsed();
                 match deliver(&mut sink, steps, &mut cursor).await {
                     Ok(()) => {}
                     Err(reason) => break Some(reason),

@@ -68,7 +68,9 @@ struct Inner {
     user_connections: TtlMap<UserId, HashSet<String>>,
     /// Nodes that renewed their liveness lately.
     live_nodes: TtlMap<String, ()>,
-    /// Every node that renewed and has not been reaped, with its sockets.
+    /// Every node that renewed and has not been reaped (`nodes`).
+    known_nodes: HashSet<String>,
+    /// The sockets of each node (`node_connections:{node}`).
     node_connections: HashMap<String, HashSet<String>>,
     channel_members: TtlMap<ChannelId, ChannelMembersSnapshot>,
     member_claims: TtlMap<ChannelId, String>,
@@ -230,20 +232,21 @@ impl EphemeralState for MemoryState {
     async fn renew_node(&self, node: &str, ttl: Duration) -> Result<()> {
         let mut inner = self.lock();
         inner.live_nodes.insert(node.to_owned(), (), Some(ttl));
-        inner.node_connections.entry(node.to_owned()).or_default();
+        inner.known_nodes.insert(node.to_owned());
         Ok(())
     }
 
     async fn reap_dead_nodes(&self) -> Result<Vec<UserId>> {
         let mut inner = self.lock();
         let dead: Vec<String> = inner
-            .node_connections
-            .keys()
+            .known_nodes
+            .iter()
             .filter(|node| inner.live_nodes.get(node).is_none())
             .cloned()
             .collect();
         let mut users = HashSet::new();
         for node in dead {
+            inner.known_nodes.remove(&node);
             for id in inner.node_connections.remove(&node).unwrap_or_default() {
                 if let Some(info) = inner.connections.remove(&id) {
                     users.insert(info.user_id);

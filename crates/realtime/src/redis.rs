@@ -611,9 +611,8 @@ impl EphemeralState for RedisState {
         let key = self.conn.key(format!("connection:{id}"));
         let user_set = self.conn.key(format!("user_connections:{}", info.user_id));
         let node_set = self.conn.key(format!("node_connections:{}", info.node_id));
-        let nodes = self.conn.key("nodes");
         let payload = to_json(info)?;
-        let (id, node) = (id.to_owned(), info.node_id.clone());
+        let id = id.to_owned();
         let ttl = seconds(ttl::CONNECTION);
         self.conn
             .run(|mut c| async move {
@@ -628,8 +627,6 @@ impl EphemeralState for RedisState {
                     .sadd(&node_set, &id)
                     .ignore()
                     .expire(&node_set, ttl as i64)
-                    .ignore()
-                    .sadd(&nodes, node)
                     .ignore()
                     .query_async::<()>(&mut c)
                     .await

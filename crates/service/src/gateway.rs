@@ -58,9 +58,9 @@ struct Registry {
     all: HashMap<u64, Slot>,
 }
 
-/// Sockets of one node catching up from the database at once. A gap
-/// reaches every socket of the node together; unbounded, their reads would
-/// queue past the database pool's timeout.
+/// Sockets of one node catching up from the database at once. A gap (or a
+/// workspace's 2FA rule changing) reaches many sockets of the node together;
+/// unbounded, their reads would queue past the database pool's timeout.
 pub const MAX_CONCURRENT_CATCH_UPS: usize = 8;
 
 /// The fan-out of one node: topics to the sockets subscribed to them.
@@ -95,20 +95,38 @@ impl Hub {
                 hub.dispatch(item);
             }
         });
-        let weak = Arc::downgrade(&hub);
+        // Renewal runs apart from reaping, which may be slow, so a node
+        // never lapses because it was busy reaping another.
+        hub.every(
+            NODE_UPKEEP,
+            services,
+            |s| async move { s.renew_node().await },
+        );
+        hub.every(NODE_UPKEEP, services, |s| async move {
+            s.reap_dead_nodes().await
+        });
+        hub
+    }
+
+    /// Run `job` every `period` while the hub lives.
+    fn every<F, Fut>(self: &Arc<Self>, period: std::time::Duration, services: &Services, job: F)
+    where
+        F: Fn(Services) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
+        let weak = Arc::downgrade(self);
         let services = services.clone();
         tokio::spawn(async move {
-            let mut upkeep = tokio::time::interval(NODE_UPKEEP);
-            upkeep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut ticks = tokio::time::interval(period);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                upkeep.tick().await;
+                ticks.tick().await;
                 if weak.strong_count() == 0 {
                     return;
                 }
-                services.node_upkeep().await;
+                job(services.clone()).await;
             }
         });
-        hub
     }
 
     /// Refuse a socket to a user who holds [`MAX_SOCKETS_PER_USER`] on
@@ -441,6 +459,14 @@ impl Socket {
                 if !mine {
                     return Vec::new();
                 }
+                // The workspace's 2FA rule changed: it changes nothing for
+                // a user with MFA (their own MFA changes come on their topic).
+                if self.caller.user.mfa_enabled {
+                    return deliver;
+                }
+                // Every member's socket hears this at once: take turns.
+                let hub = self.feed.hub.clone();
+                let _turn = hub.catch_ups.acquire().await;
                 self.refreshed(envelope.cursor, deliver).await
             }
             (Topic::Workspace(workspace), event) => {

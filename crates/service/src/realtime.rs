@@ -848,9 +848,15 @@ impl Services {
                 .await,
             "connection registry",
         );
-        if left == Some(0) {
-            self.go_offline(caller.user.id, subscriptions.workspaces.keys().copied())
-                .await;
+        if left != Some(0) {
+            return;
+        }
+        for workspace in subscriptions.workspaces.keys() {
+            if let Some(presence) =
+                degrade(self.current_presence(caller, *workspace).await, "presence")
+            {
+                self.go_offline(caller.user.id, *workspace, presence).await;
+            }
         }
     }
 
@@ -863,11 +869,9 @@ impl Services {
         )
     }
 
-    /// Renew this node's liveness, and forget the sockets of nodes that
-    /// stopped renewing (they died without closing them): their users with
-    /// no socket left anywhere go offline. Every node runs this every
-    /// [`NODE_UPKEEP`].
-    pub async fn node_upkeep(&self) {
+    /// Renew this node's liveness; every node runs this every
+    /// [`NODE_UPKEEP`], apart from anything slower.
+    pub async fn renew_node(&self) {
         degrade(
             self.realtime
                 .state
@@ -875,6 +879,12 @@ impl Services {
                 .await,
             "node liveness",
         );
+    }
+
+    /// Forget the sockets of nodes that stopped renewing (they died without
+    /// closing them); their users with no socket left anywhere go offline
+    /// where their presence is stored.
+    pub async fn reap_dead_nodes(&self) {
         let Some(users) = degrade(self.realtime.state.reap_dead_nodes().await, "node liveness")
         else {
             return;
@@ -889,28 +899,29 @@ impl Services {
             let active = workspaces
                 .into_iter()
                 .filter(|(_, member)| member.status == MemberStatus::Active);
-            self.go_offline(user, active.map(|(w, _)| w.id)).await;
+            for (workspace, _) in active {
+                let stored = degrade(
+                    self.realtime
+                        .state
+                        .get_presence(workspace.id, &[user])
+                        .await,
+                    "presence",
+                );
+                if let Some(presence) = stored.and_then(|mut found| found.pop().flatten()) {
+                    self.go_offline(user, workspace.id, presence).await;
+                }
+            }
         }
     }
 
-    /// Mark `user` offline wherever their presence is stored, and tell the
-    /// members of those workspaces.
-    async fn go_offline(&self, user: UserId, workspaces: impl Iterator<Item = WorkspaceId>) {
-        for workspace in workspaces {
-            let stored = degrade(
-                self.realtime.state.get_presence(workspace, &[user]).await,
-                "presence",
-            );
-            let Some(mut presence) = stored.and_then(|mut found| found.pop().flatten()) else {
-                continue;
-            };
-            presence.status = PresenceStatus::Offline;
-            presence.last_seen = time::now();
-            degrade(
-                self.store_presence(user, workspace, presence).await,
-                "presence",
-            );
-        }
+    /// Store `presence` as offline now, and tell the workspace's members.
+    async fn go_offline(&self, user: UserId, workspace: WorkspaceId, mut presence: Presence) {
+        presence.status = PresenceStatus::Offline;
+        presence.last_seen = time::now();
+        degrade(
+            self.store_presence(user, workspace, presence).await,
+            "presence",
+        );
     }
 }
 

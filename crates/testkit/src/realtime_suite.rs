@@ -267,6 +267,8 @@ pub async fn the_sockets_of_a_dead_node_are_reaped_once(fx: RealtimeFixture) {
         ("e1", elsewhere, "short"),
         ("e2", elsewhere, "long"),
         ("x1", closed, "short"),
+        // A node that never renewed is not known, so never reaped.
+        ("n1", closed, "unregistered"),
     ] {
         fx.state
             .put_connection(id, &connection(user, node))
@@ -305,6 +307,7 @@ pub async fn the_sockets_of_a_dead_node_are_reaped_once(fx: RealtimeFixture) {
     assert_eq!(fx.state.count_connections(elsewhere).await.unwrap(), 1);
     assert_eq!(fx.state.get_connection("a1").await.unwrap(), None);
     assert!(fx.state.get_connection("e2").await.unwrap().is_some());
+    assert!(fx.state.get_connection("n1").await.unwrap().is_some());
     assert_eq!(
         fx.state.reap_dead_nodes().await.unwrap(),
         Vec::<UserId>::new()
