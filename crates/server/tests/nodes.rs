@@ -385,7 +385,7 @@ async fn sockets_are_counted_across_nodes_and_a_dead_nodes_users_go_offline() {
     let stores = stores_of(&db).await;
     let a = TestApp::attach(node_a.base.clone(), stores.clone());
     let b = TestApp::attach(node_b.base.clone(), stores.clone());
-    let (owner, member, _, general) = team(&a).await;
+    let (owner, member, workspace, general) = team(&a).await;
     let member_id = a.user_id(&member).await;
 
     // The per-user limit counts the sockets on every node.
@@ -433,7 +433,9 @@ async fn sockets_are_counted_across_nodes_and_a_dead_nodes_users_go_offline() {
             e["user_id"] == json!(member_id) && e["presence"]["status"] == "offline"
         })
         .await;
-    assert_eq!(offline["presence"]["status"], "offline");
+    // In the workspace the member was online in, with when they were last seen.
+    assert_eq!(offline["workspace_id"], json!(workspace));
+    assert!(offline["presence"]["last_seen"].is_string(), "{offline}");
     // Only the watcher's connection is left registered.
     let connections: Vec<String> = probe
         .keys()

@@ -268,14 +268,9 @@ impl Services {
         &self,
         caller: &Caller,
         workspace: WorkspaceId,
-        channel: Option<ChannelId>,
     ) -> Result<Vec<ReadState>> {
         self.workspace_for(caller, workspace).await?;
-        let mut states = self.unread_states(caller, workspace).await?;
-        if let Some(channel) = channel {
-            states.retain(|s| s.channel_id == channel);
-        }
-        Ok(states)
+        self.unread_states(caller, workspace).await
     }
 
     /// Unread and mention counts of the caller in one channel.
@@ -286,10 +281,11 @@ impl Services {
     ) -> Result<ReadState> {
         let access = self.channel_access(caller, channel).await?;
         access.require_member()?;
-        self.read_states(caller, access.channel.workspace_id, Some(channel))
+        // Access is proven: the workspace's counts need no second check.
+        self.unread_states(caller, access.channel.workspace_id)
             .await?
             .into_iter()
-            .next()
+            .find(|s| s.channel_id == channel)
             .ok_or(Error::NotFound("channel"))
     }
 

@@ -350,15 +350,18 @@ impl Services {
         except: Option<&str>,
     ) -> Result<u64> {
         let now = time::now();
-        let live: Vec<String> = self
-            .stores
-            .auth
-            .list_user_sessions(user, now)
-            .await?
-            .into_iter()
-            .map(|s| s.id)
-            .filter(|id| only.is_none_or(|o| o == id) && except != Some(id.as_str()))
-            .collect();
+        let mirrors: Vec<String> = match only {
+            Some(id) => vec![id.to_owned()],
+            None => self
+                .stores
+                .auth
+                .list_user_sessions(user, now)
+                .await?
+                .into_iter()
+                .map(|s| s.id)
+                .filter(|id| except != Some(id.as_str()))
+                .collect(),
+        };
         let revoked = match only {
             Some(id) => u64::from(self.stores.auth.revoke_session(id, now).await?),
             None => {
@@ -369,7 +372,7 @@ impl Services {
             }
         };
         degrade(
-            self.realtime.state.remove_sessions(&live).await,
+            self.realtime.state.remove_sessions(&mirrors).await,
             "session mirror",
         );
         let event = Event::SessionsRevoked {
@@ -561,10 +564,11 @@ impl Services {
 
     /// Note that the caller is typing in a channel they are a member of.
     pub async fn typing(&self, caller: &Caller, channel: ChannelId) -> Result<()> {
-        let access = self.channel_access(caller, channel).await?;
-        access.require_member()?;
+        // The limit first: refused signals cost no database read.
         self.limit_per_minute(caller, "typing", MAX_TYPING_SIGNALS_PER_MINUTE)
             .await?;
+        let access = self.channel_access(caller, channel).await?;
+        access.require_member()?;
         // Typing is a hint: without the shared state it is simply not shown.
         degrade(
             self.realtime
@@ -612,6 +616,9 @@ impl Services {
         workspace: WorkspaceId,
         update: PresenceUpdate,
     ) -> Result<Presence> {
+        // The limit first: refused changes cost no database read.
+        self.limit_per_minute(caller, "presence", MAX_PRESENCE_CHANGES_PER_MINUTE)
+            .await?;
         self.workspace_for(caller, workspace).await?;
         if update.status == Some(PresenceStatus::Offline) {
             return Err(Error::invalid(
@@ -627,8 +634,6 @@ impl Services {
                 MAX_CUSTOM_STATUS_CHARS,
             )?),
         };
-        self.limit_per_minute(caller, "presence", MAX_PRESENCE_CHANGES_PER_MINUTE)
-            .await?;
         let current = self.current_presence(caller, workspace).await?;
         let presence = Presence {
             status: update.status.unwrap_or(match current.status {

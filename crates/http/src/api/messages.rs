@@ -435,7 +435,7 @@ async fn unread(
     Path(workspace): Path<String>,
 ) -> Result<Json<UnreadSummary>, ApiError> {
     let id: WorkspaceId = parse_id(&workspace, "workspace")?;
-    let states = app.read_states(&caller, id, None).await?;
+    let states = app.read_states(&caller, id).await?;
     Ok(Json(UnreadSummary {
         total_unread: states.iter().map(|s| s.unread).sum(),
         total_mentions: states.iter().map(|s| s.mentions).sum(),
