@@ -64,9 +64,9 @@ pub trait FromColumns: Sized {
 
 /// Another record's columns in a joined row, each named with `prefix`
 /// (`w_name` for the workspace's `name`).
-pub struct Prefixed<'a, C> {
-    pub row: &'a C,
-    pub prefix: &'static str,
+struct Prefixed<'a, C> {
+    row: &'a C,
+    prefix: &'static str,
 }
 
 impl<C: Columns> Prefixed<'_, C> {
@@ -75,7 +75,7 @@ impl<C: Columns> Prefixed<'_, C> {
     }
 
     /// Whether the joined record is there: its `key` column is not NULL.
-    pub fn present(&self, key: &str) -> Result<bool> {
+    fn present(&self, key: &str) -> Result<bool> {
         Ok(self.opt_uuid(key)?.is_some())
     }
 }

@@ -169,6 +169,17 @@ impl From<Uuid> for MessageId {
     }
 }
 
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// 128 random bits in hex: an id that needs no order (a socket, a node, a
+/// cache claim).
+pub fn random_hex_id() -> String {
+    hex(&rand::random::<[u8; 16]>())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -569,7 +569,6 @@ pub trait EphemeralState: RateLimiter {
     async fn set_typing(&self, channel: ChannelId, user: UserId) -> Result<()>;
     /// Which of `candidates` are typing in `channel` now.
     async fn typing(&self, channel: ChannelId, candidates: &[UserId]) -> Result<Vec<UserId>>;
-    async fn clear_typing(&self, channel: ChannelId, user: UserId) -> Result<()>;
 
     /// Up to `limit` newest top-level messages of `channel`, newest first, or
     /// `None` if the channel is not cached.

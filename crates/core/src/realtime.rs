@@ -201,13 +201,6 @@ pub struct SessionSnapshot {
     pub permissions: Vec<String>,
 }
 
-/// Cached unread state of one channel for one user.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct UnreadCount {
-    pub unread: i64,
-    pub mentions: i64,
-}
-
 /// A claim to rebuild a missing cache entry. A rebuild is stored only if
 /// nothing changed the entry between the claim and the store, so a rebuild
 /// read from the database can never overwrite a newer change.

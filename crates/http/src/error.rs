@@ -8,7 +8,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use confab_core::Error;
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// A domain error on its way to the client.
 #[derive(Debug)]
@@ -47,10 +47,7 @@ impl IntoResponse for ApiError {
             // The request-id middleware writes the body of every 5xx response.
             return status.into_response();
         }
-        let mut body = json!({"code": self.0.code(), "message": self.0.to_string()});
-        if let Error::Invalid { field, .. } | Error::Conflict { field, .. } = &self.0 {
-            body["field"] = json!(field);
-        }
+        let body = error_detail(&self.0, self.0.to_string());
         let mut response = (status, Json(json!({ "error": body }))).into_response();
         if let Error::RateLimited { retry_after } = &self.0 {
             response.headers_mut().insert(
@@ -60,6 +57,16 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// The `error` object of a response or socket event: `code`, `message`, and
+/// `field` where one request field is at fault.
+pub(crate) fn error_detail(err: &Error, message: String) -> Value {
+    let mut detail = json!({"code": err.code(), "message": message});
+    if let Error::Invalid { field, .. } | Error::Conflict { field, .. } = err {
+        detail["field"] = json!(field);
+    }
+    detail
 }
 
 /// The answer for a route that does not exist.

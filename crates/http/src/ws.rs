@@ -22,6 +22,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::error::error_detail;
 use crate::extract::session_token;
 use crate::wire::{double_option, ChannelView, ErrorBody, MessageView};
 use crate::{ApiError, AppState};
@@ -350,9 +351,5 @@ fn error_json(err: &Error) -> Value {
         }
         other => other.to_string(),
     };
-    let mut detail = json!({"code": err.code(), "message": message});
-    if let Error::Invalid { field, .. } | Error::Conflict { field, .. } = err {
-        detail["field"] = json!(field);
-    }
-    json!({"type": "error", "error": detail})
+    json!({"type": "error", "error": error_detail(err, message)})
 }

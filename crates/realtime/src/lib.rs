@@ -9,7 +9,6 @@ mod ttl_map;
 
 use confab_core::ports::{BusItem, BusStream};
 use confab_core::realtime::FillToken;
-use rand::RngCore;
 use tokio::sync::broadcast;
 
 pub use crate::memory::{MemoryBus, MemoryState};
@@ -20,9 +19,7 @@ pub use crate::redis::{RedisBus, RedisOptions, RedisState};
 pub const BUS_BUFFER: usize = 16_384;
 
 fn new_fill_token() -> FillToken {
-    let mut bytes = [0u8; 16];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    FillToken(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    FillToken(confab_core::id::random_hex_id())
 }
 
 /// A broadcast receiver as a bus stream, each item turned into a bus item by

@@ -315,11 +315,6 @@ impl EphemeralState for MemoryState {
             .collect())
     }
 
-    async fn clear_typing(&self, channel: ChannelId, user: UserId) -> Result<()> {
-        self.lock().typing.remove(&(channel, user));
-        Ok(())
-    }
-
     async fn recent_messages(
         &self,
         channel: ChannelId,

@@ -186,7 +186,8 @@ impl Drop for RedisBus {
 }
 
 /// Keep one subscription to `channel` open, forwarding what arrives; after a
-/// lost connection, reconnect and tell local subscribers about the gap.
+/// lost connection, reconnect and tell local subscribers about the gap (once,
+/// when the subscription is back: catching up earlier would miss the rest).
 async fn subscribe_forever(
     client: redis::Client,
     channel: String,
@@ -196,34 +197,11 @@ async fn subscribe_forever(
     let mut ready = Some(ready);
     let mut failures: u32 = 0;
     loop {
-        match client.get_async_pubsub().await {
-            Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
-                Ok(()) => {
-                    if failures > 0 {
-                        tracing::info!("event bus subscription restored");
-                        let _ = local.send(BusItem::Gap);
-                    }
-                    if let Some(ready) = ready.take() {
-                        let _ = ready.send(());
-                    }
-                    let mut messages = pubsub.into_on_message();
-                    while let Some(message) = messages.next().await {
-                        match serde_json::from_slice::<Envelope>(message.get_payload_bytes()) {
-                            Ok(envelope) => {
-                                let _ = local.send(BusItem::Event(Box::new(envelope)));
-                            }
-                            Err(err) => tracing::warn!(error = %err, "dropping a malformed event"),
-                        }
-                    }
-                    tracing::warn!("event bus subscription lost");
-                    let _ = local.send(BusItem::Gap);
-                    failures = 1;
-                }
-                Err(err) => {
-                    tracing::warn!(error = %err, "cannot subscribe to the event bus");
-                    failures += 1;
-                }
-            },
+        match subscribe_once(&client, &channel, &local, failures > 0, &mut ready).await {
+            Ok(()) => {
+                tracing::warn!("event bus subscription lost");
+                failures = 1;
+            }
             Err(err) => {
                 if failures == 0 {
                     tracing::warn!(error = %err, "cannot reach redis for the event bus");
@@ -234,6 +212,36 @@ async fn subscribe_forever(
         let delay = Duration::from_millis(100 * u64::from(failures.clamp(1, 10)));
         tokio::time::sleep(delay).await;
     }
+}
+
+/// Subscribe and forward events until the connection ends; a subscription
+/// that follows a lost one starts with a gap.
+async fn subscribe_once(
+    client: &redis::Client,
+    channel: &str,
+    local: &broadcast::Sender<BusItem>,
+    after_loss: bool,
+    ready: &mut Option<tokio::sync::oneshot::Sender<()>>,
+) -> redis::RedisResult<()> {
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.subscribe(channel).await?;
+    if after_loss {
+        tracing::info!("event bus subscription restored");
+        let _ = local.send(BusItem::Gap);
+    }
+    if let Some(ready) = ready.take() {
+        let _ = ready.send(());
+    }
+    let mut messages = pubsub.into_on_message();
+    while let Some(message) = messages.next().await {
+        match serde_json::from_slice::<Envelope>(message.get_payload_bytes()) {
+            Ok(envelope) => {
+                let _ = local.send(BusItem::Event(Box::new(envelope)));
+            }
+            Err(err) => tracing::warn!(error = %err, "dropping a malformed event"),
+        }
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -766,11 +774,6 @@ impl EphemeralState for RedisState {
             .filter(|(_, v)| v.is_some())
             .map(|(u, _)| *u)
             .collect())
-    }
-
-    async fn clear_typing(&self, channel: ChannelId, user: UserId) -> Result<()> {
-        self.del(vec![self.conn.key(format!("typing:{channel}:{user}"))])
-            .await
     }
 
     async fn recent_messages(

@@ -72,8 +72,7 @@ fn conversation_name(users: &[UserId]) -> String {
     ids.sort();
     ids.dedup();
     let digest = Sha256::digest(ids.join(",").as_bytes());
-    let hex: String = digest.iter().take(20).map(|b| format!("{b:02x}")).collect();
-    format!("dm:{hex}")
+    format!("dm:{}", hex(&digest[..20]))
 }
 
 fn forbidden(what: &str) -> Error {

@@ -332,7 +332,7 @@ impl Socket {
         for topic in subscriptions.topics(caller.user.id) {
             feed.subscribe(topic);
         }
-        let connection_id = random_id();
+        let connection_id = random_hex_id();
         let opened_at = time::now();
         services
             .socket_opened(&caller, &connection_id, &subscriptions, opened_at)
@@ -639,12 +639,4 @@ fn resync(user: UserId) -> SocketStep {
         time::now(),
         Event::ResyncRequired,
     )))
-}
-
-/// A random id for a connection or a node.
-pub(crate) fn random_id() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 16];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

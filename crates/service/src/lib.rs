@@ -23,14 +23,14 @@ pub use accounts::{Caller, IssuedSession, LoginOutcome, SignUp};
 pub use channels::{ChannelAccess, NewChannelRequest, MAX_GROUP_MEMBERS};
 pub use gateway::{
     ClientCommand, CloseReason, Delivery, Hub, Socket, SocketStep, MAX_SOCKETS_PER_USER,
-    SOCKET_QUEUE,
 };
 pub use messages::{check_emoji, HistoryPage, HistoryQuery, PostMessage, MAX_MESSAGE_CHARS};
 pub use mfa::MfaEnrollment;
 pub use realtime::{
-    PresenceUpdate, Replay, Subscriptions, MAX_CUSTOM_STATUS_CHARS,
-    MAX_PRESENCE_CHANGES_PER_MINUTE, MAX_TYPING_SIGNALS_PER_MINUTE, NODE_UPKEEP, REPLAY_OVERLAP,
+    PresenceUpdate, Replay, Subscriptions, MAX_PRESENCE_CHANGES_PER_MINUTE,
+    MAX_TYPING_SIGNALS_PER_MINUTE, NODE_UPKEEP, REPLAY_OVERLAP,
 };
+pub use tokens::hash_token;
 pub use workspaces::{CreatedWorkspace, NewWorkspaceRequest};
 
 /// Limits and lifetimes of the account rules.
@@ -87,7 +87,7 @@ impl Services {
             stores,
             realtime,
             policy,
-            node_id: Arc::from(gateway::random_id()),
+            node_id: Arc::from(confab_core::id::random_hex_id()),
         }
     }
 

@@ -14,11 +14,8 @@ pub(crate) fn new_token() -> (String, String) {
 }
 
 /// The stored form of a token: lowercase hex SHA-256.
-pub(crate) fn hash_token(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+pub fn hash_token(token: &str) -> String {
+    confab_core::id::hex(&Sha256::digest(token.as_bytes()))
 }
 
 /// Whether `token` has the shape of a token Confab issued (cheap filter

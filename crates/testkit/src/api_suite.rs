@@ -512,7 +512,7 @@ pub async fn bad_input_gets_a_clear_error_and_changes_nothing(app: TestApp) {
     };
     // Store an expired invitation whose token we know.
     let known_token = "B".repeat(43);
-    expired.token_hash = sha256_hex(&known_token);
+    expired.token_hash = confab_service::hash_token(&known_token);
     app.stores
         .workspaces
         .create_invitation(&expired)
@@ -557,14 +557,6 @@ pub async fn bad_input_gets_a_clear_error_and_changes_nothing(app: TestApp) {
             .len(),
         1
     );
-}
-
-fn sha256_hex(text: &str) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 pub async fn login_does_not_reveal_accounts_and_is_rate_limited(app: TestApp) {

@@ -149,13 +149,10 @@ fn template_name() -> String {
     for file in files {
         hasher.update(std::fs::read(file).expect("read migration"));
     }
-    let digest: String = hasher
-        .finalize()
-        .iter()
-        .take(6)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("confab_tmpl_{digest}")
+    format!(
+        "confab_tmpl_{}",
+        confab_core::id::hex(&hasher.finalize()[..6])
+    )
 }
 
 async fn build_template(conn: &mut sqlx::PgConnection, admin_url: &str, name: &str) {

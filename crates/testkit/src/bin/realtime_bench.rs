@@ -31,7 +31,6 @@ use confab_testkit::process::Server;
 use confab_testkit::realtime_harness::{test_prefix, RedisProbe, REDIS_URL_VAR};
 use futures::StreamExt;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -83,10 +82,7 @@ struct Seeded {
 
 fn token_for(i: usize) -> (String, String) {
     let token = format!("{:0>43}", format!("bench{i}"));
-    let hash = Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = confab_service::hash_token(&token);
     (token, hash)
 }
 
