@@ -239,9 +239,10 @@ async fn deliver(
 ) -> Result<(), CloseReason> {
     for step in steps {
         match step {
-            SocketStep::Send(envelope) => {
-                *cursor = (*cursor).max(envelope.cursor);
-                send_json(sink, &to_wire(&envelope))
+            SocketStep::Send(outgoing) => {
+                *cursor = (*cursor).max(outgoing.cursor);
+                let text = outgoing.wire(|envelope| to_wire(envelope).to_string());
+                timed_send(sink, WsMessage::Text(text.into()))
                     .await
                     .map_err(|_| CloseReason::SlowConsumer)?;
             }

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use chrono::{DateTime, Utc};
 use confab_core::id::*;
@@ -27,10 +27,40 @@ pub const MIN_HEARTBEAT_GAP: std::time::Duration = std::time::Duration::from_sec
 /// Sockets one user may hold open (tabs, devices, bots), on all nodes.
 pub const MAX_SOCKETS_PER_USER: usize = 50;
 
+/// An event on its way to sockets. Its wire form is rendered once, by the
+/// first socket that sends it, and shared by the others.
+#[derive(Debug)]
+pub struct Outgoing {
+    envelope: Envelope,
+    wire: OnceLock<String>,
+}
+
+impl Outgoing {
+    pub fn new(envelope: Envelope) -> Arc<Self> {
+        Arc::new(Self {
+            envelope,
+            wire: OnceLock::new(),
+        })
+    }
+
+    /// The event as sent, rendered by `render` the first time it is asked.
+    pub fn wire(&self, render: impl FnOnce(&Envelope) -> String) -> &str {
+        self.wire.get_or_init(|| render(&self.envelope))
+    }
+}
+
+impl std::ops::Deref for Outgoing {
+    type Target = Envelope;
+
+    fn deref(&self) -> &Envelope {
+        &self.envelope
+    }
+}
+
 /// What the hub hands a socket.
 #[derive(Clone, Debug)]
 pub enum Delivery {
-    Event(Arc<Envelope>),
+    Event(Arc<Outgoing>),
     /// The node may have missed events: catch up from the database.
     Gap,
     /// The node is shutting down.
@@ -152,9 +182,9 @@ impl Hub {
         match item {
             BusItem::Event(envelope) => {
                 if let Some(slots) = registry.by_topic.get(&envelope.topic) {
-                    let envelope: Arc<Envelope> = Arc::from(envelope);
+                    let outgoing = Outgoing::new(*envelope);
                     for slot in slots.values() {
-                        slot.offer(Delivery::Event(envelope.clone()));
+                        slot.offer(Delivery::Event(outgoing.clone()));
                     }
                 }
             }
@@ -288,7 +318,7 @@ pub enum CloseReason {
 /// What a socket should do next.
 #[derive(Debug)]
 pub enum SocketStep {
-    Send(Arc<Envelope>),
+    Send(Arc<Outgoing>),
     Close(CloseReason),
 }
 
@@ -378,7 +408,7 @@ impl Socket {
                 let mut steps: Vec<SocketStep> = replay
                     .envelopes
                     .into_iter()
-                    .map(|e| SocketStep::Send(Arc::new(e)))
+                    .map(|e| SocketStep::Send(Outgoing::new(e)))
                     .collect();
                 if !replay.complete {
                     steps.push(resync(self.caller.user.id));
@@ -440,7 +470,7 @@ impl Socket {
     }
 
     /// Apply the delivery rules to one event.
-    async fn admit(&mut self, envelope: Arc<Envelope>) -> Vec<SocketStep> {
+    async fn admit(&mut self, envelope: Arc<Outgoing>) -> Vec<SocketStep> {
         let me = self.caller.user.id;
         let deliver = vec![SocketStep::Send(envelope.clone())];
         match (&envelope.topic, &envelope.event) {
@@ -634,7 +664,7 @@ impl Socket {
 }
 
 fn resync(user: UserId) -> SocketStep {
-    SocketStep::Send(Arc::new(Envelope::new(
+    SocketStep::Send(Outgoing::new(Envelope::new(
         Topic::User(user),
         time::now(),
         Event::ResyncRequired,

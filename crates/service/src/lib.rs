@@ -22,7 +22,7 @@ use confab_core::Result;
 pub use accounts::{Caller, IssuedSession, LoginOutcome, SignUp};
 pub use channels::{ChannelAccess, NewChannelRequest, MAX_GROUP_MEMBERS};
 pub use gateway::{
-    ClientCommand, CloseReason, Delivery, Hub, Socket, SocketStep, MAX_SOCKETS_PER_USER,
+    ClientCommand, CloseReason, Delivery, Hub, Outgoing, Socket, SocketStep, MAX_SOCKETS_PER_USER,
 };
 pub use messages::{check_emoji, HistoryPage, HistoryQuery, PostMessage, MAX_MESSAGE_CHARS};
 pub use mfa::MfaEnrollment;
