@@ -250,14 +250,7 @@ async fn a_node_keeps_serving_through_a_redis_outage_and_recovers() {
         .as_str()
         .unwrap()
         .to_owned();
-    let added = app
-        .post(
-            &format!("/api/v1/channels/{secret}/members"),
-            Some(&owner),
-            json!({ "user_id": member_id }),
-        )
-        .await;
-    assert_eq!(added.status, 200, "{added:?}");
+    app.add_to_channel(&owner, &secret, &member_id).await;
     socket
         .expect_where("member_joined", |e| e["channel_id"] == json!(secret))
         .await;

@@ -1457,12 +1457,7 @@ pub async fn private_channels_and_conversations_are_invisible_to_outsiders(app: 
     let friend = app.user("fred").await;
     app.join(&t.owner, &t.ws, &friend, "member").await;
     let friend_id = app.user_id(&friend).await;
-    app.post(
-        &format!("/api/v1/channels/{private}/members"),
-        Some(&t.member),
-        json!({"user_id": friend_id}),
-    )
-    .await;
+    app.add_to_channel(&t.member, &private, &friend_id).await;
     assert_eq!(
         app.get(&format!("/api/v1/channels/{private}"), &friend)
             .await
@@ -2111,12 +2106,7 @@ pub async fn message_routes_refuse_outsiders_and_bad_input(app: TestApp) {
     let friend = app.user("fiona").await;
     app.join(&t.owner, &t.ws, &friend, "member").await;
     let friend_id = app.user_id(&friend).await;
-    app.post(
-        &format!("/api/v1/channels/{private}/members"),
-        Some(&t.member),
-        json!({"user_id": friend_id}),
-    )
-    .await;
+    app.add_to_channel(&t.member, &private, &friend_id).await;
     assert_eq!(
         app.get(&format!("/api/v1/messages/{secret}"), &friend)
             .await

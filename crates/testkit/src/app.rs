@@ -213,6 +213,18 @@ impl TestApp {
     }
 
     /// Invite by open link with `role` and accept it as `joiner`.
+    /// `by` adds the user `user_id` to `channel`; asserts it worked.
+    pub async fn add_to_channel(&self, by: &str, channel: &str, user_id: &str) {
+        let added = self
+            .post(
+                &format!("/api/v1/channels/{channel}/members"),
+                Some(by),
+                json!({ "user_id": user_id }),
+            )
+            .await;
+        assert_eq!(added.status, StatusCode::OK, "{added:?}");
+    }
+
     pub async fn join(&self, owner: &str, workspace: &str, joiner: &str, role: &str) {
         let invite = self
             .post(

@@ -297,14 +297,7 @@ pub async fn sockets_never_see_what_their_user_cannot_read(app: TestApp) {
         json!({"name": "lobby", "private": true}),
     )
     .await;
-    let added = app
-        .post(
-            &format!("/api/v1/channels/{lobby}/members"),
-            Some(&t.owner),
-            json!({"user_id": t.guest_id}),
-        )
-        .await;
-    assert_eq!(added.status, StatusCode::OK, "{added:?}");
+    app.add_to_channel(&t.owner, &lobby, &t.guest_id).await;
     let mut member = WsClient::connect(&app.base, &t.member).await;
     let mut guest = WsClient::connect(&app.base, &t.guest).await;
     let mut stranger = WsClient::connect(&app.base, &outsider).await;
@@ -389,14 +382,7 @@ pub async fn removal_and_joining_take_effect_on_open_sockets(app: TestApp) {
     .await;
     let mut ws = WsClient::connect(&app.base, &t.member).await;
 
-    let added = app
-        .post(
-            &format!("/api/v1/channels/{secret}/members"),
-            Some(&t.owner),
-            json!({"user_id": t.member_id}),
-        )
-        .await;
-    assert_eq!(added.status, StatusCode::OK, "{added:?}");
+    app.add_to_channel(&t.owner, &secret, &t.member_id).await;
     ws.expect_where("member_joined", |e| e["channel_id"] == json!(secret))
         .await;
     post(&app, &t.owner, &secret, "welcome in").await;

@@ -11,9 +11,10 @@
 //! rate limit lifted. Against an external server, raise
 //! `limits.messages_per_minute` there first.
 
+use confab_testkit::measure::{ms, percentile};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Context};
 use confab_core::ports::Stores;
@@ -78,17 +79,6 @@ async fn anonymous(
         bail!("{path}: {status} {body}");
     }
     Ok(body)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((p / 100.0) * (sorted.len() - 1) as f64).round() as usize]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
 /// Sign up and log in the clients, create a workspace they all join and

@@ -14,6 +14,7 @@
 //!     [--subscribers 1000] [--posts 50] [--idle 10000] [--server target/release/confab]
 //! ```
 
+use confab_testkit::measure::{ms, percentile};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -193,18 +194,6 @@ async fn open_sockets(
     opened.into_iter().collect()
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
-
 /// Post `posts` messages through `post_base` and time their arrival on every
 /// socket; returns the sorted latencies.
 async fn fan_out(
@@ -302,8 +291,8 @@ async fn measure_fan_out(
         "{title}, {} subscribers: {} of {expected} deliveries, p50 {}, p99 {}, max {}",
         params.subscribers,
         latencies.len(),
-        ms(percentile(&latencies, 0.50)),
-        ms(percentile(&latencies, 0.99)),
+        ms(percentile(&latencies, 50.0)),
+        ms(percentile(&latencies, 99.0)),
         ms(latencies.last().copied().unwrap_or_default()),
     );
     Ok(())

@@ -8,6 +8,7 @@
 //! PostgreSQL uses a temporary database on the server named by
 //! `CONFAB_TEST_POSTGRES_URL` (or `--postgres-url`), dropped afterwards.
 
+use confab_testkit::measure::{ms, percentile};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -180,18 +181,6 @@ async fn run(stores: Stores, params: &Params) -> anyhow::Result<Figures> {
         insert_latencies,
         page_latencies,
     })
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
 fn report(backend: &str, params: &Params, figures: &Figures) {
