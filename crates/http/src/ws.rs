@@ -266,7 +266,7 @@ async fn send_json(sink: &mut Sink, value: &Value) -> Result<(), ()> {
 fn hello(socket: &Socket, cursor: i64) -> Value {
     let subscriptions = socket.subscriptions();
     let workspaces: Vec<WorkspaceId> = subscriptions.workspaces.keys().copied().collect();
-    let channels: Vec<ChannelId> = subscriptions.channels.keys().copied().collect();
+    let channels: Vec<ChannelId> = subscriptions.channels.iter().copied().collect();
     json!({
         "type": "hello",
         "cursor": cursor.to_string(),

@@ -395,7 +395,7 @@ impl Socket {
     /// database, as steps; `resync_required` ends them if not all fit (or the
     /// database could not be read).
     pub async fn replay(&self, cursor: i64) -> Vec<SocketStep> {
-        let channels: Vec<ChannelId> = self.subscriptions.channels.keys().copied().collect();
+        let channels: Vec<ChannelId> = self.subscriptions.channels.iter().copied().collect();
         self.replay_channels(&channels, cursor).await
     }
 
@@ -475,7 +475,7 @@ impl Socket {
         let deliver = vec![SocketStep::Send(envelope.clone())];
         match (&envelope.topic, &envelope.event) {
             (Topic::Channel(channel), event) => {
-                if !self.subscriptions.channels.contains_key(channel) {
+                if !self.subscriptions.channels.contains(channel) {
                     return Vec::new();
                 }
                 if matches!(event, Event::MemberLeft { user_id, .. } if *user_id == me) {
@@ -516,7 +516,7 @@ impl Socket {
                 }
             }
             (Topic::User(_), Event::MemberJoined { channel_id, .. }) => {
-                if self.subscriptions.channels.contains_key(channel_id) {
+                if self.subscriptions.channels.contains(channel_id) {
                     return Vec::new(); // already seen on the channel itself
                 }
                 match self
@@ -524,15 +524,15 @@ impl Socket {
                     .is_channel_member(&self.caller, *channel_id)
                     .await
                 {
-                    Ok(Some(workspace)) => {
-                        self.subscriptions.channels.insert(*channel_id, workspace);
+                    Ok(true) => {
+                        self.subscriptions.channels.insert(*channel_id);
                         self.feed.subscribe(Topic::Channel(*channel_id));
                         // What the channel published before the subscription.
                         let mut steps = deliver;
                         steps.extend(self.replay_channels(&[*channel_id], envelope.cursor).await);
                         steps
                     }
-                    Ok(None) => Vec::new(),
+                    Ok(false) => Vec::new(),
                     Err(err) => {
                         tracing::warn!(error = %err, "checking a new membership failed");
                         Vec::new()
@@ -540,7 +540,7 @@ impl Socket {
                 }
             }
             (Topic::User(_), Event::MemberLeft { channel_id, .. }) => {
-                if self.subscriptions.channels.contains_key(channel_id) {
+                if self.subscriptions.channels.contains(channel_id) {
                     self.drop_channel(*channel_id);
                     deliver
                 } else {

@@ -41,7 +41,7 @@ pub const NODE_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
 #[derive(Clone, Debug, Default)]
 pub struct Subscriptions {
     pub workspaces: HashMap<WorkspaceId, WorkspaceRole>,
-    pub channels: HashMap<ChannelId, WorkspaceId>,
+    pub channels: HashSet<ChannelId>,
     /// Workspaces the user belongs to but may not see until they enroll in
     /// MFA: their topic is heard only for `access_changed`.
     pub locked: HashSet<WorkspaceId>,
@@ -53,7 +53,7 @@ impl Subscriptions {
         let mut topics = vec![Topic::User(user)];
         topics.extend(self.workspaces.keys().map(|w| Topic::Workspace(*w)));
         topics.extend(self.locked.iter().map(|w| Topic::Workspace(*w)));
-        topics.extend(self.channels.keys().map(|c| Topic::Channel(*c)));
+        topics.extend(self.channels.iter().map(|c| Topic::Channel(*c)));
         topics
     }
 }
@@ -686,22 +686,17 @@ impl Services {
         Ok(presence)
     }
 
-    /// The presence of `users` in a workspace the caller belongs to; users
-    /// with none stored (or not in the workspace) are left out.
+    /// The presence of each of `users` in a workspace the caller belongs
+    /// to, in order; `None` for users with none stored (or not in the
+    /// workspace).
     pub async fn presence(
         &self,
         caller: &Caller,
         workspace: WorkspaceId,
         users: &[UserId],
-    ) -> Result<Vec<(UserId, Presence)>> {
+    ) -> Result<Vec<Option<Presence>>> {
         self.workspace_for(caller, workspace).await?;
-        let found = self.realtime.state.get_presence(workspace, users).await?;
-        Ok(users
-            .iter()
-            .copied()
-            .zip(found)
-            .filter_map(|(u, p)| p.map(|p| (u, p)))
-            .collect())
+        self.realtime.state.get_presence(workspace, users).await
     }
 
     /// What a socket of the caller may receive, read from the database.
@@ -720,23 +715,16 @@ impl Services {
                 .await?;
             subscriptions
                 .channels
-                .extend(channels.into_iter().map(|(c, _)| (c.id, workspace.id)));
+                .extend(channels.into_iter().map(|(c, _)| c.id));
         }
         Ok(subscriptions)
     }
 
-    /// Whether the caller is now an active member of `channel`; its workspace
-    /// if so.
-    pub async fn is_channel_member(
-        &self,
-        caller: &Caller,
-        channel: ChannelId,
-    ) -> Result<Option<WorkspaceId>> {
+    /// Whether the caller is now an active member of `channel`.
+    pub async fn is_channel_member(&self, caller: &Caller, channel: ChannelId) -> Result<bool> {
         match self.channel_access(caller, channel).await {
-            Ok(access) if access.membership.as_ref().is_some_and(|m| m.is_active) => {
-                Ok(Some(access.channel.workspace_id))
-            }
-            Ok(_) | Err(Error::NotFound(_)) | Err(Error::Forbidden(_)) => Ok(None),
+            Ok(access) => Ok(access.membership.is_some_and(|m| m.is_active)),
+            Err(Error::NotFound(_)) | Err(Error::Forbidden(_)) => Ok(false),
             Err(err) => Err(err),
         }
     }
@@ -796,7 +784,7 @@ impl Services {
         let info = ConnectionInfo {
             user_id: caller.user.id,
             workspace_id: caller.session.workspace_id,
-            channels: subscriptions.channels.keys().copied().collect(),
+            channels: subscriptions.channels.iter().copied().collect(),
             connected_at,
             node_id: self.node_id.to_string(),
         };

@@ -105,10 +105,8 @@ async fn get_presence(
     let found = app.presence(&caller, workspace, &users).await?;
     let presence = users
         .iter()
-        .map(|u| {
-            let stored = found.iter().find(|(id, _)| id == u).map(|(_, p)| p.clone());
-            PresenceView::new(*u, stored)
-        })
+        .zip(found)
+        .map(|(user, stored)| PresenceView::new(*user, stored))
         .collect();
     Ok(Json(PresenceList { presence }))
 }
