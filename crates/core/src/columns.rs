@@ -235,6 +235,28 @@ pub fn session_with_user_sql(session: &str) -> String {
     )
 }
 
+/// The statement behind [`crate::ports::AuthStore::take_attempt`], the same
+/// for every database but its placeholders: subject, now, window start, max
+/// attempts, lock until (`p(1)` … `p(5)`).
+pub fn take_attempt_sql(p: fn(usize) -> String) -> String {
+    let (subject, now, window_start, max, lock_until) = (p(1), p(2), p(3), p(4), p(5));
+    let fresh = format!(
+        "auth_failures.window_started_at < {window_start} OR auth_failures.locked_until IS NOT NULL"
+    );
+    let count = format!("CASE WHEN {fresh} THEN 1 ELSE auth_failures.failures + 1 END");
+    format!(
+        "INSERT INTO auth_failures (subject, failures, window_started_at, locked_until)
+         VALUES ({subject}, 1, {now}, CASE WHEN 1 >= {max} THEN {lock_until} END)
+         ON CONFLICT (subject) DO UPDATE SET
+           failures = {count},
+           window_started_at = CASE WHEN {fresh} THEN excluded.window_started_at
+                                    ELSE auth_failures.window_started_at END,
+           locked_until = CASE WHEN {count} >= {max} THEN {lock_until} END
+         WHERE auth_failures.locked_until IS NULL OR auth_failures.locked_until <= {now}
+         RETURNING failures, window_started_at, locked_until"
+    )
+}
+
 /// `alias.column AS alias_column` for each column: a select list whose
 /// names [`Prefixed`] reads back.
 fn select(alias: &str, columns: &[&str]) -> String {

@@ -167,6 +167,10 @@ pub struct LimitsConfig {
     pub login_attempts_per_ip: u64,
     /// Messages one user may post to one channel per minute.
     pub messages_per_minute: u64,
+    /// Sign-ups per client address per hour.
+    pub signups_per_ip: u64,
+    /// Sign-ups from all addresses together per minute.
+    pub signups_per_minute: u64,
 }
 
 impl Default for LimitsConfig {
@@ -175,6 +179,8 @@ impl Default for LimitsConfig {
             login_attempts_per_account: 10,
             login_attempts_per_ip: 50,
             messages_per_minute: 120,
+            signups_per_ip: 20,
+            signups_per_minute: 60,
         }
     }
 }

@@ -346,16 +346,18 @@ pub trait AuthStore: Send + Sync {
     /// Mark a TOTP time step as used by `user`. False if it was used before,
     /// so each code is accepted once.
     async fn use_totp_step(&self, user: UserId, step: i64, at: DateTime<Utc>) -> Result<bool>;
-    /// Count one failure against `subject`. A count whose window started
-    /// before `window_start` restarts at one. Returns the new count.
-    async fn record_failure(
+    /// Take one attempt for `subject` before it is evaluated, in one
+    /// conditional update: refused (`None`) while `subject` is locked;
+    /// otherwise counted, and when the count reaches `rules.max_attempts`
+    /// the subject is locked until `rules.lock_until`. A count whose window
+    /// started before `rules.window_start`, or whose lock has lapsed,
+    /// restarts at one. Parallel attempts can therefore never evaluate more
+    /// than `max_attempts` codes. Returns the new count.
+    async fn take_attempt(
         &self,
         subject: &str,
-        at: DateTime<Utc>,
-        window_start: DateTime<Utc>,
-    ) -> Result<FailureCount>;
-    /// Refuse attempts on `subject` until `until`.
-    async fn lock_subject(&self, subject: &str, until: DateTime<Utc>) -> Result<()>;
+        rules: &AttemptRules,
+    ) -> Result<Option<FailureCount>>;
     async fn get_failures(&self, subject: &str) -> Result<Option<FailureCount>>;
     async fn clear_failures(&self, subject: &str) -> Result<()>;
     /// Delete sessions and challenges that expired before `before`.
@@ -588,8 +590,12 @@ pub trait EphemeralState: RateLimiter {
         token: &FillToken,
         newest_first: &[Message],
     ) -> Result<bool>;
-    /// Add a new top-level message to the list if the list is cached
-    /// (LPUSH + LTRIM 0 99), otherwise spoil any pending fill.
+    /// Add a new top-level message to the list if the list is cached,
+    /// otherwise spoil any pending fill. The list stays in id order, newest
+    /// first, whatever order posts finish in: the message goes to its place
+    /// (LPUSH when it is the newest, as it nearly always is), is skipped when
+    /// a fill already holds it, and the oldest beyond the cap are dropped, so
+    /// the list is always the channel's newest messages.
     async fn push_recent_message(&self, message: &Message) -> Result<()>;
     /// Drop the list and spoil any pending fill (after an edit, a delete, a
     /// reaction, a pin or a new reply count).

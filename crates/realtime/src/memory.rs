@@ -53,6 +53,10 @@ impl EventBus for MemoryBus {
     }
 }
 
+/// Rate-limit counters kept at most: a flood of distinct keys (addresses,
+/// accounts) is refused once this many are live, so memory stays bounded.
+pub const MAX_COUNTERS: usize = 200_000;
+
 /// Ephemeral state in process memory.
 #[derive(Default)]
 pub struct MemoryState {
@@ -116,10 +120,16 @@ impl RateLimiter for MemoryState {
         now: DateTime<Utc>,
     ) -> Result<(u64, Duration)> {
         let (index, left) = fixed_window(window, now);
+        let key = format!("{key}:{index}");
         let mut inner = self.lock();
-        let count = inner
-            .counters
-            .get_or_insert_with(format!("{key}:{index}"), Some(left), || 0);
+        if inner.counters.get(&key).is_none() && inner.counters.len() >= MAX_COUNTERS {
+            inner.counters.sweep();
+            if inner.counters.len() >= MAX_COUNTERS {
+                // Full of live counters: refuse rather than grow or forget.
+                return Ok((u64::MAX, left));
+            }
+        }
+        let count = inner.counters.get_or_insert_with(key, Some(left), || 0);
         *count += 1;
         Ok((*count, left))
     }
@@ -360,7 +370,12 @@ impl EphemeralState for MemoryState {
         let mut inner = self.lock();
         match inner.recent.get_mut(&message.channel_id) {
             Some(list) => {
-                list.push_front(message.clone());
+                // Newest first by id: the place of the first older message.
+                let at = list.partition_point(|m| m.id > message.id);
+                if list.get(at).is_some_and(|m| m.id == message.id) {
+                    return Ok(()); // a fill already read it
+                }
+                list.insert(at, message.clone());
                 list.truncate(RECENT_MESSAGES_KEPT);
             }
             None => {

@@ -306,6 +306,39 @@ local function live_connections(set, prefix)
   return left
 end";
 
+/// Put a message (ARGV[1], its id ARGV[3]) into a cached `recent_messages:`
+/// list (KEYS[1]) in id order, newest first, unless it is there already, and
+/// keep ARGV[2] + 1 entries; when the list is not cached, spoil a pending
+/// fill (KEYS[2]). Entries begin with their `message_id` (the first field of
+/// a message), and canonical UUIDv7 text sorts as the ids do. A message
+/// newer than the head, the usual case, is one LPUSH.
+const RECENT_PUSH: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('DEL', KEYS[2])
+  return 0
+end
+local function id_of(entry) return string.match(entry, '^{"message_id":"([^"]+)"') or '' end
+local id, keep = ARGV[3], tonumber(ARGV[2])
+local head = redis.call('LINDEX', KEYS[1], 0)
+if id > id_of(head) then
+  redis.call('LPUSH', KEYS[1], ARGV[1])
+else
+  local placed = false
+  for _, entry in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+    local other = id_of(entry)
+    if other == id then return 0 end
+    if other < id then
+      redis.call('LINSERT', KEYS[1], 'BEFORE', entry, ARGV[1])
+      placed = true
+      break
+    end
+  end
+  if not placed then redis.call('RPUSH', KEYS[1], ARGV[1]) end
+end
+redis.call('LTRIM', KEYS[1], 0, keep)
+return 1
+"#;
+
 impl Scripts {
     fn new() -> Self {
         Self {
@@ -315,15 +348,7 @@ impl Scripts {
                   redis.call('SET', KEYS[1], ARGV[3], 'EX', tonumber(ARGV[2]))
                   return 1",
             ),
-            push_recent: Script::new(
-                r"if redis.call('EXISTS', KEYS[1]) == 1 then
-                    redis.call('LPUSH', KEYS[1], ARGV[1])
-                    redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]))
-                  else
-                    redis.call('DEL', KEYS[2])
-                  end
-                  return 1",
-            ),
+            push_recent: Script::new(RECENT_PUSH),
             fill_recent: Script::new(
                 r"if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
                   redis.call('DEL', KEYS[2], KEYS[1])
@@ -823,6 +848,7 @@ impl EphemeralState for RedisState {
         let key = self.recent_key(message.channel_id);
         let claim = fill_key(&key);
         let item = to_json(message)?;
+        let id = message.id.to_string();
         let script = self.scripts.clone();
         self.conn
             .run(|mut c| async move {
@@ -832,6 +858,7 @@ impl EphemeralState for RedisState {
                     .key(claim)
                     .arg(item)
                     .arg(RECENT_MESSAGES_KEPT - 1)
+                    .arg(id)
                     .invoke_async::<i64>(&mut c)
                     .await
             })

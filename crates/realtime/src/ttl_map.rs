@@ -78,10 +78,20 @@ impl<K: Eq + Hash, V> TtlMap<K, V> {
         until.map(|u| u.saturating_duration_since(Instant::now()))
     }
 
+    /// Entries held, lapsed ones included until the next sweep.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Drop every lapsed entry now.
+    pub fn sweep(&mut self) {
+        self.entries.retain(|_, (_, until)| is_live(*until));
+        self.sweep_at = self.entries.len() + SWEEP_EVERY;
+    }
+
     fn sweep_if_grown(&mut self) {
         if self.entries.len() >= self.sweep_at {
-            self.entries.retain(|_, (_, until)| is_live(*until));
-            self.sweep_at = self.entries.len() + SWEEP_EVERY;
+            self.sweep();
         }
     }
 }

@@ -46,6 +46,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             login_attempts_per_account: config.limits.login_attempts_per_account,
             login_attempts_per_ip: config.limits.login_attempts_per_ip,
             messages_per_minute: config.limits.messages_per_minute,
+            signups_per_ip_per_hour: config.limits.signups_per_ip,
+            signups_per_minute: config.limits.signups_per_minute,
             ..Policy::default()
         },
     );

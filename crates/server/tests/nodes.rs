@@ -15,6 +15,7 @@ use confab_service::MAX_SOCKETS_PER_USER;
 use confab_store_postgres::{PostgresOptions, PostgresStore};
 use confab_testkit::app::TestApp;
 use confab_testkit::harness::PgTestDb;
+use confab_testkit::ledger::{posts_are_all_paged_back, LedgerRun, Poster};
 use confab_testkit::realtime_harness::{redis_url, test_prefix, RedisProbe};
 use confab_testkit::ws_client::{gateway_url, WsClient};
 use reqwest::Method;
@@ -154,6 +155,54 @@ async fn two_nodes_on_postgres_and_redis_act_as_one() {
         .any(|k| k.starts_with("recent_messages:")));
 
     on_b.close().await;
+    assert!(node_a.stop().success());
+    assert!(node_b.stop().success());
+    stores.admin.close().await;
+    probe.clean().await;
+    db.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(confab_postgres, confab_redis)),
+    ignore = "set CONFAB_TEST_POSTGRES_URL and CONFAB_TEST_REDIS_URL to run"
+)]
+async fn posts_through_two_nodes_are_all_paged_back() {
+    let db = PgTestDb::create().await;
+    let prefix = test_prefix();
+    let probe = RedisProbe::connect(&redis_url(), &prefix).await;
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let busy_node = |dir: &std::path::Path| {
+        let mut cmd = confab(dir);
+        cmd.env("CONFAB_DATABASE__URL", &db.url)
+            .env("CONFAB_REDIS__URL", redis_url())
+            .env("CONFAB_REDIS__KEY_PREFIX", &prefix)
+            .env("CONFAB_LIMITS__MESSAGES_PER_MINUTE", "100000");
+        Server::start(cmd)
+    };
+    let (node_a, node_b) = (busy_node(dir_a.path()), busy_node(dir_b.path()));
+    let stores = stores_of(&db).await;
+    let a = TestApp::attach(node_a.base.clone(), stores.clone());
+    let b = TestApp::attach(node_b.base.clone(), stores.clone());
+    let (owner, member, _, general) = team(&a).await;
+
+    // Posters alternate between the nodes; the reader is on node B.
+    let posters: Vec<Poster> = (0..16)
+        .map(|i| Poster {
+            app: if i % 2 == 0 { &a } else { &b },
+            token: if i % 4 < 2 { &owner } else { &member },
+        })
+        .collect();
+    let reader = Poster {
+        app: &b,
+        token: &member,
+    };
+    let run = LedgerRun {
+        posts_each: 40,
+        page_size: 37,
+    };
+    posts_are_all_paged_back(&posters, reader, &general, run).await;
+
     assert!(node_a.stop().success());
     assert!(node_b.stop().success());
     stores.admin.close().await;

@@ -5,7 +5,6 @@ use confab_core::id::UserId;
 use confab_core::model::*;
 use confab_core::{time, Error, Result};
 
-use crate::passwords::{hash_password, verify_password};
 use crate::tokens::{hash_token, looks_like_token, new_token};
 use crate::{chrono_duration, validate, Services};
 
@@ -52,13 +51,18 @@ fn bad_credentials() -> Error {
 impl Services {
     /// Create an account. The answer is the same whether or not the e-mail
     /// address is already registered, so sign-up cannot reveal accounts; a
-    /// taken username is reported, as usernames are public.
-    pub async fn sign_up(&self, request: SignUp) -> Result<()> {
+    /// taken username is reported, as usernames are public. The username is
+    /// checked before the address, on every database, so a known username
+    /// with a candidate address tells nothing about the address. Cheap checks
+    /// and rate limits come before the password is hashed.
+    pub async fn sign_up(&self, request: SignUp, client: &ClientInfo) -> Result<()> {
         let email = validate::email(&request.email)?;
         let username = validate::username(&request.username)?;
         let display_name = validate::text("display_name", &request.display_name, 1, 200)?;
         let password = validate::password("password", &request.password)?;
-        let hash = hash_password(password).await?;
+        self.check_signup_rate(client).await?;
+        self.require_free_username(&username).await?;
+        let hash = self.passwords.hash(password).await?;
         let new = NewUser {
             id: UserId::new(),
             email,
@@ -70,6 +74,8 @@ impl Services {
         match self.stores.users.create_user(&new).await {
             Ok(_) => Ok(()),
             Err(Error::Conflict { field, .. }) if field == "email" => {
+                // Another sign-up may have taken the username meanwhile.
+                self.require_free_username(&new.username).await?;
                 tracing::info!("sign-up for an address already registered");
                 Ok(())
             }
@@ -77,14 +83,45 @@ impl Services {
         }
     }
 
+    async fn require_free_username(&self, username: &str) -> Result<()> {
+        match self.stores.users.find_user_by_username(username).await? {
+            Some(_) => Err(Error::conflict("username", "this username is taken")),
+            None => Ok(()),
+        }
+    }
+
+    /// Sign-ups per client address per hour, and from everywhere per minute.
+    async fn check_signup_rate(&self, client: &ClientInfo) -> Result<()> {
+        let now = time::now();
+        if let Some(ip) = &client.ip_address {
+            let key = format!("rate_limit:ip:{ip}:signup");
+            let (count, left) = self
+                .rate_hit(&key, std::time::Duration::from_secs(3600), now)
+                .await?;
+            if count > self.policy.signups_per_ip_per_hour {
+                return Err(Error::RateLimited { retry_after: left });
+            }
+        }
+        let (count, left) = self
+            .rate_hit(
+                "rate_limit:all:signup",
+                std::time::Duration::from_secs(60),
+                now,
+            )
+            .await?;
+        if count > self.policy.signups_per_minute {
+            return Err(Error::RateLimited { retry_after: left });
+        }
+        Ok(())
+    }
+
+    /// Login attempts per client address first, then per account. The
+    /// account key is the normalised address, so spellings of one address
+    /// share a bucket, and an address too long to exist is refused before
+    /// it becomes a key.
     async fn check_login_rate(&self, email: &str, client: &ClientInfo) -> Result<()> {
         let window = std::time::Duration::from_secs(60);
         let now = time::now();
-        let account_key = format!("rate_limit:{}:login", email.to_lowercase());
-        let (count, left) = self.rate_hit(&account_key, window, now).await?;
-        if count > self.policy.login_attempts_per_account {
-            return Err(Error::RateLimited { retry_after: left });
-        }
         if let Some(ip) = &client.ip_address {
             let (count, left) = self
                 .rate_hit(&format!("rate_limit:ip:{ip}:login"), window, now)
@@ -92,6 +129,13 @@ impl Services {
             if count > self.policy.login_attempts_per_ip {
                 return Err(Error::RateLimited { retry_after: left });
             }
+        }
+        let account = validate::login_email(email).ok_or_else(bad_credentials)?;
+        let (count, left) = self
+            .rate_hit(&format!("rate_limit:{account}:login"), window, now)
+            .await?;
+        if count > self.policy.login_attempts_per_account {
+            return Err(Error::RateLimited { retry_after: left });
         }
         Ok(())
     }
@@ -107,7 +151,7 @@ impl Services {
         self.check_login_rate(email, &client).await?;
         let user = self.stores.users.find_user_by_email(email.trim()).await?;
         let hash = user.as_ref().and_then(|u| u.password_hash.clone());
-        let matches = verify_password(password.to_owned(), hash).await?;
+        let matches = self.passwords.verify(password.to_owned(), hash).await?;
         let user = match user {
             Some(user) if matches && user.status == UserStatus::Active => user,
             _ => return Err(bad_credentials()),
@@ -245,13 +289,17 @@ impl Services {
     pub async fn change_password(&self, caller: &Caller, current: &str, new: &str) -> Result<()> {
         let new = validate::password("new_password", new)?;
         let user = &caller.user;
-        if !verify_password(current.to_owned(), user.password_hash.clone()).await? {
+        if !self
+            .passwords
+            .verify(current.to_owned(), user.password_hash.clone())
+            .await?
+        {
             return Err(Error::invalid(
                 "current_password",
                 "is not the current password",
             ));
         }
-        let hash = hash_password(new).await?;
+        let hash = self.passwords.hash(new).await?;
         self.stores.users.set_password_hash(user.id, &hash).await?;
         self.revoke_sessions(user.id, None, Some(&caller.session.id))
             .await?;
@@ -262,7 +310,11 @@ impl Services {
     /// session ends at once.
     pub async fn deactivate_account(&self, caller: &Caller, password: &str) -> Result<()> {
         let user = &caller.user;
-        if !verify_password(password.to_owned(), user.password_hash.clone()).await? {
+        if !self
+            .passwords
+            .verify(password.to_owned(), user.password_hash.clone())
+            .await?
+        {
             return Err(Error::invalid("password", "is not the current password"));
         }
         self.stores

@@ -52,6 +52,14 @@ pub struct Policy {
     pub login_attempts_per_ip: u64,
     /// Messages one user may post to one channel per minute.
     pub messages_per_minute: u64,
+    /// Sign-ups allowed per client address per hour, and from everywhere
+    /// together per minute.
+    pub signups_per_ip_per_hour: u64,
+    pub signups_per_minute: u64,
+    /// Password hashes (sign-up, login, password checks) computed at once,
+    /// and how long a request waits for its turn before a 429.
+    pub concurrent_password_hashes: usize,
+    pub password_hash_wait: Duration,
 }
 
 impl Default for Policy {
@@ -66,6 +74,10 @@ impl Default for Policy {
             login_attempts_per_account: 10,
             login_attempts_per_ip: 50,
             messages_per_minute: 120,
+            signups_per_ip_per_hour: 20,
+            signups_per_minute: 60,
+            concurrent_password_hashes: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            password_hash_wait: Duration::from_secs(10),
         }
     }
 }
@@ -76,6 +88,7 @@ pub struct Services {
     stores: Stores,
     realtime: Realtime,
     policy: Policy,
+    passwords: passwords::PasswordWork,
     /// This process among the nodes sharing the ephemeral state.
     node_id: Arc<str>,
 }
@@ -86,6 +99,10 @@ impl Services {
         Self {
             stores,
             realtime,
+            passwords: passwords::PasswordWork::new(
+                policy.concurrent_password_hashes,
+                policy.password_hash_wait,
+            ),
             policy,
             node_id: Arc::from(confab_core::id::random_hex_id()),
         }

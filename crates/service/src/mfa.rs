@@ -3,7 +3,7 @@
 //! side; failed codes are counted per account in the database, across every
 //! path that checks a code, and too many lock the account's codes for a while.
 
-use confab_core::model::User;
+use confab_core::model::{AttemptRules, User};
 use confab_core::{time, Error, Result};
 use totp_rs::{Algorithm, Secret, TOTP};
 
@@ -104,19 +104,33 @@ impl Services {
         Ok(())
     }
 
-    /// Accept `code` once if it matches a step within one of now; count a
-    /// failure otherwise.
+    /// Accept `code` once if it matches a step within one of now. Every
+    /// attempt is counted before the code is looked at, atomically with the
+    /// lock check, so parallel guesses cannot evaluate more codes than the
+    /// policy allows; a right code clears the count.
     pub(crate) async fn check_totp(&self, user: &User, secret: &str, code: &str) -> Result<()> {
         let subject = format!("mfa:{}", user.id);
         let now = time::now();
-        if let Some(locked_until) = self
+        let rules = AttemptRules {
+            now,
+            window_start: now - chrono_duration(self.policy.mfa_failure_window),
+            max_attempts: self.policy.mfa_max_failures,
+            lock_until: now + chrono_duration(self.policy.mfa_lockout),
+        };
+        if self
             .stores
             .auth
-            .get_failures(&subject)
+            .take_attempt(&subject, &rules)
             .await?
-            .and_then(|f| f.locked_until)
-            .filter(|until| *until > now)
+            .is_none()
         {
+            let locked_until = self
+                .stores
+                .auth
+                .get_failures(&subject)
+                .await?
+                .and_then(|f| f.locked_until)
+                .unwrap_or(rules.lock_until);
             return Err(Error::RateLimited {
                 retry_after: (locked_until - now).to_std().unwrap_or_default(),
             });
@@ -132,16 +146,6 @@ impl Services {
                 self.stores.auth.clear_failures(&subject).await?;
                 return Ok(());
             }
-        }
-        let window_start = now - chrono_duration(self.policy.mfa_failure_window);
-        let count = self
-            .stores
-            .auth
-            .record_failure(&subject, now, window_start)
-            .await?;
-        if count.failures >= self.policy.mfa_max_failures {
-            let until = now + chrono_duration(self.policy.mfa_lockout);
-            self.stores.auth.lock_subject(&subject, until).await?;
         }
         Err(Error::invalid(
             "code",

@@ -2,7 +2,7 @@ use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use confab_core::columns::session_with_user_sql;
+use confab_core::columns::{session_with_user_sql, take_attempt_sql};
 use confab_core::id::{UserId, WorkspaceId};
 use confab_core::model::*;
 use confab_core::ports::AuthStore;
@@ -180,38 +180,24 @@ impl AuthStore for PostgresStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn record_failure(
+    async fn take_attempt(
         &self,
         subject: &str,
-        at: DateTime<Utc>,
-        window_start: DateTime<Utc>,
-    ) -> Result<FailureCount> {
-        let row = sqlx::query(
-            "INSERT INTO auth_failures (subject, failures, window_started_at) VALUES ($1, 1, $2)
-             ON CONFLICT (subject) DO UPDATE SET
-               failures = CASE WHEN auth_failures.window_started_at < $3 THEN 1
-                               ELSE auth_failures.failures + 1 END,
-               window_started_at = CASE WHEN auth_failures.window_started_at < $3 THEN excluded.window_started_at
-                                        ELSE auth_failures.window_started_at END
-             RETURNING *",
-        )
-        .bind(subject)
-        .bind(at)
-        .bind(window_start)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_err)?;
-        decode_row::<FailureCount>(&row)
-    }
-
-    async fn lock_subject(&self, subject: &str, until: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE auth_failures SET locked_until = $1 WHERE subject = $2")
-            .bind(until)
+        rules: &AttemptRules,
+    ) -> Result<Option<FailureCount>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| take_attempt_sql(|n| format!("${n}")));
+        sqlx::query(SQL.as_str())
             .bind(subject)
-            .execute(&self.pool)
+            .bind(rules.now)
+            .bind(rules.window_start)
+            .bind(rules.max_attempts)
+            .bind(rules.lock_until)
+            .fetch_optional(&self.pool)
             .await
-            .map_err(db_err)?;
-        Ok(())
+            .map_err(db_err)?
+            .as_ref()
+            .map(decode_row::<FailureCount>)
+            .transpose()
     }
 
     async fn get_failures(&self, subject: &str) -> Result<Option<FailureCount>> {

@@ -2,11 +2,11 @@ use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use confab_core::columns::session_with_user_sql;
+use confab_core::columns::{session_with_user_sql, take_attempt_sql};
 use confab_core::id::{UserId, WorkspaceId};
 use confab_core::model::*;
 use confab_core::ports::AuthStore;
-use confab_core::{Error, Result};
+use confab_core::Result;
 
 use crate::{db_err, decode_row, json_text, ts, SqliteStore};
 
@@ -162,37 +162,23 @@ impl AuthStore for SqliteStore {
         Ok(self.write_exec(query).await? > 0)
     }
 
-    async fn record_failure(
+    async fn take_attempt(
         &self,
         subject: &str,
-        at: DateTime<Utc>,
-        window_start: DateTime<Utc>,
-    ) -> Result<FailureCount> {
-        let query = sqlx::query(
-            "INSERT INTO auth_failures (subject, failures, window_started_at) VALUES (?, 1, ?)
-             ON CONFLICT (subject) DO UPDATE SET
-               failures = CASE WHEN auth_failures.window_started_at < ? THEN 1
-                               ELSE auth_failures.failures + 1 END,
-               window_started_at = CASE WHEN auth_failures.window_started_at < ? THEN excluded.window_started_at
-                                        ELSE auth_failures.window_started_at END
-             RETURNING *",
-        )
-        .bind(subject.to_owned())
-        .bind(ts(at))
-        .bind(ts(window_start))
-        .bind(ts(window_start));
-        let row = self
-            .write_row(query)
+        rules: &AttemptRules,
+    ) -> Result<Option<FailureCount>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| take_attempt_sql(|n| format!("?{n}")));
+        let query = sqlx::query(SQL.as_str())
+            .bind(subject.to_owned())
+            .bind(ts(rules.now))
+            .bind(ts(rules.window_start))
+            .bind(rules.max_attempts)
+            .bind(ts(rules.lock_until));
+        self.write_row(query)
             .await?
-            .ok_or(Error::Internal("failure count not returned".into()))?;
-        decode_row::<FailureCount>(&row)
-    }
-
-    async fn lock_subject(&self, subject: &str, until: DateTime<Utc>) -> Result<()> {
-        let query = sqlx::query("UPDATE auth_failures SET locked_until = ? WHERE subject = ?")
-            .bind(ts(until))
-            .bind(subject.to_owned());
-        self.write_exec(query).await.map(drop)
+            .as_ref()
+            .map(decode_row::<FailureCount>)
+            .transpose()
     }
 
     async fn get_failures(&self, subject: &str) -> Result<Option<FailureCount>> {

@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::app::{totp_code, TestApp};
-use crate::fixtures::within_one_minute_window;
+use crate::fixtures::{within_one_minute_window, within_window};
 
 /// One `#[tokio::test]` per case, each through `$harness`.
 #[macro_export]
@@ -17,8 +17,11 @@ macro_rules! api_conformance {
             every_route_refuses_outsiders_guests_deactivated_and_anonymous,
             bad_input_gets_a_clear_error_and_changes_nothing,
             login_does_not_reveal_accounts_and_is_rate_limited,
+            sign_up_checks_the_username_first_and_is_rate_limited,
+            login_limits_count_every_spelling_of_an_address_together,
             sessions_end_on_logout_password_change_and_deactivation,
             mfa_codes_are_single_use_and_failures_lock,
+            parallel_wrong_codes_evaluate_no_more_than_allowed,
             workspaces_requiring_2fa_refuse_members_without_it,
             member_rules_protect_owners_and_limits,
             the_openapi_document_matches_the_routes,
@@ -617,6 +620,107 @@ pub async fn login_does_not_reveal_accounts_and_is_rate_limited(app: TestApp) {
     assert_eq!(limited.code(), "rate_limited");
 }
 
+fn sign_up_body(username: &str, email: &str) -> Value {
+    json!({"email": email, "username": username, "display_name": username,
+           "password": "some-password"})
+}
+
+pub async fn sign_up_checks_the_username_first_and_is_rate_limited(app: TestApp) {
+    within_window(
+        std::time::Duration::from_secs(3600),
+        std::time::Duration::from_secs(60),
+    )
+    .await;
+    app.sign_up("hana").await;
+    // A known username answers the same whether or not the address is
+    // registered, on every database.
+    let registered = app
+        .post(
+            "/api/v1/auth/signup",
+            None,
+            sign_up_body("hana", "hana@example.test"),
+        )
+        .await;
+    let unregistered = app
+        .post(
+            "/api/v1/auth/signup",
+            None,
+            sign_up_body("HANA", "candidate@example.test"),
+        )
+        .await;
+    assert_eq!(registered.status, StatusCode::CONFLICT, "{registered:?}");
+    assert_eq!(registered.body, unregistered.body);
+    assert_eq!(registered.body["error"]["field"], "username");
+    // Twenty sign-ups an hour from one address (three were made above).
+    for i in 3..20 {
+        let reply = app
+            .post(
+                "/api/v1/auth/signup",
+                None,
+                sign_up_body(&format!("hana{i}"), &format!("hana{i}@example.test")),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "sign-up {i}: {reply:?}");
+    }
+    let refused = app
+        .post(
+            "/api/v1/auth/signup",
+            None,
+            sign_up_body("hana20", "hana20@example.test"),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{refused:?}");
+    assert!(refused.headers.contains_key("retry-after"));
+    // Bad input is answered before the limit is counted or a hash computed.
+    let bad = app
+        .post(
+            "/api/v1/auth/signup",
+            None,
+            sign_up_body("x", "not-an-address"),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{bad:?}");
+}
+
+pub async fn login_limits_count_every_spelling_of_an_address_together(app: TestApp) {
+    app.sign_up("ivo").await;
+    within_one_minute_window(std::time::Duration::from_secs(20)).await;
+    let spellings = [
+        "ivo@example.test",
+        " ivo@example.test",
+        "IVO@example.test ",
+        "Ivo@Example.Test",
+    ];
+    for attempt in 0..10 {
+        let reply = app
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({"email": spellings[attempt % 4], "password": "wrong-wrong"}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "attempt {attempt}");
+    }
+    let limited = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": " IVO@EXAMPLE.TEST", "password": "ivo-password"}),
+        )
+        .await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{limited:?}");
+    // An address too long to exist is refused like a wrong password.
+    let huge = format!("{}@example.test", "a".repeat(250_000));
+    let reply = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": huge, "password": "whatever"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{reply:?}");
+}
+
 pub async fn sessions_end_on_logout_password_change_and_deactivation(app: TestApp) {
     app.sign_up("eve").await;
     let first = app.log_in("eve").await;
@@ -733,6 +837,51 @@ pub async fn sessions_end_on_logout_password_change_and_deactivation(app: TestAp
         )
         .await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+}
+
+/// A six-digit code that is none of the account's codes for the steps
+/// around now.
+fn wrong_code(secret: &str) -> String {
+    let right: Vec<String> = (-2..=2).map(|s| totp_code(secret, s)).collect();
+    (0..)
+        .map(|n| format!("{n:06}"))
+        .find(|c| !right.contains(c))
+        .unwrap()
+}
+
+pub async fn parallel_wrong_codes_evaluate_no_more_than_allowed(app: TestApp) {
+    let token = app.user("gil").await;
+    let (secret, _) = enroll_mfa(&app, &token).await;
+    let login = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "gil@example.test", "password": "gil-password"}),
+        )
+        .await;
+    let challenge = login.body["challenge_token"].as_str().unwrap().to_owned();
+    let wrong = wrong_code(&secret);
+    let guesses = (0..200).map(|_| {
+        app.post(
+            "/api/v1/auth/login/mfa",
+            None,
+            json!({"challenge_token": challenge, "code": wrong}),
+        )
+    });
+    let replies = futures::future::join_all(guesses).await;
+    let count = |status: StatusCode| replies.iter().filter(|r| r.status == status).count();
+    // Five codes are evaluated (and refused); every other guess is refused
+    // before its code is looked at.
+    assert_eq!(count(StatusCode::BAD_REQUEST), 5, "{:?}", replies[0]);
+    assert_eq!(count(StatusCode::TOO_MANY_REQUESTS), 195);
+    let right = app
+        .post(
+            "/api/v1/auth/login/mfa",
+            None,
+            json!({"challenge_token": challenge, "code": totp_code(&secret, 0)}),
+        )
+        .await;
+    assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS, "{right:?}");
 }
 
 pub async fn mfa_codes_are_single_use_and_failures_lock(app: TestApp) {

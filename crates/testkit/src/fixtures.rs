@@ -9,8 +9,13 @@ use confab_core::time;
 /// least `needed` left, so that a burst meant to reach a per-minute limit is
 /// counted in one window rather than split across two.
 pub async fn within_one_minute_window(needed: std::time::Duration) {
-    let minute = std::time::Duration::from_secs(60);
-    let (_, left) = confab_core::ports::fixed_window(minute, time::now());
+    within_window(std::time::Duration::from_secs(60), needed).await;
+}
+
+/// Wait, if need be, until the current rate-limit window of length `window`
+/// has at least `needed` left.
+pub async fn within_window(window: std::time::Duration, needed: std::time::Duration) {
+    let (_, left) = confab_core::ports::fixed_window(window, time::now());
     if left < needed {
         tokio::time::sleep(left + std::time::Duration::from_millis(50)).await;
     }

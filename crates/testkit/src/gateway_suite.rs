@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use crate::api_suite::{enroll_mfa, general_of, new_channel, say, team};
 use crate::app::{TestApp, PUBLIC_URL};
 use crate::fixtures::within_one_minute_window;
+use crate::ledger::{posts_are_all_paged_back, LedgerRun, Poster};
 use crate::ws_client::{gateway_url, Ended, WsClient};
 
 /// Expands to one `#[tokio::test]` per case, each run through `$harness` (a
@@ -30,6 +31,7 @@ macro_rules! gateway_conformance {
             presence_and_typing_work_over_rest_and_the_socket,
             a_slow_consumer_is_disconnected,
             cached_pages_and_counts_match_the_database,
+            concurrent_posts_are_all_paged_back,
         );
     };
 }
@@ -1028,4 +1030,29 @@ pub async fn cached_pages_and_counts_match_the_database(app: TestApp) {
         after_read,
         json!([state.body["unread"], state.body["mentions"]])
     );
+}
+
+pub async fn concurrent_posts_are_all_paged_back(app: TestApp) {
+    let t = team(&app).await;
+    let general = general_of(&app, &t.owner, &t.ws).await;
+    let posters: Vec<Poster> = (0..16)
+        .map(|i| Poster {
+            app: &app,
+            token: if i % 2 == 0 { &t.owner } else { &t.member },
+        })
+        .collect();
+    let reader = Poster {
+        app: &app,
+        token: &t.owner,
+    };
+    posts_are_all_paged_back(
+        &posters,
+        reader,
+        &general,
+        LedgerRun {
+            posts_each: 40,
+            page_size: 37,
+        },
+    )
+    .await;
 }

@@ -8,6 +8,7 @@ pub mod app;
 pub mod fixtures;
 pub mod gateway_suite;
 pub mod harness;
+pub mod ledger;
 pub mod measure;
 pub mod process;
 pub mod realtime_harness;

@@ -33,6 +33,7 @@ macro_rules! realtime_conformance {
             typing_is_reported_for_candidates,
             recent_messages_are_filled_pushed_trimmed_and_forgotten,
             a_recent_fill_loses_to_a_post_or_an_invalidation,
+            recent_messages_stay_in_id_order_whatever_order_posts_finish,
             unread_counts_are_filled_incremented_and_forgotten,
             an_unread_fill_loses_to_an_increment,
             the_bus_delivers_to_every_node_in_order,
@@ -467,6 +468,67 @@ pub async fn recent_messages_are_filled_pushed_trimmed_and_forgotten(fx: Realtim
         .await
         .unwrap();
     assert_eq!(fx.state.recent_messages(channel, 50).await.unwrap(), None);
+}
+
+/// `count` messages of `channel`, oldest first by id.
+fn messages_in_id_order(
+    channel: ChannelId,
+    user: UserId,
+    prefix: &str,
+    count: usize,
+) -> Vec<Message> {
+    let mut messages: Vec<Message> = (0..count)
+        .map(|i| sample_message(channel, user, &format!("{prefix} {i}")))
+        .collect();
+    messages.sort_by_key(|m| m.id);
+    messages
+}
+
+pub async fn recent_messages_stay_in_id_order_whatever_order_posts_finish(fx: RealtimeFixture) {
+    let channel = ChannelId::new();
+    let user = UserId::new();
+    let filled = messages_in_id_order(channel, user, "filled", 3);
+    let posted = messages_in_id_order(channel, user, "posted", 5);
+    let newest_first = |messages: &[Message]| -> Vec<MessageId> {
+        let mut ids: Vec<MessageId> = messages.iter().map(|m| m.id).collect();
+        ids.sort_by(|a, b| b.cmp(a));
+        ids
+    };
+    let cached_ids = || async {
+        fx.state
+            .recent_messages(channel, 1_000)
+            .await
+            .unwrap()
+            .unwrap()
+            .iter()
+            .map(|m| m.id)
+            .collect::<Vec<_>>()
+    };
+    let token = fx.state.claim_recent_fill(channel).await.unwrap();
+    let fill: Vec<Message> = filled.iter().rev().cloned().collect();
+    assert!(fx
+        .state
+        .fill_recent_messages(channel, &token, &fill)
+        .await
+        .unwrap());
+    // Posts finish out of id order; a fill's message is pushed again by its
+    // own post; one post is pushed twice.
+    for i in [2, 0, 4, 1, 3] {
+        fx.state.push_recent_message(&posted[i]).await.unwrap();
+    }
+    fx.state.push_recent_message(&filled[1]).await.unwrap();
+    fx.state.push_recent_message(&posted[2]).await.unwrap();
+    let all: Vec<Message> = filled.iter().chain(&posted).cloned().collect();
+    assert_eq!(cached_ids().await, newest_first(&all));
+
+    // Past the cap the oldest go, and a late post older than every cached
+    // message is not kept: the list is always the newest messages.
+    let flood = messages_in_id_order(channel, user, "flood", RECENT_MESSAGES_KEPT);
+    for message in flood.iter().rev() {
+        fx.state.push_recent_message(message).await.unwrap();
+    }
+    fx.state.push_recent_message(&posted[0]).await.unwrap();
+    assert_eq!(cached_ids().await, newest_first(&flood));
 }
 
 pub async fn a_recent_fill_loses_to_a_post_or_an_invalidation(fx: RealtimeFixture) {

@@ -2219,41 +2219,65 @@ pub async fn failures_are_counted_in_windows_and_lock(stores: Stores) {
     let auth = &w.stores.auth;
     let t0 = time::now();
     let window = Duration::minutes(15);
+    let rules_at = move |now: chrono::DateTime<chrono::Utc>| AttemptRules {
+        now,
+        window_start: now - window,
+        max_attempts: 3,
+        lock_until: now + Duration::minutes(10),
+    };
     for expected in 1..=3 {
-        let count = auth.record_failure("mfa:x", t0, t0 - window).await.unwrap();
+        let count = auth.take_attempt("mfa:x", &rules_at(t0)).await.unwrap();
+        let count = count.expect("attempts below the limit are taken");
         assert_eq!(count.failures, expected);
         assert_eq!(count.window_started_at, t0);
+        let locked = (expected == 3).then_some(t0 + Duration::minutes(10));
+        assert_eq!(count.locked_until, locked);
     }
-    let until = t0 + Duration::minutes(10);
-    auth.lock_subject("mfa:x", until).await.unwrap();
+    // Locked: refused, and the refusal is not counted.
+    let t_locked = t0 + Duration::minutes(5);
     assert_eq!(
-        auth.get_failures("mfa:x")
+        auth.take_attempt("mfa:x", &rules_at(t_locked))
             .await
-            .unwrap()
-            .unwrap()
-            .locked_until,
-        Some(until)
+            .unwrap(),
+        None
     );
-    // A failure after the window restarts the count.
-    let t1 = t0 + Duration::minutes(20);
-    let count = auth.record_failure("mfa:x", t1, t1 - window).await.unwrap();
-    assert_eq!(count.failures, 1);
-    assert_eq!(count.window_started_at, t1);
-    let tasks = (0..30).map(|_| {
+    let stored = auth.get_failures("mfa:x").await.unwrap().unwrap();
+    assert_eq!(
+        (stored.failures, stored.locked_until),
+        (3, Some(t0 + Duration::minutes(10)))
+    );
+    // After the lock lapses the count restarts at one.
+    let t1 = t0 + Duration::minutes(11);
+    let count = auth
+        .take_attempt("mfa:x", &rules_at(t1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (count.failures, count.window_started_at, count.locked_until),
+        (1, t1, None)
+    );
+    // Hundreds of parallel attempts: exactly the allowed number is taken.
+    let tasks = (0..200).map(|_| {
         let stores = w.stores.clone();
         tokio::spawn(async move {
             stores
                 .auth
-                .record_failure("race", t0, t0 - window)
+                .take_attempt("race", &rules_at(t0))
                 .await
                 .unwrap()
+                .is_some()
         })
     });
-    join_all(tasks).await;
+    let taken = join_all(tasks)
+        .await
+        .into_iter()
+        .filter(|t| *t.as_ref().unwrap())
+        .count();
+    assert_eq!(taken, 3, "no more attempts than allowed under concurrency");
     assert_eq!(
         auth.get_failures("race").await.unwrap().unwrap().failures,
-        30,
-        "no failure is lost under concurrency"
+        3
     );
     auth.clear_failures("mfa:x").await.unwrap();
     assert!(auth.get_failures("mfa:x").await.unwrap().is_none());

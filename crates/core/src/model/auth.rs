@@ -56,6 +56,17 @@ pub struct FailureCount {
     pub locked_until: Option<DateTime<Utc>>,
 }
 
+/// The rules of one [`take_attempt`](crate::ports::AuthStore::take_attempt).
+#[derive(Clone, Copy, Debug)]
+pub struct AttemptRules {
+    pub now: DateTime<Utc>,
+    /// Counts from windows that started before this restart at one.
+    pub window_start: DateTime<Utc>,
+    /// Attempts allowed in a window; the last of them locks the subject.
+    pub max_attempts: i32,
+    pub lock_until: DateTime<Utc>,
+}
+
 /// An invitation to join a workspace: for one e-mail address, or an open link.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Invitation {

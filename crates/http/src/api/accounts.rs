@@ -87,18 +87,19 @@ struct SignUpBody {
 /// Always `202 Accepted` for a well-formed request, whether or not the
 /// address already has an account; then log in.
 #[utoipa::path(post, path = "/auth/signup", tag = "accounts", security(()), request_body = SignUpBody,
-    responses((status = 202, body = SignUpAccepted), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 202, body = SignUpAccepted), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn sign_up(
     State(app): State<AppState>,
+    Client(client): Client,
     ApiJson(body): ApiJson<SignUpBody>,
 ) -> Result<Response, ApiError> {
-    app.sign_up(SignUp {
+    let request = SignUp {
         email: body.email,
         username: body.username,
         display_name: body.display_name,
         password: body.password,
-    })
-    .await?;
+    };
+    app.sign_up(request, &client).await?;
     let answer = SignUpAccepted {
         status: "accepted",
         next: "log in with this e-mail address and password",

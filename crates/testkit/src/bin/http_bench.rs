@@ -242,6 +242,8 @@ fn unlimited() -> Policy {
     Policy {
         messages_per_minute: u64::MAX,
         login_attempts_per_ip: u64::MAX,
+        signups_per_ip_per_hour: u64::MAX,
+        signups_per_minute: u64::MAX,
         ..Policy::default()
     }
 }
