@@ -2,13 +2,15 @@
 //! the authenticated caller, and where a request comes from.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
 use axum::Json;
-use confab_core::model::ClientInfo;
+use confab_core::model::{ClientInfo, Session};
 use confab_core::Error;
 use confab_service::Caller;
 use serde::de::DeserializeOwned;
@@ -55,7 +57,11 @@ fn json_error(rejection: &JsonRejection) -> Error {
 }
 
 /// The caller of an authenticated route, from `Authorization: Bearer` or
-/// the session cookie.
+/// the session cookie. A cookie is sent by the browser on its own, so a
+/// request that changes something on the strength of a cookie must come
+/// from this server's own pages (`Origin`, or `Sec-Fetch-Site`), whatever
+/// `SameSite` says: a sibling subdomain is "same site". A cookie whose
+/// session slid its expiry is renewed on the response.
 pub struct Authed(pub Caller);
 
 impl FromRequestParts<AppState> for Authed {
@@ -65,19 +71,41 @@ impl FromRequestParts<AppState> for Authed {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = session_token(&parts.headers).ok_or(ApiError(Error::Unauthenticated))?;
-        Ok(Self(state.authenticate(&token).await?))
+        let (token, source) =
+            session_credential(&parts.headers).ok_or(ApiError(Error::Unauthenticated))?;
+        let by_cookie = source == Credential::Cookie;
+        if by_cookie && !parts.method.is_safe() {
+            check_same_origin(&parts.headers, state.options.public_url.as_deref())?;
+        }
+        let caller = state.authenticate(&token).await?;
+        if by_cookie && caller.renewed {
+            if let Some(slot) = parts.extensions.get::<RenewedCookie>() {
+                slot.set(session_cookie(state, &token, &caller.session));
+            }
+        }
+        Ok(Self(caller))
     }
+}
+
+/// Where a request's session token came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credential {
+    Bearer,
+    Cookie,
 }
 
 /// The bearer token or session cookie of a request, if any.
 pub fn session_token(headers: &HeaderMap) -> Option<String> {
+    session_credential(headers).map(|(token, _)| token)
+}
+
+fn session_credential(headers: &HeaderMap) -> Option<(String, Credential)> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let value = value.to_str().ok()?;
         let token = value
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))?;
-        return Some(token.trim().to_owned());
+        return Some((token.trim().to_owned(), Credential::Bearer));
     }
     headers
         .get_all(header::COOKIE)
@@ -86,7 +114,102 @@ pub fn session_token(headers: &HeaderMap) -> Option<String> {
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.to_owned())
+        .map(|(_, value)| (value.to_owned(), Credential::Cookie))
+}
+
+/// A browser's `Origin` must be this server: the configured public URL, or
+/// the host the request was sent to. Clients without one (not browsers) pass.
+pub fn check_origin(headers: &HeaderMap, public_url: Option<&str>) -> Result<(), Error> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or_default().trim_end_matches('/');
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let origin_host = origin
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    let public = public_url.map(|u| u.trim_end_matches('/'));
+    if (!host.is_empty() && origin_host.eq_ignore_ascii_case(host)) || public == Some(origin) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!(
+            "requests from {origin} are not accepted here"
+        )))
+    }
+}
+
+/// A cookie-authenticated change must name its origin: an `Origin` of this
+/// server, or failing that `Sec-Fetch-Site: same-origin`. A request with
+/// neither cannot be told apart from a forged one and is refused.
+fn check_same_origin(headers: &HeaderMap, public_url: Option<&str>) -> Result<(), Error> {
+    if headers.contains_key(header::ORIGIN) {
+        return check_origin(headers, public_url);
+    }
+    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if fetch_site == Some("same-origin") {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(
+            "a change made with the session cookie must come from this server's pages \
+             (send Origin), or use Authorization: Bearer"
+                .into(),
+        ))
+    }
+}
+
+/// The session cookie's attributes; `Secure` when served over https.
+pub fn cookie_attributes(app: &AppState) -> &'static str {
+    if app.options.secure_cookies {
+        "Path=/; HttpOnly; SameSite=Strict; Secure"
+    } else {
+        "Path=/; HttpOnly; SameSite=Strict"
+    }
+}
+
+/// The session cookie for `token`, living as long as its session.
+pub fn session_cookie(app: &AppState, token: &str, session: &Session) -> String {
+    let max_age = (session.expires_at - confab_core::time::now())
+        .num_seconds()
+        .max(0);
+    format!(
+        "{SESSION_COOKIE}={token}; {}; Max-Age={max_age}",
+        cookie_attributes(app)
+    )
+}
+
+/// Where [`Authed`] leaves a renewed session cookie for the response; set
+/// up per request by [`renew_cookie`].
+#[derive(Clone, Default)]
+pub struct RenewedCookie(Arc<Mutex<Option<String>>>);
+
+impl RenewedCookie {
+    fn set(&self, cookie: String) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(cookie);
+    }
+
+    fn take(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+/// Middleware: a cookie renewed while handling the request goes out with
+/// its response (unless the handler set the cookie itself).
+pub async fn renew_cookie(mut request: Request, next: axum::middleware::Next) -> Response {
+    let slot = RenewedCookie::default();
+    request.extensions_mut().insert(slot.clone());
+    let mut response = next.run(request).await;
+    if let Some(cookie) = slot.take() {
+        if !response.headers().contains_key(header::SET_COOKIE) {
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().insert(header::SET_COOKIE, value);
+            }
+        }
+    }
+    response
 }
 
 /// Where a request comes from: the peer address, the user agent, and the

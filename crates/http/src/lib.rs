@@ -69,6 +69,7 @@ pub fn router(services: Services, options: HttpOptions) -> (Router, Arc<Hub>) {
         .merge(health::routes())
         .fallback(error::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(extract::renew_cookie))
         .layer(axum::middleware::from_fn(limits::headers))
         .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(Arc::new(App {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use confab_core::id::{ChannelId, WorkspaceId};
 use confab_core::realtime::{Envelope, Event, PresenceStatus};
@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::error_detail;
-use crate::extract::session_token;
+use crate::extract::{check_origin, session_token};
 use crate::wire::{double_option, ChannelView, ErrorBody, MessageView};
 use crate::{ApiError, AppState};
 
@@ -112,31 +112,6 @@ pub async fn upgrade(
             }
         });
     Ok(response.into_response())
-}
-
-/// A browser's `Origin` must be this server: the configured public URL, or
-/// the host the request was sent to. Clients without one (not browsers) pass.
-fn check_origin(headers: &HeaderMap, public_url: Option<&str>) -> Result<(), Error> {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return Ok(());
-    };
-    let origin = origin.to_str().unwrap_or_default().trim_end_matches('/');
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default();
-    let origin_host = origin
-        .split_once("://")
-        .map(|(_, rest)| rest)
-        .unwrap_or_default();
-    let public = public_url.map(|u| u.trim_end_matches('/'));
-    if (!host.is_empty() && origin_host.eq_ignore_ascii_case(host)) || public == Some(origin) {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(format!(
-            "origin {origin} may not open a socket here"
-        )))
-    }
 }
 
 /// Run one socket until it closes.

@@ -42,6 +42,9 @@ pub enum LoginOutcome {
 pub struct Caller {
     pub user: User,
     pub session: Session,
+    /// This request slid the session's expiry (a cookie holding it should
+    /// be renewed to match).
+    pub renewed: bool,
 }
 
 fn bad_credentials() -> Error {
@@ -248,7 +251,9 @@ impl Services {
             .await?
             .filter(|(s, u)| s.is_live(now) && u.status == UserStatus::Active)
             .ok_or(Error::Unauthenticated)?;
-        if now - session.last_activity_at >= chrono_duration(self.policy.session_touch_interval) {
+        let renewed =
+            now - session.last_activity_at >= chrono_duration(self.policy.session_touch_interval);
+        if renewed {
             let expires_at = now + chrono_duration(self.policy.session_ttl);
             if !self
                 .stores
@@ -262,7 +267,11 @@ impl Services {
             session.expires_at = expires_at;
             self.mirror_session(&session).await;
         }
-        Ok(Caller { user, session })
+        Ok(Caller {
+            user,
+            session,
+            renewed,
+        })
     }
 
     /// End the caller's session.

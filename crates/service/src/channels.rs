@@ -75,6 +75,14 @@ fn conversation_name(users: &[UserId]) -> String {
     format!("dm:{}", hex(&digest[..20]))
 }
 
+/// Where someone else has read up to is theirs alone.
+pub(crate) fn hide_read_position(member: &mut ChannelMember, caller: &Caller) {
+    if member.user_id != caller.user.id {
+        member.last_read_message_id = None;
+        member.last_read_at = None;
+    }
+}
+
 fn forbidden(what: &str) -> Error {
     Error::Forbidden(format!("you may not {what} in this channel"))
 }
@@ -198,6 +206,7 @@ impl Services {
             .find_channel_by_name(workspace, &name)
             .await?
         {
+            self.rejoin_conversation(caller, &existing, &people).await?;
             return Ok(existing);
         }
         let now = time::now();
@@ -248,6 +257,40 @@ impl Services {
                 .ok_or(Error::NotFound("channel")),
             Err(err) => Err(err),
         }
+    }
+
+    /// Whoever of `people` left the conversation `channel` is back in it:
+    /// opening a conversation names everyone who is to be in it.
+    async fn rejoin_conversation(
+        &self,
+        caller: &Caller,
+        channel: &Channel,
+        people: &[UserId],
+    ) -> Result<()> {
+        for user in people {
+            let active = self
+                .stores
+                .channels
+                .get_channel_member(channel.id, *user)
+                .await?
+                .is_some_and(|m| m.is_active);
+            if active {
+                continue;
+            }
+            self.stores
+                .channels
+                .add_channel_member(&NewChannelMember {
+                    id: MembershipId::new(),
+                    channel_id: channel.id,
+                    user_id: *user,
+                    role: ChannelRole::Member,
+                    invited_by: Some(caller.user.id),
+                    joined_at: time::now(),
+                })
+                .await?;
+            self.after_membership_change(channel, *user, true).await;
+        }
+        Ok(())
     }
 
     /// The channels of a workspace the caller is in.
@@ -431,6 +474,15 @@ impl Services {
         if !access.is_member() {
             return Err(Error::conflict("channel", "you are not in this channel"));
         }
+        // A direct conversation is the one place two people talk: leaving
+        // it would leave the other person alone in a channel nobody can
+        // reopen. Group conversations may be left; reopening one re-adds.
+        if access.channel.channel_type == ChannelType::Direct {
+            return Err(Error::conflict(
+                "channel",
+                "a direct conversation cannot be left",
+            ));
+        }
         self.stores
             .channels
             .remove_channel_member(id, caller.user.id, time::now())
@@ -465,7 +517,7 @@ impl Services {
             .await?
             .filter(|m| m.status == MemberStatus::Active)
             .ok_or(Error::NotFound("user"))?;
-        let member = self
+        let mut member = self
             .stores
             .channels
             .add_channel_member(&NewChannelMember {
@@ -479,6 +531,7 @@ impl Services {
             .await?;
         self.after_membership_change(&access.channel, target.user_id, true)
             .await;
+        hide_read_position(&mut member, caller);
         Ok(member)
     }
 
@@ -536,10 +589,13 @@ impl Services {
             .await?
             .filter(|m| m.is_active)
             .ok_or(Error::NotFound("member"))?;
-        self.stores
+        let mut updated = self
+            .stores
             .channels
             .update_channel_member(id, member.user_id, &update)
-            .await
+            .await?;
+        hide_read_position(&mut updated, caller);
+        Ok(updated)
     }
 
     /// Active members of a channel the caller can see.
@@ -551,10 +607,15 @@ impl Services {
         limit: u32,
     ) -> Result<Page<ChannelMember, UserId>> {
         self.channel_access(caller, id).await?;
-        self.stores
+        let mut page = self
+            .stores
             .channels
             .list_channel_members(id, after, limit)
-            .await
+            .await?;
+        for member in &mut page.items {
+            hide_read_position(member, caller);
+        }
+        Ok(page)
     }
 }
 

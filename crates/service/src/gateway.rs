@@ -469,6 +469,30 @@ impl Socket {
         self.replay(cursor).await
     }
 
+    /// Where the user is a guest, whose presence they may see follows the
+    /// channels they share: re-read it after a membership change.
+    async fn refresh_guest_peers(&mut self) {
+        let workspaces: Vec<WorkspaceId> = self.subscriptions.guest_peers.keys().copied().collect();
+        for workspace in workspaces {
+            match self
+                .services
+                .guest_peers(self.caller.user.id, workspace)
+                .await
+            {
+                Ok(peers) => {
+                    self.subscriptions.guest_peers.insert(workspace, peers);
+                }
+                Err(err) => {
+                    // Seeing less is the safe side of a failed read.
+                    tracing::warn!(error = %err, "re-reading a guest's peers failed");
+                    self.subscriptions
+                        .guest_peers
+                        .insert(workspace, HashSet::from([self.caller.user.id]));
+                }
+            }
+        }
+    }
+
     /// Apply the delivery rules to one event.
     async fn admit(&mut self, envelope: Arc<Outgoing>) -> Vec<SocketStep> {
         let me = self.caller.user.id;
@@ -480,6 +504,9 @@ impl Socket {
                 }
                 if matches!(event, Event::MemberLeft { user_id, .. } if *user_id == me) {
                     self.drop_channel(*channel);
+                }
+                if matches!(event, Event::MemberJoined { .. } | Event::MemberLeft { .. }) {
+                    self.refresh_guest_peers().await;
                 }
                 deliver
             }
@@ -500,12 +527,22 @@ impl Socket {
                 self.refreshed(envelope.cursor, deliver).await
             }
             (Topic::Workspace(workspace), event) => {
-                match self.subscriptions.workspaces.get(workspace) {
-                    None => Vec::new(),
-                    Some(WorkspaceRole::Guest) if matches!(event, Event::ChannelCreated { .. }) => {
-                        Vec::new()
+                match (self.subscriptions.workspaces.get(workspace), event) {
+                    (None, _) => Vec::new(),
+                    (Some(WorkspaceRole::Guest), Event::ChannelCreated { .. }) => Vec::new(),
+                    (Some(WorkspaceRole::Guest), Event::Presence { user_id, .. }) => {
+                        let peer = self
+                            .subscriptions
+                            .guest_peers
+                            .get(workspace)
+                            .is_some_and(|peers| peers.contains(user_id));
+                        if peer {
+                            deliver
+                        } else {
+                            Vec::new()
+                        }
                     }
-                    Some(_) => deliver,
+                    (Some(_), _) => deliver,
                 }
             }
             (Topic::User(_), Event::SessionsRevoked { .. }) => {

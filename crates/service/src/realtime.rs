@@ -42,6 +42,9 @@ pub const NODE_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
 pub struct Subscriptions {
     pub workspaces: HashMap<WorkspaceId, WorkspaceRole>,
     pub channels: HashSet<ChannelId>,
+    /// For each workspace where the user is a guest, the people they share
+    /// a channel with: the only presence they receive there.
+    pub guest_peers: HashMap<WorkspaceId, HashSet<UserId>>,
     /// Workspaces the user belongs to but may not see until they enroll in
     /// MFA: their topic is heard only for `access_changed`.
     pub locked: HashSet<WorkspaceId>,
@@ -116,19 +119,8 @@ impl Services {
         );
     }
 
-    /// The active members of a channel, from `channel_members:` or, on a miss,
-    /// from the database (and then cached).
-    pub(crate) async fn channel_member_ids(&self, channel: ChannelId) -> Result<Vec<UserId>> {
-        let state = &self.realtime.state;
-        if let Some(Some(cached)) =
-            degrade(state.get_channel_members(channel).await, "member cache")
-        {
-            return Ok(cached.members);
-        }
-        let token = degrade(
-            state.claim_channel_members_fill(channel).await,
-            "member cache",
-        );
+    /// The active members of a channel, read from the database.
+    async fn stored_member_ids(&self, channel: ChannelId) -> Result<Vec<UserId>> {
         let mut members = Vec::new();
         let mut after = None;
         loop {
@@ -143,6 +135,23 @@ impl Services {
                 None => break,
             }
         }
+        Ok(members)
+    }
+
+    /// The active members of a channel, from `channel_members:` or, on a miss,
+    /// from the database (and then cached).
+    pub(crate) async fn channel_member_ids(&self, channel: ChannelId) -> Result<Vec<UserId>> {
+        let state = &self.realtime.state;
+        if let Some(Some(cached)) =
+            degrade(state.get_channel_members(channel).await, "member cache")
+        {
+            return Ok(cached.members);
+        }
+        let token = degrade(
+            state.claim_channel_members_fill(channel).await,
+            "member cache",
+        );
+        let members = self.stored_member_ids(channel).await?;
         let snapshot = ChannelMembersSnapshot {
             member_count: members.len(),
             members: members.clone(),
@@ -569,6 +578,9 @@ impl Services {
             .await?;
         let access = self.channel_access(caller, channel).await?;
         access.require_member()?;
+        if access.channel.is_archived {
+            return Err(Error::conflict("channel", "the channel is archived"));
+        }
         // Typing is a hint: without the shared state it is simply not shown.
         degrade(
             self.realtime
@@ -695,8 +707,38 @@ impl Services {
         workspace: WorkspaceId,
         users: &[UserId],
     ) -> Result<Vec<Option<Presence>>> {
-        self.workspace_for(caller, workspace).await?;
-        self.realtime.state.get_presence(workspace, users).await
+        let (_, member) = self.workspace_for(caller, workspace).await?;
+        let mut presence = self.realtime.state.get_presence(workspace, users).await?;
+        if member.role == WorkspaceRole::Guest {
+            let peers = self.guest_peers(caller.user.id, workspace).await?;
+            for (user, seen) in users.iter().zip(presence.iter_mut()) {
+                if !peers.contains(user) {
+                    *seen = None;
+                }
+            }
+        }
+        Ok(presence)
+    }
+
+    /// The people a guest shares a channel with in `workspace`, the guest
+    /// included: the only ones whose presence a guest learns.
+    pub(crate) async fn guest_peers(
+        &self,
+        guest: UserId,
+        workspace: WorkspaceId,
+    ) -> Result<HashSet<UserId>> {
+        let mut peers = HashSet::from([guest]);
+        let channels = self
+            .stores
+            .channels
+            .list_channels_for_user(workspace, guest)
+            .await?;
+        // From the database: the cache is dropped only after a membership
+        // event goes out, and a socket re-reads peers on that event.
+        for (channel, _) in channels {
+            peers.extend(self.stored_member_ids(channel.id).await?);
+        }
+        Ok(peers)
     }
 
     /// What a socket of the caller may receive, read from the database.
@@ -708,6 +750,10 @@ impl Services {
                 continue;
             }
             subscriptions.workspaces.insert(workspace.id, member.role);
+            if member.role == WorkspaceRole::Guest {
+                let peers = self.guest_peers(caller.user.id, workspace.id).await?;
+                subscriptions.guest_peers.insert(workspace.id, peers);
+            }
             let channels = self
                 .stores
                 .channels

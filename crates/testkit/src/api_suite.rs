@@ -35,6 +35,11 @@ macro_rules! api_conformance {
             message_routes_refuse_outsiders_and_bad_input,
             concurrent_posts_retries_and_replies_are_exact,
             unread_and_mention_counts_follow_the_read_marker,
+            cookie_changes_must_come_from_this_server,
+            read_positions_of_others_stay_private,
+            direct_conversations_cannot_be_left_and_groups_reopen_whole,
+            guests_see_presence_only_of_people_they_share_a_channel_with,
+            archived_channels_take_no_typing,
         );
     };
 }
@@ -2430,4 +2435,256 @@ pub async fn unread_and_mention_counts_follow_the_read_marker(app: TestApp) {
         .get(&format!("/api/v1/channels/{private}/read-state"), &t.member)
         .await;
     assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+}
+
+/// A request with a JSON body and exactly these headers (no bearer token).
+async fn by_headers(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Value,
+) -> crate::app::Reply {
+    let mut request = app
+        .http
+        .request(method, format!("{}{path}", app.base))
+        .json(&body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    TestApp::reply(request.send().await.unwrap()).await
+}
+
+pub async fn cookie_changes_must_come_from_this_server(app: TestApp) {
+    let t = team(&app).await;
+    let general = general_of(&app, &t.owner, &t.ws).await;
+    let cookie = format!("confab_session={}", t.member);
+    let messages = format!("/api/v1/channels/{general}/messages");
+    let post = |extra: &[(&'static str, &'static str)]| {
+        let mut headers = vec![("cookie", cookie.as_str())];
+        headers.extend_from_slice(extra);
+        let (app, messages) = (&app, messages.clone());
+        async move {
+            by_headers(
+                app,
+                Method::POST,
+                &messages,
+                &headers,
+                json!({"content": "by cookie"}),
+            )
+            .await
+        }
+    };
+    // No origin at all, a sibling subdomain, a look-alike host, a same-site
+    // fetch: refused.
+    for extra in [
+        &[][..],
+        &[("origin", "https://evil.example.test")][..],
+        &[("origin", "https://chat.example.test.evil.test")][..],
+        &[("sec-fetch-site", "same-site")][..],
+    ] {
+        let refused = post(extra).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::FORBIDDEN,
+            "{extra:?}: {refused:?}"
+        );
+    }
+    // This server's own pages: accepted.
+    let by_origin = post(&[("origin", crate::app::PUBLIC_URL)]).await;
+    assert_eq!(by_origin.status, StatusCode::CREATED, "{by_origin:?}");
+    let by_fetch_site = post(&[("sec-fetch-site", "same-origin")]).await;
+    assert_eq!(
+        by_fetch_site.status,
+        StatusCode::CREATED,
+        "{by_fetch_site:?}"
+    );
+    // Reading by cookie needs no origin; a bearer token needs none to write.
+    let read = app
+        .http
+        .get(format!("{}{messages}", app.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+    let bearer = say(&app, &t.member, &general, json!({"content": "by token"})).await;
+    assert_eq!(bearer.status, StatusCode::CREATED);
+    // Two messages were posted by cookie, one by token; nothing else.
+    let history = app.get(&messages, &t.owner).await;
+    assert_eq!(history.body["messages"].as_array().unwrap().len(), 3);
+    // A body-less change (logout) by cookie without an origin changes nothing.
+    let logout = by_headers(
+        &app,
+        Method::POST,
+        "/api/v1/auth/logout",
+        &[("cookie", &cookie)],
+        json!({}),
+    )
+    .await;
+    assert_eq!(logout.status, StatusCode::FORBIDDEN, "{logout:?}");
+    assert_eq!(
+        app.get("/api/v1/me", &t.member).await.status,
+        StatusCode::OK
+    );
+}
+
+pub async fn read_positions_of_others_stay_private(app: TestApp) {
+    let t = team(&app).await;
+    let general = general_of(&app, &t.owner, &t.ws).await;
+    let posted = say(&app, &t.owner, &general, json!({"content": "read me"})).await;
+    let id = posted.body["id"].as_str().unwrap().to_owned();
+    for token in [&t.owner, &t.member] {
+        let read = app
+            .post(
+                &format!("/api/v1/channels/{general}/read"),
+                Some(token),
+                json!({"message_id": id}),
+            )
+            .await;
+        assert!(read.status.is_success(), "{read:?}");
+    }
+    let members = app
+        .get(&format!("/api/v1/channels/{general}/members"), &t.member)
+        .await;
+    assert_eq!(members.status, StatusCode::OK);
+    let list = members.body["members"].as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    for member in list {
+        let expected = if member["user_id"] == json!(t.member_id) {
+            json!(id)
+        } else {
+            Value::Null
+        };
+        assert_eq!(member["last_read_message_id"], expected, "{member}");
+    }
+}
+
+pub async fn direct_conversations_cannot_be_left_and_groups_reopen_whole(app: TestApp) {
+    let t = team(&app).await;
+    let owner_id = app.user_id(&t.owner).await;
+    let path = format!("/api/v1/workspaces/{}/conversations", t.ws);
+    let open = |token: &str, users: Vec<&str>| {
+        let (token, body, path) = (token.to_owned(), json!({ "users": users }), &path);
+        let app = &app;
+        async move { app.post(path, Some(&token), body).await }
+    };
+    let direct = open(&t.owner, vec![&t.member_id]).await;
+    let direct_id = direct.body["id"].as_str().unwrap().to_owned();
+    let leave = app
+        .post(
+            &format!("/api/v1/channels/{direct_id}/leave"),
+            Some(&t.member),
+            json!({}),
+        )
+        .await;
+    assert_eq!(leave.status, StatusCode::CONFLICT, "{leave:?}");
+    let said = say(
+        &app,
+        &t.owner,
+        &direct_id,
+        json!({"content": "still here?"}),
+    )
+    .await;
+    assert_eq!(said.status, StatusCode::CREATED);
+    assert_eq!(
+        app.get(&format!("/api/v1/channels/{direct_id}/messages"), &t.member)
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    let group = open(&t.owner, vec![&t.member_id, &t.guest_id]).await;
+    let group_id = group.body["id"].as_str().unwrap().to_owned();
+    let left = app
+        .post(
+            &format!("/api/v1/channels/{group_id}/leave"),
+            Some(&t.guest),
+            json!({}),
+        )
+        .await;
+    assert_eq!(left.status, StatusCode::NO_CONTENT, "{left:?}");
+    let history = format!("/api/v1/channels/{group_id}/messages");
+    assert_eq!(
+        app.get(&history, &t.guest).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // Reopening the same set of people brings the guest back.
+    let reopened = open(&t.member, vec![&owner_id, &t.guest_id]).await;
+    assert_eq!(reopened.body["id"], json!(group_id));
+    assert_eq!(app.get(&history, &t.guest).await.status, StatusCode::OK);
+}
+
+pub async fn guests_see_presence_only_of_people_they_share_a_channel_with(app: TestApp) {
+    let t = team(&app).await;
+    let owner_id = app.user_id(&t.owner).await;
+    for token in [&t.owner, &t.member] {
+        let set = app
+            .call(
+                Method::PUT,
+                &format!("/api/v1/workspaces/{}/presence", t.ws),
+                Some(token),
+                Some(json!({"status": "away"})),
+            )
+            .await;
+        assert_eq!(set.status, StatusCode::OK, "{set:?}");
+    }
+    let path = format!(
+        "/api/v1/workspaces/{}/presence?user_ids={owner_id},{}",
+        t.ws, t.member_id
+    );
+    let ask = |token: &str| {
+        let (token, path, app) = (token.to_owned(), &path, &app);
+        async move { app.get(path, &token).await }
+    };
+    let statuses = |reply: crate::app::Reply| -> Vec<Value> {
+        reply.body["presence"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{reply:?}"))
+            .iter()
+            .map(|p| p["status"].clone())
+            .collect()
+    };
+    assert_eq!(
+        statuses(ask(&t.member).await),
+        [json!("away"), json!("away")]
+    );
+    // The guest shares no channel yet: nobody's presence.
+    assert_eq!(
+        statuses(ask(&t.guest).await),
+        [json!("offline"), json!("offline")]
+    );
+    let room = new_channel(
+        &app,
+        &t.owner,
+        &t.ws,
+        json!({"name": "room", "private": true}),
+    )
+    .await;
+    app.add_to_channel(&t.owner, &room, &t.guest_id).await;
+    assert_eq!(
+        statuses(ask(&t.guest).await),
+        [json!("away"), json!("offline")]
+    );
+}
+
+pub async fn archived_channels_take_no_typing(app: TestApp) {
+    let t = team(&app).await;
+    let ops = new_channel(&app, &t.owner, &t.ws, json!({"name": "ops"})).await;
+    let archived = app
+        .post(
+            &format!("/api/v1/channels/{ops}/archive"),
+            Some(&t.owner),
+            json!({}),
+        )
+        .await;
+    assert!(archived.status.is_success(), "{archived:?}");
+    let typing = app
+        .post(
+            &format!("/api/v1/channels/{ops}/typing"),
+            Some(&t.owner),
+            json!({}),
+        )
+        .await;
+    assert_eq!(typing.status, StatusCode::CONFLICT, "{typing:?}");
 }

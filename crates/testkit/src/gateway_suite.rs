@@ -32,6 +32,7 @@ macro_rules! gateway_conformance {
             a_slow_consumer_is_disconnected,
             cached_pages_and_counts_match_the_database,
             concurrent_posts_are_all_paged_back,
+            guests_hear_presence_only_of_people_they_share_a_channel_with,
         );
     };
 }
@@ -1055,4 +1056,52 @@ pub async fn concurrent_posts_are_all_paged_back(app: TestApp) {
         },
     )
     .await;
+}
+
+pub async fn guests_hear_presence_only_of_people_they_share_a_channel_with(app: TestApp) {
+    let t = team(&app).await;
+    let owner_id = app.user_id(&t.owner).await;
+    let room = new_channel(
+        &app,
+        &t.owner,
+        &t.ws,
+        json!({"name": "room", "private": true}),
+    )
+    .await;
+    app.add_to_channel(&t.owner, &room, &t.guest_id).await;
+    let mut guest = WsClient::connect(&app.base, &t.guest).await;
+    let path = format!("/api/v1/workspaces/{}/presence", t.ws);
+    let set_away = |token: &str| {
+        let (token, path, app) = (token.to_owned(), &path, &app);
+        async move {
+            let body = Some(json!({"status": "away"}));
+            app.call(Method::PUT, path, Some(&token), body).await
+        }
+    };
+    // The member shares no channel with the guest; the owner does. The
+    // member's change comes first, so had it been delivered it would be
+    // the first presence the guest hears.
+    assert_eq!(set_away(&t.member).await.status, StatusCode::OK);
+    assert_eq!(set_away(&t.owner).await.status, StatusCode::OK);
+    let heard = guest
+        .expect_where("presence", |e| e["presence"]["status"] == "away")
+        .await;
+    assert_eq!(heard["user_id"], json!(owner_id));
+    // Once the member joins the guest's channel, their presence reaches it.
+    app.add_to_channel(&t.owner, &room, &t.member_id).await;
+    guest.expect("member_joined").await;
+    let online = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/workspaces/{}/presence", t.ws),
+            Some(&t.member),
+            Some(json!({"status": "online"})),
+        )
+        .await;
+    assert_eq!(online.status, StatusCode::OK);
+    let heard = guest
+        .expect_where("presence", |e| e["presence"]["status"] == "online")
+        .await;
+    assert_eq!(heard["user_id"], json!(t.member_id));
+    guest.close().await;
 }

@@ -114,3 +114,42 @@ async fn posting_is_limited_per_user_and_channel() {
     })
     .await;
 }
+
+/// A cookie session slides its expiry on use; the cookie follows, so a
+/// browser is not logged out after the first lifetime despite being active.
+#[tokio::test]
+async fn a_renewed_session_renews_its_cookie() {
+    with_sqlite(|stores| async move {
+        let policy = Policy {
+            session_touch_interval: Duration::ZERO,
+            ..Policy::default()
+        };
+        let app = TestApp::start_with(stores, policy).await;
+        let token = app.user("cora").await;
+        let cookie = format!("confab_session={token}");
+        let by_cookie = app
+            .http
+            .get(format!("{}/api/v1/me", app.base))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(by_cookie.status(), StatusCode::OK);
+        let renewed = by_cookie.headers()["set-cookie"].to_str().unwrap();
+        assert!(renewed.starts_with(&format!("{cookie};")), "{renewed}");
+        let max_age: i64 = renewed.split("Max-Age=").nth(1).unwrap().parse().unwrap();
+        assert!((86_390..=86_400).contains(&max_age), "{renewed}");
+        assert!(renewed.contains("HttpOnly") && renewed.contains("SameSite=Strict"));
+        // A bearer request has no cookie to renew.
+        let by_bearer = app
+            .http
+            .get(format!("{}/api/v1/me", app.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert!(!by_bearer.headers().contains_key("set-cookie"));
+        app.stop().await;
+    })
+    .await;
+}

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::extract::{ApiJson, Authed, Client, SESSION_COOKIE};
+use crate::extract::{cookie_attributes, session_cookie, ApiJson, Authed, Client, SESSION_COOKIE};
 use crate::wire::{double_option, ErrorBody, SessionView, UserView};
 use crate::{ApiError, AppState};
 
@@ -114,22 +114,8 @@ struct LoginBody {
     password: String,
 }
 
-/// The session cookie's attributes; `Secure` when served over https.
-fn cookie_attributes(app: &AppState) -> &'static str {
-    if app.options.secure_cookies {
-        "Path=/; HttpOnly; SameSite=Strict; Secure"
-    } else {
-        "Path=/; HttpOnly; SameSite=Strict"
-    }
-}
-
 fn session_response(app: &AppState, issued: IssuedSession) -> Response {
-    let max_age = (issued.session.expires_at - issued.session.created_at).num_seconds();
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; {}; Max-Age={max_age}",
-        issued.token,
-        cookie_attributes(app)
-    );
+    let cookie = session_cookie(app, &issued.token, &issued.session);
     let body = LoginAnswer {
         token: Some(issued.token),
         user: Some(issued.user.into()),
