@@ -56,6 +56,25 @@ fn json_error(rejection: &JsonRejection) -> Error {
     }
 }
 
+/// A query string, refused in Confab's error format (`400`, field `query`)
+/// when it does not parse.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError(Error::invalid("query", rejection.body_text()))),
+        }
+    }
+}
+
 /// The caller of an authenticated route, from `Authorization: Bearer` or
 /// the session cookie. A cookie is sent by the browser on its own, so a
 /// request that changes something on the strength of a cookie must come

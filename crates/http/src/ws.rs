@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use confab_core::id::{ChannelId, WorkspaceId};
@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::error_detail;
-use crate::extract::{check_origin, session_token};
+use crate::extract::{check_origin, session_token, ApiQuery};
 use crate::wire::{double_option, ChannelView, ErrorBody, MessageView};
 use crate::{ApiError, AppState};
 
@@ -73,7 +73,7 @@ pub struct WsParams {
         (status = 429, description = "Too many sockets for this user", body = ErrorBody)))]
 pub async fn upgrade(
     State(app): State<AppState>,
-    Query(params): Query<WsParams>,
+    ApiQuery(params): ApiQuery<WsParams>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {

@@ -420,6 +420,8 @@ impl Services {
         }
         let content = check_content(content)?;
         let formatted_content = check_formatted(formatted_content)?;
+        // Edits count against the post limit: each rewrites the row.
+        self.check_message_rate(caller, message.channel_id).await?;
         let mentions = self.resolve_mentions(&content).await?;
         let edited = self
             .stores

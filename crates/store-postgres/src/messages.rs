@@ -325,7 +325,8 @@ impl MessageStore for PostgresStore {
     }
 
     async fn remove_reaction(&self, id: MessageId, user: UserId, emoji: &str) -> Result<Changed> {
-        self.change_reactions(id, |r| r.remove(emoji, user)).await
+        self.change_reactions(id, |r| Ok(r.remove(emoji, user)))
+            .await
     }
 
     async fn set_pinned(
@@ -400,11 +401,11 @@ impl PostgresStore {
     async fn change_reactions(
         &self,
         id: MessageId,
-        change: impl FnOnce(&mut Reactions) -> bool + Send,
+        change: impl FnOnce(&mut Reactions) -> Result<bool> + Send,
     ) -> Result<Changed> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let mut message = lock_live_message(&mut tx, id).await?;
-        let changed = change(&mut message.reactions);
+        let changed = change(&mut message.reactions)?;
         if changed {
             message.updated_at = confab_core::time::now();
             sqlx::query(&format!(

@@ -243,10 +243,10 @@ async fn pin(
 async fn change_reactions(
     conn: &mut SqliteConnection,
     id: MessageId,
-    change: impl FnOnce(&mut Reactions) -> bool,
+    change: impl FnOnce(&mut Reactions) -> Result<bool>,
 ) -> Result<Changed> {
     let mut message = live_message(conn, id).await?;
-    let changed = change(&mut message.reactions);
+    let changed = change(&mut message.reactions)?;
     if changed {
         message.updated_at = confab_core::time::now();
         sqlx::query("UPDATE messages SET reactions = ?, updated_at = ? WHERE message_id = ?")
@@ -385,7 +385,9 @@ impl MessageStore for SqliteStore {
     async fn remove_reaction(&self, id: MessageId, user: UserId, emoji: &str) -> Result<Changed> {
         let emoji = emoji.to_owned();
         self.write(move |conn| {
-            Box::pin(change_reactions(conn, id, move |r| r.remove(&emoji, user)))
+            Box::pin(change_reactions(conn, id, move |r| {
+                Ok(r.remove(&emoji, user))
+            }))
         })
         .await
     }

@@ -40,6 +40,7 @@ macro_rules! api_conformance {
             direct_conversations_cannot_be_left_and_groups_reopen_whole,
             guests_see_presence_only_of_people_they_share_a_channel_with,
             archived_channels_take_no_typing,
+            query_string_errors_have_the_one_error_shape,
         );
     };
 }
@@ -2687,4 +2688,20 @@ pub async fn archived_channels_take_no_typing(app: TestApp) {
         )
         .await;
     assert_eq!(typing.status, StatusCode::CONFLICT, "{typing:?}");
+}
+
+pub async fn query_string_errors_have_the_one_error_shape(app: TestApp) {
+    let t = team(&app).await;
+    let general = general_of(&app, &t.owner, &t.ws).await;
+    for path in [
+        format!("/api/v1/workspaces/{}/presence", t.ws),
+        "/api/v1/ws?cursor=1&cursor=2".to_owned(),
+        format!("/api/v1/channels/{general}/messages?limit=many"),
+        format!("/api/v1/workspaces/{}/members?limit=-1", t.ws),
+    ] {
+        let reply = app.get(&path, &t.owner).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{path}: {reply:?}");
+        assert_eq!(reply.code(), "invalid", "{path}: {reply:?}");
+        assert_eq!(reply.body["error"]["field"], "query", "{path}: {reply:?}");
+    }
 }

@@ -65,6 +65,8 @@ macro_rules! store_conformance {
             expired_sessions_and_challenges_are_purged,
             totp_steps_are_used_once,
             failures_are_counted_in_windows_and_lock,
+            reactions_are_capped_per_message_and_per_person,
+            edit_history_keeps_only_the_latest_versions,
             invitations_are_created_listed_and_revoked,
             invitations_are_accepted_within_their_limits,
             concurrent_acceptances_respect_max_uses,
@@ -2500,4 +2502,90 @@ pub async fn concurrent_acceptances_respect_max_uses(stores: Stores) {
             .use_count,
         3
     );
+}
+
+pub async fn reactions_are_capped_per_message_and_per_person(stores: Stores) {
+    let w = world(stores).await;
+    let messages = &w.stores.messages;
+    let message = w.post("react to me").await;
+    let owner = w.owner.id;
+    for i in 0..MAX_REACTIONS_PER_USER {
+        let added = messages
+            .add_reaction(message.id, owner, &format!("e{i}"))
+            .await;
+        assert!(added.unwrap().changed);
+    }
+    let refused = messages.add_reaction(message.id, owner, "one-more").await;
+    assert!(
+        matches!(refused, Err(Error::Conflict { .. })),
+        "{refused:?}"
+    );
+    // Reacting again with an emoji one has is no change, not a refusal.
+    assert!(
+        !messages
+            .add_reaction(message.id, owner, "e0")
+            .await
+            .unwrap()
+            .changed
+    );
+    // Distinct emoji: others fill the message up to the cap, in parallel.
+    let others: Vec<User> = {
+        let mut people = Vec::new();
+        for i in 0..3 {
+            people.push(
+                w.member(&format!("reactor{i}"), WorkspaceRole::Member)
+                    .await,
+            );
+        }
+        people
+    };
+    let shared = w.stores.clone();
+    let tasks = others.iter().flat_map(|person| {
+        let shared = shared.clone();
+        (0..MAX_REACTIONS_PER_USER).map(move |i| {
+            let stores = shared.clone();
+            let user = person.id;
+            let emoji = format!("{}x{i}", person.username);
+            tokio::spawn(
+                async move { stores.messages.add_reaction(message.id, user, &emoji).await },
+            )
+        })
+    });
+    let outcomes = join_all(tasks).await;
+    let added = outcomes
+        .iter()
+        .filter(|o| o.as_ref().unwrap().as_ref().is_ok_and(|c| c.changed))
+        .count();
+    assert_eq!(added, MAX_DISTINCT_REACTIONS - MAX_REACTIONS_PER_USER);
+    let stored = messages.get_message(message.id).await.unwrap().unwrap();
+    assert_eq!(stored.reactions.0.len(), MAX_DISTINCT_REACTIONS);
+    // An emoji already there can still be added by someone else.
+    let late = w.member("late-reactor", WorkspaceRole::Member).await;
+    let joined = messages
+        .add_reaction(message.id, late.id, "e1")
+        .await
+        .unwrap();
+    assert!(joined.changed);
+}
+
+pub async fn edit_history_keeps_only_the_latest_versions(stores: Stores) {
+    let w = world(stores).await;
+    let message = w.post("v0").await;
+    for i in 1..=(MAX_EDIT_HISTORY + 5) {
+        w.stores
+            .messages
+            .edit_message(message.id, &format!("v{i}"), None, &[], time::now())
+            .await
+            .unwrap();
+    }
+    let stored = w
+        .stores
+        .messages
+        .get_message(message.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.edit_history.len(), MAX_EDIT_HISTORY);
+    assert_eq!(stored.edit_history[0].content, "v5");
+    assert_eq!(stored.content, format!("v{}", MAX_EDIT_HISTORY + 5));
 }

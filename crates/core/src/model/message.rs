@@ -26,15 +26,39 @@ text_enum!(
 #[serde(transparent)]
 pub struct Reactions(pub BTreeMap<String, Vec<UserId>>);
 
+/// Most distinct emoji on one message (as Slack).
+pub const MAX_DISTINCT_REACTIONS: usize = 50;
+/// Most reactions one person puts on one message.
+pub const MAX_REACTIONS_PER_USER: usize = 20;
+
 impl Reactions {
-    /// Add `user`'s `emoji`; false if it was already there.
-    pub fn add(&mut self, emoji: &str, user: UserId) -> bool {
-        let users = self.0.entry(emoji.to_owned()).or_default();
-        if users.contains(&user) {
-            return false;
+    /// Add `user`'s `emoji`; false if it was already there. Refused past
+    /// [`MAX_DISTINCT_REACTIONS`] or [`MAX_REACTIONS_PER_USER`]; the stores
+    /// call this inside the transaction that writes the result, so the caps
+    /// hold under concurrency.
+    pub fn add(&mut self, emoji: &str, user: UserId) -> crate::Result<bool> {
+        if self.0.get(emoji).is_some_and(|users| users.contains(&user)) {
+            return Ok(false);
         }
-        users.push(user);
-        true
+        if !self.0.contains_key(emoji) && self.0.len() >= MAX_DISTINCT_REACTIONS {
+            return Err(crate::Error::conflict(
+                "emoji",
+                format!("a message holds at most {MAX_DISTINCT_REACTIONS} different reactions"),
+            ));
+        }
+        let mine = self
+            .0
+            .values()
+            .filter(|users| users.contains(&user))
+            .count();
+        if mine >= MAX_REACTIONS_PER_USER {
+            return Err(crate::Error::conflict(
+                "emoji",
+                format!("one person adds at most {MAX_REACTIONS_PER_USER} reactions to a message"),
+            ));
+        }
+        self.0.entry(emoji.to_owned()).or_default().push(user);
+        Ok(true)
     }
 
     /// Remove `user`'s `emoji`; false if it was not there.
@@ -65,6 +89,12 @@ pub struct EditRecord {
     /// When this version was replaced.
     pub replaced_at: DateTime<Utc>,
 }
+
+/// Most earlier versions an edit history keeps.
+pub const MAX_EDIT_HISTORY: usize = 20;
+/// Most bytes of text and formatting an edit history keeps (the latest
+/// version is kept whatever its size).
+pub const MAX_EDIT_HISTORY_BYTES: usize = 128 * 1024;
 
 /// A message (the `messages` table).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -188,7 +218,10 @@ impl Message {
     }
 
     /// A new version of the edit history with the current content appended,
-    /// as it stands just before an edit at `at`.
+    /// as it stands just before an edit at `at`. The history is bounded: the
+    /// latest [`MAX_EDIT_HISTORY`] versions within [`MAX_EDIT_HISTORY_BYTES`]
+    /// are kept, older ones are dropped, so edits cannot grow a row (and the
+    /// events carrying it) without limit.
     pub fn history_with_current(&self, at: DateTime<Utc>) -> Vec<EditRecord> {
         let mut history = self.edit_history.clone();
         history.push(EditRecord {
@@ -196,6 +229,73 @@ impl Message {
             formatted_content: self.formatted_content.clone(),
             replaced_at: at,
         });
+        let size = |r: &EditRecord| {
+            r.content.len()
+                + r.formatted_content
+                    .as_ref()
+                    .map_or(0, |f| f.to_string().len())
+        };
+        let mut total: usize = history.iter().map(size).sum();
+        let mut drop = history.len().saturating_sub(MAX_EDIT_HISTORY);
+        total -= history[..drop].iter().map(size).sum::<usize>();
+        while total > MAX_EDIT_HISTORY_BYTES && drop + 1 < history.len() {
+            total -= size(&history[drop]);
+            drop += 1;
+        }
+        history.drain(..drop);
         history
+    }
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+
+    fn message_with(content: &str) -> Message {
+        let id = crate::id::MessageId::new();
+        let at = id.created_at();
+        Message {
+            id,
+            workspace_id: crate::id::WorkspaceId::new(),
+            channel_id: crate::id::ChannelId::new(),
+            user_id: crate::id::UserId::new(),
+            content: content.to_owned(),
+            message_type: MessageType::Text,
+            formatted_content: None,
+            thread_id: None,
+            reply_count: 0,
+            is_pinned: false,
+            pinned_by: None,
+            pinned_at: None,
+            is_deleted: false,
+            deleted_at: None,
+            reactions: Reactions::default(),
+            edited_at: None,
+            edit_history: Vec::new(),
+            client_msg_id: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    #[test]
+    fn edit_history_keeps_the_latest_versions_within_its_bounds() {
+        let mut message = message_with("v0");
+        for i in 1..=30 {
+            message.edit_history = message.history_with_current(message.created_at);
+            message.content = format!("v{i}");
+        }
+        assert_eq!(message.edit_history.len(), MAX_EDIT_HISTORY);
+        assert_eq!(message.edit_history[0].content, "v10");
+        assert_eq!(message.edit_history.last().unwrap().content, "v29");
+
+        let big = "x".repeat(40_000);
+        let mut message = message_with(&big);
+        for _ in 0..10 {
+            message.edit_history = message.history_with_current(message.created_at);
+        }
+        let bytes: usize = message.edit_history.iter().map(|r| r.content.len()).sum();
+        assert!(bytes <= MAX_EDIT_HISTORY_BYTES, "{bytes}");
+        assert_eq!(message.edit_history.len(), MAX_EDIT_HISTORY_BYTES / 40_000);
     }
 }

@@ -1,6 +1,6 @@
 //! Channels, direct conversations and channel membership.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use confab_core::id::{ChannelId, UserId, WorkspaceId};
@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::parse_id;
-use crate::extract::{ApiJson, Authed};
+use crate::extract::{ApiJson, ApiQuery, Authed};
 use crate::wire::{cursor, double_option, ChannelMemberView, ChannelView, ErrorBody};
 use crate::{ApiError, AppState};
 
@@ -69,14 +69,6 @@ struct PageQuery {
     limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
-}
-
-fn page_query(
-    query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<PageQuery, ApiError> {
-    query
-        .map(|Query(q)| q)
-        .map_err(|e| ApiError(Error::invalid("query", e.body_text())))
 }
 
 const WORKSPACE: &str = "Workspace id";
@@ -144,9 +136,8 @@ async fn browse(
     State(app): State<AppState>,
     Authed(caller): Authed,
     Path(workspace): Path<String>,
-    query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<ChannelPage>, ApiError> {
-    let query = page_query(query)?;
     let workspace: WorkspaceId = parse_id(&workspace, "workspace")?;
     let after = query
         .cursor
@@ -317,9 +308,8 @@ async fn members(
     State(app): State<AppState>,
     Authed(caller): Authed,
     Path(channel): Path<String>,
-    query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<ChannelMemberPage>, ApiError> {
-    let query = page_query(query)?;
     let id: ChannelId = parse_id(&channel, "channel")?;
     let after = query
         .cursor

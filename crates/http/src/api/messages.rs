@@ -1,6 +1,6 @@
 //! Messages, threads, reactions, pins and read markers.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use confab_core::id::{ChannelId, MessageId, WorkspaceId};
@@ -14,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::parse_id;
-use crate::extract::{ApiJson, Authed};
+use crate::extract::{ApiJson, ApiQuery, Authed};
 use crate::wire::{AuthorView, ErrorBody, MessageView, ReactionView, ReadStateView};
 use crate::{ApiError, AppState};
 
@@ -45,13 +45,6 @@ struct MessageList {
     /// The id to pass as `before` (history) or `after` (replies) for the
     /// next page; absent when there is no more.
     next_cursor: Option<String>,
-}
-
-fn query_of<T>(
-    q: Result<Query<T>, axum::extract::rejection::QueryRejection>,
-) -> Result<T, ApiError> {
-    q.map(|Query(q)| q)
-        .map_err(|e| ApiError(Error::invalid("query", e.body_text())))
 }
 
 fn cursor_id(value: Option<&str>, field: &str) -> Result<Option<MessageId>, ApiError> {
@@ -130,9 +123,8 @@ async fn history(
     State(app): State<AppState>,
     Authed(caller): Authed,
     Path(channel): Path<String>,
-    query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Json<MessageList>, ApiError> {
-    let query = query_of(query)?;
     let id: ChannelId = parse_id(&channel, "channel")?;
     let range = history_query(&query)?;
     let limit = page_size(query.limit, 50);
@@ -260,9 +252,8 @@ async fn replies(
     State(app): State<AppState>,
     Authed(caller): Authed,
     Path(message): Path<String>,
-    query: Result<Query<RepliesQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<RepliesQuery>,
 ) -> Result<Json<MessageList>, ApiError> {
-    let query = query_of(query)?;
     let id: MessageId = parse_id(&message, "message")?;
     let limit = page_size(query.limit, 50);
     let after = cursor_id(query.after.as_deref(), "after")?;

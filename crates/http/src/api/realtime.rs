@@ -1,6 +1,6 @@
 //! Presence and typing over REST (the WebSocket gateway carries the same).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -14,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::parse_id;
-use crate::extract::{ApiJson, Authed};
+use crate::extract::{ApiJson, ApiQuery, Authed};
 use crate::wire::{double_option, ErrorBody};
 use crate::{ApiError, AppState};
 
@@ -85,7 +85,7 @@ async fn get_presence(
     State(app): State<AppState>,
     Authed(caller): Authed,
     Path(workspace): Path<String>,
-    Query(query): Query<PresenceQuery>,
+    ApiQuery(query): ApiQuery<PresenceQuery>,
 ) -> Result<Json<PresenceList>, ApiError> {
     let workspace: WorkspaceId = parse_id(&workspace, "workspace")?;
     let users = query

@@ -1,6 +1,6 @@
 //! Workspaces, members and invitations.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use confab_core::id::{InvitationId, MemberId, UserId, WorkspaceId};
@@ -9,7 +9,6 @@ use confab_core::model::{
     WorkspaceUpdate,
 };
 use confab_core::page::page_size;
-use confab_core::Error;
 use confab_service::NewWorkspaceRequest;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -18,7 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::parse_id;
-use crate::extract::{ApiJson, Authed};
+use crate::extract::{ApiJson, ApiQuery, Authed};
 use crate::wire::{
     cursor, double_option, ChannelBrief, ErrorBody, InvitationView, MemberView, WorkspaceView,
 };
@@ -224,9 +223,8 @@ async fn members(
     State(app): State<AppState>,
     Authed(caller): Authed,
     Path(workspace): Path<String>,
-    query: Result<Query<MembersQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<MembersQuery>,
 ) -> Result<Json<MemberPage>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError(Error::invalid("query", e.body_text())))?;
     let id: WorkspaceId = parse_id(&workspace, "workspace")?;
     let filter = MemberFilter {
         role: query
