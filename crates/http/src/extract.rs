@@ -2,7 +2,7 @@
 //! the authenticated caller, and where a request comes from.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
@@ -99,7 +99,7 @@ impl FromRequestParts<AppState> for Authed {
         let caller = state.authenticate(&token).await?;
         if by_cookie && caller.renewed {
             if let Some(slot) = parts.extensions.get::<RenewedCookie>() {
-                slot.set(session_cookie(state, &token, &caller.session));
+                let _ = slot.0.set(session_cookie(state, &token, &caller.session));
             }
         }
         Ok(Self(caller))
@@ -108,7 +108,7 @@ impl FromRequestParts<AppState> for Authed {
 
 /// Where a request's session token came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Credential {
+enum Credential {
     Bearer,
     Cookie,
 }
@@ -203,17 +203,7 @@ pub fn session_cookie(app: &AppState, token: &str, session: &Session) -> String 
 /// Where [`Authed`] leaves a renewed session cookie for the response; set
 /// up per request by [`renew_cookie`].
 #[derive(Clone, Default)]
-pub struct RenewedCookie(Arc<Mutex<Option<String>>>);
-
-impl RenewedCookie {
-    fn set(&self, cookie: String) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(cookie);
-    }
-
-    fn take(&self) -> Option<String> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
-    }
-}
+struct RenewedCookie(Arc<OnceLock<String>>);
 
 /// Middleware: a cookie renewed while handling the request goes out with
 /// its response (unless the handler set the cookie itself).
@@ -221,9 +211,9 @@ pub async fn renew_cookie(mut request: Request, next: axum::middleware::Next) ->
     let slot = RenewedCookie::default();
     request.extensions_mut().insert(slot.clone());
     let mut response = next.run(request).await;
-    if let Some(cookie) = slot.take() {
+    if let Some(cookie) = slot.0.get() {
         if !response.headers().contains_key(header::SET_COOKIE) {
-            if let Ok(value) = HeaderValue::from_str(&cookie) {
+            if let Ok(value) = HeaderValue::from_str(cookie) {
                 response.headers_mut().insert(header::SET_COOKIE, value);
             }
         }

@@ -23,11 +23,16 @@ use serde_json::json;
 
 /// A node on the test database and the Redis at `redis`, keys under `prefix`.
 fn node(dir: &std::path::Path, db: &PgTestDb, redis: &str, prefix: &str) -> Server {
+    Server::start(node_command(dir, db, redis, prefix))
+}
+
+/// The command of [`node`], for settings of a test's own.
+fn node_command(dir: &std::path::Path, db: &PgTestDb, redis: &str, prefix: &str) -> Command {
     let mut cmd = confab(dir);
     cmd.env("CONFAB_DATABASE__URL", &db.url)
         .env("CONFAB_REDIS__URL", redis)
         .env("CONFAB_REDIS__KEY_PREFIX", prefix);
-    Server::start(cmd)
+    cmd
 }
 
 async fn stores_of(db: &PgTestDb) -> Stores {
@@ -173,11 +178,8 @@ async fn posts_through_two_nodes_are_all_paged_back() {
     let probe = RedisProbe::connect(&redis_url(), &prefix).await;
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let busy_node = |dir: &std::path::Path| {
-        let mut cmd = confab(dir);
-        cmd.env("CONFAB_DATABASE__URL", &db.url)
-            .env("CONFAB_REDIS__URL", redis_url())
-            .env("CONFAB_REDIS__KEY_PREFIX", &prefix)
-            .env("CONFAB_LIMITS__MESSAGES_PER_MINUTE", "100000");
+        let mut cmd = node_command(dir, &db, &redis_url(), &prefix);
+        cmd.env("CONFAB_LIMITS__MESSAGES_PER_MINUTE", "100000");
         Server::start(cmd)
     };
     let (node_a, node_b) = (busy_node(dir_a.path()), busy_node(dir_b.path()));

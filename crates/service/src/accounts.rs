@@ -47,6 +47,9 @@ pub struct Caller {
     pub renewed: bool,
 }
 
+const MINUTE: std::time::Duration = std::time::Duration::from_secs(60);
+const HOUR: std::time::Duration = std::time::Duration::from_secs(3600);
+
 fn bad_credentials() -> Error {
     Error::Unauthenticated
 }
@@ -95,52 +98,35 @@ impl Services {
 
     /// Sign-ups per client address per hour, and from everywhere per minute.
     async fn check_signup_rate(&self, client: &ClientInfo) -> Result<()> {
-        let now = time::now();
         if let Some(ip) = &client.ip_address {
             let key = format!("rate_limit:ip:{ip}:signup");
-            let (count, left) = self
-                .rate_hit(&key, std::time::Duration::from_secs(3600), now)
+            self.enforce_rate(&key, HOUR, self.policy.signups_per_ip_per_hour)
                 .await?;
-            if count > self.policy.signups_per_ip_per_hour {
-                return Err(Error::RateLimited { retry_after: left });
-            }
         }
-        let (count, left) = self
-            .rate_hit(
-                "rate_limit:all:signup",
-                std::time::Duration::from_secs(60),
-                now,
-            )
-            .await?;
-        if count > self.policy.signups_per_minute {
-            return Err(Error::RateLimited { retry_after: left });
-        }
-        Ok(())
+        self.enforce_rate(
+            "rate_limit:all:signup",
+            MINUTE,
+            self.policy.signups_per_minute,
+        )
+        .await
     }
 
     /// Login attempts per client address first, then per account. The
     /// account key is the normalised address, so spellings of one address
-    /// share a bucket, and an address too long to exist is refused before
-    /// it becomes a key.
+    /// share a count, and text that is no address is refused before it
+    /// becomes a key.
     async fn check_login_rate(&self, email: &str, client: &ClientInfo) -> Result<()> {
-        let window = std::time::Duration::from_secs(60);
-        let now = time::now();
         if let Some(ip) = &client.ip_address {
-            let (count, left) = self
-                .rate_hit(&format!("rate_limit:ip:{ip}:login"), window, now)
+            let key = format!("rate_limit:ip:{ip}:login");
+            self.enforce_rate(&key, MINUTE, self.policy.login_attempts_per_ip)
                 .await?;
-            if count > self.policy.login_attempts_per_ip {
-                return Err(Error::RateLimited { retry_after: left });
-            }
         }
-        let account = validate::login_email(email).ok_or_else(bad_credentials)?;
-        let (count, left) = self
-            .rate_hit(&format!("rate_limit:{account}:login"), window, now)
-            .await?;
-        if count > self.policy.login_attempts_per_account {
-            return Err(Error::RateLimited { retry_after: left });
-        }
-        Ok(())
+        let account = validate::email(email)
+            .map_err(|_| bad_credentials())?
+            .to_lowercase();
+        let key = format!("rate_limit:{account}:login");
+        self.enforce_rate(&key, MINUTE, self.policy.login_attempts_per_account)
+            .await
     }
 
     /// Check an e-mail address and password. Wrong address, wrong password

@@ -267,16 +267,8 @@ impl Services {
         channel: &Channel,
         people: &[UserId],
     ) -> Result<()> {
-        for user in people {
-            let active = self
-                .stores
-                .channels
-                .get_channel_member(channel.id, *user)
-                .await?
-                .is_some_and(|m| m.is_active);
-            if active {
-                continue;
-            }
+        let present = self.channel_member_ids(channel.id).await?;
+        for user in people.iter().filter(|u| !present.contains(u)) {
             self.stores
                 .channels
                 .add_channel_member(&NewChannelMember {

@@ -469,6 +469,18 @@ impl Socket {
         self.replay(cursor).await
     }
 
+    /// Whether a membership event in one of the socket's channels may change
+    /// whom a guest shares a channel with: someone joining who is not yet a
+    /// peer everywhere, or someone leaving who is a peer somewhere.
+    fn changes_guest_peers(&self, event: &Event) -> bool {
+        let mut peers = self.subscriptions.guest_peers.values();
+        match event {
+            Event::MemberJoined { user_id, .. } => peers.any(|p| !p.contains(user_id)),
+            Event::MemberLeft { user_id, .. } => peers.any(|p| p.contains(user_id)),
+            _ => false,
+        }
+    }
+
     /// Where the user is a guest, whose presence they may see follows the
     /// channels they share: re-read it after a membership change.
     async fn refresh_guest_peers(&mut self) {
@@ -505,7 +517,7 @@ impl Socket {
                 if matches!(event, Event::MemberLeft { user_id, .. } if *user_id == me) {
                     self.drop_channel(*channel);
                 }
-                if matches!(event, Event::MemberJoined { .. } | Event::MemberLeft { .. }) {
+                if self.changes_guest_peers(event) {
                     self.refresh_guest_peers().await;
                 }
                 deliver

@@ -188,13 +188,12 @@ impl Services {
 
     async fn check_message_rate(&self, caller: &Caller, channel: ChannelId) -> Result<()> {
         let key = format!("message_rate:{}:{}", caller.user.id, channel);
-        let (count, left) = self
-            .rate_hit(&key, Duration::from_secs(60), time::now())
-            .await?;
-        if count > self.policy.messages_per_minute {
-            return Err(Error::RateLimited { retry_after: left });
-        }
-        Ok(())
+        self.enforce_rate(
+            &key,
+            Duration::from_secs(60),
+            self.policy.messages_per_minute,
+        )
+        .await
     }
 
     /// Post a message (or a thread reply) as the caller. A retry with the

@@ -32,15 +32,13 @@ impl PasswordWork {
 
     /// Run `work` once a permit is free, or refuse after the wait.
     async fn run<T>(&self, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
-        let permit = tokio::time::timeout(self.wait, self.permits.acquire())
+        let _permit = tokio::time::timeout(self.wait, self.permits.acquire())
             .await
             .map_err(|_| Error::RateLimited {
                 retry_after: Duration::from_secs(5),
             })?
             .map_err(Error::internal)?;
-        let outcome = work.await;
-        drop(permit);
-        outcome
+        work.await
     }
 
     pub(crate) async fn hash(&self, password: String) -> Result<String> {

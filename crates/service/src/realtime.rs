@@ -92,21 +92,27 @@ fn degrade<T>(result: Result<T>, what: &str) -> Option<T> {
 }
 
 impl Services {
-    /// Count a hit on a rate limit, in the shared state or, while it is
-    /// unreachable, on this node.
-    pub(crate) async fn rate_hit(
+    /// Count one hit on `key` in fixed windows of `window`, refused (with
+    /// the time left in the window) once the count passes `limit`. Counted
+    /// in the shared state or, while it is unreachable, on this node.
+    pub(crate) async fn enforce_rate(
         &self,
         key: &str,
         window: std::time::Duration,
-        now: DateTime<Utc>,
-    ) -> Result<(u64, std::time::Duration)> {
-        match self.realtime.state.hit(key, window, now).await {
-            Ok(hit) => Ok(hit),
+        limit: u64,
+    ) -> Result<()> {
+        let now = time::now();
+        let (count, left) = match self.realtime.state.hit(key, window, now).await {
+            Ok(hit) => hit,
             Err(err) => {
                 tracing::debug!(error = %err, "shared rate limits unreachable; counting on this node");
-                self.realtime.fallback_limiter.hit(key, window, now).await
+                self.realtime.fallback_limiter.hit(key, window, now).await?
             }
+        };
+        if count > limit {
+            return Err(Error::RateLimited { retry_after: left });
         }
+        Ok(())
     }
 
     /// Publish an event on `topic`. Called after the commit; a failure only
@@ -613,12 +619,8 @@ impl Services {
     /// Count one `action` of the caller against a limit per minute.
     async fn limit_per_minute(&self, caller: &Caller, action: &str, limit: u64) -> Result<()> {
         let key = format!("rate_limit:{}:{action}", caller.user.id);
-        let minute = std::time::Duration::from_secs(60);
-        let (count, left) = self.rate_hit(&key, minute, time::now()).await?;
-        if count > limit {
-            return Err(Error::RateLimited { retry_after: left });
-        }
-        Ok(())
+        self.enforce_rate(&key, std::time::Duration::from_secs(60), limit)
+            .await
     }
 
     /// Change the caller's presence in a workspace and tell its members.
@@ -727,16 +729,24 @@ impl Services {
         guest: UserId,
         workspace: WorkspaceId,
     ) -> Result<HashSet<UserId>> {
-        let mut peers = HashSet::from([guest]);
-        let channels = self
+        let channels: Vec<ChannelId> = self
             .stores
             .channels
             .list_channels_for_user(workspace, guest)
-            .await?;
-        // From the database: the cache is dropped only after a membership
-        // event goes out, and a socket re-reads peers on that event.
-        for (channel, _) in channels {
-            peers.extend(self.stored_member_ids(channel.id).await?);
+            .await?
+            .into_iter()
+            .map(|(c, _)| c.id)
+            .collect();
+        self.peers_in(guest, &channels).await
+    }
+
+    /// `user` and the members of `channels`, read from the database: the
+    /// member cache is dropped only after a membership event goes out, and a
+    /// socket re-reads peers on that event.
+    async fn peers_in(&self, user: UserId, channels: &[ChannelId]) -> Result<HashSet<UserId>> {
+        let mut peers = HashSet::from([user]);
+        for channel in channels {
+            peers.extend(self.stored_member_ids(*channel).await?);
         }
         Ok(peers)
     }
@@ -750,18 +760,19 @@ impl Services {
                 continue;
             }
             subscriptions.workspaces.insert(workspace.id, member.role);
-            if member.role == WorkspaceRole::Guest {
-                let peers = self.guest_peers(caller.user.id, workspace.id).await?;
-                subscriptions.guest_peers.insert(workspace.id, peers);
-            }
-            let channels = self
+            let channels: Vec<ChannelId> = self
                 .stores
                 .channels
                 .list_channels_for_user(workspace.id, caller.user.id)
-                .await?;
-            subscriptions
-                .channels
-                .extend(channels.into_iter().map(|(c, _)| c.id));
+                .await?
+                .into_iter()
+                .map(|(c, _)| c.id)
+                .collect();
+            if member.role == WorkspaceRole::Guest {
+                let peers = self.peers_in(caller.user.id, &channels).await?;
+                subscriptions.guest_peers.insert(workspace.id, peers);
+            }
+            subscriptions.channels.extend(channels);
         }
         Ok(subscriptions)
     }

@@ -66,15 +66,6 @@ pub fn email(value: &str) -> Result<String> {
     }
 }
 
-/// The address a login names, as rate limits key it: trimmed and
-/// lowercased; `None` for text that cannot be a registered address (too
-/// long, or no `@`), which is refused before it is used as a key.
-pub fn login_email(value: &str) -> Option<String> {
-    let value = value.trim();
-    (3..=255).contains(&value.chars().count()).then_some(())?;
-    value.contains('@').then(|| value.to_lowercase())
-}
-
 /// A username: 2 to 50 letters, digits, `.`, `_` or `-`, starting with a
 /// letter or digit. Case is kept; uniqueness ignores it.
 pub fn username(value: &str) -> Result<String> {

@@ -2570,16 +2570,18 @@ pub async fn direct_conversations_cannot_be_left_and_groups_reopen_whole(app: Te
         let app = &app;
         async move { app.post(path, Some(&token), body).await }
     };
+    let leave = |channel: &str, token: &str| {
+        let (path, token, app) = (
+            format!("/api/v1/channels/{channel}/leave"),
+            token.to_owned(),
+            &app,
+        );
+        async move { app.post(&path, Some(&token), json!({})).await }
+    };
     let direct = open(&t.owner, vec![&t.member_id]).await;
     let direct_id = direct.body["id"].as_str().unwrap().to_owned();
-    let leave = app
-        .post(
-            &format!("/api/v1/channels/{direct_id}/leave"),
-            Some(&t.member),
-            json!({}),
-        )
-        .await;
-    assert_eq!(leave.status, StatusCode::CONFLICT, "{leave:?}");
+    let refused = leave(&direct_id, &t.member).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{refused:?}");
     let said = say(
         &app,
         &t.owner,
@@ -2597,13 +2599,7 @@ pub async fn direct_conversations_cannot_be_left_and_groups_reopen_whole(app: Te
 
     let group = open(&t.owner, vec![&t.member_id, &t.guest_id]).await;
     let group_id = group.body["id"].as_str().unwrap().to_owned();
-    let left = app
-        .post(
-            &format!("/api/v1/channels/{group_id}/leave"),
-            Some(&t.guest),
-            json!({}),
-        )
-        .await;
+    let left = leave(&group_id, &t.guest).await;
     assert_eq!(left.status, StatusCode::NO_CONTENT, "{left:?}");
     let history = format!("/api/v1/channels/{group_id}/messages");
     assert_eq!(
@@ -2616,19 +2612,24 @@ pub async fn direct_conversations_cannot_be_left_and_groups_reopen_whole(app: Te
     assert_eq!(app.get(&history, &t.guest).await.status, StatusCode::OK);
 }
 
+/// Set `token`'s presence in `workspace` to `status`; asserts it worked.
+pub(crate) async fn set_presence(app: &TestApp, token: &str, workspace: &str, status: &str) {
+    let set = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/workspaces/{workspace}/presence"),
+            Some(token),
+            Some(json!({ "status": status })),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{set:?}");
+}
+
 pub async fn guests_see_presence_only_of_people_they_share_a_channel_with(app: TestApp) {
     let t = team(&app).await;
     let owner_id = app.user_id(&t.owner).await;
     for token in [&t.owner, &t.member] {
-        let set = app
-            .call(
-                Method::PUT,
-                &format!("/api/v1/workspaces/{}/presence", t.ws),
-                Some(token),
-                Some(json!({"status": "away"})),
-            )
-            .await;
-        assert_eq!(set.status, StatusCode::OK, "{set:?}");
+        set_presence(&app, token, &t.ws, "away").await;
     }
     let path = format!(
         "/api/v1/workspaces/{}/presence?user_ids={owner_id},{}",

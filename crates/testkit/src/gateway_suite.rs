@@ -9,7 +9,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::api_suite::{enroll_mfa, general_of, new_channel, say, team};
+use crate::api_suite::{enroll_mfa, general_of, new_channel, say, set_presence, team};
 use crate::app::{TestApp, PUBLIC_URL};
 use crate::fixtures::within_one_minute_window;
 use crate::ledger::{posts_are_all_paged_back, LedgerRun, Poster};
@@ -1070,19 +1070,11 @@ pub async fn guests_hear_presence_only_of_people_they_share_a_channel_with(app: 
     .await;
     app.add_to_channel(&t.owner, &room, &t.guest_id).await;
     let mut guest = WsClient::connect(&app.base, &t.guest).await;
-    let path = format!("/api/v1/workspaces/{}/presence", t.ws);
-    let set_away = |token: &str| {
-        let (token, path, app) = (token.to_owned(), &path, &app);
-        async move {
-            let body = Some(json!({"status": "away"}));
-            app.call(Method::PUT, path, Some(&token), body).await
-        }
-    };
     // The member shares no channel with the guest; the owner does. The
     // member's change comes first, so had it been delivered it would be
     // the first presence the guest hears.
-    assert_eq!(set_away(&t.member).await.status, StatusCode::OK);
-    assert_eq!(set_away(&t.owner).await.status, StatusCode::OK);
+    set_presence(&app, &t.member, &t.ws, "away").await;
+    set_presence(&app, &t.owner, &t.ws, "away").await;
     let heard = guest
         .expect_where("presence", |e| e["presence"]["status"] == "away")
         .await;
@@ -1090,15 +1082,7 @@ pub async fn guests_hear_presence_only_of_people_they_share_a_channel_with(app: 
     // Once the member joins the guest's channel, their presence reaches it.
     app.add_to_channel(&t.owner, &room, &t.member_id).await;
     guest.expect("member_joined").await;
-    let online = app
-        .call(
-            Method::PUT,
-            &format!("/api/v1/workspaces/{}/presence", t.ws),
-            Some(&t.member),
-            Some(json!({"status": "online"})),
-        )
-        .await;
-    assert_eq!(online.status, StatusCode::OK);
+    set_presence(&app, &t.member, &t.ws, "online").await;
     let heard = guest
         .expect_where("presence", |e| e["presence"]["status"] == "online")
         .await;

@@ -2587,5 +2587,30 @@ pub async fn edit_history_keeps_only_the_latest_versions(stores: Stores) {
         .unwrap();
     assert_eq!(stored.edit_history.len(), MAX_EDIT_HISTORY);
     assert_eq!(stored.edit_history[0].content, "v5");
+    assert_eq!(
+        stored.edit_history.last().unwrap().content,
+        format!("v{}", MAX_EDIT_HISTORY + 4)
+    );
     assert_eq!(stored.content, format!("v{}", MAX_EDIT_HISTORY + 5));
+
+    // Long versions: as many as fit in the byte bound.
+    let big = "x".repeat(40_000);
+    let long = w.post(&big).await;
+    for _ in 0..10 {
+        w.stores
+            .messages
+            .edit_message(long.id, &big, None, &[], time::now())
+            .await
+            .unwrap();
+    }
+    let stored = w
+        .stores
+        .messages
+        .get_message(long.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let bytes: usize = stored.edit_history.iter().map(|r| r.content.len()).sum();
+    assert!(bytes <= MAX_EDIT_HISTORY_BYTES, "{bytes}");
+    assert_eq!(stored.edit_history.len(), MAX_EDIT_HISTORY_BYTES / 40_000);
 }

@@ -229,73 +229,22 @@ impl Message {
             formatted_content: self.formatted_content.clone(),
             replaced_at: at,
         });
-        let size = |r: &EditRecord| {
-            r.content.len()
-                + r.formatted_content
+        // Keep versions from the newest back while both bounds allow; the
+        // newest is kept whatever its size.
+        let mut kept = 0;
+        let mut bytes = 0;
+        for record in history.iter().rev() {
+            bytes += record.content.len()
+                + record
+                    .formatted_content
                     .as_ref()
-                    .map_or(0, |f| f.to_string().len())
-        };
-        let mut total: usize = history.iter().map(size).sum();
-        let mut drop = history.len().saturating_sub(MAX_EDIT_HISTORY);
-        total -= history[..drop].iter().map(size).sum::<usize>();
-        while total > MAX_EDIT_HISTORY_BYTES && drop + 1 < history.len() {
-            total -= size(&history[drop]);
-            drop += 1;
+                    .map_or(0, |f| f.to_string().len());
+            if kept == MAX_EDIT_HISTORY || (kept > 0 && bytes > MAX_EDIT_HISTORY_BYTES) {
+                break;
+            }
+            kept += 1;
         }
-        history.drain(..drop);
+        history.drain(..history.len() - kept);
         history
-    }
-}
-
-#[cfg(test)]
-mod history_tests {
-    use super::*;
-
-    fn message_with(content: &str) -> Message {
-        let id = crate::id::MessageId::new();
-        let at = id.created_at();
-        Message {
-            id,
-            workspace_id: crate::id::WorkspaceId::new(),
-            channel_id: crate::id::ChannelId::new(),
-            user_id: crate::id::UserId::new(),
-            content: content.to_owned(),
-            message_type: MessageType::Text,
-            formatted_content: None,
-            thread_id: None,
-            reply_count: 0,
-            is_pinned: false,
-            pinned_by: None,
-            pinned_at: None,
-            is_deleted: false,
-            deleted_at: None,
-            reactions: Reactions::default(),
-            edited_at: None,
-            edit_history: Vec::new(),
-            client_msg_id: None,
-            created_at: at,
-            updated_at: at,
-        }
-    }
-
-    #[test]
-    fn edit_history_keeps_the_latest_versions_within_its_bounds() {
-        let mut message = message_with("v0");
-        for i in 1..=30 {
-            message.edit_history = message.history_with_current(message.created_at);
-            message.content = format!("v{i}");
-        }
-        assert_eq!(message.edit_history.len(), MAX_EDIT_HISTORY);
-        assert_eq!(message.edit_history[0].content, "v10");
-        assert_eq!(message.edit_history.last().unwrap().content, "v29");
-
-        let big = "x".repeat(40_000);
-        let mut message = message_with(&big);
-        for _ in 0..10 {
-            message.edit_history = message.history_with_current(message.created_at);
-        }
-        let bytes: usize = message.edit_history.iter().map(|r| r.content.len()).sum();
-        assert!(bytes <= MAX_EDIT_HISTORY_BYTES, "{bytes}");
-        assert_eq!(message.edit_history.len(), MAX_EDIT_HISTORY_BYTES / 40_000);
     }
 }
