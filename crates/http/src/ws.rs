@@ -27,8 +27,14 @@ use crate::extract::{check_origin, session_token, ApiQuery};
 use crate::wire::{double_option, ChannelView, ErrorBody, MessageView};
 use crate::{ApiError, AppState};
 
-/// Largest message a client may send.
+/// Largest message a client may send; a longer one closes the socket with
+/// 1009.
 const MAX_CLIENT_MESSAGE: usize = 16 * 1024;
+/// Largest message read at all. Messages between the two limits are read
+/// whole so the 1009 close reaches the client (dropping a connection with
+/// unread bytes resets it, losing the close frame); past this one the
+/// connection is simply dropped.
+const MAX_READ_MESSAGE: usize = 4 * MAX_CLIENT_MESSAGE;
 /// Read buffer per socket. Clients send little, and the default (128 KiB)
 /// would cost that much memory for every idle socket.
 const READ_BUFFER: usize = 4 * 1024;
@@ -41,6 +47,8 @@ const SILENCE_LIMIT: Duration = Duration::from_secs(90);
 const REFRESH: Duration = Duration::from_secs(120);
 /// A send that takes longer than this marks a slow consumer.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a closing socket waits for the client's answering close.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 /// Close code for a session that ended (revoked, expired, deactivated).
 pub const CLOSE_SESSION_ENDED: u16 = 4001;
@@ -103,8 +111,8 @@ pub async fn upgrade(
     })?;
     let response = upgrade
         .read_buffer_size(READ_BUFFER)
-        .max_message_size(MAX_CLIENT_MESSAGE)
-        .max_frame_size(MAX_CLIENT_MESSAGE)
+        .max_message_size(MAX_READ_MESSAGE)
+        .max_frame_size(MAX_READ_MESSAGE)
         .on_upgrade(move |ws| async move {
             match Socket::open(&app, &app.hub, caller, token).await {
                 Ok(socket) => serve(socket, cursor, ws).await,
@@ -144,12 +152,18 @@ async fn serve(mut socket: Socket, resume: Option<i64>, ws: WebSocket) {
                 last_heard += started.elapsed();
                 match deliver(&mut sink, steps, &mut cursor).await {
                     Ok(()) => {}
-                    Err(reason) => break Some(reason),
+                    Err(reason) => break Some(close_of(reason)),
                 }
             }
             message = incoming.next() => {
                 last_heard = tokio::time::Instant::now();
                 match message {
+                    Some(Ok(WsMessage::Text(text))) if text.len() > MAX_CLIENT_MESSAGE => {
+                        break Some(TOO_BIG);
+                    }
+                    Some(Ok(WsMessage::Binary(bytes))) if bytes.len() > MAX_CLIENT_MESSAGE => {
+                        break Some(TOO_BIG);
+                    }
                     Some(Ok(WsMessage::Text(text))) => {
                         let answer = answer(&socket, text.as_str()).await;
                         if let Some(answer) = answer {
@@ -180,28 +194,46 @@ async fn serve(mut socket: Socket, resume: Option<i64>, ws: WebSocket) {
             _ = refresh.tick() => {
                 let steps = match socket.refresh(cursor).await {
                     Ok(steps) => steps,
-                    Err(reason) => break Some(reason),
+                    Err(reason) => break Some(close_of(reason)),
                 };
                 if let Err(reason) = deliver(&mut sink, steps, &mut cursor).await {
-                    break Some(reason);
+                    break Some(close_of(reason));
                 }
             }
         }
     };
-    if let Some(reason) = close {
-        let (code, text) = match reason {
-            CloseReason::SessionEnded => (CLOSE_SESSION_ENDED, "session ended"),
-            CloseReason::SlowConsumer => (CLOSE_SLOW_CONSUMER, "slow consumer"),
-            CloseReason::GoingAway => (CLOSE_GOING_AWAY, "server shutting down"),
-            CloseReason::Unavailable => (CLOSE_TRY_AGAIN, "try again later"),
-        };
+    if let Some((code, text)) = close {
         let frame = CloseFrame {
             code,
             reason: Utf8Bytes::from_static(text),
         };
-        let _ = timed_send(&mut sink, WsMessage::Close(Some(frame))).await;
+        if timed_send(&mut sink, WsMessage::Close(Some(frame)))
+            .await
+            .is_ok()
+        {
+            // The closing handshake: read what the client still sends until
+            // it answers the close. Dropping a connection with unread bytes
+            // resets it, and the reset would discard the close frame.
+            let answered = async { while incoming.next().await.is_some() {} };
+            let _ = tokio::time::timeout(CLOSE_WAIT, answered).await;
+        }
     }
     socket.close().await;
+}
+
+/// A close frame's code and reason.
+type Close = (u16, &'static str);
+
+/// A client message over [`MAX_CLIENT_MESSAGE`] (RFC 6455: 1009).
+const TOO_BIG: Close = (1009, "message too big");
+
+fn close_of(reason: CloseReason) -> Close {
+    match reason {
+        CloseReason::SessionEnded => (CLOSE_SESSION_ENDED, "session ended"),
+        CloseReason::SlowConsumer => (CLOSE_SLOW_CONSUMER, "slow consumer"),
+        CloseReason::GoingAway => (CLOSE_GOING_AWAY, "server shutting down"),
+        CloseReason::Unavailable => (CLOSE_TRY_AGAIN, "try again later"),
+    }
 }
 
 type Sink = futures_util::stream::SplitSink<WebSocket, WsMessage>;

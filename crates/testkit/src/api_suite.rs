@@ -473,7 +473,7 @@ pub async fn bad_input_gets_a_clear_error_and_changes_nothing(app: TestApp) {
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(reply.body["error"]["field"], "cursor");
 
-    // An expired invitation.
+    // A revoked invitation.
     let invite = app
         .post(
             &format!("/api/v1/workspaces/{ws}/invitations"),
@@ -506,6 +506,7 @@ pub async fn bad_input_gets_a_clear_error_and_changes_nothing(app: TestApp) {
         .await;
     assert_eq!(refused.status, StatusCode::CONFLICT, "{refused:?}");
     assert_eq!(refused.body["error"]["field"], "invitation");
+    // An expired one, not revoked.
     let mut expired = confab_core::model::Invitation {
         id: confab_core::id::InvitationId::new(),
         workspace_id: ws.parse().unwrap(),
@@ -534,7 +535,8 @@ pub async fn bad_input_gets_a_clear_error_and_changes_nothing(app: TestApp) {
             json!({"token": known_token}),
         )
         .await;
-    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{refused:?}");
+    assert_eq!(refused.body["error"]["field"], "invitation");
     assert!(
         app.get("/api/v1/workspaces", &joiner).await.body["workspaces"]
             .as_array()

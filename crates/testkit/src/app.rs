@@ -5,7 +5,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use confab_core::ports::{Realtime, Stores};
+use confab_core::ports::{EphemeralState, Realtime, Stores};
 use confab_realtime::{MemoryBus, MemoryState, RedisBus, RedisState};
 
 use crate::realtime_harness::{redis_options, redis_url, test_prefix, RedisProbe};
@@ -33,6 +33,9 @@ pub struct TestApp {
     pub stores: Stores,
     /// The Redis keys of this app, when its state lives in Redis.
     pub probe: Option<RedisProbe>,
+    /// The ephemeral state of an app served in this process (caches,
+    /// counts), whichever backend holds it.
+    pub state: Option<Arc<dyn EphemeralState>>,
     pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -67,6 +70,7 @@ impl TestApp {
 
     /// Serve the application over `stores` and `realtime` with `policy`.
     pub async fn start_full(stores: Stores, realtime: Realtime, policy: Policy) -> Self {
+        let state = realtime.state.clone();
         let services = Services::new(stores.clone(), realtime, policy);
         let options = confab_http::HttpOptions {
             public_url: Some(PUBLIC_URL.into()),
@@ -89,6 +93,7 @@ impl TestApp {
             base,
             stores,
             probe: None,
+            state: Some(state),
             http: reqwest::Client::new(),
             stop: Some(stop),
             task: Some(task),
@@ -102,6 +107,7 @@ impl TestApp {
             base,
             stores,
             probe: None,
+            state: None,
             http: reqwest::Client::new(),
             stop: None,
             task: None,
