@@ -257,6 +257,64 @@ pub fn take_attempt_sql(p: fn(usize) -> String) -> String {
     )
 }
 
+/// Insert a workspace member, or bring back one who left; no row when the
+/// user is already a member (active, invited or deactivated). Placeholders:
+/// member id, workspace, user, role, status, invited by, invitation token,
+/// joined at (`p(1)` … `p(8)`).
+pub fn insert_member_sql(p: fn(usize) -> String) -> String {
+    let v: Vec<String> = (1..=8).map(p).collect();
+    format!(
+        "INSERT INTO workspace_members
+           (member_id, workspace_id, user_id, role, status, invited_by, invitation_token, joined_at, updated_at)
+         VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {})
+         ON CONFLICT (workspace_id, user_id) DO UPDATE SET
+           role = excluded.role, status = excluded.status, invited_by = excluded.invited_by,
+           invitation_token = excluded.invitation_token, joined_at = excluded.joined_at,
+           updated_at = excluded.updated_at
+         WHERE workspace_members.status = 'left'
+         RETURNING *",
+        v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[7]
+    )
+}
+
+/// What a change of membership must leave true in a workspace, read in the
+/// change's transaction (placeholder: the workspace): its active owners,
+/// its members that count against `max_members`, and that limit.
+pub fn member_rules_sql(workspace: &str) -> String {
+    format!(
+        "SELECT (SELECT count(*) FROM workspace_members
+                  WHERE workspace_id = w.workspace_id AND role = 'owner' AND status = 'active') AS owners,
+                (SELECT count(*) FROM workspace_members
+                  WHERE workspace_id = w.workspace_id AND status IN ('active', 'invited')) AS taken,
+                w.max_members
+         FROM workspaces w WHERE w.workspace_id = {workspace}"
+    )
+}
+
+/// Check a row of [`member_rules_sql`] after a change: a workspace always
+/// keeps an active owner, and a member made active again must fit within
+/// `max_members`.
+pub fn check_member_rules(row: &impl Columns, reactivated: bool) -> Result<()> {
+    if row.int("owners")? == 0 {
+        return Err(crate::Error::conflict(
+            "role",
+            "a workspace must keep at least one active owner",
+        ));
+    }
+    if reactivated && row.int("taken")? > row.int("max_members")? {
+        return Err(crate::Error::conflict(
+            "max_members",
+            "the workspace is full",
+        ));
+    }
+    Ok(())
+}
+
+/// The answer when [`insert_member_sql`] found the user already a member.
+pub fn already_a_member() -> crate::Error {
+    crate::Error::conflict("user_id", "already a member of this workspace")
+}
+
 /// `alias.column AS alias_column` for each column: a select list whose
 /// names [`Prefixed`] reads back.
 fn select(alias: &str, columns: &[&str]) -> String {

@@ -213,6 +213,14 @@ pub trait MessageStore: Send + Sync {
     /// transaction; the parent must be a live top-level message of the same
     /// channel, else NotFound on `thread_id`.
     async fn insert_message(&self, message: &NewMessage) -> Result<Inserted>;
+    /// The message `user` already posted in `channel` with this
+    /// `client_msg_id`, if any (a retry answered without a new insert).
+    async fn find_client_message(
+        &self,
+        channel: ChannelId,
+        user: UserId,
+        client_msg_id: &str,
+    ) -> Result<Option<Message>>;
     /// A message, deleted or not (deleted ones have empty content).
     async fn get_message(&self, id: MessageId) -> Result<Option<Message>>;
     /// A page of top-level, undeleted messages, newest first.

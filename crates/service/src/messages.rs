@@ -219,6 +219,22 @@ impl Services {
                 "threads are turned off in this channel",
             ));
         }
+        if let Some(client_id) = &client_msg_id {
+            // A retry is answered with the first message, and is not a new
+            // post: it does not count against the limit.
+            let earlier = self
+                .stores
+                .messages
+                .find_client_message(channel, caller.user.id, client_id)
+                .await?;
+            if let Some(message) = earlier {
+                return Ok(Inserted {
+                    message,
+                    created: false,
+                    parent_reply_count: None,
+                });
+            }
+        }
         self.check_message_rate(caller, channel).await?;
         let mentions = self.resolve_mentions(&content).await?;
         let new = NewMessage {

@@ -508,7 +508,7 @@ impl Services {
                 id,
                 caller.user.id,
                 &MemberUpdate {
-                    status: Some(MemberStatus::Deactivated),
+                    status: Some(MemberStatus::Left),
                     ..Default::default()
                 },
             )

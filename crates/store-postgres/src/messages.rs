@@ -117,17 +117,7 @@ impl MessageStore for PostgresStore {
             .await
             .map_err(db_err)?;
             if claimed.is_none() {
-                let earlier: Uuid = sqlx::query_scalar(
-                    "SELECT message_id FROM message_client_ids
-                     WHERE channel_id = $1 AND user_id = $2 AND client_msg_id = $3",
-                )
-                .bind(new.channel_id.0)
-                .bind(new.user_id.0)
-                .bind(client_id)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db_err)?;
-                let message = fetch_message(&mut tx, MessageId(earlier), Lock::None)
+                let message = client_message(&mut tx, new.channel_id, new.user_id, client_id)
                     .await?
                     .ok_or(Error::NotFound("message"))?;
                 return Ok(Inserted {
@@ -177,6 +167,16 @@ impl MessageStore for PostgresStore {
     async fn get_message(&self, id: MessageId) -> Result<Option<Message>> {
         let mut conn = self.pool.acquire().await.map_err(db_err)?;
         fetch_message(&mut conn, id, Lock::None).await
+    }
+
+    async fn find_client_message(
+        &self,
+        channel: ChannelId,
+        user: UserId,
+        client_msg_id: &str,
+    ) -> Result<Option<Message>> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        client_message(&mut conn, channel, user, client_msg_id).await
     }
 
     async fn history(
@@ -421,6 +421,29 @@ impl PostgresStore {
             tx.commit().await.map_err(db_err)?;
         }
         Ok(Changed { message, changed })
+    }
+}
+
+/// The message `user` posted in `channel` with `client_id`, if any.
+async fn client_message(
+    conn: &mut PgConnection,
+    channel: ChannelId,
+    user: UserId,
+    client_id: &str,
+) -> Result<Option<Message>> {
+    let earlier: Option<Uuid> = sqlx::query_scalar(
+        "SELECT message_id FROM message_client_ids
+         WHERE channel_id = $1 AND user_id = $2 AND client_msg_id = $3",
+    )
+    .bind(channel.0)
+    .bind(user.0)
+    .bind(client_id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    match earlier {
+        Some(id) => fetch_message(conn, MessageId(id), Lock::None).await,
+        None => Ok(None),
     }
 }
 

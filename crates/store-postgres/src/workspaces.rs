@@ -1,3 +1,5 @@
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use confab_core::id::{InvitationId, MemberId, MembershipId, UserId, WorkspaceId};
@@ -8,7 +10,9 @@ use confab_core::{time, Error, Result};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use crate::channels::{insert_channel, insert_channel_member};
-use confab_core::columns::Columns;
+use confab_core::columns::{
+    already_a_member, check_member_rules, insert_member_sql, member_rules_sql, Columns,
+};
 
 use crate::{db_err, decode_row, json_value, Cols, PostgresStore};
 
@@ -16,23 +20,20 @@ async fn insert_member(
     conn: &mut PgConnection,
     member: &NewWorkspaceMember,
 ) -> Result<WorkspaceMember> {
-    let row = sqlx::query(
-        "INSERT INTO workspace_members
-           (member_id, workspace_id, user_id, role, status, invited_by, invitation_token, joined_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *",
-    )
-    .bind(member.id.0)
-    .bind(member.workspace_id.0)
-    .bind(member.user_id.0)
-    .bind(member.role.as_str())
-    .bind(member.status.as_str())
-    .bind(member.invited_by.map(|u| u.0))
-    .bind(&member.invitation_token)
-    .bind(member.joined_at)
-    .bind(member.joined_at)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(db_err)?;
+    static SQL: LazyLock<String> = LazyLock::new(|| insert_member_sql(|n| format!("${n}")));
+    let row = sqlx::query(SQL.as_str())
+        .bind(member.id.0)
+        .bind(member.workspace_id.0)
+        .bind(member.user_id.0)
+        .bind(member.role.as_str())
+        .bind(member.status.as_str())
+        .bind(member.invited_by.map(|u| u.0))
+        .bind(&member.invitation_token)
+        .bind(member.joined_at)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(already_a_member)?;
     decode_row::<WorkspaceMember>(&row)
 }
 
@@ -301,20 +302,14 @@ impl WorkspaceStore for PostgresStore {
             .await
             .map_err(db_err)?
             .ok_or(Error::NotFound("member"))?;
-        let owners: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM workspace_members
-             WHERE workspace_id = $1 AND role = 'owner' AND status = 'active'",
-        )
-        .bind(workspace.0)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        if owners == 0 {
-            return Err(Error::conflict(
-                "role",
-                "a workspace must keep at least one active owner",
-            ));
-        }
+        static RULES: LazyLock<String> = LazyLock::new(|| member_rules_sql("$1"));
+        let rules = sqlx::query(RULES.as_str())
+            .bind(workspace.0)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let reactivated = update.status == Some(MemberStatus::Active);
+        check_member_rules(&Cols(&rules), reactivated)?;
         tx.commit().await.map_err(db_err)?;
         decode_row::<WorkspaceMember>(&row)
     }

@@ -46,6 +46,29 @@ async fn adjust_reply_count(
     .map_err(db_err)
 }
 
+/// The message `user` posted in `channel` with `client_id`, if any.
+async fn client_message(
+    conn: &mut SqliteConnection,
+    channel: ChannelId,
+    user: UserId,
+    client_id: &str,
+) -> Result<Option<Message>> {
+    let earlier: Option<String> = sqlx::query_scalar(
+        "SELECT message_id FROM message_client_ids
+         WHERE channel_id = ? AND user_id = ? AND client_msg_id = ?",
+    )
+    .bind(channel.to_string())
+    .bind(user.to_string())
+    .bind(client_id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    match earlier {
+        Some(id) => fetch_message(conn, id.parse().map_err(Error::internal)?).await,
+        None => Ok(None),
+    }
+}
+
 async fn insert(conn: &mut SqliteConnection, new: NewMessage) -> Result<Inserted> {
     let created_at = new.id.created_at();
     if let Some(client_id) = &new.client_msg_id {
@@ -66,18 +89,7 @@ async fn insert(conn: &mut SqliteConnection, new: NewMessage) -> Result<Inserted
         .await
         .map_err(db_err)?;
         if claimed.is_none() {
-            let earlier: String = sqlx::query_scalar(
-                "SELECT message_id FROM message_client_ids
-                 WHERE channel_id = ? AND user_id = ? AND client_msg_id = ?",
-            )
-            .bind(new.channel_id.to_string())
-            .bind(new.user_id.to_string())
-            .bind(client_id)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(db_err)?;
-            let id: MessageId = earlier.parse().map_err(Error::internal)?;
-            let message = fetch_message(conn, id)
+            let message = client_message(conn, new.channel_id, new.user_id, client_id)
                 .await?
                 .ok_or(Error::NotFound("message"))?;
             return Ok(Inserted {
@@ -292,6 +304,16 @@ impl MessageStore for SqliteStore {
     async fn get_message(&self, id: MessageId) -> Result<Option<Message>> {
         let mut conn = self.reader.acquire().await.map_err(db_err)?;
         fetch_message(&mut conn, id).await
+    }
+
+    async fn find_client_message(
+        &self,
+        channel: ChannelId,
+        user: UserId,
+        client_msg_id: &str,
+    ) -> Result<Option<Message>> {
+        let mut conn = self.reader.acquire().await.map_err(db_err)?;
+        client_message(&mut conn, channel, user, client_msg_id).await
     }
 
     async fn history(

@@ -1,6 +1,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use confab_core::columns::Columns;
+use std::sync::LazyLock;
+
+use confab_core::columns::{
+    already_a_member, check_member_rules, insert_member_sql, member_rules_sql, Columns,
+};
 use confab_core::id::{InvitationId, MemberId, MembershipId, UserId, WorkspaceId};
 use confab_core::model::*;
 use confab_core::page::Page;
@@ -15,23 +19,20 @@ async fn insert_member(
     conn: &mut SqliteConnection,
     member: &NewWorkspaceMember,
 ) -> Result<WorkspaceMember> {
-    let row = sqlx::query(
-        "INSERT INTO workspace_members
-           (member_id, workspace_id, user_id, role, status, invited_by, invitation_token, joined_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
-    )
-    .bind(member.id.to_string())
-    .bind(member.workspace_id.to_string())
-    .bind(member.user_id.to_string())
-    .bind(member.role.as_str())
-    .bind(member.status.as_str())
-    .bind(member.invited_by.map(|u| u.to_string()))
-    .bind(&member.invitation_token)
-    .bind(ts(member.joined_at))
-    .bind(ts(member.joined_at))
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(db_err)?;
+    static SQL: LazyLock<String> = LazyLock::new(|| insert_member_sql(|n| format!("?{n}")));
+    let row = sqlx::query(SQL.as_str())
+        .bind(member.id.to_string())
+        .bind(member.workspace_id.to_string())
+        .bind(member.user_id.to_string())
+        .bind(member.role.as_str())
+        .bind(member.status.as_str())
+        .bind(member.invited_by.map(|u| u.to_string()))
+        .bind(&member.invitation_token)
+        .bind(ts(member.joined_at))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(already_a_member)?;
     decode_row::<WorkspaceMember>(&row)
 }
 
@@ -59,23 +60,20 @@ async fn add_member_within_limit(
     insert_member(conn, member).await
 }
 
-/// A workspace must keep at least one active owner.
-async fn require_an_owner(conn: &mut SqliteConnection, workspace: WorkspaceId) -> Result<()> {
-    let owners: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM workspace_members
-         WHERE workspace_id = ? AND role = 'owner' AND status = 'active'",
-    )
-    .bind(workspace.to_string())
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    if owners == 0 {
-        return Err(Error::conflict(
-            "role",
-            "a workspace must keep at least one active owner",
-        ));
-    }
-    Ok(())
+/// The membership rules hold after a change in `workspace` (see
+/// [`check_member_rules`]).
+async fn require_member_rules(
+    conn: &mut SqliteConnection,
+    workspace: WorkspaceId,
+    reactivated: bool,
+) -> Result<()> {
+    static SQL: LazyLock<String> = LazyLock::new(|| member_rules_sql("?"));
+    let row = sqlx::query(SQL.as_str())
+        .bind(workspace.to_string())
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    check_member_rules(&Cols(&row), reactivated)
 }
 
 #[async_trait]
@@ -276,6 +274,7 @@ impl WorkspaceStore for SqliteStore {
         user: UserId,
         update: &MemberUpdate,
     ) -> Result<WorkspaceMember> {
+        let reactivated = update.status == Some(MemberStatus::Active);
         let mut q = QueryBuilder::<Sqlite>::new("UPDATE workspace_members SET updated_at = ");
         q.push_bind(ts(time::now()));
         if let Some(v) = update.role {
@@ -315,7 +314,7 @@ impl WorkspaceStore for SqliteStore {
                         .ok_or(Error::NotFound("member"))?;
                     let member = decode_row::<WorkspaceMember>(&row)?;
                     // Failing here rolls the update back with the savepoint.
-                    require_an_owner(conn, member.workspace_id).await?;
+                    require_member_rules(conn, member.workspace_id, reactivated).await?;
                     Ok(member)
                 })
             })

@@ -41,6 +41,8 @@ macro_rules! api_conformance {
             guests_see_presence_only_of_people_they_share_a_channel_with,
             archived_channels_take_no_typing,
             query_string_errors_have_the_one_error_shape,
+            invitations_are_single_use_and_let_leavers_back,
+            reactivation_respects_the_member_limit,
         );
     };
 }
@@ -210,20 +212,17 @@ pub async fn the_whole_account_and_workspace_journey_works(app: TestApp) {
         StatusCode::OK
     );
 
-    // The invitation was single use.
+    // An e-mail invitation is for its address only (single use is checked
+    // in `invitations_are_single_use_and_let_leavers_back`).
     let carol = app.user("carol").await;
-    let reused = app
+    let foreign = app
         .post(
             "/api/v1/invitations/accept",
             Some(&carol),
             json!({"token": invitation_token}),
         )
         .await;
-    assert_eq!(
-        reused.status,
-        StatusCode::NOT_FOUND,
-        "an e-mail invitation is for its address only"
-    );
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{foreign:?}");
 }
 
 /// The routes of one workspace, with the body each is called with.
@@ -2707,4 +2706,102 @@ pub async fn query_string_errors_have_the_one_error_shape(app: TestApp) {
         assert_eq!(reply.code(), "invalid", "{path}: {reply:?}");
         assert_eq!(reply.body["error"]["field"], "query", "{path}: {reply:?}");
     }
+}
+
+/// Invite `email` to `ws` as `by`; the invitation's token.
+async fn invite(app: &TestApp, by: &str, ws: &str, body: Value) -> String {
+    let invite = app
+        .post(
+            &format!("/api/v1/workspaces/{ws}/invitations"),
+            Some(by),
+            body,
+        )
+        .await;
+    assert_eq!(invite.status, StatusCode::CREATED, "{invite:?}");
+    invite.body["token"].as_str().unwrap().to_owned()
+}
+
+async fn accept(app: &TestApp, token: &str, invitation: &str) -> crate::app::Reply {
+    app.post(
+        "/api/v1/invitations/accept",
+        Some(token),
+        json!({ "token": invitation }),
+    )
+    .await
+}
+
+pub async fn invitations_are_single_use_and_let_leavers_back(app: TestApp) {
+    let owner = app.user("opal").await;
+    let ws = app.workspace(&owner, "Comeback").await;
+    let dan = app.user("dan").await;
+    let first = invite(&app, &owner, &ws, json!({"email": "dan@example.test"})).await;
+    assert_eq!(accept(&app, &dan, &first).await.status, StatusCode::OK);
+    let left = app
+        .post(
+            &format!("/api/v1/workspaces/{ws}/leave"),
+            Some(&dan),
+            json!({}),
+        )
+        .await;
+    assert_eq!(left.status, StatusCode::NO_CONTENT, "{left:?}");
+    // The same address, no longer a member: the used invitation is refused
+    // for being used, nothing else.
+    let reused = accept(&app, &dan, &first).await;
+    assert_eq!(reused.status, StatusCode::CONFLICT, "{reused:?}");
+    assert_eq!(reused.body["error"]["field"], "invitation");
+    // A new invitation brings someone who left back.
+    let second = invite(&app, &owner, &ws, json!({"email": "dan@example.test"})).await;
+    let back = accept(&app, &dan, &second).await;
+    assert_eq!(back.status, StatusCode::OK, "{back:?}");
+    assert_eq!(back.body["membership"]["status"], "active");
+    let workspace = format!("/api/v1/workspaces/{ws}");
+    assert_eq!(app.get(&workspace, &dan).await.status, StatusCode::OK);
+    // Someone an admin deactivated does not come back by invitation.
+    let dan_id = app.user_id(&dan).await;
+    let deactivated = app
+        .post(
+            &format!("{workspace}/members/{dan_id}/deactivate"),
+            Some(&owner),
+            json!({}),
+        )
+        .await;
+    assert_eq!(deactivated.status, StatusCode::OK, "{deactivated:?}");
+    let link = invite(&app, &owner, &ws, json!({"max_uses": 5})).await;
+    let refused = accept(&app, &dan, &link).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{refused:?}");
+    assert_eq!(refused.body["error"]["field"], "user_id");
+    assert_eq!(
+        app.get(&workspace, &dan).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+pub async fn reactivation_respects_the_member_limit(app: TestApp) {
+    let owner = app.user("rhea").await;
+    let ws = app.workspace(&owner, "Small").await;
+    let workspace = format!("/api/v1/workspaces/{ws}");
+    let limit = app
+        .patch(&workspace, &owner, json!({"max_members": 2}))
+        .await;
+    assert_eq!(limit.status, StatusCode::OK, "{limit:?}");
+    let link = invite(&app, &owner, &ws, json!({"max_uses": 5})).await;
+    let (sam, tia) = (app.user("sam").await, app.user("tia").await);
+    assert_eq!(accept(&app, &sam, &link).await.status, StatusCode::OK);
+    let sam_id = app.user_id(&sam).await;
+    let member = format!("{workspace}/members/{sam_id}");
+    let off = app
+        .post(&format!("{member}/deactivate"), Some(&owner), json!({}))
+        .await;
+    assert_eq!(off.status, StatusCode::OK, "{off:?}");
+    // Sam's place is taken; bringing Sam back would pass the limit.
+    assert_eq!(accept(&app, &tia, &link).await.status, StatusCode::OK);
+    let back = app
+        .post(&format!("{member}/reactivate"), Some(&owner), json!({}))
+        .await;
+    assert_eq!(back.status, StatusCode::CONFLICT, "{back:?}");
+    assert_eq!(back.body["error"]["field"], "max_members");
+    assert_eq!(
+        app.get(&workspace, &sam).await.status,
+        StatusCode::NOT_FOUND
+    );
 }

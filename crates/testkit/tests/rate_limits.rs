@@ -153,3 +153,49 @@ async fn a_renewed_session_renews_its_cookie() {
     })
     .await;
 }
+
+/// Retrying a post with its `client_msg_id` returns the first message and
+/// is not counted: a client that retries does not use up its limit.
+#[tokio::test]
+async fn retries_of_one_post_are_not_counted_against_the_limit() {
+    with_sqlite(|stores| async move {
+        let policy = Policy {
+            messages_per_minute: 3,
+            ..Policy::default()
+        };
+        let app = TestApp::start_with(stores, policy).await;
+        let owner = app.user("rex").await;
+        let ws = app.workspace(&owner, "Retries").await;
+        let channels = app
+            .get(&format!("/api/v1/workspaces/{ws}/channels"), &owner)
+            .await;
+        let general = channels.body["channels"][0]["channel"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let path = format!("/api/v1/channels/{general}/messages");
+        let post = |client: String| {
+            let (app, owner, path) = (&app, owner.clone(), path.clone());
+            async move {
+                let body = json!({"content": "hi", "client_msg_id": client});
+                app.post(&path, Some(&owner), body).await
+            }
+        };
+        within_one_minute_window(Duration::from_secs(15)).await;
+        let first = post("a".into()).await;
+        assert_eq!(first.status, StatusCode::CREATED);
+        for _ in 0..10 {
+            let retry = post("a".into()).await;
+            assert_eq!(retry.status, StatusCode::OK, "{retry:?}");
+            assert_eq!(retry.body["id"], first.body["id"]);
+        }
+        for client in ["b", "c"] {
+            assert_eq!(post(client.into()).await.status, StatusCode::CREATED);
+        }
+        // Three posts made; the fourth new one is refused.
+        let limited = post("d".into()).await;
+        assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{limited:?}");
+        app.stop().await;
+    })
+    .await;
+}

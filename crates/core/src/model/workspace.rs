@@ -84,6 +84,9 @@ text_enum!(
         Active = "active",
         Invited = "invited",
         Deactivated = "deactivated",
+        /// Left on their own: an invitation brings them back (a deactivated
+        /// member stays out until an admin reactivates them).
+        Left = "left",
     }
 );
 
