@@ -56,6 +56,10 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// Seconds to wait for open requests and sockets at shutdown.
     pub shutdown_grace_secs: u64,
+    /// Reverse proxies (addresses or CIDR blocks) whose `X-Forwarded-For`
+    /// and `Forwarded` headers name the client. Empty: the peer address is
+    /// the client, and those headers are ignored.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -64,6 +68,7 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
             shutdown_grace_secs: 10,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -221,14 +221,18 @@ pub async fn renew_cookie(mut request: Request, next: axum::middleware::Next) ->
     response
 }
 
-/// Where a request comes from: the peer address, the user agent, and the
+/// Where a request comes from: the client's address (the peer, or behind a
+/// trusted proxy the address it names), the user agent, and the
 /// device type the client names in `X-Confab-Device`.
 pub struct Client(pub ClientInfo);
 
-impl<S: Send + Sync> FromRequestParts<S> for Client {
+impl FromRequestParts<AppState> for Client {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header_text = |name: &str, max: usize| {
             parts
                 .headers
@@ -241,10 +245,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
             .unwrap_or_else(|| "unknown".into());
         Ok(Self(ClientInfo {
             device_type,
-            ip_address: parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip().to_string()),
+            ip_address: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(
+                |ConnectInfo(peer)| {
+                    crate::forwarded::client_ip(
+                        peer.ip(),
+                        &parts.headers,
+                        &state.options.trusted_proxies,
+                    )
+                    .to_string()
+                },
+            ),
             user_agent: header_text("user-agent", 500),
         }))
     }

@@ -6,6 +6,7 @@
 mod api;
 mod error;
 mod extract;
+mod forwarded;
 mod health;
 mod limits;
 mod request_id;
@@ -18,6 +19,7 @@ use axum::Router;
 use confab_service::{Hub, Services};
 
 pub use error::ApiError;
+pub use forwarded::parse_trusted_proxies;
 pub use request_id::RequestId;
 
 /// How the HTTP layer presents itself.
@@ -28,6 +30,9 @@ pub struct HttpOptions {
     /// The address users open (`server.public_url`): browsers may open
     /// sockets from this origin, as well as from the host they connected to.
     pub public_url: Option<String>,
+    /// Proxies whose forwarding headers name the client
+    /// (`server.trusted_proxies`, see [`parse_trusted_proxies`]).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// What every handler shares: the services, and the HTTP options.

@@ -55,6 +55,22 @@ mod tests {
     }
 
     #[test]
+    fn trusted_proxies_come_as_a_list_from_the_file_or_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "confab.toml",
+                "[server]\ntrusted_proxies = [\"10.0.0.0/8\"]\n",
+            )?;
+            let config = load(Some(Path::new("confab.toml"))).map_err(|e| format!("{e:#}"))?;
+            assert_eq!(config.server.trusted_proxies, ["10.0.0.0/8"]);
+            jail.set_env("CONFAB_SERVER__TRUSTED_PROXIES", "[10.0.0.0/8, 127.0.0.1]");
+            let config = load(Some(Path::new("confab.toml"))).map_err(|e| format!("{e:#}"))?;
+            assert_eq!(config.server.trusted_proxies, ["10.0.0.0/8", "127.0.0.1"]);
+            Ok(())
+        });
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("confab.toml", "[database]\nurll = \"x\"\n")?;

@@ -16,6 +16,8 @@ use crate::backends;
 const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let trusted_proxies = confab_http::parse_trusted_proxies(&config.server.trusted_proxies)
+        .map_err(anyhow::Error::msg)?;
     let stores = backends::open_stores(&config).await?;
     let realtime = backends::open_realtime(&config).await?;
     let listener = TcpListener::bind(config.server.listen)
@@ -54,6 +56,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let options = confab_http::HttpOptions {
         secure_cookies: public_url.starts_with("https://"),
         public_url: config.server.public_url.clone(),
+        trusted_proxies,
     };
     let (app, hub) = confab_http::router(services, options);
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -137,6 +137,15 @@ fn an_unwritable_data_directory_stops_the_start() {
 }
 
 #[test]
+fn a_bad_trusted_proxy_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(confab(dir.path())
+        .env("CONFAB_SERVER__TRUSTED_PROXIES", "[10.0.0.0/33]")
+        .arg("serve"));
+    assert_refused(&out, "server.trusted_proxies");
+}
+
+#[test]
 fn a_missing_configuration_file_stops_the_start() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(confab(dir.path())

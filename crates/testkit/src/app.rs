@@ -17,6 +17,14 @@ use tokio::sync::oneshot;
 /// The public URL test servers are configured with (an allowed origin).
 pub const PUBLIC_URL: &str = "https://chat.example.test";
 
+/// The HTTP options test servers run with: [`PUBLIC_URL`] as their address.
+pub fn test_options() -> confab_http::HttpOptions {
+    confab_http::HttpOptions {
+        public_url: Some(PUBLIC_URL.into()),
+        ..Default::default()
+    }
+}
+
 /// In-process bus and state.
 pub fn memory_realtime() -> Realtime {
     let state = Arc::new(MemoryState::new());
@@ -70,12 +78,18 @@ impl TestApp {
 
     /// Serve the application over `stores` and `realtime` with `policy`.
     pub async fn start_full(stores: Stores, realtime: Realtime, policy: Policy) -> Self {
+        Self::start_configured(stores, realtime, policy, test_options()).await
+    }
+
+    /// Serve the application with HTTP options of the test's own.
+    pub async fn start_configured(
+        stores: Stores,
+        realtime: Realtime,
+        policy: Policy,
+        options: confab_http::HttpOptions,
+    ) -> Self {
         let state = realtime.state.clone();
         let services = Services::new(stores.clone(), realtime, policy);
-        let options = confab_http::HttpOptions {
-            public_url: Some(PUBLIC_URL.into()),
-            ..Default::default()
-        };
         let (app, _hub) = confab_http::router(services, options);
         let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -199,3 +199,69 @@ async fn retries_of_one_post_are_not_counted_against_the_limit() {
     })
     .await;
 }
+
+/// Behind a trusted proxy each client has its own per-address count, keyed
+/// by the rightmost address the proxies did not write themselves; without
+/// trust, forwarding headers change nothing.
+#[tokio::test]
+async fn per_address_limits_see_through_trusted_proxies_only() {
+    with_sqlite(|stores| async move {
+        let policy = Policy {
+            login_attempts_per_ip: 2,
+            ..Policy::default()
+        };
+        let options = confab_http::HttpOptions {
+            trusted_proxies: confab_http::parse_trusted_proxies(&["127.0.0.1".into()]).unwrap(),
+            ..confab_testkit::app::test_options()
+        };
+        let realtime = confab_testkit::app::memory_realtime();
+        let behind_proxy =
+            TestApp::start_configured(stores.clone(), realtime, policy.clone(), options).await;
+        let direct = TestApp::start_with(stores, policy).await;
+        let login = |app: &TestApp, forwarded_for: &'static str| {
+            let request = app
+                .http
+                .post(format!("{}/api/v1/auth/login", app.base))
+                .header("x-forwarded-for", forwarded_for)
+                .json(&json!({"email": "nobody@example.test", "password": "whatever-1"}));
+            async move { request.send().await.unwrap().status() }
+        };
+        within_one_minute_window(Duration::from_secs(15)).await;
+        let mut seen = Vec::new();
+        for forwarded_for in [
+            "198.51.100.1",
+            "198.51.100.1",
+            // A forged address in front of the real one changes nothing.
+            "203.0.113.50, 198.51.100.1",
+            // Another client behind the same proxy has its own count.
+            "198.51.100.2",
+        ] {
+            seen.push(login(&behind_proxy, forwarded_for).await);
+        }
+        assert_eq!(
+            seen,
+            [
+                StatusCode::UNAUTHORIZED,
+                StatusCode::UNAUTHORIZED,
+                StatusCode::TOO_MANY_REQUESTS,
+                StatusCode::UNAUTHORIZED,
+            ]
+        );
+        // Not trusted: every claimed address is the one peer, 127.0.0.1.
+        let mut seen = Vec::new();
+        for forwarded_for in ["198.51.100.1", "198.51.100.2", "198.51.100.3"] {
+            seen.push(login(&direct, forwarded_for).await);
+        }
+        assert_eq!(
+            seen,
+            [
+                StatusCode::UNAUTHORIZED,
+                StatusCode::UNAUTHORIZED,
+                StatusCode::TOO_MANY_REQUESTS,
+            ]
+        );
+        behind_proxy.stop().await;
+        direct.stop().await;
+    })
+    .await;
+}
