@@ -60,6 +60,14 @@ pub struct ServerConfig {
     /// and `Forwarded` headers name the client. Empty: the peer address is
     /// the client, and those headers are ignored.
     pub trusted_proxies: Vec<String>,
+    /// Seconds a client has to send a request's headers, from the
+    /// connection's start or the previous response (so also the longest a
+    /// keep-alive connection stays idle).
+    pub header_read_timeout_secs: u64,
+    /// Seconds a client has to send a request's body.
+    pub request_body_timeout_secs: u64,
+    /// Connections served at once, WebSockets included; further ones wait.
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -69,6 +77,9 @@ impl Default for ServerConfig {
             public_url: None,
             shutdown_grace_secs: 10,
             trusted_proxies: Vec::new(),
+            header_read_timeout_secs: 30,
+            request_body_timeout_secs: 60,
+            max_connections: 10_000,
         }
     }
 }

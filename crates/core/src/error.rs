@@ -30,6 +30,9 @@ pub enum Error {
     /// Something exceeded a configured size limit.
     #[error("{what} is too large (limit {limit})")]
     TooLarge { what: String, limit: u64 },
+    /// The client took too long to send its request.
+    #[error("request timed out: {0}")]
+    TimedOut(String),
     /// A backend (database, cache, ...) cannot be reached right now.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -70,6 +73,7 @@ impl Error {
             Self::Invalid { .. } => "invalid",
             Self::RateLimited { .. } => "rate_limited",
             Self::TooLarge { .. } => "too_large",
+            Self::TimedOut(_) => "timed_out",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }

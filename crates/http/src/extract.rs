@@ -40,6 +40,9 @@ where
 }
 
 fn json_error(rejection: &JsonRejection) -> Error {
+    if body_timed_out(rejection) {
+        return Error::TimedOut("the request body did not arrive in time".into());
+    }
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return Error::TooLarge {
             what: "request body".into(),
@@ -73,6 +76,19 @@ where
             Err(rejection) => Err(ApiError(Error::invalid("query", rejection.body_text()))),
         }
     }
+}
+
+/// Whether reading the body failed because it did not arrive within the
+/// server's body timeout.
+fn body_timed_out(rejection: &JsonRejection) -> bool {
+    let mut cause: Option<&dyn std::error::Error> = Some(rejection);
+    while let Some(err) = cause {
+        if err.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = err.source();
+    }
+    false
 }
 
 /// The caller of an authenticated route, from `Authorization: Bearer` or

@@ -10,6 +10,7 @@ mod forwarded;
 mod health;
 mod limits;
 mod request_id;
+mod serve;
 mod wire;
 pub(crate) mod ws;
 
@@ -21,6 +22,7 @@ use confab_service::{Hub, Services};
 pub use error::ApiError;
 pub use forwarded::parse_trusted_proxies;
 pub use request_id::RequestId;
+pub use serve::{serve, ServeOptions};
 
 /// How the HTTP layer presents itself.
 #[derive(Clone, Debug, Default)]

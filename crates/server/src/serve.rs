@@ -1,6 +1,5 @@
 //! `confab serve`: the HTTP server, its background jobs and graceful shutdown.
 
-use std::future::IntoFuture;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -18,6 +17,8 @@ const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let trusted_proxies = confab_http::parse_trusted_proxies(&config.server.trusted_proxies)
         .map_err(anyhow::Error::msg)?;
+    let limits = serve_options(&config)?;
+    raise_open_file_limit(limits.max_connections);
     let stores = backends::open_stores(&config).await?;
     let realtime = backends::open_realtime(&config).await?;
     let listener = TcpListener::bind(config.server.listen)
@@ -59,12 +60,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         trusted_proxies,
     };
     let (app, hub) = confab_http::router(services, options);
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(stopped(stop_rx.clone()));
-    let mut server = std::pin::pin!(server.into_future());
+    let server = confab_http::serve(listener, app, limits, stopped(stop_rx.clone()));
+    let mut server = std::pin::pin!(server);
 
     tokio::select! {
-        result = &mut server => result.context("the HTTP server failed")?,
+        () = &mut server => {}
         () = shutdown_signal() => {
             tracing::info!("shutting down");
             let _ = stop_tx.send(true);
@@ -85,6 +85,45 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     stores.admin.close().await;
     announce("Confab stopped.");
     Ok(())
+}
+
+/// The connection limits of `server.*`, each of which must be positive.
+fn serve_options(config: &Config) -> anyhow::Result<confab_http::ServeOptions> {
+    let server = &config.server;
+    for (name, value) in [
+        ("header_read_timeout_secs", server.header_read_timeout_secs),
+        (
+            "request_body_timeout_secs",
+            server.request_body_timeout_secs,
+        ),
+        ("max_connections", server.max_connections as u64),
+    ] {
+        if value == 0 {
+            anyhow::bail!("server.{name} must be at least 1");
+        }
+    }
+    Ok(confab_http::ServeOptions {
+        header_read_timeout: Duration::from_secs(server.header_read_timeout_secs),
+        request_body_timeout: Duration::from_secs(server.request_body_timeout_secs),
+        max_connections: server.max_connections,
+    })
+}
+
+/// Each connection is a file descriptor: raise the soft limit on open files
+/// as far as the hard limit allows, and say when it stays below what
+/// `server.max_connections` needs.
+fn raise_open_file_limit(max_connections: usize) {
+    // Connections plus the database pool, Redis, the data files and logs.
+    let wanted = max_connections as u64 + 256;
+    match rlimit::increase_nofile_limit(wanted) {
+        Ok(limit) if limit < wanted => tracing::warn!(
+            limit,
+            max_connections,
+            "the open-file limit is below what server.max_connections needs; raise it (ulimit -n)"
+        ),
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(err) => tracing::warn!(error = %err, "cannot read or raise the open-file limit"),
+    }
 }
 
 async fn maintenance_loop(stores: Stores, stop: watch::Receiver<bool>) {

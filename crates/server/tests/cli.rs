@@ -137,12 +137,16 @@ fn an_unwritable_data_directory_stops_the_start() {
 }
 
 #[test]
-fn a_bad_trusted_proxy_stops_the_start() {
+fn bad_connection_settings_stop_the_start() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(confab(dir.path())
         .env("CONFAB_SERVER__TRUSTED_PROXIES", "[10.0.0.0/33]")
         .arg("serve"));
     assert_refused(&out, "server.trusted_proxies");
+    let out = run(confab(dir.path())
+        .env("CONFAB_SERVER__MAX_CONNECTIONS", "0")
+        .arg("serve"));
+    assert_refused(&out, "server.max_connections must be at least 1");
 }
 
 #[test]

@@ -2,7 +2,6 @@
 //! database, and a small client for it.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use confab_core::ports::{EphemeralState, Realtime, Stores};
@@ -78,31 +77,28 @@ impl TestApp {
 
     /// Serve the application over `stores` and `realtime` with `policy`.
     pub async fn start_full(stores: Stores, realtime: Realtime, policy: Policy) -> Self {
-        Self::start_configured(stores, realtime, policy, test_options()).await
+        let limits = confab_http::ServeOptions::default();
+        Self::start_configured(stores, realtime, policy, test_options(), limits).await
     }
 
-    /// Serve the application with HTTP options of the test's own.
+    /// Serve the application with HTTP options and connection limits of
+    /// the test's own.
     pub async fn start_configured(
         stores: Stores,
         realtime: Realtime,
         policy: Policy,
         options: confab_http::HttpOptions,
+        limits: confab_http::ServeOptions,
     ) -> Self {
         let state = realtime.state.clone();
         let services = Services::new(stores.clone(), realtime, policy);
         let (app, _hub) = confab_http::router(services, options);
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
+        let task = tokio::spawn(confab_http::serve(listener, app, limits, async {
+            let _ = stopped.await;
+        }));
         Self {
             base,
             stores,
@@ -134,7 +130,15 @@ impl TestApp {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
-            let _ = task.await;
+            // Open WebSockets keep the server waiting: a test that leaves
+            // one open is not kept waiting for it.
+            let abort = task.abort_handle();
+            if tokio::time::timeout(std::time::Duration::from_secs(5), task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
         }
     }
 

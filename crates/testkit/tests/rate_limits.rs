@@ -215,8 +215,14 @@ async fn per_address_limits_see_through_trusted_proxies_only() {
             ..confab_testkit::app::test_options()
         };
         let realtime = confab_testkit::app::memory_realtime();
-        let behind_proxy =
-            TestApp::start_configured(stores.clone(), realtime, policy.clone(), options).await;
+        let behind_proxy = TestApp::start_configured(
+            stores.clone(),
+            realtime,
+            policy.clone(),
+            options,
+            confab_http::ServeOptions::default(),
+        )
+        .await;
         let direct = TestApp::start_with(stores, policy).await;
         let login = |app: &TestApp, forwarded_for: &'static str| {
             let request = app
