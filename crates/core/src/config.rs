@@ -20,6 +20,7 @@ pub struct Config {
     pub files: FilesConfig,
     pub log: LogConfig,
     pub limits: LimitsConfig,
+    pub secrets: SecretsConfig,
 }
 
 impl Default for Config {
@@ -33,6 +34,7 @@ impl Default for Config {
             files: FilesConfig::default(),
             log: LogConfig::default(),
             limits: LimitsConfig::default(),
+            secrets: SecretsConfig::default(),
         }
     }
 }
@@ -199,4 +201,14 @@ impl Default for LimitsConfig {
             signups_per_minute: 60,
         }
     }
+}
+
+/// The key that seals secrets kept at rest (TOTP seeds).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsConfig {
+    /// 32 bytes in base64 (`openssl rand -base64 32`). Unset: the key in
+    /// `secret.key` in the data directory, made at the first start. Several
+    /// nodes must share one key, so set it on each.
+    pub key: Option<String>,
 }

@@ -351,6 +351,8 @@ pub trait AuthStore: Send + Sync {
     async fn create_login_challenge(&self, challenge: &LoginChallenge) -> Result<()>;
     async fn get_login_challenge(&self, id: &str) -> Result<Option<LoginChallenge>>;
     async fn delete_login_challenge(&self, id: &str) -> Result<()>;
+    /// Delete every pending login challenge of `user`.
+    async fn delete_user_challenges(&self, user: UserId) -> Result<()>;
     /// Mark a TOTP time step as used by `user`. False if it was used before,
     /// so each code is accepted once.
     async fn use_totp_step(&self, user: UserId, step: i64, at: DateTime<Utc>) -> Result<bool>;

@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use confab_core::config::Config;
 use confab_core::ports::{Realtime, Stores};
 use confab_realtime::{MemoryBus, MemoryState, RedisBus, RedisOptions, RedisState};
+use confab_service::SecretKey;
 use confab_store_postgres::{PostgresOptions, PostgresStore};
 use confab_store_sqlite::{SqliteOptions, SqliteStore};
 
@@ -38,6 +39,48 @@ pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("data directory {} is not writable", dir.display()))?;
     std::fs::remove_file(&probe).ok();
     Ok(())
+}
+
+/// The key sealing secrets at rest: `secrets.key`, or the one kept in the
+/// data directory (made at the first start, readable by its owner alone).
+pub fn secret_key(config: &Config) -> anyhow::Result<SecretKey> {
+    if let Some(text) = &config.secrets.key {
+        return SecretKey::from_base64(text).map_err(|e| anyhow::anyhow!("secrets.key {e}"));
+    }
+    let path = config.data_dir.join("secret.key");
+    let key = match std::fs::read_to_string(&path) {
+        Ok(text) => SecretKey::from_base64(&text)
+            .map_err(|e| anyhow::anyhow!("the key in {} {e}", path.display()))?,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let key = SecretKey::generate();
+            write_private(&path, &key.to_base64())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            key
+        }
+        Err(err) => {
+            return Err(err).with_context(|| format!("cannot read {}", path.display()));
+        }
+    };
+    if config.database_url().starts_with("postgres") {
+        tracing::warn!(
+            file = %path.display(),
+            "secrets.key is not set: this node seals with a key of its own; nodes sharing the database must share secrets.key"
+        );
+    }
+    Ok(key)
+}
+
+/// Create `path` with `contents`, readable and writable by the owner only.
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
 }
 
 /// The event bus and ephemeral state: Redis when `redis.url` is set (it must

@@ -54,7 +54,12 @@ fn main() -> ExitCode {
 async fn run(command: Command, config: confab_core::config::Config) -> anyhow::Result<()> {
     match command {
         Command::PrintConfig => {
-            print!("{}", toml::to_string_pretty(&config)?);
+            let mut shown = config;
+            // The key is a secret: say that it is set, not what it is.
+            if shown.secrets.key.is_some() {
+                shown.secrets.key = Some("(set)".into());
+            }
+            print!("{}", toml::to_string_pretty(&shown)?);
             Ok(())
         }
         Command::Migrate => {

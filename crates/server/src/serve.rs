@@ -20,6 +20,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let limits = serve_options(&config)?;
     raise_open_file_limit(limits.max_connections);
     let stores = backends::open_stores(&config).await?;
+    let secret_key = backends::secret_key(&config)?;
     let realtime = backends::open_realtime(&config).await?;
     let listener = TcpListener::bind(config.server.listen)
         .await
@@ -51,6 +52,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             messages_per_minute: config.limits.messages_per_minute,
             signups_per_ip_per_hour: config.limits.signups_per_ip,
             signups_per_minute: config.limits.signups_per_minute,
+            secret_key,
             ..Policy::default()
         },
     );

@@ -277,3 +277,88 @@ async fn sign_up_and_log_in(base: &str, name: &str) -> reqwest::Response {
         .await
         .unwrap()
 }
+
+async fn post_json(
+    client: &reqwest::Client,
+    url: String,
+    token: Option<&str>,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let mut request = client.post(url).json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    assert!(response.status().is_success(), "{response:?}");
+    response.json().await.unwrap_or(serde_json::Value::Null)
+}
+
+/// TOTP seeds are sealed with a key kept in the data directory (owner-only),
+/// so a second factor still works after a restart.
+#[tokio::test]
+async fn the_second_factor_survives_a_restart() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let client = reqwest::Client::new();
+    let server = Server::start(confab(&data));
+    let login = sign_up_and_log_in(&server.base, "mona").await;
+    let body: serde_json::Value = login.json().await.unwrap();
+    let token = body["token"].as_str().unwrap().to_owned();
+    let enrolled = post_json(
+        &client,
+        format!("{}/api/v1/me/mfa/enroll", server.base),
+        Some(&token),
+        serde_json::json!({"password": "mona-password"}),
+    )
+    .await;
+    let secret = enrolled["secret"].as_str().unwrap().to_owned();
+    post_json(
+        &client,
+        format!("{}/api/v1/me/mfa/confirm", server.base),
+        Some(&token),
+        serde_json::json!({"code": confab_testkit::app::totp_code(&secret, 0)}),
+    )
+    .await;
+    assert!(server.stop().success());
+    let key_file = data.join("secret.key");
+    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    let server = Server::start(confab(&data));
+    let first = post_json(
+        &client,
+        format!("{}/api/v1/auth/login", server.base),
+        None,
+        serde_json::json!({"email": "mona@example.test", "password": "mona-password"}),
+    )
+    .await;
+    let second = post_json(
+        &client,
+        format!("{}/api/v1/auth/login/mfa", server.base),
+        None,
+        serde_json::json!({
+            "challenge_token": first["challenge_token"],
+            "code": confab_testkit::app::totp_code(&secret, 1),
+        }),
+    )
+    .await;
+    assert!(second["token"].is_string(), "{second}");
+    assert!(server.stop().success());
+}
+
+#[test]
+fn a_bad_secret_key_stops_the_start_and_is_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(confab(dir.path())
+        .env("CONFAB_SECRETS__KEY", "c2hvcnQ=")
+        .arg("serve"));
+    assert_refused(&out, "secrets.key must be 32 bytes");
+    let key = "c2hhcmVkLWJ5LWV2ZXJ5LW5vZGUtb2YtdGhpcy10ZXM=";
+    let out = run(confab(dir.path())
+        .env("CONFAB_SECRETS__KEY", key)
+        .arg("print-config"));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("key = \"(set)\""), "{printed}");
+    assert!(!printed.contains(key));
+}

@@ -31,9 +31,13 @@ fn node_command(dir: &std::path::Path, db: &PgTestDb, redis: &str, prefix: &str)
     let mut cmd = confab(dir);
     cmd.env("CONFAB_DATABASE__URL", &db.url)
         .env("CONFAB_REDIS__URL", redis)
-        .env("CONFAB_REDIS__KEY_PREFIX", prefix);
+        .env("CONFAB_REDIS__KEY_PREFIX", prefix)
+        .env("CONFAB_SECRETS__KEY", SHARED_KEY);
     cmd
 }
+
+/// The secret key every node of a test shares (32 bytes of base64).
+const SHARED_KEY: &str = "c2hhcmVkLWJ5LWV2ZXJ5LW5vZGUtb2YtdGhpcy10ZXM=";
 
 async fn stores_of(db: &PgTestDb) -> Stores {
     let store = PostgresStore::open(&PostgresOptions::new(db.url.clone()))

@@ -280,22 +280,32 @@ impl Services {
             .await
     }
 
+    /// The caller's password, given again for a sensitive change; refused
+    /// as invalid `field` when wrong.
+    pub(crate) async fn require_password(
+        &self,
+        caller: &Caller,
+        field: &str,
+        password: &str,
+    ) -> Result<()> {
+        let hash = caller.user.password_hash.clone();
+        if self.passwords.verify(password.to_owned(), hash).await? {
+            Ok(())
+        } else {
+            Err(Error::invalid(field, "is not the current password"))
+        }
+    }
+
     /// Change the password; every other session of the caller ends.
     pub async fn change_password(&self, caller: &Caller, current: &str, new: &str) -> Result<()> {
         let new = validate::password("new_password", new)?;
         let user = &caller.user;
-        if !self
-            .passwords
-            .verify(current.to_owned(), user.password_hash.clone())
-            .await?
-        {
-            return Err(Error::invalid(
-                "current_password",
-                "is not the current password",
-            ));
-        }
+        self.require_password(caller, "current_password", current)
+            .await?;
         let hash = self.passwords.hash(new).await?;
         self.stores.users.set_password_hash(user.id, &hash).await?;
+        // A login half done with the old password does not finish.
+        self.stores.auth.delete_user_challenges(user.id).await?;
         self.revoke_sessions(user.id, None, Some(&caller.session.id))
             .await?;
         Ok(())
@@ -305,13 +315,7 @@ impl Services {
     /// session ends at once.
     pub async fn deactivate_account(&self, caller: &Caller, password: &str) -> Result<()> {
         let user = &caller.user;
-        if !self
-            .passwords
-            .verify(password.to_owned(), user.password_hash.clone())
-            .await?
-        {
-            return Err(Error::invalid("password", "is not the current password"));
-        }
+        self.require_password(caller, "password", password).await?;
         self.stores
             .users
             .set_user_status(user.id, UserStatus::Deactivated)

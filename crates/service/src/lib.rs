@@ -9,6 +9,7 @@ mod messages;
 mod mfa;
 mod passwords;
 mod realtime;
+mod sealing;
 mod tokens;
 pub mod validate;
 mod workspaces;
@@ -30,6 +31,7 @@ pub use realtime::{
     PresenceUpdate, Replay, Subscriptions, MAX_PRESENCE_CHANGES_PER_MINUTE,
     MAX_TYPING_SIGNALS_PER_MINUTE, NODE_UPKEEP, REPLAY_OVERLAP,
 };
+pub use sealing::SecretKey;
 pub use tokens::hash_token;
 pub use workspaces::{CreatedWorkspace, NewWorkspaceRequest};
 
@@ -60,6 +62,9 @@ pub struct Policy {
     /// and how long a request waits for its turn before a 429.
     pub concurrent_password_hashes: usize,
     pub password_hash_wait: Duration,
+    /// Seals secrets kept at rest (TOTP seeds). The default is random, so
+    /// a server must be given its lasting key.
+    pub secret_key: SecretKey,
 }
 
 impl Default for Policy {
@@ -78,6 +83,7 @@ impl Default for Policy {
             signups_per_minute: 60,
             concurrent_password_hashes: std::thread::available_parallelism().map_or(2, |n| n.get()),
             password_hash_wait: Duration::from_secs(10),
+            secret_key: SecretKey::default(),
         }
     }
 }

@@ -48,8 +48,10 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 impl Services {
-    /// Start enrolling: a new secret, not yet in force until confirmed.
-    pub async fn mfa_enroll(&self, caller: &Caller) -> Result<MfaEnrollment> {
+    /// Start enrolling: a new secret, not yet in force until confirmed. The
+    /// password is asked again, so a borrowed session cannot bind the
+    /// account to someone else's authenticator.
+    pub async fn mfa_enroll(&self, caller: &Caller, password: &str) -> Result<MfaEnrollment> {
         let user = &caller.user;
         if user.mfa_enabled {
             return Err(Error::conflict(
@@ -57,11 +59,13 @@ impl Services {
                 "two-factor authentication is already on",
             ));
         }
+        self.require_password(caller, "password", password).await?;
         let secret = Secret::generate_secret().to_encoded().to_string();
         let totp = totp_for(user, &secret)?;
+        let sealed = self.policy.secret_key.seal(&secret)?;
         self.stores
             .users
-            .set_mfa(user.id, false, Some(&secret))
+            .set_mfa(user.id, false, Some(&sealed))
             .await?;
         Ok(MfaEnrollment {
             secret,
@@ -87,7 +91,7 @@ impl Services {
             .users
             .set_mfa(user.id, true, Some(&secret))
             .await?;
-        self.after_mfa_changed(user.id).await;
+        self.mfa_turned(caller).await?;
         Ok(())
     }
 
@@ -100,7 +104,17 @@ impl Services {
         };
         self.check_totp(user, &secret, code).await?;
         self.stores.users.set_mfa(user.id, false, None).await?;
-        self.after_mfa_changed(user.id).await;
+        self.mfa_turned(caller).await?;
+        Ok(())
+    }
+
+    /// After MFA was turned on or off: every other session of the caller
+    /// ends (they were opened under the old rule), and open sockets learn
+    /// of the change.
+    async fn mfa_turned(&self, caller: &Caller) -> Result<()> {
+        self.revoke_sessions(caller.user.id, None, Some(&caller.session.id))
+            .await?;
+        self.after_mfa_changed(caller.user.id).await;
         Ok(())
     }
 
@@ -108,7 +122,13 @@ impl Services {
     /// attempt is counted before the code is looked at, atomically with the
     /// lock check, so parallel guesses cannot evaluate more codes than the
     /// policy allows; a right code clears the count.
-    pub(crate) async fn check_totp(&self, user: &User, secret: &str, code: &str) -> Result<()> {
+    /// `stored_secret` is the user's `mfa_secret` as stored (sealed).
+    pub(crate) async fn check_totp(
+        &self,
+        user: &User,
+        stored_secret: &str,
+        code: &str,
+    ) -> Result<()> {
         let subject = format!("mfa:{}", user.id);
         let now = time::now();
         let rules = AttemptRules {
@@ -135,7 +155,8 @@ impl Services {
                 retry_after: (locked_until - now).to_std().unwrap_or_default(),
             });
         }
-        let totp = totp_for(user, secret)?;
+        let secret = self.policy.secret_key.open(stored_secret)?;
+        let totp = totp_for(user, &secret)?;
         let current = now.timestamp().div_euclid(STEP_SECONDS);
         let code = code.trim();
         let matched = [current - 1, current, current + 1]

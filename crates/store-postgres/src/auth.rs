@@ -157,6 +157,15 @@ impl AuthStore for PostgresStore {
             .transpose()
     }
 
+    async fn delete_user_challenges(&self, user: UserId) -> Result<()> {
+        sqlx::query("DELETE FROM login_challenges WHERE user_id = $1")
+            .bind(user.0)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
     async fn delete_login_challenge(&self, id: &str) -> Result<()> {
         sqlx::query("DELETE FROM login_challenges WHERE challenge_id = $1")
             .bind(id)

@@ -145,6 +145,12 @@ impl AuthStore for SqliteStore {
             .transpose()
     }
 
+    async fn delete_user_challenges(&self, user: UserId) -> Result<()> {
+        let query =
+            sqlx::query("DELETE FROM login_challenges WHERE user_id = ?").bind(user.to_string());
+        self.write_exec(query).await.map(drop)
+    }
+
     async fn delete_login_challenge(&self, id: &str) -> Result<()> {
         let query =
             sqlx::query("DELETE FROM login_challenges WHERE challenge_id = ?").bind(id.to_owned());

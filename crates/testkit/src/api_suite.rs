@@ -41,16 +41,27 @@ macro_rules! api_conformance {
             guests_see_presence_only_of_people_they_share_a_channel_with,
             archived_channels_take_no_typing,
             query_string_errors_have_the_one_error_shape,
+            mfa_changes_need_the_password_and_end_other_sessions,
             invitations_are_single_use_and_let_leavers_back,
             reactivation_respects_the_member_limit,
         );
     };
 }
 
+/// The password of `token`'s user, as [`TestApp::sign_up`] chose it.
+pub(crate) async fn password_of(app: &TestApp, token: &str) -> String {
+    let me = app.get("/api/v1/me", token).await;
+    format!("{}-password", me.body["username"].as_str().unwrap())
+}
+
 /// Enroll and confirm MFA: the secret, and the code the confirmation used.
 pub(crate) async fn enroll_mfa(app: &TestApp, token: &str) -> (String, String) {
     let enrolled = app
-        .post("/api/v1/me/mfa/enroll", Some(token), json!({}))
+        .post(
+            "/api/v1/me/mfa/enroll",
+            Some(token),
+            json!({ "password": password_of(app, token).await }),
+        )
         .await;
     assert_eq!(enrolled.status, StatusCode::OK, "{enrolled:?}");
     let secret = enrolled.body["secret"].as_str().unwrap().to_owned();
@@ -2804,4 +2815,94 @@ pub async fn reactivation_respects_the_member_limit(app: TestApp) {
         app.get(&workspace, &sam).await.status,
         StatusCode::NOT_FOUND
     );
+}
+
+pub async fn mfa_changes_need_the_password_and_end_other_sessions(app: TestApp) {
+    let first = app.user("uma").await;
+    let second = app.log_in("uma").await;
+    let wrong = app
+        .post(
+            "/api/v1/me/mfa/enroll",
+            Some(&first),
+            json!({"password": "not-her-password"}),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST, "{wrong:?}");
+    assert_eq!(wrong.body["error"]["field"], "password");
+    let missing = app
+        .post("/api/v1/me/mfa/enroll", Some(&first), json!({}))
+        .await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST, "{missing:?}");
+    // Turning MFA on ends every other session; the one that did it stays.
+    let (secret, _) = enroll_mfa(&app, &first).await;
+    // The seed is sealed at rest.
+    let uma_id = app.user_id(&first).await.parse().unwrap();
+    let stored = app.stores.users.get_user(uma_id).await.unwrap().unwrap();
+    let stored = stored.mfa_secret.unwrap();
+    assert!(
+        stored.starts_with("v1:") && !stored.contains(&secret),
+        "{stored}"
+    );
+    assert_eq!(
+        app.get("/api/v1/me", &second).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.get("/api/v1/me", &first).await.status, StatusCode::OK);
+    let challenge_with = |password: &'static str| {
+        let app = &app;
+        async move {
+            app.post(
+                "/api/v1/auth/login",
+                None,
+                json!({"email": "uma@example.test", "password": password}),
+            )
+            .await
+            .body["challenge_token"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    // A login half done with the old password dies with it.
+    let pending = challenge_with("uma-password").await;
+    let changed = app
+        .post(
+            "/api/v1/me/password",
+            Some(&first),
+            json!({"current_password": "uma-password", "new_password": "uma-new-password"}),
+        )
+        .await;
+    assert!(changed.status.is_success(), "{changed:?}");
+    let stale = app
+        .post(
+            "/api/v1/auth/login/mfa",
+            None,
+            json!({"challenge_token": pending, "code": totp_code(&secret, 1)}),
+        )
+        .await;
+    assert_eq!(stale.status, StatusCode::UNAUTHORIZED, "{stale:?}");
+    // Turning MFA off ends every other session too.
+    let challenge = challenge_with("uma-new-password").await;
+    let third = app
+        .post(
+            "/api/v1/auth/login/mfa",
+            None,
+            json!({"challenge_token": challenge, "code": totp_code(&secret, 1)}),
+        )
+        .await;
+    assert_eq!(third.status, StatusCode::OK, "{third:?}");
+    let third = third.body["token"].as_str().unwrap().to_owned();
+    let off = app
+        .post(
+            "/api/v1/me/mfa/disable",
+            Some(&first),
+            json!({"code": totp_code(&secret, -1)}),
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::OK, "{off:?}");
+    assert_eq!(
+        app.get("/api/v1/me", &third).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.get("/api/v1/me", &first).await.status, StatusCode::OK);
 }

@@ -296,12 +296,14 @@ async fn sessions(
     Ok(Json(SessionList { sessions }))
 }
 
-#[utoipa::path(post, path = "/me/mfa/enroll", tag = "accounts", responses((status = 200, body = MfaEnrollmentView), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(post, path = "/me/mfa/enroll", tag = "accounts", request_body = PasswordBody,
+    responses((status = 200, body = MfaEnrollmentView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn mfa_enroll(
     State(app): State<AppState>,
     Authed(caller): Authed,
+    ApiJson(body): ApiJson<PasswordBody>,
 ) -> Result<Json<MfaEnrollmentView>, ApiError> {
-    let enrollment = app.mfa_enroll(&caller).await?;
+    let enrollment = app.mfa_enroll(&caller, &body.password).await?;
     Ok(Json(MfaEnrollmentView {
         secret: enrollment.secret,
         otpauth_uri: enrollment.otpauth_uri,
