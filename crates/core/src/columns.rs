@@ -315,6 +315,24 @@ pub fn already_a_member() -> crate::Error {
     crate::Error::conflict("user_id", "already a member of this workspace")
 }
 
+/// The invitations of a workspace that can still be accepted (placeholders:
+/// workspace, now), counted against [`MAX_PENDING_INVITATIONS`].
+pub fn pending_invitations_sql(workspace: &str, now: &str) -> String {
+    format!(
+        "SELECT count(*) FROM invitations
+         WHERE workspace_id = {workspace} AND revoked_at IS NULL AND expires_at > {now}
+           AND (max_uses IS NULL OR use_count < max_uses)"
+    )
+}
+
+/// The pinned, undeleted messages of a channel (placeholder: the channel),
+/// counted in a pin's transaction against [`MAX_PINS_PER_CHANNEL`].
+pub fn pinned_count_sql(channel: &str) -> String {
+    format!(
+        "SELECT count(*) FROM messages WHERE channel_id = {channel} AND is_pinned AND NOT is_deleted"
+    )
+}
+
 /// `alias.column AS alias_column` for each column: a select list whose
 /// names [`Prefixed`] reads back.
 fn select(alias: &str, columns: &[&str]) -> String {

@@ -88,10 +88,18 @@ pub trait WorkspaceStore: Send + Sync {
         workspace: WorkspaceId,
         role: Option<WorkspaceRole>,
     ) -> Result<i64>;
+    /// Store a new invitation, unless the workspace already has
+    /// [`MAX_PENDING_INVITATIONS`](crate::model::MAX_PENDING_INVITATIONS)
+    /// pending (checked in the same transaction).
     async fn create_invitation(&self, invitation: &Invitation) -> Result<Invitation>;
     async fn get_invitation_by_token(&self, token_hash: &str) -> Result<Option<Invitation>>;
-    /// Invitations of a workspace, newest first.
-    async fn list_invitations(&self, workspace: WorkspaceId) -> Result<Vec<Invitation>>;
+    /// Invitations of a workspace, newest first, older than `before`.
+    async fn list_invitations(
+        &self,
+        workspace: WorkspaceId,
+        before: Option<InvitationId>,
+        limit: u32,
+    ) -> Result<Page<Invitation, InvitationId>>;
     /// Revoke an invitation of `workspace`; NotFound for another workspace's.
     async fn revoke_invitation(
         &self,

@@ -298,12 +298,21 @@ impl Services {
     }
 
     /// The invitations of a workspace.
-    pub async fn invitations(&self, caller: &Caller, id: WorkspaceId) -> Result<Vec<Invitation>> {
+    pub async fn invitations(
+        &self,
+        caller: &Caller,
+        id: WorkspaceId,
+        before: Option<InvitationId>,
+        limit: u32,
+    ) -> Result<Page<Invitation, InvitationId>> {
         let (_, me) = self.workspace_for(caller, id).await?;
         if !allows(me.role, WorkspaceAction::ManageInvitations) {
             return Err(forbidden("manage invitations"));
         }
-        self.stores.workspaces.list_invitations(id).await
+        self.stores
+            .workspaces
+            .list_invitations(id, before, limit)
+            .await
     }
 
     /// Revoke an invitation.

@@ -1,5 +1,8 @@
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use confab_core::columns::pinned_count_sql;
 use confab_core::id::{ChannelId, MessageId, UserId};
 use confab_core::model::*;
 use confab_core::ports::MessageStore;
@@ -342,6 +345,21 @@ impl MessageStore for PostgresStore {
                 message: current,
                 changed: false,
             });
+        }
+        if pinned_by.is_some() {
+            // Pins of one channel take turns, so the count cannot overshoot.
+            sqlx::query("SELECT 1 FROM channels WHERE channel_id = $1 FOR UPDATE")
+                .bind(current.channel_id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            static COUNT: LazyLock<String> = LazyLock::new(|| pinned_count_sql("$1"));
+            let pinned: i64 = sqlx::query_scalar(COUNT.as_str())
+                .bind(current.channel_id.0)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            check_pin_room(pinned)?;
         }
         let row = sqlx::query(&format!(
             "UPDATE messages SET is_pinned = $3, pinned_by = $4, pinned_at = $5, updated_at = $6

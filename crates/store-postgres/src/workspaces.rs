@@ -11,7 +11,8 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use crate::channels::{insert_channel, insert_channel_member};
 use confab_core::columns::{
-    already_a_member, check_member_rules, insert_member_sql, member_rules_sql, Columns,
+    already_a_member, check_member_rules, insert_member_sql, member_rules_sql,
+    pending_invitations_sql, Columns,
 };
 
 use crate::{db_err, decode_row, json_value, Cols, PostgresStore};
@@ -331,6 +332,22 @@ impl WorkspaceStore for PostgresStore {
     }
 
     async fn create_invitation(&self, invitation: &Invitation) -> Result<Invitation> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // Invitations of one workspace take turns, so the count cannot
+        // overshoot.
+        sqlx::query("SELECT 1 FROM workspaces WHERE workspace_id = $1 FOR UPDATE")
+            .bind(invitation.workspace_id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        static PENDING: LazyLock<String> = LazyLock::new(|| pending_invitations_sql("$1", "$2"));
+        let pending: i64 = sqlx::query_scalar(PENDING.as_str())
+            .bind(invitation.workspace_id.0)
+            .bind(invitation.created_at)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        check_invitation_room(pending)?;
         let row = sqlx::query(
             "INSERT INTO invitations
                (invitation_id, workspace_id, token_hash, email, role, max_uses, expires_at,
@@ -346,9 +363,10 @@ impl WorkspaceStore for PostgresStore {
         .bind(invitation.expires_at)
         .bind(invitation.created_by.0)
         .bind(invitation.created_at)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
         decode_row::<Invitation>(&row)
     }
 
@@ -363,16 +381,28 @@ impl WorkspaceStore for PostgresStore {
             .transpose()
     }
 
-    async fn list_invitations(&self, workspace: WorkspaceId) -> Result<Vec<Invitation>> {
+    async fn list_invitations(
+        &self,
+        workspace: WorkspaceId,
+        before: Option<InvitationId>,
+        limit: u32,
+    ) -> Result<Page<Invitation, InvitationId>> {
         let rows = sqlx::query(
-            "SELECT * FROM invitations WHERE workspace_id = $1
-             ORDER BY created_at DESC, invitation_id DESC",
+            "SELECT * FROM invitations
+             WHERE workspace_id = $1 AND ($2::uuid IS NULL OR invitation_id < $2)
+             ORDER BY invitation_id DESC LIMIT $3",
         )
         .bind(workspace.0)
+        .bind(before.map(|id| id.0))
+        .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        rows.iter().map(decode_row::<Invitation>).collect()
+        let invitations = rows
+            .iter()
+            .map(decode_row::<Invitation>)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(invitations, limit, |i| i.id))
     }
 
     async fn revoke_invitation(

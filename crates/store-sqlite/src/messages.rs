@@ -1,5 +1,8 @@
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use confab_core::columns::pinned_count_sql;
 use confab_core::id::{ChannelId, MessageId, UserId};
 use confab_core::model::*;
 use confab_core::ports::MessageStore;
@@ -233,6 +236,15 @@ async fn pin(
             message: current,
             changed: false,
         });
+    }
+    if pinned_by.is_some() {
+        static COUNT: LazyLock<String> = LazyLock::new(|| pinned_count_sql("?"));
+        let pinned: i64 = sqlx::query_scalar(COUNT.as_str())
+            .bind(current.channel_id.to_string())
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        check_pin_room(pinned)?;
     }
     let row = sqlx::query(
         "UPDATE messages SET is_pinned = ?, pinned_by = ?, pinned_at = ?, updated_at = ?

@@ -3,7 +3,8 @@ use chrono::{DateTime, Utc};
 use std::sync::LazyLock;
 
 use confab_core::columns::{
-    already_a_member, check_member_rules, insert_member_sql, member_rules_sql, Columns,
+    already_a_member, check_member_rules, insert_member_sql, member_rules_sql,
+    pending_invitations_sql, Columns,
 };
 use confab_core::id::{InvitationId, MemberId, MembershipId, UserId, WorkspaceId};
 use confab_core::model::*;
@@ -339,26 +340,40 @@ impl WorkspaceStore for SqliteStore {
     }
 
     async fn create_invitation(&self, invitation: &Invitation) -> Result<Invitation> {
-        let query = sqlx::query(
-            "INSERT INTO invitations
-               (invitation_id, workspace_id, token_hash, email, role, max_uses, expires_at,
-                created_by, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
-        )
-        .bind(invitation.id.to_string())
-        .bind(invitation.workspace_id.to_string())
-        .bind(invitation.token_hash.clone())
-        .bind(invitation.email.clone())
-        .bind(invitation.role.as_str())
-        .bind(invitation.max_uses)
-        .bind(ts(invitation.expires_at))
-        .bind(invitation.created_by.to_string())
-        .bind(ts(invitation.created_at));
-        let row = self
-            .write_row(query)
-            .await?
-            .ok_or(Error::Internal("invitation not returned".into()))?;
-        decode_row::<Invitation>(&row)
+        let invitation = invitation.clone();
+        self.write(move |conn| {
+            Box::pin(async move {
+                static PENDING: LazyLock<String> =
+                    LazyLock::new(|| pending_invitations_sql("?", "?"));
+                let pending: i64 = sqlx::query_scalar(PENDING.as_str())
+                    .bind(invitation.workspace_id.to_string())
+                    .bind(ts(invitation.created_at))
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                check_invitation_room(pending)?;
+                let row = sqlx::query(
+                    "INSERT INTO invitations
+                       (invitation_id, workspace_id, token_hash, email, role, max_uses, expires_at,
+                        created_by, created_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+                )
+                .bind(invitation.id.to_string())
+                .bind(invitation.workspace_id.to_string())
+                .bind(&invitation.token_hash)
+                .bind(&invitation.email)
+                .bind(invitation.role.as_str())
+                .bind(invitation.max_uses)
+                .bind(ts(invitation.expires_at))
+                .bind(invitation.created_by.to_string())
+                .bind(ts(invitation.created_at))
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db_err)?;
+                decode_row::<Invitation>(&row)
+            })
+        })
+        .await
     }
 
     async fn get_invitation_by_token(&self, token_hash: &str) -> Result<Option<Invitation>> {
@@ -372,15 +387,27 @@ impl WorkspaceStore for SqliteStore {
             .transpose()
     }
 
-    async fn list_invitations(&self, workspace: WorkspaceId) -> Result<Vec<Invitation>> {
+    async fn list_invitations(
+        &self,
+        workspace: WorkspaceId,
+        before: Option<InvitationId>,
+        limit: u32,
+    ) -> Result<Page<Invitation, InvitationId>> {
         let rows = sqlx::query(
-            "SELECT * FROM invitations WHERE workspace_id = ? ORDER BY created_at DESC, invitation_id DESC",
+            "SELECT * FROM invitations WHERE workspace_id = ?1 AND (?2 IS NULL OR invitation_id < ?2)
+             ORDER BY invitation_id DESC LIMIT ?3",
         )
         .bind(workspace.to_string())
+        .bind(before.map(|id| id.to_string()))
+        .bind(i64::from(limit) + 1)
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?;
-        rows.iter().map(decode_row::<Invitation>).collect()
+        let invitations = rows
+            .iter()
+            .map(decode_row::<Invitation>)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(invitations, limit, |i| i.id))
     }
 
     async fn revoke_invitation(

@@ -2785,6 +2785,22 @@ pub async fn invitations_are_single_use_and_let_leavers_back(app: TestApp) {
         app.get(&workspace, &dan).await.status,
         StatusCode::NOT_FOUND
     );
+    // Three invitations, listed newest first a page at a time.
+    let mut seen = Vec::new();
+    let mut path = format!("{workspace}/invitations?limit=2");
+    loop {
+        let page = app.get(&path, &owner).await;
+        assert_eq!(page.status, StatusCode::OK, "{page:?}");
+        for invitation in page.body["invitations"].as_array().unwrap() {
+            seen.push(invitation["id"].as_str().unwrap().to_owned());
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(cursor) => path = format!("{workspace}/invitations?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 3);
+    assert!(seen.windows(2).all(|w| w[0] > w[1]), "{seen:?}");
 }
 
 pub async fn reactivation_respects_the_member_limit(app: TestApp) {

@@ -67,6 +67,8 @@ macro_rules! store_conformance {
             failures_are_counted_in_windows_and_lock,
             reactions_are_capped_per_message_and_per_person,
             edit_history_keeps_only_the_latest_versions,
+            pins_are_capped_per_channel,
+            pending_invitations_are_capped,
             invitations_are_created_listed_and_revoked,
             invitations_are_accepted_within_their_limits,
             concurrent_acceptances_respect_max_uses,
@@ -2325,13 +2327,27 @@ pub async fn invitations_are_created_listed_and_revoked(stores: Stores) {
     );
     assert!(ws.get_invitation_by_token("zz").await.unwrap().is_none());
     let listed: Vec<InvitationId> = ws
-        .list_invitations(w.workspace.id)
+        .list_invitations(w.workspace.id, None, 50)
         .await
         .unwrap()
+        .items
         .into_iter()
         .map(|i| i.id)
         .collect();
     assert_eq!(listed, [second.id, first.id]);
+    // Paged: newest first, a cursor to the older ones.
+    let page = ws.list_invitations(w.workspace.id, None, 1).await.unwrap();
+    assert_eq!(page.items[0].id, second.id);
+    assert_eq!(page.next, Some(second.id));
+    let older = ws
+        .list_invitations(w.workspace.id, page.next, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        older.items.iter().map(|i| i.id).collect::<Vec<_>>(),
+        [first.id]
+    );
+    assert_eq!(older.next, None);
     let at = time::now();
     let revoked = ws
         .revoke_invitation(w.workspace.id, first.id, at)
@@ -2613,4 +2629,91 @@ pub async fn edit_history_keeps_only_the_latest_versions(stores: Stores) {
     let bytes: usize = stored.edit_history.iter().map(|r| r.content.len()).sum();
     assert!(bytes <= MAX_EDIT_HISTORY_BYTES, "{bytes}");
     assert_eq!(stored.edit_history.len(), MAX_EDIT_HISTORY_BYTES / 40_000);
+}
+
+pub async fn pins_are_capped_per_channel(stores: Stores) {
+    let w = world(stores).await;
+    let cap = MAX_PINS_PER_CHANNEL as usize;
+    let mut posted = Vec::new();
+    for i in 0..cap + 5 {
+        posted.push(w.post(&format!("pin me {i}")).await);
+    }
+    let owner = w.owner.id;
+    let tasks = posted.iter().map(|message| {
+        let stores = w.stores.clone();
+        let id = message.id;
+        tokio::spawn(async move {
+            stores
+                .messages
+                .set_pinned(id, Some(owner), time::now())
+                .await
+        })
+    });
+    let outcomes = join_all(tasks).await;
+    let pinned = outcomes
+        .iter()
+        .filter(|o| o.as_ref().unwrap().as_ref().is_ok_and(|c| c.changed))
+        .count();
+    let refused = outcomes
+        .iter()
+        .filter(|o| matches!(o.as_ref().unwrap(), Err(Error::Conflict { .. })))
+        .count();
+    assert_eq!(
+        (pinned, refused),
+        (cap, 5),
+        "exactly the cap, even in parallel"
+    );
+    let listed = w.stores.messages.list_pinned(w.general.id).await.unwrap();
+    assert_eq!(listed.len(), cap);
+    // Unpinning makes room again.
+    let first = listed[0].id;
+    let messages = &w.stores.messages;
+    assert!(
+        messages
+            .set_pinned(first, None, time::now())
+            .await
+            .unwrap()
+            .changed
+    );
+    let unpinned_before: Vec<MessageId> = posted
+        .iter()
+        .map(|m| m.id)
+        .filter(|id| !listed.iter().any(|l| l.id == *id))
+        .collect();
+    let room = messages
+        .set_pinned(unpinned_before[0], Some(owner), time::now())
+        .await;
+    assert!(room.unwrap().changed);
+}
+
+pub async fn pending_invitations_are_capped(stores: Stores) {
+    let w = world(stores).await;
+    let ws = &w.stores.workspaces;
+    let cap = MAX_PENDING_INVITATIONS as usize;
+    // An expired and a revoked invitation do not count.
+    let mut expired = invitation_for(&w, "expired", None, None);
+    expired.expires_at = time::now() - Duration::hours(1);
+    ws.create_invitation(&expired).await.unwrap();
+    let revoked = ws
+        .create_invitation(&invitation_for(&w, "revoked", None, None))
+        .await
+        .unwrap();
+    ws.revoke_invitation(w.workspace.id, revoked.id, time::now())
+        .await
+        .unwrap();
+    let tasks = (0..cap + 3).map(|i| {
+        let stores = w.stores.clone();
+        let invitation = invitation_for(&w, &format!("pending-{i}"), None, None);
+        tokio::spawn(async move { stores.workspaces.create_invitation(&invitation).await })
+    });
+    let outcomes = join_all(tasks).await;
+    let created = outcomes
+        .iter()
+        .filter(|o| o.as_ref().unwrap().is_ok())
+        .count();
+    let refused = outcomes
+        .iter()
+        .filter(|o| matches!(o.as_ref().unwrap(), Err(Error::Conflict { .. })))
+        .count();
+    assert_eq!((created, refused), (cap, 3));
 }

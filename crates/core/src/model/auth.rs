@@ -56,6 +56,22 @@ pub struct FailureCount {
     pub locked_until: Option<DateTime<Utc>>,
 }
 
+/// Most invitations of a workspace that can still be accepted at once.
+pub const MAX_PENDING_INVITATIONS: i64 = 1_000;
+
+/// Refuse a new invitation when `pending` ones are waiting already.
+pub fn check_invitation_room(pending: i64) -> crate::Result<()> {
+    if pending >= MAX_PENDING_INVITATIONS {
+        return Err(crate::Error::conflict(
+            "invitation",
+            format!(
+                "a workspace has at most {MAX_PENDING_INVITATIONS} pending invitations; revoke some first"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The rules of one [`take_attempt`](crate::ports::AuthStore::take_attempt).
 #[derive(Clone, Copy, Debug)]
 pub struct AttemptRules {

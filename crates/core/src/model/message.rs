@@ -90,6 +90,20 @@ pub struct EditRecord {
     pub replaced_at: DateTime<Utc>,
 }
 
+/// Most pinned messages in one channel (as Slack).
+pub const MAX_PINS_PER_CHANNEL: i64 = 100;
+
+/// Refuse a pin when `pinned` messages of the channel are pinned already.
+pub fn check_pin_room(pinned: i64) -> crate::Result<()> {
+    if pinned >= MAX_PINS_PER_CHANNEL {
+        return Err(crate::Error::conflict(
+            "channel",
+            format!("a channel holds at most {MAX_PINS_PER_CHANNEL} pinned messages"),
+        ));
+    }
+    Ok(())
+}
+
 /// Most earlier versions an edit history keeps.
 pub const MAX_EDIT_HISTORY: usize = 20;
 /// Most bytes of text and formatting an edit history keeps (the latest

@@ -83,6 +83,18 @@ struct InvitationCreated {
 #[derive(Serialize, ToSchema)]
 struct InvitationList {
     invitations: Vec<InvitationView>,
+    /// Pass as `cursor` for older invitations; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct InvitationsQuery {
+    /// Page size, 1 to 200 (default 50).
+    limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -369,21 +381,27 @@ async fn invite(
     ))
 }
 
-#[utoipa::path(get, path = "/workspaces/{workspace}/invitations", tag = "invitations", params(("workspace" = String, Path, description = "Workspace id")),
-    responses((status = 200, body = InvitationList), (status = 403, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/workspaces/{workspace}/invitations", tag = "invitations", params(("workspace" = String, Path, description = "Workspace id"), InvitationsQuery),
+    responses((status = 200, body = InvitationList), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn invitations(
     State(app): State<AppState>,
     Authed(caller): Authed,
     Path(workspace): Path<String>,
+    ApiQuery(query): ApiQuery<InvitationsQuery>,
 ) -> Result<Json<InvitationList>, ApiError> {
     let id: WorkspaceId = parse_id(&workspace, "workspace")?;
-    let invitations = app
-        .invitations(&caller, id)
-        .await?
-        .into_iter()
-        .map(InvitationView::from)
-        .collect();
-    Ok(Json(InvitationList { invitations }))
+    let before = query
+        .cursor
+        .as_deref()
+        .map(cursor::decode::<InvitationId>)
+        .transpose()?;
+    let page = app
+        .invitations(&caller, id, before, page_size(query.limit, 50))
+        .await?;
+    Ok(Json(InvitationList {
+        invitations: page.items.into_iter().map(InvitationView::from).collect(),
+        next_cursor: page.next.map(|k| cursor::encode(&k.to_string())),
+    }))
 }
 
 #[utoipa::path(delete, path = "/workspaces/{workspace}/invitations/{invitation}", tag = "invitations", params(("workspace" = String, Path, description = "Workspace id"), ("invitation" = String, Path, description = "Invitation id")),
