@@ -96,6 +96,10 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     /// Seconds to wait for the database at start and for a free connection.
     pub connect_timeout_secs: u64,
+    /// PostgreSQL: seconds a statement may run (`statement_timeout`).
+    pub statement_timeout_secs: u64,
+    /// PostgreSQL: seconds a statement may wait for a lock (`lock_timeout`).
+    pub lock_timeout_secs: u64,
 }
 
 impl Default for DatabaseConfig {
@@ -104,6 +108,8 @@ impl Default for DatabaseConfig {
             url: None,
             max_connections: 16,
             connect_timeout_secs: 5,
+            statement_timeout_secs: 30,
+            lock_timeout_secs: 10,
         }
     }
 }

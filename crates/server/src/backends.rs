@@ -126,6 +126,8 @@ pub async fn open_stores(config: &Config) -> anyhow::Result<Stores> {
         let mut options = PostgresOptions::new(url);
         options.max_connections = config.database.max_connections;
         options.timeout = timeout;
+        options.statement_timeout = Duration::from_secs(config.database.statement_timeout_secs);
+        options.lock_timeout = Duration::from_secs(config.database.lock_timeout_secs);
         let store = PostgresStore::open(&options).await?;
         Ok(Stores::new(Arc::new(store)))
     } else {

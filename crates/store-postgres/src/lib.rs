@@ -21,7 +21,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use confab_core::ports::{MaintenanceReport, StoreAdmin};
 use confab_core::{Error, Result};
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::str::FromStr;
 
 pub use messages::LATEST_WITH_AUTHORS_SQL;
 pub(crate) use row::{db_err, decode_row, json_value, Cols};
@@ -39,6 +40,13 @@ pub struct PostgresOptions {
     pub max_connections: u32,
     /// How long to wait for the server and for a free connection.
     pub timeout: Duration,
+    /// Longest a statement may run (PostgreSQL's `statement_timeout`), so a
+    /// runaway query frees its connection; migrations and maintenance run
+    /// without it.
+    pub statement_timeout: Duration,
+    /// Longest a statement waits for a lock (`lock_timeout`), so one stuck
+    /// transaction does not queue every writer behind it.
+    pub lock_timeout: Duration,
 }
 
 impl PostgresOptions {
@@ -48,6 +56,8 @@ impl PostgresOptions {
             url: url.into(),
             max_connections: 16,
             timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(30),
+            lock_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -69,18 +79,55 @@ impl PostgresStore {
 
     /// Connect without migrating.
     pub async fn connect(options: &PostgresOptions) -> Result<Self> {
+        let unreachable = |e: sqlx::Error| {
+            Error::Unavailable(format!(
+                "cannot connect to PostgreSQL at {}: {e}",
+                redact(&options.url)
+            ))
+        };
+        let millis = |d: Duration| format!("{}ms", d.as_millis());
+        let connect = PgConnectOptions::from_str(&options.url)
+            .map_err(unreachable)?
+            .options([
+                ("statement_timeout", millis(options.statement_timeout)),
+                ("lock_timeout", millis(options.lock_timeout)),
+            ]);
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.timeout)
-            .connect(&options.url)
+            .connect_with(connect)
             .await
-            .map_err(|e| {
-                Error::Unavailable(format!(
-                    "cannot connect to PostgreSQL at {}: {e}",
-                    redact(&options.url)
-                ))
-            })?;
-        Ok(Self { pool })
+            .map_err(unreachable)?;
+        let store = Self { pool };
+        store.warn_if_commits_are_not_durable().await?;
+        Ok(store)
+    }
+
+    /// With `synchronous_commit` off, an acknowledged message can be lost in
+    /// a crash: say so at start.
+    async fn warn_if_commits_are_not_durable(&self) -> Result<()> {
+        let setting: String = sqlx::query_scalar("SHOW synchronous_commit")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        if setting == "off" {
+            tracing::warn!(
+                "PostgreSQL synchronous_commit is off: acknowledged messages may be lost in a crash"
+            );
+        }
+        Ok(())
+    }
+
+    /// A connection of its own for long administrative work (migrations,
+    /// partition maintenance): no statement timeout, and it is closed when
+    /// dropped instead of going back to the pool with that setting.
+    async fn admin_connection(&self) -> Result<sqlx::PgConnection> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?.detach();
+        sqlx::query("SET statement_timeout = 0")
+            .execute(&mut conn)
+            .await
+            .map_err(db_err)?;
+        Ok(conn)
     }
 
     /// The connection pool, for tests and tools that inspect the schema.
@@ -118,18 +165,20 @@ impl StoreAdmin for PostgresStore {
     }
 
     async fn migrate(&self) -> Result<()> {
+        let mut conn = self.admin_connection().await?;
         MIGRATOR
-            .run(&self.pool)
+            .run_direct(&mut conn)
             .await
             .map_err(|e| Error::Internal(format!("migration failed: {e}")))
     }
 
     async fn maintain(&self, now: DateTime<Utc>) -> Result<MaintenanceReport> {
+        let mut conn = self.admin_connection().await?;
         let partitions_created: Vec<String> =
             sqlx::query_scalar("SELECT confab_maintain_partitions($1, $2)")
                 .bind(now)
                 .bind(PARTITION_MONTHS_AHEAD)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut conn)
                 .await
                 .map_err(db_err)?;
         if !partitions_created.is_empty() {

@@ -270,3 +270,80 @@ async fn the_hot_history_query_reads_an_index_not_the_table() {
     })
     .await;
 }
+
+#[tokio::test]
+#[cfg_attr(not(confab_postgres), ignore = "set CONFAB_TEST_POSTGRES_URL to run")]
+async fn statements_and_lock_waits_are_bounded_but_maintenance_is_not() {
+    let db = PgTestDb::create().await;
+    let mut options = PostgresOptions::new(db.url.clone());
+    options.statement_timeout = std::time::Duration::from_millis(500);
+    options.lock_timeout = std::time::Duration::from_secs(2);
+    // Opening migrates and maintains partitions on a connection of its own.
+    let store = PostgresStore::open(&options).await.expect("open");
+    let pool = store.pool();
+    let show = |name: &'static str| async move {
+        sqlx::query_scalar::<_, String>(&format!("SHOW {name}"))
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(show("statement_timeout").await, "500ms");
+    assert_eq!(show("lock_timeout").await, "2s");
+    let slow = sqlx::query("SELECT pg_sleep(2)").execute(pool).await;
+    let message = slow
+        .expect_err("a runaway statement is cancelled")
+        .to_string();
+    assert!(message.contains("statement timeout"), "{message}");
+    store.maintain(chrono::Utc::now()).await.unwrap();
+    store.close().await;
+    db.drop_database().await;
+}
+
+/// A message for a month without a partition, inserted while maintenance
+/// moves that month out of the default partition, waits for the move and
+/// lands in the new partition; maintenance does not fail on it.
+#[tokio::test]
+#[cfg_attr(not(confab_postgres), ignore = "set CONFAB_TEST_POSTGRES_URL to run")]
+async fn a_row_racing_the_partition_move_lands_in_the_new_partition() {
+    with_migrated(|store| async move {
+        let stores = confab_core::ports::Stores::new(std::sync::Arc::new(store.clone()));
+        let world = confab_testkit::fixtures::world(stores).await;
+        let at = Utc.with_ymd_and_hms(2019, 5, 10, 12, 0, 0).unwrap();
+        let mut first = confab_testkit::fixtures::text(&world.general, world.owner.id, "first");
+        first.id = MessageId::at(at);
+        store.insert_message(&first).await.unwrap();
+        // A second one for the same month, not yet committed.
+        let raced = MessageId::at(at + chrono::Duration::hours(1));
+        let mut racing = store.pool().begin().await.unwrap();
+        sqlx::query(
+            "INSERT INTO messages (message_id, workspace_id, channel_id, user_id, content, created_at, updated_at)
+             SELECT $1, workspace_id, channel_id, user_id, 'raced', $2, $2 FROM messages WHERE message_id = $3",
+        )
+        .bind(raced.as_uuid())
+        .bind(raced.created_at())
+        .bind(first.id.as_uuid())
+        .execute(&mut *racing)
+        .await
+        .unwrap();
+        let maintaining = {
+            let store = store.clone();
+            tokio::spawn(async move { store.maintain(Utc::now()).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        racing.commit().await.unwrap();
+        let report = maintaining.await.unwrap().expect("maintenance succeeds");
+        assert!(report.partitions_created.contains(&"messages_2019_05".to_owned()));
+        let count = |table: &'static str| {
+            let pool = store.pool().clone();
+            async move {
+                sqlx::query_scalar::<_, i64>(&format!("SELECT count(*) FROM {table}"))
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(count("messages_2019_05").await, 2);
+        assert_eq!(count("messages_default").await, 0);
+    })
+    .await;
+}
