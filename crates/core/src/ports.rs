@@ -25,6 +25,8 @@ pub trait UserStore: Send + Sync {
     async fn find_user_by_email(&self, email: &str) -> Result<Option<User>>;
     /// Case-insensitive lookup.
     async fn find_user_by_username(&self, username: &str) -> Result<Option<User>>;
+    /// The users with any of `usernames` (case-insensitive), in one query.
+    async fn find_users_by_usernames(&self, usernames: &[String]) -> Result<Vec<User>>;
     async fn update_profile(&self, id: UserId, update: &ProfileUpdate) -> Result<User>;
     async fn set_password_hash(&self, id: UserId, hash: &str) -> Result<()>;
     /// Set the TOTP secret and whether MFA is in force. A secret with

@@ -214,6 +214,7 @@ impl Services {
         };
         self.stores.auth.create_session(&session).await?;
         self.mirror_session(&session).await;
+        self.end_sessions_beyond_the_cap(user.id).await?;
         self.stores.users.record_login(user.id, now).await?;
         let user = self.stores.users.get_user(user.id).await?.unwrap_or(user);
         Ok(IssuedSession {
@@ -221,6 +222,20 @@ impl Services {
             session,
             user,
         })
+    }
+
+    /// A person keeps at most `max_sessions_per_user` live sessions: a new
+    /// login ends the least recently opened beyond it.
+    async fn end_sessions_beyond_the_cap(&self, user: UserId) -> Result<()> {
+        let live = self
+            .stores
+            .auth
+            .list_user_sessions(user, time::now())
+            .await?;
+        for oldest in live.iter().skip(self.policy.max_sessions_per_user) {
+            self.revoke_sessions(user, Some(&oldest.id), None).await?;
+        }
+        Ok(())
     }
 
     /// The caller behind a bearer token. Anything wrong (unknown, revoked,

@@ -65,6 +65,11 @@ impl ChannelAccess {
     }
 }
 
+/// Channels one person may create in an hour.
+pub const MAX_CHANNELS_CREATED_PER_HOUR: u64 = 20;
+/// New direct and group conversations one person may start in an hour.
+pub const MAX_CONVERSATIONS_STARTED_PER_HOUR: u64 = 100;
+
 /// The stored name of the direct conversation among `users`: the same set
 /// always gives the same name, and no user-made name can equal it.
 fn conversation_name(users: &[UserId]) -> String {
@@ -155,6 +160,8 @@ impl Services {
             created_by: caller.user.id,
             created_at: now,
         };
+        self.limit_per_hour(caller, "channel_create", MAX_CHANNELS_CREATED_PER_HOUR)
+            .await?;
         let creator = NewChannelMember {
             id: MembershipId::new(),
             channel_id: channel.id,
@@ -209,6 +216,13 @@ impl Services {
             self.rejoin_conversation(caller, &existing, &people).await?;
             return Ok(existing);
         }
+        // Finding a conversation again is free; starting new ones is counted.
+        self.limit_per_hour(
+            caller,
+            "conversation_create",
+            MAX_CONVERSATIONS_STARTED_PER_HOUR,
+        )
+        .await?;
         let now = time::now();
         let channel = NewChannel {
             id: ChannelId::new(),

@@ -21,7 +21,10 @@ use confab_core::ports::{Realtime, Stores};
 use confab_core::Result;
 
 pub use accounts::{Caller, IssuedSession, LoginOutcome, SignUp};
-pub use channels::{ChannelAccess, NewChannelRequest, MAX_GROUP_MEMBERS};
+pub use channels::{
+    ChannelAccess, NewChannelRequest, MAX_CHANNELS_CREATED_PER_HOUR,
+    MAX_CONVERSATIONS_STARTED_PER_HOUR, MAX_GROUP_MEMBERS,
+};
 pub use gateway::{
     ClientCommand, CloseReason, Delivery, Hub, Outgoing, Socket, SocketStep, MAX_SOCKETS_PER_USER,
 };
@@ -62,6 +65,8 @@ pub struct Policy {
     /// and how long a request waits for its turn before a 429.
     pub concurrent_password_hashes: usize,
     pub password_hash_wait: Duration,
+    /// Live sessions one person may hold; a new login ends the oldest.
+    pub max_sessions_per_user: usize,
     /// Seals secrets kept at rest (TOTP seeds). The default is random, so
     /// a server must be given its lasting key.
     pub secret_key: SecretKey,
@@ -83,6 +88,7 @@ impl Default for Policy {
             signups_per_minute: 60,
             concurrent_password_hashes: std::thread::available_parallelism().map_or(2, |n| n.get()),
             password_hash_wait: Duration::from_secs(10),
+            max_sessions_per_user: 100,
             secret_key: SecretKey::default(),
         }
     }

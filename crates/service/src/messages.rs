@@ -76,6 +76,13 @@ fn check_content(content: &str) -> Result<String> {
 /// Most distinct mentions recorded for one message.
 const MAX_MENTIONS: usize = 50;
 
+/// `@channel`, `@everyone` and `@here`: everyone, not a username.
+fn is_broadcast(token: &str) -> bool {
+    ["channel", "everyone", "here"]
+        .iter()
+        .any(|b| b.eq_ignore_ascii_case(token))
+}
+
 /// The `@name` tokens of a text: `@channel`, `@everyone` and `@here` as
 /// themselves, anything else as a username to look up.
 fn mention_tokens(content: &str) -> Vec<String> {
@@ -257,18 +264,24 @@ impl Services {
     }
 
     /// Mention targets of a text: user ids of the named users who exist, and
-    /// `channel` / `here` for the broadcast mentions.
+    /// `channel` / `here` for the broadcast mentions, in the order written.
+    /// At most [`MAX_MENTIONS`] names are looked up, in one query.
     async fn resolve_mentions(&self, content: &str) -> Result<Vec<String>> {
-        let mut targets = Vec::new();
-        for token in mention_tokens(content) {
+        let tokens = mention_tokens(content);
+        let names: Vec<String> = tokens
+            .iter()
+            .filter(|t| !is_broadcast(t))
+            .cloned()
+            .collect();
+        let users = self.stores.users.find_users_by_usernames(&names).await?;
+        let mut targets: Vec<String> = Vec::new();
+        for token in &tokens {
             let target = match token.to_ascii_lowercase().as_str() {
                 "channel" | "everyone" => Some(MENTION_CHANNEL.to_owned()),
                 "here" => Some(MENTION_HERE.to_owned()),
-                _ => self
-                    .stores
-                    .users
-                    .find_user_by_username(&token)
-                    .await?
+                _ => users
+                    .iter()
+                    .find(|u| u.username.eq_ignore_ascii_case(token))
                     .map(|u| u.id.to_string()),
             };
             if let Some(target) = target.filter(|t| !targets.contains(t)) {

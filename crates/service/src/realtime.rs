@@ -623,6 +623,18 @@ impl Services {
             .await
     }
 
+    /// Count one `action` of the caller against a limit per hour.
+    pub(crate) async fn limit_per_hour(
+        &self,
+        caller: &Caller,
+        action: &str,
+        limit: u64,
+    ) -> Result<()> {
+        let key = format!("rate_limit:{}:{action}", caller.user.id);
+        self.enforce_rate(&key, std::time::Duration::from_secs(3600), limit)
+            .await
+    }
+
     /// Change the caller's presence in a workspace and tell its members.
     pub async fn set_presence(
         &self,

@@ -93,6 +93,16 @@ impl UserStore for PostgresStore {
             .await
     }
 
+    async fn find_users_by_usernames(&self, usernames: &[String]) -> Result<Vec<User>> {
+        let lowered: Vec<String> = usernames.iter().map(|n| n.to_lowercase()).collect();
+        let rows = sqlx::query("SELECT * FROM users WHERE lower(username) = ANY($1)")
+            .bind(&lowered)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(decode_row::<User>).collect()
+    }
+
     async fn update_profile(&self, id: UserId, update: &ProfileUpdate) -> Result<User> {
         let row = self
             .update_user(id, |q| {

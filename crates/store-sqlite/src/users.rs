@@ -87,6 +87,20 @@ impl UserStore for SqliteStore {
             .await
     }
 
+    async fn find_users_by_usernames(&self, usernames: &[String]) -> Result<Vec<User>> {
+        if usernames.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM users WHERE lower(username) IN (");
+        let mut list = q.separated(", ");
+        for name in usernames {
+            list.push_bind(name.to_lowercase());
+        }
+        q.push(")");
+        let rows = q.build().fetch_all(&self.reader).await.map_err(db_err)?;
+        rows.iter().map(decode_row::<User>).collect()
+    }
+
     async fn update_profile(&self, id: UserId, update: &ProfileUpdate) -> Result<User> {
         let row = self
             .update_user(id, |q| {

@@ -266,6 +266,23 @@ pub async fn users_are_fetched_in_batches(stores: Stores) {
         .collect();
     assert_eq!(got, HashSet::from([ids[0], ids[3]]));
     assert!(stores.users.get_users(&[]).await.unwrap().is_empty());
+    // By username, any case, in one query; unknown names are skipped.
+    let names = ["U1".to_owned(), "u4".to_owned(), "nobody".to_owned()];
+    let found: HashSet<UserId> = stores
+        .users
+        .find_users_by_usernames(&names)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    assert_eq!(found, HashSet::from([ids[1], ids[4]]));
+    assert!(stores
+        .users
+        .find_users_by_usernames(&[])
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 pub async fn concurrent_writes_that_fail_leave_the_others_intact(stores: Stores) {

@@ -271,3 +271,46 @@ async fn per_address_limits_see_through_trusted_proxies_only() {
     })
     .await;
 }
+
+/// Creating channels is limited per person and hour; a person keeps a
+/// bounded number of live sessions, a new login ending the oldest.
+#[tokio::test]
+async fn channel_creation_and_live_sessions_are_bounded() {
+    with_sqlite(|stores| async move {
+        let policy = Policy {
+            max_sessions_per_user: 3,
+            ..Policy::default()
+        };
+        let app = TestApp::start_with(stores, policy).await;
+        let oldest = app.user("cleo").await;
+        let ws = app.workspace(&oldest, "Many").await;
+        confab_testkit::fixtures::within_window(Duration::from_secs(3600), Duration::from_secs(60))
+            .await;
+        let limit = confab_service::MAX_CHANNELS_CREATED_PER_HOUR;
+        let path = format!("/api/v1/workspaces/{ws}/channels");
+        for i in 0..limit {
+            let created = app
+                .post(&path, Some(&oldest), json!({"name": format!("room-{i}")}))
+                .await;
+            assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+        }
+        let refused = app
+            .post(&path, Some(&oldest), json!({"name": "one-too-many"}))
+            .await;
+        assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{refused:?}");
+
+        let mut newer = Vec::new();
+        for _ in 0..3 {
+            newer.push(app.log_in("cleo").await);
+        }
+        assert_eq!(
+            app.get("/api/v1/me", &oldest).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        for token in &newer {
+            assert_eq!(app.get("/api/v1/me", token).await.status, StatusCode::OK);
+        }
+        app.stop().await;
+    })
+    .await;
+}
