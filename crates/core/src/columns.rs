@@ -487,6 +487,7 @@ impl FromColumns for ChannelMember {
 
 impl FromColumns for Message {
     fn from_columns(row: &impl Columns) -> Result<Self> {
+        let history: Vec<EditRecord> = row.typed_json("edit_history")?;
         Ok(Message {
             id: row.id("message_id")?,
             workspace_id: row.id("workspace_id")?,
@@ -504,7 +505,8 @@ impl FromColumns for Message {
             deleted_at: row.opt_ts("deleted_at")?,
             reactions: row.typed_json("reactions")?,
             edited_at: row.opt_ts("edited_at")?,
-            edit_history: row.typed_json("edit_history")?,
+            edit_count: history.len(),
+            edit_history: history,
             client_msg_id: row.opt_text("client_msg_id")?,
             created_at: row.ts("created_at")?,
             updated_at: row.ts("updated_at")?,

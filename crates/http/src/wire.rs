@@ -405,7 +405,7 @@ impl From<Message> for MessageView {
                 })
                 .collect(),
             edited_at: m.edited_at,
-            edit_count: m.edit_history.len(),
+            edit_count: m.edit_count,
             client_msg_id: m.client_msg_id,
             created_at: m.created_at,
             updated_at: m.updated_at,

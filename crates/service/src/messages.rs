@@ -414,6 +414,12 @@ impl Services {
         }
     }
 
+    /// The kept earlier versions of a message the caller may see, oldest
+    /// first (a deleted message keeps none).
+    pub async fn edit_history(&self, caller: &Caller, id: MessageId) -> Result<Vec<EditRecord>> {
+        Ok(self.message_access(caller, id).await?.0.edit_history)
+    }
+
     /// Replies of a thread, oldest first.
     pub async fn thread(
         &self,

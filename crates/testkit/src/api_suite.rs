@@ -42,6 +42,7 @@ macro_rules! api_conformance {
             archived_channels_take_no_typing,
             query_string_errors_have_the_one_error_shape,
             mfa_changes_need_the_password_and_end_other_sessions,
+            edit_history_has_its_own_endpoint,
             invitations_are_single_use_and_let_leavers_back,
             reactivation_respects_the_member_limit,
         );
@@ -2921,4 +2922,42 @@ pub async fn mfa_changes_need_the_password_and_end_other_sessions(app: TestApp) 
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(app.get("/api/v1/me", &first).await.status, StatusCode::OK);
+}
+
+pub async fn edit_history_has_its_own_endpoint(app: TestApp) {
+    let t = team(&app).await;
+    let general = general_of(&app, &t.owner, &t.ws).await;
+    let posted = say(&app, &t.member, &general, json!({"content": "v0"})).await;
+    let id = posted.body["id"].as_str().unwrap().to_owned();
+    for i in 1..=3 {
+        let edited = app
+            .patch(
+                &format!("/api/v1/messages/{id}"),
+                &t.member,
+                json!({ "content": format!("v{i}") }),
+            )
+            .await;
+        assert_eq!(edited.status, StatusCode::OK, "{edited:?}");
+        assert_eq!(edited.body["edit_count"], i);
+    }
+    let message = app.get(&format!("/api/v1/messages/{id}"), &t.owner).await;
+    assert_eq!(message.body["edit_count"], 3);
+    assert!(message.body.get("edit_history").is_none());
+    let history = app
+        .get(&format!("/api/v1/messages/{id}/history"), &t.owner)
+        .await;
+    assert_eq!(history.status, StatusCode::OK, "{history:?}");
+    let contents: Vec<&str> = history.body["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(contents, ["v0", "v1", "v2"]);
+    // Who cannot see the message cannot see its history.
+    let outsider = app.user("ozzy").await;
+    let hidden = app
+        .get(&format!("/api/v1/messages/{id}/history"), &outsider)
+        .await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND);
 }

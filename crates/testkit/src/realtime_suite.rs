@@ -64,6 +64,7 @@ pub fn sample_message(channel: ChannelId, user: UserId, content: &str) -> Messag
         deleted_at: None,
         reactions: Reactions::default(),
         edited_at: None,
+        edit_count: 0,
         edit_history: Vec::new(),
         client_msg_id: None,
         created_at: at,

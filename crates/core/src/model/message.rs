@@ -133,6 +133,13 @@ pub struct Message {
     pub deleted_at: Option<DateTime<Utc>>,
     pub reactions: Reactions,
     pub edited_at: Option<DateTime<Utc>>,
+    /// How many earlier versions are kept (the length of the stored
+    /// history).
+    pub edit_count: usize,
+    /// The earlier versions, as read from the database. Never serialized:
+    /// events and cached pages carry `edit_count` alone, so an edited
+    /// message does not grow them; the history has its own endpoint.
+    #[serde(skip, default)]
     pub edit_history: Vec<EditRecord>,
     pub client_msg_id: Option<String>,
     pub created_at: DateTime<Utc>,

@@ -23,6 +23,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(history, post))
         .routes(routes!(read_one, edit, delete))
         .routes(routes!(replies))
+        .routes(routes!(edit_history))
         .routes(routes!(reactions, react))
         .routes(routes!(unreact))
         .routes(routes!(pin, unpin))
@@ -195,6 +196,43 @@ async fn read_one(
 ) -> Result<Json<MessageView>, ApiError> {
     let id: MessageId = parse_id(&message, "message")?;
     Ok(Json(app.message(&caller, id).await?.into()))
+}
+
+/// One earlier version of an edited message.
+#[derive(Serialize, ToSchema)]
+struct EditRecordView {
+    content: String,
+    formatted_content: Option<serde_json::Value>,
+    /// When this version was replaced.
+    replaced_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The kept earlier versions of a message, oldest first.
+#[derive(Serialize, ToSchema)]
+struct EditHistory {
+    versions: Vec<EditRecordView>,
+}
+
+#[utoipa::path(get, path = "/messages/{message}/history", tag = "messages",
+    params(("message" = String, Path, description = MESSAGE)),
+    responses((status = 200, body = EditHistory), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn edit_history(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(message): Path<String>,
+) -> Result<Json<EditHistory>, ApiError> {
+    let id: MessageId = parse_id(&message, "message")?;
+    let versions = app
+        .edit_history(&caller, id)
+        .await?
+        .into_iter()
+        .map(|r| EditRecordView {
+            content: r.content,
+            formatted_content: r.formatted_content,
+            replaced_at: r.replaced_at,
+        })
+        .collect();
+    Ok(Json(EditHistory { versions }))
 }
 
 #[derive(Deserialize, ToSchema)]
