@@ -315,6 +315,19 @@ pub fn already_a_member() -> crate::Error {
     crate::Error::conflict("user_id", "already a member of this workspace")
 }
 
+/// Insert an invitation. Placeholders: id, workspace, token hash, e-mail,
+/// role, max uses, expires at, created by, created at (`p(1)` … `p(9)`).
+pub fn insert_invitation_sql(p: fn(usize) -> String) -> String {
+    let v: Vec<String> = (1..=9).map(p).collect();
+    format!(
+        "INSERT INTO invitations
+           (invitation_id, workspace_id, token_hash, email, role, max_uses, expires_at,
+            created_by, created_at)
+         VALUES ({}) RETURNING *",
+        v.join(", ")
+    )
+}
+
 /// The invitations of a workspace that can still be accepted (placeholders:
 /// workspace, now), counted against [`MAX_PENDING_INVITATIONS`].
 pub fn pending_invitations_sql(workspace: &str, now: &str) -> String {

@@ -11,8 +11,8 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use crate::channels::{insert_channel, insert_channel_member};
 use confab_core::columns::{
-    already_a_member, check_member_rules, insert_member_sql, member_rules_sql,
-    pending_invitations_sql, Columns,
+    already_a_member, check_member_rules, insert_invitation_sql, insert_member_sql,
+    member_rules_sql, pending_invitations_sql, Columns,
 };
 
 use crate::{db_err, decode_row, json_value, Cols, PostgresStore};
@@ -348,24 +348,21 @@ impl WorkspaceStore for PostgresStore {
             .await
             .map_err(db_err)?;
         check_invitation_room(pending)?;
-        let row = sqlx::query(
-            "INSERT INTO invitations
-               (invitation_id, workspace_id, token_hash, email, role, max_uses, expires_at,
-                created_by, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *",
-        )
-        .bind(invitation.id.0)
-        .bind(invitation.workspace_id.0)
-        .bind(&invitation.token_hash)
-        .bind(&invitation.email)
-        .bind(invitation.role.as_str())
-        .bind(invitation.max_uses)
-        .bind(invitation.expires_at)
-        .bind(invitation.created_by.0)
-        .bind(invitation.created_at)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        static INSERT: LazyLock<String> =
+            LazyLock::new(|| insert_invitation_sql(|n| format!("${n}")));
+        let row = sqlx::query(INSERT.as_str())
+            .bind(invitation.id.0)
+            .bind(invitation.workspace_id.0)
+            .bind(&invitation.token_hash)
+            .bind(&invitation.email)
+            .bind(invitation.role.as_str())
+            .bind(invitation.max_uses)
+            .bind(invitation.expires_at)
+            .bind(invitation.created_by.0)
+            .bind(invitation.created_at)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         decode_row::<Invitation>(&row)
     }

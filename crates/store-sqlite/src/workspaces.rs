@@ -3,8 +3,8 @@ use chrono::{DateTime, Utc};
 use std::sync::LazyLock;
 
 use confab_core::columns::{
-    already_a_member, check_member_rules, insert_member_sql, member_rules_sql,
-    pending_invitations_sql, Columns,
+    already_a_member, check_member_rules, insert_invitation_sql, insert_member_sql,
+    member_rules_sql, pending_invitations_sql, Columns,
 };
 use confab_core::id::{InvitationId, MemberId, MembershipId, UserId, WorkspaceId};
 use confab_core::model::*;
@@ -352,24 +352,21 @@ impl WorkspaceStore for SqliteStore {
                     .await
                     .map_err(db_err)?;
                 check_invitation_room(pending)?;
-                let row = sqlx::query(
-                    "INSERT INTO invitations
-                       (invitation_id, workspace_id, token_hash, email, role, max_uses, expires_at,
-                        created_by, created_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
-                )
-                .bind(invitation.id.to_string())
-                .bind(invitation.workspace_id.to_string())
-                .bind(&invitation.token_hash)
-                .bind(&invitation.email)
-                .bind(invitation.role.as_str())
-                .bind(invitation.max_uses)
-                .bind(ts(invitation.expires_at))
-                .bind(invitation.created_by.to_string())
-                .bind(ts(invitation.created_at))
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(db_err)?;
+                static INSERT: LazyLock<String> =
+                    LazyLock::new(|| insert_invitation_sql(|n| format!("?{n}")));
+                let row = sqlx::query(INSERT.as_str())
+                    .bind(invitation.id.to_string())
+                    .bind(invitation.workspace_id.to_string())
+                    .bind(&invitation.token_hash)
+                    .bind(&invitation.email)
+                    .bind(invitation.role.as_str())
+                    .bind(invitation.max_uses)
+                    .bind(ts(invitation.expires_at))
+                    .bind(invitation.created_by.to_string())
+                    .bind(ts(invitation.created_at))
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
                 decode_row::<Invitation>(&row)
             })
         })

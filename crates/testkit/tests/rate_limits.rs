@@ -10,6 +10,17 @@ use confab_testkit::harness::with_sqlite;
 use reqwest::StatusCode;
 use serde_json::json;
 
+/// The general channel of `ws`, as `token` lists it.
+async fn general_channel(app: &TestApp, token: &str, ws: &str) -> String {
+    let channels = app
+        .get(&format!("/api/v1/workspaces/{ws}/channels"), token)
+        .await;
+    channels.body["channels"][0]["channel"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 #[tokio::test]
 async fn one_address_trying_many_accounts_is_limited() {
     with_sqlite(|stores| async move {
@@ -55,13 +66,7 @@ async fn posting_is_limited_per_user_and_channel() {
         let app = TestApp::start_with(stores, policy).await;
         let owner = app.user("pat").await;
         let ws = app.workspace(&owner, "Chatty").await;
-        let channels = app
-            .get(&format!("/api/v1/workspaces/{ws}/channels"), &owner)
-            .await;
-        let general = channels.body["channels"][0]["channel"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let general = general_channel(&app, &owner, &ws).await;
         let other = app
             .post(
                 &format!("/api/v1/workspaces/{ws}/channels"),
@@ -166,13 +171,7 @@ async fn retries_of_one_post_are_not_counted_against_the_limit() {
         let app = TestApp::start_with(stores, policy).await;
         let owner = app.user("rex").await;
         let ws = app.workspace(&owner, "Retries").await;
-        let channels = app
-            .get(&format!("/api/v1/workspaces/{ws}/channels"), &owner)
-            .await;
-        let general = channels.body["channels"][0]["channel"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let general = general_channel(&app, &owner, &ws).await;
         let path = format!("/api/v1/channels/{general}/messages");
         let post = |client: String| {
             let (app, owner, path) = (&app, owner.clone(), path.clone());
