@@ -588,6 +588,10 @@ impl Services {
         if update.notification_level.is_some() && user != caller.user.id {
             return Err(forbidden("change someone else's notifications"));
         }
+        // An archived channel takes no new settings; roles may still change.
+        if update.notification_level.is_some() {
+            access.refuse_if_archived()?;
+        }
         let member = self
             .stores
             .channels

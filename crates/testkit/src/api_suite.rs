@@ -39,7 +39,7 @@ macro_rules! api_conformance {
             read_positions_of_others_stay_private,
             direct_conversations_cannot_be_left_and_groups_reopen_whole,
             guests_see_presence_only_of_people_they_share_a_channel_with,
-            archived_channels_take_no_typing,
+            archived_channels_take_only_removals_and_role_changes,
             query_string_errors_have_the_one_error_shape,
             mfa_changes_need_the_password_and_end_other_sessions,
             edit_history_has_its_own_endpoint,
@@ -2683,9 +2683,10 @@ pub async fn guests_see_presence_only_of_people_they_share_a_channel_with(app: T
     );
 }
 
-pub async fn archived_channels_take_no_typing(app: TestApp) {
+pub async fn archived_channels_take_only_removals_and_role_changes(app: TestApp) {
     let t = team(&app).await;
     let ops = new_channel(&app, &t.owner, &t.ws, json!({"name": "ops"})).await;
+    app.add_to_channel(&t.owner, &ops, &t.member_id).await;
     let archived = app
         .post(
             &format!("/api/v1/channels/{ops}/archive"),
@@ -2702,6 +2703,34 @@ pub async fn archived_channels_take_no_typing(app: TestApp) {
         )
         .await;
     assert_eq!(typing.status, StatusCode::CONFLICT, "{typing:?}");
+    // What remains: removing people and changing roles; not settings.
+    let owner_id = app.user_id(&t.owner).await;
+    let muted = app
+        .patch(
+            &format!("/api/v1/channels/{ops}/members/{owner_id}"),
+            &t.owner,
+            json!({"notification_level": "none"}),
+        )
+        .await;
+    assert_eq!(muted.status, StatusCode::CONFLICT, "{muted:?}");
+    let promoted = app
+        .patch(
+            &format!("/api/v1/channels/{ops}/members/{}", t.member_id),
+            &t.owner,
+            json!({"role": "admin"}),
+        )
+        .await;
+    assert_eq!(promoted.status, StatusCode::OK, "{promoted:?}");
+    assert_eq!(promoted.body["role"], "admin");
+    let removed = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/channels/{ops}/members/{}", t.member_id),
+            Some(&t.owner),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{removed:?}");
 }
 
 pub async fn query_string_errors_have_the_one_error_shape(app: TestApp) {
