@@ -29,9 +29,15 @@ pub const MAX_CUSTOM_STATUS_CHARS: usize = 100;
 /// reload instead.
 pub const MAX_REPLAYED_CHANGES: u32 = 1_000;
 /// Replays start this long before the client's cursor, because changes are
-/// stamped before they commit and nodes' clocks differ a little. Clients
-/// deduplicate by message id and `updated_at`.
+/// stamped a little before they commit (at most
+/// [`COMMIT_WINDOW`](confab_core::time::COMMIT_WINDOW): stores refuse later
+/// commits) and nodes' clocks differ a little (the rest of the overlap).
+/// Clients deduplicate by message id and `updated_at`.
 pub const REPLAY_OVERLAP: chrono::Duration = chrono::Duration::seconds(5);
+const _: () = assert!(
+    (confab_core::time::COMMIT_WINDOW.as_secs() as i64) < REPLAY_OVERLAP.num_seconds(),
+    "a late commit must fall inside the replay overlap"
+);
 /// How often a node renews its liveness and looks for dead nodes; a third
 /// of [`ttl::NODE`], so one late renewal does not make a node look dead.
 pub const NODE_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);

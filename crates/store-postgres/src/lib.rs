@@ -100,6 +100,7 @@ impl PostgresStore {
             .map_err(unreachable)?;
         let store = Self { pool };
         store.warn_if_commits_are_not_durable().await?;
+        store.warn_if_clocks_differ().await?;
         Ok(store)
     }
 
@@ -113,6 +114,27 @@ impl PostgresStore {
         if setting == "off" {
             tracing::warn!(
                 "PostgreSQL synchronous_commit is off: acknowledged messages may be lost in a crash"
+            );
+        }
+        Ok(())
+    }
+
+    /// Nodes stamp changes with their own clocks and sockets resume on any
+    /// node, so clocks far apart could hide a change from a resume: say so.
+    async fn warn_if_clocks_differ(&self) -> Result<()> {
+        let asked = chrono::Utc::now();
+        let theirs: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT clock_timestamp()")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let answered = chrono::Utc::now();
+        let ours = asked + (answered - asked) / 2;
+        let apart = (theirs - ours).abs();
+        if apart > chrono::Duration::seconds(1) {
+            tracing::warn!(
+                apart_ms = apart.num_milliseconds(),
+                "this node's clock differs from PostgreSQL's; keep node clocks synchronised \
+                 (NTP), or a resuming socket may miss changes"
             );
         }
         Ok(())

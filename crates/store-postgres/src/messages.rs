@@ -6,6 +6,7 @@ use confab_core::columns::pinned_count_sql;
 use confab_core::id::{ChannelId, MessageId, UserId};
 use confab_core::model::*;
 use confab_core::ports::MessageStore;
+use confab_core::time;
 use confab_core::{Error, Result};
 use serde_json::Value;
 use sqlx::PgConnection;
@@ -131,18 +132,21 @@ impl MessageStore for PostgresStore {
             }
         }
         let mut parent_reply_count = None;
+        let mut stamp = time::now();
         if let Some(parent_id) = new.thread_id {
             let parent = fetch_message(&mut tx, parent_id, Lock::ForUpdate)
                 .await?
                 .ok_or(Error::NotFound("thread"))?;
             parent.accepts_reply_in(new.channel_id)?;
-            parent_reply_count = Some(adjust_reply_count(&mut tx, parent_id, 1, created_at).await?);
+            // Stamped after the wait for the parent's lock: see `COMMIT_WINDOW`.
+            stamp = time::now();
+            parent_reply_count = Some(adjust_reply_count(&mut tx, parent_id, 1, stamp).await?);
         }
         let row = sqlx::query(
             "INSERT INTO messages
                (message_id, workspace_id, channel_id, user_id, content, message_type,
                 formatted_content, thread_id, client_msg_id, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING *",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *",
         )
         .bind(new.id.0)
         .bind(new.workspace_id.0)
@@ -154,11 +158,13 @@ impl MessageStore for PostgresStore {
         .bind(new.thread_id.map(|t| t.0))
         .bind(&new.client_msg_id)
         .bind(created_at)
+        .bind(stamp)
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
         let message = decode_row::<Message>(&row)?;
         insert_mentions(&mut tx, &message, &new.mentions).await?;
+        time::check_commit_window(stamp)?;
         tx.commit().await.map_err(db_err)?;
         Ok(Inserted {
             message,
@@ -265,9 +271,10 @@ impl MessageStore for PostgresStore {
         let history = lock_live_message(&mut tx, id)
             .await?
             .history_with_current(at);
+        let stamp = time::now();
         let row = sqlx::query(&format!(
             "UPDATE messages SET content = $3, formatted_content = $4, edit_history = $5,
-                                 edited_at = $6, updated_at = $6
+                                 edited_at = $6, updated_at = $7
              WHERE {BY_ID} RETURNING *"
         ))
         .bind(id.0)
@@ -276,6 +283,7 @@ impl MessageStore for PostgresStore {
         .bind(formatted_content)
         .bind(json_value(&history))
         .bind(at)
+        .bind(stamp)
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -286,6 +294,7 @@ impl MessageStore for PostgresStore {
             .await
             .map_err(db_err)?;
         insert_mentions(&mut tx, &message, mentions).await?;
+        time::check_commit_window(stamp)?;
         tx.commit().await.map_err(db_err)?;
         Ok(message)
     }
@@ -301,21 +310,24 @@ impl MessageStore for PostgresStore {
                 changed: false,
             });
         }
+        let stamp = time::now();
         let row = sqlx::query(&format!(
-            "UPDATE messages SET is_deleted = TRUE, deleted_at = $3, updated_at = $3, content = '',
+            "UPDATE messages SET is_deleted = TRUE, deleted_at = $3, updated_at = $4, content = '',
                                  formatted_content = NULL, edit_history = '[]'
              WHERE {BY_ID} RETURNING *"
         ))
         .bind(id.0)
         .bind(id.created_at())
         .bind(at)
+        .bind(stamp)
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
         if let Some(parent) = current.thread_id {
-            adjust_reply_count(&mut tx, parent, -1, at).await?;
+            adjust_reply_count(&mut tx, parent, -1, stamp).await?;
         }
         let message = decode_row::<Message>(&row)?;
+        time::check_commit_window(stamp)?;
         tx.commit().await.map_err(db_err)?;
         Ok(Changed {
             message,
@@ -361,6 +373,7 @@ impl MessageStore for PostgresStore {
                 .map_err(db_err)?;
             check_pin_room(pinned)?;
         }
+        let stamp = time::now();
         let row = sqlx::query(&format!(
             "UPDATE messages SET is_pinned = $3, pinned_by = $4, pinned_at = $5, updated_at = $6
              WHERE {BY_ID} RETURNING *"
@@ -370,11 +383,12 @@ impl MessageStore for PostgresStore {
         .bind(pinned_by.is_some())
         .bind(pinned_by.map(|u| u.0))
         .bind(pinned_by.map(|_| at))
-        .bind(at)
+        .bind(stamp)
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
         let message = decode_row::<Message>(&row)?;
+        time::check_commit_window(stamp)?;
         tx.commit().await.map_err(db_err)?;
         Ok(Changed {
             message,
@@ -425,7 +439,7 @@ impl PostgresStore {
         let mut message = lock_live_message(&mut tx, id).await?;
         let changed = change(&mut message.reactions)?;
         if changed {
-            message.updated_at = confab_core::time::now();
+            message.updated_at = time::now();
             sqlx::query(&format!(
                 "UPDATE messages SET reactions = $3, updated_at = $4 WHERE {BY_ID}"
             ))

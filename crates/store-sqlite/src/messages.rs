@@ -6,6 +6,7 @@ use confab_core::columns::pinned_count_sql;
 use confab_core::id::{ChannelId, MessageId, UserId};
 use confab_core::model::*;
 use confab_core::ports::MessageStore;
+use confab_core::time;
 use confab_core::{Error, Result};
 use serde_json::Value;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
@@ -102,13 +103,15 @@ async fn insert(conn: &mut SqliteConnection, new: NewMessage) -> Result<Inserted
             });
         }
     }
+    // Stamped inside the transaction, after any wait: see `COMMIT_WINDOW`.
+    let stamp = time::now();
     let mut parent_reply_count = None;
     if let Some(parent_id) = new.thread_id {
         let parent = fetch_message(conn, parent_id)
             .await?
             .ok_or(Error::NotFound("thread"))?;
         parent.accepts_reply_in(new.channel_id)?;
-        parent_reply_count = Some(adjust_reply_count(conn, parent_id, 1, created_at).await?);
+        parent_reply_count = Some(adjust_reply_count(conn, parent_id, 1, stamp).await?);
     }
     let row = sqlx::query(
         "INSERT INTO messages
@@ -126,12 +129,13 @@ async fn insert(conn: &mut SqliteConnection, new: NewMessage) -> Result<Inserted
     .bind(new.thread_id.map(|t| t.to_string()))
     .bind(&new.client_msg_id)
     .bind(ts(created_at))
-    .bind(ts(created_at))
+    .bind(ts(stamp))
     .fetch_one(&mut *conn)
     .await
     .map_err(db_err)?;
     let message = decode_row::<Message>(&row)?;
     insert_mentions(conn, &message, &new.mentions).await?;
+    time::check_commit_window(stamp)?;
     Ok(Inserted {
         message,
         created: true,
@@ -170,6 +174,7 @@ async fn edit(
     at: DateTime<Utc>,
 ) -> Result<Message> {
     let history = live_message(conn, id).await?.history_with_current(at);
+    let stamp = time::now();
     let row = sqlx::query(
         "UPDATE messages SET content = ?, formatted_content = ?, edit_history = ?,
                              edited_at = ?, updated_at = ?
@@ -179,7 +184,7 @@ async fn edit(
     .bind(formatted_content.as_ref().map(json_text))
     .bind(json_text(&history))
     .bind(ts(at))
-    .bind(ts(at))
+    .bind(ts(stamp))
     .bind(id.to_string())
     .fetch_one(&mut *conn)
     .await
@@ -191,6 +196,7 @@ async fn edit(
         .await
         .map_err(db_err)?;
     insert_mentions(conn, &message, &mentions).await?;
+    time::check_commit_window(stamp)?;
     Ok(message)
 }
 
@@ -204,20 +210,22 @@ async fn delete(conn: &mut SqliteConnection, id: MessageId, at: DateTime<Utc>) -
             changed: false,
         });
     }
+    let stamp = time::now();
     let row = sqlx::query(
         "UPDATE messages SET is_deleted = 1, deleted_at = ?, updated_at = ?, content = '',
                              formatted_content = NULL, edit_history = '[]'
          WHERE message_id = ? RETURNING *",
     )
     .bind(ts(at))
-    .bind(ts(at))
+    .bind(ts(stamp))
     .bind(id.to_string())
     .fetch_one(&mut *conn)
     .await
     .map_err(db_err)?;
     if let Some(parent) = current.thread_id {
-        adjust_reply_count(conn, parent, -1, at).await?;
+        adjust_reply_count(conn, parent, -1, stamp).await?;
     }
+    time::check_commit_window(stamp)?;
     Ok(Changed {
         message: decode_row::<Message>(&row)?,
         changed: true,
@@ -246,6 +254,7 @@ async fn pin(
             .map_err(db_err)?;
         check_pin_room(pinned)?;
     }
+    let stamp = time::now();
     let row = sqlx::query(
         "UPDATE messages SET is_pinned = ?, pinned_by = ?, pinned_at = ?, updated_at = ?
          WHERE message_id = ? RETURNING *",
@@ -253,11 +262,12 @@ async fn pin(
     .bind(pinned_by.is_some())
     .bind(pinned_by.map(|u| u.to_string()))
     .bind(pinned_by.map(|_| ts(at)))
-    .bind(ts(at))
+    .bind(ts(stamp))
     .bind(id.to_string())
     .fetch_one(&mut *conn)
     .await
     .map_err(db_err)?;
+    time::check_commit_window(stamp)?;
     Ok(Changed {
         message: decode_row::<Message>(&row)?,
         changed: true,
@@ -272,7 +282,7 @@ async fn change_reactions(
     let mut message = live_message(conn, id).await?;
     let changed = change(&mut message.reactions)?;
     if changed {
-        message.updated_at = confab_core::time::now();
+        message.updated_at = time::now();
         sqlx::query("UPDATE messages SET reactions = ?, updated_at = ? WHERE message_id = ?")
             .bind(json_text(&message.reactions))
             .bind(ts(message.updated_at))

@@ -1093,3 +1093,56 @@ pub async fn guests_hear_presence_only_of_people_they_share_a_channel_with(app: 
     assert_eq!(heard["user_id"], json!(t.member_id));
     guest.close().await;
 }
+
+/// PostgreSQL only: a reply that waits for its parent's row lock (held here
+/// by another connection) commits after a later message that a socket has
+/// already seen, by more than the replay overlap. A socket resuming from
+/// that later message's cursor still receives the reply, because changes
+/// are stamped inside their transaction, after the wait.
+pub async fn a_change_that_waited_for_a_lock_is_replayed(app: TestApp, database_url: String) {
+    use sqlx::Connection;
+    let t = team(&app).await;
+    let general = general_of(&app, &t.owner, &t.ws).await;
+    let parent = post(&app, &t.owner, &general, "a thread").await;
+    let mut blocker = sqlx::PgConnection::connect(&database_url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut blocker).await.unwrap();
+    sqlx::query("SELECT 1 FROM messages WHERE message_id = $1::uuid FOR UPDATE")
+        .bind(&parent)
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    let held_for = confab_service::REPLAY_OVERLAP.to_std().unwrap() + Duration::from_secs(1);
+
+    let held_reply = say(
+        &app,
+        &t.owner,
+        &general,
+        json!({"content": "a reply that waited", "thread_id": parent}),
+    );
+    let meanwhile = async {
+        let mut ws = WsClient::connect(&app.base, &t.member).await;
+        tokio::time::sleep(held_for - Duration::from_millis(500)).await;
+        let later = post(&app, &t.owner, &general, "posted while the reply waited").await;
+        let cursor = ws
+            .expect_where("message_created", |e| e["message"]["id"] == json!(later))
+            .await["cursor"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        ws.close().await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        sqlx::query("COMMIT").execute(&mut blocker).await.unwrap();
+        cursor
+    };
+    let (reply, cursor) = tokio::join!(held_reply, meanwhile);
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    let reply_id = id_of(&reply);
+
+    let mut back = WsClient::connect_query(&app.base, &t.member, &format!("cursor={cursor}")).await;
+    // Made before the cursor, committed after it: it comes as a change.
+    let replayed = back
+        .expect_where("message_updated", |e| e["message"]["id"] == json!(reply_id))
+        .await;
+    assert_eq!(replayed["message"]["content"], "a reply that waited");
+    assert_eq!(replayed["message"]["thread_id"], json!(parent));
+}

@@ -206,6 +206,16 @@ where
     F: FnOnce(Stores) -> Fut,
     Fut: Future<Output = ()>,
 {
+    with_postgres_at(|stores, _| test(stores)).await
+}
+
+/// [`with_postgres`], also giving the database's URL, for tests that open
+/// connections of their own beside the store's.
+pub async fn with_postgres_at<F, Fut>(test: F)
+where
+    F: FnOnce(Stores, String) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let db = PgTestDb::create_migrated().await;
     let outcome = AssertUnwindSafe(async {
         let mut options = PostgresOptions::new(db.url.clone());
@@ -214,7 +224,7 @@ where
             .await
             .expect("open PostgreSQL store");
         let stores = Stores::new(Arc::new(store));
-        test(stores.clone()).await;
+        test(stores.clone(), db.url.clone()).await;
         stores.admin.close().await;
     })
     .catch_unwind()

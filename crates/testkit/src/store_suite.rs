@@ -56,6 +56,7 @@ macro_rules! store_conformance {
             concurrent_identical_reactions_give_one,
             pins_are_set_cleared_and_listed,
             changes_since_a_time_are_listed_oldest_first,
+            changes_are_stamped_when_written,
             old_messages_insert_and_survive_maintenance,
             files_are_recorded_processed_and_attached,
             attaching_unknown_things_fails,
@@ -1168,7 +1169,8 @@ pub async fn messages_round_trip(stores: Stores) {
     let m = inserted.message;
     assert_eq!(m.id, new.id);
     assert_eq!(m.created_at, new.id.created_at());
-    assert_eq!(m.updated_at, m.created_at);
+    // Stamped when it was written, which is after its id was made.
+    assert!(m.updated_at >= m.created_at);
     assert_eq!(m.workspace_id, w.workspace.id);
     assert_eq!(m.content, "hello *world*");
     assert_eq!(m.message_type, MessageType::Bot);
@@ -1530,7 +1532,7 @@ pub async fn edits_keep_history(stores: Stores) {
     assert_eq!(e2.content, "final");
     assert_eq!(e2.formatted_content, None);
     assert_eq!(e2.edited_at, Some(t2));
-    assert_eq!(e2.updated_at, t2);
+    assert!(e2.updated_at >= t2 && e2.updated_at > e1.updated_at);
     assert_eq!(e2.created_at, m.created_at);
     let history: Vec<(&str, Option<serde_json::Value>)> = e2
         .edit_history
@@ -1751,6 +1753,40 @@ pub async fn changes_since_a_time_are_listed_oldest_first(stores: Stores) {
         .await
         .unwrap()
         .is_empty());
+}
+
+/// A change is stamped when it is written, not when its id was made, so a
+/// write that waited still sorts after everything committed before it.
+pub async fn changes_are_stamped_when_written(stores: Stores) {
+    let w = world(stores).await;
+    let msgs = &w.stores.messages;
+    let mut late = text(&w.general, w.owner.id, "made a while ago");
+    late.id = MessageId::at(time::now() - Duration::seconds(30));
+    let before = time::now();
+    let written = msgs.insert_message(&late).await.unwrap().message;
+    assert_eq!(written.created_at, late.id.created_at());
+    assert!(written.updated_at >= before, "{written:?}");
+    let changed = msgs
+        .changed_since(&[w.general.id], before - Duration::milliseconds(1), 100)
+        .await
+        .unwrap();
+    assert_eq!(changed.iter().map(|m| m.id).collect::<Vec<_>>(), [late.id]);
+    // The same holds for an edit, a delete and a pin given an older time.
+    let old = time::now() - Duration::seconds(30);
+    let edited = msgs
+        .edit_message(late.id, "edited", None, &[], old)
+        .await
+        .unwrap();
+    assert_eq!(edited.edited_at, Some(old));
+    assert!(edited.updated_at > written.updated_at);
+    let pinned = msgs
+        .set_pinned(late.id, Some(w.owner.id), old)
+        .await
+        .unwrap();
+    assert!(pinned.message.updated_at > edited.updated_at);
+    let deleted = msgs.delete_message(late.id, old).await.unwrap();
+    assert_eq!(deleted.message.deleted_at, Some(old));
+    assert!(deleted.message.updated_at > pinned.message.updated_at);
 }
 
 pub async fn pins_are_set_cleared_and_listed(stores: Stores) {
