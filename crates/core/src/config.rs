@@ -195,6 +195,10 @@ pub struct LimitsConfig {
     pub signups_per_ip: u64,
     /// Sign-ups from all addresses together per minute.
     pub signups_per_minute: u64,
+    /// Channels one person may create per hour.
+    pub channels_per_hour: u64,
+    /// Direct and group conversations one person may start per hour.
+    pub conversations_per_hour: u64,
 }
 
 impl Default for LimitsConfig {
@@ -205,6 +209,8 @@ impl Default for LimitsConfig {
             messages_per_minute: 120,
             signups_per_ip: 20,
             signups_per_minute: 60,
+            channels_per_hour: 20,
+            conversations_per_hour: 100,
         }
     }
 }

@@ -52,6 +52,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             messages_per_minute: config.limits.messages_per_minute,
             signups_per_ip_per_hour: config.limits.signups_per_ip,
             signups_per_minute: config.limits.signups_per_minute,
+            channels_per_hour: config.limits.channels_per_hour,
+            conversations_per_hour: config.limits.conversations_per_hour,
             secret_key,
             ..Policy::default()
         },

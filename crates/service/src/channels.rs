@@ -65,11 +65,6 @@ impl ChannelAccess {
     }
 }
 
-/// Channels one person may create in an hour.
-pub const MAX_CHANNELS_CREATED_PER_HOUR: u64 = 20;
-/// New direct and group conversations one person may start in an hour.
-pub const MAX_CONVERSATIONS_STARTED_PER_HOUR: u64 = 100;
-
 /// The stored name of the direct conversation among `users`: the same set
 /// always gives the same name, and no user-made name can equal it.
 fn conversation_name(users: &[UserId]) -> String {
@@ -160,7 +155,7 @@ impl Services {
             created_by: caller.user.id,
             created_at: now,
         };
-        self.limit_per_hour(caller, "channel_create", MAX_CHANNELS_CREATED_PER_HOUR)
+        self.limit_per_hour(caller, "channel_create", self.policy.channels_per_hour)
             .await?;
         let creator = NewChannelMember {
             id: MembershipId::new(),
@@ -220,7 +215,7 @@ impl Services {
         self.limit_per_hour(
             caller,
             "conversation_create",
-            MAX_CONVERSATIONS_STARTED_PER_HOUR,
+            self.policy.conversations_per_hour,
         )
         .await?;
         let now = time::now();
@@ -448,6 +443,11 @@ impl Services {
     pub async fn join_channel(&self, caller: &Caller, id: ChannelId) -> Result<ChannelMember> {
         let access = self.channel_access(caller, id).await?;
         access.refuse_if_archived()?;
+        // Joining where one already is changes nothing, whatever the kind
+        // of channel (others cannot see a private channel at all).
+        if let Some(membership) = access.membership.filter(|m| m.is_active) {
+            return Ok(membership);
+        }
         if access.channel.channel_type != ChannelType::Public {
             return Err(Error::NotFound("channel"));
         }

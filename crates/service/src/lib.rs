@@ -21,10 +21,7 @@ use confab_core::ports::{Realtime, Stores};
 use confab_core::Result;
 
 pub use accounts::{Caller, IssuedSession, LoginOutcome, SignUp};
-pub use channels::{
-    ChannelAccess, NewChannelRequest, MAX_CHANNELS_CREATED_PER_HOUR,
-    MAX_CONVERSATIONS_STARTED_PER_HOUR, MAX_GROUP_MEMBERS,
-};
+pub use channels::{ChannelAccess, NewChannelRequest, MAX_GROUP_MEMBERS};
 pub use gateway::{
     ClientCommand, CloseReason, Delivery, Hub, Outgoing, Socket, SocketStep, MAX_SOCKETS_PER_USER,
 };
@@ -61,6 +58,10 @@ pub struct Policy {
     /// together per minute.
     pub signups_per_ip_per_hour: u64,
     pub signups_per_minute: u64,
+    /// Channels one person may create per hour, and direct or group
+    /// conversations one person may start per hour.
+    pub channels_per_hour: u64,
+    pub conversations_per_hour: u64,
     /// Password hashes (sign-up, login, password checks) computed at once,
     /// and how long a request waits for its turn before a 429.
     pub concurrent_password_hashes: usize,
@@ -86,6 +87,8 @@ impl Default for Policy {
             messages_per_minute: 120,
             signups_per_ip_per_hour: 20,
             signups_per_minute: 60,
+            channels_per_hour: 20,
+            conversations_per_hour: 100,
             concurrent_password_hashes: std::thread::available_parallelism().map_or(2, |n| n.get()),
             password_hash_wait: Duration::from_secs(10),
             max_sessions_per_user: 100,

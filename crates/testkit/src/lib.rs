@@ -5,6 +5,7 @@
 
 pub mod api_suite;
 pub mod app;
+pub mod authz_matrix;
 pub mod fixtures;
 pub mod gateway_suite;
 pub mod harness;

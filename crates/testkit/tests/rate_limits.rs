@@ -285,7 +285,7 @@ async fn channel_creation_and_live_sessions_are_bounded() {
         let ws = app.workspace(&oldest, "Many").await;
         confab_testkit::fixtures::within_window(Duration::from_secs(3600), Duration::from_secs(60))
             .await;
-        let limit = confab_service::MAX_CHANNELS_CREATED_PER_HOUR;
+        let limit = Policy::default().channels_per_hour;
         let path = format!("/api/v1/workspaces/{ws}/channels");
         for i in 0..limit {
             let created = app
