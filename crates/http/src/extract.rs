@@ -32,10 +32,19 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(ApiError(json_error(&rejection))),
-        }
+        // Every body is a JSON object: serde would also fill a struct from
+        // an array of its fields in order, which nobody means to send.
+        let object = match Json::<serde_json::Map<String, serde_json::Value>>::from_request(
+            req, state,
+        )
+        .await
+        {
+            Ok(Json(object)) => object,
+            Err(rejection) => return Err(ApiError(json_error(&rejection))),
+        };
+        serde_json::from_value(serde_json::Value::Object(object))
+            .map(Self)
+            .map_err(|e| ApiError(Error::invalid("body", e.to_string())))
     }
 }
 

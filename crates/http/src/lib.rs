@@ -63,7 +63,7 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 pub fn router(services: Services, options: HttpOptions) -> (Router, Arc<Hub>) {
     let hub = Hub::start(&services);
     let (api, document) = api::routes().split_for_parts();
-    let document = Arc::new(document);
+    let document = Arc::new(api::complete_document(document));
     let router = Router::new()
         .nest("/api/v1", api)
         .route(

@@ -27,7 +27,6 @@ pub struct UserView {
     pub display_name: String,
     pub avatar_url: Option<String>,
     pub timezone: String,
-    #[schema(value_type = String)]
     pub status: UserStatus,
     pub title: Option<String>,
     pub phone: Option<String>,
@@ -157,11 +156,9 @@ pub struct MemberView {
     pub workspace_id: WorkspaceId,
     #[schema(value_type = String, format = Uuid)]
     pub user_id: UserId,
-    #[schema(value_type = String)]
     pub role: WorkspaceRole,
     pub title: Option<String>,
     pub department: Option<String>,
-    #[schema(value_type = String)]
     pub status: MemberStatus,
     #[schema(value_type = Option<String>, format = Uuid)]
     pub invited_by: Option<UserId>,
@@ -201,7 +198,6 @@ pub struct InvitationView {
     #[schema(value_type = String, format = Uuid)]
     pub workspace_id: WorkspaceId,
     pub email: Option<String>,
-    #[schema(value_type = String)]
     pub role: WorkspaceRole,
     pub max_uses: Option<i32>,
     pub use_count: i32,
@@ -240,7 +236,6 @@ pub struct ChannelView {
     pub display_name: Option<String>,
     pub description: Option<String>,
     /// `public`, `private`, `direct` or `group`.
-    #[schema(value_type = String)]
     pub channel_type: ChannelType,
     pub is_archived: bool,
     pub is_general: bool,
@@ -291,10 +286,8 @@ pub struct ChannelMemberView {
     #[schema(value_type = String, format = Uuid)]
     pub user_id: UserId,
     /// `admin` or `member`.
-    #[schema(value_type = String)]
     pub role: ChannelRole,
     /// `all`, `mentions` or `none`.
-    #[schema(value_type = String)]
     pub notification_level: NotificationLevel,
     pub joined_at: DateTime<Utc>,
     #[schema(value_type = Option<String>, format = Uuid)]
@@ -356,7 +349,6 @@ pub struct MessageView {
     pub user_id: UserId,
     pub content: String,
     /// `text`, `system`, `bot` or `file`.
-    #[schema(value_type = String)]
     pub message_type: MessageType,
     #[schema(value_type = Option<Object>)]
     pub formatted_content: Option<Value>,
@@ -443,7 +435,6 @@ pub struct ChannelBrief {
     #[schema(value_type = String, format = Uuid)]
     pub id: ChannelId,
     pub name: String,
-    #[schema(value_type = String)]
     pub channel_type: ChannelType,
     pub is_general: bool,
 }
@@ -495,5 +486,33 @@ pub mod cursor {
             .and_then(|bytes| String::from_utf8(bytes).ok())
             .and_then(|text| text.parse().ok())
             .ok_or_else(|| Error::invalid("cursor", "is not a cursor this list handed out"))
+    }
+
+    #[cfg(test)]
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+            /// Every cursor handed out reads back as the key it was made from.
+            #[test]
+            fn cursors_round_trip(key in any::<String>()) {
+                prop_assert_eq!(decode::<String>(&encode(&key)).unwrap(), key);
+            }
+
+            /// Any text sent as a cursor is refused cleanly or read as a key.
+            #[test]
+            fn any_cursor_text_is_answered(text in any::<String>()) {
+                match decode::<uuid::Uuid>(&text) {
+                    Ok(id) => prop_assert_eq!(encode(&id.to_string()), text),
+                    Err(err) => {
+                        let refused = matches!(err, Error::Invalid { .. });
+                        prop_assert!(refused);
+                    }
+                }
+            }
+        }
     }
 }

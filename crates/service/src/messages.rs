@@ -89,8 +89,9 @@ fn mention_tokens(content: &str) -> Vec<String> {
     let mut found: Vec<String> = Vec::new();
     let bytes = content.as_bytes();
     for (at, _) in content.match_indices('@') {
-        let preceded_by_word =
-            at > 0 && (bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'.');
+        let preceded_by_word = at > 0
+            && (bytes[at - 1].is_ascii_alphanumeric()
+                || matches!(bytes[at - 1], b'.' | b'_' | b'-' | b'+' | b'%'));
         if preceded_by_word {
             continue; // an e-mail address, not a mention
         }
@@ -616,5 +617,88 @@ mod tests {
             ["Ann", "bob.smith", "channel", "here"]
         );
         assert!(mention_tokens("@ alone, @x").is_empty());
+        assert!(mention_tokens("mail a_b@c.io, a-b@c.io or a+b@c.io").is_empty());
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A username as sign-up accepts them, without a trailing `.` or
+        /// `-` (which read as punctuation after a mention).
+        fn username() -> impl Strategy<Value = String> {
+            "[A-Za-z0-9][A-Za-z0-9._-]{0,20}[A-Za-z0-9_]"
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+            /// Any text at all: no panic, and what comes back is a short
+            /// list of distinct names that each follow an `@` in the text.
+            #[test]
+            fn any_text_gives_well_formed_mentions(content in any::<String>()) {
+                let found = mention_tokens(&content);
+                prop_assert!(found.len() <= MAX_MENTIONS);
+                for (i, name) in found.iter().enumerate() {
+                    prop_assert!(name.len() >= 2);
+                    prop_assert!(name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')));
+                    prop_assert!(!name.ends_with(['.', '-']));
+                    let written = format!("@{name}");
+                    prop_assert!(content.contains(&written));
+                    prop_assert!(found[..i].iter().all(|f| !f.eq_ignore_ascii_case(name)));
+                }
+            }
+
+            /// Names mentioned among words, or inside Markdown emphasis,
+            /// code, quotes, lists and links, are all found, in order.
+            #[test]
+            fn mentions_in_markdown_are_found(
+                names in proptest::collection::vec(username(), 1..8),
+                wrappers in proptest::collection::vec(
+                    prop::sample::select(vec![
+                        ("", ""), ("*", "*"), ("**", "**"), ("~~", "~~"), ("`", "`"),
+                        ("> ", ""), ("- ", ""), ("1. ", ""), ("(", ")"), ("[", "](https://x.test)"),
+                        ("", ","), ("", "!"), ("", "?"), ("", ":"),
+                    ]),
+                    8,
+                ),
+            ) {
+                let content = names
+                    .iter()
+                    .zip(&wrappers)
+                    .map(|(name, (open, close))| format!("{open}@{name}{close}"))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                let mut expected: Vec<String> = Vec::new();
+                for name in &names {
+                    if !expected.iter().any(|e| e.eq_ignore_ascii_case(name)) {
+                        expected.push(name.clone());
+                    }
+                }
+                prop_assert_eq!(mention_tokens(&content), expected);
+            }
+
+            /// An address is never a mention.
+            #[test]
+            fn email_addresses_are_not_mentions(local in username(), domain in "[a-z]{2,10}\\.[a-z]{2,4}") {
+                let content = format!("write to {local}@{domain} please");
+                prop_assert!(mention_tokens(&content).is_empty());
+            }
+
+            /// Content is accepted exactly when it has text, fits, and holds
+            /// no control characters but line breaks and tabs.
+            #[test]
+            fn content_checks_never_panic(content in any::<String>()) {
+                if let Ok(accepted) = check_content(&content) {
+                    prop_assert!(accepted.chars().count() <= MAX_MESSAGE_CHARS);
+                    prop_assert!(!accepted.trim().is_empty());
+                    prop_assert!(accepted
+                        .chars()
+                        .all(|c| !c.is_control() || matches!(c, '\n' | '\t' | '\r')));
+                }
+            }
+        }
     }
 }

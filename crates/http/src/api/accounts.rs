@@ -81,6 +81,8 @@ struct SignUpBody {
     email: String,
     username: String,
     display_name: String,
+    /// 8 to 256 characters, kept exactly as given.
+    #[schema(min_length = 8, max_length = 256)]
     password: String,
 }
 
@@ -267,6 +269,8 @@ async fn deactivate_me(
 #[serde(deny_unknown_fields)]
 struct ChangePasswordBody {
     current_password: String,
+    /// 8 to 256 characters, kept exactly as given.
+    #[schema(min_length = 8, max_length = 256)]
     new_password: String,
 }
 

@@ -65,7 +65,9 @@ struct ChannelMemberPage {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct PageQuery {
-    /// Page size, 1 to 200 (default 50).
+    /// Page size (default 50); values outside 1 to 200 are taken as the
+    /// nearest of the two.
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
     limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -187,7 +189,7 @@ async fn open_conversation(
 
 const CHANNEL: &str = "Channel id";
 
-#[utoipa::path(get, path = "/channels/{channel}", tag = "channels",
+#[utoipa::path(get, path = "/channels/{channel}", operation_id = "get_channel", tag = "channels",
     params(("channel" = String, Path, description = CHANNEL)),
     responses((status = 200, body = ChannelAnswer), (status = 404, body = ErrorBody)))]
 async fn read(
@@ -223,7 +225,7 @@ struct UpdateChannelBody {
     allow_external_sharing: Option<bool>,
 }
 
-#[utoipa::path(patch, path = "/channels/{channel}", tag = "channels",
+#[utoipa::path(patch, path = "/channels/{channel}", operation_id = "update_channel", tag = "channels",
     params(("channel" = String, Path, description = CHANNEL)), request_body = UpdateChannelBody,
     responses((status = 200, body = ChannelView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -288,7 +290,7 @@ async fn join(
     Ok(Json(app.join_channel(&caller, id).await?.into()))
 }
 
-#[utoipa::path(post, path = "/channels/{channel}/leave", tag = "channels",
+#[utoipa::path(post, path = "/channels/{channel}/leave", operation_id = "leave_channel", tag = "channels",
     params(("channel" = String, Path, description = CHANNEL)),
     responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn leave(
@@ -301,7 +303,7 @@ async fn leave(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/channels/{channel}/members", tag = "channels",
+#[utoipa::path(get, path = "/channels/{channel}/members", operation_id = "channel_members", tag = "channels",
     params(("channel" = String, Path, description = CHANNEL), PageQuery),
     responses((status = 200, body = ChannelMemberPage), (status = 404, body = ErrorBody)))]
 async fn members(
@@ -355,13 +357,11 @@ async fn add_member(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ChannelMemberBody {
-    #[schema(value_type = Option<String>)]
     role: Option<ChannelRole>,
-    #[schema(value_type = Option<String>)]
     notification_level: Option<NotificationLevel>,
 }
 
-#[utoipa::path(patch, path = "/channels/{channel}/members/{user}", tag = "channels",
+#[utoipa::path(patch, path = "/channels/{channel}/members/{user}", operation_id = "update_channel_member", tag = "channels",
     params(("channel" = String, Path, description = CHANNEL), ("user" = String, Path, description = "User id")),
     request_body = ChannelMemberBody,
     responses((status = 200, body = ChannelMemberView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]

@@ -61,7 +61,9 @@ fn cursor_id(value: Option<&str>, field: &str) -> Result<Option<MessageId>, ApiE
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct HistoryQuery {
-    /// Page size, 1 to 200 (default 50).
+    /// Page size (default 50); values outside 1 to 200 are taken as the
+    /// nearest of the two.
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
     limit: Option<u32>,
     /// Messages older than this message id.
     before: Option<String>,
@@ -277,7 +279,9 @@ async fn delete(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct RepliesQuery {
-    /// Page size, 1 to 200 (default 50).
+    /// Page size (default 50); values outside 1 to 200 are taken as the
+    /// nearest of the two.
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
     limit: Option<u32>,
     /// Replies after this reply id.
     after: Option<String>,

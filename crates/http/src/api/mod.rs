@@ -2,6 +2,7 @@
 
 mod accounts;
 mod channels;
+mod common;
 mod messages;
 mod realtime;
 mod workspaces;
@@ -44,6 +45,8 @@ impl Modify for BearerAuth {
         );
     }
 }
+
+pub(crate) use common::complete_document;
 
 /// Every `/api/v1` route with its documentation.
 pub(crate) fn routes() -> OpenApiRouter<AppState> {

@@ -35,7 +35,6 @@ pub struct PresenceView {
     #[schema(value_type = String, format = Uuid)]
     pub user_id: UserId,
     /// `online`, `away` or `offline`.
-    #[schema(value_type = String)]
     pub status: PresenceStatus,
     pub custom_status: Option<String>,
     pub last_seen: Option<DateTime<Utc>>,
@@ -115,7 +114,6 @@ async fn get_presence(
 #[serde(deny_unknown_fields)]
 pub(crate) struct PresenceBody {
     /// `online` or `away`.
-    #[schema(value_type = Option<String>)]
     pub status: Option<PresenceStatus>,
     /// Up to 100 characters; `null` clears it.
     #[serde(default, deserialize_with = "double_option")]

@@ -91,7 +91,9 @@ struct InvitationList {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct InvitationsQuery {
-    /// Page size, 1 to 200 (default 50).
+    /// Page size (default 50); values outside 1 to 200 are taken as the
+    /// nearest of the two.
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
     limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -141,7 +143,7 @@ async fn list_mine(
     Ok(Json(WorkspaceList { workspaces }))
 }
 
-#[utoipa::path(get, path = "/workspaces/{workspace}", tag = "workspaces", params(("workspace" = String, Path, description = "Workspace id")),
+#[utoipa::path(get, path = "/workspaces/{workspace}", operation_id = "get_workspace", tag = "workspaces", params(("workspace" = String, Path, description = "Workspace id")),
     responses((status = 200, body = WorkspaceAnswer), (status = 403, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn read(
     State(app): State<AppState>,
@@ -176,7 +178,7 @@ struct UpdateBody {
     require_2fa: Option<bool>,
 }
 
-#[utoipa::path(patch, path = "/workspaces/{workspace}", tag = "workspaces", params(("workspace" = String, Path, description = "Workspace id")), request_body = UpdateBody,
+#[utoipa::path(patch, path = "/workspaces/{workspace}", operation_id = "update_workspace", tag = "workspaces", params(("workspace" = String, Path, description = "Workspace id")), request_body = UpdateBody,
     responses((status = 200, body = WorkspaceAnswer), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn update(
     State(app): State<AppState>,
@@ -203,7 +205,7 @@ async fn update(
     Ok(Json(WorkspaceAnswer::new(updated, me)))
 }
 
-#[utoipa::path(post, path = "/workspaces/{workspace}/leave", tag = "workspaces", params(("workspace" = String, Path, description = "Workspace id")),
+#[utoipa::path(post, path = "/workspaces/{workspace}/leave", operation_id = "leave_workspace", tag = "workspaces", params(("workspace" = String, Path, description = "Workspace id")),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn leave(
     State(app): State<AppState>,
@@ -219,17 +221,19 @@ async fn leave(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct MembersQuery {
-    /// Page size, 1 to 200 (default 50).
+    /// Page size (default 50); values outside 1 to 200 are taken as the
+    /// nearest of the two.
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
     limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
     /// Only members with this role.
-    role: Option<String>,
+    role: Option<WorkspaceRole>,
     /// Only members with this status.
-    status: Option<String>,
+    status: Option<MemberStatus>,
 }
 
-#[utoipa::path(get, path = "/workspaces/{workspace}/members", tag = "members", params(("workspace" = String, Path, description = "Workspace id"), MembersQuery),
+#[utoipa::path(get, path = "/workspaces/{workspace}/members", operation_id = "workspace_members", tag = "members", params(("workspace" = String, Path, description = "Workspace id"), MembersQuery),
     responses((status = 200, body = MemberPage), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn members(
     State(app): State<AppState>,
@@ -239,16 +243,8 @@ async fn members(
 ) -> Result<Json<MemberPage>, ApiError> {
     let id: WorkspaceId = parse_id(&workspace, "workspace")?;
     let filter = MemberFilter {
-        role: query
-            .role
-            .as_deref()
-            .map(str::parse::<WorkspaceRole>)
-            .transpose()?,
-        status: query
-            .status
-            .as_deref()
-            .map(str::parse::<MemberStatus>)
-            .transpose()?,
+        role: query.role,
+        status: query.status,
     };
     let after = query
         .cursor
@@ -267,7 +263,6 @@ async fn members(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MemberBody {
-    #[schema(value_type = Option<String>)]
     role: Option<WorkspaceRole>,
     #[serde(default, deserialize_with = "double_option")]
     title: Option<Option<String>>,
@@ -279,7 +274,7 @@ struct MemberBody {
     permissions: Option<Value>,
 }
 
-#[utoipa::path(patch, path = "/workspaces/{workspace}/members/{user}", tag = "members", params(("workspace" = String, Path, description = "Workspace id"), ("user" = String, Path, description = "User id of the member")), request_body = MemberBody,
+#[utoipa::path(patch, path = "/workspaces/{workspace}/members/{user}", operation_id = "update_workspace_member", tag = "members", params(("workspace" = String, Path, description = "Workspace id"), ("user" = String, Path, description = "User id of the member")), request_body = MemberBody,
     responses((status = 200, body = MemberView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn update_member(
     State(app): State<AppState>,
@@ -343,7 +338,6 @@ async fn reactivate(
 struct InviteBody {
     email: Option<String>,
     #[serde(default = "default_role")]
-    #[schema(value_type = String)]
     role: WorkspaceRole,
     max_uses: Option<i32>,
     expires_in_days: Option<i64>,
