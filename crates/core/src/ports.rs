@@ -231,8 +231,11 @@ pub trait MessageStore: Send + Sync {
         user: UserId,
         client_msg_id: &str,
     ) -> Result<Option<Message>>;
-    /// A message, deleted or not (deleted ones have empty content).
+    /// A message, deleted or not (deleted ones have empty content), without
+    /// its edit history (`edit_count` says how long it is).
     async fn get_message(&self, id: MessageId) -> Result<Option<Message>>;
+    /// A message with its edit history.
+    async fn get_message_with_history(&self, id: MessageId) -> Result<Option<Message>>;
     /// A page of top-level, undeleted messages, newest first.
     async fn history(
         &self,

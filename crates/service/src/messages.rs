@@ -418,7 +418,14 @@ impl Services {
     /// The kept earlier versions of a message the caller may see, oldest
     /// first (a deleted message keeps none).
     pub async fn edit_history(&self, caller: &Caller, id: MessageId) -> Result<Vec<EditRecord>> {
-        Ok(self.message_access(caller, id).await?.0.edit_history)
+        self.message_access(caller, id).await?;
+        Ok(self
+            .stores
+            .messages
+            .get_message_with_history(id)
+            .await?
+            .ok_or(Error::NotFound("message"))?
+            .edit_history)
     }
 
     /// Replies of a thread, oldest first.

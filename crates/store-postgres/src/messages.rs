@@ -2,7 +2,7 @@ use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use confab_core::columns::pinned_count_sql;
+use confab_core::columns::{message_columns, pinned_count_sql};
 use confab_core::id::{ChannelId, MessageId, UserId};
 use confab_core::model::*;
 use confab_core::ports::MessageStore;
@@ -25,6 +25,10 @@ enum Lock {
     ForUpdate,
 }
 
+/// The columns of message reads: all but the edit history.
+static COLUMNS: LazyLock<String> = LazyLock::new(|| message_columns("", "jsonb_array_length"));
+
+/// A message with its whole edit history (what an edit needs).
 async fn fetch_message(
     conn: &mut PgConnection,
     id: MessageId,
@@ -75,12 +79,16 @@ async fn adjust_reply_count(
 
 /// The newest messages of a channel with their authors: one index range
 /// scan on the newest partitions joined to users by primary key.
-pub const LATEST_WITH_AUTHORS_SQL: &str = "SELECT m.*, u.display_name AS author_display_name,
-        u.avatar_url AS author_avatar_url
-    FROM messages m JOIN users u ON u.user_id = m.user_id
-    WHERE m.channel_id = $1 AND m.thread_id IS NULL AND NOT m.is_deleted
-    ORDER BY m.created_at DESC, m.message_id DESC
-    LIMIT $2";
+pub static LATEST_WITH_AUTHORS_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {}, u.display_name AS author_display_name, u.avatar_url AS author_avatar_url
+        FROM messages m JOIN users u ON u.user_id = m.user_id
+        WHERE m.channel_id = $1 AND m.thread_id IS NULL AND NOT m.is_deleted
+        ORDER BY m.created_at DESC, m.message_id DESC
+        LIMIT $2",
+        message_columns("m.", "jsonb_array_length")
+    )
+});
 
 #[async_trait]
 impl MessageStore for PostgresStore {
@@ -89,7 +97,7 @@ impl MessageStore for PostgresStore {
         channel: ChannelId,
         limit: u32,
     ) -> Result<Vec<(Message, Author)>> {
-        let rows = sqlx::query(LATEST_WITH_AUTHORS_SQL)
+        let rows = sqlx::query(&LATEST_WITH_AUTHORS_SQL)
             .bind(channel.0)
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
@@ -174,6 +182,20 @@ impl MessageStore for PostgresStore {
     }
 
     async fn get_message(&self, id: MessageId) -> Result<Option<Message>> {
+        static SQL: LazyLock<String> =
+            LazyLock::new(|| format!("SELECT {} FROM messages WHERE {BY_ID}", *COLUMNS));
+        sqlx::query(&SQL)
+            .bind(id.0)
+            .bind(id.created_at())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(decode_row::<Message>)
+            .transpose()
+    }
+
+    async fn get_message_with_history(&self, id: MessageId) -> Result<Option<Message>> {
         let mut conn = self.pool.acquire().await.map_err(db_err)?;
         fetch_message(&mut conn, id, Lock::None).await
     }
@@ -194,24 +216,29 @@ impl MessageStore for PostgresStore {
         range: HistoryRange,
         limit: u32,
     ) -> Result<Vec<Message>> {
-        const BASE: &str = "SELECT * FROM messages
-            WHERE channel_id = $1 AND thread_id IS NULL AND NOT is_deleted";
+        static BASE: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {} FROM messages WHERE channel_id = $1 AND thread_id IS NULL AND NOT is_deleted",
+                *COLUMNS
+            )
+        });
+        let base = BASE.as_str();
         // The plain created_at bound lets PostgreSQL skip whole partitions.
         let (sql, cursor) = match range {
             HistoryRange::Latest => (
-                format!("{BASE} ORDER BY created_at DESC, message_id DESC LIMIT $2"),
+                format!("{base} ORDER BY created_at DESC, message_id DESC LIMIT $2"),
                 None,
             ),
             HistoryRange::Before(id) => (
                 format!(
-                    "{BASE} AND created_at <= $2 AND (created_at, message_id) < ($2, $3)
+                    "{base} AND created_at <= $2 AND (created_at, message_id) < ($2, $3)
                      ORDER BY created_at DESC, message_id DESC LIMIT $4"
                 ),
                 Some(id),
             ),
             HistoryRange::After(id) => (
                 format!(
-                    "{BASE} AND created_at >= $2 AND (created_at, message_id) > ($2, $3)
+                    "{base} AND created_at >= $2 AND (created_at, message_id) > ($2, $3)
                      ORDER BY created_at ASC, message_id ASC LIMIT $4"
                 ),
                 Some(id),
@@ -243,12 +270,16 @@ impl MessageStore for PostgresStore {
         limit: u32,
     ) -> Result<Vec<Message>> {
         let after = after.unwrap_or(parent);
-        let rows = sqlx::query(
-            "SELECT * FROM messages
-             WHERE thread_id = $1 AND NOT is_deleted
-               AND created_at >= $2 AND (created_at, message_id) > ($2, $3)
-             ORDER BY created_at, message_id LIMIT $4",
-        )
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {} FROM messages
+                 WHERE thread_id = $1 AND NOT is_deleted
+                   AND created_at >= $2 AND (created_at, message_id) > ($2, $3)
+                 ORDER BY created_at, message_id LIMIT $4",
+                *COLUMNS
+            )
+        });
+        let rows = sqlx::query(&SQL)
         .bind(parent.0)
         .bind(after.created_at())
         .bind(after.0)
@@ -403,10 +434,14 @@ impl MessageStore for PostgresStore {
         limit: u32,
     ) -> Result<Vec<Message>> {
         let channels: Vec<Uuid> = channels.iter().map(|c| c.0).collect();
-        let rows = sqlx::query(
-            "SELECT * FROM messages WHERE channel_id = ANY($1) AND updated_at > $2
-             ORDER BY updated_at, message_id LIMIT $3",
-        )
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {} FROM messages WHERE channel_id = ANY($1) AND updated_at > $2
+                 ORDER BY updated_at, message_id LIMIT $3",
+                *COLUMNS
+            )
+        });
+        let rows = sqlx::query(&SQL)
         .bind(&channels)
         .bind(since)
         .bind(i64::from(limit))
@@ -417,10 +452,14 @@ impl MessageStore for PostgresStore {
     }
 
     async fn list_pinned(&self, channel: ChannelId) -> Result<Vec<Message>> {
-        let rows = sqlx::query(
-            "SELECT * FROM messages WHERE channel_id = $1 AND is_pinned AND NOT is_deleted
-             ORDER BY pinned_at DESC, message_id DESC",
-        )
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {} FROM messages WHERE channel_id = $1 AND is_pinned AND NOT is_deleted
+                 ORDER BY pinned_at DESC, message_id DESC",
+                *COLUMNS
+            )
+        });
+        let rows = sqlx::query(&SQL)
         .bind(channel.0)
         .fetch_all(&self.pool)
         .await

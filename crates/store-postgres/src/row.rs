@@ -58,6 +58,10 @@ impl Cols<'_> {
 }
 
 impl Columns for Cols<'_> {
+    fn has(&self, col: &str) -> bool {
+        use sqlx::Row;
+        self.0.try_column(col).is_ok()
+    }
     fn opt_text(&self, col: &str) -> Result<Option<String>> {
         self.get(col)
     }

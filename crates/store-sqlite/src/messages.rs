@@ -2,7 +2,7 @@ use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use confab_core::columns::pinned_count_sql;
+use confab_core::columns::{message_columns, pinned_count_sql};
 use confab_core::id::{ChannelId, MessageId, UserId};
 use confab_core::model::*;
 use confab_core::ports::MessageStore;
@@ -13,6 +13,10 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use crate::{db_err, decode_row, json_text, ts, SqliteStore};
 
+/// The columns of message reads: all but the edit history.
+static COLUMNS: LazyLock<String> = LazyLock::new(|| message_columns("", "json_array_length"));
+
+/// A message with its whole edit history (what an edit needs).
 async fn fetch_message(conn: &mut SqliteConnection, id: MessageId) -> Result<Option<Message>> {
     sqlx::query("SELECT * FROM messages WHERE message_id = ?")
         .bind(id.to_string())
@@ -301,13 +305,17 @@ impl MessageStore for SqliteStore {
         channel: ChannelId,
         limit: u32,
     ) -> Result<Vec<(Message, Author)>> {
-        let rows = sqlx::query(
-            "SELECT m.*, u.display_name AS author_display_name, u.avatar_url AS author_avatar_url
-             FROM messages m JOIN users u ON u.user_id = m.user_id
-             WHERE m.channel_id = ? AND m.thread_id IS NULL AND m.is_deleted = 0
-             ORDER BY m.created_at DESC, m.message_id DESC
-             LIMIT ?",
-        )
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {}, u.display_name AS author_display_name, u.avatar_url AS author_avatar_url
+                 FROM messages m JOIN users u ON u.user_id = m.user_id
+                 WHERE m.channel_id = ? AND m.thread_id IS NULL AND m.is_deleted = 0
+                 ORDER BY m.created_at DESC, m.message_id DESC
+                 LIMIT ?",
+                message_columns("m.", "json_array_length")
+            )
+        });
+        let rows = sqlx::query(&SQL)
         .bind(channel.to_string())
         .bind(i64::from(limit))
         .fetch_all(&self.reader)
@@ -324,6 +332,19 @@ impl MessageStore for SqliteStore {
     }
 
     async fn get_message(&self, id: MessageId) -> Result<Option<Message>> {
+        static SQL: LazyLock<String> =
+            LazyLock::new(|| format!("SELECT {} FROM messages WHERE message_id = ?", *COLUMNS));
+        sqlx::query(&SQL)
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(decode_row::<Message>)
+            .transpose()
+    }
+
+    async fn get_message_with_history(&self, id: MessageId) -> Result<Option<Message>> {
         let mut conn = self.reader.acquire().await.map_err(db_err)?;
         fetch_message(&mut conn, id).await
     }
@@ -344,19 +365,24 @@ impl MessageStore for SqliteStore {
         range: HistoryRange,
         limit: u32,
     ) -> Result<Vec<Message>> {
-        const BASE: &str = "SELECT * FROM messages
-            WHERE channel_id = ? AND thread_id IS NULL AND is_deleted = 0";
+        static BASE: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {} FROM messages WHERE channel_id = ? AND thread_id IS NULL AND is_deleted = 0",
+                *COLUMNS
+            )
+        });
+        let base = BASE.as_str();
         let (sql, cursor) = match range {
             HistoryRange::Latest => (
-                format!("{BASE} ORDER BY created_at DESC, message_id DESC LIMIT ?"),
+                format!("{base} ORDER BY created_at DESC, message_id DESC LIMIT ?"),
                 None,
             ),
             HistoryRange::Before(id) => (
-                format!("{BASE} AND (created_at, message_id) < (?, ?) ORDER BY created_at DESC, message_id DESC LIMIT ?"),
+                format!("{base} AND (created_at, message_id) < (?, ?) ORDER BY created_at DESC, message_id DESC LIMIT ?"),
                 Some(id),
             ),
             HistoryRange::After(id) => (
-                format!("{BASE} AND (created_at, message_id) > (?, ?) ORDER BY created_at ASC, message_id ASC LIMIT ?"),
+                format!("{base} AND (created_at, message_id) > (?, ?) ORDER BY created_at ASC, message_id ASC LIMIT ?"),
                 Some(id),
             ),
         };
@@ -386,11 +412,15 @@ impl MessageStore for SqliteStore {
         limit: u32,
     ) -> Result<Vec<Message>> {
         let after = after.unwrap_or(parent);
-        let rows = sqlx::query(
-            "SELECT * FROM messages
-             WHERE thread_id = ? AND is_deleted = 0 AND (created_at, message_id) > (?, ?)
-             ORDER BY created_at, message_id LIMIT ?",
-        )
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {} FROM messages
+                 WHERE thread_id = ? AND is_deleted = 0 AND (created_at, message_id) > (?, ?)
+                 ORDER BY created_at, message_id LIMIT ?",
+                *COLUMNS
+            )
+        });
+        let rows = sqlx::query(&SQL)
         .bind(parent.to_string())
         .bind(ts(after.created_at()))
         .bind(after.to_string())
@@ -455,7 +485,10 @@ impl MessageStore for SqliteStore {
         if channels.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM messages WHERE channel_id IN (");
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {} FROM messages WHERE channel_id IN (",
+            *COLUMNS
+        ));
         let mut list = q.separated(", ");
         for channel in channels {
             list.push_bind(channel.to_string());
@@ -469,10 +502,14 @@ impl MessageStore for SqliteStore {
     }
 
     async fn list_pinned(&self, channel: ChannelId) -> Result<Vec<Message>> {
-        let rows = sqlx::query(
-            "SELECT * FROM messages WHERE channel_id = ? AND is_pinned AND is_deleted = 0
-             ORDER BY pinned_at DESC, message_id DESC",
-        )
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {} FROM messages WHERE channel_id = ? AND is_pinned AND is_deleted = 0
+                 ORDER BY pinned_at DESC, message_id DESC",
+                *COLUMNS
+            )
+        });
+        let rows = sqlx::query(&SQL)
         .bind(channel.to_string())
         .fetch_all(&self.reader)
         .await

@@ -57,6 +57,10 @@ fn bad(col: &str, what: impl std::fmt::Display) -> Error {
 }
 
 impl Columns for Cols<'_> {
+    fn has(&self, col: &str) -> bool {
+        use sqlx::Row;
+        self.0.try_column(col).is_ok()
+    }
     fn opt_text(&self, col: &str) -> Result<Option<String>> {
         self.0.try_get(col).map_err(db_err)
     }

@@ -1548,9 +1548,34 @@ pub async fn edits_keep_history(stores: Stores) {
     );
     assert_eq!(e2.edit_history[0].replaced_at, t1);
     assert_eq!(
-        w.stores.messages.get_message(m.id).await.unwrap().unwrap(),
+        w.stores
+            .messages
+            .get_message_with_history(m.id)
+            .await
+            .unwrap()
+            .unwrap(),
         e2
     );
+    // Every other read leaves the history in the database and says how
+    // long it is.
+    let lean = w.stores.messages.get_message(m.id).await.unwrap().unwrap();
+    assert_eq!(lean.edit_count, 2);
+    assert!(lean.edit_history.is_empty());
+    assert_eq!(
+        Message {
+            edit_history: e2.edit_history.clone(),
+            ..lean.clone()
+        },
+        e2
+    );
+    let page = w
+        .stores
+        .messages
+        .history(w.general.id, HistoryRange::Latest, 10)
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0], lean);
     assert!(matches!(
         w.stores
             .messages
@@ -2650,7 +2675,7 @@ pub async fn edit_history_keeps_only_the_latest_versions(stores: Stores) {
     let stored = w
         .stores
         .messages
-        .get_message(message.id)
+        .get_message_with_history(message.id)
         .await
         .unwrap()
         .unwrap();
@@ -2675,7 +2700,7 @@ pub async fn edit_history_keeps_only_the_latest_versions(stores: Stores) {
     let stored = w
         .stores
         .messages
-        .get_message(long.id)
+        .get_message_with_history(long.id)
         .await
         .unwrap()
         .unwrap();
