@@ -529,10 +529,7 @@ pub fn message_columns(prefix: &str, json_length: &str) -> String {
         "created_at",
         "updated_at",
     ];
-    let mut list: Vec<String> = COLUMNS
-        .iter()
-        .map(|c| format!("{prefix}{c}"))
-        .collect();
+    let mut list: Vec<String> = COLUMNS.iter().map(|c| format!("{prefix}{c}")).collect();
     list.push(format!("{json_length}({prefix}edit_history) AS edit_count"));
     list.join(", ")
 }

@@ -199,6 +199,8 @@ pub struct LimitsConfig {
     pub channels_per_hour: u64,
     /// Direct and group conversations one person may start per hour.
     pub conversations_per_hour: u64,
+    /// Workspaces one person may create per hour.
+    pub workspaces_per_hour: u64,
 }
 
 impl Default for LimitsConfig {
@@ -211,6 +213,7 @@ impl Default for LimitsConfig {
             signups_per_minute: 60,
             channels_per_hour: 20,
             conversations_per_hour: 100,
+            workspaces_per_hour: 10,
         }
     }
 }

@@ -54,6 +54,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             signups_per_minute: config.limits.signups_per_minute,
             channels_per_hour: config.limits.channels_per_hour,
             conversations_per_hour: config.limits.conversations_per_hour,
+            workspaces_per_hour: config.limits.workspaces_per_hour,
             secret_key,
             ..Policy::default()
         },

@@ -62,6 +62,8 @@ pub struct Policy {
     /// conversations one person may start per hour.
     pub channels_per_hour: u64,
     pub conversations_per_hour: u64,
+    /// Workspaces one person may create per hour.
+    pub workspaces_per_hour: u64,
     /// Password hashes (sign-up, login, password checks) computed at once,
     /// and how long a request waits for its turn before a 429.
     pub concurrent_password_hashes: usize,
@@ -89,6 +91,7 @@ impl Default for Policy {
             signups_per_minute: 60,
             channels_per_hour: 20,
             conversations_per_hour: 100,
+            workspaces_per_hour: 10,
             concurrent_password_hashes: std::thread::available_parallelism().map_or(2, |n| n.get()),
             password_hash_wait: Duration::from_secs(10),
             max_sessions_per_user: 100,

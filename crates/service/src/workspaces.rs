@@ -56,6 +56,8 @@ impl Services {
             )?,
             created_at: now,
         };
+        self.limit_per_hour(caller, "workspace_create", self.policy.workspaces_per_hour)
+            .await?;
         let owner = NewWorkspaceMember {
             id: MemberId::new(),
             workspace_id: workspace.id,

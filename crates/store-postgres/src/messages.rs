@@ -280,13 +280,13 @@ impl MessageStore for PostgresStore {
             )
         });
         let rows = sqlx::query(&SQL)
-        .bind(parent.0)
-        .bind(after.created_at())
-        .bind(after.0)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
+            .bind(parent.0)
+            .bind(after.created_at())
+            .bind(after.0)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
         rows.iter().map(decode_row::<Message>).collect()
     }
 
@@ -442,12 +442,12 @@ impl MessageStore for PostgresStore {
             )
         });
         let rows = sqlx::query(&SQL)
-        .bind(&channels)
-        .bind(since)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
+            .bind(&channels)
+            .bind(since)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
         rows.iter().map(decode_row::<Message>).collect()
     }
 
@@ -460,10 +460,10 @@ impl MessageStore for PostgresStore {
             )
         });
         let rows = sqlx::query(&SQL)
-        .bind(channel.0)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
+            .bind(channel.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
         rows.iter().map(decode_row::<Message>).collect()
     }
 }

@@ -316,11 +316,11 @@ impl MessageStore for SqliteStore {
             )
         });
         let rows = sqlx::query(&SQL)
-        .bind(channel.to_string())
-        .bind(i64::from(limit))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?;
+            .bind(channel.to_string())
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
         rows.iter()
             .map(|row| Ok((decode_row::<Message>(row)?, decode_row::<Author>(row)?)))
             .collect()
@@ -421,13 +421,13 @@ impl MessageStore for SqliteStore {
             )
         });
         let rows = sqlx::query(&SQL)
-        .bind(parent.to_string())
-        .bind(ts(after.created_at()))
-        .bind(after.to_string())
-        .bind(i64::from(limit))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?;
+            .bind(parent.to_string())
+            .bind(ts(after.created_at()))
+            .bind(after.to_string())
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
         rows.iter().map(decode_row::<Message>).collect()
     }
 
@@ -510,10 +510,10 @@ impl MessageStore for SqliteStore {
             )
         });
         let rows = sqlx::query(&SQL)
-        .bind(channel.to_string())
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?;
+            .bind(channel.to_string())
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
         rows.iter().map(decode_row::<Message>).collect()
     }
 }

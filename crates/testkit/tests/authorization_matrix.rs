@@ -15,6 +15,7 @@ fn roomy_policy() -> Policy {
     Policy {
         channels_per_hour: 1_000,
         conversations_per_hour: 1_000,
+        workspaces_per_hour: 1_000,
         messages_per_minute: 1_000,
         session_touch_interval: Duration::from_secs(3600),
         ..Policy::default()

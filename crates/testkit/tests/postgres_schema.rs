@@ -237,7 +237,10 @@ async fn the_hot_history_query_reads_an_index_not_the_table() {
             stores.messages.insert_message(&message).await.unwrap();
         }
         sqlx::query("ANALYZE").execute(store.pool()).await.unwrap();
-        let sql = format!("EXPLAIN {}", *confab_store_postgres::LATEST_WITH_AUTHORS_SQL);
+        let sql = format!(
+            "EXPLAIN {}",
+            *confab_store_postgres::LATEST_WITH_AUTHORS_SQL
+        );
         let plan: Vec<String> = sqlx::query_scalar(&sql)
             .bind(world.general.id.0)
             .bind(50_i64)

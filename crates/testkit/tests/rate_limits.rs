@@ -271,6 +271,36 @@ async fn per_address_limits_see_through_trusted_proxies_only() {
     .await;
 }
 
+/// Workspace creation is bounded per person and hour.
+#[tokio::test]
+async fn workspace_creation_is_bounded() {
+    with_sqlite(|stores| async move {
+        let policy = Policy {
+            workspaces_per_hour: 3,
+            ..Policy::default()
+        };
+        let app = TestApp::start_with(stores, policy).await;
+        let maker = app.user("wendy").await;
+        confab_testkit::fixtures::within_window(Duration::from_secs(3600), Duration::from_secs(60))
+            .await;
+        for i in 0..3 {
+            app.workspace(&maker, &format!("Team {i}")).await;
+        }
+        let refused = app
+            .post(
+                "/api/v1/workspaces",
+                Some(&maker),
+                json!({"name": "One too many"}),
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{refused:?}");
+        // Someone else is not held back by it.
+        let other = app.user("walt").await;
+        app.workspace(&other, "Walt's").await;
+    })
+    .await;
+}
+
 /// Creating channels is limited per person and hour; a person keeps a
 /// bounded number of live sessions, a new login ending the oldest.
 #[tokio::test]

@@ -255,7 +255,7 @@ struct PasswordBody {
 }
 
 #[utoipa::path(delete, path = "/me", tag = "accounts", request_body = PasswordBody,
-    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn deactivate_me(
     State(app): State<AppState>,
     Authed(caller): Authed,
@@ -275,7 +275,7 @@ struct ChangePasswordBody {
 }
 
 #[utoipa::path(post, path = "/me/password", tag = "accounts", request_body = ChangePasswordBody,
-    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn change_password(
     State(app): State<AppState>,
     Authed(caller): Authed,

@@ -90,7 +90,7 @@ struct CreateChannelBody {
 #[utoipa::path(post, path = "/workspaces/{workspace}/channels", tag = "channels",
     params(("workspace" = String, Path, description = WORKSPACE)), request_body = CreateChannelBody,
     responses((status = 201, body = ChannelView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn create_channel(
     State(app): State<AppState>,
     Authed(caller): Authed,
@@ -170,7 +170,7 @@ struct ConversationBody {
 
 #[utoipa::path(post, path = "/workspaces/{workspace}/conversations", tag = "channels",
     params(("workspace" = String, Path, description = WORKSPACE)), request_body = ConversationBody,
-    responses((status = 200, body = ChannelView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = ChannelView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn open_conversation(
     State(app): State<AppState>,
     Authed(caller): Authed,

@@ -248,7 +248,7 @@ struct EditBody {
 #[utoipa::path(patch, path = "/messages/{message}", tag = "messages",
     params(("message" = String, Path, description = MESSAGE)), request_body = EditBody,
     responses((status = 200, body = MessageView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn edit(
     State(app): State<AppState>,
     Authed(caller): Authed,

@@ -108,7 +108,7 @@ struct CreateBody {
 }
 
 #[utoipa::path(post, path = "/workspaces", tag = "workspaces", request_body = CreateBody,
-    responses((status = 201, body = WorkspaceAnswer), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, body = WorkspaceAnswer), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn create(
     State(app): State<AppState>,
     Authed(caller): Authed,
