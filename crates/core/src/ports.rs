@@ -506,9 +506,12 @@ impl Stores {
 pub enum BusItem {
     /// An event published by some node (this one included).
     Event(Box<Envelope>),
-    /// Events may have been lost (the connection to the broker dropped and
-    /// came back): subscribers should catch up from the database.
-    Gap,
+    /// Events may have been lost: subscribers should catch up from the
+    /// database. `since` is `None` when this node's own subscription
+    /// dropped (catch up from what each socket saw last), or the cursor of
+    /// the first event some node could not publish (catch up from there,
+    /// if that is earlier).
+    Gap { since: Option<i64> },
 }
 
 /// The stream of one node's bus subscription.

@@ -33,7 +33,9 @@ where
         move |mut receiver| async move {
             match receiver.recv().await {
                 Ok(item) => Some((wrap(item), receiver)),
-                Err(broadcast::error::RecvError::Lagged(_)) => Some((BusItem::Gap, receiver)),
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    Some((BusItem::Gap { since: None }, receiver))
+                }
                 Err(broadcast::error::RecvError::Closed) => None,
             }
         },

@@ -145,7 +145,18 @@ pub struct RedisBus {
     channel: String,
     local: broadcast::Sender<BusItem>,
     subscriber: tokio::task::JoinHandle<()>,
+    /// The cursor of the first event this node could not publish, until
+    /// every node has been told to catch up from it.
+    missed: Arc<std::sync::Mutex<Option<i64>>>,
+    announcer: tokio::task::JoinHandle<()>,
 }
+
+/// How a node tells the others that events from a cursor on may never
+/// have reached them (an envelope's JSON never starts like this).
+const MISSED_MARKER: &str = "missed:";
+
+/// How often a node that could not publish tries to say so.
+const ANNOUNCE_EVERY: Duration = Duration::from_millis(500);
 
 impl RedisBus {
     /// Connect, and start this node's subscriber.
@@ -170,11 +181,19 @@ impl RedisBus {
                 "redis: cannot subscribe to the event bus".into(),
             ));
         }
+        let missed = Arc::new(std::sync::Mutex::new(None));
+        let announcer = tokio::spawn(announce_forever(
+            conn.clone(),
+            channel.clone(),
+            missed.clone(),
+        ));
         Ok(Self {
             conn,
             channel,
             local,
             subscriber,
+            missed,
+            announcer,
         })
     }
 }
@@ -182,6 +201,42 @@ impl RedisBus {
 impl Drop for RedisBus {
     fn drop(&mut self) {
         self.subscriber.abort();
+        self.announcer.abort();
+    }
+}
+
+/// Publish `payload` on the bus channel.
+async fn publish_raw(conn: &Conn, channel: &str, payload: String) -> Result<()> {
+    let channel = channel.to_owned();
+    conn.run(|mut c| async move { c.publish::<_, _, i64>(channel, payload).await })
+        .await?;
+    Ok(())
+}
+
+/// If this node failed to publish, tell every node to catch up from the
+/// first event it lost; forget it once said (unless more were lost since).
+async fn announce_missed(
+    conn: &Conn,
+    channel: &str,
+    missed: &std::sync::Mutex<Option<i64>>,
+) -> Result<()> {
+    let pending = *missed.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(since) = pending else {
+        return Ok(());
+    };
+    publish_raw(conn, channel, format!("{MISSED_MARKER}{since}")).await?;
+    let mut missed = missed.lock().unwrap_or_else(|e| e.into_inner());
+    if *missed == Some(since) {
+        *missed = None;
+    }
+    Ok(())
+}
+
+/// Announce lost events even when nothing else is published for a while.
+async fn announce_forever(conn: Conn, channel: String, missed: Arc<std::sync::Mutex<Option<i64>>>) {
+    loop {
+        tokio::time::sleep(ANNOUNCE_EVERY).await;
+        let _ = announce_missed(&conn, &channel, &missed).await;
     }
 }
 
@@ -227,14 +282,24 @@ async fn subscribe_once(
     pubsub.subscribe(channel).await?;
     if after_loss {
         tracing::info!("event bus subscription restored");
-        let _ = local.send(BusItem::Gap);
+        let _ = local.send(BusItem::Gap { since: None });
     }
     if let Some(ready) = ready.take() {
         let _ = ready.send(());
     }
     let mut messages = pubsub.into_on_message();
     while let Some(message) = messages.next().await {
-        match serde_json::from_slice::<Envelope>(message.get_payload_bytes()) {
+        let payload = message.get_payload_bytes();
+        if let Some(since) = payload.strip_prefix(MISSED_MARKER.as_bytes()) {
+            match std::str::from_utf8(since).ok().and_then(|s| s.parse().ok()) {
+                Some(since) => {
+                    let _ = local.send(BusItem::Gap { since: Some(since) });
+                }
+                None => tracing::warn!("dropping a malformed missed-events marker"),
+            }
+            continue;
+        }
+        match serde_json::from_slice::<Envelope>(payload) {
             Ok(envelope) => {
                 let _ = local.send(BusItem::Event(Box::new(envelope)));
             }
@@ -248,11 +313,17 @@ async fn subscribe_once(
 impl EventBus for RedisBus {
     async fn publish(&self, envelope: &Envelope) -> Result<()> {
         let payload = to_json(envelope)?;
-        let channel = self.channel.clone();
-        self.conn
-            .run(|mut c| async move { c.publish::<_, _, i64>(channel, payload).await })
-            .await?;
-        Ok(())
+        // Lost events are announced before anything newer, so no socket
+        // moves its cursor past them first.
+        let published = match announce_missed(&self.conn, &self.channel, &self.missed).await {
+            Ok(()) => publish_raw(&self.conn, &self.channel, payload).await,
+            Err(err) => Err(err),
+        };
+        if published.is_err() {
+            let mut missed = self.missed.lock().unwrap_or_else(|e| e.into_inner());
+            *missed = Some(missed.map_or(envelope.cursor, |m| m.min(envelope.cursor)));
+        }
+        published
     }
 
     fn subscribe(&self) -> BusStream {

@@ -501,3 +501,173 @@ async fn sockets_are_counted_across_nodes_and_a_dead_nodes_users_go_offline() {
     probe.clean().await;
     db.drop_database().await;
 }
+
+/// Posting through two nodes while their Redis is stopped and comes back
+/// empty: every post is acknowledged and kept, sessions revoked before and
+/// during the outage stay revoked on both nodes, and a socket on the other
+/// node receives every message, those of the outage included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(confab_postgres, confab_redis)),
+    ignore = "set CONFAB_TEST_POSTGRES_URL and CONFAB_TEST_REDIS_URL to run"
+)]
+async fn a_redis_restart_that_loses_everything_loses_nothing() {
+    let db = PgTestDb::create().await;
+    let redis = OwnRedis::start(free_port());
+    let port = redis.port;
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let busy_node = |dir: &std::path::Path| {
+        let mut cmd = node_command(dir, &db, &redis.url(), "");
+        cmd.env("CONFAB_LIMITS__MESSAGES_PER_MINUTE", "100000");
+        Server::start(cmd)
+    };
+    let (node_a, node_b) = (busy_node(dir_a.path()), busy_node(dir_b.path()));
+    let stores = stores_of(&db).await;
+    let a = TestApp::attach(node_a.base.clone(), stores.clone());
+    let b = TestApp::attach(node_b.base.clone(), stores.clone());
+    let (owner, member, _, general) = team(&a).await;
+    let revoked_before = a.log_in("alice").await;
+    let revoked_during = a.log_in("alice").await;
+    // Both nodes have seen (and cached) both sessions.
+    for (node, token) in [
+        (&a, &revoked_before),
+        (&b, &revoked_before),
+        (&a, &revoked_during),
+        (&b, &revoked_during),
+    ] {
+        assert_eq!(node.get("/api/v1/me", token).await.status, 200);
+    }
+    assert_eq!(
+        a.post("/api/v1/auth/logout", Some(&revoked_before), json!({}))
+            .await
+            .status,
+        204
+    );
+    let mut socket = WsClient::connect(&b.base, &member).await;
+
+    let messages = format!("/api/v1/channels/{general}/messages");
+    let posting = async {
+        let mut acknowledged = Vec::new();
+        for i in 0..60 {
+            let node = if i % 2 == 0 { &a } else { &b };
+            let posted = node
+                .post(
+                    &messages,
+                    Some(&owner),
+                    json!({"content": format!("load {i}")}),
+                )
+                .await;
+            assert_eq!(posted.status, 201, "{posted:?}");
+            acknowledged.push(posted.body["id"].as_str().unwrap().to_owned());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        acknowledged
+    };
+    let outage = async {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        redis.stop();
+        let during = b
+            .post("/api/v1/auth/logout", Some(&revoked_during), json!({}))
+            .await;
+        assert_eq!(during.status, 204, "{during:?}");
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        OwnRedis::start(port)
+    };
+    let (acknowledged, redis) = tokio::join!(posting, outage);
+
+    for node in [&a, &b] {
+        for token in [&revoked_before, &revoked_during] {
+            assert_eq!(node.get("/api/v1/me", token).await.status, 401);
+        }
+        assert_eq!(node.get("/api/v1/me", &owner).await.status, 200);
+    }
+    // The socket on node B gets every message, live or caught up.
+    let mut unseen: std::collections::HashSet<String> = acknowledged.iter().cloned().collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !unseen.is_empty() {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let Ok(text) = tokio::time::timeout(left, socket.next_json()).await else {
+            let mut missing: Vec<usize> = unseen
+                .iter()
+                .map(|id| acknowledged.iter().position(|a| a == id).unwrap())
+                .collect();
+            missing.sort();
+            panic!("the socket never got posts {missing:?}");
+        };
+        if text["type"] == "message_created" {
+            unseen.remove(text["message"]["id"].as_str().unwrap());
+        }
+    }
+    // And the channel holds each exactly once.
+    let page = b.get(&format!("{messages}?limit=200"), &member).await;
+    let mut kept: Vec<String> = page.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["content"].as_str().unwrap().starts_with("load "))
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    kept.sort();
+    let mut expected = acknowledged.clone();
+    expected.sort();
+    assert_eq!(kept, expected);
+
+    socket.close().await;
+    assert!(node_a.stop().success());
+    assert!(node_b.stop().success());
+    redis.stop();
+    stores.admin.close().await;
+    db.drop_database().await;
+}
+
+/// One `client_msg_id` sent 50 times at once, half to each node: one
+/// message, and every answer names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(confab_postgres, confab_redis)),
+    ignore = "set CONFAB_TEST_POSTGRES_URL and CONFAB_TEST_REDIS_URL to run"
+)]
+async fn a_retry_storm_across_two_nodes_posts_once() {
+    let db = PgTestDb::create().await;
+    let prefix = test_prefix();
+    let probe = RedisProbe::connect(&redis_url(), &prefix).await;
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let node_a = node(dir_a.path(), &db, &redis_url(), &prefix);
+    let node_b = node(dir_b.path(), &db, &redis_url(), &prefix);
+    let stores = stores_of(&db).await;
+    let a = TestApp::attach(node_a.base.clone(), stores.clone());
+    let b = TestApp::attach(node_b.base.clone(), stores.clone());
+    let (owner, member, _, general) = team(&a).await;
+    let messages = format!("/api/v1/channels/{general}/messages");
+    let body = json!({"content": "said once", "client_msg_id": "storm-1"});
+    let answers = futures::future::join_all((0..50).map(|i| {
+        let node = if i % 2 == 0 { &a } else { &b };
+        node.post(&messages, Some(&owner), body.clone())
+    }))
+    .await;
+    let created = answers.iter().filter(|r| r.status == 201).count();
+    assert_eq!(created, 1, "{answers:?}");
+    assert!(
+        answers.iter().all(|r| r.status == 200 || r.status == 201),
+        "{answers:?}"
+    );
+    let ids: std::collections::HashSet<&str> = answers
+        .iter()
+        .map(|r| r.body["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let page = b.get(&messages, &member).await;
+    let copies = page.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["content"] == "said once")
+        .count();
+    assert_eq!(copies, 1);
+
+    assert!(node_a.stop().success());
+    assert!(node_b.stop().success());
+    stores.admin.close().await;
+    probe.clean().await;
+    db.drop_database().await;
+}

@@ -61,8 +61,9 @@ impl std::ops::Deref for Outgoing {
 #[derive(Clone, Debug)]
 pub enum Delivery {
     Event(Arc<Outgoing>),
-    /// The node may have missed events: catch up from the database.
-    Gap,
+    /// The node may have missed events: catch up from the database, from
+    /// this cursor if it is earlier than what the socket saw last.
+    Gap(Option<i64>),
     /// The node is shutting down.
     Shutdown,
 }
@@ -188,9 +189,9 @@ impl Hub {
                     }
                 }
             }
-            BusItem::Gap => {
+            BusItem::Gap { since } => {
                 for slot in registry.all.values() {
-                    slot.offer(Delivery::Gap);
+                    slot.offer(Delivery::Gap(since));
                 }
             }
         }
@@ -448,7 +449,13 @@ impl Socket {
         match delivery {
             None => vec![SocketStep::Close(CloseReason::SlowConsumer)],
             Some(Delivery::Event(envelope)) => self.admit(envelope).await,
-            Some(Delivery::Gap) => self.catch_up(last_cursor).await,
+            Some(Delivery::Gap(since)) => {
+                let from = match since {
+                    Some(since) if last_cursor > 0 => since.min(last_cursor),
+                    _ => last_cursor,
+                };
+                self.catch_up(from).await
+            }
             Some(Delivery::Shutdown) => vec![SocketStep::Close(CloseReason::GoingAway)],
         }
     }

@@ -38,14 +38,32 @@ pub(crate) fn db_err(err: sqlx::Error) -> Error {
                 _ if db.code().as_deref() == Some("22001") => {
                     Error::invalid("value", db.message().to_owned())
                 }
+                _ if db.code().as_deref().is_some_and(is_transient) => {
+                    Error::Unavailable(err.to_string())
+                }
                 _ => Error::Internal(err.to_string()),
             }
         }
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-            Error::Unavailable(err.to_string())
-        }
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::Io(_)
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => Error::Unavailable(err.to_string()),
         _ => Error::Internal(err.to_string()),
     }
+}
+
+/// SQLSTATEs that say the database cannot serve now but may soon: the
+/// server was shut down or restarted (class 57: operator intervention, and
+/// query_canceled from a statement timeout), the connection failed (08),
+/// it ran out of connections or memory (53), a transaction lost a
+/// serialization race or deadlock (40001, 40P01) or waited too long for a
+/// lock (55P03). They answer 503, so clients retry.
+fn is_transient(code: &str) -> bool {
+    code.starts_with("57")
+        || code.starts_with("08")
+        || code.starts_with("53")
+        || matches!(code, "40001" | "40P01" | "55P03")
 }
 
 impl Cols<'_> {

@@ -12,6 +12,7 @@ pub mod harness;
 pub mod ledger;
 pub mod measure;
 pub mod process;
+pub mod proxy;
 pub mod realtime_harness;
 pub mod realtime_suite;
 pub mod store_suite;

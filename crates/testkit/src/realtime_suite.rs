@@ -732,7 +732,7 @@ async fn read_until(stream: &mut confab_core::ports::BusStream, wanted: &Envelop
     let mut saw_gap = false;
     loop {
         match next_item(stream).await {
-            BusItem::Gap => saw_gap = true,
+            BusItem::Gap { .. } => saw_gap = true,
             BusItem::Event(envelope) if *envelope == *wanted => return saw_gap,
             BusItem::Event(_) => {}
         }
