@@ -144,6 +144,7 @@ const USER_COLUMNS: &[&str] = &[
     "created_at",
     "updated_at",
     "last_login_at",
+    "email_verified_at",
 ];
 const CHANNEL_COLUMNS: &[&str] = &[
     "channel_id",
@@ -260,6 +261,27 @@ pub fn take_attempt_sql(p: fn(usize) -> String) -> String {
          WHERE auth_failures.locked_until IS NULL OR auth_failures.locked_until <= {now}
          RETURNING failures, window_started_at, locked_until"
     )
+}
+
+/// The statements of [`crate::ports::UserStore::use_email_verification`],
+/// the same for every database but their placeholders: take the token
+/// (`p(1)`: its hash; answers its user and expiry), forget the user's other
+/// tokens (`p(1)`: the user), and mark the address verified (`p(1)`: the
+/// user, `p(2)`: now).
+pub fn email_verification_sql(p: fn(usize) -> String) -> [String; 3] {
+    [
+        format!(
+            "DELETE FROM email_verifications WHERE token_hash = {} RETURNING user_id, expires_at",
+            p(1)
+        ),
+        format!("DELETE FROM email_verifications WHERE user_id = {}", p(1)),
+        format!(
+            "UPDATE users SET email_verified_at = COALESCE(email_verified_at, {now}), updated_at = {now}
+             WHERE user_id = {user} RETURNING *",
+            now = p(2),
+            user = p(1)
+        ),
+    ]
 }
 
 /// Insert a workspace member, or bring back one who left; no row when the
@@ -413,6 +435,7 @@ impl FromColumns for User {
             created_at: row.ts("created_at")?,
             updated_at: row.ts("updated_at")?,
             last_login_at: row.opt_ts("last_login_at")?,
+            email_verified_at: row.opt_ts("email_verified_at")?,
         })
     }
 }

@@ -21,6 +21,7 @@ pub struct Config {
     pub log: LogConfig,
     pub limits: LimitsConfig,
     pub secrets: SecretsConfig,
+    pub mail: MailConfig,
 }
 
 impl Default for Config {
@@ -35,6 +36,7 @@ impl Default for Config {
             log: LogConfig::default(),
             limits: LimitsConfig::default(),
             secrets: SecretsConfig::default(),
+            mail: MailConfig::default(),
         }
     }
 }
@@ -214,6 +216,27 @@ impl Default for LimitsConfig {
             channels_per_hour: 20,
             conversations_per_hour: 100,
             workspaces_per_hour: 10,
+        }
+    }
+}
+
+/// Outgoing mail (address verification).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    /// `smtp://[user:password@]host[:port]` of a mail server to relay
+    /// through. Unset: mail is written as `.eml` files into `outbox` in the
+    /// data directory.
+    pub smtp_url: Option<String>,
+    /// The sender of every mail.
+    pub from: String,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            from: "Confab <confab@localhost>".into(),
         }
     }
 }

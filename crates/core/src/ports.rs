@@ -34,6 +34,24 @@ pub trait UserStore: Send + Sync {
     async fn set_mfa(&self, id: UserId, enabled: bool, secret: Option<&str>) -> Result<()>;
     async fn set_user_status(&self, id: UserId, status: UserStatus) -> Result<()>;
     async fn record_login(&self, id: UserId, at: DateTime<Utc>) -> Result<()>;
+    /// Keep a token (its hash) that proves the address of `user` once
+    /// used before `expires_at`.
+    async fn create_email_verification(
+        &self,
+        user: UserId,
+        token_hash: &str,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Use a verification token: it is gone afterwards whatever happens; if
+    /// it was live, the user's address is verified (at `at`, unless it was
+    /// already) and every other token of theirs is gone too. The user, or
+    /// `None` for an unknown or expired token.
+    async fn use_email_verification(
+        &self,
+        token_hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<User>>;
 }
 
 /// Workspaces and their members.
@@ -655,4 +673,22 @@ pub trait EphemeralState: RateLimiter {
     ) -> Result<()>;
     /// Drop the cached counts of `users` and spoil their pending fills.
     async fn forget_unread_counts(&self, workspace: WorkspaceId, users: &[UserId]) -> Result<()>;
+}
+
+/// One e-mail to send: plain text to one address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
+
+/// Sends mail out: to an SMTP server, or into a directory on the embedded
+/// shape.
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    /// Hand `mail` over; an error means it was not.
+    async fn send(&self, mail: &Mail) -> Result<()>;
+    /// `directory` or `smtp`.
+    fn backend(&self) -> &'static str;
 }

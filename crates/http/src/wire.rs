@@ -38,6 +38,8 @@ pub struct UserView {
     pub theme_preferences: Value,
     pub language: String,
     pub mfa_enabled: bool,
+    /// Whether the account proved it receives mail at `email`.
+    pub email_verified: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub last_login_at: Option<DateTime<Utc>>,
@@ -61,6 +63,7 @@ impl From<User> for UserView {
             theme_preferences: u.theme_preferences,
             language: u.language,
             mfa_enabled: u.mfa_enabled,
+            email_verified: u.email_verified_at.is_some(),
             created_at: u.created_at,
             updated_at: u.updated_at,
             last_login_at: u.last_login_at,

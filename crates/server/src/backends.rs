@@ -110,6 +110,22 @@ pub async fn open_realtime(config: &Config) -> anyhow::Result<Realtime> {
     })
 }
 
+/// The configured way out for mail: an SMTP relay, or the outbox directory.
+pub fn open_mailer(config: &Config) -> anyhow::Result<Arc<dyn confab_core::ports::Mailer>> {
+    let from = confab_mail::sender(&config.mail.from)?;
+    Ok(match &config.mail.smtp_url {
+        Some(url) => Arc::new(confab_mail::SmtpMailer::new(
+            url,
+            from,
+            Duration::from_secs(10),
+        )?),
+        None => Arc::new(confab_mail::DirectoryMailer::new(
+            config.data_dir.join("outbox"),
+            from,
+        )?),
+    })
+}
+
 /// Open (and migrate) the configured database.
 pub async fn open_stores(config: &Config) -> anyhow::Result<Stores> {
     check_supported(config)?;

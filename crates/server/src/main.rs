@@ -59,6 +59,9 @@ async fn run(command: Command, config: confab_core::config::Config) -> anyhow::R
             if shown.secrets.key.is_some() {
                 shown.secrets.key = Some("(set)".into());
             }
+            if shown.mail.smtp_url.is_some() {
+                shown.mail.smtp_url = Some("(set)".into());
+            }
             print!("{}", toml::to_string_pretty(&shown)?);
             Ok(())
         }

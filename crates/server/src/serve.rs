@@ -22,6 +22,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let stores = backends::open_stores(&config).await?;
     let secret_key = backends::secret_key(&config)?;
     let realtime = backends::open_realtime(&config).await?;
+    let mailer = backends::open_mailer(&config)?;
     let listener = TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
@@ -56,9 +57,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             conversations_per_hour: config.limits.conversations_per_hour,
             workspaces_per_hour: config.limits.workspaces_per_hour,
             secret_key,
+            public_url: Some(public_url.clone()),
             ..Policy::default()
         },
-    );
+    )
+    .with_mailer(mailer);
     let options = confab_http::HttpOptions {
         secure_cookies: public_url.starts_with("https://"),
         public_url: config.server.public_url.clone(),

@@ -78,7 +78,13 @@ impl Services {
             created_at: time::now(),
         };
         match self.stores.users.create_user(&new).await {
-            Ok(_) => Ok(()),
+            Ok(user) => {
+                // The account exists either way; the person can ask again.
+                if let Err(err) = self.send_verification(&user).await {
+                    tracing::warn!(error = %err, "the verification mail was not sent");
+                }
+                Ok(())
+            }
             Err(Error::Conflict { field, .. }) if field == "email" => {
                 // Another sign-up may have taken the username meanwhile.
                 self.require_free_username(&new.username).await?;

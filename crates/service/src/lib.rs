@@ -4,6 +4,7 @@
 
 mod accounts;
 mod channels;
+mod email;
 mod gateway;
 mod messages;
 mod mfa;
@@ -22,6 +23,7 @@ use confab_core::Result;
 
 pub use accounts::{Caller, IssuedSession, LoginOutcome, SignUp};
 pub use channels::{ChannelAccess, NewChannelRequest, MAX_GROUP_MEMBERS};
+pub use email::EMAIL_VERIFICATION_TTL;
 pub use gateway::{
     ClientCommand, CloseReason, Delivery, Hub, Outgoing, Socket, SocketStep, MAX_SOCKETS_PER_USER,
 };
@@ -73,6 +75,9 @@ pub struct Policy {
     /// Seals secrets kept at rest (TOTP seeds). The default is random, so
     /// a server must be given its lasting key.
     pub secret_key: SecretKey,
+    /// Where people open the server (`https://chat.example.com`): the base
+    /// of links in mail. Without it, mail carries the bare token.
+    pub public_url: Option<String>,
 }
 
 impl Default for Policy {
@@ -96,6 +101,7 @@ impl Default for Policy {
             password_hash_wait: Duration::from_secs(10),
             max_sessions_per_user: 100,
             secret_key: SecretKey::default(),
+            public_url: None,
         }
     }
 }
@@ -106,6 +112,7 @@ pub struct Services {
     stores: Stores,
     realtime: Realtime,
     policy: Policy,
+    mailer: Arc<dyn confab_core::ports::Mailer>,
     passwords: passwords::PasswordWork,
     /// This process among the nodes sharing the ephemeral state.
     node_id: Arc<str>,
@@ -122,8 +129,16 @@ impl Services {
                 policy.password_hash_wait,
             ),
             policy,
+            mailer: Arc::new(email::NoMailer),
             node_id: Arc::from(confab_core::id::random_hex_id()),
         }
+    }
+
+    /// These services, sending mail through `mailer` (without one, nothing
+    /// that needs mail works).
+    pub fn with_mailer(mut self, mailer: Arc<dyn confab_core::ports::Mailer>) -> Self {
+        self.mailer = mailer;
+        self
     }
 
     /// This node's subscription to the event bus (one per node; the gateway

@@ -354,6 +354,13 @@ impl Services {
             if !email.eq_ignore_ascii_case(&caller.user.email) {
                 return Err(Error::NotFound("invitation"));
             }
+            if caller.user.email_verified_at.is_none() {
+                return Err(Error::Forbidden(
+                    "confirm your e-mail address (see the mail we sent) to accept an \
+                     invitation made for it"
+                        .into(),
+                ));
+            }
         }
         let now = time::now();
         let member = NewWorkspaceMember {

@@ -1,5 +1,8 @@
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use confab_core::columns::email_verification_sql;
 use confab_core::id::UserId;
 use confab_core::model::{NewUser, ProfileUpdate, User, UserStatus};
 use confab_core::ports::UserStore;
@@ -174,5 +177,61 @@ impl UserStore for PostgresStore {
         })
         .await
         .map(drop)
+    }
+
+    async fn create_email_verification(
+        &self,
+        user: UserId,
+        token_hash: &str,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO email_verifications (token_hash, user_id, created_at, expires_at)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(user.0)
+        .bind(at)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn use_email_verification(
+        &self,
+        token_hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<User>> {
+        static SQL: LazyLock<[String; 3]> =
+            LazyLock::new(|| email_verification_sql(|n| format!("${n}")));
+        let [take, forget, mark] = &*SQL;
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let used: Option<(Uuid, DateTime<Utc>)> = sqlx::query_as(take)
+            .bind(token_hash)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let user = match used {
+            Some((user, expires_at)) if expires_at > at => {
+                sqlx::query(forget)
+                    .bind(user)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                let row = sqlx::query(mark)
+                    .bind(user)
+                    .bind(at)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                Some(decode_row::<User>(&row)?)
+            }
+            _ => None,
+        };
+        tx.commit().await.map_err(db_err)?;
+        Ok(user)
     }
 }

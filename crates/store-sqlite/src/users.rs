@@ -1,5 +1,8 @@
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use confab_core::columns::email_verification_sql;
 use confab_core::id::UserId;
 use confab_core::model::{NewUser, ProfileUpdate, User, UserStatus};
 use confab_core::ports::UserStore;
@@ -172,5 +175,60 @@ impl UserStore for SqliteStore {
         })
         .await
         .map(drop)
+    }
+
+    async fn create_email_verification(
+        &self,
+        user: UserId,
+        token_hash: &str,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        let query = sqlx::query(
+            "INSERT INTO email_verifications (token_hash, user_id, created_at, expires_at)
+             VALUES (?, ?, ?, ?)",
+        )
+        .bind(token_hash.to_owned())
+        .bind(user.to_string())
+        .bind(ts(at))
+        .bind(ts(expires_at));
+        self.write_row(query).await.map(drop)
+    }
+
+    async fn use_email_verification(
+        &self,
+        token_hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<User>> {
+        static SQL: LazyLock<[String; 3]> =
+            LazyLock::new(|| email_verification_sql(|n| format!("?{n}")));
+        let token_hash = token_hash.to_owned();
+        self.write(move |conn| {
+            Box::pin(async move {
+                let [take, forget, mark] = &*SQL;
+                let used: Option<(String, String)> = sqlx::query_as(take)
+                    .bind(token_hash)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                // Timestamps are stored in one fixed format: text order is time order.
+                let Some((user, _)) = used.filter(|(_, expires_at)| *expires_at > ts(at)) else {
+                    return Ok(None);
+                };
+                sqlx::query(forget)
+                    .bind(&user)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                let row = sqlx::query(mark)
+                    .bind(&user)
+                    .bind(ts(at))
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                decode_row::<User>(&row).map(Some)
+            })
+        })
+        .await
     }
 }

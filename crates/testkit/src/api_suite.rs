@@ -44,6 +44,7 @@ macro_rules! api_conformance {
             mfa_changes_need_the_password_and_end_other_sessions,
             edit_history_has_its_own_endpoint,
             invitations_are_single_use_and_let_leavers_back,
+            email_invitations_need_a_verified_address,
             reactivation_respects_the_member_limit,
         );
     };
@@ -153,6 +154,7 @@ pub async fn the_whole_account_and_workspace_journey_works(app: TestApp) {
     assert_eq!(invite.body["invitation"]["max_uses"], 1);
     let invitation_token = invite.body["token"].as_str().unwrap().to_owned();
     let bob = app.log_in("bob").await;
+    app.verify_email("bob").await;
     let accepted = app
         .post(
             "/api/v1/invitations/accept",
@@ -2775,6 +2777,7 @@ pub async fn invitations_are_single_use_and_let_leavers_back(app: TestApp) {
     let owner = app.user("opal").await;
     let ws = app.workspace(&owner, "Comeback").await;
     let dan = app.user("dan").await;
+    app.verify_email("dan").await;
     let first = invite(&app, &owner, &ws, json!({"email": "dan@example.test"})).await;
     assert_eq!(accept(&app, &dan, &first).await.status, StatusCode::OK);
     let left = app
@@ -2989,4 +2992,69 @@ pub async fn edit_history_has_its_own_endpoint(app: TestApp) {
         .get(&format!("/api/v1/messages/{id}/history"), &outsider)
         .await;
     assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+}
+
+pub async fn email_invitations_need_a_verified_address(app: TestApp) {
+    let owner = app.user("vera").await;
+    let ws = app.workspace(&owner, "Verified").await;
+    let carl = app.user("carl").await;
+    let me = app.get("/api/v1/me", &carl).await;
+    assert_eq!(me.body["email_verified"], false);
+    // One mail, at sign-up; signing up again with the address sends none.
+    assert_eq!(app.mails_to("carl@example.test").len(), 1);
+    let again = app
+        .post(
+            "/api/v1/auth/signup",
+            None,
+            json!({"email": "carl@example.test", "username": "carl2", "display_name": "C",
+                   "password": "another-password"}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::ACCEPTED);
+    assert_eq!(app.mails_to("carl@example.test").len(), 1);
+
+    let invitation = invite(&app, &owner, &ws, json!({"email": "carl@example.test"})).await;
+    let refused = accept(&app, &carl, &invitation).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
+    // A wrong code changes nothing; the mailed one verifies, once.
+    let path = "/api/v1/auth/verify-email";
+    let wrong = app.post(path, None, json!({"token": "x".repeat(43)})).await;
+    assert_eq!(wrong.status, StatusCode::NOT_FOUND, "{wrong:?}");
+    let code = app.verification_code("carl@example.test");
+    let verified = app.post(path, None, json!({ "token": code })).await;
+    assert_eq!(verified.status, StatusCode::OK, "{verified:?}");
+    assert_eq!(verified.body["email_verified"], true);
+    assert_eq!(verified.body["username"], "carl");
+    let reused = app.post(path, None, json!({ "token": code })).await;
+    assert_eq!(reused.status, StatusCode::NOT_FOUND, "{reused:?}");
+    assert_eq!(
+        app.get("/api/v1/me", &carl).await.body["email_verified"],
+        true
+    );
+    let accepted = accept(&app, &carl, &invitation).await;
+    assert_eq!(accepted.status, StatusCode::OK, "{accepted:?}");
+    // Nothing more to verify.
+    let more = app
+        .post("/api/v1/me/email/verification", Some(&carl), json!({}))
+        .await;
+    assert_eq!(more.status, StatusCode::CONFLICT, "{more:?}");
+
+    // Someone else asks for a new mail: a new code, and the old one still
+    // works until one is used (then both are gone).
+    let dora = app.user("dora").await;
+    let first = app.verification_code("dora@example.test");
+    let resent = app
+        .post("/api/v1/me/email/verification", Some(&dora), json!({}))
+        .await;
+    assert_eq!(resent.status, StatusCode::ACCEPTED, "{resent:?}");
+    let second = app.verification_code("dora@example.test");
+    assert_ne!(first, second);
+    let used = app.post(path, None, json!({ "token": first })).await;
+    assert_eq!(used.status, StatusCode::OK, "{used:?}");
+    let gone = app.post(path, None, json!({ "token": second })).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND, "{gone:?}");
+    // Open invitations (links) need no verified address.
+    let erin = app.user("erin").await;
+    let link = invite(&app, &owner, &ws, json!({"max_uses": 2})).await;
+    assert_eq!(accept(&app, &erin, &link).await.status, StatusCode::OK);
 }

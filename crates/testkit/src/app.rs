@@ -44,6 +44,10 @@ pub struct TestApp {
     /// counts), whichever backend holds it.
     pub state: Option<Arc<dyn EphemeralState>>,
     pub http: reqwest::Client,
+    /// Where the server's mail goes (`.eml` files).
+    pub mail_dir: std::path::PathBuf,
+    /// Keeps an in-process server's mail directory while the app lives.
+    _mail_home: Option<Arc<tempfile::TempDir>>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -91,7 +95,14 @@ impl TestApp {
         limits: confab_http::ServeOptions,
     ) -> Self {
         let state = realtime.state.clone();
-        let services = Services::new(stores.clone(), realtime, policy);
+        let mail_home = Arc::new(tempfile::tempdir().expect("a mail directory"));
+        let mailer = confab_mail::DirectoryMailer::new(
+            mail_home.path(),
+            confab_mail::sender("Confab <confab@chat.example.test>").unwrap(),
+        )
+        .expect("a mail directory");
+        let services =
+            Services::new(stores.clone(), realtime, policy).with_mailer(Arc::new(mailer));
         let (app, _hub) = confab_http::router(services, options);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -105,19 +116,29 @@ impl TestApp {
             probe: None,
             state: Some(state),
             http: reqwest::Client::new(),
+            mail_dir: mail_home.path().to_owned(),
+            _mail_home: Some(mail_home),
             stop: Some(stop),
             task: Some(task),
         }
     }
 
     /// A client for a server already running at `base` (another process)
-    /// over the same `stores`.
+    /// over the same `stores`, its mail going to `outbox` in its data
+    /// directory (give that directory to read mail).
     pub fn attach(base: String, stores: Stores) -> Self {
+        Self::attach_with_mail(base, stores, std::path::PathBuf::new())
+    }
+
+    /// [`Self::attach`], reading mail from `mail_dir`.
+    pub fn attach_with_mail(base: String, stores: Stores, mail_dir: std::path::PathBuf) -> Self {
         Self {
             base,
             stores,
             probe: None,
             state: None,
+            mail_dir,
+            _mail_home: None,
             http: reqwest::Client::new(),
             stop: None,
             task: None,
@@ -267,6 +288,45 @@ impl TestApp {
             )
             .await;
         assert_eq!(accepted.status, StatusCode::OK, "{accepted:?}");
+    }
+
+    /// The mails sent to `address` so far, oldest first (raw messages).
+    pub fn mails_to(&self, address: &str) -> Vec<String> {
+        let mut files: Vec<_> = std::fs::read_dir(&self.mail_dir)
+            .map(|dir| dir.map(|e| e.expect("a mail file").path()).collect())
+            .unwrap_or_default();
+        files.retain(|f| f.extension().is_some_and(|e| e == "eml"));
+        files.sort();
+        files
+            .iter()
+            .map(|f| std::fs::read_to_string(f).expect("a mail"))
+            .filter(|mail| mail.contains(&format!("To: {address}")))
+            .collect()
+    }
+
+    /// The code of the latest verification mail to `address`.
+    pub fn verification_code(&self, address: &str) -> String {
+        let mails = self.mails_to(address);
+        let latest = mails
+            .last()
+            .unwrap_or_else(|| panic!("no mail to {address}"));
+        latest
+            .lines()
+            .map(str::trim)
+            .find(|line| line.len() == 43 && !line.contains(' '))
+            .unwrap_or_else(|| panic!("no code in {latest}"))
+            .to_owned()
+    }
+
+    /// Confirm the address of `name` (signed up by [`Self::sign_up`]) with
+    /// the code mailed to it.
+    pub async fn verify_email(&self, name: &str) {
+        let code = self.verification_code(&format!("{name}@example.test"));
+        let reply = self
+            .post("/api/v1/auth/verify-email", None, json!({ "token": code }))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        assert_eq!(reply.body["email_verified"], true);
     }
 
     /// The user id behind a session token.

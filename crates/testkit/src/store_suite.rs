@@ -61,6 +61,7 @@ macro_rules! store_conformance {
             files_are_recorded_processed_and_attached,
             attaching_unknown_things_fails,
             integrations_are_installed_and_updated,
+            email_verification_tokens_are_single_use,
             sessions_are_created_touched_and_revoked,
             sessions_of_a_user_are_revoked_together,
             expired_sessions_and_challenges_are_purged,
@@ -2113,6 +2114,81 @@ fn session_for(user: UserId, id: &str, lifetime: Duration) -> Session {
         expires_at: now + lifetime,
         revoked_at: None,
     }
+}
+
+pub async fn email_verification_tokens_are_single_use(stores: Stores) {
+    let w = world(stores).await;
+    let users = &w.stores.users;
+    let user = w.member("vic", WorkspaceRole::Member).await;
+    assert_eq!(user.email_verified_at, None);
+    let now = time::now();
+    let later = now + Duration::hours(1);
+    users
+        .create_email_verification(user.id, "first", now, later)
+        .await
+        .unwrap();
+    users
+        .create_email_verification(user.id, "second", now, later)
+        .await
+        .unwrap();
+    users
+        .create_email_verification(w.owner.id, "expired", now, now - Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        users.use_email_verification("unknown", now).await.unwrap(),
+        None
+    );
+    // An expired token verifies nothing and is gone.
+    assert_eq!(
+        users.use_email_verification("expired", now).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        users
+            .get_user(w.owner.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .email_verified_at,
+        None
+    );
+    let verified = users
+        .use_email_verification("first", now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(verified.id, user.id);
+    assert_eq!(verified.email_verified_at, Some(now));
+    assert_eq!(
+        users
+            .get_user(user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .email_verified_at,
+        Some(now)
+    );
+    // Used, and the user's other token went with it.
+    assert_eq!(
+        users.use_email_verification("first", now).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        users.use_email_verification("second", now).await.unwrap(),
+        None
+    );
+    // A later token keeps the first time of verification.
+    users
+        .create_email_verification(user.id, "third", now, later)
+        .await
+        .unwrap();
+    let again = users
+        .use_email_verification("third", later - Duration::minutes(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.email_verified_at, Some(now));
 }
 
 pub async fn sessions_are_created_touched_and_revoked(stores: Stores) {

@@ -36,6 +36,8 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub last_login_at: Option<DateTime<Utc>>,
+    /// When the account proved it receives mail at `email`.
+    pub email_verified_at: Option<DateTime<Utc>>,
 }
 
 /// What is needed to create a user; everything else takes its default.

@@ -30,6 +30,44 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(mfa_enroll))
         .routes(routes!(mfa_confirm))
         .routes(routes!(mfa_disable))
+        .routes(routes!(verify_email))
+        .routes(routes!(request_email_verification))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct VerifyEmailBody {
+    /// The token of the link mailed at sign-up (or on request).
+    token: String,
+}
+
+/// Confirm an address with the token mailed to it; no session needed (the
+/// token is the proof).
+#[utoipa::path(post, path = "/auth/verify-email", tag = "accounts", security(()), request_body = VerifyEmailBody,
+    responses((status = 200, body = UserView), (status = 404, description = "Unknown, used or expired token", body = ErrorBody)))]
+async fn verify_email(
+    State(app): State<AppState>,
+    ApiJson(body): ApiJson<VerifyEmailBody>,
+) -> Result<Json<UserView>, ApiError> {
+    Ok(Json(app.verify_email(&body.token).await?.into()))
+}
+
+/// The answer to a request for a verification mail.
+#[derive(Serialize, ToSchema)]
+struct MailSent {
+    status: &'static str,
+}
+
+/// Mail the caller a new verification link.
+#[utoipa::path(post, path = "/me/email/verification", tag = "accounts",
+    responses((status = 202, body = MailSent), (status = 409, description = "Already verified", body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
+async fn request_email_verification(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+) -> Result<(StatusCode, Json<MailSent>), ApiError> {
+    app.request_email_verification(&caller).await?;
+    Ok((StatusCode::ACCEPTED, Json(MailSent { status: "sent" })))
 }
 
 /// The answer to a sign-up.

@@ -419,7 +419,7 @@ struct AcceptBody {
 }
 
 #[utoipa::path(post, path = "/invitations/accept", tag = "invitations", request_body = AcceptBody,
-    responses((status = 200, body = WorkspaceAnswer), (status = 409, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = WorkspaceAnswer), (status = 409, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 403, description = "An invitation for an address the caller has not verified", body = ErrorBody)))]
 async fn accept(
     State(app): State<AppState>,
     Authed(caller): Authed,
