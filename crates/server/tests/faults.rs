@@ -55,6 +55,20 @@ struct Ledger {
 }
 
 impl Ledger {
+    /// One ledger of several posters'.
+    fn merged(ledgers: Vec<Ledger>) -> Ledger {
+        let mut all = Ledger::default();
+        for ledger in ledgers {
+            all.absorb(ledger);
+        }
+        all
+    }
+
+    fn absorb(&mut self, other: Ledger) {
+        self.acknowledged.extend(other.acknowledged);
+        self.unknown.extend(other.unknown);
+    }
+
     fn acknowledge(&mut self, client_id: &str, body: &Value) {
         let id = body["id"].as_str().expect("a message id").to_owned();
         if let Some(earlier) = self.acknowledged.insert(client_id.to_owned(), id.clone()) {
@@ -190,12 +204,7 @@ async fn post_until_broken(
             }
             ledger
         });
-    let mut all = Ledger::default();
-    for ledger in futures::future::join_all(posters).await {
-        all.acknowledged.extend(ledger.acknowledged);
-        all.unknown.extend(ledger.unknown);
-    }
-    all
+    Ledger::merged(futures::future::join_all(posters).await)
 }
 
 /// Retry every post whose outcome is unknown: each must now be acknowledged,
@@ -312,8 +321,7 @@ async fn survive_crashes(command: impl Fn() -> Command) -> Ledger {
             "cycle {cycle} acknowledged nothing"
         );
         cut_off += round.unknown.len();
-        ledger.acknowledged.extend(round.acknowledged);
-        ledger.unknown.extend(round.unknown);
+        ledger.absorb(round);
     }
     let server = Server::start(command());
     settle(&http, &server.base, &scene, &mut ledger).await;
@@ -428,8 +436,7 @@ async fn a_postgres_outage_answers_503_and_the_server_recovers() {
         during.unknown.len(),
         cut_at.elapsed()
     );
-    ledger.unknown.extend(during.unknown);
-    ledger.acknowledged.extend(during.acknowledged);
+    ledger.absorb(during);
     let ready: reqwest::Response = http
         .get(format!("{}/readyz", server.base))
         .send()
@@ -452,8 +459,7 @@ async fn a_postgres_outage_answers_503_and_the_server_recovers() {
         )
         .await;
         let clean = after.unknown.is_empty() && !after.acknowledged.is_empty();
-        ledger.acknowledged.extend(after.acknowledged);
-        ledger.unknown.extend(after.unknown);
+        ledger.absorb(after);
         if clean {
             recovered = true;
             break;
@@ -508,12 +514,7 @@ async fn post_for(
             }
             ledger
         });
-    let mut all = Ledger::default();
-    for ledger in futures::future::join_all(posters).await {
-        all.acknowledged.extend(ledger.acknowledged);
-        all.unknown.extend(ledger.unknown);
-    }
-    all
+    Ledger::merged(futures::future::join_all(posters).await)
 }
 
 /// Distinguishes rounds of the same name.
