@@ -9,22 +9,22 @@ use crate::{ApiError, AppState};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(about))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
 }
 
-/// What this server is and where its API lives: the page the start-up line
-/// points people to.
-async fn about() -> Json<Value> {
-    Json(json!({
+/// What this server is and where its API lives: what `/` answers programs
+/// (browsers get the web client there).
+pub(crate) fn about() -> Value {
+    json!({
         "service": "confab",
         "version": env!("CARGO_PKG_VERSION"),
         "api": "/api/v1",
         "openapi": "/api/v1/openapi.json",
         "health": "/healthz",
         "ready": "/readyz",
-    }))
+        "client": "/",
+    })
 }
 
 /// The process is up and serving HTTP.

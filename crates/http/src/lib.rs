@@ -74,6 +74,7 @@ pub fn router(services: Services, options: HttpOptions) -> (Router, Arc<Hub>) {
             }),
         )
         .merge(health::routes())
+        .merge(confab_web::routes(health::about()))
         .fallback(error::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(extract::renew_cookie))

@@ -1,0 +1,66 @@
+// The REST API of this server, over fetch with the session cookie.
+
+/** An error answer of the API: its status and Confab's error body. */
+export class ApiError extends Error {
+  /**
+   * @param {number} status
+   * @param {{code?: string, message?: string, field?: string}} error
+   * @param {number|null} retryAfter seconds, for 429
+   */
+  constructor(status, error, retryAfter) {
+    super(error.message || `request failed (${status})`);
+    this.status = status;
+    this.code = error.code || 'error';
+    this.field = error.field || null;
+    this.retryAfter = retryAfter;
+  }
+}
+
+/**
+ * Call `/api/v1{path}`.
+ * @param {string} method
+ * @param {string} path
+ * @param {object} [body]
+ * @returns {Promise<any>} the JSON answer (null when empty)
+ */
+export async function call(method, path, body) {
+  const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(`/api/v1${path}`, init);
+  } catch {
+    throw new ApiError(0, { code: 'offline', message: 'The server cannot be reached.' }, null);
+  }
+  const text = await response.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!response.ok) {
+    const retry = Number(response.headers.get('Retry-After')) || null;
+    throw new ApiError(response.status, (data && data.error) || {}, retry);
+  }
+  return data;
+}
+
+export const get = (path) => call('GET', path);
+export const post = (path, body = {}) => call('POST', path, body);
+export const patch = (path, body) => call('PATCH', path, body);
+export const del = (path) => call('DELETE', path);
+
+/**
+ * A message for people from an API error.
+ * @param {unknown} error
+ * @returns {string}
+ */
+export function describe(error) {
+  if (error instanceof ApiError) {
+    if (error.status === 429) {
+      const wait = error.retryAfter ? ` Try again in ${error.retryAfter} s.` : '';
+      return `Slow down: too many requests.${wait}`;
+    }
+    return error.message;
+  }
+  return String(error);
+}
