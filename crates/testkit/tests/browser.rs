@@ -1,0 +1,295 @@
+//! The web client in a real browser: Chromium driven over WebDriver
+//! (`chromedriver`), against a server started by the test. Runs when
+//! `CONFAB_TEST_CHROMEDRIVER` names the driver (and fails when it cannot be
+//! started); `CONFAB_TEST_CHROMIUM` names the browser (default
+//! `/usr/bin/chromium`). Screenshots go to `CONFAB_TEST_SCREENSHOTS`
+//! (default: `screenshots` in the build's temporary folder).
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use confab_http::{HttpOptions, ServeOptions};
+use confab_service::Policy;
+use confab_testkit::app::{memory_realtime, TestApp};
+use confab_testkit::fixtures::within_one_minute_window;
+use confab_testkit::harness::with_sqlite;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+/// `chromedriver`, on a free port, for one test.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    fn start() -> Self {
+        let path = std::env::var("CONFAB_TEST_CHROMEDRIVER")
+            .expect("CONFAB_TEST_CHROMEDRIVER names chromedriver");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(&path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {path} (CONFAB_TEST_CHROMEDRIVER): {e}"));
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "{path} did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// A new headless browser of `width` × `height`, dark or light.
+    async fn browser(&self, width: u32, height: u32, dark: bool) -> Client {
+        let binary =
+            std::env::var("CONFAB_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let mut args = vec![
+            "--headless=new".to_owned(),
+            "--no-sandbox".to_owned(),
+            "--disable-gpu".to_owned(),
+            "--disable-dev-shm-usage".to_owned(),
+            format!("--window-size={width},{height}"),
+        ];
+        if dark {
+            args.push("--blink-settings=preferredColorScheme=0".into());
+        }
+        let capabilities = json!({"goog:chromeOptions": {"binary": binary, "args": args}});
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!()
+        };
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&self.url)
+            .await
+            .unwrap_or_else(|e| panic!("chromedriver cannot start the browser: {e}"))
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A server the browser may call: its own address is its origin.
+async fn app(stores: confab_core::ports::Stores, policy: Policy) -> TestApp {
+    let options = HttpOptions {
+        public_url: None,
+        ..HttpOptions::default()
+    };
+    TestApp::start_configured(
+        stores,
+        memory_realtime(),
+        policy,
+        options,
+        ServeOptions::default(),
+    )
+    .await
+}
+
+fn screenshots() -> std::path::PathBuf {
+    let dir = std::env::var_os("CONFAB_TEST_SCREENSHOTS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn screenshot(browser: &Client, name: &str) {
+    let png = browser.screenshot().await.unwrap();
+    std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
+}
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn wait_for(browser: &Client, css: &str) -> fantoccini::elements::Element {
+    browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+}
+
+/// Sign `name` up through the form; the client then shows the workspaces.
+async fn sign_up(browser: &Client, base: &str, name: &str) {
+    browser.goto(&format!("{base}/signup")).await.unwrap();
+    wait_for(browser, "input[name=email]")
+        .await
+        .send_keys(&format!("{name}@example.test"))
+        .await
+        .unwrap();
+    for (field, value) in [
+        ("username", name.to_owned()),
+        ("display_name", format!("{name} display")),
+        ("password", format!("{name}-password")),
+    ] {
+        browser
+            .find(Locator::Css(&format!("input[name={field}]")))
+            .await
+            .unwrap()
+            .send_keys(&value)
+            .await
+            .unwrap();
+    }
+    browser
+        .find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(browser, "main.home").await;
+}
+
+/// Type into the composer and press Enter.
+async fn say(browser: &Client, text: &str) {
+    wait_for(browser, ".composer textarea")
+        .await
+        .send_keys(&format!("{text}\u{E007}"))
+        .await
+        .unwrap();
+}
+
+/// The texts of the messages on screen (read in one go: the list is
+/// redrawn as events arrive).
+async fn shown(browser: &Client) -> Vec<String> {
+    let texts = browser
+        .execute(
+            "return [...document.querySelectorAll('.message')].map((m) => m.innerText);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(texts).unwrap()
+}
+
+/// What the page answers to `script` (which returns a JSON value).
+async fn ask(browser: &Client, script: &str) -> Value {
+    browser.execute(script, vec![]).await.unwrap()
+}
+
+/// Wait until a shown message contains `text`.
+async fn wait_for_message(browser: &Client, text: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if shown(browser).await.iter().any(|m| m.contains(text)) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{text:?} never shown; shown: {:?}",
+            shown(browser).await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(confab_browser), ignore = "set CONFAB_TEST_CHROMEDRIVER to run")]
+async fn two_people_chat_live_and_nothing_in_a_message_runs() {
+    with_sqlite(|stores| async move {
+        let policy = Policy {
+            messages_per_minute: 4,
+            ..Policy::default()
+        };
+        let app = app(stores, policy).await;
+        let driver = Driver::start();
+        let ann = driver.browser(1280, 800, false).await;
+        let bob = driver.browser(390, 844, true).await;
+
+        sign_up(&ann, &app.base, "ann").await;
+        wait_for(&ann, "#new-workspace")
+            .await
+            .send_keys("Acme\u{E007}")
+            .await
+            .unwrap();
+        wait_for(&ann, ".composer textarea").await;
+        let token: Value = ann
+            .execute(
+                "const ws = location.pathname.split('/')[2];
+                 return fetch(`/api/v1/workspaces/${ws}/invitations`, {method: 'POST',
+                   headers: {'Content-Type': 'application/json'}, body: JSON.stringify({role: 'member'})})
+                   .then((r) => r.json()).then((j) => j.token);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let token = token.as_str().expect("an invitation token").to_owned();
+
+        sign_up(&bob, &app.base, "bob").await;
+        bob.goto(&format!("{}/invite/{token}", app.base)).await.unwrap();
+        wait_for(&bob, ".composer textarea").await;
+        let channel = bob.current_url().await.unwrap();
+
+        within_one_minute_window(Duration::from_secs(20)).await;
+        let hostile = "Hi **@bob** <img src=x onerror=alert(1)> <script>alert(2)</script> \
+                       [click](javascript:alert(3)) see https://example.com/page";
+        say(&ann, hostile).await;
+        wait_for_message(&bob, "Hi @bob").await;
+        // Rendered as text: no element from the message, no dialog.
+        for tag in ["img", "script", "a[href^='javascript']"] {
+            let count = ask(
+                &bob,
+                &format!("return document.querySelectorAll(\".messages {tag}\").length;"),
+            )
+            .await;
+            assert_eq!(count, json!(0), "{tag} in the message list");
+        }
+        assert!(bob.get_alert_text().await.is_err(), "a dialog opened");
+        let rel = ask(
+            &bob,
+            "return document.querySelector(\".messages a[href='https://example.com/page']\").rel;",
+        )
+        .await;
+        assert_eq!(rel, json!("noopener noreferrer"));
+        let mention = ask(
+            &bob,
+            "return document.querySelector('.messages strong .mention').textContent;",
+        )
+        .await;
+        assert_eq!(mention, json!("@bob"));
+        let text = shown(&bob).await.join("\n");
+        assert!(text.contains("<img src=x onerror=alert(1)>"), "{text}");
+        assert!(text.contains("<script>alert(2)</script>"), "{text}");
+
+        // Bob answers; Ann sees it live.
+        say(&bob, "hello _ann_").await;
+        wait_for_message(&ann, "hello ann").await;
+        screenshot(&ann, "chat-desktop-light").await;
+        screenshot(&bob, "chat-phone-dark").await;
+
+        // A deep link survives a reload, with the history.
+        bob.goto(channel.as_str()).await.unwrap();
+        bob.refresh().await.unwrap();
+        wait_for_message(&bob, "hello ann").await;
+        assert_eq!(bob.current_url().await.unwrap(), channel);
+
+        // Past the limit, the post says so and offers to retry.
+        // Ann has posted one of her four this minute.
+        for i in 0..4 {
+            say(&ann, &format!("quick {i}")).await;
+        }
+        let failed = wait_for(&ann, ".message .failed").await;
+        let reason = failed.text().await.unwrap();
+        assert!(reason.contains("Slow down"), "{reason}");
+        assert!(failed.find(Locator::Css("button")).await.is_ok());
+        screenshot(&ann, "rate-limited").await;
+
+        ann.close().await.unwrap();
+        bob.close().await.unwrap();
+        app.stop().await;
+    })
+    .await;
+}
