@@ -180,6 +180,41 @@ async fn ask(browser: &Client, script: &str) -> Value {
     browser.execute(script, vec![]).await.unwrap()
 }
 
+/// Click the first element matching `css` (actions show on hover, so the
+/// click is sent by the page).
+async fn click(browser: &Client, css: &str) {
+    let clicked = browser
+        .execute(
+            "const el = document.querySelector(arguments[0]); if (el) el.click(); return !!el;",
+            vec![json!(css)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(clicked, json!(true), "nothing to click at {css}");
+}
+
+/// Wait until the element at `css` shows `text`.
+async fn wait_for_text(browser: &Client, css: &str, text: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let shown = browser
+            .execute(
+                "const el = document.querySelector(arguments[0]); return el ? el.textContent : null;",
+                vec![json!(css)],
+            )
+            .await
+            .unwrap();
+        if shown.as_str().is_some_and(|s| s.contains(text)) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{css} never showed {text:?} (shows {shown})"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Wait until a shown message contains `text`.
 async fn wait_for_message(browser: &Client, text: &str) {
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -270,6 +305,57 @@ async fn two_people_chat_live_and_nothing_in_a_message_runs() {
         screenshot(&ann, "chat-desktop-light").await;
         screenshot(&bob, "chat-phone-dark").await;
 
+        // Typing shows on the other side.
+        wait_for(&ann, ".composer textarea")
+            .await
+            .send_keys("typing")
+            .await
+            .unwrap();
+        wait_for_text(&bob, ".typing", "ann display is typing").await;
+        ann.execute("document.querySelector('.composer textarea').value = '';", vec![])
+            .await
+            .unwrap();
+
+        // Bob reacts to Ann's message; she sees it.
+        click(
+            &bob,
+            ".message:first-of-type .actions .react[data-emoji=thumbsup], \
+             li.message .actions .react[data-emoji=thumbsup]",
+        )
+        .await;
+        wait_for_text(&ann, ".reaction[data-emoji=thumbsup]", "1").await;
+        // Ann edits her last message with the Up arrow; Bob sees the change.
+        say(&ann, "first version").await;
+        wait_for_message(&bob, "first version").await;
+        wait_for(&ann, ".composer textarea")
+            .await
+            .send_keys("\u{E013}")
+            .await
+            .unwrap();
+        let editor = wait_for(&ann, ".editor textarea").await;
+        editor.clear().await.unwrap();
+        editor.send_keys("second version\u{E007}").await.unwrap();
+        wait_for_message(&bob, "second version").await;
+        let edited = shown(&bob).await;
+        assert!(
+            edited.iter().any(|m| m.contains("second version") && m.contains("(edited)")),
+            "{edited:?}"
+        );
+        assert!(!edited.iter().any(|m| m.contains("first version")), "{edited:?}");
+        // And deletes it, confirming.
+        // The confirmation opens while the click runs, so the script's
+        // answer is lost to it.
+        let _ = ann
+            .execute(
+                "document.querySelector('li.message:last-of-type .actions .delete').click();",
+                vec![],
+            )
+            .await;
+        assert!(ann.get_alert_text().await.unwrap().contains("Delete this message"));
+        ann.accept_alert().await.unwrap();
+        wait_for_message(&bob, "This message was deleted.").await;
+        screenshot(&ann, "actions-desktop-light").await;
+
         // A deep link survives a reload, with the history.
         bob.goto(channel.as_str()).await.unwrap();
         bob.refresh().await.unwrap();
@@ -277,7 +363,7 @@ async fn two_people_chat_live_and_nothing_in_a_message_runs() {
         assert_eq!(bob.current_url().await.unwrap(), channel);
 
         // Past the limit, the post says so and offers to retry.
-        // Ann has posted one of her four this minute.
+        // Ann has posted two of her four this minute.
         for i in 0..4 {
             say(&ann, &format!("quick {i}")).await;
         }

@@ -8,6 +8,25 @@ import { render } from '../markdown.js';
 import { Gateway } from '../socket.js';
 import { dayLabel, shortTime } from '../time.js';
 
+/** The common reactions, by the names the API uses. */
+const EMOJI = {
+  thumbsup: '\u{1F44D}',
+  heart: '\u{2764}\u{FE0F}',
+  tada: '\u{1F389}',
+  eyes: '\u{1F440}',
+  joy: '\u{1F602}',
+  white_check_mark: '\u{2705}',
+};
+const QUICK_REACTIONS = ['thumbsup', 'heart', 'tada', 'eyes'];
+
+/**
+ * An emoji name as shown: the character when known, else `:name:`.
+ * @param {string} name
+ */
+function emoji(name) {
+  return EMOJI[name] || `:${name}:`;
+}
+
 /**
  * The list of the caller's workspaces, with a form to create one.
  * @param {HTMLElement} root
@@ -112,7 +131,15 @@ class WorkspaceView {
       h('span', { class: 'me' }, this.user.display_name),
       h('button', { type: 'button', onclick: () => this.logOut() }, 'Log out'),
     );
-    const main = h('main', { class: 'channel' }, this.header, this.connection, this.scroller, this.composer);
+    this.typingLine = h('p', { class: 'typing', 'aria-live': 'polite' });
+    const main = h(
+      'main',
+      { class: 'channel' },
+      this.header,
+      this.connection,
+      this.scroller,
+      h('div', { class: 'bottom' }, this.typingLine, this.composer),
+    );
     replace(this.root, h('div', { class: 'shell' }, top, this.sidebar, main));
     this.drawSidebar();
   }
@@ -207,8 +234,16 @@ class WorkspaceView {
       items.push(this.messageItem(message, grouped));
     }
     const atBottom = this.scroller.scrollHeight - this.scroller.scrollTop - this.scroller.clientHeight < 60;
+    const editing = this.list.contains(document.activeElement) && document.activeElement.closest('.editor');
     replace(this.list, ...items);
     if (atBottom) this.scroller.scrollTop = this.scroller.scrollHeight;
+    if (editing) {
+      const box = this.list.querySelector('.editor textarea');
+      if (box) {
+        box.focus();
+        box.setSelectionRange(box.value.length, box.value.length);
+      }
+    }
   }
 
   messageItem(message, grouped) {
@@ -227,9 +262,11 @@ class WorkspaceView {
           ' ',
           h('time', { datetime: message.created_at }, shortTime(message.created_at)),
         ),
-      body,
+      this.editing === message.id ? this.editor(message) : body,
       message.edited_at && !message.is_deleted && h('span', { class: 'edited' }, '(edited)'),
       message.reply_count > 0 && h('span', { class: 'replies' }, `${message.reply_count} replies`),
+      !message.is_deleted && (message.reactions || []).length > 0 && this.reactionBar(message),
+      !message.is_deleted && !message.pending && this.toolbar(message),
       message.failed &&
         h(
           'p',
@@ -240,6 +277,126 @@ class WorkspaceView {
     );
   }
 
+  reactionBar(message) {
+    return h(
+      'div',
+      { class: 'reactions' },
+      ...message.reactions.map((r) => {
+        const mine = r.users.includes(this.user.id);
+        return h(
+          'button',
+          {
+            type: 'button',
+            class: `reaction${mine ? ' mine' : ''}`,
+            'aria-pressed': mine ? 'true' : 'false',
+            'aria-label': `${r.name}: ${r.count}`,
+            'data-emoji': r.name,
+            onclick: () => this.react(message, r.name, mine),
+          },
+          `${emoji(r.name)} ${r.count}`,
+        );
+      }),
+    );
+  }
+
+  toolbar(message) {
+    const own = message.user_id === this.user.id;
+    return h(
+      'div',
+      { class: 'actions', role: 'toolbar', 'aria-label': 'Message actions' },
+      ...QUICK_REACTIONS.map((name) =>
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'react',
+            'data-emoji': name,
+            'aria-label': `React with ${name}`,
+            onclick: () => this.react(message, name, this.reacted(message, name)),
+          },
+          emoji(name),
+        ),
+      ),
+      own && h('button', { type: 'button', class: 'edit', onclick: () => this.startEdit(message.id) }, 'Edit'),
+      own && h('button', { type: 'button', class: 'delete', onclick: () => this.remove(message) }, 'Delete'),
+    );
+  }
+
+  reacted(message, name) {
+    return (message.reactions || []).some((r) => r.name === name && r.users.includes(this.user.id));
+  }
+
+  async react(message, name, undo) {
+    try {
+      if (undo) await api.del(`/messages/${message.id}/reactions/${encodeURIComponent(name)}`);
+      else await api.post(`/messages/${message.id}/reactions`, { emoji: name });
+    } catch (error) {
+      this.notice(api.describe(error));
+    }
+  }
+
+  startEdit(id) {
+    this.editing = id;
+    this.draw();
+    const box = this.list.querySelector('.editor textarea');
+    if (box) {
+      box.focus();
+      box.setSelectionRange(box.value.length, box.value.length);
+    }
+  }
+
+  editor(message) {
+    const box = h('textarea', { 'aria-label': 'Edit message', rows: 2 });
+    // The list is redrawn as events arrive: the draft survives it.
+    box.value = this.editDraft ?? message.content;
+    box.addEventListener('input', () => {
+      this.editDraft = box.value;
+    });
+    const stop = () => {
+      this.editing = null;
+      this.editDraft = null;
+      this.draw();
+      this.composer.querySelector('textarea').focus();
+    };
+    box.addEventListener('keydown', async (event) => {
+      if (event.key === 'Escape') {
+        event.preventDefault();
+        stop();
+      } else if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        const content = box.value;
+        if (!content.trim() || content === message.content) return stop();
+        try {
+          const saved = await api.patch(`/messages/${message.id}`, { content });
+          this.messages.set(saved.id, saved);
+          stop();
+        } catch (error) {
+          this.notice(api.describe(error));
+        }
+      }
+    });
+    return h('div', { class: 'editor' }, box, h('p', { class: 'hint' }, 'Enter saves, Escape cancels'));
+  }
+
+  async remove(message) {
+    if (!window.confirm('Delete this message? This cannot be undone.')) return;
+    try {
+      await api.del(`/messages/${message.id}`);
+      this.messages.set(message.id, { ...message, is_deleted: true, content: '' });
+      this.draw();
+    } catch (error) {
+      this.notice(api.describe(error));
+    }
+  }
+
+  /** @param {string} text shown under the channel header for a while */
+  notice(text) {
+    this.connection.textContent = text;
+    setTimeout(() => {
+      if (this.connection.textContent === text) this.connection.textContent = '';
+    }, 6000);
+  }
+
   makeComposer() {
     const box = h('textarea', {
       name: 'content',
@@ -247,7 +404,19 @@ class WorkspaceView {
       'aria-label': 'Message',
       placeholder: 'Write a message',
     });
+    box.addEventListener('input', () => this.signalTyping());
     box.addEventListener('keydown', (event) => {
+      if (event.key === 'ArrowUp' && box.value === '') {
+        const mine = [...this.messages.values()]
+          .filter((m) => m.user_id === this.user.id && !m.is_deleted && !m.pending)
+          .sort((a, b) => (a.id < b.id ? -1 : 1))
+          .pop();
+        if (mine) {
+          event.preventDefault();
+          this.startEdit(mine.id);
+        }
+        return;
+      }
       if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         const text = box.value;
@@ -278,6 +447,8 @@ class WorkspaceView {
    */
   async send(content, clientId = crypto.randomUUID()) {
     const channelId = this.channelId;
+    // The next keystroke starts a new message: say so at once.
+    this.typingSent = 0;
     const pendingId = `pending-${clientId}`;
     this.messages.set(pendingId, {
       id: `~${pendingId}`,
@@ -301,6 +472,34 @@ class WorkspaceView {
     this.draw();
   }
 
+  /** Tell the channel the user is typing (at most every 3 seconds). */
+  signalTyping() {
+    const now = Date.now();
+    if (this.typingSent && now - this.typingSent < 3000) return;
+    this.typingSent = now;
+    api.post(`/channels/${this.channelId}/typing`).catch(() => {});
+  }
+
+  showTyping(userId) {
+    if (userId === this.user.id) return;
+    this.typing = this.typing || new Map();
+    clearTimeout(this.typing.get(userId));
+    this.typing.set(
+      userId,
+      setTimeout(() => {
+        this.typing.delete(userId);
+        this.drawTyping();
+      }, 6000),
+    );
+    this.drawTyping();
+  }
+
+  drawTyping() {
+    const names = [...(this.typing || new Map()).keys()].map((id) => this.names.get(id) || 'Someone');
+    this.typingLine.textContent =
+      names.length === 0 ? '' : `${names.join(', ')} ${names.length === 1 ? 'is' : 'are'} typing…`;
+  }
+
   markRead(messageId) {
     const newest = messageId || [...this.messages.keys()].filter((id) => !id.startsWith('pending')).sort().pop();
     this.unread.delete(this.channelId);
@@ -308,7 +507,16 @@ class WorkspaceView {
   }
 
   onEvent(event) {
+    if (event.channel_id === this.channelId && this.applyChange(event)) {
+      this.draw();
+      return;
+    }
     const message = event.message;
+    if (event.type === 'thread_reply' && this.messages.has(event.parent_id)) {
+      this.messages.get(event.parent_id).reply_count = event.reply_count;
+      this.draw();
+      return;
+    }
     if (!message || !message.channel_id) {
       if (event.type === 'member_joined' || event.type === 'member_left' || event.type === 'channel_created') {
         this.reloadChannels();
@@ -328,9 +536,56 @@ class WorkspaceView {
       }
     }
     this.messages.set(message.id, message);
+    if (this.typing && this.typing.has(message.user_id)) {
+      clearTimeout(this.typing.get(message.user_id));
+      this.typing.delete(message.user_id);
+      this.drawTyping();
+    }
     if (!this.names.has(message.user_id)) this.learnNames();
     this.draw();
     if (event.type === 'message_created' && document.visibilityState === 'visible') this.markRead(message.id);
+  }
+
+  /**
+   * Apply an event that names a message of the open channel without
+   * carrying it. Whether it was one.
+   */
+  applyChange(event) {
+    if (event.type === 'typing') {
+      this.showTyping(event.user_id);
+      return false;
+    }
+    const message = this.messages.get(event.message_id);
+    if (!message) return false;
+    switch (event.type) {
+      case 'message_deleted':
+        message.is_deleted = true;
+        message.content = '';
+        return true;
+      case 'reaction_added':
+      case 'reaction_removed': {
+        const reactions = (message.reactions || []).map((r) => ({ ...r, users: [...r.users] }));
+        let entry = reactions.find((r) => r.name === event.emoji);
+        if (event.type === 'reaction_added') {
+          if (!entry) {
+            entry = { name: event.emoji, users: [], count: 0 };
+            reactions.push(entry);
+          }
+          if (!entry.users.includes(event.user_id)) entry.users.push(event.user_id);
+        } else if (entry) {
+          entry.users = entry.users.filter((u) => u !== event.user_id);
+        }
+        for (const r of reactions) r.count = r.users.length;
+        message.reactions = reactions.filter((r) => r.count > 0);
+        return true;
+      }
+      case 'message_pinned':
+      case 'message_unpinned':
+        message.is_pinned = event.type === 'message_pinned';
+        return true;
+      default:
+        return false;
+    }
   }
 
   async learnNames() {
