@@ -362,6 +362,34 @@ async fn two_people_chat_live_and_nothing_in_a_message_runs() {
         wait_for_message(&bob, "hello ann").await;
         assert_eq!(bob.current_url().await.unwrap(), channel);
 
+        // Ann makes a channel; Bob finds it and joins; back in general, he
+        // sees it count what Ann says there, until he opens it.
+        click(&ann, ".add-channel").await;
+        wait_for(&ann, "#channel-name")
+            .await
+            .send_keys("design\u{E007}")
+            .await
+            .unwrap();
+        wait_for_text(&ann, ".channel-header h1", "# design").await;
+        let design = ann.current_url().await.unwrap();
+        let design_id = design.path().rsplit('/').next().unwrap().to_owned();
+        click(&bob, ".browse-channels").await;
+        wait_for(&bob, ".join[data-channel=design]").await;
+        click(&bob, ".join[data-channel=design]").await;
+        wait_for_text(&bob, ".channel-header h1", "# design").await;
+        click(&bob, &format!(".sidebar a:not([href$='{design_id}'])")).await;
+        wait_for_text(&bob, ".channel-header h1", "# general").await;
+        say(&ann, "design review at 3").await;
+        let badge = format!(".sidebar a[href$='{design_id}'] .badge");
+        wait_for_text(&bob, &badge, "1").await;
+        screenshot(&bob, "unread-phone-dark").await;
+        click(&bob, &format!(".sidebar a[href$='{design_id}']")).await;
+        wait_for_message(&bob, "design review at 3").await;
+        let badges = ask(&bob, &format!("return document.querySelectorAll(\"{badge}\").length;")).await;
+        assert_eq!(badges, json!(0));
+        click(&ann, &format!(".sidebar a:not([href$='{design_id}'])")).await;
+        wait_for_text(&ann, ".channel-header h1", "# general").await;
+
         // Past the limit, the post says so and offers to retry.
         // Ann has posted two of her four this minute.
         for i in 0..4 {

@@ -171,9 +171,88 @@ class WorkspaceView {
       this.sidebar,
       h('h2', {}, 'Channels'),
       h('ul', {}, ...channels.sort((a, b) => a.name.localeCompare(b.name)).map(item)),
+      h(
+        'p',
+        { class: 'side-actions' },
+        h('button', { type: 'button', class: 'add-channel', onclick: () => this.showNewChannel() }, '+ Add a channel'),
+        h('button', { type: 'button', class: 'browse-channels', onclick: () => this.showBrowse() }, 'Browse channels'),
+      ),
+      this.panel || null,
       conversations.length > 0 && h('h2', {}, 'Direct messages'),
       conversations.length > 0 && h('ul', {}, ...conversations.map(item)),
     );
+  }
+
+  /** A form in the sidebar to create a channel. */
+  showNewChannel() {
+    const status = h('p', { class: 'form-error', role: 'alert' });
+    const form = h(
+      'form',
+      { class: 'side-panel', 'aria-label': 'New channel' },
+      h('label', { for: 'channel-name' }, 'Name (lowercase, no spaces)'),
+      h('input', { id: 'channel-name', name: 'name', required: true, maxlength: 80, pattern: '[a-z0-9_-]+' }),
+      h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'private' }), ' Private'),
+      h('button', { type: 'submit', class: 'primary' }, 'Create'),
+      status,
+    );
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const data = new FormData(form);
+      try {
+        const created = await api.post(`/workspaces/${this.workspaceId}/channels`, {
+          name: data.get('name'),
+          private: data.get('private') === 'on',
+        });
+        this.panel = null;
+        await this.reloadChannels();
+        this.navigate(`/w/${this.workspaceId}/c/${created.id}`);
+      } catch (error) {
+        status.textContent = api.describe(error);
+      }
+    });
+    this.panel = form;
+    this.drawSidebar();
+    form.querySelector('input').focus();
+  }
+
+  /** Public channels one is not in, to join. */
+  async showBrowse() {
+    const page = await api.get(`/workspaces/${this.workspaceId}/channels/browse?limit=200`);
+    const mine = new Set(this.channels.map((c) => c.id));
+    const others = page.channels.filter((c) => !mine.has(c.id));
+    this.panel = h(
+      'div',
+      { class: 'side-panel', role: 'region', 'aria-label': 'Browse channels' },
+      others.length === 0
+        ? h('p', {}, 'You are in every public channel.')
+        : h(
+            'ul',
+            {},
+            ...others.map((c) =>
+              h(
+                'li',
+                {},
+                `# ${c.name} `,
+                h(
+                  'button',
+                  {
+                    type: 'button',
+                    class: 'join',
+                    'data-channel': c.name,
+                    onclick: async () => {
+                      await api.post(`/channels/${c.id}/join`);
+                      this.panel = null;
+                      await this.reloadChannels();
+                      this.navigate(`/w/${this.workspaceId}/c/${c.id}`);
+                    },
+                  },
+                  'Join',
+                ),
+              ),
+            ),
+          ),
+    );
+    this.drawSidebar();
   }
 
   async refreshUnread() {
