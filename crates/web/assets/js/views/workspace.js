@@ -20,6 +20,33 @@ const EMOJI = {
 const QUICK_REACTIONS = ['thumbsup', 'heart', 'tada', 'eyes'];
 
 /**
+ * The unsent text of a channel, kept in this browser.
+ * @param {string} channelId
+ * @returns {string}
+ */
+function loadDraft(channelId) {
+  try {
+    return localStorage.getItem(`confab.draft.${channelId}`) || '';
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Keep (or, when empty, forget) the unsent text of a channel.
+ * @param {string} channelId
+ * @param {string} text
+ */
+function saveDraft(channelId, text) {
+  try {
+    if (text) localStorage.setItem(`confab.draft.${channelId}`, text);
+    else localStorage.removeItem(`confab.draft.${channelId}`);
+  } catch {
+    // Storage may be full or off: the draft is simply not kept.
+  }
+}
+
+/**
  * An emoji name as shown: the character when known, else `:name:`.
  * @param {string} name
  */
@@ -99,10 +126,85 @@ class WorkspaceView {
     this.channels = channels.map((c) => c.channel);
     this.layout();
     this.gateway.start();
+    this.keys = (event) => this.onKey(event);
+    document.addEventListener('keydown', this.keys);
     await this.refreshUnread();
     const general = this.channels.find((c) => c.is_general) || this.channels[0];
     const chosen = this.channels.find((c) => c.id === channelId) || general;
     if (chosen) await this.showChannel(chosen.id);
+  }
+
+  /** Ctrl/Cmd+K opens the switcher; Alt+Up/Down moves through channels. */
+  onKey(event) {
+    if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === 'k') {
+      event.preventDefault();
+      this.showSwitcher();
+    } else if (event.altKey && (event.key === 'ArrowUp' || event.key === 'ArrowDown')) {
+      event.preventDefault();
+      const order = [...this.sidebar.querySelectorAll('a[href*="/c/"]')].map((a) => a.getAttribute('href'));
+      const here = order.findIndex((href) => href.endsWith(`/c/${this.channelId}`));
+      const next = order[(here + (event.key === 'ArrowDown' ? 1 : order.length - 1)) % order.length];
+      if (next) this.navigate(next);
+    }
+  }
+
+  /** A dialog to jump to a channel by typing part of its name. */
+  showSwitcher() {
+    if (this.switcher) return;
+    const input = h('input', {
+      type: 'search',
+      class: 'switcher-input',
+      'aria-label': 'Jump to a channel',
+      placeholder: 'Jump to…',
+      autocomplete: 'off',
+    });
+    const results = h('ul', { class: 'switcher-results', role: 'listbox' });
+    const close = () => {
+      dialog.remove();
+      this.switcher = null;
+      this.composer.querySelector('textarea').focus();
+    };
+    const matches = () => {
+      const query = input.value.trim().toLowerCase();
+      return this.channels.filter((c) => (c.display_name || c.name).toLowerCase().includes(query)).slice(0, 8);
+    };
+    const draw = () => {
+      replace(
+        results,
+        ...matches().map((c, i) =>
+          h(
+            'li',
+            { role: 'option', 'aria-selected': i === 0 ? 'true' : 'false' },
+            h('a', { href: `/w/${this.workspaceId}/c/${c.id}`, 'data-route': '', onclick: () => close() }, `# ${c.name}`),
+          ),
+        ),
+      );
+    };
+    input.addEventListener('input', draw);
+    input.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape') close();
+      if (event.key === 'Enter') {
+        event.preventDefault();
+        const first = matches()[0];
+        if (first) {
+          close();
+          this.navigate(`/w/${this.workspaceId}/c/${first.id}`);
+        }
+      }
+    });
+    const dialog = h(
+      'div',
+      { class: 'switcher', role: 'dialog', 'aria-modal': 'true', 'aria-label': 'Quick switcher' },
+      input,
+      results,
+    );
+    dialog.addEventListener('click', (event) => {
+      if (event.target === dialog) close();
+    });
+    this.switcher = dialog;
+    document.body.appendChild(dialog);
+    draw();
+    input.focus();
   }
 
   layout() {
@@ -263,6 +365,9 @@ class WorkspaceView {
 
   async showChannel(channelId) {
     this.channelId = channelId;
+    // The composer belongs to the channel from the first moment.
+    const box = this.composer.querySelector('textarea');
+    box.value = loadDraft(channelId);
     const channel = this.channels.find((c) => c.id === channelId);
     replace(
       this.header,
@@ -277,7 +382,7 @@ class WorkspaceView {
     this.scroller.scrollTop = this.scroller.scrollHeight;
     this.markRead();
     this.drawSidebar();
-    this.composer.querySelector('textarea').focus();
+    box.focus();
   }
 
   take(page) {
@@ -483,7 +588,10 @@ class WorkspaceView {
       'aria-label': 'Message',
       placeholder: 'Write a message',
     });
-    box.addEventListener('input', () => this.signalTyping());
+    box.addEventListener('input', () => {
+      this.signalTyping();
+      saveDraft(this.channelId, box.value);
+    });
     box.addEventListener('keydown', (event) => {
       if (event.key === 'ArrowUp' && box.value === '') {
         const mine = [...this.messages.values()]
@@ -501,6 +609,7 @@ class WorkspaceView {
         const text = box.value;
         if (text.trim()) {
           box.value = '';
+          saveDraft(this.channelId, '');
           this.send(text);
         }
       }
@@ -688,13 +797,14 @@ class WorkspaceView {
   }
 
   async logOut() {
-    this.gateway.stop();
+    this.close();
     await api.post('/auth/logout').catch(() => {});
     this.navigate('/login');
   }
 
   close() {
     this.gateway.stop();
+    document.removeEventListener('keydown', this.keys);
   }
 }
 
