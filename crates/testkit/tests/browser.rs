@@ -357,6 +357,21 @@ async fn two_people_chat_live_and_nothing_in_a_message_runs() {
         wait_for_message(&bob, "This message was deleted.").await;
         screenshot(&ann, "actions-desktop-light").await;
 
+        // Bob replies in a thread; Ann sees the count, opens it, reads it.
+        click(&bob, "li.message .actions .reply").await;
+        wait_for(&bob, ".thread textarea")
+            .await
+            .send_keys("in the thread\u{E007}")
+            .await
+            .unwrap();
+        wait_for_text(&bob, ".thread", "in the thread").await;
+        wait_for_text(&ann, ".messages .replies", "1 reply").await;
+        click(&ann, ".messages .replies").await;
+        wait_for_text(&ann, ".thread", "in the thread").await;
+        screenshot(&ann, "thread-desktop-light").await;
+        click(&ann, ".close-thread").await;
+        click(&bob, ".close-thread").await;
+
         // A deep link survives a reload, with the history.
         bob.goto(channel.as_str()).await.unwrap();
         bob.refresh().await.unwrap();

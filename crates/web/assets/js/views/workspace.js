@@ -364,6 +364,7 @@ class WorkspaceView {
   }
 
   async showChannel(channelId) {
+    if (this.thread) this.closeThread();
     this.channelId = channelId;
     // The composer belongs to the channel from the first moment.
     const box = this.composer.querySelector('textarea');
@@ -448,7 +449,12 @@ class WorkspaceView {
         ),
       this.editing === message.id ? this.editor(message) : body,
       message.edited_at && !message.is_deleted && h('span', { class: 'edited' }, '(edited)'),
-      message.reply_count > 0 && h('span', { class: 'replies' }, `${message.reply_count} replies`),
+      message.reply_count > 0 &&
+        h(
+          'button',
+          { type: 'button', class: 'replies', onclick: () => this.openThread(message.id) },
+          message.reply_count === 1 ? '1 reply' : `${message.reply_count} replies`,
+        ),
       !message.is_deleted && (message.reactions || []).length > 0 && this.reactionBar(message),
       !message.is_deleted && !message.pending && this.toolbar(message),
       message.failed &&
@@ -501,6 +507,7 @@ class WorkspaceView {
           emoji(name),
         ),
       ),
+      h('button', { type: 'button', class: 'reply', onclick: () => this.openThread(message.id) }, 'Reply'),
       own && h('button', { type: 'button', class: 'edit', onclick: () => this.startEdit(message.id) }, 'Edit'),
       own && h('button', { type: 'button', class: 'delete', onclick: () => this.remove(message) }, 'Delete'),
     );
@@ -660,6 +667,76 @@ class WorkspaceView {
     this.draw();
   }
 
+  /**
+   * The thread of `parentId` in a side pane, with its own composer.
+   * @param {string} parentId
+   */
+  async openThread(parentId) {
+    const page = await api.get(`/messages/${parentId}/replies?limit=200`);
+    for (const author of page.authors || []) this.names.set(author.user_id, author.display_name);
+    this.thread = { parentId, replies: new Map(page.messages.map((m) => [m.id, m])) };
+    const box = h('textarea', { rows: 1, 'aria-label': 'Reply', placeholder: 'Reply in the thread' });
+    box.addEventListener('keydown', async (event) => {
+      if (event.key === 'Escape') this.closeThread();
+      if (event.key !== 'Enter' || event.shiftKey || event.isComposing) return;
+      event.preventDefault();
+      const content = box.value;
+      if (!content.trim()) return;
+      box.value = '';
+      try {
+        const saved = await api.post(`/channels/${this.channelId}/messages`, {
+          content,
+          thread_id: parentId,
+          client_msg_id: crypto.randomUUID(),
+        });
+        if (this.thread && this.thread.parentId === parentId) {
+          this.thread.replies.set(saved.id, saved);
+          this.drawThread();
+        }
+      } catch (error) {
+        box.value = content;
+        this.notice(api.describe(error));
+      }
+    });
+    this.threadList = h('ol', { class: 'messages thread-replies', 'aria-label': 'Replies' });
+    this.threadPane = h(
+      'aside',
+      { class: 'thread', 'aria-label': 'Thread' },
+      h(
+        'header',
+        {},
+        h('h2', {}, 'Thread'),
+        h('button', { type: 'button', class: 'close-thread', 'aria-label': 'Close the thread', onclick: () => this.closeThread() }, '×'),
+      ),
+      this.threadList,
+      h('form', { class: 'composer', onsubmit: (event) => event.preventDefault() }, box),
+    );
+    const shell = this.root.querySelector('.shell');
+    shell.querySelector('aside.thread')?.remove();
+    shell.appendChild(this.threadPane);
+    shell.classList.add('with-thread');
+    this.drawThread();
+    box.focus();
+  }
+
+  drawThread() {
+    if (!this.thread) return;
+    const parent = this.messages.get(this.thread.parentId);
+    const replies = [...this.thread.replies.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+    replace(
+      this.threadList,
+      parent && this.messageItem({ ...parent, reply_count: 0 }, false),
+      ...replies.map((m) => this.messageItem({ ...m, reply_count: 0 }, false)),
+    );
+  }
+
+  closeThread() {
+    this.thread = null;
+    this.threadPane?.remove();
+    this.root.querySelector('.shell')?.classList.remove('with-thread');
+    this.composer.querySelector('textarea').focus();
+  }
+
   /** Tell the channel the user is typing (at most every 3 seconds). */
   signalTyping() {
     const now = Date.now();
@@ -702,6 +779,11 @@ class WorkspaceView {
     const message = event.message;
     if (event.type === 'thread_reply' && this.messages.has(event.parent_id)) {
       this.messages.get(event.parent_id).reply_count = event.reply_count;
+      if (this.thread && this.thread.parentId === event.parent_id) {
+        this.thread.replies.set(event.message.id, event.message);
+        if (!this.names.has(event.message.user_id)) this.learnNames();
+        this.drawThread();
+      }
       this.draw();
       return;
     }
