@@ -1,5 +1,7 @@
 //! Workspaces, their members and invitations.
 
+use std::collections::HashMap;
+
 use confab_core::id::*;
 use confab_core::model::*;
 use confab_core::page::Page;
@@ -226,7 +228,8 @@ impl Services {
         Ok((updated, me))
     }
 
-    /// Members of a workspace, by member id, with optional filters.
+    /// Members of a workspace, by member id, with optional filters, each
+    /// with their account (for the names a client shows).
     pub async fn list_members(
         &self,
         caller: &Caller,
@@ -234,15 +237,34 @@ impl Services {
         filter: MemberFilter,
         after: Option<MemberId>,
         limit: u32,
-    ) -> Result<Page<WorkspaceMember, MemberId>> {
+    ) -> Result<Page<(WorkspaceMember, User), MemberId>> {
         let (_, me) = self.workspace_for(caller, id).await?;
         if !allows(me.role, WorkspaceAction::ListMembers) {
             return Err(forbidden("list the members of this workspace"));
         }
-        self.stores
+        let page = self
+            .stores
             .workspaces
             .list_members(id, &filter, after, limit)
-            .await
+            .await?;
+        let ids: Vec<UserId> = page.items.iter().map(|m| m.user_id).collect();
+        let mut users: HashMap<UserId, User> = self
+            .stores
+            .users
+            .get_users(&ids)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect();
+        let items = page
+            .items
+            .into_iter()
+            .filter_map(|m| users.remove(&m.user_id).map(|u| (m, u)))
+            .collect();
+        Ok(Page {
+            items,
+            next: page.next,
+        })
     }
 
     /// Invite someone: for one e-mail address (single use) or as an open

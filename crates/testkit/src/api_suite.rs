@@ -172,6 +172,18 @@ pub async fn the_whole_account_and_workspace_journey_works(app: TestApp) {
         .await;
     assert_eq!(members.status, StatusCode::OK);
     assert_eq!(members.body["members"].as_array().unwrap().len(), 2);
+    // Each with the public part of the account, for the names people see.
+    let bob_entry = members.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["user_id"] == json!(bob_id))
+        .unwrap()
+        .clone();
+    assert_eq!(bob_entry["username"], "bob");
+    assert_eq!(bob_entry["display_name"], "bob display");
+    assert_eq!(bob_entry["role"], "member");
+    assert!(bob_entry.get("email").is_none());
 
     // Roles: Bob becomes admin, then guest.
     for role in ["admin", "guest"] {

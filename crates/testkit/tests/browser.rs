@@ -406,6 +406,15 @@ async fn two_people_chat_live_and_nothing_in_a_message_runs() {
         click(&ann, &format!(".sidebar a:not([href$='{design_id}'])")).await;
         wait_for_text(&ann, ".channel-header h1", "# general").await;
 
+        // Ann starts a direct conversation with Bob from the people picker;
+        // it is named after him, and he gets it live.
+        click(&ann, ".new-message").await;
+        wait_for(&ann, ".person[data-username=bob]").await;
+        click(&ann, ".person[data-username=bob]").await;
+        wait_for_text(&ann, ".channel-header h1", "bob display").await;
+        say(&ann, "just between us").await;
+        wait_for_text(&bob, ".sidebar", "ann display").await;
+
         // Bob leaves a draft in general, jumps with Ctrl+K, comes back with
         // Alt+Down: the draft is there, and still after a reload.
         click(&bob, &format!(".sidebar a:not([href$='{design_id}'])")).await;

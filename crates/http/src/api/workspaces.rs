@@ -64,10 +64,20 @@ struct WorkspaceList {
     workspaces: Vec<WorkspaceAnswer>,
 }
 
+/// A member with the public part of their account.
+#[derive(Serialize, ToSchema)]
+struct MemberEntry {
+    #[serde(flatten)]
+    member: MemberView,
+    display_name: String,
+    username: String,
+    avatar_url: Option<String>,
+}
+
 /// One page of members.
 #[derive(Serialize, ToSchema)]
 struct MemberPage {
-    members: Vec<MemberView>,
+    members: Vec<MemberEntry>,
     /// Pass as `cursor` for the next page; absent on the last page.
     next_cursor: Option<String>,
 }
@@ -255,7 +265,16 @@ async fn members(
         .list_members(&caller, id, filter, after, page_size(query.limit, 50))
         .await?;
     Ok(Json(MemberPage {
-        members: page.items.into_iter().map(MemberView::from).collect(),
+        members: page
+            .items
+            .into_iter()
+            .map(|(member, user)| MemberEntry {
+                display_name: user.display_name,
+                username: user.username,
+                avatar_url: user.avatar_url,
+                member: member.into(),
+            })
+            .collect(),
         next_cursor: page.next.map(|k| cursor::encode(&k.to_string())),
     }))
 }

@@ -125,6 +125,7 @@ class WorkspaceView {
     this.workspace = workspace;
     this.channels = channels.map((c) => c.channel);
     this.layout();
+    await this.loadMembers();
     this.gateway.start();
     this.keys = (event) => this.onKey(event);
     document.addEventListener('keydown', this.keys);
@@ -249,7 +250,7 @@ class WorkspaceView {
   drawSidebar() {
     const item = (c) => {
       const counts = this.unread.get(c.id) || { unread: 0, mentions: 0 };
-      const label = c.channel_type === 'public' || c.channel_type === 'private' ? `# ${c.name}` : c.display_name || c.name;
+      const label = c.channel_type === 'public' || c.channel_type === 'private' ? `# ${c.name}` : this.conversationLabel(c);
       return h(
         'li',
         { class: c.id === this.channelId ? 'active' : '' },
@@ -279,10 +280,96 @@ class WorkspaceView {
         h('button', { type: 'button', class: 'add-channel', onclick: () => this.showNewChannel() }, '+ Add a channel'),
         h('button', { type: 'button', class: 'browse-channels', onclick: () => this.showBrowse() }, 'Browse channels'),
       ),
+      h('h2', {}, 'Direct messages'),
+      h('ul', {}, ...conversations.map(item)),
+      h(
+        'p',
+        { class: 'side-actions' },
+        h('button', { type: 'button', class: 'new-message', onclick: () => this.showPeople() }, '+ New message'),
+      ),
       this.panel || null,
-      conversations.length > 0 && h('h2', {}, 'Direct messages'),
-      conversations.length > 0 && h('ul', {}, ...conversations.map(item)),
     );
+  }
+
+  /** The active members, for names and the people picker (guests may not list them). */
+  async loadMembers() {
+    try {
+      const page = await api.get(`/workspaces/${this.workspaceId}/members?limit=200&status=active`);
+      this.members = page.members;
+      for (const m of page.members) this.names.set(m.user_id, m.display_name);
+    } catch {
+      this.members = [];
+    }
+  }
+
+  /**
+   * The people of a direct or group conversation other than the caller.
+   * @param {any} channel
+   */
+  conversationLabel(channel) {
+    this.convoMembers = this.convoMembers || new Map();
+    const known = this.convoMembers.get(channel.id);
+    if (!known) {
+      this.convoMembers.set(channel.id, []);
+      api
+        .get(`/channels/${channel.id}/members?limit=200`)
+        .then((page) => {
+          this.convoMembers.set(channel.id, page.members.map((m) => m.user_id));
+          this.drawSidebar();
+          if (channel.id === this.channelId) this.drawHeader();
+        })
+        .catch(() => {});
+      return channel.display_name || 'Conversation';
+    }
+    const others = known.filter((id) => id !== this.user.id).map((id) => this.names.get(id) || 'Someone');
+    return others.length > 0 ? others.join(', ') : channel.display_name || 'Conversation';
+  }
+
+  /** Pick someone to talk to directly (the member list is read afresh). */
+  async showPeople() {
+    await this.loadMembers();
+    const filter = h('input', { type: 'search', class: 'people-filter', 'aria-label': 'Find a person', placeholder: 'Find a person' });
+    const list = h('ul', {});
+    const draw = () => {
+      const query = filter.value.trim().toLowerCase();
+      replace(
+        list,
+        ...this.members
+          .filter((m) => m.user_id !== this.user.id)
+          .filter((m) => `${m.display_name} ${m.username}`.toLowerCase().includes(query))
+          .slice(0, 50)
+          .map((m) =>
+            h(
+              'li',
+              {},
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'person',
+                  'data-username': m.username,
+                  onclick: async () => {
+                    try {
+                      const channel = await api.post(`/workspaces/${this.workspaceId}/conversations`, { users: [m.user_id] });
+                      this.panel = null;
+                      await this.reloadChannels();
+                      this.navigate(`/w/${this.workspaceId}/c/${channel.id}`);
+                    } catch (error) {
+                      this.notice(api.describe(error));
+                    }
+                  },
+                },
+                `${m.display_name} (@${m.username})`,
+              ),
+            ),
+          ),
+      );
+    };
+    filter.addEventListener('input', draw);
+    this.panel = h('div', { class: 'side-panel', role: 'region', 'aria-label': 'New direct message' }, filter, list);
+    this.drawSidebar();
+    draw();
+    filter.focus();
   }
 
   /** A form in the sidebar to create a channel. */
@@ -357,6 +444,22 @@ class WorkspaceView {
     this.drawSidebar();
   }
 
+  drawHeader() {
+    const channel = this.channels.find((c) => c.id === this.channelId);
+    replace(
+      this.header,
+      h('h1', {}, channel ? this.title(channel) : 'Channel'),
+      channel && channel.topic && h('p', { class: 'topic' }, channel.topic),
+    );
+  }
+
+  /** How a channel is named in its header. */
+  title(channel) {
+    return channel.channel_type === 'public' || channel.channel_type === 'private'
+      ? `# ${channel.name}`
+      : this.conversationLabel(channel);
+  }
+
   async refreshUnread() {
     const { channels } = await api.get(`/workspaces/${this.workspaceId}/unread`);
     this.unread = new Map(channels.map((c) => [c.channel_id, c]));
@@ -369,12 +472,7 @@ class WorkspaceView {
     // The composer belongs to the channel from the first moment.
     const box = this.composer.querySelector('textarea');
     box.value = loadDraft(channelId);
-    const channel = this.channels.find((c) => c.id === channelId);
-    replace(
-      this.header,
-      h('h1', {}, channel ? `# ${channel.name}` : 'Channel'),
-      channel && channel.topic && h('p', { class: 'topic' }, channel.topic),
-    );
+    this.drawHeader();
     this.messages = new Map();
     replace(this.list);
     const page = await api.get(`/channels/${channelId}/messages?limit=50`);
