@@ -180,6 +180,33 @@ async fn ask(browser: &Client, script: &str) -> Value {
     browser.execute(script, vec![]).await.unwrap()
 }
 
+/// Serious or critical accessibility problems axe-core finds on the page
+/// (WCAG 2 A and AA rules), when `CONFAB_TEST_AXE` names `axe.min.js`
+/// (installed from the npm registry at test time, never committed).
+async fn accessibility_problems(browser: &Client, screen: &str) -> Vec<String> {
+    let Some(path) = std::env::var_os("CONFAB_TEST_AXE") else {
+        return Vec::new();
+    };
+    let source = std::fs::read_to_string(&path).expect("axe.min.js at CONFAB_TEST_AXE");
+    browser.execute(&source, vec![]).await.unwrap();
+    let found = browser
+        .execute(
+            "return axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}})
+               .then((r) => r.violations
+                 .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+                 .map((v) => v.id + ' (' + v.nodes.length + '): '
+                   + v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let found: Vec<String> = serde_json::from_value(found).unwrap();
+    found
+        .into_iter()
+        .map(|v| format!("{screen}: {v}"))
+        .collect()
+}
+
 /// Click the first element matching `css` (actions show on hover, so the
 /// click is sent by the page).
 async fn click(browser: &Client, css: &str) {
@@ -244,6 +271,11 @@ async fn two_people_chat_live_and_nothing_in_a_message_runs() {
         let ann = driver.browser(1280, 800, false).await;
         let bob = driver.browser(390, 844, true).await;
 
+        ann.goto(&format!("{}/signup", app.base)).await.unwrap();
+        wait_for(&ann, "input[name=email]").await;
+        let problems = accessibility_problems(&ann, "sign-up").await;
+        assert!(problems.is_empty(), "{problems:#?}");
+        screenshot(&ann, "signup-desktop-light").await;
         sign_up(&ann, &app.base, "ann").await;
         wait_for(&ann, "#new-workspace")
             .await
@@ -305,6 +337,9 @@ async fn two_people_chat_live_and_nothing_in_a_message_runs() {
         wait_for_message(&ann, "hello ann").await;
         screenshot(&ann, "chat-desktop-light").await;
         screenshot(&bob, "chat-phone-dark").await;
+        let mut problems = accessibility_problems(&ann, "chat, light").await;
+        problems.extend(accessibility_problems(&bob, "chat, dark, phone").await);
+        assert!(problems.is_empty(), "{problems:#?}");
 
         // Typing shows on the other side.
         wait_for(&ann, ".composer textarea")

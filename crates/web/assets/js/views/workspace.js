@@ -508,7 +508,7 @@ class WorkspaceView {
     for (const message of ordered) {
       const day = dayLabel(message.created_at);
       if (day !== lastDay) {
-        items.push(h('li', { class: 'day', role: 'separator' }, day));
+        items.push(h('li', { class: 'day' }, day));
         lastDay = day;
         lastAuthor = null;
       }
