@@ -220,10 +220,26 @@ async fn click(browser: &Client, css: &str) {
     assert_eq!(clicked, json!(true), "nothing to click at {css}");
 }
 
-/// Wait until the element at `css` shows `text`.
-async fn wait_for_text(browser: &Client, css: &str, text: &str) {
+/// Ask `probe` until it answers `Ok`, for at most [`WAIT`]; the last `Err`
+/// says what was seen instead.
+async fn eventually<F, Fut>(mut probe: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
+        match probe().await {
+            Ok(()) => return,
+            Err(seen) => assert!(tokio::time::Instant::now() < deadline, "{seen}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Wait until the element at `css` shows `text`.
+async fn wait_for_text(browser: &Client, css: &str, text: &str) {
+    eventually(|| async {
         let shown = browser
             .execute(
                 "const el = document.querySelector(arguments[0]); return el ? el.textContent : null;",
@@ -231,31 +247,25 @@ async fn wait_for_text(browser: &Client, css: &str, text: &str) {
             )
             .await
             .unwrap();
-        if shown.as_str().is_some_and(|s| s.contains(text)) {
-            return;
+        match shown.as_str() {
+            Some(s) if s.contains(text) => Ok(()),
+            _ => Err(format!("{css} never showed {text:?} (shows {shown})")),
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{css} never showed {text:?} (shows {shown})"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
 }
 
 /// Wait until a shown message contains `text`.
 async fn wait_for_message(browser: &Client, text: &str) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if shown(browser).await.iter().any(|m| m.contains(text)) {
-            return;
+    eventually(|| async {
+        let messages = shown(browser).await;
+        if messages.iter().any(|m| m.contains(text)) {
+            Ok(())
+        } else {
+            Err(format!("{text:?} never shown; shown: {messages:?}"))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{text:?} never shown; shown: {:?}",
-            shown(browser).await
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
