@@ -402,6 +402,12 @@ async fn two_people_chat_live_and_nothing_in_a_message_runs() {
         wait_for_message(&bob, "This message was deleted.").await;
         screenshot(&ann, "actions-desktop-light").await;
 
+        // Ann pins Bob's message; he sees it marked, and in the pinned list.
+        click(&ann, "li.message:nth-last-of-type(2) .actions .pin").await;
+        wait_for_text(&bob, ".messages", "Pinned").await;
+        click(&bob, ".show-pins").await;
+        wait_for_text(&bob, ".pins", "hello ann").await;
+
         // Bob replies in a thread; Ann sees the count, opens it, reads it.
         click(&bob, "li.message .actions .reply").await;
         wait_for(&bob, ".thread textarea")

@@ -449,6 +449,7 @@ class WorkspaceView {
     replace(
       this.header,
       h('h1', {}, channel ? this.title(channel) : 'Channel'),
+      h('button', { type: 'button', class: 'show-pins', onclick: () => this.showPins() }, 'Pinned'),
       channel && channel.topic && h('p', { class: 'topic' }, channel.topic),
     );
   }
@@ -545,6 +546,7 @@ class WorkspaceView {
           ' ',
           h('time', { datetime: message.created_at }, shortTime(message.created_at)),
         ),
+      message.is_pinned && !message.is_deleted && h('p', { class: 'pinned-mark' }, '\u{1F4CC} Pinned'),
       this.editing === message.id ? this.editor(message) : body,
       message.edited_at && !message.is_deleted && h('span', { class: 'edited' }, '(edited)'),
       message.reply_count > 0 &&
@@ -606,6 +608,11 @@ class WorkspaceView {
         ),
       ),
       h('button', { type: 'button', class: 'reply', onclick: () => this.openThread(message.id) }, 'Reply'),
+      h(
+        'button',
+        { type: 'button', class: 'pin', onclick: () => this.pin(message) },
+        message.is_pinned ? 'Unpin' : 'Pin',
+      ),
       own && h('button', { type: 'button', class: 'edit', onclick: () => this.startEdit(message.id) }, 'Edit'),
       own && h('button', { type: 'button', class: 'delete', onclick: () => this.remove(message) }, 'Delete'),
     );
@@ -665,6 +672,36 @@ class WorkspaceView {
       }
     });
     return h('div', { class: 'editor' }, box, h('p', { class: 'hint' }, 'Enter saves, Escape cancels'));
+  }
+
+  async pin(message) {
+    try {
+      if (message.is_pinned) await api.del(`/messages/${message.id}/pin`);
+      else await api.post(`/messages/${message.id}/pin`);
+    } catch (error) {
+      this.notice(api.describe(error));
+    }
+  }
+
+  /** The pinned messages of the channel, under its header. */
+  async showPins() {
+    const { messages } = await api.get(`/channels/${this.channelId}/pins`);
+    const list = h(
+      'div',
+      { class: 'pins', role: 'region', 'aria-label': 'Pinned messages' },
+      h('h2', {}, 'Pinned'),
+      messages.length === 0
+        ? h('p', {}, 'Nothing is pinned in this channel.')
+        : h(
+            'ol',
+            {},
+            ...messages.map((m) =>
+              h('li', {}, h('span', { class: 'author' }, this.names.get(m.user_id) || 'Someone'), ': ', render(m.content)),
+            ),
+          ),
+    );
+    this.header.querySelector('.pins')?.remove();
+    this.header.appendChild(list);
   }
 
   async remove(message) {
