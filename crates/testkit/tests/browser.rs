@@ -6,6 +6,7 @@
 //! (default: `screenshots` in the build's temporary folder).
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -32,10 +33,13 @@ impl Driver {
             .local_addr()
             .unwrap()
             .port();
+        // A process group of its own, so that the browsers it starts end
+        // with it even when a failing test never closes them.
         let child = Command::new(&path)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {path} (CONFAB_TEST_CHROMEDRIVER): {e}"));
         let deadline = std::time::Instant::now() + Duration::from_secs(15);
@@ -77,7 +81,9 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // The whole group: chromedriver and every browser it started.
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.wait();
     }
 }
