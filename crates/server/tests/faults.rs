@@ -51,7 +51,8 @@ async fn post(
 #[derive(Default)]
 struct Ledger {
     acknowledged: HashMap<String, String>,
-    unknown: Vec<String>,
+    /// Each with the poster who sent it, to retry as them.
+    unknown: Vec<(usize, String)>,
 }
 
 impl Ledger {
@@ -193,11 +194,11 @@ async fn post_until_broken(
                     Some((status, body)) if status >= 500 => {
                         // Refused, not acknowledged: retried later like a lost answer.
                         assert_eq!(status, 503, "{body}");
-                        ledger.unknown.push(client_id);
+                        ledger.unknown.push((p, client_id));
                     }
                     Some((status, body)) => panic!("{client_id}: {status} {body}"),
                     None => {
-                        ledger.unknown.push(client_id);
+                        ledger.unknown.push((p, client_id));
                         break;
                     }
                 }
@@ -210,16 +211,7 @@ async fn post_until_broken(
 /// Retry every post whose outcome is unknown: each must now be acknowledged,
 /// as the message first saved or as a new one.
 async fn settle(http: &reqwest::Client, base: &str, scene: &Scene, ledger: &mut Ledger) {
-    for client_id in std::mem::take(&mut ledger.unknown) {
-        let poster: usize = client_id
-            .split("-p")
-            .nth(1)
-            .unwrap()
-            .split('-')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+    for (poster, client_id) in std::mem::take(&mut ledger.unknown) {
         let (status, body) = post(
             http,
             base,
@@ -500,13 +492,13 @@ async fn post_for(
             let mut ledger = Ledger::default();
             let mut i = 0;
             while tokio::time::Instant::now() < until {
-                let client_id = format!("{round}{}-p{p}-{i}", uuid_suffix());
+                let client_id = format!("{round}{}-p{p}-{i}", next_run());
                 i += 1;
                 match post(http, base, token, &scene.channel, &client_id).await {
                     Some((201, body)) => ledger.acknowledge(&client_id, &body),
                     Some((503, _)) => {
                         // As a client would: wait a little before the next try.
-                        ledger.unknown.push(client_id);
+                        ledger.unknown.push((p, client_id));
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                     other => panic!("{client_id}: {other:?}"),
@@ -517,8 +509,9 @@ async fn post_for(
     Ledger::merged(futures::future::join_all(posters).await)
 }
 
-/// Distinguishes rounds of the same name.
-fn uuid_suffix() -> String {
+/// A number of its own for each run of a round, so rounds of the same
+/// name never reuse a client id.
+fn next_run() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed).to_string()
