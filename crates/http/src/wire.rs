@@ -74,6 +74,8 @@ impl From<User> for UserView {
 /// A session, without its token.
 #[derive(Serialize, ToSchema)]
 pub struct SessionView {
+    /// Names the session to revoke it (`DELETE /me/sessions/{id}`).
+    pub id: String,
     #[schema(value_type = Option<String>, format = Uuid)]
     pub workspace_id: Option<WorkspaceId>,
     pub device_type: String,
@@ -90,6 +92,7 @@ pub struct SessionView {
 impl SessionView {
     pub fn new(s: Session, current_id: &str) -> Self {
         Self {
+            id: confab_service::session_handle(&s.id),
             current: s.id == current_id,
             workspace_id: s.workspace_id,
             device_type: s.device_type,
@@ -277,6 +280,42 @@ impl From<Channel> for ChannelView {
             created_at: c.created_at,
             updated_at: c.updated_at,
             archived_at: c.archived_at,
+        }
+    }
+}
+
+/// The public part of a member's account, shown beside a membership.
+#[derive(Serialize, ToSchema)]
+pub struct PersonView {
+    pub display_name: String,
+    pub username: String,
+    pub avatar_url: Option<String>,
+}
+
+impl From<User> for PersonView {
+    fn from(u: User) -> Self {
+        Self {
+            display_name: u.display_name,
+            username: u.username,
+            avatar_url: u.avatar_url,
+        }
+    }
+}
+
+/// A membership with the member's [`PersonView`].
+#[derive(Serialize, ToSchema)]
+pub struct WithPerson<T> {
+    #[serde(flatten)]
+    pub member: T,
+    #[serde(flatten)]
+    pub person: PersonView,
+}
+
+impl<T> WithPerson<T> {
+    pub fn new(member: impl Into<T>, user: User) -> Self {
+        Self {
+            member: member.into(),
+            person: user.into(),
         }
     }
 }

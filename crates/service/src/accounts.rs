@@ -5,7 +5,7 @@ use confab_core::id::UserId;
 use confab_core::model::*;
 use confab_core::{time, Error, Result};
 
-use crate::tokens::{hash_token, looks_like_token, new_token};
+use crate::tokens::{hash_token, looks_like_token, new_token, session_handle};
 use crate::{chrono_duration, validate, Services};
 
 /// What a person gives to create an account.
@@ -299,6 +299,20 @@ impl Services {
             .auth
             .list_user_sessions(caller.user.id, time::now())
             .await
+    }
+
+    /// End one of the caller's sessions, named by its handle
+    /// ([`session_handle`]); another user's is "not found".
+    pub async fn revoke_session(&self, caller: &Caller, handle: &str) -> Result<()> {
+        let session = self
+            .sessions(caller)
+            .await?
+            .into_iter()
+            .find(|s| session_handle(&s.id) == handle)
+            .ok_or(Error::NotFound("session"))?;
+        self.revoke_sessions(caller.user.id, Some(&session.id), None)
+            .await
+            .map(drop)
     }
 
     /// The caller's password, given again for a sensitive change; refused

@@ -615,7 +615,7 @@ impl Services {
         id: ChannelId,
         after: Option<UserId>,
         limit: u32,
-    ) -> Result<Page<ChannelMember, UserId>> {
+    ) -> Result<Page<(ChannelMember, User), UserId>> {
         self.channel_access(caller, id).await?;
         let mut page = self
             .stores
@@ -625,7 +625,7 @@ impl Services {
         for member in &mut page.items {
             hide_read_position(member, caller);
         }
-        Ok(page)
+        self.with_users(page, |m| m.user_id).await
     }
 }
 

@@ -34,7 +34,7 @@ pub use realtime::{
     MAX_TYPING_SIGNALS_PER_MINUTE, NODE_UPKEEP, REPLAY_OVERLAP,
 };
 pub use sealing::SecretKey;
-pub use tokens::hash_token;
+pub use tokens::{hash_token, session_handle};
 pub use workspaces::{CreatedWorkspace, NewWorkspaceRequest};
 
 /// Limits and lifetimes of the account rules.

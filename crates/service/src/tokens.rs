@@ -18,6 +18,13 @@ pub fn hash_token(token: &str) -> String {
     confab_core::id::hex(&Sha256::digest(token.as_bytes()))
 }
 
+/// The public name of a session: lets its owner pick it out (to revoke it)
+/// without the API ever showing the stored hash of its token.
+pub fn session_handle(session_id: &str) -> String {
+    let digest = Sha256::digest(format!("session-handle:{session_id}").as_bytes());
+    confab_core::id::hex(&digest[..12])
+}
+
 /// Whether `token` has the shape of a token Confab issued (cheap filter
 /// before any lookup).
 pub(crate) fn looks_like_token(token: &str) -> bool {

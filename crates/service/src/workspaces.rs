@@ -247,7 +247,17 @@ impl Services {
             .workspaces
             .list_members(id, &filter, after, limit)
             .await?;
-        let ids: Vec<UserId> = page.items.iter().map(|m| m.user_id).collect();
+        self.with_users(page, |m| m.user_id).await
+    }
+
+    /// Each item of `page` with the account of its user (read in one
+    /// query); items whose account is gone are left out.
+    pub(crate) async fn with_users<T, K>(
+        &self,
+        page: Page<T, K>,
+        user_of: impl Fn(&T) -> UserId,
+    ) -> Result<Page<(T, User), K>> {
+        let ids: Vec<UserId> = page.items.iter().map(&user_of).collect();
         let mut users: HashMap<UserId, User> = self
             .stores
             .users
@@ -259,7 +269,7 @@ impl Services {
         let items = page
             .items
             .into_iter()
-            .filter_map(|m| users.remove(&m.user_id).map(|u| (m, u)))
+            .filter_map(|item| users.remove(&user_of(&item)).map(|u| (item, u)))
             .collect();
         Ok(Page {
             items,

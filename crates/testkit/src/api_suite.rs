@@ -784,6 +784,56 @@ pub async fn sessions_end_on_logout_password_change_and_deactivation(app: TestAp
     );
     assert_eq!(app.get("/api/v1/me", &second).await.status, StatusCode::OK);
 
+    // One session is revoked by its handle from another; only it ends. The
+    // handle is not the stored hash of the token, and names nothing for
+    // anyone else.
+    let fourth = app.log_in("eve").await;
+    let listed = app.get("/api/v1/me/sessions", &second).await;
+    let handles: Vec<(String, bool)> = listed.body["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap().to_owned(),
+                s["current"] == json!(true),
+            )
+        })
+        .collect();
+    assert_eq!(handles.len(), 3, "{:?}", listed.body);
+    let fourth_handle = {
+        let mine = app.get("/api/v1/me/sessions", &fourth).await;
+        let current = mine.body["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["current"] == json!(true))
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        current
+    };
+    assert_ne!(fourth_handle, confab_service::hash_token(&fourth));
+    assert!(handles
+        .iter()
+        .any(|(h, current)| *h == fourth_handle && !current));
+    app.sign_up("mallory").await;
+    let mallory = app.log_in("mallory").await;
+    let path = format!("/api/v1/me/sessions/{fourth_handle}");
+    let foreign = app.call(Method::DELETE, &path, Some(&mallory), None).await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/api/v1/me", &fourth).await.status, StatusCode::OK);
+    let revoked = app.call(Method::DELETE, &path, Some(&second), None).await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get("/api/v1/me", &fourth).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.get("/api/v1/me", &second).await.status, StatusCode::OK);
+    let again = app.call(Method::DELETE, &path, Some(&second), None).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+
     // Changing the password ends every other session.
     let wrong = app
         .post(

@@ -50,6 +50,8 @@ pub struct TestApp {
     _mail_home: Option<Arc<tempfile::TempDir>>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// The sockets of an in-process server, told to go when it stops.
+    hub: Option<Arc<confab_service::Hub>>,
 }
 
 /// A response: status, headers and JSON body (`Value::Null` when empty).
@@ -94,6 +96,31 @@ impl TestApp {
         options: confab_http::HttpOptions,
         limits: confab_http::ServeOptions,
     ) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(listener, stores, realtime, policy, options, limits).await
+    }
+
+    /// Stop this server and serve its stores again at the same address,
+    /// with fresh in-process real time: what clients see of a restart.
+    pub async fn restart(self, policy: Policy, options: confab_http::HttpOptions) -> Self {
+        let address: std::net::SocketAddr = self.base["http://".len()..].parse().unwrap();
+        let stores = self.stores.clone();
+        self.stop().await;
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .expect("the address again");
+        let limits = confab_http::ServeOptions::default();
+        Self::start_on(listener, stores, memory_realtime(), policy, options, limits).await
+    }
+
+    async fn start_on(
+        listener: tokio::net::TcpListener,
+        stores: Stores,
+        realtime: Realtime,
+        policy: Policy,
+        options: confab_http::HttpOptions,
+        limits: confab_http::ServeOptions,
+    ) -> Self {
         let state = realtime.state.clone();
         let mail_home = Arc::new(tempfile::tempdir().expect("a mail directory"));
         let mailer = confab_mail::DirectoryMailer::new(
@@ -103,8 +130,7 @@ impl TestApp {
         .expect("a mail directory");
         let services =
             Services::new(stores.clone(), realtime, policy).with_mailer(Arc::new(mailer));
-        let (app, _hub) = confab_http::router(services, options);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (app, hub) = confab_http::router(services, options);
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(confab_http::serve(listener, app, limits, async {
@@ -120,6 +146,7 @@ impl TestApp {
             _mail_home: Some(mail_home),
             stop: Some(stop),
             task: Some(task),
+            hub: Some(hub),
         }
     }
 
@@ -142,6 +169,7 @@ impl TestApp {
             http: reqwest::Client::new(),
             stop: None,
             task: None,
+            hub: None,
         }
     }
 
@@ -149,6 +177,10 @@ impl TestApp {
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+        if let Some(hub) = self.hub.take() {
+            // As a node does on shutdown: sockets are told to go (1001).
+            hub.shut_down();
         }
         if let Some(task) = self.task.take() {
             // Open WebSockets keep the server waiting: a test that leaves

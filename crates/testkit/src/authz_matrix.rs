@@ -38,6 +38,7 @@ pub fn access_of(operation: &str) -> Option<Access> {
             Account
         }
         "POST /me/mfa/enroll" | "POST /me/mfa/confirm" | "POST /me/mfa/disable" => Account,
+        "DELETE /me/sessions/{session}" => Account,
         "POST /auth/verify-email" | "POST /me/email/verification" => Account,
         "GET /workspaces" | "POST /workspaces" | "POST /invitations/accept" | "GET /ws" => Account,
         "GET /workspaces/{workspace}"

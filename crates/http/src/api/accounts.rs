@@ -1,6 +1,6 @@
 //! Accounts: sign-up, login (with MFA), logout, profile, password, sessions.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -27,6 +27,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(me, update_me, deactivate_me))
         .routes(routes!(change_password))
         .routes(routes!(sessions))
+        .routes(routes!(revoke_session))
         .routes(routes!(mfa_enroll))
         .routes(routes!(mfa_confirm))
         .routes(routes!(mfa_disable))
@@ -336,6 +337,19 @@ async fn sessions(
         .map(|s| SessionView::new(s, &caller.session.id))
         .collect();
     Ok(Json(SessionList { sessions }))
+}
+
+/// End one of the caller's sessions (this one too, which logs out).
+#[utoipa::path(delete, path = "/me/sessions/{session}", tag = "accounts",
+    params(("session" = String, Path, description = "The `id` of a session from `GET /me/sessions`")),
+    responses((status = 204, description = "Revoked"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn revoke_session(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(session): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    app.revoke_session(&caller, &session).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(post, path = "/me/mfa/enroll", tag = "accounts", request_body = PasswordBody,

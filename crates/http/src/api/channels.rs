@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 
 use super::parse_id;
 use crate::extract::{ApiJson, ApiQuery, Authed};
-use crate::wire::{cursor, double_option, ChannelMemberView, ChannelView, ErrorBody};
+use crate::wire::{cursor, double_option, ChannelMemberView, ChannelView, ErrorBody, WithPerson};
 use crate::{ApiError, AppState};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -57,7 +57,7 @@ struct ChannelPage {
 /// One page of channel members.
 #[derive(Serialize, ToSchema)]
 struct ChannelMemberPage {
-    members: Vec<ChannelMemberView>,
+    members: Vec<WithPerson<ChannelMemberView>>,
     next_cursor: Option<String>,
 }
 
@@ -325,7 +325,7 @@ async fn members(
         members: page
             .items
             .into_iter()
-            .map(ChannelMemberView::from)
+            .map(|(member, user)| WithPerson::new(member, user))
             .collect(),
         next_cursor: page.next.map(|k| cursor::encode(&k.to_string())),
     }))

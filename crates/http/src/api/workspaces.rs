@@ -19,7 +19,8 @@ use utoipa_axum::routes;
 use super::parse_id;
 use crate::extract::{ApiJson, ApiQuery, Authed};
 use crate::wire::{
-    cursor, double_option, ChannelBrief, ErrorBody, InvitationView, MemberView, WorkspaceView,
+    cursor, double_option, ChannelBrief, ErrorBody, InvitationView, MemberView, WithPerson,
+    WorkspaceView,
 };
 use crate::{ApiError, AppState};
 
@@ -64,20 +65,10 @@ struct WorkspaceList {
     workspaces: Vec<WorkspaceAnswer>,
 }
 
-/// A member with the public part of their account.
-#[derive(Serialize, ToSchema)]
-struct MemberEntry {
-    #[serde(flatten)]
-    member: MemberView,
-    display_name: String,
-    username: String,
-    avatar_url: Option<String>,
-}
-
 /// One page of members.
 #[derive(Serialize, ToSchema)]
 struct MemberPage {
-    members: Vec<MemberEntry>,
+    members: Vec<WithPerson<MemberView>>,
     /// Pass as `cursor` for the next page; absent on the last page.
     next_cursor: Option<String>,
 }
@@ -268,12 +259,7 @@ async fn members(
         members: page
             .items
             .into_iter()
-            .map(|(member, user)| MemberEntry {
-                display_name: user.display_name,
-                username: user.username,
-                avatar_url: user.avatar_url,
-                member: member.into(),
-            })
+            .map(|(member, user)| WithPerson::new(member, user))
             .collect(),
         next_cursor: page.next.map(|k| cursor::encode(&k.to_string())),
     }))
