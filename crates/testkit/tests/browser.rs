@@ -216,6 +216,7 @@ async fn accessibility_problems(browser: &Client, screen: &str) -> Vec<String> {
 /// Click the first element matching `css` (actions show on hover, so the
 /// click is sent by the page).
 async fn click(browser: &Client, css: &str) {
+    wait_for(browser, css).await;
     let clicked = browser
         .execute(
             "const el = document.querySelector(arguments[0]); if (el) el.click(); return !!el;",
@@ -241,6 +242,30 @@ where
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Open the channel of the sidebar link at `link`, whose header then shows
+/// `title`. The sidebar is redrawn as events arrive, and a click on a link
+/// that was just replaced goes nowhere: click again until it opens.
+async fn open_channel(browser: &Client, link: &str, title: &str) {
+    wait_for(browser, link).await;
+    eventually(|| async {
+        let header = browser
+            .execute(
+                "const h = document.querySelector('.channel-header h1');
+                 if (h && h.textContent.includes(arguments[1])) return h.textContent;
+                 document.querySelector(arguments[0])?.click();
+                 return h ? h.textContent : null;",
+                vec![json!(link), json!(title)],
+            )
+            .await
+            .unwrap();
+        match header.as_str() {
+            Some(h) if h.contains(title) => Ok(()),
+            _ => Err(format!("{link} never opened {title:?} (header {header})")),
+        }
+    })
+    .await;
 }
 
 /// Wait until the element at `css` shows `text`.
@@ -450,32 +475,29 @@ async fn two_people_chat_live_and_nothing_in_a_message_runs() {
         wait_for(&bob, ".join[data-channel=design]").await;
         click(&bob, ".join[data-channel=design]").await;
         wait_for_text(&bob, ".channel-header h1", "# design").await;
-        click(&bob, &format!(".sidebar a:not([href$='{design_id}'])")).await;
-        wait_for_text(&bob, ".channel-header h1", "# general").await;
+        open_channel(&bob, &format!(".sidebar a:not([href$='{design_id}'])"), "# general").await;
         say(&ann, "design review at 3").await;
         let badge = format!(".sidebar a[href$='{design_id}'] .badge");
         wait_for_text(&bob, &badge, "1").await;
         screenshot(&bob, "unread-phone-dark").await;
-        click(&bob, &format!(".sidebar a[href$='{design_id}']")).await;
+        open_channel(&bob, &format!(".sidebar a[href$='{design_id}']"), "# design").await;
         wait_for_message(&bob, "design review at 3").await;
         let badges = ask(&bob, &format!("return document.querySelectorAll(\"{badge}\").length;")).await;
         assert_eq!(badges, json!(0));
-        click(&ann, &format!(".sidebar a:not([href$='{design_id}'])")).await;
-        wait_for_text(&ann, ".channel-header h1", "# general").await;
+        open_channel(&ann, &format!(".sidebar a:not([href$='{design_id}'])"), "# general").await;
 
         // Ann starts a direct conversation with Bob from the people picker;
         // it is named after him, and he gets it live.
         click(&ann, ".new-message").await;
-        wait_for(&ann, ".person[data-username=bob]").await;
         click(&ann, ".person[data-username=bob]").await;
+        click(&ann, ".start-conversation").await;
         wait_for_text(&ann, ".channel-header h1", "bob display").await;
         say(&ann, "just between us").await;
         wait_for_text(&bob, ".sidebar", "ann display").await;
 
         // Bob leaves a draft in general, jumps with Ctrl+K, comes back with
         // Alt+Down: the draft is there, and still after a reload.
-        click(&bob, &format!(".sidebar a:not([href$='{design_id}'])")).await;
-        wait_for_text(&bob, ".channel-header h1", "# general").await;
+        open_channel(&bob, &format!(".sidebar a:not([href$='{design_id}'])"), "# general").await;
         let composer = wait_for(&bob, ".composer textarea").await;
         composer.send_keys("half a thought").await.unwrap();
         composer.send_keys("\u{E009}k\u{E000}").await.unwrap();
@@ -507,6 +529,372 @@ async fn two_people_chat_live_and_nothing_in_a_message_runs() {
         let retry = ask(&ann, "return document.querySelector('.message .failed button').textContent;").await;
         assert_eq!(retry, json!("Retry"));
         screenshot(&ann, "rate-limited").await;
+
+        ann.close().await.unwrap();
+        bob.close().await.unwrap();
+        app.stop().await;
+    })
+    .await;
+}
+
+/// Set an input's value as a person would (the page hears `input`).
+async fn fill(browser: &Client, css: &str, value: &str) {
+    let element = wait_for(browser, css).await;
+    element.clear().await.unwrap();
+    element.send_keys(value).await.unwrap();
+}
+
+/// The text `script` answers.
+async fn text_of(browser: &Client, script: &str) -> String {
+    ask(browser, script)
+        .await
+        .as_str()
+        .unwrap_or_else(|| panic!("no text from {script}"))
+        .to_owned()
+}
+
+/// Wait until `script` answers `expected`.
+async fn wait_until(browser: &Client, script: &str, expected: Value) {
+    eventually(|| async {
+        let seen = ask(browser, script).await;
+        if seen == expected {
+            Ok(())
+        } else {
+            Err(format!("{script} answered {seen}, not {expected}"))
+        }
+    })
+    .await;
+}
+
+/// The text a QR code on screen holds, read back from its screenshot.
+async fn read_qr(element: &fantoccini::elements::Element) -> String {
+    let png = element.screenshot().await.unwrap();
+    let decoder = png::Decoder::new(std::io::Cursor::new(png));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let frame = reader.next_frame(&mut pixels).unwrap();
+    let channels = frame.color_type.samples();
+    let (width, height) = (frame.width as usize, frame.height as usize);
+    let mut image = rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| {
+        pixels[(y * width + x) * channels]
+    });
+    let grids = image.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the picture");
+    grids[0].decode().expect("a readable QR code").1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(confab_browser), ignore = "set CONFAB_TEST_CHROMEDRIVER to run")]
+async fn people_channels_accounts_and_a_restart() {
+    with_sqlite(|stores| async move {
+        let options = HttpOptions {
+            public_url: None,
+            ..HttpOptions::default()
+        };
+        let mut app = app(stores, Policy::default()).await;
+        let driver = Driver::start();
+        let ann = driver.browser(1280, 800, false).await;
+        let bob = driver.browser(1280, 800, true).await;
+
+        // Ann makes a workspace and a link in the members dialog; Bob
+        // joins by it, Cara through the API.
+        sign_up(&ann, &app.base, "ann").await;
+        fill(&ann, "#new-workspace", "Acme\u{E007}").await;
+        wait_for(&ann, ".sidebar li.active a").await;
+        let general = text_of(
+            &ann,
+            "return document.querySelector('.sidebar li.active a').href;",
+        )
+        .await;
+        let general = reqwest::Url::parse(&general).unwrap();
+        let workspace = general.path().split('/').nth(2).unwrap().to_owned();
+        click(&ann, ".show-members").await;
+        wait_for(&ann, ".invite-form").await;
+        click(&ann, ".invite-form button[type=submit]").await;
+        let link = wait_for(&ann, ".invite-link")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(link.starts_with(&format!("{}/invite/", app.base)), "{link}");
+        let problems = accessibility_problems(&ann, "members dialog").await;
+        assert!(problems.is_empty(), "{problems:#?}");
+        click(&ann, ".close-dialog").await;
+        sign_up(&bob, &app.base, "bob").await;
+        bob.goto(&link).await.unwrap();
+        wait_for(&bob, ".composer textarea").await;
+        app.sign_up("cara").await;
+        let cara = app.log_in("cara").await;
+        let ann_api = app.log_in("ann").await;
+        app.join(&ann_api, &workspace, &cara, "member").await;
+        let cara_id = app.user_id(&cara).await;
+
+        // Bob sets himself away with a status; Ann sees it by his name.
+        click(&bob, ".my-status").await;
+        wait_for(&bob, "input[name=status][value=away]")
+            .await
+            .click()
+            .await
+            .unwrap();
+        fill(&bob, "#custom-status", "At lunch").await;
+        click(&bob, ".status-form button[type=submit]").await;
+        wait_for_text(&bob, ".my-status", "At lunch").await;
+        ann.refresh().await.unwrap();
+        click(&ann, ".show-members").await;
+        wait_for(
+            &ann,
+            ".member-list li[data-username=bob] .presence-dot.away",
+        )
+        .await;
+        click(&ann, ".close-dialog").await;
+
+        // A group conversation from the people picker.
+        click(&ann, ".new-message").await;
+        click(&ann, ".person[data-username=bob]").await;
+        click(&ann, ".person[data-username=cara]").await;
+        wait_for_text(&ann, ".start-conversation", "Start a group of 3").await;
+        click(&ann, ".start-conversation").await;
+        wait_for_text(&ann, ".channel-header h1", "bob display, cara display").await;
+        say(&ann, "the three of us").await;
+        wait_for_text(&bob, ".sidebar", "ann display, cara display").await;
+        screenshot(&ann, "group-desktop-light").await;
+
+        // @ suggests people; Enter takes the suggestion, and the mention
+        // counts for Bob in general while he is elsewhere.
+        let general_id = general.path().rsplit('/').next().unwrap().to_owned();
+        let group_link = format!(".sidebar a:not([href$='{general_id}'])");
+        open_channel(&bob, &group_link, "ann display, cara display").await;
+        ann.goto(general.as_str()).await.unwrap();
+        let composer = wait_for(&ann, ".composer textarea").await;
+        composer.send_keys("@bo").await.unwrap();
+        wait_for(
+            &ann,
+            ".mention-list li[data-username=bob][aria-selected=true]",
+        )
+        .await;
+        composer.send_keys("\u{E007}").await.unwrap();
+        let draft = "return document.querySelector('.composer textarea').value;";
+        assert_eq!(ask(&ann, draft).await, json!("@bob "));
+        composer.send_keys("look at this\u{E007}").await.unwrap();
+        say(&ann, "and one more").await;
+        wait_for_text(
+            &bob,
+            &format!(".sidebar a[href$='{general_id}'] .badge.mention"),
+            "1",
+        )
+        .await;
+
+        // Back in general, a divider marks where Bob stopped reading.
+        open_channel(
+            &bob,
+            &format!(".sidebar a[href$='{general_id}']"),
+            "# general",
+        )
+        .await;
+        wait_for_message(&bob, "and one more").await;
+        let after_divider = ask(
+            &bob,
+            "const d = document.querySelector('.new-divider');
+             return d ? d.nextElementSibling.innerText : null;",
+        )
+        .await;
+        assert!(
+            after_divider
+                .as_str()
+                .unwrap_or("")
+                .contains("@bob look at this"),
+            "{after_divider}"
+        );
+        screenshot(&bob, "new-messages-desktop-dark").await;
+
+        // A channel: its topic set in its details reaches Bob live; it is
+        // archived (read-only) and unarchived; Bob leaves it.
+        click(&ann, ".add-channel").await;
+        fill(&ann, "#channel-name", "ops\u{E007}").await;
+        wait_for_text(&ann, ".channel-header h1", "# ops").await;
+        let ops = ann.current_url().await.unwrap();
+        let ops_id = ops.path().rsplit('/').next().unwrap().to_owned();
+        click(&bob, ".browse-channels").await;
+        wait_for(&bob, ".join[data-channel=ops]").await;
+        click(&bob, ".join[data-channel=ops]").await;
+        wait_for_text(&bob, ".channel-header h1", "# ops").await;
+        click(&ann, ".channel-details").await;
+        fill(&ann, "#channel-topic", "Deploys and incidents\u{E007}").await;
+        wait_for_text(&ann, ".modal .form-status", "Saved.").await;
+        wait_for_text(&bob, ".channel-header .topic", "Deploys and incidents").await;
+        let problems = accessibility_problems(&ann, "channel details").await;
+        assert!(problems.is_empty(), "{problems:#?}");
+        click(&ann, ".archive-channel").await;
+        wait_until(
+            &bob,
+            "return document.querySelector('.composer textarea').disabled;",
+            json!(true),
+        )
+        .await;
+        click(&ann, ".channel-details").await;
+        click(&ann, ".unarchive-channel").await;
+        wait_until(
+            &bob,
+            "return document.querySelector('.composer textarea').disabled;",
+            json!(false),
+        )
+        .await;
+        click(&bob, ".channel-details").await;
+        click(&bob, ".leave-channel").await;
+        wait_for_text(&bob, ".channel-header h1", "# general").await;
+        let ops_links =
+            format!("return document.querySelectorAll(\".sidebar a[href$='{ops_id}']\").length;");
+        assert_eq!(ask(&bob, &ops_links).await, json!(0));
+
+        // Ann makes Bob an admin: his settings button appears. She
+        // deactivates Cara, then brings her back, and renames the workspace.
+        click(&ann, ".show-members").await;
+        let role = wait_for(&ann, ".member-list li[data-username=bob] select.role").await;
+        role.select_by_value("admin").await.unwrap();
+        wait_for_text(&ann, ".modal .form-status", "bob display is now admin").await;
+        wait_for(&bob, ".workspace-settings-button").await;
+        click(&ann, ".member-list li[data-username=cara] .deactivate").await;
+        wait_for(&ann, ".member-list li[data-username=cara] .reactivate").await;
+        assert_eq!(app.get("/api/v1/me", &cara).await.status.as_u16(), 200);
+        let cara_sees = app
+            .get(&format!("/api/v1/workspaces/{workspace}"), &cara)
+            .await;
+        assert_eq!(cara_sees.status.as_u16(), 404, "{cara_sees:?}");
+        screenshot(&ann, "members-desktop-light").await;
+        click(&ann, ".member-list li[data-username=cara] .reactivate").await;
+        wait_for(&ann, ".member-list li[data-username=cara] .deactivate").await;
+        let cara_back = app
+            .get(
+                &format!("/api/v1/workspaces/{workspace}/members?status=active"),
+                &cara,
+            )
+            .await;
+        let active: Vec<&str> = cara_back.body["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["user_id"].as_str().unwrap())
+            .collect();
+        assert!(active.contains(&cara_id.as_str()), "{cara_back:?}");
+        click(&ann, ".close-dialog").await;
+        click(&ann, ".workspace-settings-button").await;
+        fill(&ann, "#ws-name", "Acme Corp").await;
+        fill(&ann, "#ws-retention", "90").await;
+        click(&ann, ".workspace-settings button[type=submit]").await;
+        wait_for_text(&ann, ".top .workspace-name", "Acme Corp").await;
+        let saved = app
+            .get(&format!("/api/v1/workspaces/{workspace}"), &ann_api)
+            .await;
+        assert_eq!(
+            saved.body["workspace"]["settings"]["retention_days"],
+            json!(90)
+        );
+        click(&ann, ".close-dialog").await;
+
+        // The account page: profile, sessions (the API's is revoked), the
+        // e-mail link, and two-factor login with a QR code that reads back.
+        click(&ann, ".top .account").await;
+        fill(&ann, "#settings-display_name", "Ann Example").await;
+        ann.find(Locator::Css("#settings-timezone"))
+            .await
+            .unwrap()
+            .select_by_value("Asia/Tokyo")
+            .await
+            .unwrap();
+        click(&ann, ".profile button[type=submit]").await;
+        wait_for_text(&ann, ".profile .form-status", "Saved.").await;
+        let me = app.get("/api/v1/me", &ann_api).await;
+        assert_eq!(me.body["display_name"], json!("Ann Example"));
+        assert_eq!(me.body["timezone"], json!("Asia/Tokyo"));
+        wait_until(
+            &ann,
+            "return document.querySelectorAll('.session-list li').length;",
+            json!(2),
+        )
+        .await;
+        click(&ann, ".session-list li:not(:has(.this-device)) .revoke").await;
+        wait_until(
+            &ann,
+            "return document.querySelectorAll('.session-list li').length;",
+            json!(1),
+        )
+        .await;
+        assert_eq!(app.get("/api/v1/me", &ann_api).await.status.as_u16(), 401);
+        let problems = accessibility_problems(&ann, "account").await;
+        assert!(problems.is_empty(), "{problems:#?}");
+
+        fill(&ann, ".mfa input[name=password]", "ann-password\u{E007}").await;
+        let qr = wait_for(&ann, "canvas.qr").await;
+        let uri = read_qr(&qr).await;
+        assert!(uri.starts_with("otpauth://totp/"), "{uri}");
+        let secret = text_of(
+            &ann,
+            "return document.querySelector('.mfa-secret').textContent;",
+        )
+        .await;
+        assert!(
+            uri.contains(&format!("secret={secret}")),
+            "{uri} holds {secret}"
+        );
+        screenshot(&ann, "mfa-desktop-light").await;
+        let code = confab_testkit::app::totp_code(&secret, 0);
+        fill(&ann, ".mfa input[name=code]", &format!("{code}\u{E007}")).await;
+        wait_for_text(&ann, ".mfa", "On: logging in asks for a code").await;
+
+        let mail_code = app.verification_code("ann@example.test");
+        ann.goto(&format!("{}/verify-email?token={mail_code}", app.base))
+            .await
+            .unwrap();
+        wait_for_text(&ann, "main [role=status]", "ann@example.test is confirmed").await;
+
+        // Logging in again asks for the code.
+        ann.goto(&format!("{}/settings", app.base)).await.unwrap();
+        click(&ann, ".session-list li .revoke").await;
+        wait_for(&ann, "input[name=email]")
+            .await
+            .send_keys("ann@example.test")
+            .await
+            .unwrap();
+        fill(&ann, "input[name=password]", "ann-password\u{E007}").await;
+        // The code just used may not serve twice: wait for the next one.
+        let next = loop {
+            let next = confab_testkit::app::totp_code(&secret, 0);
+            if next != code {
+                break next;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        fill(&ann, "input[name=code]", &format!("{next}\u{E007}")).await;
+        wait_for(&ann, "main.home").await;
+
+        // The server restarts under Bob: he reconnects by himself, sees
+        // what came meanwhile once, and loses nothing he saw.
+        bob.goto(general.as_str()).await.unwrap();
+        wait_for_message(&bob, "and one more").await;
+        let before = shown(&bob).await;
+        app = app.restart(Policy::default(), options.clone()).await;
+        wait_for_text(&bob, ".connection", "Reconnecting").await;
+        let post = app
+            .post(
+                &format!("/api/v1/channels/{general_id}/messages"),
+                Some(&cara),
+                json!({"content": "after the restart"}),
+            )
+            .await;
+        assert_eq!(post.status.as_u16(), 201, "{post:?}");
+        wait_for_message(&bob, "after the restart").await;
+        let after = shown(&bob).await;
+        assert_eq!(after.len(), before.len() + 1, "{before:#?}\n{after:#?}");
+        assert_eq!(&after[..before.len()], &before[..]);
+        assert_eq!(
+            text_of(
+                &bob,
+                "return document.querySelector('.connection').textContent;"
+            )
+            .await,
+            ""
+        );
 
         ann.close().await.unwrap();
         bob.close().await.unwrap();

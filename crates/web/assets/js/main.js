@@ -4,6 +4,8 @@
 import * as api from './api.js';
 import { h, replace } from './dom.js';
 import { showAuth } from './views/auth.js';
+import { showSettings, showVerifyEmail } from './views/settings.js';
+import { setTimeZone } from './time.js';
 import { closeWorkspace, showHome, showWorkspace } from './views/workspace.js';
 
 const root = /** @type {HTMLElement} */ (document.getElementById('app'));
@@ -26,14 +28,21 @@ async function route() {
     user = null;
     showAuth(root, path === '/signup' ? 'signup' : 'login', (signedIn) => {
       user = signedIn;
+      setTimeZone(user.timezone);
       navigate(sessionStorage.getItem('confab.after-login') || '/');
       sessionStorage.removeItem('confab.after-login');
     });
     return;
   }
+  if (path === '/verify-email') {
+    closeWorkspace();
+    await showVerifyEmail(root);
+    return;
+  }
   if (!user) {
     try {
       user = await api.get('/me');
+      setTimeZone(user.timezone);
     } catch (error) {
       if (error instanceof api.ApiError && error.status === 401) {
         sessionStorage.setItem('confab.after-login', path);
@@ -49,8 +58,16 @@ async function route() {
     navigate(`/w/${joined.membership.workspace_id}`);
     return;
   }
+  if (path === '/settings') {
+    closeWorkspace();
+    await showSettings(root, user, (changed) => {
+      user = changed;
+    }, navigate);
+    return;
+  }
   const inWorkspace = path.match(/^\/w\/([^/]+)(?:\/c\/([^/]+))?/);
   if (inWorkspace) {
+    sessionStorage.setItem('confab.last-workspace', path);
     await showWorkspace(root, user, inWorkspace[1], inWorkspace[2] || null, navigate);
     return;
   }

@@ -3,6 +3,8 @@
 
 /** Close code of a socket whose session ended: do not reconnect. */
 const SESSION_ENDED = 4001;
+/** How often an open socket says it is still there (keeps presence). */
+const PING_EVERY_MS = 60_000;
 
 export class Gateway {
   /**
@@ -31,13 +33,17 @@ export class Gateway {
       if (event.cursor) this.cursor = event.cursor;
       if (event.type === 'hello') {
         this.attempts = 0;
+        clearInterval(this.pinger);
+        this.pinger = setInterval(() => this.send({ type: 'ping' }), PING_EVERY_MS);
         this.onState('online');
         return;
       }
       this.onEvent(event);
     });
     socket.addEventListener('close', (close) => {
-      if (this.socket !== socket || this.stopped) return;
+      if (this.socket !== socket) return;
+      clearInterval(this.pinger);
+      if (this.stopped) return;
       if (close.code === SESSION_ENDED) {
         this.onState('ended');
         return;
@@ -47,6 +53,14 @@ export class Gateway {
       this.attempts += 1;
       setTimeout(() => this.start(), pause);
     });
+  }
+
+  /**
+   * Send a message to the server when the socket is open (dropped when not).
+   * @param {object} message
+   */
+  send(message) {
+    if (this.socket && this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
   }
 
   /** Close for good (logging out, switching workspace). */

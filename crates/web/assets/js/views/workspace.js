@@ -5,8 +5,11 @@
 import * as api from '../api.js';
 import { h, replace } from '../dom.js';
 import { render } from '../markdown.js';
+import { mentionAutocomplete } from '../mentions.js';
 import { Gateway } from '../socket.js';
 import { dayLabel, shortTime } from '../time.js';
+import { showMembers, showWorkspaceSettings, openDialog } from './admin.js';
+import { showChannelDetails } from './channel-details.js';
 
 /** The common reactions, by the names the API uses. */
 const EMOJI = {
@@ -18,6 +21,14 @@ const EMOJI = {
   white_check_mark: '\u{2705}',
 };
 const QUICK_REACTIONS = ['thumbsup', 'heart', 'tada', 'eyes'];
+/**
+ * Most messages of a channel kept loaded: older ones are dropped as newer
+ * arrive (and newer ones while reading far back), so that a long session
+ * keeps a bounded page.
+ */
+const MAX_LOADED = 300;
+/** Messages asked for per page. */
+const PAGE = 50;
 
 /**
  * The unsent text of a channel, kept in this browser.
@@ -114,18 +125,26 @@ class WorkspaceView {
     /** @type {Map<string, any>} the open channel's messages by id */
     this.messages = new Map();
     this.older = null;
+    /** @type {string|null} the newest loaded id when newer ones are not loaded */
+    this.newer = null;
+    /** @type {string|null} the read marker when the channel opened, when it had unread */
+    this.readMarker = null;
+    /** @type {Map<string, any>} user id to presence */
+    this.presence = new Map();
     this.gateway = new Gateway((event) => this.onEvent(event), (state) => this.onSocket(state));
   }
 
   async open(channelId) {
-    const [{ workspace }, { channels }] = await Promise.all([
+    const [{ workspace, membership }, { channels }] = await Promise.all([
       api.get(`/workspaces/${this.workspaceId}`),
       api.get(`/workspaces/${this.workspaceId}/channels`),
     ]);
     this.workspace = workspace;
+    this.membership = membership;
     this.channels = channels.map((c) => c.channel);
     this.layout();
     await this.loadMembers();
+    await this.loadPresence();
     this.gateway.start();
     this.keys = (event) => this.onKey(event);
     document.addEventListener('keydown', this.keys);
@@ -215,7 +234,11 @@ class WorkspaceView {
     this.scroller = h('div', { class: 'scroller' }, this.list);
     this.scroller.addEventListener('scroll', () => {
       if (this.scroller.scrollTop < 40 && this.older) this.loadOlder();
+      const fromBottom = this.scroller.scrollHeight - this.scroller.scrollTop - this.scroller.clientHeight;
+      if (fromBottom < 200 && this.newer) this.loadNewer();
+      this.drawJump();
     });
+    this.jump = h('button', { type: 'button', class: 'jump-newest', hidden: true, onclick: () => this.jumpToNewest() }, 'Jump to newest ↓');
     this.connection = h('p', { class: 'connection', role: 'status' });
     this.composer = this.makeComposer();
     const top = h(
@@ -231,9 +254,14 @@ class WorkspaceView {
         title: 'Search is not available yet',
         'aria-label': 'Search (not available yet)',
       }),
-      h('span', { class: 'me' }, this.user.display_name),
+      (this.statusButton = h('button', { type: 'button', class: 'my-status', onclick: () => this.showStatus() })),
+      h('button', { type: 'button', class: 'show-members', onclick: () => showMembers(this.context()) }, 'Members'),
+      this.isAdmin() &&
+        h('button', { type: 'button', class: 'workspace-settings-button', onclick: () => showWorkspaceSettings(this.context()) }, 'Settings'),
+      h('a', { href: '/settings', 'data-route': '', class: 'account' }, 'Account'),
       h('button', { type: 'button', onclick: () => this.logOut() }, 'Log out'),
     );
+    this.drawStatus();
     this.typingLine = h('p', { class: 'typing', 'aria-live': 'polite' });
     const main = h(
       'main',
@@ -241,16 +269,113 @@ class WorkspaceView {
       this.header,
       this.connection,
       this.scroller,
+      this.jump,
       h('div', { class: 'bottom' }, this.typingLine, this.composer),
     );
     replace(this.root, h('div', { class: 'shell' }, top, this.sidebar, main));
     this.drawSidebar();
   }
 
+  isAdmin() {
+    return this.membership.role === 'owner' || this.membership.role === 'admin';
+  }
+
+  /** What the members and settings dialogs need of this view. */
+  context() {
+    return {
+      workspace: this.workspace,
+      membership: this.membership,
+      user: this.user,
+      presenceOf: (id) => this.presenceOf(id),
+      onWorkspace: (workspace) => {
+        this.workspace = workspace;
+        this.root.querySelector('.workspace-name').textContent = workspace.name;
+      },
+    };
+  }
+
+  /** @param {string} userId @returns {'online'|'away'|'offline'} */
+  presenceOf(userId) {
+    const known = this.presence.get(userId);
+    return known ? known.status : 'offline';
+  }
+
+  /** The presence of the members, in pages of the API's size. */
+  async loadPresence() {
+    const ids = [...new Set([this.user.id, ...this.members.map((m) => m.user_id)])];
+    for (let i = 0; i < ids.length; i += 500) {
+      try {
+        const { presence } = await api.get(`/workspaces/${this.workspaceId}/presence?user_ids=${ids.slice(i, i + 500).join(',')}`);
+        for (const p of presence) this.presence.set(p.user_id, p);
+      } catch {
+        // Presence is a nicety: the chat works without it.
+      }
+    }
+  }
+
+  /** The caller's own presence in the top bar. */
+  drawStatus() {
+    const mine = this.presence.get(this.user.id);
+    const status = mine && mine.status === 'away' ? 'away' : 'online';
+    replace(
+      this.statusButton,
+      h('span', { class: `presence-dot ${status}`, 'aria-hidden': 'true' }),
+      ` ${this.user.display_name}`,
+      mine && mine.custom_status ? h('span', { class: 'custom-status' }, ` · ${mine.custom_status}`) : null,
+    );
+    this.statusButton.setAttribute('aria-label', `Your status: ${status}${mine && mine.custom_status ? `, ${mine.custom_status}` : ''}. Change it`);
+  }
+
+  /** Set away or online, and a status text. */
+  showStatus() {
+    const mine = this.presence.get(this.user.id) || {};
+    const status = h('p', { class: 'form-status', role: 'status' });
+    const form = h(
+      'form',
+      { class: 'status-form' },
+      h(
+        'fieldset',
+        {},
+        h('legend', {}, 'You are'),
+        ...['online', 'away'].map((value) =>
+          h(
+            'label',
+            { class: 'check' },
+            h('input', { type: 'radio', name: 'status', value, checked: (mine.status === 'away' ? 'away' : 'online') === value }),
+            ` ${value === 'online' ? 'Active' : 'Away'}`,
+          ),
+        ),
+      ),
+      h('label', { for: 'custom-status' }, 'Status text'),
+      h('input', { id: 'custom-status', name: 'custom_status', maxlength: 100, value: mine.custom_status || '', placeholder: 'In a meeting' }),
+      h('button', { type: 'submit', class: 'primary' }, 'Save'),
+      status,
+    );
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const values = Object.fromEntries(new FormData(form));
+      try {
+        const saved = await api.call('PUT', `/workspaces/${this.workspaceId}/presence`, {
+          status: values.status,
+          custom_status: values.custom_status || null,
+        });
+        this.presence.set(this.user.id, saved);
+        this.drawStatus();
+        dialog.remove();
+        this.statusButton.focus();
+      } catch (error) {
+        status.textContent = api.describe(error);
+      }
+    });
+    const dialog = openDialog('Your status', [form]);
+  }
+
   drawSidebar() {
     const item = (c) => {
       const counts = this.unread.get(c.id) || { unread: 0, mentions: 0 };
       const label = c.channel_type === 'public' || c.channel_type === 'private' ? `# ${c.name}` : this.conversationLabel(c);
+      const other = c.channel_type === 'direct' && (this.convoMembers?.get(c.id) || []).find((id) => id !== this.user.id);
+      const presence = other ? this.presenceOf(other) : null;
       return h(
         'li',
         { class: c.id === this.channelId ? 'active' : '' },
@@ -262,14 +387,19 @@ class WorkspaceView {
             'aria-current': c.id === this.channelId ? 'page' : undefined,
             class: counts.unread > 0 ? 'unread' : '',
           },
+          presence && h('span', { class: `presence-dot ${presence}`, role: 'img', 'aria-label': presence, 'data-presence': presence }),
+          presence && ' ',
           label,
+          c.is_archived && h('span', { class: 'archived-mark' }, ' (archived)'),
           counts.mentions > 0 && h('span', { class: 'badge mention', title: 'Mentions' }, String(counts.mentions)),
           counts.unread > 0 && counts.mentions === 0 && h('span', { class: 'badge', title: 'Unread' }, String(counts.unread)),
         ),
       );
     };
-    const channels = this.channels.filter((c) => c.channel_type === 'public' || c.channel_type === 'private');
-    const conversations = this.channels.filter((c) => !channels.includes(c));
+    // Archived channels stay out of the way, unless open.
+    const shown = this.channels.filter((c) => !c.is_archived || c.id === this.channelId);
+    const channels = shown.filter((c) => c.channel_type === 'public' || c.channel_type === 'private');
+    const conversations = shown.filter((c) => !channels.includes(c));
     replace(
       this.sidebar,
       h('h2', {}, 'Channels'),
@@ -315,6 +445,7 @@ class WorkspaceView {
         .get(`/channels/${channel.id}/members?limit=200`)
         .then((page) => {
           this.convoMembers.set(channel.id, page.members.map((m) => m.user_id));
+          for (const m of page.members) if (m.display_name) this.names.set(m.user_id, m.display_name);
           this.drawSidebar();
           if (channel.id === this.channelId) this.drawHeader();
         })
@@ -325,48 +456,61 @@ class WorkspaceView {
     return others.length > 0 ? others.join(', ') : channel.display_name || 'Conversation';
   }
 
-  /** Pick someone to talk to directly (the member list is read afresh). */
+  /** Pick one person (a direct conversation) or several (a group). */
   async showPeople() {
     await this.loadMembers();
-    const filter = h('input', { type: 'search', class: 'people-filter', 'aria-label': 'Find a person', placeholder: 'Find a person' });
-    const list = h('ul', {});
+    const chosen = new Set();
+    const filter = h('input', { type: 'search', class: 'people-filter', 'aria-label': 'Find people', placeholder: 'Find people' });
+    const list = h('ul', { class: 'people' });
+    const status = h('p', { class: 'form-error', role: 'alert' });
+    const start = h('button', { type: 'submit', class: 'primary start-conversation', disabled: true }, 'Start');
     const draw = () => {
       const query = filter.value.trim().toLowerCase();
       replace(
         list,
         ...this.members
           .filter((m) => m.user_id !== this.user.id)
-          .filter((m) => `${m.display_name} ${m.username}`.toLowerCase().includes(query))
+          .filter((m) => chosen.has(m.user_id) || `${m.display_name} ${m.username}`.toLowerCase().includes(query))
           .slice(0, 50)
           .map((m) =>
             h(
               'li',
               {},
               h(
-                'button',
-                {
-                  type: 'button',
+                'label',
+                { class: 'check' },
+                h('input', {
+                  type: 'checkbox',
                   class: 'person',
                   'data-username': m.username,
-                  onclick: async () => {
-                    try {
-                      const channel = await api.post(`/workspaces/${this.workspaceId}/conversations`, { users: [m.user_id] });
-                      this.panel = null;
-                      await this.reloadChannels();
-                      this.navigate(`/w/${this.workspaceId}/c/${channel.id}`);
-                    } catch (error) {
-                      this.notice(api.describe(error));
-                    }
+                  checked: chosen.has(m.user_id),
+                  onchange: (event) => {
+                    if (event.target.checked) chosen.add(m.user_id);
+                    else chosen.delete(m.user_id);
+                    start.disabled = chosen.size === 0;
+                    start.textContent = chosen.size > 1 ? `Start a group of ${chosen.size + 1}` : 'Start';
                   },
-                },
-                `${m.display_name} (@${m.username})`,
+                }),
+                ` ${m.display_name} (@${m.username})`,
               ),
             ),
           ),
       );
     };
     filter.addEventListener('input', draw);
-    this.panel = h('div', { class: 'side-panel', role: 'region', 'aria-label': 'New direct message' }, filter, list);
+    const form = h('form', { class: 'side-panel', 'aria-label': 'New conversation' }, filter, list, start, status);
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      try {
+        const channel = await api.post(`/workspaces/${this.workspaceId}/conversations`, { users: [...chosen] });
+        this.panel = null;
+        await this.reloadChannels();
+        this.navigate(`/w/${this.workspaceId}/c/${channel.id}`);
+      } catch (error) {
+        status.textContent = api.describe(error);
+      }
+    });
+    this.panel = form;
     this.drawSidebar();
     draw();
     filter.focus();
@@ -450,8 +594,36 @@ class WorkspaceView {
       this.header,
       h('h1', {}, channel ? this.title(channel) : 'Channel'),
       h('button', { type: 'button', class: 'show-pins', onclick: () => this.showPins() }, 'Pinned'),
+      channel &&
+        h('button', { type: 'button', class: 'channel-details', onclick: () => this.showDetails(channel) }, 'Details'),
       channel && channel.topic && h('p', { class: 'topic' }, channel.topic),
     );
+    const archived = Boolean(channel && channel.is_archived);
+    const box = this.composer.querySelector('textarea');
+    box.disabled = archived;
+    box.placeholder = archived ? 'This channel is archived: it can be read, not written to.' : 'Write a message';
+  }
+
+  showDetails(channel) {
+    showChannelDetails({
+      channel,
+      members: this.members,
+      nameOf: (id) => this.names.get(id) || 'Someone',
+      onChanged: (changed) => this.channelChanged(changed),
+      onLeft: async () => {
+        await this.reloadChannels();
+        const general = this.channels.find((c) => c.is_general) || this.channels[0];
+        if (general) this.navigate(`/w/${this.workspaceId}/c/${general.id}`);
+      },
+    });
+  }
+
+  /** A channel's new state (from an answer or an event). */
+  channelChanged(channel) {
+    const at = this.channels.findIndex((c) => c.id === channel.id);
+    if (at >= 0) this.channels[at] = channel;
+    this.drawSidebar();
+    if (channel.id === this.channelId) this.drawHeader();
   }
 
   /** How a channel is named in its header. */
@@ -464,6 +636,7 @@ class WorkspaceView {
   async refreshUnread() {
     const { channels } = await api.get(`/workspaces/${this.workspaceId}/unread`);
     this.unread = new Map(channels.map((c) => [c.channel_id, c]));
+    if (this.channelId) this.unread.delete(this.channelId);
     this.drawSidebar();
   }
 
@@ -475,11 +648,21 @@ class WorkspaceView {
     box.value = loadDraft(channelId);
     this.drawHeader();
     this.messages = new Map();
+    this.newer = null;
     replace(this.list);
-    const page = await api.get(`/channels/${channelId}/messages?limit=50`);
+    const [page, readState] = await Promise.all([
+      api.get(`/channels/${channelId}/messages?limit=${PAGE}`),
+      api.get(`/channels/${channelId}/read-state`).catch(() => null),
+    ]);
+    if (this.channelId !== channelId) return;
+    // The divider stays where the marker was when the channel opened.
+    this.readMarker = readState && readState.unread > 0 ? readState.last_read_message_id || '' : null;
     this.take(page);
+    this.openedNewest = this.loadedIds().pop() || '';
     this.draw();
-    this.scroller.scrollTop = this.scroller.scrollHeight;
+    const divider = this.list.querySelector('.new-divider');
+    if (divider) divider.scrollIntoView({ block: 'center' });
+    else this.scroller.scrollTop = this.scroller.scrollHeight;
     this.markRead();
     this.drawSidebar();
     box.focus();
@@ -491,14 +674,76 @@ class WorkspaceView {
     this.older = page.next_cursor || null;
   }
 
+  /** Loaded message ids, oldest first (not the pending ones). */
+  loadedIds() {
+    return [...this.messages.keys()].filter((id) => !id.startsWith('pending')).sort();
+  }
+
+  /** Drop the oldest (or newest) loaded messages beyond the bound. */
+  trim(dropNewest) {
+    const ids = this.loadedIds();
+    const extra = ids.length - MAX_LOADED;
+    if (extra <= 0) return;
+    const dropped = dropNewest ? ids.slice(ids.length - extra) : ids.slice(0, extra);
+    for (const id of dropped) this.messages.delete(id);
+    if (dropNewest) this.newer = ids[ids.length - extra - 1];
+    else this.older = ids[extra];
+  }
+
   async loadOlder() {
     const before = this.older;
     this.older = null;
     const height = this.scroller.scrollHeight;
-    const page = await api.get(`/channels/${this.channelId}/messages?limit=50&before=${before}`);
+    const page = await api.get(`/channels/${this.channelId}/messages?limit=${PAGE}&before=${before}`);
     this.take(page);
+    this.trim(true);
     this.draw();
     this.scroller.scrollTop = this.scroller.scrollHeight - height;
+  }
+
+  /** The next page toward the newest, when reading far back. */
+  async loadNewer() {
+    const after = this.newer;
+    if (!after || this.loadingNewer) return;
+    this.loadingNewer = true;
+    try {
+      const page = await api.get(`/channels/${this.channelId}/messages?limit=${PAGE}&after=${after}`);
+      for (const author of page.authors || []) this.names.set(author.user_id, author.display_name);
+      for (const message of page.messages) this.messages.set(message.id, message);
+      const ids = page.messages.map((m) => m.id).sort();
+      this.newer = page.messages.length < PAGE ? null : ids[ids.length - 1];
+      const top = this.scroller.scrollTop;
+      const first = this.list.querySelector('.message');
+      const offset = first ? first.offsetTop : 0;
+      this.trim(false);
+      this.draw();
+      const kept = first && first.dataset.id && this.list.querySelector(`[data-id="${first.dataset.id}"]`);
+      this.scroller.scrollTop = kept ? top + kept.offsetTop - offset : top;
+    } finally {
+      this.loadingNewer = false;
+    }
+  }
+
+  /** Show the newest messages (loading them again when far back). */
+  async jumpToNewest() {
+    if (this.newer) {
+      const page = await api.get(`/channels/${this.channelId}/messages?limit=${PAGE}`);
+      this.messages = new Map();
+      this.newer = null;
+      this.take(page);
+      this.draw();
+    }
+    this.scroller.scrollTop = this.scroller.scrollHeight;
+    this.drawJump();
+  }
+
+  /** Whether the newest message is in view. */
+  atBottom() {
+    return !this.newer && this.scroller.scrollHeight - this.scroller.scrollTop - this.scroller.clientHeight < 60;
+  }
+
+  drawJump() {
+    this.jump.hidden = this.atBottom();
   }
 
   draw() {
@@ -506,6 +751,7 @@ class WorkspaceView {
     const items = [];
     let lastDay = null;
     let lastAuthor = null;
+    let divided = false;
     for (const message of ordered) {
       const day = dayLabel(message.created_at);
       if (day !== lastDay) {
@@ -513,11 +759,22 @@ class WorkspaceView {
         lastDay = day;
         lastAuthor = null;
       }
+      const unseen =
+        this.readMarker !== null &&
+        !message.pending &&
+        message.id > this.readMarker &&
+        message.id <= this.openedNewest &&
+        message.user_id !== this.user.id;
+      if (unseen && !divided) {
+        items.push(h('li', { class: 'new-divider', role: 'separator' }, h('span', {}, 'New messages')));
+        divided = true;
+        lastAuthor = null;
+      }
       const grouped = lastAuthor === message.user_id;
       lastAuthor = message.user_id;
       items.push(this.messageItem(message, grouped));
     }
-    const atBottom = this.scroller.scrollHeight - this.scroller.scrollTop - this.scroller.clientHeight < 60;
+    const atBottom = this.atBottom();
     const editing = this.list.contains(document.activeElement) && document.activeElement.closest('.editor');
     replace(this.list, ...items);
     if (atBottom) this.scroller.scrollTop = this.scroller.scrollHeight;
@@ -528,6 +785,7 @@ class WorkspaceView {
         box.setSelectionRange(box.value.length, box.value.length);
       }
     }
+    this.drawJump();
   }
 
   messageItem(message, grouped) {
@@ -734,7 +992,9 @@ class WorkspaceView {
       this.signalTyping();
       saveDraft(this.channelId, box.value);
     });
+    const mentions = mentionAutocomplete(box, () => this.members || []);
     box.addEventListener('keydown', (event) => {
+      if (mentions.onKey(event)) return;
       if (event.key === 'ArrowUp' && box.value === '') {
         const mine = [...this.messages.values()]
           .filter((m) => m.user_id === this.user.id && !m.is_deleted && !m.pending)
@@ -767,6 +1027,7 @@ class WorkspaceView {
         'aria-label': 'Attach a file (not available yet)',
       }, '+'),
       box,
+      mentions.list,
     );
   }
 
@@ -811,7 +1072,9 @@ class WorkspaceView {
     for (const author of page.authors || []) this.names.set(author.user_id, author.display_name);
     this.thread = { parentId, replies: new Map(page.messages.map((m) => [m.id, m])) };
     const box = h('textarea', { rows: 1, 'aria-label': 'Reply', placeholder: 'Reply in the thread' });
+    const mentions = mentionAutocomplete(box, () => this.members || []);
     box.addEventListener('keydown', async (event) => {
+      if (mentions.onKey(event)) return;
       if (event.key === 'Escape') this.closeThread();
       if (event.key !== 'Enter' || event.shiftKey || event.isComposing) return;
       event.preventDefault();
@@ -844,7 +1107,7 @@ class WorkspaceView {
         h('button', { type: 'button', class: 'close-thread', 'aria-label': 'Close the thread', onclick: () => this.closeThread() }, '×'),
       ),
       this.threadList,
-      h('form', { class: 'composer', onsubmit: (event) => event.preventDefault() }, box),
+      h('form', { class: 'composer', onsubmit: (event) => event.preventDefault() }, box, mentions.list),
     );
     const shell = this.root.querySelector('.shell');
     shell.querySelector('aside.thread')?.remove();
@@ -907,6 +1170,7 @@ class WorkspaceView {
   }
 
   onEvent(event) {
+    if (this.applyWorkspaceEvent(event)) return;
     if (event.channel_id === this.channelId && this.applyChange(event)) {
       this.draw();
       return;
@@ -935,6 +1199,11 @@ class WorkspaceView {
       return;
     }
     if (message.thread_id) return;
+    // Reading far back, the newest are not loaded: the jump button says so.
+    if (this.newer && !this.messages.has(message.id)) {
+      this.drawJump();
+      return;
+    }
     for (const [key, shown] of this.messages) {
       if (shown.pending && shown.client_msg_id && shown.client_msg_id === message.client_msg_id) {
         this.messages.delete(key);
@@ -947,8 +1216,65 @@ class WorkspaceView {
       this.drawTyping();
     }
     if (!this.names.has(message.user_id)) this.learnNames();
+    if (this.atBottom()) this.trim(false);
     this.draw();
     if (event.type === 'message_created' && document.visibilityState === 'visible') this.markRead(message.id);
+  }
+
+  /**
+   * Apply an event about the workspace, its channels or its people.
+   * Whether it was one.
+   */
+  applyWorkspaceEvent(event) {
+    switch (event.type) {
+      case 'presence':
+        if (event.workspace_id !== this.workspaceId) return true;
+        this.presence.set(event.user_id, { user_id: event.user_id, ...event.presence });
+        if (event.user_id === this.user.id) this.drawStatus();
+        this.drawSidebar();
+        return true;
+      case 'channel_updated':
+      case 'channel_archived':
+      case 'channel_unarchived':
+        this.channelChanged(event.channel);
+        return true;
+      case 'read_marker':
+        // Read on another device: the badge follows.
+        this.unread.delete(event.channel_id);
+        this.drawSidebar();
+        return true;
+      case 'access_changed':
+        if (event.workspace_id === this.workspaceId) this.reloadMembership();
+        return true;
+      case 'resync_required':
+        this.resync();
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /** The caller's role changed, or they were removed: read it again. */
+  async reloadMembership() {
+    try {
+      const { workspace, membership } = await api.get(`/workspaces/${this.workspaceId}`);
+      const wasAdmin = this.isAdmin();
+      this.workspace = workspace;
+      this.membership = membership;
+      if (wasAdmin !== this.isAdmin()) {
+        this.layout();
+        await this.showChannel(this.channelId);
+      }
+    } catch {
+      this.close();
+      this.navigate('/');
+    }
+  }
+
+  /** Too much was missed to replay: read the state again. */
+  async resync() {
+    await Promise.all([this.reloadChannels(), this.refreshUnread()]);
+    if (this.channelId) await this.showChannel(this.channelId);
   }
 
   /**
