@@ -351,7 +351,7 @@ async fn two_people_chat_live_and_nothing_in_a_message_runs() {
         for tag in ["img", "script", "a[href^='javascript']"] {
             let count = ask(
                 &bob,
-                &format!("return document.querySelectorAll(\".messages {tag}\").length;"),
+                &format!("return document.querySelectorAll(\".messages .body {tag}\").length;"),
             )
             .await;
             assert_eq!(count, json!(0), "{tag} in the message list");
@@ -401,6 +401,13 @@ async fn two_people_chat_live_and_nothing_in_a_message_runs() {
         )
         .await;
         wait_for_text(&ann, ".reaction[data-emoji=thumbsup]", "1").await;
+        // And two more from the picker: a common one, and one typed by name.
+        click(&bob, "li.message .actions .more-reactions").await;
+        click(&bob, ".emoji-choice[data-emoji=fire]").await;
+        wait_for_text(&ann, ".reaction[data-emoji=fire]", "1").await;
+        click(&bob, "li.message .actions .more-reactions").await;
+        fill(&bob, "#emoji-name", "party_parrot\u{E007}").await;
+        wait_for_text(&ann, ".reaction[data-emoji=party_parrot]", ":party_parrot: 1").await;
         // Ann edits her last message with the Up arrow; Bob sees the change.
         say(&ann, "first version").await;
         wait_for_message(&bob, "first version").await;
@@ -640,7 +647,6 @@ async fn people_channels_accounts_and_a_restart() {
         fill(&bob, "#custom-status", "At lunch").await;
         click(&bob, ".status-form button[type=submit]").await;
         wait_for_text(&bob, ".my-status", "At lunch").await;
-        ann.refresh().await.unwrap();
         click(&ann, ".show-members").await;
         wait_for(
             &ann,
@@ -707,6 +713,52 @@ async fn people_channels_accounts_and_a_restart() {
             "{after_divider}"
         );
         screenshot(&bob, "new-messages-desktop-dark").await;
+
+        // Read on another device: the badge here follows.
+        open_channel(&bob, &group_link, "ann display, cara display").await;
+        say(&ann, "read this elsewhere").await;
+        let general_badge = format!(".sidebar a[href$='{general_id}'] .badge");
+        wait_for_text(&bob, &general_badge, "1").await;
+        let bob_api = app.log_in("bob").await;
+        let newest = app
+            .get(
+                &format!("/api/v1/channels/{general_id}/messages?limit=1"),
+                &bob_api,
+            )
+            .await;
+        let newest = newest.body["messages"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let read = app
+            .post(
+                &format!("/api/v1/channels/{general_id}/read"),
+                Some(&bob_api),
+                json!({"message_id": newest}),
+            )
+            .await;
+        assert!(read.status.is_success(), "{read:?}");
+        wait_until(
+            &bob,
+            &format!("return document.querySelectorAll(\"{general_badge}\").length;"),
+            json!(0),
+        )
+        .await;
+
+        // The switcher finds people too, and opens their conversation.
+        wait_for(&bob, ".composer textarea")
+            .await
+            .send_keys("\u{E009}k\u{E000}")
+            .await
+            .unwrap();
+        fill(&bob, ".switcher-input", "cara").await;
+        click(&bob, ".switcher-results li[data-kind=person] button").await;
+        wait_until(
+            &bob,
+            "return document.querySelector('.channel-header h1').textContent;",
+            json!("cara display"),
+        )
+        .await;
 
         // A channel: its topic set in its details reaches Bob live; it is
         // archived (read-only) and unarchived; Bob leaves it.

@@ -14,11 +14,33 @@ import { showChannelDetails } from './channel-details.js';
 /** The common reactions, by the names the API uses. */
 const EMOJI = {
   thumbsup: '\u{1F44D}',
+  thumbsdown: '\u{1F44E}',
   heart: '\u{2764}\u{FE0F}',
   tada: '\u{1F389}',
   eyes: '\u{1F440}',
   joy: '\u{1F602}',
+  smile: '\u{1F604}',
+  slightly_smiling_face: '\u{1F642}',
+  thinking_face: '\u{1F914}',
   white_check_mark: '\u{2705}',
+  x: '\u{274C}',
+  fire: '\u{1F525}',
+  rocket: '\u{1F680}',
+  pray: '\u{1F64F}',
+  clap: '\u{1F44F}',
+  raised_hands: '\u{1F64C}',
+  wave: '\u{1F44B}',
+  ok_hand: '\u{1F44C}',
+  muscle: '\u{1F4AA}',
+  sob: '\u{1F62D}',
+  sweat_smile: '\u{1F605}',
+  sunglasses: '\u{1F60E}',
+  star: '\u{2B50}',
+  warning: '\u{26A0}\u{FE0F}',
+  bulb: '\u{1F4A1}',
+  coffee: '\u{2615}',
+  '100': '\u{1F4AF}',
+  heavy_plus_sign: '\u{2795}',
 };
 const QUICK_REACTIONS = ['thumbsup', 'heart', 'tada', 'eyes'];
 /**
@@ -129,6 +151,8 @@ class WorkspaceView {
     this.newer = null;
     /** @type {string|null} the read marker when the channel opened, when it had unread */
     this.readMarker = null;
+    /** @type {Map<string, string>} user id to avatar URL */
+    this.avatars = new Map();
     /** @type {Map<string, any>} user id to presence */
     this.presence = new Map();
     this.gateway = new Gateway((event) => this.onEvent(event), (state) => this.onSocket(state));
@@ -168,48 +192,56 @@ class WorkspaceView {
     }
   }
 
-  /** A dialog to jump to a channel by typing part of its name. */
+  /** A dialog to jump to a channel or a person by typing part of a name. */
   showSwitcher() {
     if (this.switcher) return;
     const input = h('input', {
       type: 'search',
       class: 'switcher-input',
-      'aria-label': 'Jump to a channel',
+      'aria-label': 'Jump to a channel or a person',
       placeholder: 'Jump to…',
       autocomplete: 'off',
     });
-    const results = h('ul', { class: 'switcher-results', role: 'listbox' });
+    const results = h('ul', { class: 'switcher-results', role: 'listbox', 'aria-label': 'Matches' });
     const close = () => {
       dialog.remove();
       this.switcher = null;
       this.composer.querySelector('textarea').focus();
     };
+    const go = async (target) => {
+      close();
+      try {
+        this.navigate(`/w/${this.workspaceId}/c/${await target.channelId()}`);
+      } catch (error) {
+        this.notice(api.describe(error));
+      }
+    };
     const matches = () => {
       const query = input.value.trim().toLowerCase();
-      return this.channels.filter((c) => (c.display_name || c.name).toLowerCase().includes(query)).slice(0, 8);
+      return this.switchTargets()
+        .filter((t) => t.search.includes(query))
+        .slice(0, 8);
     };
     const draw = () => {
       replace(
         results,
-        ...matches().map((c, i) =>
+        ...matches().map((t, i) =>
           h(
             'li',
-            { role: 'option', 'aria-selected': i === 0 ? 'true' : 'false' },
-            h('a', { href: `/w/${this.workspaceId}/c/${c.id}`, 'data-route': '', onclick: () => close() }, `# ${c.name}`),
+            { role: 'option', 'aria-selected': i === 0 ? 'true' : 'false', 'data-kind': t.kind },
+            h('button', { type: 'button', class: 'switch-target', onclick: () => go(t) }, t.label),
           ),
         ),
       );
     };
     input.addEventListener('input', draw);
+    this.loadMembers().then(draw);
     input.addEventListener('keydown', (event) => {
       if (event.key === 'Escape') close();
       if (event.key === 'Enter') {
         event.preventDefault();
         const first = matches()[0];
-        if (first) {
-          close();
-          this.navigate(`/w/${this.workspaceId}/c/${first.id}`);
-        }
+        if (first) go(first);
       }
     });
     const dialog = h(
@@ -225,6 +257,33 @@ class WorkspaceView {
     document.body.appendChild(dialog);
     draw();
     input.focus();
+  }
+
+  /**
+   * What the switcher can open: the channels and conversations one is in,
+   * then people (their direct conversation, started when new).
+   * @returns {Array<{kind: string, label: string, search: string, channelId: () => Promise<string>}>}
+   */
+  switchTargets() {
+    const channels = this.channels
+      .filter((c) => !c.is_archived)
+      .map((c) => {
+        const label = this.title(c);
+        return { kind: 'channel', label, search: label.toLowerCase(), channelId: async () => c.id };
+      });
+    const people = (this.members || [])
+      .filter((m) => m.user_id !== this.user.id)
+      .map((m) => ({
+        kind: 'person',
+        label: `@${m.username} (${m.display_name})`,
+        search: `${m.username} ${m.display_name}`.toLowerCase(),
+        channelId: async () => {
+          const channel = await api.post(`/workspaces/${this.workspaceId}/conversations`, { users: [m.user_id] });
+          if (!this.channels.some((c) => c.id === channel.id)) await this.reloadChannels();
+          return channel.id;
+        },
+      }));
+    return [...channels, ...people];
   }
 
   layout() {
@@ -426,10 +485,26 @@ class WorkspaceView {
     try {
       const page = await api.get(`/workspaces/${this.workspaceId}/members?limit=200&status=active`);
       this.members = page.members;
-      for (const m of page.members) this.names.set(m.user_id, m.display_name);
+      this.membersLoadedAt = Date.now();
+      for (const m of page.members) {
+        this.names.set(m.user_id, m.display_name);
+        if (m.avatar_url) this.avatars.set(m.user_id, m.avatar_url);
+      }
     } catch {
       this.members = [];
     }
+  }
+
+  /**
+   * The members as known now; read again in the background when the list
+   * is older than half a minute (people join while the page is open).
+   */
+  currentMembers() {
+    if (Date.now() - (this.membersLoadedAt || 0) > 30_000) {
+      this.membersLoadedAt = Date.now();
+      this.loadMembers();
+    }
+    return this.members || [];
   }
 
   /**
@@ -669,9 +744,17 @@ class WorkspaceView {
   }
 
   take(page) {
-    for (const author of page.authors || []) this.names.set(author.user_id, author.display_name);
+    this.learnAuthors(page);
     for (const message of page.messages) this.messages.set(message.id, message);
     this.older = page.next_cursor || null;
+  }
+
+  /** Names and pictures of the authors of a page of messages. */
+  learnAuthors(page) {
+    for (const author of page.authors || []) {
+      this.names.set(author.user_id, author.display_name);
+      if (author.avatar_url) this.avatars.set(author.user_id, author.avatar_url);
+    }
   }
 
   /** Loaded message ids, oldest first (not the pending ones). */
@@ -708,7 +791,7 @@ class WorkspaceView {
     this.loadingNewer = true;
     try {
       const page = await api.get(`/channels/${this.channelId}/messages?limit=${PAGE}&after=${after}`);
-      for (const author of page.authors || []) this.names.set(author.user_id, author.display_name);
+      this.learnAuthors(page);
       for (const message of page.messages) this.messages.set(message.id, message);
       const ids = page.messages.map((m) => m.id).sort();
       this.newer = page.messages.length < PAGE ? null : ids[ids.length - 1];
@@ -788,6 +871,18 @@ class WorkspaceView {
     this.drawJump();
   }
 
+  /** A person's picture, or their initial on a colour of their own. */
+  avatar(userId, name) {
+    const url = this.avatars.get(userId);
+    if (url && /^https:\/\//.test(url)) return h('img', { class: 'avatar', src: url, alt: '', referrerpolicy: 'no-referrer' });
+    let hue = 0;
+    for (const c of userId) hue = (hue * 31 + c.charCodeAt(0)) % 360;
+    const initial = h('span', { class: 'avatar initial', 'aria-hidden': 'true' }, (name.trim()[0] || '?').toUpperCase());
+    // Through the CSSOM: the policy allows no style attributes.
+    initial.style.setProperty('--hue', String(hue));
+    return initial;
+  }
+
   messageItem(message, grouped) {
     const name = this.names.get(message.user_id) || 'Someone';
     const body = message.is_deleted
@@ -796,6 +891,7 @@ class WorkspaceView {
     return h(
       'li',
       { class: `message${grouped ? ' grouped' : ''}${message.pending ? ' pending' : ''}`, 'data-id': message.id },
+      !grouped && this.avatar(message.user_id, name),
       !grouped &&
         h(
           'p',
@@ -865,6 +961,11 @@ class WorkspaceView {
           emoji(name),
         ),
       ),
+      h(
+        'button',
+        { type: 'button', class: 'more-reactions', 'aria-label': 'More reactions', onclick: () => this.showEmojiPicker(message) },
+        '\u{1F642}+',
+      ),
       h('button', { type: 'button', class: 'reply', onclick: () => this.openThread(message.id) }, 'Reply'),
       h(
         'button',
@@ -874,6 +975,34 @@ class WorkspaceView {
       own && h('button', { type: 'button', class: 'edit', onclick: () => this.startEdit(message.id) }, 'Edit'),
       own && h('button', { type: 'button', class: 'delete', onclick: () => this.remove(message) }, 'Delete'),
     );
+  }
+
+  /** The common reactions, and a box to type any other name. */
+  showEmojiPicker(message) {
+    const react = (name) => {
+      dialog.remove();
+      this.react(message, name, this.reacted(message, name));
+    };
+    const typed = h('input', { id: 'emoji-name', name: 'emoji', required: true, maxlength: 64, pattern: '[a-z0-9_+\\-]+', placeholder: 'party_parrot' });
+    const form = h(
+      'form',
+      { class: 'emoji-name' },
+      h('label', { for: 'emoji-name' }, 'Or type a name'),
+      typed,
+      h('button', { type: 'submit' }, 'React'),
+    );
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      react(typed.value.trim().replace(/^:|:$/g, ''));
+    });
+    const grid = h(
+      'div',
+      { class: 'emoji-grid', role: 'group', 'aria-label': 'Common reactions' },
+      ...Object.keys(EMOJI).map((name) =>
+        h('button', { type: 'button', class: 'emoji-choice', 'data-emoji': name, title: name, 'aria-label': name, onclick: () => react(name) }, EMOJI[name]),
+      ),
+    );
+    const dialog = openDialog('Add a reaction', [grid, form]);
   }
 
   reacted(message, name) {
@@ -992,7 +1121,7 @@ class WorkspaceView {
       this.signalTyping();
       saveDraft(this.channelId, box.value);
     });
-    const mentions = mentionAutocomplete(box, () => this.members || []);
+    const mentions = mentionAutocomplete(box, () => this.currentMembers());
     box.addEventListener('keydown', (event) => {
       if (mentions.onKey(event)) return;
       if (event.key === 'ArrowUp' && box.value === '') {
@@ -1069,10 +1198,10 @@ class WorkspaceView {
    */
   async openThread(parentId) {
     const page = await api.get(`/messages/${parentId}/replies?limit=200`);
-    for (const author of page.authors || []) this.names.set(author.user_id, author.display_name);
+    this.learnAuthors(page);
     this.thread = { parentId, replies: new Map(page.messages.map((m) => [m.id, m])) };
     const box = h('textarea', { rows: 1, 'aria-label': 'Reply', placeholder: 'Reply in the thread' });
-    const mentions = mentionAutocomplete(box, () => this.members || []);
+    const mentions = mentionAutocomplete(box, () => this.currentMembers());
     box.addEventListener('keydown', async (event) => {
       if (mentions.onKey(event)) return;
       if (event.key === 'Escape') this.closeThread();
@@ -1321,7 +1450,7 @@ class WorkspaceView {
 
   async learnNames() {
     const page = await api.get(`/channels/${this.channelId}/messages?limit=50`);
-    for (const author of page.authors || []) this.names.set(author.user_id, author.display_name);
+    this.learnAuthors(page);
     this.draw();
   }
 
