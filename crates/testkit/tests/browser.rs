@@ -5,104 +5,18 @@
 //! `/usr/bin/chromium`). Screenshots go to `CONFAB_TEST_SCREENSHOTS`
 //! (default: `screenshots` in the build's temporary folder).
 
-use std::net::TcpListener;
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use confab_http::{HttpOptions, ServeOptions};
+use confab_http::HttpOptions;
 use confab_service::Policy;
-use confab_testkit::app::{memory_realtime, TestApp};
 use confab_testkit::fixtures::within_one_minute_window;
 use confab_testkit::harness::with_sqlite;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
 
-/// `chromedriver`, on a free port, for one test.
-struct Driver {
-    child: Child,
-    url: String,
-}
-
-impl Driver {
-    fn start() -> Self {
-        let path = std::env::var("CONFAB_TEST_CHROMEDRIVER")
-            .expect("CONFAB_TEST_CHROMEDRIVER names chromedriver");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        // A process group of its own, so that the browsers it starts end
-        // with it even when a failing test never closes them.
-        let child = Command::new(&path)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {path} (CONFAB_TEST_CHROMEDRIVER): {e}"));
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "{path} did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    /// A new headless browser of `width` × `height`, dark or light.
-    async fn browser(&self, width: u32, height: u32, dark: bool) -> Client {
-        let binary =
-            std::env::var("CONFAB_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-        let mut args = vec![
-            "--headless=new".to_owned(),
-            "--no-sandbox".to_owned(),
-            "--disable-gpu".to_owned(),
-            "--disable-dev-shm-usage".to_owned(),
-            format!("--window-size={width},{height}"),
-        ];
-        if dark {
-            args.push("--blink-settings=preferredColorScheme=0".into());
-        }
-        let capabilities = json!({"goog:chromeOptions": {"binary": binary, "args": args}});
-        let Value::Object(capabilities) = capabilities else {
-            unreachable!()
-        };
-        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(capabilities)
-            .connect(&self.url)
-            .await
-            .unwrap_or_else(|e| panic!("chromedriver cannot start the browser: {e}"))
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        // The whole group: chromedriver and every browser it started.
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = self.child.wait();
-    }
-}
-
-/// A server the browser may call: its own address is its origin.
-async fn app(stores: confab_core::ports::Stores, policy: Policy) -> TestApp {
-    let options = HttpOptions {
-        public_url: None,
-        ..HttpOptions::default()
-    };
-    TestApp::start_configured(
-        stores,
-        memory_realtime(),
-        policy,
-        options,
-        ServeOptions::default(),
-    )
-    .await
-}
+#[path = "support/chrome.rs"]
+mod chrome;
+use chrome::{app, Driver};
 
 fn screenshots() -> std::path::PathBuf {
     let dir = std::env::var_os("CONFAB_TEST_SCREENSHOTS")

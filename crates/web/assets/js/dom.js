@@ -46,3 +46,25 @@ export function replace(parent, ...children) {
   while (parent.firstChild) parent.removeChild(parent.firstChild);
   append(parent, children);
 }
+
+/**
+ * Make `parent`'s children exactly `nodes`, in order, moving only what
+ * changed: appending one node to a long list touches nothing else.
+ * @param {Node} parent
+ * @param {Node[]} nodes
+ */
+export function reconcile(parent, nodes) {
+  let at = parent.firstChild;
+  for (const node of nodes) {
+    if (node === at) {
+      at = at.nextSibling;
+    } else {
+      parent.insertBefore(node, at);
+    }
+  }
+  while (at) {
+    const next = at.nextSibling;
+    parent.removeChild(at);
+    at = next;
+  }
+}
