@@ -3,7 +3,7 @@
 
 import * as api from '../api.js';
 import { h, replace } from '../dom.js';
-import { openDialog } from './admin.js';
+import { openDialog } from '../dialog.js';
 
 /**
  * @typedef {object} ChannelContext
