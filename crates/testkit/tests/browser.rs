@@ -372,6 +372,12 @@ async fn two_people_chat_live_and_nothing_in_a_message_runs() {
         click(&ann, ".messages .replies").await;
         wait_for_text(&ann, ".thread", "in the thread").await;
         screenshot(&ann, "thread-desktop-light").await;
+        // The open thread has an address: a reload opens it again.
+        let thread_url = ann.current_url().await.unwrap();
+        assert!(thread_url.path().contains("/t/"), "{thread_url}");
+        ann.refresh().await.unwrap();
+        wait_for_text(&ann, ".thread", "in the thread").await;
+        assert_eq!(ann.current_url().await.unwrap(), thread_url);
         click(&ann, ".close-thread").await;
         click(&bob, ".close-thread").await;
 
@@ -833,6 +839,12 @@ async fn people_channels_accounts_and_a_restart() {
         };
         fill(&ann, "input[name=code]", &format!("{next}\u{E007}")).await;
         wait_for(&ann, "main.home").await;
+        // And turns it off with a fresh code (the next step's: each code
+        // serves once).
+        ann.goto(&format!("{}/settings", app.base)).await.unwrap();
+        let fresh = confab_testkit::app::totp_code(&secret, 1);
+        fill(&ann, ".mfa input[name=code]", &format!("{fresh}\u{E007}")).await;
+        wait_for_text(&ann, ".mfa", "Off.").await;
 
         // The server restarts under Bob: he reconnects by himself, sees
         // what came meanwhile once, and loses nothing he saw.

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, LazyLock};
 
+use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -43,7 +44,7 @@ pub const CLIENT_ROUTES: &[&str] = &[
 
 /// One asset, ready to send.
 struct Asset {
-    bytes: &'static [u8],
+    bytes: Bytes,
     gzipped: Option<Vec<u8>>,
     etag: String,
     content_type: &'static str,
@@ -52,12 +53,33 @@ struct Asset {
 static ASSETS: LazyLock<HashMap<&'static str, Arc<Asset>>> = LazyLock::new(|| {
     FILES
         .iter()
-        .map(|(name, bytes)| (*name, Arc::new(prepare(name, bytes))))
+        .map(|(name, bytes)| {
+            let bytes = if *name == "index.html" {
+                Bytes::from(with_module_preloads(bytes))
+            } else {
+                Bytes::from_static(bytes)
+            };
+            (*name, Arc::new(prepare(name, bytes)))
+        })
         .collect()
 });
 
-fn prepare(name: &str, bytes: &'static [u8]) -> Asset {
-    let digest = Sha256::digest(bytes);
+/// The page with a `modulepreload` link for every module in place of its
+/// marker: the browser fetches them all at once instead of discovering the
+/// import graph one level at a time.
+fn with_module_preloads(page: &[u8]) -> Vec<u8> {
+    let links: String = FILES
+        .iter()
+        .filter(|(name, _)| name.starts_with("js/") && name.ends_with(".js"))
+        .map(|(name, _)| format!("<link rel=\"modulepreload\" href=\"/assets/{name}\">\n  "))
+        .collect();
+    String::from_utf8_lossy(page)
+        .replace("<!-- module preloads -->", links.trim_end())
+        .into_bytes()
+}
+
+fn prepare(name: &str, bytes: Bytes) -> Asset {
+    let digest = Sha256::digest(&bytes);
     let etag = format!(
         "\"{}\"",
         digest[..12]
@@ -71,7 +93,7 @@ fn prepare(name: &str, bytes: &'static [u8]) -> Asset {
         || content_type.starts_with("image/svg");
     let gzipped = compressible.then(|| {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        encoder.write_all(bytes).expect("gzip in memory");
+        encoder.write_all(&bytes).expect("gzip in memory");
         encoder.finish().expect("gzip in memory")
     });
     Asset {
@@ -170,7 +192,7 @@ fn send(headers: &HeaderMap, asset: &Asset) -> Response {
                     .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
                 response
             }
-            _ => asset.bytes.into_response(),
+            _ => asset.bytes.clone().into_response(),
         }
     };
     let set = response.headers_mut();
@@ -339,6 +361,23 @@ mod tests {
         ] {
             let (status, _, _) = get(path, &[]).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_page_preloads_every_module() {
+        let (_, _, body) = get("/", &[BROWSER]).await;
+        let page = String::from_utf8(body).unwrap();
+        assert!(!page.contains("module preloads"), "{page}");
+        let modules: Vec<&str> = FILES
+            .iter()
+            .map(|(name, _)| *name)
+            .filter(|name| name.ends_with(".js"))
+            .collect();
+        assert!(modules.len() > 10, "{modules:?}");
+        for module in modules {
+            let link = format!("<link rel=\"modulepreload\" href=\"/assets/{module}\">");
+            assert!(page.contains(&link), "{link} missing from {page}");
         }
     }
 

@@ -65,10 +65,10 @@ async function route() {
     }, navigate);
     return;
   }
-  const inWorkspace = path.match(/^\/w\/([^/]+)(?:\/c\/([^/]+))?/);
+  const inWorkspace = path.match(/^\/w\/([^/]+)(?:\/c\/([^/]+)(?:\/t\/([^/]+))?)?/);
   if (inWorkspace) {
     sessionStorage.setItem('confab.last-workspace', path);
-    await showWorkspace(root, user, inWorkspace[1], inWorkspace[2] || null, navigate);
+    await showWorkspace(root, user, inWorkspace[1], inWorkspace[2] || null, inWorkspace[3] || null, navigate);
     return;
   }
   closeWorkspace();

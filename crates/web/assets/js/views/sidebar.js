@@ -129,7 +129,11 @@ export const sidebarMethods = {
     // Archived channels stay out of the way, unless open.
     const shown = this.channels.filter((c) => !c.is_archived || c.id === this.channelId);
     const channels = shown.filter((c) => c.channel_type === 'public' || c.channel_type === 'private');
-    const conversations = shown.filter((c) => !channels.includes(c));
+    const conversations = shown
+      .filter((c) => !channels.includes(c))
+      .map((c) => ({ c, label: this.conversationLabel(c) }))
+      .sort((a, b) => a.label.localeCompare(b.label))
+      .map(({ c }) => c);
     replace(
       this.sidebar,
       h('h2', {}, 'Channels'),

@@ -14,6 +14,8 @@ export const threadMethods = {
     const page = await api.get(`/messages/${parentId}/replies?limit=200`);
     this.learnAuthors(page);
     this.thread = { parentId, replies: new Map(page.messages.map((m) => [m.id, m])) };
+    // The thread has an address of its own (a link to it opens it again).
+    history.replaceState(null, '', `/w/${this.workspaceId}/c/${this.channelId}/t/${parentId}`);
     const box = h('textarea', { rows: 1, 'aria-label': 'Reply', placeholder: 'Reply in the thread' });
     const mentions = mentionAutocomplete(box, () => this.currentMembers());
     box.addEventListener('keydown', async (event) => {
@@ -73,6 +75,7 @@ export const threadMethods = {
 
   closeThread() {
     this.thread = null;
+    if (location.pathname.includes('/t/')) history.replaceState(null, '', `/w/${this.workspaceId}/c/${this.channelId}`);
     this.threadPane?.remove();
     this.root.querySelector('.shell')?.classList.remove('with-thread');
     this.composer.querySelector('textarea').focus();

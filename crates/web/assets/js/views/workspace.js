@@ -710,16 +710,18 @@ let current = null;
  * @param {any} user
  * @param {string} workspaceId
  * @param {string|null} channelId
+ * @param {string|null} threadId a thread to open beside the channel
  * @param {(path: string) => void} navigate
  */
-export async function showWorkspace(root, user, workspaceId, channelId, navigate) {
+export async function showWorkspace(root, user, workspaceId, channelId, threadId, navigate) {
   if (current && current.workspaceId === workspaceId && root.contains(current.list)) {
     if (channelId && channelId !== current.channelId) await current.showChannel(channelId);
-    return;
+  } else {
+    if (current) current.close();
+    current = new WorkspaceView(root, user, workspaceId, navigate);
+    await current.open(channelId);
   }
-  if (current) current.close();
-  current = new WorkspaceView(root, user, workspaceId, navigate);
-  await current.open(channelId);
+  if (threadId && (!current.thread || current.thread.parentId !== threadId)) await current.openThread(threadId);
 }
 
 /** Leave the workspace view (its socket closes). */
