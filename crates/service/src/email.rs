@@ -1,5 +1,6 @@
-//! Proving an address: a single-use link mailed to it. Invitations for an
-//! address are accepted only by an account that proved it.
+//! Mail: proving an address (a single-use link mailed to it) and
+//! invitations mailed to their address, which only an account that proved
+//! that address may accept.
 
 use async_trait::async_trait;
 use chrono::Duration;
@@ -57,6 +58,42 @@ impl Services {
             .send(&Mail {
                 to: user.email.clone(),
                 subject: "Confirm your e-mail address for Confab".into(),
+                body,
+            })
+            .await
+    }
+
+    /// Mail `to` the invitation `token` to `workspace` from `inviter`.
+    pub(crate) async fn send_invitation(
+        &self,
+        inviter: &User,
+        workspace: &str,
+        to: &str,
+        token: &str,
+        days: i64,
+    ) -> Result<()> {
+        let link = match &self.policy.public_url {
+            Some(base) => format!(
+                "Open this link to join (sign up first with this address if you \
+                 have no account):\n\n  {}/invite/{token}\n\nOr",
+                base.trim_end_matches('/')
+            ),
+            None => "Log in (or sign up with this address) and".into(),
+        };
+        let body = format!(
+            "Hello,\n\n{inviter} (@{username}) invites you to the workspace {workspace} \
+             on Confab.\n\n{link} accept the invitation with this code:\n\n  {token}\n\n\
+             It works once, for {days} days, and only for an account with the address {to}.\n",
+            inviter = inviter.display_name,
+            username = inviter.username,
+        );
+        self.mailer
+            .send(&Mail {
+                to: to.to_owned(),
+                subject: format!(
+                    "{} invites you to {workspace} on Confab",
+                    inviter.display_name
+                ),
                 body,
             })
             .await

@@ -35,7 +35,7 @@ pub use realtime::{
 };
 pub use sealing::SecretKey;
 pub use tokens::{hash_token, session_handle};
-pub use workspaces::{CreatedWorkspace, NewWorkspaceRequest};
+pub use workspaces::{CreatedWorkspace, IssuedInvitation, NewWorkspaceRequest};
 
 /// Limits and lifetimes of the account rules.
 #[derive(Clone, Debug)]

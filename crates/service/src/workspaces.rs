@@ -28,6 +28,14 @@ pub struct CreatedWorkspace {
     pub general: Channel,
 }
 
+/// An invitation just made: its token is shown only now, and whether it
+/// was mailed to its address (false for links, and when the mail failed).
+pub struct IssuedInvitation {
+    pub invitation: Invitation,
+    pub token: String,
+    pub mailed: bool,
+}
+
 /// The longest an invitation may stay valid.
 const MAX_INVITATION_DAYS: i64 = 30;
 
@@ -288,8 +296,8 @@ impl Services {
         role: WorkspaceRole,
         max_uses: Option<i32>,
         expires_in_days: Option<i64>,
-    ) -> Result<(Invitation, String)> {
-        let (_, me) = self.workspace_for(caller, id).await?;
+    ) -> Result<IssuedInvitation> {
+        let (workspace, me) = self.workspace_for(caller, id).await?;
         if !allows(me.role, WorkspaceAction::Invite { role }) {
             return Err(forbidden(&format!("invite people as {role}")));
         }
@@ -328,7 +336,25 @@ impl Services {
             .workspaces
             .create_invitation(&invitation)
             .await?;
-        Ok((created, token))
+        let mailed = match &created.email {
+            Some(to) => {
+                let sent = self
+                    .send_invitation(&caller.user, &workspace.name, to, &token, days)
+                    .await;
+                if let Err(err) = &sent {
+                    // The invitation stands: the inviter is told and can
+                    // share its link by hand.
+                    tracing::warn!(error = %err, "an invitation mail was not sent");
+                }
+                sent.is_ok()
+            }
+            None => false,
+        };
+        Ok(IssuedInvitation {
+            invitation: created,
+            token,
+            mailed,
+        })
     }
 
     /// The invitations of a workspace.

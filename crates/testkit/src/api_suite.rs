@@ -3076,6 +3076,11 @@ pub async fn email_invitations_need_a_verified_address(app: TestApp) {
     assert_eq!(app.mails_to("carl@example.test").len(), 1);
 
     let invitation = invite(&app, &owner, &ws, json!({"email": "carl@example.test"})).await;
+    // The invitation is mailed to its address, with its code.
+    let mails = app.mails_to("carl@example.test");
+    assert_eq!(mails.len(), 2, "{mails:?}");
+    assert!(mails[1].contains("invites you to Verified"), "{}", mails[1]);
+    assert!(mails[1].contains(&invitation), "{}", mails[1]);
     let refused = accept(&app, &carl, &invitation).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
     // A wrong code changes nothing; the mailed one verifies, once.
@@ -3117,6 +3122,25 @@ pub async fn email_invitations_need_a_verified_address(app: TestApp) {
     assert_eq!(gone.status, StatusCode::NOT_FOUND, "{gone:?}");
     // Open invitations (links) need no verified address.
     let erin = app.user("erin").await;
-    let link = invite(&app, &owner, &ws, json!({"max_uses": 2})).await;
-    assert_eq!(accept(&app, &erin, &link).await.status, StatusCode::OK);
+    let link = app
+        .post(
+            &format!("/api/v1/workspaces/{ws}/invitations"),
+            Some(&owner),
+            json!({"max_uses": 2}),
+        )
+        .await;
+    assert_eq!(link.status, StatusCode::CREATED, "{link:?}");
+    assert_eq!(link.body["mailed"], false);
+    let link = link.body["token"].as_str().unwrap();
+    assert_eq!(accept(&app, &erin, link).await.status, StatusCode::OK);
+    // Mailed ones say so.
+    let mailed = app
+        .post(
+            &format!("/api/v1/workspaces/{ws}/invitations"),
+            Some(&owner),
+            json!({"email": "fred@example.test"}),
+        )
+        .await;
+    assert_eq!(mailed.body["mailed"], true, "{mailed:?}");
+    assert_eq!(app.mails_to("fred@example.test").len(), 1);
 }

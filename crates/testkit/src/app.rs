@@ -340,7 +340,8 @@ impl TestApp {
     pub fn verification_code(&self, address: &str) -> String {
         let mails = self.mails_to(address);
         let latest = mails
-            .last()
+            .iter()
+            .rfind(|mail| mail.contains("Subject: Confirm your e-mail address"))
             .unwrap_or_else(|| panic!("no mail to {address}"));
         latest
             .lines()

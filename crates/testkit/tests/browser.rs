@@ -846,6 +846,34 @@ async fn people_channels_accounts_and_a_restart() {
         fill(&ann, ".mfa input[name=code]", &format!("{fresh}\u{E007}")).await;
         wait_for_text(&ann, ".mfa", "Off.").await;
 
+        // A new password; the old one no longer logs in.
+        fill(&ann, "#settings-current_password", "ann-password").await;
+        fill(&ann, "#settings-new_password", "ann-new-password\u{E007}").await;
+        wait_for_text(&ann, ".password .form-status", "Changed.").await;
+        let old = app
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({"email": "ann@example.test", "password": "ann-password"}),
+            )
+            .await;
+        assert_eq!(old.status.as_u16(), 401, "{old:?}");
+
+        // With her address confirmed, Ann invites by e-mail.
+        ann.goto(general.as_str()).await.unwrap();
+        click(&ann, ".show-members").await;
+        fill(&ann, "#invite-email", "dora@example.test").await;
+        click(&ann, ".invite-form button[type=submit]").await;
+        wait_for_text(
+            &ann,
+            ".invite-result",
+            "Invitation sent to dora@example.test",
+        )
+        .await;
+        let mails = app.mails_to("dora@example.test");
+        assert_eq!(mails.len(), 1, "{mails:?}");
+        click(&ann, ".close-dialog").await;
+
         // The server restarts under Bob: he reconnects by himself, sees
         // what came meanwhile once, and loses nothing he saw.
         bob.goto(general.as_str()).await.unwrap();

@@ -1,6 +1,9 @@
 //! The web client: the files under `assets/`, compiled into the binary and
 //! served with a strict Content-Security-Policy, strong ETags (answering
 //! `304` to a matching `If-None-Match`) and gzip when the browser takes it.
+//! The page loads them under `/assets/{version}/`, `version` a digest of all
+//! of them, and those answers are cached for good (`immutable`): a reload
+//! costs one request for the page, and a new build changes every address.
 //! `index.html` answers every route of the client, so deep links work on
 //! reload; `/` gives programs (which do not ask for HTML) a JSON description
 //! instead.
@@ -50,12 +53,27 @@ struct Asset {
     content_type: &'static str,
 }
 
+/// The digest of every asset: the path segment that versions their URLs.
+static VERSION: LazyLock<String> = LazyLock::new(|| {
+    let mut digest = Sha256::new();
+    for (name, bytes) in FILES {
+        digest.update(name.as_bytes());
+        digest.update((bytes.len() as u64).to_le_bytes());
+        digest.update(bytes);
+    }
+    hex(&digest.finalize()[..8])
+});
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 static ASSETS: LazyLock<HashMap<&'static str, Arc<Asset>>> = LazyLock::new(|| {
     FILES
         .iter()
         .map(|(name, bytes)| {
             let bytes = if *name == "index.html" {
-                Bytes::from(with_module_preloads(bytes))
+                Bytes::from(versioned_page(bytes))
             } else {
                 Bytes::from_static(bytes)
             };
@@ -64,10 +82,11 @@ static ASSETS: LazyLock<HashMap<&'static str, Arc<Asset>>> = LazyLock::new(|| {
         .collect()
 });
 
-/// The page with a `modulepreload` link for every module in place of its
-/// marker: the browser fetches them all at once instead of discovering the
-/// import graph one level at a time.
-fn with_module_preloads(page: &[u8]) -> Vec<u8> {
+/// The page with its asset addresses under the current version, and a
+/// `modulepreload` link for every module in place of its marker (the
+/// browser fetches them all at once instead of discovering the import graph
+/// one level at a time).
+fn versioned_page(page: &[u8]) -> Vec<u8> {
     let links: String = FILES
         .iter()
         .filter(|(name, _)| name.starts_with("js/") && name.ends_with(".js"))
@@ -75,18 +94,12 @@ fn with_module_preloads(page: &[u8]) -> Vec<u8> {
         .collect();
     String::from_utf8_lossy(page)
         .replace("<!-- module preloads -->", links.trim_end())
+        .replace("\"/assets/", &format!("\"/assets/{}/", *VERSION))
         .into_bytes()
 }
 
 fn prepare(name: &str, bytes: Bytes) -> Asset {
-    let digest = Sha256::digest(&bytes);
-    let etag = format!(
-        "\"{}\"",
-        digest[..12]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
+    let etag = format!("\"{}\"", hex(&Sha256::digest(&bytes)[..12]));
     let content_type = content_type(name);
     let compressible = content_type.starts_with("text/")
         || content_type.starts_with("application/javascript")
@@ -169,17 +182,37 @@ fn page(headers: &HeaderMap) -> Response {
     response
 }
 
+/// An asset by its versioned address (cached for good) or its plain one
+/// (revalidated each time). An address of another version (a page from
+/// before an upgrade) gets today's file, revalidated.
 async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
-    match ASSETS.get(path.as_str()) {
+    let (name, forever) = match path.split_once('/') {
+        Some((version, name)) if looks_like_version(version) => (name, version == *VERSION),
+        _ => (path.as_str(), false),
+    };
+    match ASSETS.get(name) {
         // The page is served at the client's routes, not as an asset.
-        Some(asset) if path != "index.html" => send(&headers, asset),
+        Some(asset) if name != "index.html" => {
+            let mut response = send(&headers, asset);
+            if forever {
+                response.headers_mut().insert(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=31536000, immutable"),
+                );
+            }
+            response
+        }
         _ => (StatusCode::NOT_FOUND, "no such file").into_response(),
     }
 }
 
+fn looks_like_version(segment: &str) -> bool {
+    segment.len() == 16 && segment.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// The asset, or `304` when the browser holds this version; compressed when
-/// the browser takes gzip. Browsers revalidate each time (`no-cache`), which
-/// costs one small request per file and never serves a stale client.
+/// the browser takes gzip. Browsers revalidate each time (`no-cache`) unless
+/// the caller marks the answer immutable.
 fn send(headers: &HeaderMap, asset: &Asset) -> Response {
     let mut response = if matches_etag(headers, &asset.etag) {
         StatusCode::NOT_MODIFIED.into_response()
@@ -293,9 +326,7 @@ mod tests {
             headers[header::CONTENT_SECURITY_POLICY],
             CONTENT_SECURITY_POLICY
         );
-        assert!(String::from_utf8(body)
-            .unwrap()
-            .contains("/assets/js/main.js"));
+        assert!(String::from_utf8(body).unwrap().contains("/js/main.js"));
         let (status, headers, body) = get("/", &[("accept", "*/*")]).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(headers[header::CONTENT_TYPE], "application/json");
@@ -376,9 +407,40 @@ mod tests {
             .collect();
         assert!(modules.len() > 10, "{modules:?}");
         for module in modules {
-            let link = format!("<link rel=\"modulepreload\" href=\"/assets/{module}\">");
+            let link = format!(
+                "<link rel=\"modulepreload\" href=\"/assets/{}/{module}\">",
+                *VERSION
+            );
             assert!(page.contains(&link), "{link} missing from {page}");
         }
+    }
+
+    #[tokio::test]
+    async fn versioned_addresses_are_cached_for_good_and_plain_ones_revalidated() {
+        let (_, _, body) = get("/", &[BROWSER]).await;
+        let page = String::from_utf8(body).unwrap();
+        let main = format!("/assets/{}/js/main.js", *VERSION);
+        assert!(page.contains(&format!("src=\"{main}\"")), "{page}");
+        assert!(!page.contains("\"/assets/js/"), "{page}");
+        let (status, headers, versioned) = get(&main, &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            headers[header::CACHE_CONTROL],
+            "public, max-age=31536000, immutable"
+        );
+        let (status, headers, plain) = get("/assets/js/main.js", &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
+        assert_eq!(plain, versioned);
+        // A page from an older build gets today's file, revalidated.
+        let (status, headers, older) = get("/assets/0123456789abcdef/js/main.js", &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
+        assert_eq!(older, versioned);
+        let (status, _, _) = get(&format!("/assets/{}/index.html", *VERSION), &[]).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _, _) = get(&format!("/assets/{}/js/nothing.js", *VERSION), &[]).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
     }
 
     #[test]

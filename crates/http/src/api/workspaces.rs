@@ -78,6 +78,9 @@ struct MemberPage {
 struct InvitationCreated {
     invitation: InvitationView,
     token: String,
+    /// Whether the invitation was mailed to its `email` (false for links,
+    /// and when the mail could not be sent: share the token instead).
+    mailed: bool,
 }
 
 /// The invitations of a workspace.
@@ -361,7 +364,7 @@ async fn invite(
     ApiJson(body): ApiJson<InviteBody>,
 ) -> Result<(StatusCode, Json<InvitationCreated>), ApiError> {
     let id: WorkspaceId = parse_id(&workspace, "workspace")?;
-    let (invitation, token) = app
+    let issued = app
         .invite(
             &caller,
             id,
@@ -374,8 +377,9 @@ async fn invite(
     Ok((
         StatusCode::CREATED,
         Json(InvitationCreated {
-            invitation: invitation.into(),
-            token,
+            invitation: issued.invitation.into(),
+            token: issued.token,
+            mailed: issued.mailed,
         }),
     ))
 }

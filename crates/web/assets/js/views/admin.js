@@ -120,11 +120,13 @@ function inviteForm(workspaceId, admin) {
     try {
       const invitation = await api.post(`/workspaces/${workspaceId}/invitations`, body);
       const link = `${location.origin}/invite/${invitation.token}`;
-      replace(
-        result,
-        values.email ? `Invitation sent to ${values.email}. ` : 'Share this link: ',
-        h('input', { class: 'invite-link', readonly: true, value: link, 'aria-label': 'Invitation link' }),
-      );
+      let said = 'Share this link: ';
+      if (values.email) {
+        said = invitation.mailed
+          ? `Invitation sent to ${values.email}. Its link, to share another way: `
+          : `The mail to ${values.email} could not be sent: share this link instead: `;
+      }
+      replace(result, said, h('input', { class: 'invite-link', readonly: true, value: link, 'aria-label': 'Invitation link' }));
     } catch (error) {
       replace(result, api.describe(error));
     }
