@@ -127,6 +127,12 @@ async fn accessibility_problems(browser: &Client, screen: &str) -> Vec<String> {
         .collect()
 }
 
+/// Fail with what axe-core finds on the page, if anything.
+async fn assert_accessible(browser: &Client, screen: &str) {
+    let problems = accessibility_problems(browser, screen).await;
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
 /// Click the first element matching `css` (actions show on hover, so the
 /// click is sent by the page).
 async fn click(browser: &Client, css: &str) {
@@ -228,8 +234,7 @@ async fn two_people_chat_live_and_nothing_in_a_message_runs() {
 
         ann.goto(&format!("{}/signup", app.base)).await.unwrap();
         wait_for(&ann, "input[name=email]").await;
-        let problems = accessibility_problems(&ann, "sign-up").await;
-        assert!(problems.is_empty(), "{problems:#?}");
+        assert_accessible(&ann, "sign-up").await;
         screenshot(&ann, "signup-desktop-light").await;
         sign_up(&ann, &app.base, "ann").await;
         wait_for(&ann, "#new-workspace")
@@ -464,6 +469,9 @@ async fn two_people_chat_live_and_nothing_in_a_message_runs() {
     .await;
 }
 
+/// Whether the composer is disabled (as in an archived channel).
+const COMPOSER_DISABLED: &str = "return document.querySelector('.composer textarea').disabled;";
+
 /// Set an input's value as a person would (the page hears `input`).
 async fn fill(browser: &Client, css: &str, value: &str) {
     let element = wait_for(browser, css).await;
@@ -545,8 +553,7 @@ async fn people_channels_accounts_and_a_restart() {
             .unwrap()
             .unwrap();
         assert!(link.starts_with(&format!("{}/invite/", app.base)), "{link}");
-        let problems = accessibility_problems(&ann, "members dialog").await;
-        assert!(problems.is_empty(), "{problems:#?}");
+        assert_accessible(&ann, "members dialog").await;
         click(&ann, ".close-dialog").await;
         sign_up(&bob, &app.base, "bob").await;
         bob.goto(&link).await.unwrap();
@@ -695,23 +702,12 @@ async fn people_channels_accounts_and_a_restart() {
         fill(&ann, "#channel-topic", "Deploys and incidents\u{E007}").await;
         wait_for_text(&ann, ".modal .form-status", "Saved.").await;
         wait_for_text(&bob, ".channel-header .topic", "Deploys and incidents").await;
-        let problems = accessibility_problems(&ann, "channel details").await;
-        assert!(problems.is_empty(), "{problems:#?}");
+        assert_accessible(&ann, "channel details").await;
         click(&ann, ".archive-channel").await;
-        wait_until(
-            &bob,
-            "return document.querySelector('.composer textarea').disabled;",
-            json!(true),
-        )
-        .await;
+        wait_until(&bob, COMPOSER_DISABLED, json!(true)).await;
         click(&ann, ".channel-details").await;
         click(&ann, ".unarchive-channel").await;
-        wait_until(
-            &bob,
-            "return document.querySelector('.composer textarea').disabled;",
-            json!(false),
-        )
-        .await;
+        wait_until(&bob, COMPOSER_DISABLED, json!(false)).await;
         click(&bob, ".channel-details").await;
         click(&bob, ".leave-channel").await;
         wait_for_text(&bob, ".channel-header h1", "# general").await;
@@ -793,8 +789,7 @@ async fn people_channels_accounts_and_a_restart() {
         )
         .await;
         assert_eq!(app.get("/api/v1/me", &ann_api).await.status.as_u16(), 401);
-        let problems = accessibility_problems(&ann, "account").await;
-        assert!(problems.is_empty(), "{problems:#?}");
+        assert_accessible(&ann, "account").await;
 
         fill(&ann, ".mfa input[name=password]", "ann-password\u{E007}").await;
         let qr = wait_for(&ann, "canvas.qr").await;
