@@ -180,6 +180,7 @@ async fn post_until_broken(
     base: &str,
     scene: &Scene,
     round: &str,
+    first_acknowledged: &tokio::sync::Notify,
 ) -> Ledger {
     let posters = scene
         .tokens
@@ -190,7 +191,10 @@ async fn post_until_broken(
             for i in 0.. {
                 let client_id = format!("{round}-p{p}-{i}");
                 match post(http, base, token, &scene.channel, &client_id).await {
-                    Some((201, body)) => ledger.acknowledge(&client_id, &body),
+                    Some((201, body)) => {
+                        ledger.acknowledge(&client_id, &body);
+                        first_acknowledged.notify_one();
+                    }
                     Some((status, body)) if status >= 500 => {
                         // Refused, not acknowledged: retried later like a lost answer.
                         assert_eq!(status, 503, "{body}");
@@ -301,8 +305,14 @@ async fn survive_crashes(command: impl Fn() -> Command) -> Ledger {
         let runs_for = Duration::from_millis(150 + (cycle as u64 * 97) % 450);
         let base = server.base.clone();
         let round_name = format!("c{cycle}");
-        let posting = post_until_broken(&http, &base, &scene, &round_name);
+        let first_acknowledged = tokio::sync::Notify::new();
+        let posting = post_until_broken(&http, &base, &scene, &round_name, &first_acknowledged);
         let killing = async {
+            // Counted from the first acknowledged post, so that a slow
+            // start on a busy machine does not leave a cycle with none.
+            tokio::time::timeout(Duration::from_secs(30), first_acknowledged.notified())
+                .await
+                .expect("a post acknowledged within 30 s");
             tokio::time::sleep(runs_for).await;
             server.child.kill().expect("kill -9");
             server.child.wait().unwrap();
