@@ -14,6 +14,7 @@ pub mod page;
 pub mod permissions;
 pub mod ports;
 pub mod realtime;
+pub mod search;
 pub mod time;
 
 pub use error::{Error, Result};

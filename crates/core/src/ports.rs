@@ -252,6 +252,9 @@ pub trait MessageStore: Send + Sync {
     /// A message, deleted or not (deleted ones have empty content), without
     /// its edit history (`edit_count` says how long it is).
     async fn get_message(&self, id: MessageId) -> Result<Option<Message>>;
+    /// Several messages at once (without edit history), in no particular
+    /// order; unknown ids are skipped.
+    async fn get_messages(&self, ids: &[MessageId]) -> Result<Vec<Message>>;
     /// A message with its edit history.
     async fn get_message_with_history(&self, id: MessageId) -> Result<Option<Message>>;
     /// A page of top-level, undeleted messages, newest first.
@@ -453,6 +456,63 @@ pub trait StoreAdmin: Send + Sync {
     async fn close(&self);
 }
 
+/// What the search index must look at again: an entity changed (written in
+/// the transaction of the change, so no change is ever missed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SearchWork {
+    /// Order of the entries; names one for [`SearchQueue::finish_search_work`].
+    pub seq: i64,
+    pub kind: SearchKind,
+    pub entity_id: uuid::Uuid,
+}
+
+crate::model::text_enum!(
+    /// The kind of entity a [`SearchWork`] entry names.
+    SearchKind {
+        Message = "message",
+        File = "file",
+        User = "user",
+    }
+);
+
+/// The search outbox: entries written with each change of a searchable
+/// entity, drained by the indexer.
+#[async_trait]
+pub trait SearchQueue: Send + Sync {
+    /// Take up to `limit` entries, oldest first, that no other indexer holds
+    /// (none, or its hold ended before `now`), holding them until
+    /// `hold_until`. Entries of the same entity may come together.
+    async fn claim_search_work(
+        &self,
+        limit: u32,
+        now: DateTime<Utc>,
+        hold_until: DateTime<Utc>,
+    ) -> Result<Vec<SearchWork>>;
+    /// Remove entries the index has taken in.
+    async fn finish_search_work(&self, seqs: &[i64]) -> Result<()>;
+    /// How many entries wait.
+    async fn search_backlog(&self) -> Result<u64>;
+}
+
+/// A search engine holding messages (files and people come later).
+#[async_trait]
+pub trait SearchIndex: Send + Sync {
+    /// `tantivy`, `postgres` or `elasticsearch`.
+    fn backend(&self) -> &'static str;
+    /// Put `upserts` in (replacing documents of the same id) and take
+    /// `deletes` out; durable when it returns. Idempotent.
+    async fn index_messages(
+        &self,
+        upserts: &[crate::search::MessageDocument],
+        deletes: &[MessageId],
+    ) -> Result<()>;
+    /// One page of messages matching `search`, best or newest first.
+    async fn search_messages(
+        &self,
+        search: &crate::search::MessageSearch,
+    ) -> Result<crate::search::MessageHits>;
+}
+
 /// Every store a backend provides.
 pub trait Backend:
     UserStore
@@ -462,6 +522,7 @@ pub trait Backend:
     + FileStore
     + IntegrationStore
     + AuthStore
+    + SearchQueue
     + StoreAdmin
     + 'static
 {
@@ -475,6 +536,7 @@ impl<T> Backend for T where
         + FileStore
         + IntegrationStore
         + AuthStore
+        + SearchQueue
         + StoreAdmin
         + 'static
 {
@@ -490,6 +552,7 @@ pub struct Stores {
     pub files: Arc<dyn FileStore>,
     pub integrations: Arc<dyn IntegrationStore>,
     pub auth: Arc<dyn AuthStore>,
+    pub search_queue: Arc<dyn SearchQueue>,
     pub admin: Arc<dyn StoreAdmin>,
 }
 
@@ -514,6 +577,7 @@ impl Stores {
             files: backend.clone(),
             integrations: backend.clone(),
             auth: backend.clone(),
+            search_queue: backend.clone(),
             admin: backend,
         }
     }

@@ -30,6 +30,13 @@ fn check_supported(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The search engine of `search.backend`: Tantivy, under the data directory.
+pub fn open_search(config: &Config) -> anyhow::Result<Arc<dyn confab_core::ports::SearchIndex>> {
+    let dir = config.data_dir.join("search").join("messages");
+    let index = confab_search::TantivyIndex::open(&dir).map_err(anyhow::Error::msg)?;
+    Ok(Arc::new(index))
+}
+
 /// Create the data directory if needed and make sure it is writable.
 pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)

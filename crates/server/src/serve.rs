@@ -23,6 +23,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let secret_key = backends::secret_key(&config)?;
     let realtime = backends::open_realtime(&config).await?;
     let mailer = backends::open_mailer(&config)?;
+    let search = backends::open_search(&config)?;
     let listener = TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
@@ -61,7 +62,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             ..Policy::default()
         },
     )
-    .with_mailer(mailer);
+    .with_mailer(mailer)
+    .with_search(search);
+    let indexer = {
+        let (services, stop) = (services.clone(), stop_rx.clone());
+        tokio::spawn(async move { services.run_indexer(stop).await })
+    };
     let options = confab_http::HttpOptions {
         secure_cookies: public_url.starts_with("https://"),
         public_url: config.server.public_url.clone(),
@@ -90,6 +96,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let _ = stop_tx.send(true);
     maintenance.await.ok();
+    indexer.await.ok();
     stores.admin.close().await;
     announce("Confab stopped.");
     Ok(())

@@ -81,6 +81,7 @@ impl Ledger {
 /// One person's session, workspace channel and the people posting.
 struct Scene {
     tokens: Vec<String>,
+    workspace: String,
     channel: String,
 }
 
@@ -171,7 +172,11 @@ async fn set_scene(http: &reqwest::Client, base: &str) -> Scene {
         .await;
         tokens.push(token);
     }
-    Scene { tokens, channel }
+    Scene {
+        tokens,
+        workspace,
+        channel,
+    }
 }
 
 /// Every poster posts until its connection breaks.
@@ -333,8 +338,83 @@ async fn survive_crashes(command: impl Fn() -> Command) -> Ledger {
         ledger.acknowledged.len()
     );
     assert_matches_ledger(&found, &ledger);
+    assert_search_matches_ledger(&http, &server.base, &scene, &ledger).await;
     assert!(server.stop().success());
     ledger
+}
+
+/// Every message of the channel as search finds it (the word every
+/// message holds), newest first, page after page, with the total the first
+/// page gave.
+async fn searched(http: &reqwest::Client, base: &str, scene: &Scene) -> (u64, Vec<String>) {
+    let mut cursor = String::new();
+    let mut client_ids = Vec::new();
+    let mut first_total = None;
+    loop {
+        let page: Value = http
+            .get(format!(
+                "{base}/api/v1/workspaces/{}/search/messages?q=message&sort=newest&limit=100{cursor}",
+                scene.workspace
+            ))
+            .bearer_auth(&scene.tokens[0])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        // The total as the first page saw it: later pages may see more,
+        // indexed meanwhile.
+        first_total.get_or_insert(page["total"].as_u64().unwrap());
+        for result in page["results"].as_array().expect("results") {
+            let content = result["message"]["content"].as_str().unwrap();
+            client_ids.push(content.trim_start_matches("message ").to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => return (first_total.unwrap_or(0), client_ids),
+        }
+    }
+}
+
+/// The search index, caught up after the crashes, holds each acknowledged
+/// message once, and nothing else.
+async fn assert_search_matches_ledger(
+    http: &reqwest::Client,
+    base: &str,
+    scene: &Scene,
+    ledger: &Ledger,
+) {
+    let expected = ledger.acknowledged.len() as u64;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let (total, mut client_ids) = loop {
+        let (total, client_ids) = searched(http, base, scene).await;
+        if total == expected || std::time::Instant::now() > deadline {
+            break (total, client_ids);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(total, expected, "the index never caught up");
+    client_ids.sort();
+    let mut twice = client_ids.clone();
+    twice.dedup();
+    let found: std::collections::BTreeSet<&String> = client_ids.iter().collect();
+    let missing: Vec<&String> = ledger
+        .acknowledged
+        .keys()
+        .filter(|id| !found.contains(id))
+        .collect();
+    let unknown: Vec<&&String> = found
+        .iter()
+        .filter(|id| !ledger.acknowledged.contains_key(**id))
+        .collect();
+    assert!(
+        missing.is_empty() && unknown.is_empty() && twice.len() == client_ids.len(),
+        "{} found more than once; {} never acknowledged; {} missing from the index: {missing:?}",
+        client_ids.len() - twice.len(),
+        unknown.len(),
+        missing.len()
+    );
 }
 
 fn loaded(mut cmd: Command) -> Command {

@@ -67,7 +67,7 @@ impl ChannelAccess {
 
 /// The stored name of the direct conversation among `users`: the same set
 /// always gives the same name, and no user-made name can equal it.
-fn conversation_name(users: &[UserId]) -> String {
+pub(crate) fn conversation_name(users: &[UserId]) -> String {
     let mut ids: Vec<String> = users.iter().map(ToString::to_string).collect();
     ids.sort();
     ids.dedup();

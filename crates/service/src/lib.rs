@@ -11,6 +11,7 @@ mod mfa;
 mod passwords;
 mod realtime;
 mod sealing;
+mod search;
 mod tokens;
 pub mod validate;
 mod workspaces;
@@ -34,6 +35,7 @@ pub use realtime::{
     MAX_TYPING_SIGNALS_PER_MINUTE, NODE_UPKEEP, REPLAY_OVERLAP,
 };
 pub use sealing::SecretKey;
+pub use search::{FoundMessage, SearchRequest, SearchResults, MAX_SEARCH_RESULTS};
 pub use tokens::{hash_token, session_handle};
 pub use workspaces::{CreatedWorkspace, IssuedInvitation, NewWorkspaceRequest};
 
@@ -116,6 +118,8 @@ pub struct Services {
     passwords: passwords::PasswordWork,
     /// This process among the nodes sharing the ephemeral state.
     node_id: Arc<str>,
+    /// The search engine, when there is one.
+    search: Option<search::Search>,
 }
 
 impl Services {
@@ -131,6 +135,7 @@ impl Services {
             policy,
             mailer: Arc::new(email::NoMailer),
             node_id: Arc::from(confab_core::id::random_hex_id()),
+            search: None,
         }
     }
 

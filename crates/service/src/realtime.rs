@@ -181,6 +181,7 @@ impl Services {
     /// After a message was posted: the recent list, unread counts of the
     /// other members, and the event.
     pub(crate) async fn after_post(&self, inserted: &Inserted, mentions: &[String]) {
+        self.changed_for_search();
         let state = &self.realtime.state;
         let message = &inserted.message;
         let event = match message.thread_id {
@@ -246,6 +247,7 @@ impl Services {
     /// After a message changed in place (edit, reaction, pin): drop the
     /// cached page and publish.
     pub(crate) async fn after_message_change(&self, message: &Message, event: Event) {
+        self.changed_for_search();
         degrade(
             self.realtime
                 .state

@@ -12,6 +12,7 @@ mod files;
 mod integrations;
 mod messages;
 mod row;
+mod search_queue;
 mod users;
 mod workspaces;
 

@@ -172,6 +172,7 @@ impl MessageStore for PostgresStore {
         .map_err(db_err)?;
         let message = decode_row::<Message>(&row)?;
         insert_mentions(&mut tx, &message, &new.mentions).await?;
+        enqueue_for_search(&mut tx, message.id).await?;
         time::check_commit_window(stamp)?;
         tx.commit().await.map_err(db_err)?;
         Ok(Inserted {
@@ -193,6 +194,32 @@ impl MessageStore for PostgresStore {
             .as_ref()
             .map(decode_row::<Message>)
             .transpose()
+    }
+
+    async fn get_messages(&self, ids: &[MessageId]) -> Result<Vec<Message>> {
+        // With the ids' own times, so that only their partitions are read.
+        let uuids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+        let times: Vec<DateTime<Utc>> = ids.iter().map(|id| id.created_at()).collect();
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {} FROM messages
+                 WHERE message_id = ANY($1) AND created_at = ANY($2)
+                   AND created_at BETWEEN $3 AND $4",
+                *COLUMNS
+            )
+        });
+        let (Some(first), Some(last)) = (times.iter().min(), times.iter().max()) else {
+            return Ok(Vec::new());
+        };
+        let rows = sqlx::query(&SQL)
+            .bind(&uuids)
+            .bind(&times)
+            .bind(*first)
+            .bind(*last)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(decode_row::<Message>).collect()
     }
 
     async fn get_message_with_history(&self, id: MessageId) -> Result<Option<Message>> {
@@ -325,6 +352,7 @@ impl MessageStore for PostgresStore {
             .await
             .map_err(db_err)?;
         insert_mentions(&mut tx, &message, mentions).await?;
+        enqueue_for_search(&mut tx, id).await?;
         time::check_commit_window(stamp)?;
         tx.commit().await.map_err(db_err)?;
         Ok(message)
@@ -358,6 +386,7 @@ impl MessageStore for PostgresStore {
             adjust_reply_count(&mut tx, parent, -1, stamp).await?;
         }
         let message = decode_row::<Message>(&row)?;
+        enqueue_for_search(&mut tx, id).await?;
         time::check_commit_window(stamp)?;
         tx.commit().await.map_err(db_err)?;
         Ok(Changed {
@@ -419,6 +448,7 @@ impl MessageStore for PostgresStore {
         .await
         .map_err(db_err)?;
         let message = decode_row::<Message>(&row)?;
+        enqueue_for_search(&mut tx, id).await?;
         time::check_commit_window(stamp)?;
         tx.commit().await.map_err(db_err)?;
         Ok(Changed {
@@ -476,6 +506,7 @@ impl PostgresStore {
     ) -> Result<Changed> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let mut message = lock_live_message(&mut tx, id).await?;
+        let had_reactions = !message.reactions.0.is_empty();
         let changed = change(&mut message.reactions)?;
         if changed {
             message.updated_at = time::now();
@@ -489,10 +520,25 @@ impl PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+            // `has:reaction` changes only with the first and the last.
+            if had_reactions == message.reactions.0.is_empty() {
+                enqueue_for_search(&mut tx, id).await?;
+            }
             tx.commit().await.map_err(db_err)?;
         }
         Ok(Changed { message, changed })
     }
+}
+
+/// Tell the search indexer that message `id` changed (in the caller's
+/// transaction, so the change and the entry commit together).
+async fn enqueue_for_search(conn: &mut PgConnection, id: MessageId) -> Result<()> {
+    sqlx::query("INSERT INTO search_outbox (kind, entity_id) VALUES ('message', $1)")
+        .bind(id.0)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
 }
 
 /// The message `user` posted in `channel` with `client_id`, if any.

@@ -13,6 +13,7 @@ mod files;
 mod integrations;
 mod messages;
 mod row;
+mod search_queue;
 mod users;
 mod workspaces;
 mod writer;

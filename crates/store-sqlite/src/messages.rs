@@ -139,6 +139,7 @@ async fn insert(conn: &mut SqliteConnection, new: NewMessage) -> Result<Inserted
     .map_err(db_err)?;
     let message = decode_row::<Message>(&row)?;
     insert_mentions(conn, &message, &new.mentions).await?;
+    enqueue_for_search(conn, message.id, stamp).await?;
     time::check_commit_window(stamp)?;
     Ok(Inserted {
         message,
@@ -200,8 +201,25 @@ async fn edit(
         .await
         .map_err(db_err)?;
     insert_mentions(conn, &message, &mentions).await?;
+    enqueue_for_search(conn, id, stamp).await?;
     time::check_commit_window(stamp)?;
     Ok(message)
+}
+
+/// Tell the search indexer that message `id` changed (in the caller's
+/// transaction, so the change and the entry commit together).
+async fn enqueue_for_search(
+    conn: &mut SqliteConnection,
+    id: MessageId,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query("INSERT INTO search_outbox (kind, entity_id, created_at) VALUES ('message', ?, ?)")
+        .bind(id.to_string())
+        .bind(ts(at))
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
 }
 
 async fn delete(conn: &mut SqliteConnection, id: MessageId, at: DateTime<Utc>) -> Result<Changed> {
@@ -229,6 +247,7 @@ async fn delete(conn: &mut SqliteConnection, id: MessageId, at: DateTime<Utc>) -
     if let Some(parent) = current.thread_id {
         adjust_reply_count(conn, parent, -1, stamp).await?;
     }
+    enqueue_for_search(conn, id, stamp).await?;
     time::check_commit_window(stamp)?;
     Ok(Changed {
         message: decode_row::<Message>(&row)?,
@@ -271,6 +290,7 @@ async fn pin(
     .fetch_one(&mut *conn)
     .await
     .map_err(db_err)?;
+    enqueue_for_search(conn, id, stamp).await?;
     time::check_commit_window(stamp)?;
     Ok(Changed {
         message: decode_row::<Message>(&row)?,
@@ -284,6 +304,7 @@ async fn change_reactions(
     change: impl FnOnce(&mut Reactions) -> Result<bool>,
 ) -> Result<Changed> {
     let mut message = live_message(conn, id).await?;
+    let had_reactions = !message.reactions.0.is_empty();
     let changed = change(&mut message.reactions)?;
     if changed {
         message.updated_at = time::now();
@@ -294,6 +315,10 @@ async fn change_reactions(
             .execute(&mut *conn)
             .await
             .map_err(db_err)?;
+        // `has:reaction` changes only with the first and the last.
+        if had_reactions == message.reactions.0.is_empty() {
+            enqueue_for_search(conn, id, message.updated_at).await?;
+        }
     }
     Ok(Changed { message, changed })
 }
@@ -342,6 +367,23 @@ impl MessageStore for SqliteStore {
             .as_ref()
             .map(decode_row::<Message>)
             .transpose()
+    }
+
+    async fn get_messages(&self, ids: &[MessageId]) -> Result<Vec<Message>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {} FROM messages WHERE message_id IN (",
+            *COLUMNS
+        ));
+        let mut list = q.separated(", ");
+        for id in ids {
+            list.push_bind(id.to_string());
+        }
+        q.push(")");
+        let rows = q.build().fetch_all(&self.reader).await.map_err(db_err)?;
+        rows.iter().map(decode_row::<Message>).collect()
     }
 
     async fn get_message_with_history(&self, id: MessageId) -> Result<Option<Message>> {

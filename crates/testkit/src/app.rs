@@ -52,6 +52,8 @@ pub struct TestApp {
     task: Option<tokio::task::JoinHandle<()>>,
     /// The sockets of an in-process server, told to go when it stops.
     hub: Option<Arc<confab_service::Hub>>,
+    /// Stops the search indexer of an in-process server.
+    indexer_stop: Option<tokio::sync::watch::Sender<bool>>,
 }
 
 /// A response: status, headers and JSON body (`Value::Null` when empty).
@@ -128,8 +130,16 @@ impl TestApp {
             confab_mail::sender("Confab <confab@chat.example.test>").unwrap(),
         )
         .expect("a mail directory");
-        let services =
-            Services::new(stores.clone(), realtime, policy).with_mailer(Arc::new(mailer));
+        let index = confab_search::TantivyIndex::open(&mail_home.path().join("search"))
+            .expect("a search index");
+        let services = Services::new(stores.clone(), realtime, policy)
+            .with_mailer(Arc::new(mailer))
+            .with_search(Arc::new(index));
+        let (indexer_stop, indexer_stopped) = tokio::sync::watch::channel(false);
+        {
+            let services = services.clone();
+            tokio::spawn(async move { services.run_indexer(indexer_stopped).await });
+        }
         let (app, hub) = confab_http::router(services, options);
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -147,6 +157,7 @@ impl TestApp {
             stop: Some(stop),
             task: Some(task),
             hub: Some(hub),
+            indexer_stop: Some(indexer_stop),
         }
     }
 
@@ -170,6 +181,7 @@ impl TestApp {
             stop: None,
             task: None,
             hub: None,
+            indexer_stop: None,
         }
     }
 
@@ -177,6 +189,9 @@ impl TestApp {
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+        if let Some(indexer) = self.indexer_stop.take() {
+            let _ = indexer.send(true);
         }
         if let Some(hub) = self.hub.take() {
             // As a node does on shutdown: sockets are told to go (1001).
@@ -192,6 +207,23 @@ impl TestApp {
             {
                 abort.abort();
             }
+        }
+    }
+
+    /// Wait until the search index holds every change made so far (the
+    /// outbox is empty), for at most ten seconds.
+    pub async fn indexed(&self) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let backlog = self.stores.search_queue.search_backlog().await.unwrap();
+            if backlog == 0 {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{backlog} changes still not indexed"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
 

@@ -47,6 +47,7 @@ pub fn access_of(operation: &str) -> Option<Access> {
         | "GET /workspaces/{workspace}/presence"
         | "PUT /workspaces/{workspace}/presence"
         | "GET /workspaces/{workspace}/unread"
+        | "GET /workspaces/{workspace}/search/messages"
         | "POST /workspaces/{workspace}/conversations" => WorkspaceMember,
         "GET /workspaces/{workspace}/members"
         | "POST /workspaces/{workspace}/channels"
@@ -343,6 +344,8 @@ fn fill(op: &Operation, ids: &Ids) -> String {
         .replace("{emoji}", "tada");
     let query = if op.path.ends_with("/presence") && op.method == Method::GET {
         format!("?user_ids={}", ids.user)
+    } else if op.path.contains("/search/") {
+        "?q=anything".to_owned()
     } else {
         String::new()
     };

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use chrono::{Duration, TimeZone, Utc};
 use confab_core::id::*;
 use confab_core::model::*;
-use confab_core::ports::Stores;
+use confab_core::ports::{SearchKind, Stores};
 use confab_core::{time, Error};
 use futures::future::join_all;
 use serde_json::json;
@@ -55,6 +55,8 @@ macro_rules! store_conformance {
             reactions_are_one_per_user_per_emoji,
             concurrent_identical_reactions_give_one,
             pins_are_set_cleared_and_listed,
+            every_change_of_a_message_queues_it_for_search,
+            search_work_is_held_released_and_finished,
             changes_since_a_time_are_listed_oldest_first,
             changes_are_stamped_when_written,
             old_messages_insert_and_survive_maintenance,
@@ -2870,4 +2872,96 @@ pub async fn pending_invitations_are_capped(stores: Stores) {
         .filter(|o| matches!(o.as_ref().unwrap(), Err(Error::Conflict { .. })))
         .count();
     assert_eq!((created, refused), (cap, 3));
+}
+
+/// The outbox entries waiting, as (kind, entity) in order.
+async fn queued(stores: &Stores) -> Vec<(SearchKind, uuid::Uuid)> {
+    // Held until a moment ago: left free for the next look.
+    let now = time::now();
+    let work = stores
+        .search_queue
+        .claim_search_work(1_000, now, now - Duration::seconds(1))
+        .await
+        .unwrap();
+    work.into_iter().map(|w| (w.kind, w.entity_id)).collect()
+}
+
+pub async fn every_change_of_a_message_queues_it_for_search(stores: Stores) {
+    let w = world(stores).await;
+    let msgs = &w.stores.messages;
+    let m = w.post("first").await;
+    let message = |id: MessageId| (SearchKind::Message, id.0);
+    assert_eq!(queued(&w.stores).await, [message(m.id)]);
+    msgs.edit_message(m.id, "second", None, &[], time::now())
+        .await
+        .unwrap();
+    msgs.add_reaction(m.id, w.owner.id, "tada").await.unwrap();
+    // A second reaction changes nothing the index holds.
+    msgs.add_reaction(m.id, w.owner.id, "eyes").await.unwrap();
+    msgs.set_pinned(m.id, Some(w.owner.id), time::now())
+        .await
+        .unwrap();
+    msgs.remove_reaction(m.id, w.owner.id, "eyes")
+        .await
+        .unwrap();
+    msgs.remove_reaction(m.id, w.owner.id, "tada")
+        .await
+        .unwrap();
+    msgs.delete_message(m.id, time::now()).await.unwrap();
+    // Nothing changed, nothing queued.
+    msgs.delete_message(m.id, time::now()).await.unwrap();
+    assert_eq!(w.stores.search_queue.search_backlog().await.unwrap(), 6);
+    assert_eq!(queued(&w.stores).await, vec![message(m.id); 6]);
+    // A retried post (same client id) queues nothing more.
+    let mut again = text(&w.general, w.owner.id, "retried");
+    again.client_msg_id = Some("retry-1".into());
+    assert!(msgs.insert_message(&again).await.unwrap().created);
+    again.id = MessageId::new();
+    assert!(!msgs.insert_message(&again).await.unwrap().created);
+    assert_eq!(w.stores.search_queue.search_backlog().await.unwrap(), 7);
+}
+
+pub async fn search_work_is_held_released_and_finished(stores: Stores) {
+    let w = world(stores).await;
+    let a = w.post("a").await;
+    let b = w.post("b").await;
+    let c = w.post("c").await;
+    let queue = &w.stores.search_queue;
+    let now = time::now();
+    let hold = now + Duration::seconds(60);
+    let first = queue.claim_search_work(2, now, hold).await.unwrap();
+    assert_eq!(
+        first.iter().map(|w| w.entity_id).collect::<Vec<_>>(),
+        [a.id.0, b.id.0]
+    );
+    assert!(first[0].seq < first[1].seq);
+    // Held entries are not handed out again while held.
+    let second = queue.claim_search_work(10, now, hold).await.unwrap();
+    assert_eq!(
+        second.iter().map(|w| w.entity_id).collect::<Vec<_>>(),
+        [c.id.0]
+    );
+    assert!(queue
+        .claim_search_work(10, now, hold)
+        .await
+        .unwrap()
+        .is_empty());
+    // The indexer holding `a` and `b` finished `a` and died: `b` comes
+    // back once its hold ends.
+    queue.finish_search_work(&[first[0].seq]).await.unwrap();
+    assert_eq!(queue.search_backlog().await.unwrap(), 2);
+    let later = hold + Duration::seconds(1);
+    let again = queue
+        .claim_search_work(10, later, later + Duration::seconds(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.iter().map(|w| w.entity_id).collect::<Vec<_>>(),
+        [b.id.0, c.id.0]
+    );
+    let seqs: Vec<i64> = again.iter().map(|w| w.seq).collect();
+    queue.finish_search_work(&seqs).await.unwrap();
+    queue.finish_search_work(&seqs).await.unwrap();
+    queue.finish_search_work(&[]).await.unwrap();
+    assert_eq!(queue.search_backlog().await.unwrap(), 0);
 }

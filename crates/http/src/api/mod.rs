@@ -5,6 +5,7 @@ mod channels;
 mod common;
 mod messages;
 mod realtime;
+mod search;
 mod workspaces;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -30,6 +31,7 @@ use crate::AppState;
         (name = "channels", description = "Channels, direct conversations and channel members"),
         (name = "messages", description = "Messages, threads, reactions, pins and read markers"),
         (name = "realtime", description = "Presence and typing (also carried by the WebSocket gateway at /api/v1/ws)"),
+        (name = "search", description = "Searching messages"),
     )
 )]
 struct ApiDoc;
@@ -56,6 +58,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .merge(channels::routes())
         .merge(messages::routes())
         .merge(realtime::routes())
+        .merge(search::routes())
 }
 
 /// Parse an id from the path; a malformed one is simply not found.

@@ -1,0 +1,151 @@
+//! Search over REST: messages the caller may read, with the query echoed
+//! back as it was understood.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use confab_core::id::WorkspaceId;
+use confab_core::search::{SearchCursor, SearchSort, Snippet};
+use confab_core::Error;
+use confab_service::{FoundMessage, SearchRequest, MAX_SEARCH_RESULTS};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::parse_id;
+use crate::extract::{ApiQuery, Authed};
+use crate::wire::{cursor, ChannelBrief, ErrorBody, MessageView, PersonView};
+use crate::{ApiError, AppState};
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(search_messages))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct SearchParams {
+    /// What to look for: words, `"phrases"`, `-excluded`, `a OR b`,
+    /// `prefix*`, and filters `from:@user`, `in:#channel`, `in:@user`,
+    /// `before:`/`after:`/`on:` `YYYY-MM-DD`, `during:` `YYYY-MM` or `YYYY`,
+    /// `has:link|file|reaction|pin`, `is:thread|mine`. Anything else is
+    /// read as words.
+    #[param(min_length = 1, max_length = 1000)]
+    q: String,
+    /// `relevance` (default; newest first when the query has no words) or
+    /// `newest`.
+    sort: Option<SearchSort>,
+    /// Results per page (default 20); values outside 1 to 100 are taken as
+    /// the nearest of the two.
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
+    limit: Option<u32>,
+    /// The `next_cursor` of the previous page (with the same `q` and `sort`).
+    cursor: Option<String>,
+}
+
+/// The query as the server understood it.
+#[derive(Serialize, ToSchema)]
+struct UnderstoodQuery {
+    /// The query in normal form: what was searched.
+    text: String,
+    /// Its parts: `must` (groups of alternatives), `must_not`, and filters.
+    #[schema(value_type = Object)]
+    parts: Value,
+}
+
+/// A message found.
+#[derive(Serialize, ToSchema)]
+struct SearchResult {
+    message: MessageView,
+    channel: ChannelBrief,
+    /// Absent when the account is gone.
+    author: Option<PersonView>,
+    /// The thread's first message, when the message is a reply.
+    parent: Option<MessageView>,
+    /// The text around what matched, with the matches' character offsets
+    /// (`[start, end)` in Unicode scalar values; never HTML).
+    snippet: Option<Snippet>,
+}
+
+/// A page of messages found.
+#[derive(Serialize, ToSchema)]
+struct SearchAnswer {
+    query: UnderstoodQuery,
+    results: Vec<SearchResult>,
+    /// Messages matching in all.
+    total: u64,
+    /// Whether `total` is exact (else at least that many).
+    total_is_exact: bool,
+    /// Pass as `cursor` for the next page; absent on the last.
+    next_cursor: Option<String>,
+}
+
+fn encode_cursor(at: SearchCursor) -> String {
+    cursor::encode(&format!("{}_{}", at.key, at.id))
+}
+
+fn decode_cursor(text: &str) -> Result<SearchCursor, ApiError> {
+    let raw: String = cursor::decode(text)?;
+    let bad = || {
+        ApiError(Error::invalid(
+            "cursor",
+            "is not a cursor this search handed out",
+        ))
+    };
+    let (key, id) = raw.rsplit_once('_').ok_or_else(bad)?;
+    Ok(SearchCursor {
+        key: key.parse().map_err(|_| bad())?,
+        id: id.parse().map_err(|_| bad())?,
+    })
+}
+
+impl From<FoundMessage> for SearchResult {
+    fn from(found: FoundMessage) -> Self {
+        Self {
+            message: found.message.into(),
+            channel: found.channel.into(),
+            author: found.author.map(PersonView::from),
+            parent: found.parent.map(MessageView::from),
+            snippet: found.snippet,
+        }
+    }
+}
+
+/// Search the messages of a workspace that the caller may read now: their
+/// channels and conversations, and public channels (not for guests).
+#[utoipa::path(get, path = "/workspaces/{workspace}/search/messages", tag = "search",
+    params(("workspace" = String, Path, description = "Workspace id"), SearchParams),
+    responses((status = 200, body = SearchAnswer), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 503, description = "No search engine, or it is unreachable", body = ErrorBody)))]
+async fn search_messages(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(workspace): Path<String>,
+    ApiQuery(params): ApiQuery<SearchParams>,
+) -> Result<Json<SearchAnswer>, ApiError> {
+    let id: WorkspaceId = parse_id(&workspace, "workspace")?;
+    let after = params.cursor.as_deref().map(decode_cursor).transpose()?;
+    let found = app
+        .search_messages(
+            &caller,
+            id,
+            SearchRequest {
+                text: params.q,
+                sort: params.sort.unwrap_or_default(),
+                after,
+                limit: params.limit.unwrap_or(20).min(MAX_SEARCH_RESULTS),
+            },
+        )
+        .await?;
+    Ok(Json(SearchAnswer {
+        query: UnderstoodQuery {
+            text: found.query.echo(),
+            parts: serde_json::to_value(&found.query).map_err(Error::internal)?,
+        },
+        results: found.results.into_iter().map(SearchResult::from).collect(),
+        total: found.total,
+        total_is_exact: found.total_is_exact,
+        next_cursor: found.next.map(encode_cursor),
+    }))
+}

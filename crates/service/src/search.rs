@@ -1,0 +1,414 @@
+//! Search: the indexer that drains the outbox into the search index, and
+//! searching messages with the caller's rights applied twice (as a filter
+//! of the index query, and again on the messages read back).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{NaiveDate, NaiveTime};
+use confab_core::id::{ChannelId, MessageId, UserId, WorkspaceId};
+use confab_core::model::{Channel, ChannelType, Message, User, WorkspaceRole};
+use confab_core::ports::{SearchIndex, SearchKind};
+use confab_core::search::{
+    parse_query, MessageDocument, MessageSearch, SearchCursor, SearchQuery, SearchSort, Snippet,
+};
+use confab_core::{time, Error, Result};
+use tokio::sync::{watch, Notify};
+
+use crate::channels::conversation_name;
+use crate::{Caller, Services};
+
+/// Outbox entries taken at a time.
+const BATCH: u32 = 500;
+/// How long an indexer holds the entries it took; another takes them after
+/// (so a crashed indexer's batch waits this long). Indexing twice is
+/// harmless (the index takes the current state by id), so the hold is
+/// short rather than safe against the slowest batch.
+const HOLD: chrono::Duration = chrono::Duration::seconds(10);
+/// The indexer looks at the outbox at least this often (wake-ups come
+/// sooner, with each change made through this node).
+const IDLE_PAUSE: Duration = Duration::from_secs(1);
+/// Longest wait between attempts while the search engine is failing.
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(30);
+/// Most results on one page.
+pub const MAX_SEARCH_RESULTS: u32 = 100;
+
+/// The search engine of a node, and the bell that wakes its indexer.
+#[derive(Clone)]
+pub(crate) struct Search {
+    index: Arc<dyn SearchIndex>,
+    wake: Arc<Notify>,
+}
+
+/// A search as asked.
+#[derive(Clone, Debug)]
+pub struct SearchRequest {
+    pub text: String,
+    pub sort: SearchSort,
+    pub after: Option<SearchCursor>,
+    pub limit: u32,
+}
+
+/// A message found, with what a result shows around it.
+#[derive(Clone, Debug)]
+pub struct FoundMessage {
+    pub message: Message,
+    pub channel: Channel,
+    pub author: Option<User>,
+    /// The thread's first message, for a reply.
+    pub parent: Option<Message>,
+    pub snippet: Option<Snippet>,
+}
+
+/// One page of results.
+#[derive(Clone, Debug)]
+pub struct SearchResults {
+    pub query: SearchQuery,
+    pub results: Vec<FoundMessage>,
+    pub total: u64,
+    pub total_is_exact: bool,
+    pub next: Option<SearchCursor>,
+}
+
+impl Services {
+    /// Index messages with `index` (and run [`Self::run_indexer`]).
+    pub fn with_search(mut self, index: Arc<dyn SearchIndex>) -> Self {
+        self.search = Some(Search {
+            index,
+            wake: Arc::new(Notify::new()),
+        });
+        self
+    }
+
+    /// The search engine's name, when there is one.
+    pub fn search_backend(&self) -> Option<&'static str> {
+        self.search.as_ref().map(|s| s.index.backend())
+    }
+
+    /// Outbox entries not indexed yet.
+    pub async fn search_backlog(&self) -> Result<u64> {
+        self.stores.search_queue.search_backlog().await
+    }
+
+    /// Wake the indexer: something changed.
+    pub(crate) fn changed_for_search(&self) {
+        if let Some(search) = &self.search {
+            search.wake.notify_one();
+        }
+    }
+
+    /// Index one batch of the outbox; how many entries it took. The entries
+    /// go only once the index has them, so a crash at any point leaves them
+    /// to be taken again.
+    pub async fn index_pending(&self) -> Result<usize> {
+        let Some(search) = &self.search else {
+            return Ok(0);
+        };
+        let now = time::now();
+        let work = self
+            .stores
+            .search_queue
+            .claim_search_work(BATCH, now, now + HOLD)
+            .await?;
+        if work.is_empty() {
+            return Ok(0);
+        }
+        let mut ids: Vec<MessageId> = work
+            .iter()
+            .filter(|w| w.kind == SearchKind::Message)
+            .map(|w| MessageId(w.entity_id))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let messages: HashMap<MessageId, Message> = self
+            .stores
+            .messages
+            .get_messages(&ids)
+            .await?
+            .into_iter()
+            .map(|m| (m.id, m))
+            .collect();
+        // The current state of each message decides: a delete wins over
+        // any earlier edit, whatever the order of the entries.
+        let mut upserts = Vec::new();
+        let mut deletes = Vec::new();
+        for id in ids {
+            match messages
+                .get(&id)
+                .and_then(|m| MessageDocument::of(m, false))
+            {
+                Some(document) => upserts.push(document),
+                None => deletes.push(id),
+            }
+        }
+        search.index.index_messages(&upserts, &deletes).await?;
+        let seqs: Vec<i64> = work.iter().map(|w| w.seq).collect();
+        self.stores.search_queue.finish_search_work(&seqs).await?;
+        Ok(work.len())
+    }
+
+    /// Keep the index up to date until `stop` turns true: drain the outbox,
+    /// then wait for a change (or a short pause). While the search engine
+    /// fails, try again less and less often; posting is not affected.
+    pub async fn run_indexer(&self, mut stop: watch::Receiver<bool>) {
+        let Some(search) = self.search.clone() else {
+            return;
+        };
+        let mut failures = 0u32;
+        loop {
+            let pause = match self.index_pending().await {
+                Ok(n) if n as u32 >= BATCH => Duration::ZERO,
+                Ok(_) => {
+                    failures = 0;
+                    IDLE_PAUSE
+                }
+                Err(err) => {
+                    failures += 1;
+                    tracing::warn!(error = %err, "indexing for search failed; retrying");
+                    (IDLE_PAUSE * 2u32.saturating_pow(failures.min(5))).min(MAX_RETRY_PAUSE)
+                }
+            };
+            if pause.is_zero() {
+                continue;
+            }
+            tokio::select! {
+                _ = stop.wait_for(|stopped| *stopped) => return,
+                () = search.wake.notified(), if failures == 0 => {}
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    /// Messages matching `request` that the caller may read now.
+    pub async fn search_messages(
+        &self,
+        caller: &Caller,
+        workspace: WorkspaceId,
+        request: SearchRequest,
+    ) -> Result<SearchResults> {
+        let search = self
+            .search
+            .as_ref()
+            .ok_or_else(|| Error::Unavailable("search is not configured on this server".into()))?;
+        if request.text.trim().is_empty() {
+            return Err(Error::invalid("q", "type something to search for"));
+        }
+        let query = parse_query(&request.text);
+        let (_, me) = self.workspace_for(caller, workspace).await?;
+        let readable = self.readable_channels(caller, workspace, me.role).await?;
+        let empty = |query: SearchQuery| SearchResults {
+            query,
+            results: Vec::new(),
+            total: 0,
+            total_is_exact: true,
+            next: None,
+        };
+        let channels = self.narrow_channels(caller, &readable, &query).await?;
+        let authors = self.authors(caller, &query).await?;
+        let (Some(channels), Some(authors)) = (channels, authors) else {
+            return Ok(empty(query));
+        };
+        if query.is_empty() || query.dates_exclude_everything() {
+            return Ok(empty(query));
+        }
+        let limit = request.limit.clamp(1, MAX_SEARCH_RESULTS) as usize;
+        let hits = search
+            .index
+            .search_messages(&MessageSearch {
+                workspace_id: workspace,
+                channels: channels.clone(),
+                authors: authors.clone(),
+                since: query.since.map(midnight),
+                until: query.until.map(midnight),
+                query: query.clone(),
+                sort: request.sort,
+                after: request.after,
+                limit,
+            })
+            .await?;
+        let next = (hits.hits.len() == limit)
+            .then(|| {
+                hits.hits.last().map(|h| SearchCursor {
+                    key: h.key,
+                    id: h.id,
+                })
+            })
+            .flatten();
+        let allowed: HashSet<ChannelId> = channels.into_iter().collect();
+        let results = self
+            .hydrate(workspace, &readable, &allowed, &authors, hits.hits)
+            .await?;
+        Ok(SearchResults {
+            query,
+            results,
+            total: hits.total,
+            total_is_exact: hits.total_is_exact,
+            next,
+        })
+    }
+
+    /// The channels of `workspace` the caller may read: those they are in,
+    /// and (but for guests) every public one.
+    async fn readable_channels(
+        &self,
+        caller: &Caller,
+        workspace: WorkspaceId,
+        role: WorkspaceRole,
+    ) -> Result<HashMap<ChannelId, Channel>> {
+        let mut readable: HashMap<ChannelId, Channel> = self
+            .stores
+            .channels
+            .list_channels_for_user(workspace, caller.user.id)
+            .await?
+            .into_iter()
+            .map(|(c, _)| (c.id, c))
+            .collect();
+        if role != WorkspaceRole::Guest {
+            let mut after: Option<String> = None;
+            loop {
+                let page = self
+                    .stores
+                    .channels
+                    .list_public_channels(workspace, after.as_deref(), 200)
+                    .await?;
+                readable.extend(page.items.into_iter().map(|c| (c.id, c)));
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+        }
+        Ok(readable)
+    }
+
+    /// The readable channels `in:` names (all of them without `in:`);
+    /// `None` when the filters leave none.
+    async fn narrow_channels(
+        &self,
+        caller: &Caller,
+        readable: &HashMap<ChannelId, Channel>,
+        query: &SearchQuery,
+    ) -> Result<Option<Vec<ChannelId>>> {
+        if query.in_channels.is_empty() && query.in_direct.is_empty() {
+            return Ok((!readable.is_empty()).then(|| readable.keys().copied().collect()));
+        }
+        let channel_names: HashSet<&String> = query.in_channels.iter().collect();
+        let mut direct_names: HashSet<String> = HashSet::new();
+        if !query.in_direct.is_empty() {
+            for user in self
+                .stores
+                .users
+                .find_users_by_usernames(&query.in_direct)
+                .await?
+            {
+                direct_names.insert(conversation_name(&[caller.user.id, user.id]));
+            }
+        }
+        // `in:#x` names channels, `in:@x` the direct conversation with x.
+        let chosen: Vec<ChannelId> = readable
+            .values()
+            .filter(|c| match c.channel_type {
+                ChannelType::Public | ChannelType::Private => {
+                    channel_names.contains(&c.name.to_lowercase())
+                }
+                ChannelType::Direct => direct_names.contains(&c.name),
+                ChannelType::Group => false,
+            })
+            .map(|c| c.id)
+            .collect();
+        Ok((!chosen.is_empty()).then_some(chosen))
+    }
+
+    /// The authors `from:` and `is:mine` allow (empty: anyone); `None` when
+    /// they allow no one.
+    async fn authors(&self, caller: &Caller, query: &SearchQuery) -> Result<Option<Vec<UserId>>> {
+        let mut authors: Vec<UserId> = if query.from.is_empty() {
+            Vec::new()
+        } else {
+            let found: Vec<UserId> = self
+                .stores
+                .users
+                .find_users_by_usernames(&query.from)
+                .await?
+                .into_iter()
+                .map(|u| u.id)
+                .collect();
+            if found.is_empty() {
+                return Ok(None);
+            }
+            found
+        };
+        if query.is_mine {
+            if !authors.is_empty() && !authors.contains(&caller.user.id) {
+                return Ok(None);
+            }
+            authors = vec![caller.user.id];
+        }
+        Ok(Some(authors))
+    }
+
+    /// The messages of `hits`, read from the database and checked again:
+    /// an index that lags behind never shows what the caller may not read
+    /// now, nor a message deleted since.
+    async fn hydrate(
+        &self,
+        workspace: WorkspaceId,
+        readable: &HashMap<ChannelId, Channel>,
+        allowed: &HashSet<ChannelId>,
+        authors: &[UserId],
+        hits: Vec<confab_core::search::MessageHit>,
+    ) -> Result<Vec<FoundMessage>> {
+        let ids: Vec<MessageId> = hits.iter().map(|h| h.id).collect();
+        let mut messages: HashMap<MessageId, Message> = self
+            .stores
+            .messages
+            .get_messages(&ids)
+            .await?
+            .into_iter()
+            .filter(|m| {
+                m.workspace_id == workspace
+                    && !m.is_deleted
+                    && allowed.contains(&m.channel_id)
+                    && (authors.is_empty() || authors.contains(&m.user_id))
+            })
+            .map(|m| (m.id, m))
+            .collect();
+        let parent_ids: Vec<MessageId> = messages.values().filter_map(|m| m.thread_id).collect();
+        let parents: HashMap<MessageId, Message> = self
+            .stores
+            .messages
+            .get_messages(&parent_ids)
+            .await?
+            .into_iter()
+            .filter(|m| !m.is_deleted)
+            .map(|m| (m.id, m))
+            .collect();
+        let user_ids: Vec<UserId> = messages.values().map(|m| m.user_id).collect();
+        let users: HashMap<UserId, User> = self
+            .stores
+            .users
+            .get_users(&user_ids)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect();
+        Ok(hits
+            .into_iter()
+            .filter_map(|hit| {
+                let message = messages.remove(&hit.id)?;
+                Some(FoundMessage {
+                    channel: readable.get(&message.channel_id)?.clone(),
+                    author: users.get(&message.user_id).cloned(),
+                    parent: message.thread_id.and_then(|p| parents.get(&p).cloned()),
+                    snippet: hit.snippet,
+                    message,
+                })
+            })
+            .collect())
+    }
+}
+
+fn midnight(day: NaiveDate) -> chrono::DateTime<chrono::Utc> {
+    day.and_time(NaiveTime::MIN).and_utc()
+}
