@@ -12,6 +12,7 @@ use confab_core::model::{Channel, ChannelType, Message, User, WorkspaceRole};
 use confab_core::ports::{SearchIndex, SearchKind};
 use confab_core::search::{
     parse_query, MessageDocument, MessageSearch, SearchCursor, SearchQuery, SearchSort, Snippet,
+    MAX_QUERY_CHARS,
 };
 use confab_core::{time, Error, Result};
 use tokio::sync::{watch, Notify};
@@ -193,6 +194,12 @@ impl Services {
             .ok_or_else(|| Error::Unavailable("search is not configured on this server".into()))?;
         if request.text.trim().is_empty() {
             return Err(Error::invalid("q", "type something to search for"));
+        }
+        if request.text.chars().count() > MAX_QUERY_CHARS {
+            return Err(Error::invalid(
+                "q",
+                format!("is longer than {MAX_QUERY_CHARS} characters"),
+            ));
         }
         let query = parse_query(&request.text);
         let (_, me) = self.workspace_for(caller, workspace).await?;

@@ -496,6 +496,8 @@ pub async fn search_follows_edits_deletes_and_pages(app: TestApp) {
         assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{more}: {bad:?}");
         assert!(bad.body.to_string().contains(field), "{bad:?}");
     }
+    let long = search(&app, &ann, &ws, &"x".repeat(1_001), "").await;
+    assert_eq!(long.status, StatusCode::BAD_REQUEST, "{long:?}");
     let blank = search(&app, &ann, &ws, "   ", "").await;
     assert_eq!(blank.status, StatusCode::BAD_REQUEST, "{blank:?}");
     let missing = app

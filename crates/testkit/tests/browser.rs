@@ -418,6 +418,32 @@ async fn two_people_chat_live_and_nothing_in_a_message_runs() {
         assert_eq!(badges, json!(0));
         open_channel(&ann, &format!(".sidebar a:not([href$='{design_id}'])"), "# general").await;
 
+        // Ann searches: the result is marked, holds the hostile text as
+        // text, and opens the message in its channel.
+        app.indexed().await;
+        fill(&ann, "input.search", "review\u{E007}").await;
+        wait_for_text(&ann, ".search-results", "design review at 3").await;
+        let mark = ask(&ann, "return document.querySelector('.search-results mark').textContent;").await;
+        assert_eq!(mark, json!("review"));
+        assert_eq!(
+            ask(&ann, "return document.querySelector('.search-results .result-channel').textContent;").await,
+            json!("#design")
+        );
+        fill(&ann, "input.search", "onerror\u{E007}").await;
+        wait_for_text(&ann, ".search-results", "<img src=x onerror=alert(1)>").await;
+        let injected = ask(&ann, "return document.querySelectorAll('.search-pane img, .search-pane script').length;").await;
+        assert_eq!(injected, json!(0));
+        assert!(ann.get_alert_text().await.is_err(), "a dialog opened");
+        fill(&ann, "input.search", "review\u{E007}").await;
+        wait_for_text(&ann, ".search-results", "design review at 3").await;
+        screenshot(&ann, "search-desktop-light").await;
+        assert_accessible(&ann, "search results").await;
+        click(&ann, ".search-results .open-result").await;
+        wait_for_text(&ann, ".channel-header h1", "# design").await;
+        wait_for_text(&ann, ".message.found", "design review at 3").await;
+        click(&ann, ".close-search").await;
+        open_channel(&ann, &format!(".sidebar a:not([href$='{design_id}'])"), "# general").await;
+
         // Ann starts a direct conversation with Bob from the people picker;
         // it is named after him, and he gets it live.
         click(&ann, ".new-message").await;

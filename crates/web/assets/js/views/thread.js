@@ -11,6 +11,8 @@ export const threadMethods = {
    * @param {string} parentId
    */
   async openThread(parentId) {
+    // The thread takes the side pane.
+    if (this.search) this.closeSearch();
     const page = await api.get(`/messages/${parentId}/replies?limit=200`);
     this.learnAuthors(page);
     this.thread = { parentId, replies: new Map(page.messages.map((m) => [m.id, m])) };

@@ -10,6 +10,7 @@ import { showMembers, showWorkspaceSettings } from './admin.js';
 import { showChannelDetails } from './channel-details.js';
 import { messageMethods } from './message-list.js';
 import { presenceMethods } from './presence.js';
+import { searchMethods } from './search.js';
 import { sidebarMethods } from './sidebar.js';
 import { threadMethods } from './thread.js';
 
@@ -177,14 +178,21 @@ export class WorkspaceView {
       { class: 'top' },
       h('a', { href: '/', 'data-route': '', class: 'brand' }, 'Confab'),
       h('span', { class: 'workspace-name' }, this.workspace.name),
-      h('input', {
+      (this.searchBox = h('input', {
         class: 'search',
         type: 'search',
-        placeholder: 'Search',
-        disabled: true,
-        title: 'Search is not available yet',
-        'aria-label': 'Search (not available yet)',
-      }),
+        placeholder: 'Search messages',
+        'aria-label': 'Search messages',
+        title: 'Words, "phrases", -not, from:@someone, in:#channel, before:/after:/on: dates, has:link, is:thread',
+        onkeydown: (event) => {
+          if (event.key === 'Enter') {
+            event.preventDefault();
+            this.runSearch(event.target.value);
+          } else if (event.key === 'Escape') {
+            this.closeSearch();
+          }
+        },
+      })),
       (this.statusButton = h('button', { type: 'button', class: 'my-status', onclick: () => this.showStatus() })),
       h('button', { type: 'button', class: 'show-members', onclick: () => showMembers(this.context()) }, 'Members'),
       this.isAdmin() &&
@@ -304,7 +312,13 @@ export class WorkspaceView {
     this.drawSidebar();
   }
 
-  async showChannel(channelId) {
+  /**
+   * Show a channel: its newest messages, or those around `aroundId` (a
+   * search result), marked.
+   * @param {string} channelId
+   * @param {string|null} [aroundId]
+   */
+  async showChannel(channelId, aroundId = null) {
     if (this.thread) this.closeThread();
     this.channelId = channelId;
     // The composer belongs to the channel from the first moment.
@@ -315,7 +329,7 @@ export class WorkspaceView {
     this.newer = null;
     replace(this.list);
     const [page, readState] = await Promise.all([
-      api.get(`/channels/${channelId}/messages?limit=${PAGE}`),
+      api.get(`/channels/${channelId}/messages?limit=${PAGE}${aroundId ? `&around=${aroundId}` : ''}`),
       api.get(`/channels/${channelId}/read-state`).catch(() => null),
     ]);
     if (this.channelId !== channelId) return;
@@ -323,11 +337,25 @@ export class WorkspaceView {
     this.readMarker = readState && readState.unread > 0 ? readState.last_read_message_id || '' : null;
     this.take(page);
     this.openedNewest = this.loadedIds().pop() || '';
+    if (aroundId) {
+      // Older and newer pages load as one scrolls from here.
+      const ids = this.loadedIds();
+      this.older = ids[0] || null;
+      this.newer = ids[ids.length - 1] || null;
+      this.readMarker = null;
+    }
     this.draw();
+    const found = aroundId && this.list.querySelector(`[data-id="${aroundId}"]`);
     const divider = this.list.querySelector('.new-divider');
-    if (divider) divider.scrollIntoView({ block: 'center' });
-    else this.scroller.scrollTop = this.scroller.scrollHeight;
-    this.markRead();
+    if (found) {
+      found.classList.add('found');
+      found.scrollIntoView({ block: 'center' });
+    } else if (divider) {
+      divider.scrollIntoView({ block: 'center' });
+    } else {
+      this.scroller.scrollTop = this.scroller.scrollHeight;
+    }
+    if (!aroundId) this.markRead();
     this.drawSidebar();
     box.focus();
     // For the benchmark (User Timing): the frame after the list is drawn.
@@ -700,7 +728,14 @@ export class WorkspaceView {
   }
 }
 
-Object.assign(WorkspaceView.prototype, sidebarMethods, messageMethods, threadMethods, presenceMethods);
+Object.assign(
+  WorkspaceView.prototype,
+  sidebarMethods,
+  messageMethods,
+  threadMethods,
+  presenceMethods,
+  searchMethods,
+);
 
 let current = null;
 
