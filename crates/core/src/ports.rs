@@ -255,6 +255,11 @@ pub trait MessageStore: Send + Sync {
     /// Several messages at once (without edit history), in no particular
     /// order; unknown ids are skipped.
     async fn get_messages(&self, ids: &[MessageId]) -> Result<Vec<Message>>;
+    /// Every message (deleted ones too), oldest first, after `after`: the
+    /// whole table in keyset pages, for rebuilding a search index.
+    async fn scan_messages(&self, after: Option<MessageId>, limit: u32) -> Result<Vec<Message>>;
+    /// How many messages there are (deleted ones too).
+    async fn count_messages(&self) -> Result<u64>;
     /// A message with its edit history.
     async fn get_message_with_history(&self, id: MessageId) -> Result<Option<Message>>;
     /// A page of top-level, undeleted messages, newest first.

@@ -32,9 +32,14 @@ fn check_supported(config: &Config) -> anyhow::Result<()> {
 
 /// The search engine of `search.backend`: Tantivy, under the data directory.
 pub fn open_search(config: &Config) -> anyhow::Result<Arc<dyn confab_core::ports::SearchIndex>> {
-    let dir = config.data_dir.join("search").join("messages");
-    let index = confab_search::TantivyIndex::open(&dir).map_err(anyhow::Error::msg)?;
+    let index =
+        confab_search::TantivyIndex::open(&search_dir(config)).map_err(anyhow::Error::msg)?;
     Ok(Arc::new(index))
+}
+
+/// Where the embedded messages index lives.
+pub fn search_dir(config: &Config) -> std::path::PathBuf {
+    config.data_dir.join("search").join("messages")
 }
 
 /// Create the data directory if needed and make sure it is writable.

@@ -4,6 +4,7 @@
 mod backends;
 mod config;
 mod logging;
+mod reindex;
 mod serve;
 
 use std::path::PathBuf;
@@ -31,6 +32,11 @@ enum Command {
     Migrate,
     /// Print the effective configuration as TOML and exit.
     PrintConfig,
+    /// Rebuild a search index from the database (with the server stopped).
+    Reindex {
+        #[arg(value_enum, default_value = "all")]
+        what: reindex::Target,
+    },
 }
 
 fn main() -> ExitCode {
@@ -75,6 +81,10 @@ async fn run(command: Command, config: confab_core::config::Config) -> anyhow::R
         Command::Serve => {
             logging::init(&config.log)?;
             serve::serve(config).await
+        }
+        Command::Reindex { what } => {
+            logging::init(&config.log)?;
+            reindex::reindex(config, what).await
         }
     }
 }

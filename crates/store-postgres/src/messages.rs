@@ -222,6 +222,33 @@ impl MessageStore for PostgresStore {
         rows.iter().map(decode_row::<Message>).collect()
     }
 
+    async fn scan_messages(&self, after: Option<MessageId>, limit: u32) -> Result<Vec<Message>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {} FROM messages
+                 WHERE $1::timestamptz IS NULL OR (created_at, message_id) > ($1, $2)
+                 ORDER BY created_at, message_id LIMIT $3",
+                *COLUMNS
+            )
+        });
+        let rows = sqlx::query(&SQL)
+            .bind(after.map(|id| id.created_at()))
+            .bind(after.map(|id| id.0))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(decode_row::<Message>).collect()
+    }
+
+    async fn count_messages(&self) -> Result<u64> {
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM messages")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(count as u64)
+    }
+
     async fn get_message_with_history(&self, id: MessageId) -> Result<Option<Message>> {
         let mut conn = self.pool.acquire().await.map_err(db_err)?;
         fetch_message(&mut conn, id, Lock::None).await

@@ -386,6 +386,34 @@ impl MessageStore for SqliteStore {
         rows.iter().map(decode_row::<Message>).collect()
     }
 
+    async fn scan_messages(&self, after: Option<MessageId>, limit: u32) -> Result<Vec<Message>> {
+        let after = after.map(|id| (ts(id.created_at()), id.to_string()));
+        let (created, id) = after.unwrap_or_default();
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {} FROM messages WHERE (created_at, message_id) > (?, ?)
+                 ORDER BY created_at, message_id LIMIT ?",
+                *COLUMNS
+            )
+        });
+        let rows = sqlx::query(&SQL)
+            .bind(created)
+            .bind(id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(decode_row::<Message>).collect()
+    }
+
+    async fn count_messages(&self) -> Result<u64> {
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM messages")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db_err)?;
+        Ok(count as u64)
+    }
+
     async fn get_message_with_history(&self, id: MessageId) -> Result<Option<Message>> {
         let mut conn = self.reader.acquire().await.map_err(db_err)?;
         fetch_message(&mut conn, id).await

@@ -57,6 +57,7 @@ macro_rules! store_conformance {
             pins_are_set_cleared_and_listed,
             every_change_of_a_message_queues_it_for_search,
             search_work_is_held_released_and_finished,
+            every_message_is_scanned_once_in_order,
             changes_since_a_time_are_listed_oldest_first,
             changes_are_stamped_when_written,
             old_messages_insert_and_survive_maintenance,
@@ -2964,4 +2965,30 @@ pub async fn search_work_is_held_released_and_finished(stores: Stores) {
     queue.finish_search_work(&seqs).await.unwrap();
     queue.finish_search_work(&[]).await.unwrap();
     assert_eq!(queue.search_backlog().await.unwrap(), 0);
+}
+
+pub async fn every_message_is_scanned_once_in_order(stores: Stores) {
+    let w = world(stores).await;
+    let mut posted = Vec::new();
+    for i in 0..7 {
+        posted.push(w.post(&format!("m{i}")).await.id);
+    }
+    let reply = w.reply(&w.post("parent").await, "reply").await;
+    w.stores
+        .messages
+        .delete_message(posted[2], time::now())
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = w.stores.messages.scan_messages(after, 3).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        seen.extend(page.iter().map(|m| m.id));
+    }
+    assert_eq!(seen.len(), 9, "{seen:?}");
+    assert!(seen.windows(2).all(|pair| pair[0] < pair[1]), "{seen:?}");
+    assert!(seen.contains(&posted[2]) && seen.contains(&reply.id));
+    assert_eq!(w.stores.messages.count_messages().await.unwrap(), 9);
 }

@@ -21,15 +21,76 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 const WORDS: &[&str] = &[
-    "deploy", "staging", "production", "rollback", "incident", "review", "meeting", "lunch",
-    "customer", "invoice", "release", "branch", "merge", "pipeline", "flaky", "test", "database",
-    "migration", "latency", "dashboard", "alert", "on-call", "design", "mockup", "feedback",
-    "roadmap", "sprint", "ticket", "bug", "fix", "crash", "memory", "cache", "redis", "postgres",
-    "kubernetes", "cluster", "node", "upgrade", "security", "token", "password", "login",
-    "the", "a", "is", "to", "and", "we", "should", "can", "please", "thanks", "today",
-    "tomorrow", "yesterday", "after", "before", "why", "how", "works", "broken", "again",
+    "deploy",
+    "staging",
+    "production",
+    "rollback",
+    "incident",
+    "review",
+    "meeting",
+    "lunch",
+    "customer",
+    "invoice",
+    "release",
+    "branch",
+    "merge",
+    "pipeline",
+    "flaky",
+    "test",
+    "database",
+    "migration",
+    "latency",
+    "dashboard",
+    "alert",
+    "on-call",
+    "design",
+    "mockup",
+    "feedback",
+    "roadmap",
+    "sprint",
+    "ticket",
+    "bug",
+    "fix",
+    "crash",
+    "memory",
+    "cache",
+    "redis",
+    "postgres",
+    "kubernetes",
+    "cluster",
+    "node",
+    "upgrade",
+    "security",
+    "token",
+    "password",
+    "login",
+    "the",
+    "a",
+    "is",
+    "to",
+    "and",
+    "we",
+    "should",
+    "can",
+    "please",
+    "thanks",
+    "today",
+    "tomorrow",
+    "yesterday",
+    "after",
+    "before",
+    "why",
+    "how",
+    "works",
+    "broken",
+    "again",
 ];
-const CJK: &[&str] = &["会議は明日です", "デプロイが完了しました", "数据库迁移", "배포가 끝났습니다"];
+const CJK: &[&str] = &[
+    "会議は明日です",
+    "デプロイが完了しました",
+    "数据库迁移",
+    "배포가 끝났습니다",
+];
 const EXTRAS: &[&str] = &[
     "see https://example.com/docs/setup",
     "PLT-3699",
@@ -55,7 +116,9 @@ fn sentence(rng: &mut StdRng) -> String {
         6..=8 => rng.gen_range(12..40),
         _ => rng.gen_range(40..120),
     };
-    let mut words: Vec<&str> = (0..length).map(|_| WORDS[rng.gen_range(0..WORDS.len())]).collect();
+    let mut words: Vec<&str> = (0..length)
+        .map(|_| WORDS[rng.gen_range(0..WORDS.len())])
+        .collect();
     if rng.gen_range(0..10) == 0 {
         words.push(CJK[rng.gen_range(0..CJK.len())]);
     }
@@ -121,9 +184,18 @@ async fn run(messages: usize, queries: usize) {
     );
 
     let texts = [
-        "deploy staging", "\"rolling restart\"", "incident -flaky", "PLT-3699", "config.toml",
-        "deplo*", "release OR rollback", "会議", "has:link customer", "is:mine review",
-        "memory leak cache", "after:2026-06-01 alert",
+        "deploy staging",
+        "\"rolling restart\"",
+        "incident -flaky",
+        "PLT-3699",
+        "config.toml",
+        "deplo*",
+        "release OR rollback",
+        "会議",
+        "has:link customer",
+        "is:mine review",
+        "memory leak cache",
+        "after:2026-06-01 alert",
     ];
     let mut latencies = Vec::with_capacity(queries);
     let mut hits = 0;
@@ -134,11 +206,23 @@ async fn run(messages: usize, queries: usize) {
         let search = MessageSearch {
             workspace_id: workspace,
             channels: channels[offset..offset + 50].to_vec(),
-            authors: if query.is_mine { vec![users[0]] } else { Vec::new() },
-            since: query.since.map(|d| d.and_hms_opt(0, 0, 0).unwrap().and_utc()),
-            until: query.until.map(|d| d.and_hms_opt(0, 0, 0).unwrap().and_utc()),
+            authors: if query.is_mine {
+                vec![users[0]]
+            } else {
+                Vec::new()
+            },
+            since: query
+                .since
+                .map(|d| d.and_hms_opt(0, 0, 0).unwrap().and_utc()),
+            until: query
+                .until
+                .map(|d| d.and_hms_opt(0, 0, 0).unwrap().and_utc()),
             query,
-            sort: if i % 3 == 0 { SearchSort::Newest } else { SearchSort::Relevance },
+            sort: if i % 3 == 0 {
+                SearchSort::Newest
+            } else {
+                SearchSort::Relevance
+            },
             after: None,
             limit: 20,
         };

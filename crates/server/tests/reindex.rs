@@ -1,0 +1,124 @@
+//! `confab reindex`: the search index rebuilt from the database, never
+//! while a server holds it.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{confab, run, stderr_of, Server};
+use serde_json::{json, Value};
+
+async fn send(request: reqwest::RequestBuilder) -> Value {
+    let answer = request.send().await.unwrap();
+    assert!(answer.status().is_success(), "{}", answer.status());
+    answer.json().await.unwrap_or(Value::Null)
+}
+
+/// The contents search finds for `q`, waiting up to ten seconds for `count`.
+async fn found(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    ws: &str,
+    q: &str,
+    count: usize,
+) -> Vec<String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let page = send(
+            http.get(format!(
+                "{base}/api/v1/workspaces/{ws}/search/messages?q={q}&sort=newest"
+            ))
+            .bearer_auth(token),
+        )
+        .await;
+        let found: Vec<String> = page["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["message"]["content"].as_str().unwrap().to_owned())
+            .collect();
+        if found.len() == count || std::time::Instant::now() > deadline {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reindex_rebuilds_the_index_and_waits_for_the_server_to_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let http = reqwest::Client::new();
+    let server = Server::start(confab(&data));
+    let base = server.base.clone();
+    send(
+        http.post(format!("{base}/api/v1/auth/signup"))
+            .json(&json!({
+            "email": "ann@example.test", "username": "ann", "display_name": "Ann",
+            "password": "ann-password"})),
+    )
+    .await;
+    let login = send(
+        http.post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({"email": "ann@example.test", "password": "ann-password"})),
+    )
+    .await;
+    let token = login["token"].as_str().unwrap().to_owned();
+    let created = send(
+        http.post(format!("{base}/api/v1/workspaces"))
+            .bearer_auth(&token)
+            .json(&json!({"name": "Reindexed"})),
+    )
+    .await;
+    let ws = created["workspace"]["id"].as_str().unwrap().to_owned();
+    let general = created["general_channel"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut ids = Vec::new();
+    for text in ["walnut one", "walnut two", "walnut three"] {
+        let posted = send(
+            http.post(format!("{base}/api/v1/channels/{general}/messages"))
+                .bearer_auth(&token)
+                .json(&json!({ "content": text })),
+        )
+        .await;
+        ids.push(posted["id"].as_str().unwrap().to_owned());
+    }
+    send(
+        http.delete(format!("{base}/api/v1/messages/{}", ids[1]))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(
+        found(&http, &base, &token, &ws, "walnut", 2).await,
+        ["walnut three", "walnut one"]
+    );
+
+    // While the server holds the index, the rebuild is refused.
+    let busy = run(confab(&data).args(["reindex", "messages"]));
+    assert!(!busy.status.success());
+    assert!(
+        stderr_of(&busy).contains("stop `confab serve` first"),
+        "{}",
+        stderr_of(&busy)
+    );
+
+    // Lost index: rebuilt from the database, without the deleted message.
+    assert!(server.stop().success());
+    std::fs::remove_dir_all(data.join("search").join("messages")).unwrap();
+    let rebuilt = run(confab(&data).args(["reindex", "messages"]));
+    assert!(rebuilt.status.success(), "{}", stderr_of(&rebuilt));
+    let said = String::from_utf8_lossy(&rebuilt.stdout).into_owned();
+    assert!(said.contains("Reindexed 2 messages"), "{said}");
+    assert!(!data.join("search").join("messages.new").exists());
+
+    let server = Server::start(confab(&data));
+    let base = server.base.clone();
+    assert_eq!(
+        found(&http, &base, &token, &ws, "walnut", 2).await,
+        ["walnut three", "walnut one"]
+    );
+    assert!(server.stop().success());
+}
