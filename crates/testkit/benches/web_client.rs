@@ -80,19 +80,7 @@ async fn run(app: &TestApp, params: &Params) {
     let bob = app.log_in("bob").await;
     let workspace = app.workspace(&ann, "Bench").await;
     app.join(&ann, &workspace, &bob, "member").await;
-    let channels = app
-        .get(&format!("/api/v1/workspaces/{workspace}/channels"), &ann)
-        .await;
-    let general = channels.body["channels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| &c["channel"])
-        .find(|c| c["is_general"] == json!(true))
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let general = app.general_channel(&ann, &workspace).await;
     seed(app, &general, &[ann, bob], params.messages).await;
     let channel_url = format!("{}/w/{workspace}/c/{general}", app.base);
 

@@ -321,6 +321,23 @@ impl TestApp {
         reply.body["workspace"]["id"].as_str().unwrap().to_owned()
     }
 
+    /// The id of the general channel of `workspace`, as `token` sees it.
+    pub async fn general_channel(&self, token: &str, workspace: &str) -> String {
+        let channels = self
+            .get(&format!("/api/v1/workspaces/{workspace}/channels"), token)
+            .await;
+        channels.body["channels"]
+            .as_array()
+            .expect("channels")
+            .iter()
+            .map(|c| &c["channel"])
+            .find(|c| c["is_general"] == json!(true))
+            .expect("a general channel")["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// Invite by open link with `role` and accept it as `joiner`.
     /// `by` adds the user `user_id` to `channel`; asserts it worked.
     pub async fn add_to_channel(&self, by: &str, channel: &str, user_id: &str) {

@@ -63,22 +63,6 @@ async fn post(app: &TestApp, token: &str, channel: &str, content: &str) -> Value
     reply.body
 }
 
-async fn general_of(app: &TestApp, token: &str, ws: &str) -> String {
-    let channels = app
-        .get(&format!("/api/v1/workspaces/{ws}/channels"), token)
-        .await;
-    channels.body["channels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| &c["channel"])
-        .find(|c| c["is_general"] == json!(true))
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 async fn new_channel(app: &TestApp, token: &str, ws: &str, name: &str, private: bool) -> String {
     let reply = app
         .post(
@@ -106,7 +90,7 @@ async fn conversation(app: &TestApp, token: &str, ws: &str, users: &[&str]) -> S
 pub async fn search_finds_words_phrases_and_exact_tokens(app: TestApp) {
     let ann = app.user("ann").await;
     let ws = app.workspace(&ann, "Words").await;
-    let general = general_of(&app, &ann, &ws).await;
+    let general = app.general_channel(&ann, &ws).await;
     for text in [
         "Deploying the new parserConfig to staging",
         "rolling restart of PLT-3699 done, see config.toml",
@@ -175,7 +159,7 @@ pub async fn search_filters_by_person_place_time_and_kind(app: TestApp) {
     let ws = app.workspace(&ann, "Filters").await;
     app.join(&ann, &ws, &bob, "member").await;
     let bob_id = app.user_id(&bob).await;
-    let general = general_of(&app, &ann, &ws).await;
+    let general = app.general_channel(&ann, &ws).await;
     let ops = new_channel(&app, &ann, &ws, "ops", false).await;
     app.add_to_channel(&ann, &ops, &bob_id).await;
     let one = post(&app, &ann, &general, "alpha one").await;
@@ -295,7 +279,7 @@ pub async fn search_filters_by_person_place_time_and_kind(app: TestApp) {
 pub async fn search_shows_only_what_the_caller_may_read(app: TestApp) {
     let owner = app.user("owner").await;
     let ws = app.workspace(&owner, "Rights").await;
-    let general = general_of(&app, &owner, &ws).await;
+    let general = app.general_channel(&owner, &ws).await;
     let mut tokens = Vec::new();
     for (name, role) in [
         ("admin", "admin"),
@@ -369,7 +353,7 @@ pub async fn search_shows_only_what_the_caller_may_read(app: TestApp) {
     // Another workspace with the same word.
     let outsider = app.user("outsider").await;
     let other = app.workspace(&outsider, "Elsewhere").await;
-    let elsewhere = general_of(&app, &outsider, &other).await;
+    let elsewhere = app.general_channel(&outsider, &other).await;
     post(&app, &outsider, &elsewhere, "needle elsewhere").await;
     app.indexed().await;
 
@@ -430,7 +414,7 @@ pub async fn search_shows_only_what_the_caller_may_read(app: TestApp) {
 pub async fn search_follows_edits_deletes_and_pages(app: TestApp) {
     let ann = app.user("ann").await;
     let ws = app.workspace(&ann, "Changes").await;
-    let general = general_of(&app, &ann, &ws).await;
+    let general = app.general_channel(&ann, &ws).await;
     let kiwi = post(&app, &ann, &general, "kiwi original").await;
     let id = kiwi["id"].as_str().unwrap();
     app.indexed().await;
