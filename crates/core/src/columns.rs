@@ -373,6 +373,48 @@ pub fn pinned_count_sql(channel: &str) -> String {
     )
 }
 
+/// The ids of a workspace's active members matching a person search:
+/// `$pattern_start` (`text%`) against the start of the display name or of
+/// one of its words, of the username and (when `by_email`) of the address;
+/// `$pattern_inside` (`%text%`) within the title or department. Patterns
+/// escape `%`, `_` and `\` with `\`. `p(n)` writes the n-th placeholder
+/// (1: workspace, 2: start pattern, 3: word-start pattern, 4: inside
+/// pattern, 5: limit).
+pub fn member_search_sql(by_email: bool, p: impl Fn(usize) -> String) -> String {
+    let email = if by_email {
+        format!(" OR lower(u.email) LIKE {} ESCAPE '\\'", p(2))
+    } else {
+        String::new()
+    };
+    format!(
+        "SELECT m.user_id FROM workspace_members m JOIN users u ON u.user_id = m.user_id
+         WHERE m.workspace_id = {ws} AND m.status = 'active' AND u.status = 'active'
+           AND (lower(u.display_name) LIKE {start} ESCAPE '\\'
+                OR lower(u.display_name) LIKE {word} ESCAPE '\\'
+                OR lower(u.username) LIKE {start} ESCAPE '\\'
+                OR lower(coalesce(m.title, u.title, '')) LIKE {inside} ESCAPE '\\'
+                OR lower(coalesce(m.department, '')) LIKE {inside} ESCAPE '\\'{email})
+         ORDER BY lower(u.display_name), u.username LIMIT {limit}",
+        ws = p(1),
+        start = p(2),
+        word = p(3),
+        inside = p(4),
+        limit = p(5),
+    )
+}
+
+/// `text` lowercased with the `LIKE` wildcards escaped.
+pub fn like_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// `alias.column AS alias_column` for each column: a select list whose
 /// names [`Prefixed`] reads back.
 fn select(alias: &str, columns: &[&str]) -> String {

@@ -86,6 +86,16 @@ pub trait WorkspaceStore: Send + Sync {
         workspace: WorkspaceId,
         user: UserId,
     ) -> Result<Option<WorkspaceMember>>;
+    /// Active members whose name, username, title or department (or, with
+    /// `by_email`, address) matches `text` as a person search does (see
+    /// [`crate::columns::member_search_sql`]), by display name.
+    async fn search_members(
+        &self,
+        workspace: WorkspaceId,
+        text: &str,
+        by_email: bool,
+        limit: u32,
+    ) -> Result<Vec<UserId>>;
     /// Members ordered by member id, after the `after` cursor.
     async fn list_members(
         &self,

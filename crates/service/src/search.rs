@@ -9,6 +9,7 @@ use std::time::Duration;
 use chrono::{NaiveDate, NaiveTime};
 use confab_core::id::{ChannelId, MessageId, UserId, WorkspaceId};
 use confab_core::model::{Channel, ChannelType, Message, User, WorkspaceRole};
+use confab_core::permissions::{allows, WorkspaceAction};
 use confab_core::ports::{SearchIndex, SearchKind};
 use confab_core::search::{
     parse_query, MessageDocument, MessageSearch, SearchCursor, SearchQuery, SearchSort, Snippet,
@@ -34,6 +35,8 @@ const IDLE_PAUSE: Duration = Duration::from_secs(1);
 const MAX_RETRY_PAUSE: Duration = Duration::from_secs(30);
 /// Most results on one page.
 pub const MAX_SEARCH_RESULTS: u32 = 100;
+/// Longest person search.
+const MAX_PERSON_QUERY_CHARS: usize = 100;
 
 /// The search engine of a node, and the bell that wakes its indexer.
 #[derive(Clone)]
@@ -60,6 +63,13 @@ pub struct FoundMessage {
     /// The thread's first message, for a reply.
     pub parent: Option<Message>,
     pub snippet: Option<Snippet>,
+}
+
+/// People found, and whether the caller may see their addresses.
+#[derive(Clone, Debug)]
+pub struct FoundPeople {
+    pub people: Vec<User>,
+    pub addresses_shown: bool,
 }
 
 /// One page of results.
@@ -252,6 +262,55 @@ impl Services {
             total: hits.total,
             total_is_exact: hits.total_is_exact,
             next,
+        })
+    }
+
+    /// Active members of `workspace` whose display name (or one of its
+    /// words) or username starts with `text`, or whose title or department
+    /// holds it; by address too for admins. Guests may not search people.
+    pub async fn search_people(
+        &self,
+        caller: &Caller,
+        workspace: WorkspaceId,
+        text: &str,
+        limit: u32,
+    ) -> Result<FoundPeople> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(Error::invalid("q", "type something to search for"));
+        }
+        if text.chars().count() > MAX_PERSON_QUERY_CHARS {
+            return Err(Error::invalid(
+                "q",
+                format!("is longer than {MAX_PERSON_QUERY_CHARS} characters"),
+            ));
+        }
+        let (_, me) = self.workspace_for(caller, workspace).await?;
+        if !allows(me.role, WorkspaceAction::ListMembers) {
+            return Err(Error::Forbidden("guests cannot search people".into()));
+        }
+        let by_email = matches!(me.role, WorkspaceRole::Owner | WorkspaceRole::Admin);
+        let ids = self
+            .stores
+            .workspaces
+            .search_members(
+                workspace,
+                text,
+                by_email,
+                limit.clamp(1, MAX_SEARCH_RESULTS),
+            )
+            .await?;
+        let mut users: HashMap<UserId, User> = self
+            .stores
+            .users
+            .get_users(&ids)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect();
+        Ok(FoundPeople {
+            people: ids.iter().filter_map(|id| users.remove(id)).collect(),
+            addresses_shown: by_email,
         })
     }
 

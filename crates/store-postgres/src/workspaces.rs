@@ -226,6 +226,27 @@ impl WorkspaceStore for PostgresStore {
             .transpose()
     }
 
+    async fn search_members(
+        &self,
+        workspace: WorkspaceId,
+        text: &str,
+        by_email: bool,
+        limit: u32,
+    ) -> Result<Vec<UserId>> {
+        let text = confab_core::columns::like_escaped(text);
+        let sql = confab_core::columns::member_search_sql(by_email, |n| format!("${n}"));
+        let ids: Vec<uuid::Uuid> = sqlx::query_scalar(&sql)
+            .bind(workspace.0)
+            .bind(format!("{text}%"))
+            .bind(format!("% {text}%"))
+            .bind(format!("%{text}%"))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(ids.into_iter().map(UserId).collect())
+    }
+
     async fn list_members(
         &self,
         workspace: WorkspaceId,

@@ -240,6 +240,29 @@ impl WorkspaceStore for SqliteStore {
             .transpose()
     }
 
+    async fn search_members(
+        &self,
+        workspace: WorkspaceId,
+        text: &str,
+        by_email: bool,
+        limit: u32,
+    ) -> Result<Vec<UserId>> {
+        let text = confab_core::columns::like_escaped(text);
+        let sql = confab_core::columns::member_search_sql(by_email, |n| format!("?{n}"));
+        let ids: Vec<String> = sqlx::query_scalar(&sql)
+            .bind(workspace.to_string())
+            .bind(format!("{text}%"))
+            .bind(format!("% {text}%"))
+            .bind(format!("%{text}%"))
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        ids.iter()
+            .map(|id| id.parse().map_err(Error::internal))
+            .collect()
+    }
+
     async fn list_members(
         &self,
         workspace: WorkspaceId,

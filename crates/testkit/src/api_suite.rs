@@ -52,6 +52,7 @@ macro_rules! api_conformance {
             search_filters_by_person_place_time_and_kind,
             search_shows_only_what_the_caller_may_read,
             search_follows_edits_deletes_and_pages,
+            people_are_found_by_name_title_and_address_for_admins,
         );
     };
 }

@@ -50,6 +50,7 @@ pub fn access_of(operation: &str) -> Option<Access> {
         | "GET /workspaces/{workspace}/search/messages"
         | "POST /workspaces/{workspace}/conversations" => WorkspaceMember,
         "GET /workspaces/{workspace}/members"
+        | "GET /workspaces/{workspace}/search/people"
         | "POST /workspaces/{workspace}/channels"
         | "GET /workspaces/{workspace}/channels/browse"
         // Members invite members and guests (admins anyone).

@@ -489,3 +489,90 @@ pub async fn search_follows_edits_deletes_and_pages(app: TestApp) {
         .await;
     assert_eq!(missing.status, StatusCode::BAD_REQUEST, "{missing:?}");
 }
+
+pub async fn people_are_found_by_name_title_and_address_for_admins(app: TestApp) {
+    let owner = app.user("owner").await;
+    let ws = app.workspace(&owner, "People").await;
+    let mut tokens = Vec::new();
+    for (name, role, display, title) in [
+        ("maria", "member", "Maria Lopez", "Platform engineer"),
+        ("marco", "member", "Marco Polo", "Sales"),
+        ("lopez_fan", "guest", "Fan of Lopez", "Visitor"),
+        ("zed", "member", "Zed 100%_done", "Support"),
+    ] {
+        let token = app.user(name).await;
+        app.join(&owner, &ws, &token, role).await;
+        let set = app
+            .patch(
+                "/api/v1/me",
+                &token,
+                json!({"display_name": display, "title": title}),
+            )
+            .await;
+        assert_eq!(set.status, StatusCode::OK, "{set:?}");
+        tokens.push((name, token));
+    }
+    let member = tokens[0].1.clone();
+    let guest = tokens[2].1.clone();
+    let people = |token: String, q: &'static str| {
+        let (app, ws) = (&app, ws.clone());
+        async move {
+            let reply = app
+                .get(
+                    &format!("/api/v1/workspaces/{ws}/search/people?q={}", url_encode(q)),
+                    &token,
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::OK, "{q}: {reply:?}");
+            reply.body["people"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["username"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(people(member.clone(), "mar").await, ["marco", "maria"]);
+    assert_eq!(people(member.clone(), "lop").await, ["lopez_fan", "maria"]);
+    assert_eq!(people(member.clone(), "engineer").await, ["maria"]);
+    assert_eq!(people(member.clone(), "MARIA").await, ["maria"]);
+    // Wildcards are plain characters.
+    assert_eq!(people(member.clone(), "100%_").await, ["zed"]);
+    assert!(people(member.clone(), "%").await.is_empty());
+    // Addresses: found and shown for admins only.
+    assert!(people(member.clone(), "maria@").await.is_empty());
+    assert_eq!(people(owner.clone(), "maria@").await, ["maria"]);
+    let as_member = app
+        .get(
+            &format!("/api/v1/workspaces/{ws}/search/people?q=maria"),
+            &member,
+        )
+        .await;
+    assert!(
+        as_member.body["people"][0].get("email").is_none(),
+        "{as_member:?}"
+    );
+    let as_owner = app
+        .get(
+            &format!("/api/v1/workspaces/{ws}/search/people?q=maria"),
+            &owner,
+        )
+        .await;
+    assert_eq!(as_owner.body["people"][0]["email"], "maria@example.test");
+    // Guests may not look people up; outsiders do not see the workspace.
+    let refused = app
+        .get(
+            &format!("/api/v1/workspaces/{ws}/search/people?q=mar"),
+            &guest,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
+    let outsider = app.user("outsider").await;
+    let hidden = app
+        .get(
+            &format!("/api/v1/workspaces/{ws}/search/people?q=mar"),
+            &outsider,
+        )
+        .await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND, "{hidden:?}");
+}

@@ -19,7 +19,9 @@ use crate::wire::{cursor, ChannelBrief, ErrorBody, MessageView, PersonView};
 use crate::{ApiError, AppState};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(search_messages))
+    OpenApiRouter::new()
+        .routes(routes!(search_messages))
+        .routes(routes!(search_people))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -148,4 +150,68 @@ async fn search_messages(
         total_is_exact: found.total_is_exact,
         next_cursor: found.next.map(encode_cursor),
     }))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct PeopleParams {
+    /// The start of a display name (or of one of its words) or username,
+    /// or part of a title or department; for admins, the start of an
+    /// address too.
+    #[param(min_length = 1, max_length = 100)]
+    q: String,
+    /// At most this many (default 20); values outside 1 to 100 are taken
+    /// as the nearest of the two.
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
+    limit: Option<u32>,
+}
+
+/// A person found.
+#[derive(Serialize, ToSchema)]
+struct PersonFound {
+    #[schema(value_type = String, format = Uuid)]
+    user_id: confab_core::id::UserId,
+    #[serde(flatten)]
+    person: PersonView,
+    title: Option<String>,
+    /// Shown to workspace admins only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
+}
+
+/// People found.
+#[derive(Serialize, ToSchema)]
+struct PeopleAnswer {
+    people: Vec<PersonFound>,
+}
+
+/// Search the active members of a workspace (not for guests), by display
+/// name, ordered by it.
+#[utoipa::path(get, path = "/workspaces/{workspace}/search/people", tag = "search",
+    params(("workspace" = String, Path, description = "Workspace id"), PeopleParams),
+    responses((status = 200, body = PeopleAnswer), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn search_people(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(workspace): Path<String>,
+    ApiQuery(params): ApiQuery<PeopleParams>,
+) -> Result<Json<PeopleAnswer>, ApiError> {
+    let id: WorkspaceId = parse_id(&workspace, "workspace")?;
+    let found = app
+        .search_people(&caller, id, &params.q, params.limit.unwrap_or(20))
+        .await?;
+    let shown = found.addresses_shown;
+    let people = found
+        .people
+        .into_iter()
+        .map(|user| PersonFound {
+            user_id: user.id,
+            title: user.title.clone(),
+            email: shown.then(|| user.email.clone()),
+            person: user.into(),
+        })
+        .collect();
+    Ok(Json(PeopleAnswer { people }))
 }
