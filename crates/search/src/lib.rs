@@ -198,7 +198,6 @@ impl Inner {
     fn search(&self, search: &MessageSearch) -> Result<MessageHits> {
         let searcher = self.reader.searcher();
         let query = query::build(&self.fields, search);
-        let total = searcher.search(&query, &Count).map_err(index_err)? as u64;
         let after = search.after.map(|c| {
             let (hi, lo) = c.id.0.as_u64_pair();
             (c.key, hi, lo)
@@ -226,7 +225,11 @@ impl Inner {
                     }
                 }
             });
-        let top = searcher.search(&query, &collector).map_err(index_err)?;
+        // One pass over the matches: the page and the count together.
+        let (top, total) = searcher
+            .search(&query, &(collector, Count))
+            .map_err(index_err)?;
+        let total = total as u64;
         let mut snippets =
             SnippetGenerator::create(&searcher, &query, self.fields.content).map_err(index_err)?;
         snippets.set_max_num_chars(SNIPPET_CHARS);

@@ -198,6 +198,7 @@ async fn run(messages: usize, queries: usize) {
         "after:2026-06-01 alert",
     ];
     let mut latencies = Vec::with_capacity(queries);
+    let mut by_kind: Vec<Vec<Duration>> = vec![Vec::new(); texts.len()];
     let mut hits = 0;
     for i in 0..queries {
         let query = parse_query(texts[i % texts.len()]);
@@ -229,6 +230,7 @@ async fn run(messages: usize, queries: usize) {
         let asked = Instant::now();
         hits += index.search_messages(&search).await.unwrap().hits.len();
         latencies.push(asked.elapsed());
+        by_kind[i % texts.len()].push(asked.elapsed());
     }
     latencies.sort();
     println!(
@@ -238,6 +240,14 @@ async fn run(messages: usize, queries: usize) {
         ms(percentile(&latencies, 99.0)),
         ms(*latencies.last().unwrap_or(&Duration::ZERO)),
     );
+    for (text, times) in texts.iter().zip(by_kind.iter_mut()) {
+        times.sort();
+        println!(
+            "  {text:<24} p50 {:>9}  p99 {:>9}",
+            ms(percentile(times, 50.0)),
+            ms(percentile(times, 99.0))
+        );
+    }
 }
 
 fn dir_size(dir: &std::path::Path) -> u64 {
