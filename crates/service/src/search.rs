@@ -169,10 +169,14 @@ impl Services {
         let mut failures = 0u32;
         loop {
             let pause = match self.index_pending().await {
-                Ok(n) if n as u32 >= BATCH => Duration::ZERO,
-                Ok(_) => {
+                Ok(n) => {
                     failures = 0;
-                    IDLE_PAUSE
+                    // A full batch: more may wait.
+                    if n as u32 >= BATCH {
+                        Duration::ZERO
+                    } else {
+                        IDLE_PAUSE
+                    }
                 }
                 Err(err) => {
                     failures += 1;
