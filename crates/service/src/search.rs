@@ -9,6 +9,7 @@ use std::time::Duration;
 use chrono::{NaiveDate, NaiveTime};
 use confab_core::id::{ChannelId, MessageId, UserId, WorkspaceId};
 use confab_core::model::{Channel, ChannelType, Message, User, WorkspaceRole};
+use confab_core::page::Page;
 use confab_core::permissions::{allows, WorkspaceAction};
 use confab_core::ports::{SearchIndex, SearchKind};
 use confab_core::search::{
@@ -304,16 +305,17 @@ impl Services {
                 limit.clamp(1, MAX_SEARCH_RESULTS),
             )
             .await?;
-        let mut users: HashMap<UserId, User> = self
-            .stores
-            .users
-            .get_users(&ids)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u))
-            .collect();
+        let found = self
+            .with_users(
+                Page {
+                    items: ids,
+                    next: None::<()>,
+                },
+                |id| *id,
+            )
+            .await?;
         Ok(FoundPeople {
-            people: ids.iter().filter_map(|id| users.remove(id)).collect(),
+            people: found.items.into_iter().map(|(_, user)| user).collect(),
             addresses_shown: by_email,
         })
     }
