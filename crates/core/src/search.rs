@@ -9,7 +9,6 @@
 //! understood.
 
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -125,11 +124,7 @@ fn term_text(term: &SearchTerm) -> String {
     match term {
         SearchTerm::Word(w) => w.clone(),
         SearchTerm::Prefix(p) => format!("{p}*"),
-        SearchTerm::Phrase(p) => {
-            let mut quoted = String::with_capacity(p.len() + 2);
-            let _ = write!(quoted, "\"{p}\"");
-            quoted
-        }
+        SearchTerm::Phrase(p) => format!("\"{p}\""),
     }
 }
 

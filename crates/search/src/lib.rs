@@ -230,9 +230,15 @@ impl Inner {
             .search(&query, &(collector, Count))
             .map_err(index_err)?;
         let total = total as u64;
-        let mut snippets =
-            SnippetGenerator::create(&searcher, &query, self.fields.content).map_err(index_err)?;
-        snippets.set_max_num_chars(SNIPPET_CHARS);
+        // Snippets only mark words: a search of filters alone has none.
+        let snippets = if search.query.has_terms() {
+            let mut generator = SnippetGenerator::create(&searcher, &query, self.fields.content)
+                .map_err(index_err)?;
+            generator.set_max_num_chars(SNIPPET_CHARS);
+            Some(generator)
+        } else {
+            None
+        };
         let mut hits = Vec::with_capacity(top.len());
         for (key, address) in top {
             if key == SortKey::EXCLUDED {
@@ -245,8 +251,8 @@ impl Inner {
                 .ok_or_else(|| index_err("a document without its id"))?
                 .parse()
                 .map_err(Error::internal)?;
-            let snippet = search.query.has_terms().then(|| {
-                let found = snippets.snippet_from_doc(&stored);
+            let snippet = snippets.as_ref().map(|generator| {
+                let found = generator.snippet_from_doc(&stored);
                 snippet_of(found.fragment(), found.highlighted())
             });
             hits.push(MessageHit {

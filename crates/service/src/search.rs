@@ -168,8 +168,17 @@ impl Services {
             return;
         };
         let mut failures = 0u32;
+        // Woken by a change (or at the start): there is work. After a
+        // quiet pause, a read first: claiming takes a write transaction.
+        let mut woken = true;
         loop {
-            let pause = match self.index_pending().await {
+            let waiting = woken || self.search_backlog().await.map_or(true, |n| n > 0);
+            let outcome = if waiting {
+                self.index_pending().await
+            } else {
+                Ok(0)
+            };
+            let pause = match outcome {
                 Ok(n) => {
                     failures = 0;
                     // A full batch: more may wait.
@@ -188,11 +197,11 @@ impl Services {
             if pause.is_zero() {
                 continue;
             }
-            tokio::select! {
+            woken = tokio::select! {
                 _ = stop.wait_for(|stopped| *stopped) => return,
-                () = search.wake.notified(), if failures == 0 => {}
-                () = tokio::time::sleep(pause) => {}
-            }
+                () = search.wake.notified(), if failures == 0 => true,
+                () = tokio::time::sleep(pause) => false,
+            };
         }
     }
 
@@ -218,7 +227,6 @@ impl Services {
         }
         let query = parse_query(&request.text);
         let (_, me) = self.workspace_for(caller, workspace).await?;
-        let readable = self.readable_channels(caller, workspace, me.role).await?;
         let empty = |query: SearchQuery| SearchResults {
             query,
             results: Vec::new(),
@@ -226,14 +234,15 @@ impl Services {
             total_is_exact: true,
             next: None,
         };
+        if query.is_empty() || query.dates_exclude_everything() {
+            return Ok(empty(query));
+        }
+        let readable = self.readable_channels(caller, workspace, me.role).await?;
         let channels = self.narrow_channels(caller, &readable, &query).await?;
         let authors = self.authors(caller, &query).await?;
         let (Some(channels), Some(authors)) = (channels, authors) else {
             return Ok(empty(query));
         };
-        if query.is_empty() || query.dates_exclude_everything() {
-            return Ok(empty(query));
-        }
         let limit = request.limit.clamp(1, MAX_SEARCH_RESULTS) as usize;
         let hits = search
             .index

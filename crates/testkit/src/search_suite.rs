@@ -20,15 +20,10 @@ pub async fn search(app: &TestApp, token: &str, ws: &str, q: &str, more: &str) -
     .await
 }
 
+/// `text` as a query-string value.
 fn url_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    let url = reqwest::Url::parse_with_params("http://query.test/", &[("v", text)]).unwrap();
+    url.query().unwrap()["v=".len()..].to_owned()
 }
 
 /// The contents of the messages found, in order.

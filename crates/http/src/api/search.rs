@@ -6,7 +6,7 @@ use axum::Json;
 use confab_core::id::WorkspaceId;
 use confab_core::search::{SearchCursor, SearchSort, Snippet};
 use confab_core::Error;
-use confab_service::{FoundMessage, SearchRequest, MAX_SEARCH_RESULTS};
+use confab_service::{FoundMessage, SearchRequest};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -136,7 +136,7 @@ async fn search_messages(
                 text: params.q,
                 sort: params.sort.unwrap_or_default(),
                 after,
-                limit: params.limit.unwrap_or(20).min(MAX_SEARCH_RESULTS),
+                limit: params.limit.unwrap_or(20),
             },
         )
         .await?;

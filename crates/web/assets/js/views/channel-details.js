@@ -107,7 +107,7 @@ export async function showChannelDetails(context) {
         const saved = await act(() => api.post(`/channels/${channel.id}/${verb}`), `${verb === 'archive' ? 'Archived' : 'Unarchived'}.`);
         if (saved) {
           dialog.remove();
-          context.onChanged(saved.channel || saved);
+          context.onChanged(saved);
         }
       },
     },
