@@ -48,6 +48,17 @@ pub fn terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
     out
 }
 
+/// The terms `analyzer` makes of `text`, with their positions and the byte
+/// ranges of `text` they come from.
+pub fn tokens(analyzer: &mut TextAnalyzer, text: &str) -> Vec<Token> {
+    let mut stream = analyzer.token_stream(text);
+    let mut out = Vec::new();
+    while stream.advance() {
+        out.push(stream.token().clone());
+    }
+    out
+}
+
 /// Tokens made up front, handed out one by one.
 pub struct Tokens {
     tokens: Vec<Token>,

@@ -1,9 +1,15 @@
-//! Search engines behind Confab's search port. [`TantivyIndex`]: the
-//! embedded one, an index on local disk.
+//! Search engines behind Confab's search port: [`TantivyIndex`], the
+//! embedded one, an index on local disk, and [`PostgresSearch`], full-text
+//! search in the PostgreSQL database. Both read text with one analyzer
+//! ([`analysis`]) and mark snippets with one [`snippet::Marker`].
 #![forbid(unsafe_code)]
 
 pub mod analysis;
+mod postgres;
 mod query;
+pub mod snippet;
+
+pub use postgres::{PostgresSearch, COUNT_BOUND};
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -11,16 +17,14 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use confab_core::id::MessageId;
 use confab_core::ports::SearchIndex;
-use confab_core::search::{
-    MessageDocument, MessageHit, MessageHits, MessageSearch, SearchSort, Snippet,
-};
+use confab_core::search::{MessageDocument, MessageHit, MessageHits, MessageSearch, SearchSort};
 use confab_core::{Error, Result};
+use snippet::Marker;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
     STRING,
 };
-use tantivy::snippet::SnippetGenerator;
 use tantivy::{
     doc, DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, SegmentReader,
     TantivyDocument, Term,
@@ -74,8 +78,6 @@ fn schema() -> (Schema, Fields) {
 
 /// Memory the writer may use before it flushes a segment.
 const WRITER_MEMORY: usize = 64 * 1024 * 1024;
-/// Longest snippet, in characters.
-const SNIPPET_CHARS: usize = 200;
 
 /// Messages in a Tantivy index on local disk. One process writes it (the
 /// embedded shape); searches run while it writes.
@@ -231,34 +233,26 @@ impl Inner {
             .map_err(index_err)?;
         let total = total as u64;
         // Snippets only mark words: a search of filters alone has none.
-        let snippets = if search.query.has_terms() {
-            let mut generator = SnippetGenerator::create(&searcher, &query, self.fields.content)
-                .map_err(index_err)?;
-            generator.set_max_num_chars(SNIPPET_CHARS);
-            Some(generator)
-        } else {
-            None
-        };
+        let mut marker = Marker::new(&search.query);
         let mut hits = Vec::with_capacity(top.len());
         for (key, address) in top {
             if key == SortKey::EXCLUDED {
                 continue;
             }
             let stored: TantivyDocument = searcher.doc(address).map_err(index_err)?;
-            let id = stored
-                .get_first(self.fields.id)
-                .and_then(|v| v.as_str())
+            let text = |field| stored.get_first(field).and_then(|v| v.as_str());
+            let id = text(self.fields.id)
                 .ok_or_else(|| index_err("a document without its id"))?
                 .parse()
                 .map_err(Error::internal)?;
-            let snippet = snippets.as_ref().map(|generator| {
-                let found = generator.snippet_from_doc(&stored);
-                snippet_of(found.fragment(), found.highlighted())
-            });
+            let snippet = match (&mut marker, text(self.fields.content)) {
+                (Some(marker), Some(content)) => marker.snippet(content),
+                _ => None,
+            };
             hits.push(MessageHit {
                 id,
                 key: key.0,
-                snippet: snippet.filter(|s| !s.highlights.is_empty()),
+                snippet,
             });
         }
         Ok(MessageHits {
@@ -276,19 +270,6 @@ struct SortKey(f64, u64, u64);
 impl SortKey {
     /// Below every hit: what is not to be shown (before the cursor).
     const EXCLUDED: SortKey = SortKey(f64::NEG_INFINITY, 0, 0);
-}
-
-/// The fragment with its highlighted byte ranges turned into character
-/// offsets.
-fn snippet_of(fragment: &str, highlighted: &[std::ops::Range<usize>]) -> Snippet {
-    let char_at = |byte: usize| fragment[..byte.min(fragment.len())].chars().count();
-    Snippet {
-        text: fragment.to_owned(),
-        highlights: highlighted
-            .iter()
-            .map(|range| [char_at(range.start), char_at(range.end)])
-            .collect(),
-    }
 }
 
 #[async_trait]

@@ -13,13 +13,25 @@ use confab_service::SecretKey;
 use confab_store_postgres::{PostgresOptions, PostgresStore};
 use confab_store_sqlite::{SqliteOptions, SqliteStore};
 
-/// Refuse configuration that names a backend this build does not provide.
+/// Refuse configuration that names a backend this build does not provide,
+/// or backends that cannot work together.
 fn check_supported(config: &Config) -> anyhow::Result<()> {
-    if config.search.backend != "tantivy" {
-        bail!(
-            "search.backend {:?} is not available yet; use \"tantivy\"",
-            config.search.backend
-        );
+    match config.search.backend.as_str() {
+        "tantivy" => {}
+        "postgres" => {
+            if !is_postgres(&config.database_url()) {
+                bail!(
+                    "search.backend = \"postgres\" needs database.url to be a PostgreSQL database"
+                );
+            }
+            if config.search.url.is_some() {
+                bail!("search.url is not used by search.backend = \"postgres\" (it searches database.url); remove it");
+            }
+        }
+        "elasticsearch" => bail!(
+            "search.backend \"elasticsearch\" is not available yet; use \"tantivy\" or \"postgres\""
+        ),
+        other => bail!("search.backend must be \"tantivy\" or \"postgres\", not {other:?}"),
     }
     if config.files.backend != "local" {
         bail!(
@@ -30,11 +42,34 @@ fn check_supported(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The search engine of `search.backend`: Tantivy, under the data directory.
-pub fn open_search(config: &Config) -> anyhow::Result<Arc<dyn confab_core::ports::SearchIndex>> {
-    let index =
-        confab_search::TantivyIndex::open(&search_dir(config)).map_err(anyhow::Error::msg)?;
-    Ok(Arc::new(index))
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// The search engine of `search.backend`: Tantivy under the data directory,
+/// or PostgreSQL full-text search in the database.
+pub async fn open_search(
+    config: &Config,
+) -> anyhow::Result<Arc<dyn confab_core::ports::SearchIndex>> {
+    Ok(match config.search.backend.as_str() {
+        "postgres" => Arc::new(open_postgres_search(config).await?),
+        _ => Arc::new(
+            confab_search::TantivyIndex::open(&search_dir(config)).map_err(anyhow::Error::msg)?,
+        ),
+    })
+}
+
+/// PostgreSQL full-text search over `database.url`, with a pool of its own
+/// (a quarter of the database's connections, at least two).
+pub async fn open_postgres_search(
+    config: &Config,
+) -> anyhow::Result<confab_search::PostgresSearch> {
+    let connections = (config.database.max_connections / 4).max(2);
+    let timeout = Duration::from_secs(config.database.connect_timeout_secs.max(1));
+    Ok(
+        confab_search::PostgresSearch::connect(&config.database_url(), connections, timeout)
+            .await?,
+    )
 }
 
 /// Where the embedded messages index lives.
@@ -150,7 +185,7 @@ pub async fn open_stores(config: &Config) -> anyhow::Result<Stores> {
         options.timeout = timeout;
         let store = SqliteStore::open(&options).await?;
         Ok(Stores::new(Arc::new(store)))
-    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+    } else if is_postgres(&url) {
         let mut options = PostgresOptions::new(url);
         options.max_connections = config.database.max_connections;
         options.timeout = timeout;

@@ -1,13 +1,16 @@
-//! `confab reindex`: rebuild a search index from the database into a new
-//! index that replaces the old one only once complete.
+//! `confab reindex`: rebuild a search index from the database. The embedded
+//! index is built anew beside the old one, which it replaces only once
+//! complete; PostgreSQL search is rewritten row by row while servers keep
+//! answering from it.
 
 use std::time::Instant;
 
 use anyhow::{anyhow, Context};
+use chrono::{DateTime, Utc};
 use confab_core::config::Config;
-use confab_core::ports::SearchIndex;
+use confab_core::ports::{SearchIndex, Stores};
 use confab_core::search::MessageDocument;
-use confab_search::TantivyIndex;
+use confab_search::{PostgresSearch, TantivyIndex};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::backends;
@@ -30,7 +33,27 @@ pub async fn reindex(config: Config, target: Target) -> anyhow::Result<()> {
         return Ok(());
     }
     let stores = backends::open_stores(&config).await?;
-    let live = backends::search_dir(&config);
+    let started = Instant::now();
+    let indexed = match config.search.backend.as_str() {
+        "postgres" => rebuild_in_place(&config, &stores).await?,
+        _ => {
+            let indexed = rebuild_tantivy(&config, &stores).await?;
+            // No server ran meanwhile: what the outbox held is in the index.
+            drain_outbox(&stores).await?;
+            indexed
+        }
+    };
+    stores.admin.close().await;
+    println!(
+        "Reindexed {indexed} messages in {:.1} s.",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Build a new embedded index beside the live one and put it in its place.
+async fn rebuild_tantivy(config: &Config, stores: &Stores) -> anyhow::Result<u64> {
+    let live = backends::search_dir(config);
     // The embedded index has one writer: a running server holds it.
     drop(TantivyIndex::open(&live).map_err(|e| {
         anyhow!("the search index is in use or unreadable ({e}); stop `confab serve` first")
@@ -41,6 +64,46 @@ pub async fn reindex(config: Config, target: Target) -> anyhow::Result<()> {
             .with_context(|| format!("cannot remove {}", fresh.display()))?;
     }
     let index = TantivyIndex::open(&fresh).map_err(anyhow::Error::msg)?;
+    let indexed = index_everything(stores, Writer::Tantivy(&index)).await?;
+    drop(index);
+    swap(&live, &fresh)?;
+    Ok(indexed)
+}
+
+/// Rewrite every row of PostgreSQL search while servers go on answering
+/// from it (and indexing what changes meanwhile, which the rebuild leaves
+/// alone), then remove the rows of messages deleted or gone. The outbox is
+/// left to the servers' indexers.
+async fn rebuild_in_place(config: &Config, stores: &Stores) -> anyhow::Result<u64> {
+    let index = backends::open_postgres_search(config).await?;
+    let started = index.rebuild_started().await?;
+    let indexed = index_everything(stores, Writer::Postgres(&index, started)).await?;
+    let removed = index.remove_unsearchable().await?;
+    if removed > 0 {
+        println!("Removed {removed} rows of messages no longer searchable.");
+    }
+    index.close().await;
+    Ok(indexed)
+}
+
+/// Where a rebuild writes.
+enum Writer<'a> {
+    Tantivy(&'a TantivyIndex),
+    /// PostgreSQL search, and when the rebuild started.
+    Postgres(&'a PostgresSearch, DateTime<Utc>),
+}
+
+impl Writer<'_> {
+    async fn write(&self, documents: &[MessageDocument]) -> confab_core::Result<()> {
+        match self {
+            Writer::Tantivy(index) => index.index_messages(documents, &[]).await,
+            Writer::Postgres(index, started) => index.rebuild_messages(documents, *started).await,
+        }
+    }
+}
+
+/// Index every searchable message, with a progress bar; how many.
+async fn index_everything(stores: &Stores, index: Writer<'_>) -> anyhow::Result<u64> {
     let total = stores.messages.count_messages().await?;
     let bar = ProgressBar::new(total).with_style(
         ProgressStyle::with_template(
@@ -48,7 +111,6 @@ pub async fn reindex(config: Config, target: Target) -> anyhow::Result<()> {
         )
         .expect("a progress template"),
     );
-    let started = Instant::now();
     let mut after = None;
     let mut indexed = 0u64;
     loop {
@@ -59,21 +121,12 @@ pub async fn reindex(config: Config, target: Target) -> anyhow::Result<()> {
             .iter()
             .filter_map(|m| MessageDocument::of(m, false))
             .collect();
-        index.index_messages(&documents, &[]).await?;
+        index.write(&documents).await?;
         indexed += documents.len() as u64;
         bar.inc(page.len() as u64);
     }
     bar.finish();
-    drop(index);
-    swap(&live, &fresh)?;
-    // The rebuild read every message: what the outbox held is in it.
-    drain_outbox(&stores).await?;
-    stores.admin.close().await;
-    println!(
-        "Reindexed {indexed} messages in {:.1} s.",
-        started.elapsed().as_secs_f64()
-    );
-    Ok(())
+    Ok(indexed)
 }
 
 /// Put `fresh` in the place of `live` (kept aside until then).
@@ -94,7 +147,7 @@ fn swap(live: &std::path::Path, fresh: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn drain_outbox(stores: &confab_core::ports::Stores) -> anyhow::Result<()> {
+async fn drain_outbox(stores: &Stores) -> anyhow::Result<()> {
     loop {
         let now = confab_core::time::now();
         let work = stores

@@ -150,6 +150,26 @@ fn bad_connection_settings_stop_the_start() {
 }
 
 #[test]
+fn search_backends_that_cannot_work_stop_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(confab(dir.path())
+        .env("CONFAB_SEARCH__BACKEND", "postgres")
+        .arg("serve"));
+    assert_refused(
+        &out,
+        "search.backend = \"postgres\" needs database.url to be a PostgreSQL database",
+    );
+    let out = run(confab(dir.path())
+        .env("CONFAB_SEARCH__BACKEND", "solr")
+        .arg("serve"));
+    assert_refused(&out, "search.backend must be");
+    assert!(
+        !dir.path().join("confab.db").exists(),
+        "nothing is created before the configuration is found good"
+    );
+}
+
+#[test]
 fn a_missing_configuration_file_stops_the_start() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(confab(dir.path())

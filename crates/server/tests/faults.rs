@@ -451,9 +451,11 @@ async fn acknowledged_posts_survive_kill_9_on_sqlite() {
 async fn acknowledged_posts_survive_kill_9_on_postgres() {
     let db = confab_testkit::harness::PgTestDb::create().await;
     let dir = tempfile::tempdir().unwrap();
+    // Searching with PostgreSQL too: its index is the other one to catch up.
     let ledger = survive_crashes(|| {
         let mut cmd = loaded(confab(dir.path()));
-        cmd.env("CONFAB_DATABASE__URL", &db.url);
+        cmd.env("CONFAB_DATABASE__URL", &db.url)
+            .env("CONFAB_SEARCH__BACKEND", "postgres");
         cmd
     })
     .await;

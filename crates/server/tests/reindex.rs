@@ -1,5 +1,5 @@
-//! `confab reindex`: the search index rebuilt from the database, never
-//! while a server holds it.
+//! `confab reindex`: the embedded index rebuilt from the database, never
+//! while a server holds it; PostgreSQL search rebuilt while servers answer.
 
 mod common;
 
@@ -45,13 +45,9 @@ async fn found(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reindex_rebuilds_the_index_and_waits_for_the_server_to_stop() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let http = reqwest::Client::new();
-    let server = Server::start(confab(&data));
-    let base = server.base.clone();
+/// Ann's token and workspace on a fresh server, with "walnut one" and
+/// "walnut three" posted (and "walnut two" posted and deleted), found.
+async fn walnuts(http: &reqwest::Client, base: &str) -> (String, String) {
     send(
         http.post(format!("{base}/api/v1/auth/signup"))
             .json(&json!({
@@ -92,9 +88,20 @@ async fn reindex_rebuilds_the_index_and_waits_for_the_server_to_stop() {
     )
     .await;
     assert_eq!(
-        found(&http, &base, &token, &ws, "walnut", 2).await,
+        found(http, base, &token, &ws, "walnut", 2).await,
         ["walnut three", "walnut one"]
     );
+    (token, ws)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reindex_rebuilds_the_index_and_waits_for_the_server_to_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let http = reqwest::Client::new();
+    let server = Server::start(confab(&data));
+    let base = server.base.clone();
+    let (token, ws) = walnuts(&http, &base).await;
 
     // While the server holds the index, the rebuild is refused.
     let busy = run(confab(&data).args(["reindex", "messages"]));
@@ -121,4 +128,69 @@ async fn reindex_rebuilds_the_index_and_waits_for_the_server_to_stop() {
         ["walnut three", "walnut one"]
     );
     assert!(server.stop().success());
+}
+
+/// PostgreSQL search is rebuilt in place while the server goes on
+/// answering: lost rows come back, rows of deleted messages go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(confab_postgres), ignore = "set CONFAB_TEST_POSTGRES_URL to run")]
+async fn postgres_search_is_rebuilt_while_the_server_answers() {
+    let db = confab_testkit::harness::PgTestDb::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let command = || {
+        let mut cmd = confab(dir.path());
+        cmd.env("CONFAB_DATABASE__URL", &db.url)
+            .env("CONFAB_SEARCH__BACKEND", "postgres");
+        cmd
+    };
+    let http = reqwest::Client::new();
+    let server = Server::start(command());
+    let base = server.base.clone();
+    let (token, ws) = walnuts(&http, &base).await;
+
+    // Damage: every row's words lost, a row for the deleted message back.
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    sqlx::query("UPDATE message_search SET words = '''pecan'' ''=pecan'''::tsvector")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO message_search (message_id, created_at, workspace_id, channel_id, user_id, words) \
+         SELECT message_id, created_at, workspace_id, channel_id, user_id, '''walnut'' ''=walnut'''::tsvector \
+         FROM messages WHERE is_deleted",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    assert_eq!(found(&http, &base, &token, &ws, "pecan", 2).await.len(), 2);
+
+    let rebuilding = command()
+        .args(["reindex", "messages"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The server answers meanwhile.
+    send(
+        http.get(format!(
+            "{base}/api/v1/workspaces/{ws}/search/messages?q=walnut"
+        ))
+        .bearer_auth(&token),
+    )
+    .await;
+    let rebuilt = rebuilding.wait_with_output().unwrap();
+    assert!(rebuilt.status.success(), "{}", stderr_of(&rebuilt));
+    let said = String::from_utf8_lossy(&rebuilt.stdout).into_owned();
+    assert!(said.contains("Reindexed 2 messages"), "{said}");
+    assert!(said.contains("Removed 1 rows"), "{said}");
+    assert_eq!(
+        found(&http, &base, &token, &ws, "walnut", 2).await,
+        ["walnut three", "walnut one"]
+    );
+    assert!(found(&http, &base, &token, &ws, "pecan", 0)
+        .await
+        .is_empty());
+    assert!(server.stop().success());
+    db.drop_database().await;
 }

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use confab_core::ports::{EphemeralState, Realtime, Stores};
+use confab_core::ports::{EphemeralState, Realtime, SearchIndex, Stores};
 use confab_realtime::{MemoryBus, MemoryState, RedisBus, RedisState};
 
 use crate::realtime_harness::{redis_options, redis_url, test_prefix, RedisProbe};
@@ -54,6 +54,9 @@ pub struct TestApp {
     hub: Option<Arc<confab_service::Hub>>,
     /// Stops the search indexer of an in-process server.
     indexer_stop: Option<tokio::sync::watch::Sender<bool>>,
+    /// The search engine the server was given (`None`: an index of its own
+    /// on disk for each start).
+    search: Option<Arc<dyn SearchIndex>>,
 }
 
 /// A response: status, headers and JSON body (`Value::Null` when empty).
@@ -89,6 +92,24 @@ impl TestApp {
         Self::start_configured(stores, realtime, policy, test_options(), limits).await
     }
 
+    /// Serve the application over `stores`, searching with `search`.
+    pub async fn start_searching(stores: Stores, search: Arc<dyn SearchIndex>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let limits = confab_http::ServeOptions::default();
+        let (policy, options) = (Policy::default(), test_options());
+        let realtime = memory_realtime();
+        Self::start_on(
+            listener,
+            stores,
+            realtime,
+            policy,
+            options,
+            limits,
+            Some(search),
+        )
+        .await
+    }
+
     /// Serve the application with HTTP options and connection limits of
     /// the test's own.
     pub async fn start_configured(
@@ -99,7 +120,7 @@ impl TestApp {
         limits: confab_http::ServeOptions,
     ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        Self::start_on(listener, stores, realtime, policy, options, limits).await
+        Self::start_on(listener, stores, realtime, policy, options, limits, None).await
     }
 
     /// Stop this server and serve its stores again at the same address,
@@ -107,12 +128,14 @@ impl TestApp {
     pub async fn restart(self, policy: Policy, options: confab_http::HttpOptions) -> Self {
         let address: std::net::SocketAddr = self.base["http://".len()..].parse().unwrap();
         let stores = self.stores.clone();
+        let search = self.search.clone();
         self.stop().await;
         let listener = tokio::net::TcpListener::bind(address)
             .await
             .expect("the address again");
         let limits = confab_http::ServeOptions::default();
-        Self::start_on(listener, stores, memory_realtime(), policy, options, limits).await
+        let realtime = memory_realtime();
+        Self::start_on(listener, stores, realtime, policy, options, limits, search).await
     }
 
     async fn start_on(
@@ -122,6 +145,7 @@ impl TestApp {
         policy: Policy,
         options: confab_http::HttpOptions,
         limits: confab_http::ServeOptions,
+        search: Option<Arc<dyn SearchIndex>>,
     ) -> Self {
         let state = realtime.state.clone();
         let mail_home = Arc::new(tempfile::tempdir().expect("a mail directory"));
@@ -130,11 +154,16 @@ impl TestApp {
             confab_mail::sender("Confab <confab@chat.example.test>").unwrap(),
         )
         .expect("a mail directory");
-        let index = confab_search::TantivyIndex::open(&mail_home.path().join("search"))
-            .expect("a search index");
+        let index: Arc<dyn SearchIndex> = match &search {
+            Some(index) => index.clone(),
+            None => Arc::new(
+                confab_search::TantivyIndex::open(&mail_home.path().join("search"))
+                    .expect("a search index"),
+            ),
+        };
         let services = Services::new(stores.clone(), realtime, policy)
             .with_mailer(Arc::new(mailer))
-            .with_search(Arc::new(index));
+            .with_search(index);
         let (indexer_stop, indexer_stopped) = tokio::sync::watch::channel(false);
         {
             let services = services.clone();
@@ -158,6 +187,7 @@ impl TestApp {
             task: Some(task),
             hub: Some(hub),
             indexer_stop: Some(indexer_stop),
+            search,
         }
     }
 
@@ -182,6 +212,7 @@ impl TestApp {
             task: None,
             hub: None,
             indexer_stop: None,
+            search: None,
         }
     }
 
@@ -449,6 +480,20 @@ where
 {
     crate::harness::with_postgres(|stores| async move { test(TestApp::start(stores).await).await })
         .await;
+}
+
+/// Run `test` with a [`TestApp`] over a fresh PostgreSQL database that
+/// searches with PostgreSQL full-text search.
+pub async fn with_app_postgres_search<F, Fut>(test: F)
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    crate::harness::with_postgres_at(|stores, url| async move {
+        let search = crate::harness::postgres_search(&url).await;
+        test(TestApp::start_searching(stores, Arc::new(search)).await).await
+    })
+    .await;
 }
 
 /// A policy for real-time tests: posting is not rate-limited in practice.

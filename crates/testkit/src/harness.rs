@@ -6,7 +6,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use confab_core::ports::{StoreAdmin, Stores};
+use confab_core::ports::{SearchIndex, StoreAdmin, Stores};
 use confab_store_postgres::{PostgresOptions, PostgresStore};
 use confab_store_sqlite::{SqliteOptions, SqliteStore};
 use futures::FutureExt;
@@ -233,6 +233,34 @@ where
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }
+}
+
+/// PostgreSQL full-text search over the (migrated) database at `url`.
+pub async fn postgres_search(url: &str) -> confab_search::PostgresSearch {
+    confab_search::PostgresSearch::connect(url, 4, std::time::Duration::from_secs(10))
+        .await
+        .expect("PostgreSQL search")
+}
+
+/// Run `test` on an empty embedded search index.
+pub async fn with_tantivy_search<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<dyn SearchIndex>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let index = confab_search::TantivyIndex::open(dir.path()).expect("a search index");
+    test(Arc::new(index)).await;
+}
+
+/// Run `test` on PostgreSQL full-text search over a fresh database.
+pub async fn with_postgres_search<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<dyn SearchIndex>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    with_postgres_at(|_, url| async move { test(Arc::new(postgres_search(&url).await)).await })
+        .await;
 }
 
 #[cfg(test)]

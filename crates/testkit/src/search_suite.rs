@@ -1,7 +1,8 @@
 //! Searching messages over HTTP: the query language, the analyzers, the
 //! index following every change, paging, and above all that nobody finds
 //! what they may not read. Run for every database through
-//! [`api_conformance!`](crate::api_conformance).
+//! [`api_conformance!`](crate::api_conformance) (on the embedded index), and
+//! for every search engine through [`search_conformance!`].
 
 use std::collections::BTreeSet;
 
@@ -9,6 +10,20 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::app::{Reply, TestApp};
+
+/// The search cases, one test each, run through `$harness`.
+#[macro_export]
+macro_rules! search_conformance {
+    ($harness:path $(, #[$attr:meta])*) => {
+        $crate::__conformance_cases!(search_suite, 2, $harness, [$(#[$attr])*],
+            search_finds_words_phrases_and_exact_tokens,
+            search_filters_by_person_place_time_and_kind,
+            search_shows_only_what_the_caller_may_read,
+            search_follows_edits_deletes_and_pages,
+            people_are_found_by_name_title_and_address_for_admins,
+        );
+    };
+}
 
 /// `GET /workspaces/{ws}/search/messages` with `q` and more parameters.
 pub async fn search(app: &TestApp, token: &str, ws: &str, q: &str, more: &str) -> Reply {

@@ -179,7 +179,11 @@ async fn a_message_in_a_month_without_partition_lands_in_default_then_moves() {
         );
 
         let report = store.maintain(Utc::now()).await.unwrap();
-        assert_eq!(report.partitions_created, ["messages_2020_02"]);
+        // The search table follows messages, month by month.
+        assert_eq!(
+            report.partitions_created,
+            ["messages_2020_02", "message_search_2020_02"]
+        );
         let in_default: i64 = sqlx::query_scalar("SELECT count(*) FROM messages_default")
             .fetch_one(store.pool())
             .await

@@ -1,0 +1,508 @@
+//! PostgreSQL full-text search: the `message_search` table (monthly
+//! partitions, a GIN index on its `words` tsvector) written by the indexer
+//! and read with a tsquery built from the parsed query.
+//!
+//! Both vector and query are made by Confab's analyzer ([`crate::analysis`])
+//! rather than by a text search configuration, so PostgreSQL finds exactly
+//! what the embedded index finds. Exact tokens (`plt-3699`) are lexemes
+//! starting with `=`, apart from the words (`plt`, `3699`).
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use confab_core::id::MessageId;
+use confab_core::ports::SearchIndex;
+use confab_core::search::{
+    HasFilter, MessageDocument, MessageHit, MessageHits, MessageSearch, SearchQuery, SearchSort,
+    SearchTerm,
+};
+use confab_core::{Error, Result};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, QueryBuilder, Row};
+use tantivy::tokenizer::TextAnalyzer;
+use uuid::Uuid;
+
+use crate::analysis::{self, terms, tokens};
+use crate::snippet::Marker;
+
+/// Matches counted exactly; past this the total is "more than".
+pub const COUNT_BOUND: u64 = 10_000;
+/// Longest a search or an index batch may run.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// PostgreSQL keeps at most 256 positions of a lexeme, each below 16384.
+const MAX_POSITIONS: usize = 256;
+const MAX_POSITION: usize = 16_383;
+/// Marks an exact token among the lexemes.
+const EXACT_MARK: char = '=';
+
+/// Messages searched with PostgreSQL's full-text machinery, in the database
+/// that holds them.
+pub struct PostgresSearch {
+    pool: PgPool,
+    count_bound: u64,
+}
+
+impl PostgresSearch {
+    /// Connect to the (migrated) database at `url` with a pool of its own,
+    /// so searches never take the connections posts need.
+    pub async fn connect(url: &str, max_connections: u32, timeout: Duration) -> Result<Self> {
+        let unreachable = |e: sqlx::Error| {
+            Error::Unavailable(format!("cannot connect to PostgreSQL for search: {e}"))
+        };
+        let options = PgConnectOptions::from_str(url)
+            .map_err(unreachable)?
+            .options([(
+                "statement_timeout",
+                format!("{}ms", STATEMENT_TIMEOUT.as_millis()),
+            )]);
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(timeout)
+            .connect_with(options)
+            .await
+            .map_err(unreachable)?;
+        let ready: bool = sqlx::query_scalar("SELECT to_regclass('message_search') IS NOT NULL")
+            .fetch_one(&pool)
+            .await
+            .map_err(db_err)?;
+        if !ready {
+            return Err(Error::Unavailable(
+                "the database has no message_search table: run `confab migrate`".into(),
+            ));
+        }
+        Ok(Self {
+            pool,
+            count_bound: COUNT_BOUND,
+        })
+    }
+
+    /// Count matches exactly up to `bound` (tests use a small one).
+    pub fn with_count_bound(mut self, bound: u64) -> Self {
+        self.count_bound = bound;
+        self
+    }
+
+    /// The database's time as a rebuild starts (rows written from then on
+    /// are the rebuild's).
+    pub async fn rebuild_started(&self) -> Result<DateTime<Utc>> {
+        sqlx::query_scalar("SELECT now()")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
+    /// Write `documents` for a rebuild that started at `started`, leaving
+    /// alone rows the indexer wrote since (they are newer than what the
+    /// rebuild read).
+    pub async fn rebuild_messages(
+        &self,
+        documents: &[MessageDocument],
+        started: DateTime<Utc>,
+    ) -> Result<()> {
+        self.write(documents, &[], Some(started)).await
+    }
+
+    /// Remove the rows of messages deleted or gone: the end of a rebuild.
+    pub async fn remove_unsearchable(&self) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM message_search s WHERE NOT EXISTS (SELECT 1 FROM messages m \
+             WHERE m.message_id = s.message_id AND m.created_at = s.created_at AND NOT m.is_deleted)",
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+
+    /// The plan PostgreSQL makes for the page of `search`, as `EXPLAIN`
+    /// prints it: which partitions and indexes a search reads.
+    pub async fn explain(&self, search: &MessageSearch) -> Result<String> {
+        let mut builder = QueryBuilder::new("EXPLAIN ");
+        page_query(&mut builder, search, tsquery(&search.query).as_deref());
+        let lines: Vec<String> = builder
+            .build_query_scalar()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(lines.join("\n"))
+    }
+
+    /// Close the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Take `deletes` out and put `upserts` in, in one transaction; with
+    /// `unless_since`, rows written since then are left as they are.
+    async fn write(
+        &self,
+        upserts: &[MessageDocument],
+        deletes: &[MessageId],
+        unless_since: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        if upserts.is_empty() && deletes.is_empty() {
+            return Ok(());
+        }
+        // One row per id: the last document given for it.
+        let mut latest: BTreeMap<MessageId, &MessageDocument> = BTreeMap::new();
+        for message in upserts {
+            latest.insert(message.id, message);
+        }
+        let documents: Vec<&MessageDocument> = latest.into_values().collect();
+        let vectors: Vec<String> = documents.iter().map(|m| vector_text(&m.content)).collect();
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        if !deletes.is_empty() {
+            let ids: Vec<Uuid> = deletes.iter().map(|id| id.0).collect();
+            sqlx::query("DELETE FROM message_search WHERE message_id = ANY($1)")
+                .bind(ids)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        if !documents.is_empty() {
+            sqlx::query(
+                "INSERT INTO message_search \
+                     (message_id, created_at, workspace_id, channel_id, user_id, flags, words, indexed_at) \
+                 SELECT d.id, d.at, d.ws, d.ch, d.author, d.flags, d.words::tsvector, now() \
+                 FROM UNNEST($1::uuid[], $2::timestamptz[], $3::uuid[], $4::uuid[], $5::uuid[], \
+                             $6::int2[], $7::text[]) AS d(id, at, ws, ch, author, flags, words) \
+                 ON CONFLICT (message_id, created_at) DO UPDATE SET \
+                     workspace_id = EXCLUDED.workspace_id, channel_id = EXCLUDED.channel_id, \
+                     user_id = EXCLUDED.user_id, flags = EXCLUDED.flags, words = EXCLUDED.words, \
+                     indexed_at = EXCLUDED.indexed_at \
+                 WHERE $8::timestamptz IS NULL OR message_search.indexed_at < $8",
+            )
+            .bind(documents.iter().map(|m| m.id.0).collect::<Vec<_>>())
+            .bind(documents.iter().map(|m| m.created_at).collect::<Vec<_>>())
+            .bind(documents.iter().map(|m| m.workspace_id.0).collect::<Vec<_>>())
+            .bind(documents.iter().map(|m| m.channel_id.0).collect::<Vec<_>>())
+            .bind(documents.iter().map(|m| m.user_id.0).collect::<Vec<_>>())
+            .bind(documents.iter().map(|m| document_flags(m)).collect::<Vec<_>>())
+            .bind(vectors)
+            .bind(unless_since)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn count(&self, search: &MessageSearch, tsquery: Option<&str>) -> Result<u64> {
+        let mut builder = QueryBuilder::new("SELECT count(*) FROM (SELECT 1");
+        matching(&mut builder, search, tsquery);
+        builder
+            .push(" LIMIT ")
+            .push_bind(self.count_bound as i64 + 1)
+            .push(") found");
+        let count: i64 = builder
+            .build_query_scalar()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(count as u64)
+    }
+}
+
+fn db_err(err: sqlx::Error) -> Error {
+    Error::Unavailable(format!("PostgreSQL search: {err}"))
+}
+
+/// The document's lexemes in tsvector syntax: words with their positions,
+/// exact tokens marked.
+pub fn vector_text(content: &str) -> String {
+    let mut lexemes: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut add = |analyzer: &mut TextAnalyzer, mark: &str| {
+        for token in tokens(analyzer, content) {
+            let positions = lexemes.entry(format!("{mark}{}", token.text)).or_default();
+            let position = (token.position + 1).min(MAX_POSITION);
+            if positions.len() < MAX_POSITIONS && positions.last() != Some(&position) {
+                positions.push(position);
+            }
+        }
+    };
+    add(&mut analysis::words(), "");
+    add(&mut analysis::exact(), &EXACT_MARK.to_string());
+    let mut out = String::with_capacity(content.len() * 2);
+    for (lexeme, positions) in lexemes {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&quoted(&lexeme));
+        out.push(':');
+        let positions: Vec<String> = positions.iter().map(usize::to_string).collect();
+        out.push_str(&positions.join(","));
+    }
+    out
+}
+
+/// A lexeme quoted for tsvector and tsquery input.
+fn quoted(lexeme: &str) -> String {
+    format!("'{}'", lexeme.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// The words of `query` as a tsquery, or `None` when it has none.
+pub fn tsquery(query: &SearchQuery) -> Option<String> {
+    let mut words = analysis::words();
+    let mut exact = analysis::exact();
+    let mut parts: Vec<String> = Vec::new();
+    for group in &query.must {
+        let alternatives: Vec<String> = group
+            .iter()
+            .filter_map(|t| term_query(&mut words, &mut exact, t))
+            .collect();
+        if !alternatives.is_empty() {
+            parts.push(format!("({})", alternatives.join(" | ")));
+        }
+    }
+    for term in &query.must_not {
+        if let Some(q) = term_query(&mut words, &mut exact, term) {
+            parts.push(format!("!({q})"));
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join(" & "))
+}
+
+/// As the Tantivy query does: a word is its whole token or its words in a
+/// row; a prefix starts a whole token; a phrase is words in a row.
+fn term_query(
+    words: &mut TextAnalyzer,
+    exact: &mut TextAnalyzer,
+    term: &SearchTerm,
+) -> Option<String> {
+    let in_a_row = |parts: Vec<String>| {
+        let quoted: Vec<String> = parts.iter().map(|p| quoted(p)).collect();
+        format!("({})", quoted.join(" <-> "))
+    };
+    match term {
+        SearchTerm::Word(word) => {
+            let whole = terms(exact, word).into_iter().next()?;
+            let whole = quoted(&format!("{EXACT_MARK}{whole}"));
+            let parts = terms(words, word);
+            Some(if parts.is_empty() {
+                whole
+            } else {
+                format!("{whole} | {}", in_a_row(parts))
+            })
+        }
+        SearchTerm::Prefix(prefix) => {
+            let whole = terms(exact, prefix).into_iter().next()?;
+            Some(format!("{}:*", quoted(&format!("{EXACT_MARK}{whole}"))))
+        }
+        SearchTerm::Phrase(phrase) => {
+            let parts = terms(words, phrase);
+            (!parts.is_empty()).then(|| in_a_row(parts))
+        }
+    }
+}
+
+fn flag_bits(search: &MessageSearch) -> i16 {
+    let mut bits = 0;
+    for has in &search.query.has {
+        bits |= match has {
+            HasFilter::Link => 1,
+            HasFilter::File => 2,
+            HasFilter::Reaction => 4,
+            HasFilter::Pin => 8,
+        };
+    }
+    if search.query.is_thread {
+        bits |= 16;
+    }
+    bits
+}
+
+fn document_flags(message: &MessageDocument) -> i16 {
+    [
+        message.has_link,
+        message.has_file,
+        message.has_reaction,
+        message.is_pinned,
+        message.thread_id.is_some(),
+    ]
+    .iter()
+    .enumerate()
+    .filter(|(_, set)| **set)
+    .fold(0, |bits, (i, _)| bits | (1 << i))
+}
+
+/// `FROM … WHERE …`: the caller's rights and the filters, each a condition
+/// of its own, and the words when there are any.
+fn matching(
+    builder: &mut QueryBuilder<'_, Postgres>,
+    search: &MessageSearch,
+    tsquery: Option<&str>,
+) {
+    let channels: Vec<Uuid> = search.channels.iter().map(|c| c.0).collect();
+    builder
+        .push(" FROM message_search s WHERE s.workspace_id = ")
+        .push_bind(search.workspace_id.0)
+        .push(" AND s.channel_id = ANY(")
+        .push_bind(channels)
+        .push(")");
+    if !search.authors.is_empty() {
+        let authors: Vec<Uuid> = search.authors.iter().map(|u| u.0).collect();
+        builder
+            .push(" AND s.user_id = ANY(")
+            .push_bind(authors)
+            .push(")");
+    }
+    if let Some(since) = search.since {
+        builder.push(" AND s.created_at >= ").push_bind(since);
+    }
+    if let Some(until) = search.until {
+        builder.push(" AND s.created_at < ").push_bind(until);
+    }
+    let flags = flag_bits(search);
+    if flags != 0 {
+        builder
+            .push(" AND s.flags & ")
+            .push_bind(flags)
+            .push(" = ")
+            .push_bind(flags);
+    }
+    if let Some(tsquery) = tsquery {
+        builder
+            .push(" AND s.words @@ ")
+            .push_bind(tsquery.to_owned())
+            .push("::tsquery");
+    }
+}
+
+fn by_date(search: &MessageSearch) -> bool {
+    search.sort == SearchSort::Newest || !search.query.has_terms()
+}
+
+/// The page: its ids and sort keys, and the text of each message for its
+/// snippet (read by primary key, month and id, after the page is chosen).
+fn page_query(
+    builder: &mut QueryBuilder<'_, Postgres>,
+    search: &MessageSearch,
+    tsquery: Option<&str>,
+) {
+    builder.push("SELECT p.message_id, p.key, m.content FROM (SELECT s.message_id, s.created_at, ");
+    let rank = |builder: &mut QueryBuilder<'_, Postgres>, tsquery: &str| {
+        builder
+            .push("ts_rank(s.words, ")
+            .push_bind(tsquery.to_owned())
+            .push("::tsquery)::float8");
+    };
+    let ranked = tsquery.filter(|_| !by_date(search));
+    match ranked {
+        Some(q) => rank(builder, q),
+        None => {
+            builder.push("(extract(epoch FROM s.created_at) * 1000000)::float8");
+        }
+    }
+    builder.push(" AS key");
+    matching(builder, search, tsquery);
+    if let Some(cursor) = search.after {
+        match ranked {
+            Some(q) => {
+                builder.push(" AND (");
+                rank(builder, q);
+                builder
+                    .push(", s.message_id) < (")
+                    .push_bind(cursor.key)
+                    .push(", ")
+                    .push_bind(cursor.id.0)
+                    .push(")");
+            }
+            None => {
+                let at = DateTime::from_timestamp_micros(cursor.key as i64).unwrap_or_default();
+                builder
+                    .push(" AND (s.created_at, s.message_id) < (")
+                    .push_bind(at)
+                    .push(", ")
+                    .push_bind(cursor.id.0)
+                    .push(")");
+            }
+        }
+    }
+    builder.push(match ranked {
+        Some(_) => " ORDER BY key DESC, s.message_id DESC",
+        None => " ORDER BY s.created_at DESC, s.message_id DESC",
+    });
+    builder
+        .push(" LIMIT ")
+        .push_bind(search.limit.max(1) as i64)
+        .push(
+            ") p LEFT JOIN messages m ON m.message_id = p.message_id AND m.created_at = p.created_at \
+             ORDER BY p.key DESC, p.message_id DESC",
+        );
+}
+
+#[async_trait]
+impl SearchIndex for PostgresSearch {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn index_messages(
+        &self,
+        upserts: &[MessageDocument],
+        deletes: &[MessageId],
+    ) -> Result<()> {
+        self.write(upserts, deletes, None).await
+    }
+
+    async fn search_messages(&self, search: &MessageSearch) -> Result<MessageHits> {
+        let tsquery = tsquery(&search.query);
+        let mut builder = QueryBuilder::new("");
+        page_query(&mut builder, search, tsquery.as_deref());
+        let rows = builder
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let mut marker = Marker::new(&search.query);
+        let mut hits = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: Uuid = row.try_get("message_id").map_err(db_err)?;
+            let content: Option<String> = row.try_get("content").map_err(db_err)?;
+            let snippet = match (&mut marker, content) {
+                (Some(marker), Some(content)) => marker.snippet(&content),
+                _ => None,
+            };
+            hits.push(MessageHit {
+                id: MessageId(id),
+                key: row.try_get("key").map_err(db_err)?,
+                snippet,
+            });
+        }
+        let counted = self.count(search, tsquery.as_deref()).await?;
+        Ok(MessageHits {
+            hits,
+            total: counted.min(self.count_bound),
+            total_is_exact: counted <= self.count_bound,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use confab_core::search::parse_query;
+
+    #[test]
+    fn vectors_hold_words_with_positions_and_marked_tokens() {
+        assert_eq!(
+            vector_text("Deploy PLT-3699, don't deploy"),
+            r"'3699':3 '=deploy':1,4 '=don''t':3 '=plt-3699':2 'deploy':1,6 'don':4 'plt':2 't':5"
+        );
+    }
+
+    #[test]
+    fn queries_mirror_the_tantivy_ones() {
+        assert_eq!(
+            tsquery(&parse_query(
+                r#"deploy "rolling restart" PLT-36* a\b OR it's -flaky"#
+            ))
+            .unwrap(),
+            r"('=deploy' | ('deploy')) & (('roll' <-> 'restart')) & ('=plt-36':*) & ('=a\\b' | ('a' <-> 'b') | '=it''s' | ('it' <-> 's')) & !('=flaky' | ('flaki'))"
+        );
+        assert_eq!(tsquery(&parse_query("from:@ann has:link")), None);
+    }
+}

@@ -1,0 +1,143 @@
+//! The search port's conformance suite on every engine: the embedded
+//! Tantivy index always, PostgreSQL full-text search when
+//! `CONFAB_TEST_POSTGRES_URL` is set; and the HTTP search suite on
+//! PostgreSQL search.
+
+mod tantivy {
+    confab_testkit::search_index_conformance!(confab_testkit::harness::with_tantivy_search);
+}
+
+mod postgres {
+    #[cfg(confab_postgres)]
+    confab_testkit::search_index_conformance!(confab_testkit::harness::with_postgres_search);
+    #[cfg(not(confab_postgres))]
+    confab_testkit::search_index_conformance!(
+        confab_testkit::harness::with_postgres_search,
+        #[ignore = "set CONFAB_TEST_POSTGRES_URL to run the PostgreSQL suite"]
+    );
+}
+
+mod postgres_over_http {
+    #[cfg(confab_postgres)]
+    confab_testkit::search_conformance!(confab_testkit::app::with_app_postgres_search);
+    #[cfg(not(confab_postgres))]
+    confab_testkit::search_conformance!(
+        confab_testkit::app::with_app_postgres_search,
+        #[ignore = "set CONFAB_TEST_POSTGRES_URL to run the PostgreSQL suite"]
+    );
+}
+
+/// What only PostgreSQL search has: a bounded count and month partitions.
+#[cfg_attr(not(confab_postgres), allow(dead_code, unused_imports))]
+mod postgres_only {
+    use chrono::{TimeZone, Utc};
+    use confab_core::id::{ChannelId, MessageId, UserId, WorkspaceId};
+    use confab_core::ports::SearchIndex;
+    use confab_core::search::{parse_query, MessageDocument, MessageSearch, SearchSort};
+    use confab_testkit::harness::{postgres_search, with_postgres_at};
+
+    fn document(workspace: WorkspaceId, channel: ChannelId, month: u32) -> MessageDocument {
+        let at = Utc.with_ymd_and_hms(2026, month, 10, 9, 0, 0).unwrap();
+        MessageDocument {
+            id: MessageId::at(at),
+            workspace_id: workspace,
+            channel_id: channel,
+            user_id: UserId::new(),
+            thread_id: None,
+            content: format!("report for month {month}"),
+            created_at: at,
+            has_link: false,
+            has_file: false,
+            has_reaction: false,
+            is_pinned: false,
+        }
+    }
+
+    fn search(workspace: WorkspaceId, channel: ChannelId) -> MessageSearch {
+        MessageSearch {
+            workspace_id: workspace,
+            channels: vec![channel],
+            authors: Vec::new(),
+            query: parse_query("report"),
+            since: None,
+            until: None,
+            sort: SearchSort::Relevance,
+            after: None,
+            limit: 3,
+        }
+    }
+
+    #[tokio::test]
+    #[cfg_attr(not(confab_postgres), ignore = "set CONFAB_TEST_POSTGRES_URL to run")]
+    async fn the_total_is_exact_up_to_a_bound_then_more_than() {
+        with_postgres_at(|_, url| async move {
+            let index = postgres_search(&url).await.with_count_bound(5);
+            let (workspace, channel) = (WorkspaceId::new(), ChannelId::new());
+            let documents: Vec<MessageDocument> =
+                (1..=5).map(|m| document(workspace, channel, m)).collect();
+            index.index_messages(&documents, &[]).await.unwrap();
+            let hits = index
+                .search_messages(&search(workspace, channel))
+                .await
+                .unwrap();
+            assert_eq!(
+                (hits.total, hits.total_is_exact, hits.hits.len()),
+                (5, true, 3)
+            );
+            let more = document(workspace, channel, 6);
+            index.index_messages(&[more], &[]).await.unwrap();
+            let hits = index
+                .search_messages(&search(workspace, channel))
+                .await
+                .unwrap();
+            assert_eq!(
+                (hits.total, hits.total_is_exact, hits.hits.len()),
+                (5, false, 3)
+            );
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    #[cfg_attr(not(confab_postgres), ignore = "set CONFAB_TEST_POSTGRES_URL to run")]
+    async fn a_search_over_a_date_range_reads_only_its_months() {
+        with_postgres_at(|_, url| async move {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            for month in 1..=6 {
+                sqlx::query("SELECT confab_create_month_partition('message_search', $1)")
+                    .bind(chrono::NaiveDate::from_ymd_opt(2026, month, 1).unwrap())
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            }
+            pool.close().await;
+            let index = postgres_search(&url).await;
+            let (workspace, channel) = (WorkspaceId::new(), ChannelId::new());
+            let documents: Vec<MessageDocument> =
+                (1..=6).map(|m| document(workspace, channel, m)).collect();
+            index.index_messages(&documents, &[]).await.unwrap();
+            let mut recent = search(workspace, channel);
+            recent.since = Some(Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap());
+            recent.until = Some(Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0).unwrap());
+            let plan = index.explain(&recent).await.unwrap();
+            for month in ["03", "04"] {
+                assert!(
+                    plan.contains(&format!("message_search_2026_{month}")),
+                    "{plan}"
+                );
+            }
+            for month in ["01", "02", "05", "06"] {
+                assert!(
+                    !plan.contains(&format!("message_search_2026_{month}")),
+                    "{plan}"
+                );
+            }
+            assert!(!plan.contains("message_search_default"), "{plan}");
+            let hits = index.search_messages(&recent).await.unwrap();
+            let found: Vec<MessageId> = hits.hits.iter().map(|h| h.id).collect();
+            assert_eq!(found.len(), 2);
+            assert!(found.contains(&documents[2].id) && found.contains(&documents[3].id));
+        })
+        .await;
+    }
+}
