@@ -92,12 +92,16 @@ impl TestApp {
         Self::start_configured(stores, realtime, policy, test_options(), limits).await
     }
 
-    /// Serve the application over `stores`, searching with `search`.
-    pub async fn start_searching(stores: Stores, search: Arc<dyn SearchIndex>) -> Self {
+    /// Serve the application over `stores` with `policy`, searching with
+    /// `search`.
+    pub async fn start_searching(
+        stores: Stores,
+        policy: Policy,
+        search: Arc<dyn SearchIndex>,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let limits = confab_http::ServeOptions::default();
-        let (policy, options) = (Policy::default(), test_options());
-        let realtime = memory_realtime();
+        let (options, realtime) = (test_options(), memory_realtime());
         Self::start_on(
             listener,
             stores,
@@ -491,13 +495,14 @@ where
 {
     crate::harness::with_postgres_at(|stores, url| async move {
         let search = crate::harness::postgres_search(&url).await;
-        test(TestApp::start_searching(stores, Arc::new(search)).await).await
+        let policy = Policy::default();
+        test(TestApp::start_searching(stores, policy, Arc::new(search)).await).await
     })
     .await;
 }
 
 /// A policy for real-time tests: posting is not rate-limited in practice.
-fn busy_policy() -> Policy {
+pub fn busy_policy() -> Policy {
     Policy {
         messages_per_minute: 100_000,
         ..Policy::default()
