@@ -1,4 +1,4 @@
-// Turns the PostgreSQL, Redis and browser suites on when their servers (or
+// Turns the PostgreSQL, Redis, Elasticsearch and browser suites on when their servers (or
 // the browser driver) are configured, so that `cargo test` reports them as
 // ignored, not as passed, otherwise.
 fn main() {
@@ -6,6 +6,11 @@ fn main() {
     println!("cargo::rustc-check-cfg=cfg(confab_redis)");
     println!("cargo::rerun-if-env-changed=CONFAB_TEST_POSTGRES_URL");
     println!("cargo::rerun-if-env-changed=CONFAB_TEST_REDIS_URL");
+    println!("cargo::rustc-check-cfg=cfg(confab_elasticsearch)");
+    println!("cargo::rerun-if-env-changed=CONFAB_TEST_ELASTICSEARCH_URL");
+    if std::env::var_os("CONFAB_TEST_ELASTICSEARCH_URL").is_some_and(|v| !v.is_empty()) {
+        println!("cargo::rustc-cfg=confab_elasticsearch");
+    }
     println!("cargo::rustc-check-cfg=cfg(confab_browser)");
     println!("cargo::rerun-if-env-changed=CONFAB_TEST_CHROMEDRIVER");
     if std::env::var_os("CONFAB_TEST_CHROMEDRIVER").is_some_and(|v| !v.is_empty()) {

@@ -134,7 +134,23 @@ pub struct RedisConfig {
 pub struct SearchConfig {
     /// `tantivy` (embedded), `postgres` or `elasticsearch`.
     pub backend: String,
+    /// Elasticsearch / OpenSearch: `http://host:9200` (a user and password
+    /// in the URL are sent as basic authentication).
     pub url: Option<String>,
+    /// Elasticsearch: the start of every index and alias name.
+    pub index_prefix: String,
+    /// Elasticsearch: primary shards of each index.
+    pub shards: u32,
+    /// Elasticsearch: replicas of each shard.
+    pub replicas: u32,
+    /// Elasticsearch: how often new documents become searchable (`5s`).
+    pub refresh_interval: String,
+    /// Elasticsearch: shared indexes workspaces are spread over.
+    pub shared_indexes: u32,
+    /// Elasticsearch: a workspace with more members has an index of its own.
+    pub dedicated_members: u64,
+    /// Elasticsearch: one index per month within each placement.
+    pub monthly_indexes: bool,
 }
 
 impl Default for SearchConfig {
@@ -142,6 +158,13 @@ impl Default for SearchConfig {
         Self {
             backend: "tantivy".into(),
             url: None,
+            index_prefix: "confab".into(),
+            shards: 5,
+            replicas: 1,
+            refresh_interval: "5s".into(),
+            shared_indexes: 10,
+            dedicated_members: 10_000,
+            monthly_indexes: false,
         }
     }
 }

@@ -1,14 +1,17 @@
 //! Search engines behind Confab's search port: [`TantivyIndex`], the
-//! embedded one, an index on local disk, and [`PostgresSearch`], full-text
-//! search in the PostgreSQL database. Both read text with one analyzer
+//! embedded one, an index on local disk; [`PostgresSearch`], full-text
+//! search in the PostgreSQL database; and [`ElasticsearchIndex`], a cluster
+//! over HTTP. Both read text with one analyzer
 //! ([`analysis`]) and mark snippets with one [`snippet::Marker`].
 #![forbid(unsafe_code)]
 
 pub mod analysis;
+mod elasticsearch;
 mod postgres;
 mod query;
 pub mod snippet;
 
+pub use elasticsearch::{ElasticsearchIndex, ElasticsearchOptions, Rebuild};
 pub use postgres::{PostgresSearch, COUNT_BOUND};
 
 use std::path::Path;

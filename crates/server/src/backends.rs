@@ -28,10 +28,22 @@ fn check_supported(config: &Config) -> anyhow::Result<()> {
                 bail!("search.url is not used by search.backend = \"postgres\" (it searches database.url); remove it");
             }
         }
-        "elasticsearch" => bail!(
-            "search.backend \"elasticsearch\" is not available yet; use \"tantivy\" or \"postgres\""
+        "elasticsearch" => {
+            if config.search.url.is_none() {
+                bail!("search.backend = \"elasticsearch\" needs search.url");
+            }
+            let prefix = &config.search.index_prefix;
+            let lowercase = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_';
+            if prefix.is_empty() || !prefix.chars().all(lowercase) {
+                bail!("search.index_prefix must be lowercase letters, digits and _");
+            }
+            if config.search.shards == 0 || config.search.shared_indexes == 0 {
+                bail!("search.shards and search.shared_indexes must be at least 1");
+            }
+        }
+        other => bail!(
+            "search.backend must be \"tantivy\", \"postgres\" or \"elasticsearch\", not {other:?}"
         ),
-        other => bail!("search.backend must be \"tantivy\" or \"postgres\", not {other:?}"),
     }
     if config.files.backend != "local" {
         bail!(
@@ -47,12 +59,15 @@ fn is_postgres(url: &str) -> bool {
 }
 
 /// The search engine of `search.backend`: Tantivy under the data directory,
-/// or PostgreSQL full-text search in the database.
+/// PostgreSQL full-text search in the database, or an Elasticsearch cluster
+/// (which must answer at start).
 pub async fn open_search(
     config: &Config,
+    stores: &Stores,
 ) -> anyhow::Result<Arc<dyn confab_core::ports::SearchIndex>> {
     Ok(match config.search.backend.as_str() {
         "postgres" => Arc::new(open_postgres_search(config).await?),
+        "elasticsearch" => Arc::new(open_elasticsearch(config, stores).await?),
         _ => Arc::new(
             confab_search::TantivyIndex::open(&search_dir(config)).map_err(anyhow::Error::msg)?,
         ),
@@ -70,6 +85,27 @@ pub async fn open_postgres_search(
         confab_search::PostgresSearch::connect(&config.database_url(), connections, timeout)
             .await?,
     )
+}
+
+/// The Elasticsearch cluster at `search.url`, laid out as configured.
+pub async fn open_elasticsearch(
+    config: &Config,
+    stores: &Stores,
+) -> anyhow::Result<confab_search::ElasticsearchIndex> {
+    let search = &config.search;
+    let options = confab_search::ElasticsearchOptions {
+        url: search.url.clone().unwrap_or_default(),
+        prefix: search.index_prefix.clone(),
+        shards: search.shards,
+        replicas: search.replicas,
+        refresh_interval: search.refresh_interval.clone(),
+        shared_indexes: search.shared_indexes,
+        dedicated_members: search.dedicated_members,
+        monthly: search.monthly_indexes,
+        timeout: Duration::from_secs(30),
+    };
+    let workspaces = stores.workspaces.clone();
+    Ok(confab_search::ElasticsearchIndex::connect(options, workspaces).await?)
 }
 
 /// Where the embedded messages index lives.

@@ -1,16 +1,18 @@
 //! `confab reindex`: rebuild a search index from the database. The embedded
 //! index is built anew beside the old one, which it replaces only once
 //! complete; PostgreSQL search is rewritten row by row while servers keep
-//! answering from it.
+//! answering from it; Elasticsearch indexes are filled anew and swapped in
+//! behind their aliases.
 
 use std::time::Instant;
 
 use anyhow::{anyhow, Context};
 use chrono::{DateTime, Utc};
 use confab_core::config::Config;
+use confab_core::id::MessageId;
 use confab_core::ports::{SearchIndex, Stores};
 use confab_core::search::MessageDocument;
-use confab_search::{PostgresSearch, TantivyIndex};
+use confab_search::{ElasticsearchIndex, PostgresSearch, Rebuild, TantivyIndex};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::backends;
@@ -36,6 +38,7 @@ pub async fn reindex(config: Config, target: Target) -> anyhow::Result<()> {
     let started = Instant::now();
     let indexed = match config.search.backend.as_str() {
         "postgres" => rebuild_in_place(&config, &stores).await?,
+        "elasticsearch" => rebuild_elasticsearch(&config, &stores).await?,
         _ => {
             let indexed = rebuild_tantivy(&config, &stores).await?;
             // No server ran meanwhile: what the outbox held is in the index.
@@ -64,7 +67,7 @@ async fn rebuild_tantivy(config: &Config, stores: &Stores) -> anyhow::Result<u64
             .with_context(|| format!("cannot remove {}", fresh.display()))?;
     }
     let index = TantivyIndex::open(&fresh).map_err(anyhow::Error::msg)?;
-    let indexed = index_everything(stores, Writer::Tantivy(&index)).await?;
+    let indexed = index_everything(stores, &mut Writer::Tantivy(&index)).await?;
     drop(index);
     swap(&live, &fresh)?;
     Ok(indexed)
@@ -77,7 +80,7 @@ async fn rebuild_tantivy(config: &Config, stores: &Stores) -> anyhow::Result<u64
 async fn rebuild_in_place(config: &Config, stores: &Stores) -> anyhow::Result<u64> {
     let index = backends::open_postgres_search(config).await?;
     let started = index.rebuild_started().await?;
-    let indexed = index_everything(stores, Writer::Postgres(&index, started)).await?;
+    let indexed = index_everything(stores, &mut Writer::Postgres(&index, started)).await?;
     let removed = index.remove_unsearchable().await?;
     if removed > 0 {
         println!("Removed {removed} rows of messages no longer searchable.");
@@ -86,24 +89,49 @@ async fn rebuild_in_place(config: &Config, stores: &Stores) -> anyhow::Result<u6
     Ok(indexed)
 }
 
+/// Fill new Elasticsearch indexes while servers answer from the old ones,
+/// swap every alias at once, then write every message again through the
+/// aliases: what servers indexed meanwhile went to the old indexes.
+async fn rebuild_elasticsearch(config: &Config, stores: &Stores) -> anyhow::Result<u64> {
+    let index = backends::open_elasticsearch(config, stores).await?;
+    let mut rebuild = Writer::Rebuild(index.rebuild());
+    let indexed = index_everything(stores, &mut rebuild).await?;
+    if let Writer::Rebuild(rebuild) = rebuild {
+        rebuild.swap().await?;
+    }
+    println!("Swapped the aliases; catching up with changes made meanwhile.");
+    index_everything(stores, &mut Writer::Current(&index)).await?;
+    Ok(indexed)
+}
+
 /// Where a rebuild writes.
 enum Writer<'a> {
     Tantivy(&'a TantivyIndex),
     /// PostgreSQL search, and when the rebuild started.
     Postgres(&'a PostgresSearch, DateTime<Utc>),
+    /// New Elasticsearch indexes, not yet behind the aliases.
+    Rebuild(Rebuild<'a>),
+    /// Elasticsearch through the aliases, deleted messages removed.
+    Current(&'a ElasticsearchIndex),
 }
 
 impl Writer<'_> {
-    async fn write(&self, documents: &[MessageDocument]) -> confab_core::Result<()> {
+    async fn write(
+        &mut self,
+        documents: &[MessageDocument],
+        deleted: &[MessageId],
+    ) -> confab_core::Result<()> {
         match self {
             Writer::Tantivy(index) => index.index_messages(documents, &[]).await,
             Writer::Postgres(index, started) => index.rebuild_messages(documents, *started).await,
+            Writer::Rebuild(rebuild) => rebuild.write(documents).await,
+            Writer::Current(index) => index.write_current(documents, deleted).await,
         }
     }
 }
 
 /// Index every searchable message, with a progress bar; how many.
-async fn index_everything(stores: &Stores, index: Writer<'_>) -> anyhow::Result<u64> {
+async fn index_everything(stores: &Stores, index: &mut Writer<'_>) -> anyhow::Result<u64> {
     let total = stores.messages.count_messages().await?;
     let bar = ProgressBar::new(total).with_style(
         ProgressStyle::with_template(
@@ -121,7 +149,8 @@ async fn index_everything(stores: &Stores, index: Writer<'_>) -> anyhow::Result<
             .iter()
             .filter_map(|m| MessageDocument::of(m, false))
             .collect();
-        index.write(&documents).await?;
+        let deleted: Vec<MessageId> = page.iter().filter(|m| m.is_deleted).map(|m| m.id).collect();
+        index.write(&documents, &deleted).await?;
         indexed += documents.len() as u64;
         bar.inc(page.len() as u64);
     }

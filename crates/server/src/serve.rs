@@ -23,7 +23,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let secret_key = backends::secret_key(&config)?;
     let realtime = backends::open_realtime(&config).await?;
     let mailer = backends::open_mailer(&config)?;
-    let search = backends::open_search(&config).await?;
+    let search = backends::open_search(&config, &stores).await?;
     let listener = TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;

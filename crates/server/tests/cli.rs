@@ -163,9 +163,18 @@ fn search_backends_that_cannot_work_stop_the_start() {
         .env("CONFAB_SEARCH__BACKEND", "solr")
         .arg("serve"));
     assert_refused(&out, "search.backend must be");
+    let out = run(confab(dir.path())
+        .env("CONFAB_SEARCH__BACKEND", "elasticsearch")
+        .arg("serve"));
+    assert_refused(&out, "search.backend = \"elasticsearch\" needs search.url");
+    let out = run(confab(dir.path())
+        .env("CONFAB_SEARCH__BACKEND", "elasticsearch")
+        .env("CONFAB_SEARCH__URL", "http://elastic:secret@127.0.0.1:1")
+        .arg("serve"));
+    assert_refused(&out, "cannot reach the search cluster at search.url");
     assert!(
-        !dir.path().join("confab.db").exists(),
-        "nothing is created before the configuration is found good"
+        !stderr_of(&out).contains("secret"),
+        "the password is not printed"
     );
 }
 

@@ -501,6 +501,26 @@ where
     .await;
 }
 
+/// Run `test` with a [`TestApp`] over a fresh SQLite database that
+/// searches with Elasticsearch (indexes of its own, removed after).
+pub async fn with_app_elasticsearch<F, Fut>(test: F)
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    crate::harness::with_sqlite(|stores| async move {
+        let (search, prefix) = crate::harness::elasticsearch_search(&stores).await;
+        let app = TestApp::start_searching(stores, Policy::default(), Arc::new(search)).await;
+        let outcome =
+            futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(test(app))).await;
+        crate::harness::drop_elasticsearch_indexes(&prefix).await;
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+    })
+    .await;
+}
+
 /// A policy for real-time tests: posting is not rate-limited in practice.
 pub fn busy_policy() -> Policy {
     Policy {

@@ -263,6 +263,55 @@ where
         .await;
 }
 
+/// The Elasticsearch or OpenSearch server the suites run against.
+pub const ELASTICSEARCH_URL_VAR: &str = "CONFAB_TEST_ELASTICSEARCH_URL";
+
+/// An Elasticsearch index of the server at [`ELASTICSEARCH_URL_VAR`], its
+/// names starting with a prefix of its own (one shard, no replica: a test
+/// cluster may have one node), sizing workspaces from `stores`.
+pub async fn elasticsearch_search(stores: &Stores) -> (confab_search::ElasticsearchIndex, String) {
+    let url = std::env::var(ELASTICSEARCH_URL_VAR)
+        .unwrap_or_else(|_| panic!("{ELASTICSEARCH_URL_VAR} must be set for Elasticsearch tests"));
+    let prefix = format!("confab_test_{}", uuid::Uuid::now_v7().simple());
+    let options = confab_search::ElasticsearchOptions {
+        prefix: prefix.clone(),
+        shards: 1,
+        replicas: 0,
+        refresh_interval: "1s".into(),
+        ..confab_search::ElasticsearchOptions::new(url.clone())
+    };
+    let index = confab_search::ElasticsearchIndex::connect(options, stores.workspaces.clone())
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach Elasticsearch at {ELASTICSEARCH_URL_VAR}: {e}"));
+    (index, prefix)
+}
+
+/// Remove every index whose name starts with `prefix`.
+pub async fn drop_elasticsearch_indexes(prefix: &str) {
+    let url = std::env::var(ELASTICSEARCH_URL_VAR).unwrap_or_default();
+    let _ = reqwest::Client::new()
+        .delete(format!("{}/{prefix}-*", url.trim_end_matches('/')))
+        .send()
+        .await;
+}
+
+/// Run `test` on Elasticsearch, over indexes of its own, removed after.
+pub async fn with_elasticsearch_search<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<dyn SearchIndex>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    with_sqlite(|stores| async move {
+        let (index, prefix) = elasticsearch_search(&stores).await;
+        let outcome = AssertUnwindSafe(test(Arc::new(index))).catch_unwind().await;
+        drop_elasticsearch_indexes(&prefix).await;
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+    })
+    .await;
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

@@ -1,7 +1,7 @@
 //! The search port's conformance suite on every engine: the embedded
 //! Tantivy index always, PostgreSQL full-text search when
-//! `CONFAB_TEST_POSTGRES_URL` is set; and the HTTP search suite on
-//! PostgreSQL search.
+//! `CONFAB_TEST_POSTGRES_URL` is set, Elasticsearch / OpenSearch when
+//! `CONFAB_TEST_ELASTICSEARCH_URL` is; and the HTTP search suite on each.
 
 mod tantivy {
     confab_testkit::search_index_conformance!(confab_testkit::harness::with_tantivy_search);
@@ -24,6 +24,26 @@ mod postgres_over_http {
     confab_testkit::search_conformance!(
         confab_testkit::app::with_app_postgres_search,
         #[ignore = "set CONFAB_TEST_POSTGRES_URL to run the PostgreSQL suite"]
+    );
+}
+
+mod elasticsearch {
+    #[cfg(confab_elasticsearch)]
+    confab_testkit::search_index_conformance!(confab_testkit::harness::with_elasticsearch_search);
+    #[cfg(not(confab_elasticsearch))]
+    confab_testkit::search_index_conformance!(
+        confab_testkit::harness::with_elasticsearch_search,
+        #[ignore = "set CONFAB_TEST_ELASTICSEARCH_URL to run the Elasticsearch suite"]
+    );
+}
+
+mod elasticsearch_over_http {
+    #[cfg(confab_elasticsearch)]
+    confab_testkit::search_conformance!(confab_testkit::app::with_app_elasticsearch);
+    #[cfg(not(confab_elasticsearch))]
+    confab_testkit::search_conformance!(
+        confab_testkit::app::with_app_elasticsearch,
+        #[ignore = "set CONFAB_TEST_ELASTICSEARCH_URL to run the Elasticsearch suite"]
     );
 }
 

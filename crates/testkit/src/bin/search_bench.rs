@@ -516,13 +516,15 @@ async fn lag(loaded: &Loaded, index: Arc<dyn SearchIndex>, settings: &Settings) 
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     watcher.await.unwrap();
-    let found = found.lock().unwrap();
-    let mut lags: Vec<Duration> = acknowledged
-        .lock()
-        .unwrap()
-        .iter()
-        .filter_map(|(id, at)| Some(found.get(id)?.saturating_duration_since(*at)))
-        .collect();
+    let mut lags: Vec<Duration> = {
+        let found = found.lock().unwrap();
+        acknowledged
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|(id, at)| Some(found.get(id)?.saturating_duration_since(*at)))
+            .collect()
+    };
     lags.sort();
     println!(
         "   lag while posting {posted} messages at {:.0}/s over HTTP: p50 {}, p99 {}, max {}; {} never found",

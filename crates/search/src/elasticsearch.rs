@@ -1,0 +1,909 @@
+//! Elasticsearch / OpenSearch over HTTP, written to their documented REST
+//! API (index creation with settings and mappings, `_bulk`, `_search` with
+//! the query DSL, `_aliases`, `_delete_by_query`).
+//!
+//! Placement follows the design's sharding section: a workspace with more
+//! than [`ElasticsearchOptions::dedicated_members`] members has an index of
+//! its own (`{prefix}-messages-ws-{workspace}`), the others share one of
+//! [`ElasticsearchOptions::shared_indexes`] indexes
+//! (`{prefix}-messages-shared-{n}`, `n` from a hash of the workspace id),
+//! optionally one per month (`…-{yyyy}.{mm}`). Every name is an alias of a
+//! physical index, so a rebuild fills new indexes and swaps all aliases in
+//! one call. Every search filters by workspace, since indexes are shared.
+//!
+//! As on PostgreSQL, the text is analyzed by Confab's own analyzer: the
+//! `words` field holds its terms (indexed with the whitespace analyzer, so
+//! phrases keep their positions) and `exact` the whole tokens, so every
+//! engine finds the same messages. `content` keeps the text (the design's
+//! field, standard analyzer) for snippets.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Datelike, Utc};
+use confab_core::id::{MessageId, WorkspaceId};
+use confab_core::ports::{SearchIndex, WorkspaceStore};
+use confab_core::search::{
+    HasFilter, MessageDocument, MessageHit, MessageHits, MessageSearch, SearchSort, SearchTerm,
+};
+use confab_core::{Error, Result};
+use reqwest::{Method, StatusCode, Url};
+use serde_json::{json, Value};
+use tantivy::tokenizer::TextAnalyzer;
+
+use crate::analysis::{self, terms};
+use crate::snippet::Marker;
+
+/// Matches counted exactly; past this the total is "more than".
+const COUNT_BOUND: u64 = 10_000;
+/// How long a workspace's size is trusted before it is counted again.
+const SIZE_TTL: Duration = Duration::from_secs(600);
+
+/// Where the cluster is and how its indexes are laid out.
+#[derive(Clone, Debug)]
+pub struct ElasticsearchOptions {
+    /// `http://host:9200` (user and password in the URL are sent as basic
+    /// authentication).
+    pub url: String,
+    /// Start of every index and alias name.
+    pub prefix: String,
+    pub shards: u32,
+    pub replicas: u32,
+    /// As Elasticsearch writes it: `5s`.
+    pub refresh_interval: String,
+    /// Shared indexes workspaces are spread over.
+    pub shared_indexes: u32,
+    /// A workspace with more members than this has its own index.
+    pub dedicated_members: u64,
+    /// One index per month within each placement.
+    pub monthly: bool,
+    pub timeout: Duration,
+}
+
+impl ElasticsearchOptions {
+    /// The design's layout at `url`: 5 shards, 1 replica, 5 s refresh, 10
+    /// shared indexes, a dedicated one past 10,000 members.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            prefix: "confab".into(),
+            shards: 5,
+            replicas: 1,
+            refresh_interval: "5s".into(),
+            shared_indexes: 10,
+            dedicated_members: 10_000,
+            monthly: false,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Messages in an Elasticsearch or OpenSearch cluster.
+pub struct ElasticsearchIndex {
+    http: reqwest::Client,
+    base: Url,
+    credentials: Option<(String, String)>,
+    options: ElasticsearchOptions,
+    workspaces: Arc<dyn WorkspaceStore>,
+    /// Aliases known to exist.
+    known: Mutex<HashSet<String>>,
+    /// Whether each workspace has its own index, and when that was counted.
+    dedicated: Mutex<HashMap<WorkspaceId, (bool, Instant)>>,
+}
+
+impl ElasticsearchIndex {
+    /// Connect, and check that the cluster answers.
+    pub async fn connect(
+        options: ElasticsearchOptions,
+        workspaces: Arc<dyn WorkspaceStore>,
+    ) -> Result<Self> {
+        let mut base = Url::parse(&options.url)
+            .map_err(|e| Error::Unavailable(format!("search.url is not a URL: {e}")))?;
+        if base.scheme() != "http" {
+            return Err(Error::Unavailable(
+                "search.url must be http:// (this build has no TLS client; put the cluster behind a local proxy)"
+                    .into(),
+            ));
+        }
+        let credentials = (!base.username().is_empty()).then(|| {
+            let user = base.username().to_owned();
+            (user, base.password().unwrap_or_default().to_owned())
+        });
+        let _ = base.set_username("");
+        let _ = base.set_password(None);
+        // Paths are joined to it: `http://proxy/es` must keep its `es`.
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        let http = reqwest::Client::builder()
+            .timeout(options.timeout)
+            .build()
+            .map_err(|e| Error::Unavailable(format!("search client: {e}")))?;
+        let index = Self {
+            http,
+            base,
+            credentials,
+            options,
+            workspaces,
+            known: Mutex::new(HashSet::new()),
+            dedicated: Mutex::new(HashMap::new()),
+        };
+        let about = index.call(Method::GET, "/", None).await?;
+        if about["version"]["number"].as_str().is_none() {
+            return Err(Error::Unavailable(
+                "search.url does not answer as Elasticsearch or OpenSearch".into(),
+            ));
+        }
+        Ok(index)
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Body>,
+    ) -> Result<(StatusCode, Value)> {
+        let url = self
+            .base
+            .join(path.trim_start_matches('/'))
+            .map_err(|e| Error::internal(format!("search path {path}: {e}")))?;
+        let mut request = self.http.request(method, url);
+        if let Some((user, password)) = &self.credentials {
+            request = request.basic_auth(user, Some(password));
+        }
+        request = match body {
+            Some(Body::Json(value)) => request.json(&value),
+            Some(Body::Lines(text)) => request
+                .header("content-type", "application/x-ndjson")
+                .body(text),
+            None => request,
+        };
+        let response = request.send().await.map_err(|e| {
+            Error::Unavailable(format!(
+                "cannot reach the search cluster at search.url: {e}"
+            ))
+        })?;
+        let status = response.status();
+        let value = response.json().await.unwrap_or(Value::Null);
+        Ok((status, value))
+    }
+
+    /// A call that must succeed.
+    async fn call(&self, method: Method, path: &str, body: Option<Body>) -> Result<Value> {
+        let (status, value) = self.send(method, path, body).await?;
+        if !status.is_success() {
+            return Err(cluster_error(status, &value));
+        }
+        Ok(value)
+    }
+
+    /// Whether `workspace` has an index of its own.
+    async fn is_dedicated(&self, workspace: WorkspaceId) -> Result<bool> {
+        if let Some((dedicated, at)) = self.dedicated.lock().expect("sizes").get(&workspace) {
+            if at.elapsed() < SIZE_TTL {
+                return Ok(*dedicated);
+            }
+        }
+        let members = self
+            .workspaces
+            .count_active_members(workspace, None)
+            .await?;
+        let dedicated = members as u64 > self.options.dedicated_members;
+        self.dedicated
+            .lock()
+            .expect("sizes")
+            .insert(workspace, (dedicated, Instant::now()));
+        Ok(dedicated)
+    }
+
+    /// The alias a message is written to.
+    async fn alias_of(&self, message: &MessageDocument) -> Result<String> {
+        let dedicated = self.is_dedicated(message.workspace_id).await?;
+        Ok(self
+            .layout()
+            .alias(message.workspace_id, dedicated, message.created_at))
+    }
+
+    fn layout(&self) -> Layout<'_> {
+        Layout(&self.options)
+    }
+
+    /// Create `alias` (and the index behind it) unless it exists.
+    async fn ensure_alias(&self, alias: &str) -> Result<()> {
+        if self.known.lock().expect("aliases").contains(alias) {
+            return Ok(());
+        }
+        let (status, _) = self
+            .send(Method::HEAD, &format!("/_alias/{alias}"), None)
+            .await?;
+        if status == StatusCode::NOT_FOUND {
+            let physical = self.layout().live_index(alias);
+            let mut body = self.layout().messages_index();
+            let mut aliases = serde_json::Map::new();
+            aliases.insert(alias.to_owned(), json!({}));
+            body["aliases"] = Value::Object(aliases);
+            let (status, value) = self
+                .send(Method::PUT, &format!("/{physical}"), Some(Body::Json(body)))
+                .await?;
+            // Another node may have made it first.
+            let raced = value["error"]["type"] == "resource_already_exists_exception";
+            if !status.is_success() && !raced {
+                return Err(cluster_error(status, &value));
+            }
+        } else if !status.is_success() {
+            return Err(Error::Unavailable(format!(
+                "search cluster answered {status} for alias {alias}"
+            )));
+        }
+        self.known.lock().expect("aliases").insert(alias.to_owned());
+        Ok(())
+    }
+
+    /// Write each document to its index (an alias or a physical index) with
+    /// `_bulk`; with `visible`, searches see them when it returns.
+    async fn bulk(&self, targets: &[(String, &MessageDocument)], visible: bool) -> Result<()> {
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let mut lines = String::new();
+        for (index, message) in targets {
+            lines.push_str(
+                &json!({"index": {"_index": index, "_id": message.id.to_string()}}).to_string(),
+            );
+            lines.push('\n');
+            lines.push_str(&document(message).to_string());
+            lines.push('\n');
+        }
+        let path = if visible {
+            "/_bulk?refresh=wait_for"
+        } else {
+            "/_bulk"
+        };
+        let answer = self
+            .call(Method::POST, path, Some(Body::Lines(lines)))
+            .await?;
+        if answer["errors"] == true {
+            let first = answer["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find_map(|item| item["index"]["error"].as_object().cloned());
+            return Err(Error::Unavailable(format!(
+                "the search cluster refused documents: {}",
+                Value::Object(first.unwrap_or_default())
+            )));
+        }
+        Ok(())
+    }
+
+    /// Remove the documents of `ids` from every message index.
+    async fn delete(&self, ids: &[MessageId]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let values: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+        let pattern = self.layout().all_aliases();
+        self.call(
+            Method::POST,
+            &format!("/{pattern}/_delete_by_query?refresh=true&conflicts=proceed&allow_no_indices=true&ignore_unavailable=true"),
+            Some(Body::Json(json!({"query": {"ids": {"values": values}}}))),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Write the current state of messages read after a rebuild's swap:
+    /// documents through the aliases, deleted ones removed. Not waited on
+    /// for visibility (the next refresh shows them).
+    pub async fn write_current(
+        &self,
+        upserts: &[MessageDocument],
+        deletes: &[MessageId],
+    ) -> Result<()> {
+        let mut targets = Vec::with_capacity(upserts.len());
+        for message in upserts {
+            let alias = self.alias_of(message).await?;
+            self.ensure_alias(&alias).await?;
+            targets.push((alias, message));
+        }
+        self.delete(deletes).await?;
+        self.bulk(&targets, false).await
+    }
+
+    /// Start a rebuild: new physical indexes are filled while the aliases
+    /// keep pointing at the old ones.
+    pub fn rebuild(&self) -> Rebuild<'_> {
+        Rebuild {
+            index: self,
+            stamp: Utc::now().format("%Y%m%d%H%M%S").to_string(),
+            made: HashMap::new(),
+        }
+    }
+}
+
+/// A rebuild under way.
+pub struct Rebuild<'a> {
+    index: &'a ElasticsearchIndex,
+    stamp: String,
+    /// Alias → the new physical index made for it.
+    made: HashMap<String, String>,
+}
+
+impl Rebuild<'_> {
+    /// Write `documents` into the new indexes.
+    pub async fn write(&mut self, documents: &[MessageDocument]) -> Result<()> {
+        let mut targets = Vec::with_capacity(documents.len());
+        for message in documents {
+            let alias = self.index.alias_of(message).await?;
+            if !self.made.contains_key(&alias) {
+                let physical = self.index.layout().rebuilt_index(&alias, &self.stamp);
+                let body = self.index.layout().messages_index();
+                self.index
+                    .call(Method::PUT, &format!("/{physical}"), Some(Body::Json(body)))
+                    .await?;
+                self.made.insert(alias.clone(), physical);
+            }
+            targets.push((self.made[&alias].clone(), message));
+        }
+        self.index.bulk(&targets, false).await
+    }
+
+    /// Point every alias at its new index in one call, and remove the old
+    /// indexes (and aliases of placements that have no messages any more).
+    /// Changes made by servers meanwhile went to the old indexes: write
+    /// every message again afterwards ([`ElasticsearchIndex::write_current`]).
+    pub async fn swap(self) -> Result<()> {
+        let index = self.index;
+        for physical in self.made.values() {
+            index
+                .call(Method::POST, &format!("/{physical}/_refresh"), None)
+                .await?;
+        }
+        let pattern = index.layout().all_aliases();
+        let (status, current) = index
+            .send(Method::GET, &format!("/_alias/{pattern}"), None)
+            .await?;
+        if !status.is_success() && status != StatusCode::NOT_FOUND {
+            return Err(cluster_error(status, &current));
+        }
+        let mut old: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (physical, entry) in current.as_object().into_iter().flatten() {
+            for alias in entry["aliases"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(a, _)| a)
+            {
+                old.entry(physical.clone()).or_default().push(alias.clone());
+            }
+        }
+        let mut actions: Vec<Value> = Vec::new();
+        for (physical, aliases) in &old {
+            for alias in aliases {
+                actions.push(json!({"remove": {"index": physical, "alias": alias}}));
+            }
+        }
+        for (alias, physical) in &self.made {
+            actions.push(json!({"add": {"index": physical, "alias": alias}}));
+        }
+        if !actions.is_empty() {
+            index
+                .call(
+                    Method::POST,
+                    "/_aliases",
+                    Some(Body::Json(json!({"actions": actions}))),
+                )
+                .await?;
+        }
+        for physical in old.keys() {
+            index
+                .call(Method::DELETE, &format!("/{physical}"), None)
+                .await?;
+        }
+        let mut known = index.known.lock().expect("aliases");
+        known.clear();
+        known.extend(self.made.into_keys());
+        Ok(())
+    }
+}
+
+enum Body {
+    Json(Value),
+    Lines(String),
+}
+
+fn cluster_error(status: StatusCode, value: &Value) -> Error {
+    let reason = value["error"]["reason"]
+        .as_str()
+        .or_else(|| value["error"].as_str())
+        .unwrap_or("no reason given");
+    Error::Unavailable(format!("the search cluster answered {status}: {reason}"))
+}
+
+/// Index and alias names, settings and mappings.
+struct Layout<'a>(&'a ElasticsearchOptions);
+
+impl Layout<'_> {
+    /// The alias of a message in `workspace` sent at `at`.
+    fn alias(&self, workspace: WorkspaceId, dedicated: bool, at: DateTime<Utc>) -> String {
+        let mut alias = self.placement(workspace, dedicated);
+        if self.0.monthly {
+            alias.push_str(&format!("-{:04}.{:02}", at.year(), at.month()));
+        }
+        alias
+    }
+
+    fn placement(&self, workspace: WorkspaceId, dedicated: bool) -> String {
+        let prefix = &self.0.prefix;
+        if dedicated {
+            format!("{prefix}-messages-ws-{}", workspace.0.simple())
+        } else {
+            let shard = shared_shard(workspace, self.0.shared_indexes);
+            format!("{prefix}-messages-shared-{shard}")
+        }
+    }
+
+    /// What a search of `workspace` reads: its shared index and its own
+    /// (either may be absent), every month when monthly.
+    fn search_targets(&self, workspace: WorkspaceId) -> String {
+        let month = if self.0.monthly { "-*" } else { "" };
+        [false, true]
+            .map(|dedicated| format!("{}{month}", self.placement(workspace, dedicated)))
+            .join(",")
+    }
+
+    fn all_aliases(&self) -> String {
+        format!("{}-messages-*", self.0.prefix)
+    }
+
+    /// The physical index a live node creates behind `alias`.
+    fn live_index(&self, alias: &str) -> String {
+        self.physical(alias, "live")
+    }
+
+    /// The physical index a rebuild fills for `alias`.
+    fn rebuilt_index(&self, alias: &str, stamp: &str) -> String {
+        self.physical(alias, &format!("r{stamp}"))
+    }
+
+    /// Physical names never match [`Self::all_aliases`], so a search by
+    /// pattern reads each document once.
+    fn physical(&self, alias: &str, generation: &str) -> String {
+        let rest = alias.strip_prefix(&self.0.prefix).unwrap_or(alias);
+        format!("{}-{generation}{rest}", self.0.prefix)
+    }
+
+    /// The design's messages index (mappings and settings), with the fields
+    /// Confab's analyzer fills.
+    fn messages_index(&self) -> Value {
+        json!({
+            "settings": {
+                "number_of_shards": self.0.shards,
+                "number_of_replicas": self.0.replicas,
+                "refresh_interval": self.0.refresh_interval,
+            },
+            "mappings": {
+                "properties": {
+                    "message_id": {"type": "keyword"},
+                    "workspace_id": {"type": "keyword"},
+                    "channel_id": {"type": "keyword"},
+                    "user_id": {"type": "keyword"},
+                    "username": {"type": "keyword"},
+                    "display_name": {"type": "text"},
+                    "content": {"type": "text", "analyzer": "standard", "search_analyzer": "standard"},
+                    "message_type": {"type": "keyword"},
+                    "thread_id": {"type": "keyword"},
+                    "created_at": {"type": "date"},
+                    "updated_at": {"type": "date"},
+                    "mentions": {"type": "keyword"},
+                    "channel_name": {"type": "keyword"},
+                    "has_files": {"type": "boolean"},
+                    "reaction_count": {"type": "integer"},
+                    "words": {"type": "text", "analyzer": "whitespace"},
+                    "exact": {"type": "keyword"},
+                    "flags": {"type": "keyword"},
+                    "created_micros": {"type": "long"},
+                }
+            }
+        })
+    }
+}
+
+/// Which shared index a workspace's messages go to: FNV-1a of its id's
+/// bytes, modulo `count`.
+fn shared_shard(workspace: WorkspaceId, count: u32) -> u32 {
+    let hash = workspace
+        .0
+        .as_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+    (hash % u64::from(count.max(1))) as u32
+}
+
+fn flag_names(message: &MessageDocument) -> Vec<&'static str> {
+    [
+        (message.has_link, "link"),
+        (message.has_file, "file"),
+        (message.has_reaction, "reaction"),
+        (message.is_pinned, "pin"),
+        (message.thread_id.is_some(), "thread"),
+    ]
+    .into_iter()
+    .filter_map(|(set, name)| set.then_some(name))
+    .collect()
+}
+
+/// The JSON document of a message.
+fn document(message: &MessageDocument) -> Value {
+    let words = terms(&mut analysis::words(), &message.content).join(" ");
+    let mut exact = terms(&mut analysis::exact(), &message.content);
+    exact.sort();
+    exact.dedup();
+    json!({
+        "message_id": message.id.to_string(),
+        "workspace_id": message.workspace_id.to_string(),
+        "channel_id": message.channel_id.to_string(),
+        "user_id": message.user_id.to_string(),
+        "thread_id": message.thread_id.map(|t| t.to_string()),
+        "content": message.content,
+        "created_at": message.created_at.to_rfc3339(),
+        "created_micros": message.created_at.timestamp_micros(),
+        "has_files": message.has_file,
+        "words": words,
+        "exact": exact,
+        "flags": flag_names(message),
+    })
+}
+
+/// The query DSL of a search: the words as scoring clauses, the rights and
+/// filters as filter clauses of their own.
+fn search_body(search: &MessageSearch) -> Value {
+    let mut words = analysis::words();
+    let mut exact = analysis::exact();
+    let must: Vec<Value> = search
+        .query
+        .must
+        .iter()
+        .filter_map(|group| {
+            let alternatives: Vec<Value> = group
+                .iter()
+                .filter_map(|t| term_query(&mut words, &mut exact, t))
+                .collect();
+            (!alternatives.is_empty())
+                .then(|| json!({"bool": {"should": alternatives, "minimum_should_match": 1}}))
+        })
+        .collect();
+    let must_not: Vec<Value> = search
+        .query
+        .must_not
+        .iter()
+        .filter_map(|t| term_query(&mut words, &mut exact, t))
+        .collect();
+    let mut filter = vec![
+        json!({"term": {"workspace_id": search.workspace_id.to_string()}}),
+        json!({"terms": {"channel_id": search.channels.iter().map(|c| c.to_string()).collect::<Vec<_>>()}}),
+    ];
+    if !search.authors.is_empty() {
+        let authors: Vec<String> = search.authors.iter().map(|u| u.to_string()).collect();
+        filter.push(json!({"terms": {"user_id": authors}}));
+    }
+    if search.since.is_some() || search.until.is_some() {
+        let mut range = serde_json::Map::new();
+        if let Some(since) = search.since {
+            range.insert("gte".into(), json!(since.timestamp_micros()));
+        }
+        if let Some(until) = search.until {
+            range.insert("lt".into(), json!(until.timestamp_micros()));
+        }
+        filter.push(json!({"range": {"created_micros": range}}));
+    }
+    for has in &search.query.has {
+        let flag = match has {
+            HasFilter::Link => "link",
+            HasFilter::File => "file",
+            HasFilter::Reaction => "reaction",
+            HasFilter::Pin => "pin",
+        };
+        filter.push(json!({"term": {"flags": flag}}));
+    }
+    if search.query.is_thread {
+        filter.push(json!({"term": {"flags": "thread"}}));
+    }
+    let by_date = search.sort == SearchSort::Newest || !search.query.has_terms();
+    let sort = if by_date {
+        json!([{"created_micros": "desc"}, {"message_id": "desc"}])
+    } else {
+        json!([{"_score": "desc"}, {"message_id": "desc"}])
+    };
+    let mut body = json!({
+        "size": search.limit.max(1),
+        "track_total_hits": COUNT_BOUND,
+        "query": {"bool": {"must": must, "must_not": must_not, "filter": filter}},
+        "sort": sort,
+        "_source": ["content"],
+    });
+    if let Some(cursor) = search.after {
+        let key = if by_date {
+            json!(cursor.key as i64)
+        } else {
+            json!(cursor.key)
+        };
+        body["search_after"] = json!([key, cursor.id.to_string()]);
+    }
+    body
+}
+
+/// As the other engines: a word is its whole token or its words in a row;
+/// a prefix starts a whole token; a phrase is words in a row.
+fn term_query(
+    words: &mut TextAnalyzer,
+    exact: &mut TextAnalyzer,
+    term: &SearchTerm,
+) -> Option<Value> {
+    let in_a_row = |parts: Vec<String>| match parts.as_slice() {
+        [one] => json!({"term": {"words": one}}),
+        _ => {
+            json!({"match_phrase": {"words": {"query": parts.join(" "), "analyzer": "whitespace"}}})
+        }
+    };
+    match term {
+        SearchTerm::Word(word) => {
+            let whole = terms(exact, word).into_iter().next()?;
+            let mut alternatives = vec![json!({"term": {"exact": whole}})];
+            let parts = terms(words, word);
+            if !parts.is_empty() {
+                alternatives.push(in_a_row(parts));
+            }
+            Some(json!({"bool": {"should": alternatives, "minimum_should_match": 1}}))
+        }
+        SearchTerm::Prefix(prefix) => {
+            let whole = terms(exact, prefix).into_iter().next()?;
+            Some(json!({"prefix": {"exact": whole}}))
+        }
+        SearchTerm::Phrase(phrase) => {
+            let parts = terms(words, phrase);
+            (!parts.is_empty()).then(|| in_a_row(parts))
+        }
+    }
+}
+
+/// The hits of a search answer, with snippets made from their text.
+fn hits_of(answer: &Value, marker: Option<&mut Marker>) -> Result<MessageHits> {
+    let mut marker = marker;
+    let mut hits = Vec::new();
+    for hit in answer["hits"]["hits"].as_array().into_iter().flatten() {
+        let id: MessageId = hit["_id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .ok_or_else(|| Error::Unavailable("a search hit without a message id".into()))?;
+        let key = hit["sort"][0].as_f64().unwrap_or(0.0);
+        let snippet = match (&mut marker, hit["_source"]["content"].as_str()) {
+            (Some(marker), Some(content)) => marker.snippet(content),
+            _ => None,
+        };
+        hits.push(MessageHit { id, key, snippet });
+    }
+    let total = &answer["hits"]["total"];
+    Ok(MessageHits {
+        hits,
+        total: total["value"].as_u64().unwrap_or(0),
+        total_is_exact: total["relation"] != "gte",
+    })
+}
+
+#[async_trait]
+impl SearchIndex for ElasticsearchIndex {
+    fn backend(&self) -> &'static str {
+        "elasticsearch"
+    }
+
+    async fn index_messages(
+        &self,
+        upserts: &[MessageDocument],
+        deletes: &[MessageId],
+    ) -> Result<()> {
+        let mut targets = Vec::with_capacity(upserts.len());
+        for message in upserts {
+            let alias = self.alias_of(message).await?;
+            self.ensure_alias(&alias).await?;
+            targets.push((alias, message));
+        }
+        self.delete(deletes).await?;
+        self.bulk(&targets, true).await
+    }
+
+    async fn search_messages(&self, search: &MessageSearch) -> Result<MessageHits> {
+        let targets = self.layout().search_targets(search.workspace_id);
+        let answer = self
+            .call(
+                Method::POST,
+                &format!("/{targets}/_search?ignore_unavailable=true&allow_no_indices=true"),
+                Some(Body::Json(search_body(search))),
+            )
+            .await?;
+        let mut marker = Marker::new(&search.query);
+        hits_of(&answer, marker.as_mut())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use confab_core::id::{ChannelId, UserId};
+    use confab_core::search::{parse_query, SearchCursor};
+
+    fn layout_options(monthly: bool) -> ElasticsearchOptions {
+        ElasticsearchOptions {
+            monthly,
+            ..ElasticsearchOptions::new("http://127.0.0.1:9200")
+        }
+    }
+
+    #[test]
+    fn workspaces_spread_over_the_shared_indexes_or_have_their_own() {
+        let options = layout_options(false);
+        let layout = Layout(&options);
+        let workspace: WorkspaceId = "0190f6b2-4c2a-7d6e-9a51-3f0c2b7d8e11".parse().unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 3, 9, 0, 0, 0).unwrap();
+        let shard = shared_shard(workspace, 10);
+        assert_eq!(shard, shared_shard(workspace, 10), "stable");
+        assert_eq!(
+            layout.alias(workspace, false, at),
+            format!("confab-messages-shared-{shard}")
+        );
+        assert_eq!(
+            layout.alias(workspace, true, at),
+            "confab-messages-ws-0190f6b24c2a7d6e9a513f0c2b7d8e11"
+        );
+        let counts = (0..1000).fold([0u32; 10], |mut counts, _| {
+            counts[shared_shard(WorkspaceId::new(), 10) as usize] += 1;
+            counts
+        });
+        assert!(counts.iter().all(|c| (50..=150).contains(c)), "{counts:?}");
+
+        let monthly_options = layout_options(true);
+        let monthly = Layout(&monthly_options);
+        assert_eq!(
+            monthly.alias(workspace, false, at),
+            format!("confab-messages-shared-{shard}-2026.03")
+        );
+        assert_eq!(
+            monthly.search_targets(workspace),
+            format!("confab-messages-shared-{shard}-*,confab-messages-ws-0190f6b24c2a7d6e9a513f0c2b7d8e11-*")
+        );
+        // Physical indexes never match the alias pattern.
+        let physical = layout.rebuilt_index("confab-messages-shared-3", "20261202");
+        assert_eq!(physical, "confab-r20261202-messages-shared-3");
+        assert!(!physical.starts_with("confab-messages-"));
+        assert_eq!(
+            layout.live_index("confab-messages-shared-3"),
+            "confab-live-messages-shared-3"
+        );
+    }
+
+    #[test]
+    fn the_index_has_the_design_settings_and_mappings() {
+        let options = layout_options(false);
+        let index = Layout(&options).messages_index();
+        assert_eq!(index["settings"]["number_of_shards"], 5);
+        assert_eq!(index["settings"]["number_of_replicas"], 1);
+        assert_eq!(index["settings"]["refresh_interval"], "5s");
+        let fields = index["mappings"]["properties"].as_object().unwrap();
+        for (field, kind) in [
+            ("message_id", "keyword"),
+            ("workspace_id", "keyword"),
+            ("content", "text"),
+            ("created_at", "date"),
+            ("has_files", "boolean"),
+            ("reaction_count", "integer"),
+            ("words", "text"),
+            ("exact", "keyword"),
+        ] {
+            assert_eq!(fields[field]["type"], kind, "{field}");
+        }
+    }
+
+    #[test]
+    fn documents_carry_the_analyzer_terms() {
+        let at = Utc.with_ymd_and_hms(2026, 3, 9, 10, 0, 0).unwrap();
+        let message = MessageDocument {
+            id: MessageId::at(at),
+            workspace_id: WorkspaceId::new(),
+            channel_id: ChannelId::new(),
+            user_id: UserId::new(),
+            thread_id: None,
+            content: "Deploying parserConfig, see PLT-3699 https://x.test".into(),
+            created_at: at,
+            has_link: true,
+            has_file: false,
+            has_reaction: false,
+            is_pinned: true,
+        };
+        let doc = document(&message);
+        assert_eq!(
+            doc["words"],
+            "deploy parser config see plt 3699 https x test"
+        );
+        assert_eq!(
+            doc["exact"],
+            json!([
+                "deploying",
+                "https://x.test",
+                "parserconfig",
+                "plt-3699",
+                "see"
+            ])
+        );
+        assert_eq!(doc["flags"], json!(["link", "pin"]));
+        assert_eq!(doc["created_micros"], at.timestamp_micros());
+    }
+
+    #[test]
+    fn rights_and_filters_are_filter_clauses_and_words_score() {
+        let workspace = WorkspaceId::new();
+        let channel = ChannelId::new();
+        let search = MessageSearch {
+            workspace_id: workspace,
+            channels: vec![channel],
+            authors: Vec::new(),
+            query: parse_query(r#"deploy "rolling restart" PLT-36* -flaky has:link"#),
+            since: Some(Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap()),
+            until: None,
+            sort: SearchSort::Relevance,
+            after: Some(SearchCursor {
+                key: 1.5,
+                id: MessageId::new(),
+            }),
+            limit: 20,
+        };
+        let body = search_body(&search);
+        let query = &body["query"]["bool"];
+        assert_eq!(query["must"].as_array().unwrap().len(), 3);
+        assert_eq!(
+            query["must"][1]["bool"]["should"][0],
+            json!({"match_phrase": {"words": {"query": "roll restart", "analyzer": "whitespace"}}})
+        );
+        assert_eq!(
+            query["must"][2]["bool"]["should"][0],
+            json!({"prefix": {"exact": "plt-36"}})
+        );
+        assert_eq!(
+            query["must_not"][0]["bool"]["should"][0],
+            json!({"term": {"exact": "flaky"}})
+        );
+        let filters = query["filter"].as_array().unwrap();
+        assert_eq!(
+            filters[0],
+            json!({"term": {"workspace_id": workspace.to_string()}})
+        );
+        assert_eq!(
+            filters[1],
+            json!({"terms": {"channel_id": [channel.to_string()]}})
+        );
+        assert!(filters.contains(&json!({"term": {"flags": "link"}})));
+        assert_eq!(body["sort"][0], json!({"_score": "desc"}));
+        assert_eq!(body["search_after"][0], json!(1.5));
+        assert_eq!(body["track_total_hits"], 10_000);
+    }
+
+    #[test]
+    fn answers_become_hits_with_snippets_and_bounded_totals() {
+        let id = MessageId::new();
+        let answer = json!({"hits": {
+            "total": {"value": 10000, "relation": "gte"},
+            "hits": [{"_id": id.to_string(), "_source": {"content": "we deploy today"}, "sort": [2.5, id.to_string()]}]
+        }});
+        let mut marker = Marker::new(&parse_query("deploy"));
+        let hits = hits_of(&answer, marker.as_mut()).unwrap();
+        assert_eq!((hits.total, hits.total_is_exact), (10_000, false));
+        assert_eq!(hits.hits[0].id, id);
+        assert_eq!(hits.hits[0].key, 2.5);
+        assert_eq!(hits.hits[0].snippet.as_ref().unwrap().highlights, [[3, 9]]);
+    }
+}
