@@ -346,12 +346,18 @@ pub struct MessageDocument {
     pub has_file: bool,
     pub has_reaction: bool,
     pub is_pinned: bool,
+    /// Orders the writes of one message between indexers: the highest
+    /// search outbox entry the document was read for (entries of one
+    /// message are numbered in the order of its changes). An engine shared
+    /// by several nodes drops a write older than the one it holds; `0`
+    /// (a rebuild) is older than any.
+    pub version: i64,
 }
 
 impl MessageDocument {
-    /// The document of `message`, or `None` when it should not be found
-    /// (deleted).
-    pub fn of(message: &Message, has_file: bool) -> Option<Self> {
+    /// The document of `message` read for outbox entry `version`, or
+    /// `None` when it should not be found (deleted).
+    pub fn of(message: &Message, has_file: bool, version: i64) -> Option<Self> {
         if message.is_deleted {
             return None;
         }
@@ -367,6 +373,7 @@ impl MessageDocument {
             has_file,
             has_reaction: !message.reactions.0.is_empty(),
             is_pinned: message.is_pinned,
+            version,
         })
     }
 }

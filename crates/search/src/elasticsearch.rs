@@ -107,9 +107,14 @@ impl ElasticsearchIndex {
                     .into(),
             ));
         }
+        let decoded = |text: &str| {
+            percent_encoding::percent_decode_str(text)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
         let credentials = (!base.username().is_empty()).then(|| {
-            let user = base.username().to_owned();
-            (user, base.password().unwrap_or_default().to_owned())
+            let user = decoded(base.username());
+            (user, decoded(base.password().unwrap_or_default()))
         });
         let _ = base.set_username("");
         let _ = base.set_password(None);
@@ -242,41 +247,41 @@ impl ElasticsearchIndex {
         Ok(())
     }
 
-    /// Write each document to its index (an alias or a physical index) with
-    /// `_bulk`; with `visible`, searches see them when it returns.
-    async fn bulk(&self, targets: &[(String, &MessageDocument)], visible: bool) -> Result<()> {
-        if targets.is_empty() {
+    /// Send `actions` in one `_bulk` request. A write older than the
+    /// document held (a version conflict) is dropped as meant; a delete of
+    /// what is absent is no error; any other refusal fails the call.
+    async fn bulk(&self, actions: &[Action<'_>], refresh: Refresh) -> Result<()> {
+        if actions.is_empty() {
             return Ok(());
         }
         let mut lines = String::new();
-        for (index, message) in targets {
-            lines.push_str(
-                &json!({"index": {"_index": index, "_id": message.id.to_string()}}).to_string(),
-            );
-            lines.push('\n');
-            lines.push_str(&document(message).to_string());
-            lines.push('\n');
+        for action in actions {
+            action.write_to(&mut lines);
         }
-        let path = if visible {
-            "/_bulk?refresh=wait_for"
-        } else {
-            "/_bulk"
-        };
         let answer = self
-            .call(Method::POST, path, Some(Body::Lines(lines)))
+            .call(Method::POST, refresh.bulk_path(), Some(Body::Lines(lines)))
             .await?;
-        if answer["errors"] == true {
-            let first = answer["items"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find_map(|item| item["index"]["error"].as_object().cloned());
-            return Err(Error::Unavailable(format!(
-                "the search cluster refused documents: {}",
-                Value::Object(first.unwrap_or_default())
-            )));
+        if answer["errors"] != true {
+            return Ok(());
         }
-        Ok(())
+        let refused = answer["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|item| &item["index"]["error"])
+            .filter(|error| error.is_object())
+            .find(|error| error["type"] != "version_conflict_engine_exception");
+        let Some(error) = refused else {
+            return Ok(());
+        };
+        if error["type"] == "index_not_found_exception" {
+            // An alias this node made was removed (a rebuild swapped them):
+            // make it again on the next try.
+            self.known.lock().expect("aliases").clear();
+        }
+        Err(Error::Unavailable(format!(
+            "the search cluster refused documents: {error}"
+        )))
     }
 
     /// Remove the documents of `ids` from every message index.
@@ -296,21 +301,37 @@ impl ElasticsearchIndex {
     }
 
     /// Write the current state of messages read after a rebuild's swap:
-    /// documents through the aliases, deleted ones removed. Not waited on
-    /// for visibility (the next refresh shows them).
+    /// documents through the aliases, deleted ones removed, each batch made
+    /// searchable at once (so a delete by query right after sees it).
     pub async fn write_current(
         &self,
         upserts: &[MessageDocument],
         deletes: &[MessageId],
     ) -> Result<()> {
-        let mut targets = Vec::with_capacity(upserts.len());
+        self.write(upserts, deletes, Refresh::Now).await
+    }
+
+    /// Remove `deletes`, then write `upserts` through their aliases (made
+    /// when missing).
+    async fn write(
+        &self,
+        upserts: &[MessageDocument],
+        deletes: &[MessageId],
+        refresh: Refresh,
+    ) -> Result<()> {
+        let mut actions = Vec::with_capacity(upserts.len() * 2);
         for message in upserts {
-            let alias = self.alias_of(message).await?;
+            let dedicated = self.is_dedicated(message.workspace_id).await?;
+            let layout = self.layout();
+            let alias = layout.alias(message.workspace_id, dedicated, message.created_at);
             self.ensure_alias(&alias).await?;
-            targets.push((alias, message));
+            // A workspace that changed size: its copy in the other place goes.
+            let other = layout.alias(message.workspace_id, !dedicated, message.created_at);
+            actions.push(Action::Delete(other, message.id));
+            actions.push(Action::Index(alias, message));
         }
         self.delete(deletes).await?;
-        self.bulk(&targets, false).await
+        self.bulk(&actions, refresh).await
     }
 
     /// Start a rebuild: new physical indexes are filled while the aliases
@@ -335,7 +356,7 @@ pub struct Rebuild<'a> {
 impl Rebuild<'_> {
     /// Write `documents` into the new indexes.
     pub async fn write(&mut self, documents: &[MessageDocument]) -> Result<()> {
-        let mut targets = Vec::with_capacity(documents.len());
+        let mut actions = Vec::with_capacity(documents.len());
         for message in documents {
             let alias = self.index.alias_of(message).await?;
             if !self.made.contains_key(&alias) {
@@ -346,9 +367,9 @@ impl Rebuild<'_> {
                     .await?;
                 self.made.insert(alias.clone(), physical);
             }
-            targets.push((self.made[&alias].clone(), message));
+            actions.push(Action::Index(self.made[&alias].clone(), message));
         }
-        self.index.bulk(&targets, false).await
+        self.index.bulk(&actions, Refresh::No).await
     }
 
     /// Point every alias at its new index in one call, and remove the old
@@ -413,6 +434,67 @@ impl Rebuild<'_> {
 enum Body {
     Json(Value),
     Lines(String),
+}
+
+/// One line pair (or line) of a `_bulk` request.
+enum Action<'a> {
+    /// Write the document into this index or alias, unless the one there
+    /// has a higher version.
+    Index(String, &'a MessageDocument),
+    /// Remove the document of this id from this alias, if it is there.
+    Delete(String, MessageId),
+}
+
+impl Action<'_> {
+    fn write_to(&self, lines: &mut String) {
+        let head = match self {
+            Action::Index(index, message) => json!({"index": {
+                "_index": index,
+                "_id": message.id.to_string(),
+                "version": message.version,
+                "version_type": "external_gte",
+                "require_alias": is_alias(index),
+            }}),
+            Action::Delete(alias, id) => {
+                json!({"delete": {"_index": alias, "_id": id.to_string()}})
+            }
+        };
+        lines.push_str(&head.to_string());
+        lines.push('\n');
+        if let Action::Index(_, message) = self {
+            lines.push_str(&document(message).to_string());
+            lines.push('\n');
+        }
+    }
+}
+
+/// Alias names hold `-messages-` right after the prefix; physical ones a
+/// generation first ([`Layout::physical`]).
+fn is_alias(index: &str) -> bool {
+    index
+        .split_once("-messages-")
+        .is_some_and(|(prefix, _)| !prefix.contains('-'))
+}
+
+/// When the documents of a `_bulk` request become searchable.
+#[derive(Clone, Copy)]
+enum Refresh {
+    /// At the next refresh.
+    No,
+    /// Before the request returns, at the next refresh.
+    WaitFor,
+    /// Before the request returns, by a refresh it forces.
+    Now,
+}
+
+impl Refresh {
+    fn bulk_path(self) -> &'static str {
+        match self {
+            Refresh::No => "/_bulk",
+            Refresh::WaitFor => "/_bulk?refresh=wait_for",
+            Refresh::Now => "/_bulk?refresh=true",
+        }
+    }
 }
 
 fn cluster_error(status: StatusCode, value: &Value) -> Error {
@@ -707,14 +789,7 @@ impl SearchIndex for ElasticsearchIndex {
         upserts: &[MessageDocument],
         deletes: &[MessageId],
     ) -> Result<()> {
-        let mut targets = Vec::with_capacity(upserts.len());
-        for message in upserts {
-            let alias = self.alias_of(message).await?;
-            self.ensure_alias(&alias).await?;
-            targets.push((alias, message));
-        }
-        self.delete(deletes).await?;
-        self.bulk(&targets, true).await
+        self.write(upserts, deletes, Refresh::WaitFor).await
     }
 
     async fn search_messages(&self, search: &MessageSearch) -> Result<MessageHits> {
@@ -788,6 +863,47 @@ mod tests {
     }
 
     #[test]
+    fn bulk_writes_are_versioned_and_clear_the_other_place() {
+        let at = Utc.with_ymd_and_hms(2026, 3, 9, 10, 0, 0).unwrap();
+        let message = MessageDocument {
+            id: MessageId::at(at),
+            workspace_id: WorkspaceId::new(),
+            channel_id: ChannelId::new(),
+            user_id: UserId::new(),
+            thread_id: None,
+            content: "hello".into(),
+            created_at: at,
+            has_link: false,
+            has_file: false,
+            has_reaction: false,
+            is_pinned: false,
+            version: 42,
+        };
+        let mut lines = String::new();
+        Action::Delete("confab-messages-ws-1".into(), message.id).write_to(&mut lines);
+        Action::Index("confab-messages-shared-3".into(), &message).write_to(&mut lines);
+        Action::Index("confab-r2026-messages-shared-3".into(), &message).write_to(&mut lines);
+        let parsed: Vec<Value> = lines
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(parsed.len(), 5, "{lines}");
+        assert!(lines.ends_with('\n'));
+        let id = message.id.to_string();
+        assert_eq!(
+            parsed[0],
+            json!({"delete": {"_index": "confab-messages-ws-1", "_id": id}})
+        );
+        assert_eq!(
+            parsed[1],
+            json!({"index": {"_index": "confab-messages-shared-3", "_id": id, "version": 42,
+                "version_type": "external_gte", "require_alias": true}})
+        );
+        assert_eq!(parsed[2]["content"], "hello");
+        assert_eq!(parsed[3]["index"]["require_alias"], false);
+    }
+
+    #[test]
     fn the_index_has_the_design_settings_and_mappings() {
         let options = layout_options(false);
         let index = Layout(&options).messages_index();
@@ -824,6 +940,7 @@ mod tests {
             has_file: false,
             has_reaction: false,
             is_pinned: true,
+            version: 7,
         };
         let doc = document(&message);
         assert_eq!(

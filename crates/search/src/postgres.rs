@@ -106,14 +106,21 @@ impl PostgresSearch {
     }
 
     /// Remove the rows of messages deleted or gone: the end of a rebuild.
+    /// One statement over the whole table: exempt from the statement limit.
     pub async fn remove_unsearchable(&self) -> Result<u64> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        sqlx::query("SET LOCAL statement_timeout = 0")
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         let done = sqlx::query(
             "DELETE FROM message_search s WHERE NOT EXISTS (SELECT 1 FROM messages m \
              WHERE m.message_id = s.message_id AND m.created_at = s.created_at AND NOT m.is_deleted)",
         )
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
         Ok(done.rows_affected())
     }
 
@@ -135,8 +142,11 @@ impl PostgresSearch {
         self.pool.close().await;
     }
 
-    /// Take `deletes` out and put `upserts` in, in one transaction; with
-    /// `unless_since`, rows written since then are left as they are.
+    /// Take `deletes` out and put `upserts` in, in one transaction. A
+    /// document of a message the database holds as deleted is not written
+    /// (a slower indexer read it before the delete), nor one older than the
+    /// row's version; with `unless_since` (a rebuild), versions are not
+    /// compared but rows written since then are left as they are.
     async fn write(
         &self,
         upserts: &[MessageDocument],
@@ -164,16 +174,22 @@ impl PostgresSearch {
         }
         if !documents.is_empty() {
             sqlx::query(
-                "INSERT INTO message_search \
-                     (message_id, created_at, workspace_id, channel_id, user_id, flags, words, indexed_at) \
-                 SELECT d.id, d.at, d.ws, d.ch, d.author, d.flags, d.words::tsvector, now() \
+                "INSERT INTO message_search (message_id, created_at, workspace_id, channel_id, \
+                     user_id, flags, words, version, indexed_at) \
+                 SELECT d.id, d.at, d.ws, d.ch, d.author, d.flags, d.words::tsvector, d.version, now() \
                  FROM UNNEST($1::uuid[], $2::timestamptz[], $3::uuid[], $4::uuid[], $5::uuid[], \
-                             $6::int2[], $7::text[]) AS d(id, at, ws, ch, author, flags, words) \
+                             $6::int2[], $7::text[], $9::int8[]) \
+                      AS d(id, at, ws, ch, author, flags, words, version) \
+                 WHERE NOT EXISTS (SELECT 1 FROM messages m \
+                     WHERE m.message_id = d.id AND m.created_at = d.at AND m.is_deleted) \
                  ON CONFLICT (message_id, created_at) DO UPDATE SET \
                      workspace_id = EXCLUDED.workspace_id, channel_id = EXCLUDED.channel_id, \
                      user_id = EXCLUDED.user_id, flags = EXCLUDED.flags, words = EXCLUDED.words, \
+                     version = GREATEST(message_search.version, EXCLUDED.version), \
                      indexed_at = EXCLUDED.indexed_at \
-                 WHERE $8::timestamptz IS NULL OR message_search.indexed_at < $8",
+                 WHERE CASE WHEN $8::timestamptz IS NULL \
+                     THEN message_search.version <= EXCLUDED.version \
+                     ELSE message_search.indexed_at < $8 END",
             )
             .bind(documents.iter().map(|m| m.id.0).collect::<Vec<_>>())
             .bind(documents.iter().map(|m| m.created_at).collect::<Vec<_>>())
@@ -183,6 +199,7 @@ impl PostgresSearch {
             .bind(documents.iter().map(|m| document_flags(m)).collect::<Vec<_>>())
             .bind(vectors)
             .bind(unless_since)
+            .bind(documents.iter().map(|m| m.version).collect::<Vec<_>>())
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
@@ -393,7 +410,7 @@ fn page_query(
     match ranked {
         Some(q) => rank(builder, q),
         None => {
-            builder.push("(extract(epoch FROM s.created_at) * 1000000)::float8");
+            builder.push("round(extract(epoch FROM s.created_at) * 1000000)::float8");
         }
     }
     builder.push(" AS key");
@@ -411,7 +428,8 @@ fn page_query(
                     .push(")");
             }
             None => {
-                let at = DateTime::from_timestamp_micros(cursor.key as i64).unwrap_or_default();
+                let at =
+                    DateTime::from_timestamp_micros(cursor.key.round() as i64).unwrap_or_default();
                 builder
                     .push(" AND (s.created_at, s.message_id) < (")
                     .push_bind(at)

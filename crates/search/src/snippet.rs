@@ -91,13 +91,28 @@ fn merged(mut ranges: Vec<Range<usize>>) -> Vec<Range<usize>> {
     out
 }
 
-/// Byte ranges of `text` as character ranges.
+/// Sorted byte ranges of `text` as character ranges, in one pass.
 fn in_chars(text: &str, ranges: Vec<Range<usize>>) -> Vec<Range<usize>> {
-    let char_at = |byte: usize| text[..byte.min(text.len())].chars().count();
-    ranges
-        .into_iter()
-        .map(|r| char_at(r.start)..char_at(r.end))
-        .collect()
+    let mut chars = text
+        .char_indices()
+        .map(|(byte, _)| byte)
+        .enumerate()
+        .peekable();
+    let mut char_at = |byte: usize| {
+        while let Some(&(index, at)) = chars.peek() {
+            if at >= byte {
+                return index;
+            }
+            chars.next();
+        }
+        text.chars().count()
+    };
+    let mut out = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        let start = char_at(range.start);
+        out.push(start..char_at(range.end));
+    }
+    out
 }
 
 /// The window of at most [`SNIPPET_CHARS`] characters holding the most marks
@@ -120,17 +135,17 @@ fn fragment(text: &str, marks: &[Range<usize>]) -> Snippet {
 }
 
 fn window(chars: &[char], marks: &[Range<usize>]) -> (usize, usize) {
-    let fits = |first: &Range<usize>| {
-        marks
-            .iter()
-            .filter(|m| m.start >= first.start && m.end <= first.start + SNIPPET_CHARS)
-            .count()
-    };
-    let best = marks
-        .iter()
-        .enumerate()
-        .max_by_key(|(i, m)| (fits(m), std::cmp::Reverse(*i)))
-        .map_or(0, |(_, m)| m.start);
+    // Marks are sorted and apart: slide a window over them.
+    let (mut best, mut most, mut end) = (0, 0, 0);
+    for (first, mark) in marks.iter().enumerate() {
+        end = end.max(first);
+        while end < marks.len() && marks[end].end <= mark.start + SNIPPET_CHARS {
+            end += 1;
+        }
+        if end - first > most {
+            (best, most) = (mark.start, end - first);
+        }
+    }
     let mut start = best.saturating_sub(LEAD_CHARS);
     if start > 0 {
         if let Some(space) = chars[start..best].iter().position(|c| c.is_whitespace()) {
@@ -210,6 +225,17 @@ mod tests {
         assert_eq!(marks, ["needle"]);
         let lead = snippet.find("needle").unwrap();
         assert!((30..=LEAD_CHARS).contains(&lead), "{lead}");
+    }
+
+    #[test]
+    fn many_marks_are_cut_in_linear_time() {
+        let text = "a ".repeat(20_000);
+        let snippet = Marker::new(&parse_query("a"))
+            .unwrap()
+            .snippet(&text)
+            .unwrap();
+        assert_eq!(snippet.highlights.len(), 100);
+        assert_eq!(snippet.highlights[99], [198, 199]);
     }
 
     #[test]

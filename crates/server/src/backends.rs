@@ -34,8 +34,9 @@ fn check_supported(config: &Config) -> anyhow::Result<()> {
             }
             let prefix = &config.search.index_prefix;
             let lowercase = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_';
-            if prefix.is_empty() || !prefix.chars().all(lowercase) {
-                bail!("search.index_prefix must be lowercase letters, digits and _");
+            let starts_well = prefix.starts_with(|c: char| c.is_ascii_alphanumeric());
+            if !starts_well || !prefix.chars().all(lowercase) {
+                bail!("search.index_prefix must be lowercase letters, digits and _, starting with a letter or digit");
             }
             if config.search.shards == 0 || config.search.shared_indexes == 0 {
                 bail!("search.shards and search.shared_indexes must be at least 1");

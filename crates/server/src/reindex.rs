@@ -147,7 +147,7 @@ async fn index_everything(stores: &Stores, index: &mut Writer<'_>) -> anyhow::Re
         after = Some(last.id);
         let documents: Vec<MessageDocument> = page
             .iter()
-            .filter_map(|m| MessageDocument::of(m, false))
+            .filter_map(|m| MessageDocument::of(m, false, 0))
             .collect();
         let deleted: Vec<MessageId> = page.iter().filter(|m| m.is_deleted).map(|m| m.id).collect();
         index.write(&documents, &deleted).await?;

@@ -143,12 +143,18 @@ impl Services {
             .collect();
         // The current state of each message decides: a delete wins over
         // any earlier edit, whatever the order of the entries.
+        let mut versions: HashMap<MessageId, i64> = HashMap::new();
+        for entry in work.iter().filter(|w| w.kind == SearchKind::Message) {
+            let version = versions.entry(MessageId(entry.entity_id)).or_default();
+            *version = (*version).max(entry.seq);
+        }
         let mut upserts = Vec::new();
         let mut deletes = Vec::new();
         for id in ids {
+            let version = versions.get(&id).copied().unwrap_or_default();
             match messages
                 .get(&id)
-                .and_then(|m| MessageDocument::of(m, false))
+                .and_then(|m| MessageDocument::of(m, false, version))
             {
                 Some(document) => upserts.push(document),
                 None => deletes.push(id),

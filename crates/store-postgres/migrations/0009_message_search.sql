@@ -16,7 +16,10 @@ CREATE TABLE message_search (
     -- 1 link, 2 file, 4 reaction, 8 pin, 16 thread reply.
     flags SMALLINT NOT NULL DEFAULT 0,
     words TSVECTOR NOT NULL,
-    -- When the indexer last wrote the row (a rebuild removes older ones).
+    -- The search outbox entry the row was read for: a write of an older
+    -- one (a slower indexer on another node) is dropped.
+    version BIGINT NOT NULL DEFAULT 0,
+    -- When the indexer last wrote the row (a rebuild leaves newer rows).
     indexed_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(),
     PRIMARY KEY (message_id, created_at)
 ) PARTITION BY RANGE (created_at);

@@ -484,6 +484,11 @@ pub async fn search_follows_edits_deletes_and_pages(app: TestApp) {
     // Clear errors for what cannot be read.
     for (more, field) in [
         ("&cursor=not-a-cursor", "cursor"),
+        // `NaN_0190f6b2-4c2a-7d6e-9a51-3f0c2b7d8e11`, in the cursor encoding.
+        (
+            "&cursor=TmFOXzAxOTBmNmIyLTRjMmEtN2Q2ZS05YTUxLTNmMGMyYjdkOGUxMQ",
+            "cursor",
+        ),
         ("&sort=sideways", "sort"),
     ] {
         let bad = search(&app, &ann, &ws, "paging", more).await;

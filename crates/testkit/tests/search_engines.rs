@@ -70,6 +70,7 @@ mod postgres_only {
             has_file: false,
             has_reaction: false,
             is_pinned: false,
+            version: 1,
         }
     }
 
@@ -157,6 +158,46 @@ mod postgres_only {
             let found: Vec<MessageId> = hits.hits.iter().map(|h| h.id).collect();
             assert_eq!(found.len(), 2);
             assert!(found.contains(&documents[2].id) && found.contains(&documents[3].id));
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    #[cfg_attr(not(confab_postgres), ignore = "set CONFAB_TEST_POSTGRES_URL to run")]
+    async fn a_slower_indexer_never_writes_back_an_older_state() {
+        with_postgres_at(|stores, url| async move {
+            let index = postgres_search(&url).await;
+            let (workspace, channel) = (WorkspaceId::new(), ChannelId::new());
+            let mut fresh = document(workspace, channel, 3);
+            fresh.content = "fresh words".into();
+            fresh.version = 5;
+            let mut stale = fresh.clone();
+            stale.content = "stale words".into();
+            stale.version = 3;
+            index.index_messages(&[fresh.clone()], &[]).await.unwrap();
+            index.index_messages(&[stale], &[]).await.unwrap();
+            let mut asked = search(workspace, channel);
+            asked.query = parse_query("stale");
+            assert!(index.search_messages(&asked).await.unwrap().hits.is_empty());
+            asked.query = parse_query("fresh");
+            let found = index.search_messages(&asked).await.unwrap();
+            assert_eq!(found.hits[0].id, fresh.id);
+
+            // A message deleted in the database is not written back by an
+            // indexer that read it before the delete.
+            let world = confab_testkit::fixtures::world(stores.clone()).await;
+            let message = world.post("gone soon").await;
+            let read_before = MessageDocument::of(&message, false, 9).unwrap();
+            stores
+                .messages
+                .delete_message(message.id, chrono::Utc::now())
+                .await
+                .unwrap();
+            index.index_messages(&[], &[message.id]).await.unwrap();
+            index.index_messages(&[read_before], &[]).await.unwrap();
+            let mut gone = search(world.workspace.id, world.general.id);
+            gone.query = parse_query("gone");
+            assert!(index.search_messages(&gone).await.unwrap().hits.is_empty());
         })
         .await;
     }

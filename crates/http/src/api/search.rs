@@ -96,8 +96,13 @@ fn decode_cursor(text: &str) -> Result<SearchCursor, ApiError> {
         ))
     };
     let (key, id) = raw.rsplit_once('_').ok_or_else(bad)?;
+    let key: f64 = key.parse().map_err(|_| bad())?;
+    // Every engine hands out finite keys; `NaN` and `inf` are forged.
+    if !key.is_finite() {
+        return Err(bad());
+    }
     Ok(SearchCursor {
-        key: key.parse().map_err(|_| bad())?,
+        key,
         id: id.parse().map_err(|_| bad())?,
     })
 }

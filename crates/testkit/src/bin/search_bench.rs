@@ -332,7 +332,7 @@ async fn index_from_database(loaded: &Loaded, index: &dyn SearchIndex, batch: u3
         after = Some(last.id);
         let documents: Vec<MessageDocument> = page
             .iter()
-            .filter_map(|m| MessageDocument::of(m, false))
+            .filter_map(|m| MessageDocument::of(m, false, 0))
             .collect();
         index.index_messages(&documents, &[]).await.unwrap();
         indexed += documents.len();
