@@ -265,8 +265,9 @@ pub trait MessageStore: Send + Sync {
     /// Several messages at once (without edit history), in no particular
     /// order; unknown ids are skipped.
     async fn get_messages(&self, ids: &[MessageId]) -> Result<Vec<Message>>;
-    /// Every message (deleted ones too), oldest first, after `after`: the
-    /// whole table in keyset pages, for rebuilding a search index.
+    /// Every message (deleted ones too) in id order (which is time order),
+    /// after `after`: the whole table in keyset pages, for rebuilding a
+    /// search index.
     async fn scan_messages(&self, after: Option<MessageId>, limit: u32) -> Result<Vec<Message>>;
     /// How many messages there are (deleted ones too).
     async fn count_messages(&self) -> Result<u64>;

@@ -392,6 +392,13 @@ fn by_date(search: &MessageSearch) -> bool {
     search.sort == SearchSort::Newest || !search.query.has_terms()
 }
 
+/// Whether the page query counts the matches too: a first page ranked by
+/// relevance (a page by date stops early; a later page sees only what
+/// follows its cursor).
+fn counts_inline(search: &MessageSearch, tsquery: Option<&str>) -> bool {
+    tsquery.is_some() && !by_date(search) && search.after.is_none()
+}
+
 /// The page: its ids and sort keys, and the text of each message for its
 /// snippet (read by primary key, month and id, after the page is chosen).
 fn page_query(
@@ -399,7 +406,17 @@ fn page_query(
     search: &MessageSearch,
     tsquery: Option<&str>,
 ) {
-    builder.push("SELECT p.message_id, p.key, m.content FROM (SELECT s.message_id, s.created_at, ");
+    // Ranking visits every match anyway: a first page counts them in the
+    // same pass.
+    let total = if counts_inline(search, tsquery) {
+        "count(*) OVER ()"
+    } else {
+        "NULL::int8"
+    };
+    builder.push(format!(
+        "SELECT p.message_id, p.key, p.total, m.content FROM \
+         (SELECT s.message_id, s.created_at, {total} AS total, "
+    ));
     let rank = |builder: &mut QueryBuilder<'_, Postgres>, tsquery: &str| {
         builder
             .push("ts_rank(s.words, ")
@@ -477,7 +494,9 @@ impl SearchIndex for PostgresSearch {
             .map_err(db_err)?;
         let mut marker = Marker::new(&search.query);
         let mut hits = Vec::with_capacity(rows.len());
+        let mut counted: Option<i64> = None;
         for row in rows {
+            counted = row.try_get("total").map_err(db_err)?;
             let id: Uuid = row.try_get("message_id").map_err(db_err)?;
             let content: Option<String> = row.try_get("content").map_err(db_err)?;
             let snippet = match (&mut marker, content) {
@@ -490,7 +509,11 @@ impl SearchIndex for PostgresSearch {
                 snippet,
             });
         }
-        let counted = self.count(search, tsquery.as_deref()).await?;
+        let counted = match counted {
+            Some(total) => total as u64,
+            None if counts_inline(search, tsquery.as_deref()) => 0,
+            None => self.count(search, tsquery.as_deref()).await?,
+        };
         Ok(MessageHits {
             hits,
             total: counted.min(self.count_bound),

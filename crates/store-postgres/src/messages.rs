@@ -225,14 +225,14 @@ impl MessageStore for PostgresStore {
     async fn scan_messages(&self, after: Option<MessageId>, limit: u32) -> Result<Vec<Message>> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
-                "SELECT {} FROM messages
-                 WHERE $1::timestamptz IS NULL OR (created_at, message_id) > ($1, $2)
-                 ORDER BY created_at, message_id LIMIT $3",
+                "SELECT {} FROM messages WHERE $1::uuid IS NULL OR message_id > $1
+                 ORDER BY message_id LIMIT $2",
                 *COLUMNS
             )
         });
+        // By id (time-ordered): each month's primary key index gives the
+        // order, merged across months.
         let rows = sqlx::query(&SQL)
-            .bind(after.map(|id| id.created_at()))
             .bind(after.map(|id| id.0))
             .bind(i64::from(limit))
             .fetch_all(&self.pool)

@@ -387,18 +387,16 @@ impl MessageStore for SqliteStore {
     }
 
     async fn scan_messages(&self, after: Option<MessageId>, limit: u32) -> Result<Vec<Message>> {
-        let after = after.map(|id| (ts(id.created_at()), id.to_string()));
-        let (created, id) = after.unwrap_or_default();
+        // By id (time-ordered): the primary key gives the order.
+        let after = after.map(|id| id.to_string()).unwrap_or_default();
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
-                "SELECT {} FROM messages WHERE (created_at, message_id) > (?, ?)
-                 ORDER BY created_at, message_id LIMIT ?",
+                "SELECT {} FROM messages WHERE message_id > ? ORDER BY message_id LIMIT ?",
                 *COLUMNS
             )
         });
         let rows = sqlx::query(&SQL)
-            .bind(created)
-            .bind(id)
+            .bind(after)
             .bind(i64::from(limit))
             .fetch_all(&self.reader)
             .await

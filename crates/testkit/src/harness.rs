@@ -268,7 +268,9 @@ pub const ELASTICSEARCH_URL_VAR: &str = "CONFAB_TEST_ELASTICSEARCH_URL";
 
 /// An Elasticsearch index of the server at [`ELASTICSEARCH_URL_VAR`], its
 /// names starting with a prefix of its own (one shard, no replica: a test
-/// cluster may have one node), sizing workspaces from `stores`.
+/// cluster may have one node), sizing workspaces from `stores`. One shared
+/// index, so that every test's workspaces meet in it and the workspace
+/// filter is what keeps them apart.
 pub async fn elasticsearch_search(stores: &Stores) -> (confab_search::ElasticsearchIndex, String) {
     let url = std::env::var(ELASTICSEARCH_URL_VAR)
         .unwrap_or_else(|_| panic!("{ELASTICSEARCH_URL_VAR} must be set for Elasticsearch tests"));
@@ -278,6 +280,7 @@ pub async fn elasticsearch_search(stores: &Stores) -> (confab_search::Elasticsea
         shards: 1,
         replicas: 0,
         refresh_interval: "1s".into(),
+        shared_indexes: 1,
         ..confab_search::ElasticsearchOptions::new(url.clone())
     };
     let index = confab_search::ElasticsearchIndex::connect(options, stores.workspaces.clone())
@@ -286,13 +289,30 @@ pub async fn elasticsearch_search(stores: &Stores) -> (confab_search::Elasticsea
     (index, prefix)
 }
 
-/// Remove every index whose name starts with `prefix`.
+/// Remove every index whose name starts with `prefix`, one by one by name
+/// (clusters refuse deleting by pattern unless told otherwise).
 pub async fn drop_elasticsearch_indexes(prefix: &str) {
     let url = std::env::var(ELASTICSEARCH_URL_VAR).unwrap_or_default();
-    let _ = reqwest::Client::new()
-        .delete(format!("{}/{prefix}-*", url.trim_end_matches('/')))
+    let url = url.trim_end_matches('/');
+    let http = reqwest::Client::new();
+    let listed = http
+        .get(format!("{url}/{prefix}-*?allow_no_indices=true"))
         .send()
-        .await;
+        .await
+        .expect("list test indexes");
+    let indexes: serde_json::Value = listed.json().await.unwrap_or_default();
+    for name in indexes.as_object().into_iter().flat_map(|m| m.keys()) {
+        let gone = http
+            .delete(format!("{url}/{name}"))
+            .send()
+            .await
+            .expect("delete a test index");
+        assert!(
+            gone.status().is_success(),
+            "deleting {name}: {}",
+            gone.status()
+        );
+    }
 }
 
 /// Run `test` on Elasticsearch, over indexes of its own, removed after.

@@ -262,23 +262,27 @@ pub async fn quotes_and_backslashes_are_only_text(index: Arc<dyn SearchIndex>) {
     let place = Place::new();
     let quoted = place.document(r"don't touch C:\temp\it's or 'a' & !b | c:*", day(1));
     let plain = place.document("dont touch anything", day(2));
+    // What the token would be with its backslashes lost.
+    let unescaped = place.document(r"C:tempit's", day(3));
     index
-        .index_messages(&[quoted.clone(), plain.clone()], &[])
+        .index_messages(&[quoted.clone(), plain.clone(), unescaped.clone()], &[])
         .await
         .unwrap();
-    for text in [
-        r"don't",
-        r"C:\temp\it's",
-        "'a'",
-        "!b",
-        "c:*",
-        r#""touch C""#,
-    ] {
+    for text in [r"don't", r"C:\temp\it's", "'a'", "!b", r#""touch C""#] {
         assert_eq!(
             found(&index, &place.search(text)).await,
             [quoted.id],
             "{text}"
         );
     }
+    let prefixed: BTreeSet<MessageId> = found(&index, &place.search("c:*"))
+        .await
+        .into_iter()
+        .collect();
+    assert_eq!(prefixed, BTreeSet::from([quoted.id, unescaped.id]));
     assert_eq!(found(&index, &place.search("dont")).await, [plain.id]);
+    assert_eq!(
+        found(&index, &place.search(r"C:tempit's")).await,
+        [unescaped.id]
+    );
 }

@@ -54,6 +54,9 @@ mod postgres_only {
     use confab_core::id::{ChannelId, MessageId, UserId, WorkspaceId};
     use confab_core::ports::SearchIndex;
     use confab_core::search::{parse_query, MessageDocument, MessageSearch, SearchSort};
+    use std::sync::Arc;
+
+    use confab_testkit::app::TestApp;
     use confab_testkit::harness::{postgres_search, with_postgres_at};
 
     fn document(workspace: WorkspaceId, channel: ChannelId, month: u32) -> MessageDocument {
@@ -198,6 +201,91 @@ mod postgres_only {
             let mut gone = search(world.workspace.id, world.general.id);
             gone.query = parse_query("gone");
             assert!(index.search_messages(&gone).await.unwrap().hits.is_empty());
+        })
+        .await;
+    }
+
+    /// `host:port` of a PostgreSQL URL.
+    fn upstream_of(url: &str) -> String {
+        let after_scheme = url.split_once("://").unwrap().1;
+        let authority = after_scheme.split('/').next().unwrap();
+        authority.rsplit('@').next().unwrap().to_owned()
+    }
+
+    /// The search engine's connections go away (the database stays for
+    /// posting): posts are acknowledged as ever, the outbox grows, and once
+    /// the engine is back the indexer catches up with every post.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(not(confab_postgres), ignore = "set CONFAB_TEST_POSTGRES_URL to run")]
+    async fn posting_goes_on_while_search_is_down_and_the_index_catches_up() {
+        with_postgres_at(|stores, url| async move {
+            let host = upstream_of(&url);
+            let proxy = confab_testkit::proxy::TcpProxy::start(&host).await;
+            let proxied = url.replacen(&host, &format!("127.0.0.1:{}", proxy.port), 1);
+            let search = confab_search::PostgresSearch::connect(
+                &proxied,
+                2,
+                std::time::Duration::from_secs(2),
+            )
+            .await
+            .unwrap();
+            let policy = confab_testkit::app::busy_policy();
+            let app = TestApp::start_searching(stores.clone(), policy, Arc::new(search)).await;
+            let ann = app.user("ann").await;
+            let ws = app.workspace(&ann, "Outage").await;
+            let general = app.general_channel(&ann, &ws).await;
+            let post = |text: String| {
+                let (app, ann, general) = (&app, &ann, &general);
+                async move {
+                    let reply = app
+                        .post(
+                            &format!("/api/v1/channels/{general}/messages"),
+                            Some(ann),
+                            serde_json::json!({ "content": text }),
+                        )
+                        .await;
+                    assert_eq!(reply.status, reqwest::StatusCode::CREATED, "{reply:?}");
+                }
+            };
+            post("lantern before".into()).await;
+            app.indexed().await;
+
+            proxy.cut();
+            for i in 0..10 {
+                post(format!("lantern during {i}")).await;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+            let waiting = stores.search_queue.search_backlog().await.unwrap();
+            assert_eq!(waiting, 10, "the outbox holds every post made meanwhile");
+            let searching = app
+                .get(
+                    &format!("/api/v1/workspaces/{ws}/search/messages?q=lantern"),
+                    &ann,
+                )
+                .await;
+            assert_eq!(
+                searching.status,
+                reqwest::StatusCode::SERVICE_UNAVAILABLE,
+                "{searching:?}"
+            );
+
+            proxy.restore();
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+            while stores.search_queue.search_backlog().await.unwrap() > 0 {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the index never caught up"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            let found = app
+                .get(
+                    &format!("/api/v1/workspaces/{ws}/search/messages?q=lantern&limit=100"),
+                    &ann,
+                )
+                .await;
+            assert_eq!(found.body["total"], 11, "{found:?}");
+            app.stop().await;
         })
         .await;
     }

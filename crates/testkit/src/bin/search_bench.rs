@@ -454,21 +454,31 @@ async fn lag(loaded: &Loaded, index: Arc<dyn SearchIndex>, settings: &Settings) 
                 "{base}/api/v1/workspaces/{ws}/search/messages?q=lagprobe&sort=newest&limit=100"
             );
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let page: serde_json::Value = http
-                    .get(&url)
-                    .bearer_auth(&token)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                let now = Instant::now();
-                {
+                // Newest first, page after page, down to what was seen
+                // before: a burst of more than a page is not missed.
+                let mut cursor = String::new();
+                loop {
+                    let page: serde_json::Value = http
+                        .get(format!("{url}{cursor}"))
+                        .bearer_auth(&token)
+                        .send()
+                        .await
+                        .unwrap()
+                        .json()
+                        .await
+                        .unwrap();
+                    let now = Instant::now();
                     let mut found = found.lock().unwrap();
+                    let mut reached_seen = false;
                     for hit in page["results"].as_array().unwrap() {
                         let id = hit["message"]["id"].as_str().unwrap().to_owned();
+                        reached_seen |= found.contains_key(&id);
                         found.entry(id).or_insert(now);
+                    }
+                    drop(found);
+                    match page["next_cursor"].as_str() {
+                        Some(next) if !reached_seen => cursor = format!("&cursor={next}"),
+                        _ => break,
                     }
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
