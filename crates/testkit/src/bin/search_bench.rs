@@ -454,8 +454,9 @@ async fn lag(loaded: &Loaded, index: Arc<dyn SearchIndex>, settings: &Settings) 
                 "{base}/api/v1/workspaces/{ws}/search/messages?q=lagprobe&sort=newest&limit=100"
             );
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                // Newest first, page after page, down to what was seen
-                // before: a burst of more than a page is not missed.
+                // Newest first, page after page, until a page brings
+                // nothing new: a burst of more than a page is not missed,
+                // nor a post that commits after newer ones were seen.
                 let mut cursor = String::new();
                 loop {
                     let page: serde_json::Value = http
@@ -469,15 +470,15 @@ async fn lag(loaded: &Loaded, index: Arc<dyn SearchIndex>, settings: &Settings) 
                         .unwrap();
                     let now = Instant::now();
                     let mut found = found.lock().unwrap();
-                    let mut reached_seen = false;
+                    let mut new = false;
                     for hit in page["results"].as_array().unwrap() {
                         let id = hit["message"]["id"].as_str().unwrap().to_owned();
-                        reached_seen |= found.contains_key(&id);
+                        new |= !found.contains_key(&id);
                         found.entry(id).or_insert(now);
                     }
                     drop(found);
                     match page["next_cursor"].as_str() {
-                        Some(next) if !reached_seen => cursor = format!("&cursor={next}"),
+                        Some(next) if new => cursor = format!("&cursor={next}"),
                         _ => break,
                     }
                 }
