@@ -862,23 +862,28 @@ mod tests {
         );
     }
 
-    #[test]
-    fn bulk_writes_are_versioned_and_clear_the_other_place() {
+    /// A message of March 9th, 2026, 10:00, saying `content`.
+    fn message(content: &str) -> MessageDocument {
         let at = Utc.with_ymd_and_hms(2026, 3, 9, 10, 0, 0).unwrap();
-        let message = MessageDocument {
+        MessageDocument {
             id: MessageId::at(at),
             workspace_id: WorkspaceId::new(),
             channel_id: ChannelId::new(),
             user_id: UserId::new(),
             thread_id: None,
-            content: "hello".into(),
+            content: content.into(),
             created_at: at,
-            has_link: false,
+            has_link: confab_core::search::has_link(content),
             has_file: false,
             has_reaction: false,
             is_pinned: false,
             version: 42,
-        };
+        }
+    }
+
+    #[test]
+    fn bulk_writes_are_versioned_and_clear_the_other_place() {
+        let message = message("hello");
         let mut lines = String::new();
         Action::Delete("confab-messages-ws-1".into(), message.id).write_to(&mut lines);
         Action::Index("confab-messages-shared-3".into(), &message).write_to(&mut lines);
@@ -927,21 +932,8 @@ mod tests {
 
     #[test]
     fn documents_carry_the_analyzer_terms() {
-        let at = Utc.with_ymd_and_hms(2026, 3, 9, 10, 0, 0).unwrap();
-        let message = MessageDocument {
-            id: MessageId::at(at),
-            workspace_id: WorkspaceId::new(),
-            channel_id: ChannelId::new(),
-            user_id: UserId::new(),
-            thread_id: None,
-            content: "Deploying parserConfig, see PLT-3699 https://x.test".into(),
-            created_at: at,
-            has_link: true,
-            has_file: false,
-            has_reaction: false,
-            is_pinned: true,
-            version: 7,
-        };
+        let mut message = message("Deploying parserConfig, see PLT-3699 https://x.test");
+        message.is_pinned = true;
         let doc = document(&message);
         assert_eq!(
             doc["words"],
@@ -958,7 +950,7 @@ mod tests {
             ])
         );
         assert_eq!(doc["flags"], json!(["link", "pin"]));
-        assert_eq!(doc["created_micros"], at.timestamp_micros());
+        assert_eq!(doc["created_micros"], message.created_at.timestamp_micros());
     }
 
     #[test]

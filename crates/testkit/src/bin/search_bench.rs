@@ -319,17 +319,10 @@ async fn load(url: &str, count: usize) -> Loaded {
 /// Index every message read from the database, `batch` at a time.
 async fn index_from_database(loaded: &Loaded, index: &dyn SearchIndex, batch: u32) {
     let started = Instant::now();
-    let mut after = None;
     let mut indexed = 0;
-    loop {
-        let page = loaded
-            .stores
-            .messages
-            .scan_messages(after, batch)
-            .await
-            .unwrap();
-        let Some(last) = page.last() else { break };
-        after = Some(last.id);
+    let mut pages = confab_service::read_all_messages(loaded.stores.clone(), batch);
+    while let Some(page) = pages.recv().await {
+        let page = page.unwrap();
         let documents: Vec<MessageDocument> = page
             .iter()
             .filter_map(|m| MessageDocument::of(m, false, 0))
