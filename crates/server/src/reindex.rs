@@ -139,10 +139,12 @@ async fn index_everything(stores: &Stores, index: &mut Writer<'_>) -> anyhow::Re
         )
         .expect("a progress template"),
     );
+    let mut after = None;
     let mut indexed = 0u64;
-    let mut pages = confab_service::read_all_messages(stores.clone(), BATCH);
-    while let Some(page) = pages.recv().await {
-        let page = page?;
+    loop {
+        let page = stores.messages.scan_messages(after, BATCH).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
         let documents: Vec<MessageDocument> = page
             .iter()
             .filter_map(|m| MessageDocument::of(m, false, 0))

@@ -35,9 +35,7 @@ pub use realtime::{
     MAX_TYPING_SIGNALS_PER_MINUTE, NODE_UPKEEP, REPLAY_OVERLAP,
 };
 pub use sealing::SecretKey;
-pub use search::{
-    read_all_messages, FoundMessage, FoundPeople, SearchRequest, SearchResults, MAX_SEARCH_RESULTS,
-};
+pub use search::{FoundMessage, FoundPeople, SearchRequest, SearchResults, MAX_SEARCH_RESULTS};
 pub use tokens::{hash_token, session_handle};
 pub use workspaces::{CreatedWorkspace, IssuedInvitation, NewWorkspaceRequest};
 

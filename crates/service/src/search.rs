@@ -496,34 +496,6 @@ impl Services {
     }
 }
 
-/// Every message (deleted ones too) in id order, `batch` at a time, read
-/// ahead: the next page is read while the caller handles this one. What a
-/// rebuild of a search index feeds on; the pages stop after an error.
-pub fn read_all_messages(
-    stores: confab_core::ports::Stores,
-    batch: u32,
-) -> tokio::sync::mpsc::Receiver<Result<Vec<Message>>> {
-    let (pages, receiver) = tokio::sync::mpsc::channel(2);
-    tokio::spawn(async move {
-        let mut after = None;
-        loop {
-            let page = match stores.messages.scan_messages(after, batch).await {
-                Ok(page) => page,
-                Err(err) => {
-                    let _ = pages.send(Err(err)).await;
-                    return;
-                }
-            };
-            let Some(last) = page.last() else { return };
-            after = Some(last.id);
-            if pages.send(Ok(page)).await.is_err() {
-                return;
-            }
-        }
-    });
-    receiver
-}
-
 fn midnight(day: NaiveDate) -> chrono::DateTime<chrono::Utc> {
     day.and_time(NaiveTime::MIN).and_utc()
 }

@@ -319,10 +319,17 @@ async fn load(url: &str, count: usize) -> Loaded {
 /// Index every message read from the database, `batch` at a time.
 async fn index_from_database(loaded: &Loaded, index: &dyn SearchIndex, batch: u32) {
     let started = Instant::now();
+    let mut after = None;
     let mut indexed = 0;
-    let mut pages = confab_service::read_all_messages(loaded.stores.clone(), batch);
-    while let Some(page) = pages.recv().await {
-        let page = page.unwrap();
+    loop {
+        let page = loaded
+            .stores
+            .messages
+            .scan_messages(after, batch)
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
         let documents: Vec<MessageDocument> = page
             .iter()
             .filter_map(|m| MessageDocument::of(m, false, 0))
@@ -541,14 +548,16 @@ async fn lag(loaded: &Loaded, index: Arc<dyn SearchIndex>, settings: &Settings) 
     app.stop().await;
 }
 
+/// Bytes under `dir`; a file that goes meanwhile (a segment merged away)
+/// counts for nothing.
 fn dir_size(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|e| e.ok())
-        .map(|e| {
-            let meta = e.metadata().unwrap();
+        .filter_map(|e| Some((e.path(), e.metadata().ok()?)))
+        .map(|(path, meta)| {
             if meta.is_dir() {
-                dir_size(&e.path())
+                dir_size(&path)
             } else {
                 meta.len()
             }
