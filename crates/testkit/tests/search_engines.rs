@@ -289,4 +289,52 @@ mod postgres_only {
         })
         .await;
     }
+
+    /// A rebuild rewrites what it reads, except rows the indexer wrote since
+    /// the rebuild began (they are newer than what it read).
+    #[tokio::test]
+    #[cfg_attr(not(confab_postgres), ignore = "set CONFAB_TEST_POSTGRES_URL to run")]
+    async fn a_rebuild_leaves_rows_written_since_it_began() {
+        with_postgres_at(|_, url| async move {
+            let index = postgres_search(&url).await;
+            let (workspace, channel) = (WorkspaceId::new(), ChannelId::new());
+            let mut damaged = document(workspace, channel, 2);
+            damaged.content = "wrong words".into();
+            index.index_messages(&[damaged.clone()], &[]).await.unwrap();
+            let started = index.rebuild_started().await.unwrap();
+            let mut newer = document(workspace, channel, 3);
+            newer.content = "newest words".into();
+            index.index_messages(&[newer.clone()], &[]).await.unwrap();
+
+            // What the rebuild read: both, as they were before.
+            let mut repaired = damaged.clone();
+            repaired.content = "right words".into();
+            repaired.version = 0;
+            let mut read_before = newer.clone();
+            read_before.content = "older words".into();
+            read_before.version = 0;
+            index
+                .rebuild_messages(&[repaired.clone(), read_before], started)
+                .await
+                .unwrap();
+            let found = |text: &'static str| {
+                let index = &index;
+                async move {
+                    let mut asked = search(workspace, channel);
+                    asked.query = parse_query(text);
+                    let hits = index.search_messages(&asked).await.unwrap().hits;
+                    hits.iter().map(|h| h.id).collect::<Vec<_>>()
+                }
+            };
+            assert_eq!(
+                found("right").await,
+                [repaired.id],
+                "an older row is rewritten"
+            );
+            assert!(found("wrong").await.is_empty());
+            assert_eq!(found("newest").await, [newer.id], "a newer row is left");
+            assert!(found("older").await.is_empty());
+        })
+        .await;
+    }
 }
