@@ -403,8 +403,19 @@ pub fn member_search_sql(by_email: bool, p: impl Fn(usize) -> String) -> String 
     )
 }
 
+/// The start, word-start and inside patterns of [`member_search_sql`]
+/// (placeholders 2, 3 and 4) for `text`.
+pub fn member_search_patterns(text: &str) -> [String; 3] {
+    let text = like_escaped(text);
+    [
+        format!("{text}%"),
+        format!("% {text}%"),
+        format!("%{text}%"),
+    ]
+}
+
 /// `text` lowercased with the `LIKE` wildcards escaped.
-pub fn like_escaped(text: &str) -> String {
+fn like_escaped(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.to_lowercase().chars() {
         if matches!(c, '%' | '_' | '\\') {

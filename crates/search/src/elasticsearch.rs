@@ -26,7 +26,7 @@ use chrono::{DateTime, Datelike, Utc};
 use confab_core::id::{MessageId, WorkspaceId};
 use confab_core::ports::{SearchIndex, WorkspaceStore};
 use confab_core::search::{
-    HasFilter, MessageDocument, MessageHit, MessageHits, MessageSearch, SearchSort, SearchTerm,
+    MessageDocument, MessageHit, MessageHits, MessageSearch, SearchSort, SearchTerm,
 };
 use confab_core::{Error, Result};
 use reqwest::{Method, StatusCode, Url};
@@ -34,6 +34,7 @@ use serde_json::{json, Value};
 use tantivy::tokenizer::TextAnalyzer;
 
 use crate::analysis::{self, terms};
+use crate::flags;
 use crate::snippet::Marker;
 
 /// Matches counted exactly; past this the total is "more than".
@@ -607,19 +608,6 @@ fn shared_shard(workspace: WorkspaceId, count: u32) -> u32 {
     (hash % u64::from(count.max(1))) as u32
 }
 
-fn flag_names(message: &MessageDocument) -> Vec<&'static str> {
-    [
-        (message.has_link, "link"),
-        (message.has_file, "file"),
-        (message.has_reaction, "reaction"),
-        (message.is_pinned, "pin"),
-        (message.thread_id.is_some(), "thread"),
-    ]
-    .into_iter()
-    .filter_map(|(set, name)| set.then_some(name))
-    .collect()
-}
-
 /// The JSON document of a message.
 fn document(message: &MessageDocument) -> Value {
     let words = terms(&mut analysis::words(), &message.content).join(" ");
@@ -638,7 +626,7 @@ fn document(message: &MessageDocument) -> Value {
         "has_files": message.has_file,
         "words": words,
         "exact": exact,
-        "flags": flag_names(message),
+        "flags": flags::of_document(message),
     })
 }
 
@@ -684,17 +672,8 @@ fn search_body(search: &MessageSearch) -> Value {
         }
         filter.push(json!({"range": {"created_micros": range}}));
     }
-    for has in &search.query.has {
-        let flag = match has {
-            HasFilter::Link => "link",
-            HasFilter::File => "file",
-            HasFilter::Reaction => "reaction",
-            HasFilter::Pin => "pin",
-        };
+    for flag in flags::required(search) {
         filter.push(json!({"term": {"flags": flag}}));
-    }
-    if search.query.is_thread {
-        filter.push(json!({"term": {"flags": "thread"}}));
     }
     let by_date = search.sort == SearchSort::Newest || !search.query.has_terms();
     let sort = if by_date {

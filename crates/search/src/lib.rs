@@ -7,6 +7,7 @@
 
 pub mod analysis;
 mod elasticsearch;
+mod flags;
 mod postgres;
 mod query;
 pub mod snippet;
@@ -165,17 +166,8 @@ fn document(fields: &Fields, message: &MessageDocument) -> TantivyDocument {
         fields.content => message.content.clone(),
         fields.exact => message.content.clone(),
     );
-    let flags = [
-        (message.has_link, "link"),
-        (message.has_file, "file"),
-        (message.has_reaction, "reaction"),
-        (message.is_pinned, "pin"),
-        (message.thread_id.is_some(), "thread"),
-    ];
-    for (set, flag) in flags {
-        if set {
-            document.add_text(fields.flags, flag);
-        }
+    for flag in flags::of_document(message) {
+        document.add_text(fields.flags, flag);
     }
     document
 }

@@ -16,8 +16,7 @@ use chrono::{DateTime, Utc};
 use confab_core::id::MessageId;
 use confab_core::ports::SearchIndex;
 use confab_core::search::{
-    HasFilter, MessageDocument, MessageHit, MessageHits, MessageSearch, SearchQuery, SearchSort,
-    SearchTerm,
+    MessageDocument, MessageHit, MessageHits, MessageSearch, SearchQuery, SearchSort, SearchTerm,
 };
 use confab_core::{Error, Result};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -26,6 +25,7 @@ use tantivy::tokenizer::TextAnalyzer;
 use uuid::Uuid;
 
 use crate::analysis::{self, terms, tokens};
+use crate::flags;
 use crate::snippet::Marker;
 
 /// Matches counted exactly; past this the total is "more than".
@@ -196,7 +196,7 @@ impl PostgresSearch {
             .bind(documents.iter().map(|m| m.workspace_id.0).collect::<Vec<_>>())
             .bind(documents.iter().map(|m| m.channel_id.0).collect::<Vec<_>>())
             .bind(documents.iter().map(|m| m.user_id.0).collect::<Vec<_>>())
-            .bind(documents.iter().map(|m| document_flags(m)).collect::<Vec<_>>())
+            .bind(documents.iter().map(|m| flags::bits(&flags::of_document(m))).collect::<Vec<_>>())
             .bind(vectors)
             .bind(unless_since)
             .bind(documents.iter().map(|m| m.version).collect::<Vec<_>>())
@@ -315,36 +315,6 @@ fn term_query(
     }
 }
 
-fn flag_bits(search: &MessageSearch) -> i16 {
-    let mut bits = 0;
-    for has in &search.query.has {
-        bits |= match has {
-            HasFilter::Link => 1,
-            HasFilter::File => 2,
-            HasFilter::Reaction => 4,
-            HasFilter::Pin => 8,
-        };
-    }
-    if search.query.is_thread {
-        bits |= 16;
-    }
-    bits
-}
-
-fn document_flags(message: &MessageDocument) -> i16 {
-    [
-        message.has_link,
-        message.has_file,
-        message.has_reaction,
-        message.is_pinned,
-        message.thread_id.is_some(),
-    ]
-    .iter()
-    .enumerate()
-    .filter(|(_, set)| **set)
-    .fold(0, |bits, (i, _)| bits | (1 << i))
-}
-
 /// `FROM … WHERE …`: the caller's rights and the filters, each a condition
 /// of its own, and the words when there are any.
 fn matching(
@@ -372,7 +342,7 @@ fn matching(
     if let Some(until) = search.until {
         builder.push(" AND s.created_at < ").push_bind(until);
     }
-    let flags = flag_bits(search);
+    let flags = flags::bits(&flags::required(search));
     if flags != 0 {
         builder
             .push(" AND s.flags & ")

@@ -5,7 +5,7 @@
 
 use std::ops::Bound;
 
-use confab_core::search::{HasFilter, MessageSearch, SearchTerm};
+use confab_core::search::{MessageSearch, SearchTerm};
 use tantivy::query::{
     AllQuery, BooleanQuery, Occur, PhraseQuery, Query, RangeQuery, RegexQuery, TermQuery,
     TermSetQuery,
@@ -82,21 +82,7 @@ fn filters(fields: &Fields, search: &MessageSearch) -> Vec<Box<dyn Query>> {
         });
         out.push(Box::new(RangeQuery::new(lower, upper)));
     }
-    let mut flags: Vec<&str> = search
-        .query
-        .has
-        .iter()
-        .map(|has| match has {
-            HasFilter::Link => "link",
-            HasFilter::File => "file",
-            HasFilter::Reaction => "reaction",
-            HasFilter::Pin => "pin",
-        })
-        .collect();
-    if search.query.is_thread {
-        flags.push("thread");
-    }
-    for flag in flags {
+    for flag in crate::flags::required(search) {
         out.push(Box::new(TermQuery::new(
             text(fields.flags, flag.to_owned()),
             IndexRecordOption::Basic,

@@ -41,6 +41,9 @@ fn check_supported(config: &Config) -> anyhow::Result<()> {
             if config.search.shards == 0 || config.search.shared_indexes == 0 {
                 bail!("search.shards and search.shared_indexes must be at least 1");
             }
+            if !is_time_value(&config.search.refresh_interval) {
+                bail!("search.refresh_interval must be a duration such as 1s, 500ms or 1m (or -1: never)");
+            }
         }
         other => bail!(
             "search.backend must be \"tantivy\", \"postgres\" or \"elasticsearch\", not {other:?}"
@@ -53,6 +56,14 @@ fn check_supported(config: &Config) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Whether `text` is a duration as Elasticsearch reads one (`5s`, `500ms`,
+/// `1m`; `-1` turns refreshing off).
+fn is_time_value(text: &str) -> bool {
+    let units = ["ms", "s", "m", "h", "d"];
+    let number = units.iter().find_map(|unit| text.strip_suffix(unit));
+    text == "-1" || number.is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn is_postgres(url: &str) -> bool {

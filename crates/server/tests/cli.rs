@@ -169,6 +169,12 @@ fn search_backends_that_cannot_work_stop_the_start() {
     assert_refused(&out, "search.backend = \"elasticsearch\" needs search.url");
     let out = run(confab(dir.path())
         .env("CONFAB_SEARCH__BACKEND", "elasticsearch")
+        .env("CONFAB_SEARCH__URL", "http://127.0.0.1:1")
+        .env("CONFAB_SEARCH__REFRESH_INTERVAL", "5 seconds")
+        .arg("serve"));
+    assert_refused(&out, "search.refresh_interval must be a duration");
+    let out = run(confab(dir.path())
+        .env("CONFAB_SEARCH__BACKEND", "elasticsearch")
         .env("CONFAB_SEARCH__URL", "http://elastic:secret@127.0.0.1:1")
         .arg("serve"));
     assert_refused(&out, "cannot reach the search cluster at search.url");

@@ -233,13 +233,13 @@ impl WorkspaceStore for PostgresStore {
         by_email: bool,
         limit: u32,
     ) -> Result<Vec<UserId>> {
-        let text = confab_core::columns::like_escaped(text);
+        let [start, word_start, inside] = confab_core::columns::member_search_patterns(text);
         let sql = confab_core::columns::member_search_sql(by_email, |n| format!("${n}"));
         let ids: Vec<uuid::Uuid> = sqlx::query_scalar(&sql)
             .bind(workspace.0)
-            .bind(format!("{text}%"))
-            .bind(format!("% {text}%"))
-            .bind(format!("%{text}%"))
+            .bind(start)
+            .bind(word_start)
+            .bind(inside)
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await

@@ -508,15 +508,8 @@ where
     F: FnOnce(TestApp) -> Fut,
     Fut: Future<Output = ()>,
 {
-    crate::harness::with_sqlite(|stores| async move {
-        let (search, prefix) = crate::harness::elasticsearch_search(&stores).await;
-        let app = TestApp::start_searching(stores, Policy::default(), Arc::new(search)).await;
-        let outcome =
-            futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(test(app))).await;
-        crate::harness::drop_elasticsearch_indexes(&prefix).await;
-        if let Err(panic) = outcome {
-            std::panic::resume_unwind(panic);
-        }
+    crate::harness::with_elasticsearch_over_sqlite(|stores, search| async move {
+        test(TestApp::start_searching(stores, Policy::default(), search).await).await
     })
     .await;
 }

@@ -315,21 +315,34 @@ pub async fn drop_elasticsearch_indexes(prefix: &str) {
     }
 }
 
-/// Run `test` on Elasticsearch, over indexes of its own, removed after.
-pub async fn with_elasticsearch_search<F, Fut>(test: F)
+/// Run `test` on a fresh SQLite store and an Elasticsearch index over it
+/// ([`elasticsearch_search`]), whose indexes are removed after, whatever
+/// the outcome.
+pub async fn with_elasticsearch_over_sqlite<F, Fut>(test: F)
 where
-    F: FnOnce(Arc<dyn SearchIndex>) -> Fut,
+    F: FnOnce(Stores, Arc<dyn SearchIndex>) -> Fut,
     Fut: Future<Output = ()>,
 {
     with_sqlite(|stores| async move {
         let (index, prefix) = elasticsearch_search(&stores).await;
-        let outcome = AssertUnwindSafe(test(Arc::new(index))).catch_unwind().await;
+        let outcome = AssertUnwindSafe(test(stores, Arc::new(index)))
+            .catch_unwind()
+            .await;
         drop_elasticsearch_indexes(&prefix).await;
         if let Err(panic) = outcome {
             std::panic::resume_unwind(panic);
         }
     })
     .await;
+}
+
+/// Run `test` on Elasticsearch, over indexes of its own, removed after.
+pub async fn with_elasticsearch_search<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<dyn SearchIndex>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    with_elasticsearch_over_sqlite(|_, index| test(index)).await;
 }
 
 #[cfg(test)]

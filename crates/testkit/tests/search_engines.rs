@@ -8,42 +8,30 @@ mod tantivy {
 }
 
 mod postgres {
-    #[cfg(confab_postgres)]
-    confab_testkit::search_index_conformance!(confab_testkit::harness::with_postgres_search);
-    #[cfg(not(confab_postgres))]
     confab_testkit::search_index_conformance!(
         confab_testkit::harness::with_postgres_search,
-        #[ignore = "set CONFAB_TEST_POSTGRES_URL to run the PostgreSQL suite"]
+        #[cfg_attr(not(confab_postgres), ignore = "set CONFAB_TEST_POSTGRES_URL to run the PostgreSQL suite")]
     );
 }
 
 mod postgres_over_http {
-    #[cfg(confab_postgres)]
-    confab_testkit::search_conformance!(confab_testkit::app::with_app_postgres_search);
-    #[cfg(not(confab_postgres))]
     confab_testkit::search_conformance!(
         confab_testkit::app::with_app_postgres_search,
-        #[ignore = "set CONFAB_TEST_POSTGRES_URL to run the PostgreSQL suite"]
+        #[cfg_attr(not(confab_postgres), ignore = "set CONFAB_TEST_POSTGRES_URL to run the PostgreSQL suite")]
     );
 }
 
 mod elasticsearch {
-    #[cfg(confab_elasticsearch)]
-    confab_testkit::search_index_conformance!(confab_testkit::harness::with_elasticsearch_search);
-    #[cfg(not(confab_elasticsearch))]
     confab_testkit::search_index_conformance!(
         confab_testkit::harness::with_elasticsearch_search,
-        #[ignore = "set CONFAB_TEST_ELASTICSEARCH_URL to run the Elasticsearch suite"]
+        #[cfg_attr(not(confab_elasticsearch), ignore = "set CONFAB_TEST_ELASTICSEARCH_URL to run the Elasticsearch suite")]
     );
 }
 
 mod elasticsearch_over_http {
-    #[cfg(confab_elasticsearch)]
-    confab_testkit::search_conformance!(confab_testkit::app::with_app_elasticsearch);
-    #[cfg(not(confab_elasticsearch))]
     confab_testkit::search_conformance!(
         confab_testkit::app::with_app_elasticsearch,
-        #[ignore = "set CONFAB_TEST_ELASTICSEARCH_URL to run the Elasticsearch suite"]
+        #[cfg_attr(not(confab_elasticsearch), ignore = "set CONFAB_TEST_ELASTICSEARCH_URL to run the Elasticsearch suite")]
     );
 }
 

@@ -459,15 +459,8 @@ async fn lag(loaded: &Loaded, index: Arc<dyn SearchIndex>, settings: &Settings) 
                 // nor a post that commits after newer ones were seen.
                 let mut cursor = String::new();
                 loop {
-                    let page: serde_json::Value = http
-                        .get(format!("{url}{cursor}"))
-                        .bearer_auth(&token)
-                        .send()
-                        .await
-                        .unwrap()
-                        .json()
-                        .await
-                        .unwrap();
+                    let page =
+                        json_of(http.get(format!("{url}{cursor}")).bearer_auth(&token)).await;
                     let now = Instant::now();
                     let mut found = found.lock().unwrap();
                     let mut new = false;
@@ -501,16 +494,12 @@ async fn lag(loaded: &Loaded, index: Arc<dyn SearchIndex>, settings: &Settings) 
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             for i in 0..posts_each {
                 ticks.tick().await;
-                let reply: serde_json::Value = http
-                    .post(format!("{base}/api/v1/channels/{channel}/messages"))
-                    .bearer_auth(&token)
-                    .json(&json!({ "content": format!("lagprobe {client} {i}") }))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let reply = json_of(
+                    http.post(format!("{base}/api/v1/channels/{channel}/messages"))
+                        .bearer_auth(&token)
+                        .json(&json!({ "content": format!("lagprobe {client} {i}") })),
+                )
+                .await;
                 let id = reply["id"].as_str().expect("a posted message").to_owned();
                 acknowledged.lock().unwrap().insert(id, Instant::now());
             }
@@ -546,6 +535,11 @@ async fn lag(loaded: &Loaded, index: Arc<dyn SearchIndex>, settings: &Settings) 
         posted - lags.len()
     );
     app.stop().await;
+}
+
+/// The JSON answer to `request`.
+async fn json_of(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 /// Bytes under `dir`; a file that goes meanwhile (a segment merged away)
