@@ -1,4 +1,4 @@
-// Turns the PostgreSQL, Redis, Elasticsearch and browser suites on when their servers (or
+// Turns the PostgreSQL, Redis, Elasticsearch, S3 and browser suites on when their servers (or
 // the browser driver) are configured, so that `cargo test` reports them as
 // ignored, not as passed, otherwise.
 fn main() {
@@ -10,6 +10,11 @@ fn main() {
     println!("cargo::rerun-if-env-changed=CONFAB_TEST_ELASTICSEARCH_URL");
     if std::env::var_os("CONFAB_TEST_ELASTICSEARCH_URL").is_some_and(|v| !v.is_empty()) {
         println!("cargo::rustc-cfg=confab_elasticsearch");
+    }
+    println!("cargo::rustc-check-cfg=cfg(confab_s3)");
+    println!("cargo::rerun-if-env-changed=CONFAB_TEST_S3_URL");
+    if std::env::var_os("CONFAB_TEST_S3_URL").is_some_and(|v| !v.is_empty()) {
+        println!("cargo::rustc-cfg=confab_s3");
     }
     println!("cargo::rustc-check-cfg=cfg(confab_browser)");
     println!("cargo::rerun-if-env-changed=CONFAB_TEST_CHROMEDRIVER");

@@ -173,9 +173,33 @@ impl Default for SearchConfig {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FilesConfig {
-    /// `local` (a directory under `data_dir`) or `s3`.
+    /// `local` (the `files` directory under `data_dir`) or `s3`.
     pub backend: String,
+    /// The S3 endpoint (`http://127.0.0.1:9000`); unset means Amazon S3.
     pub url: Option<String>,
+    /// The S3 bucket (required with `backend = "s3"`).
+    pub bucket: Option<String>,
+    /// The S3 region.
+    pub region: String,
+    /// Keys start with this (`confab/`), so one bucket can hold several servers.
+    pub prefix: String,
+    /// Address buckets as `{url}/{bucket}` instead of `{bucket}.{host}`.
+    pub path_style: bool,
+    /// S3 credentials; unset, they come from `AWS_ACCESS_KEY_ID` and
+    /// `AWS_SECRET_ACCESS_KEY` (and the other usual `AWS_*` variables).
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    /// The largest file one upload may carry, in bytes.
+    pub max_upload_bytes: u64,
+    /// Bytes of live files one person may keep in one workspace (0: no quota).
+    pub user_quota_bytes: u64,
+    /// MIME types (sniffed from the bytes) that may be uploaded, as
+    /// `type/subtype` or `type/*`; empty allows every type not denied.
+    pub allowed_types: Vec<String>,
+    /// MIME types refused even when allowed.
+    pub denied_types: Vec<String>,
+    /// Seconds an unfinished upload may take before its bytes are removed.
+    pub upload_ttl_secs: u64,
 }
 
 impl Default for FilesConfig {
@@ -183,6 +207,17 @@ impl Default for FilesConfig {
         Self {
             backend: "local".into(),
             url: None,
+            bucket: None,
+            region: "us-east-1".into(),
+            prefix: String::new(),
+            path_style: false,
+            access_key_id: None,
+            secret_access_key: None,
+            max_upload_bytes: 1 << 30,
+            user_quota_bytes: 10 << 30,
+            allowed_types: Vec::new(),
+            denied_types: Vec::new(),
+            upload_ttl_secs: 86_400,
         }
     }
 }

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use confab_core::blobs::BlobStore;
 use confab_core::ports::{SearchIndex, StoreAdmin, Stores};
 use confab_store_postgres::{PostgresOptions, PostgresStore};
 use confab_store_sqlite::{SqliteOptions, SqliteStore};
@@ -343,6 +344,74 @@ where
     Fut: Future<Output = ()>,
 {
     with_elasticsearch_over_sqlite(|_, index| test(index)).await;
+}
+
+/// The variable that points the S3 suites at an S3-compatible server.
+pub const S3_URL_VAR: &str = "CONFAB_TEST_S3_URL";
+/// The bucket the S3 tests share; each test keeps to a prefix of its own.
+pub const S3_TEST_BUCKET: &str = "confab-test";
+
+/// Files configuration for the S3 test server under a new prefix, after
+/// making sure the test bucket exists (the test server takes unsigned
+/// requests; a real one would be set up by its operator).
+pub async fn s3_files_config() -> confab_core::config::FilesConfig {
+    let url = std::env::var(S3_URL_VAR)
+        .unwrap_or_else(|_| panic!("{S3_URL_VAR} must be set for S3 tests"));
+    let url = url.trim_end_matches('/').to_owned();
+    let made = reqwest::Client::new()
+        .put(format!("{url}/{S3_TEST_BUCKET}"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach the S3 server at {S3_URL_VAR}: {e}"));
+    assert!(
+        made.status().is_success() || made.status().as_u16() == 409,
+        "creating the test bucket: {}",
+        made.status()
+    );
+    confab_core::config::FilesConfig {
+        backend: "s3".into(),
+        url: Some(url),
+        bucket: Some(S3_TEST_BUCKET.into()),
+        prefix: format!("test-{}", uuid::Uuid::now_v7().simple()),
+        path_style: true,
+        access_key_id: Some("confab-test".into()),
+        secret_access_key: Some("confab-test".into()),
+        ..confab_core::config::FilesConfig::default()
+    }
+}
+
+/// Run `test` on blobs in a new temporary directory.
+pub async fn with_local_blobs<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<dyn BlobStore>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let blobs = confab_files::ObjectBlobs::local(dir.path()).expect("local blob store");
+    test(Arc::new(blobs)).await;
+}
+
+/// Run `test` on blobs under a new prefix of the S3 test bucket, removed
+/// after, whatever the outcome.
+pub async fn with_s3_blobs<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<dyn BlobStore>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let blobs: Arc<dyn BlobStore> =
+        Arc::new(confab_files::ObjectBlobs::s3(&s3_files_config().await).expect("S3 blob store"));
+    let outcome = AssertUnwindSafe(test(blobs.clone())).catch_unwind().await;
+    remove_all_blobs(&*blobs).await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Delete every blob of a store.
+pub async fn remove_all_blobs(blobs: &dyn BlobStore) {
+    for key in blobs.list("").await.expect("list blobs") {
+        blobs.delete(&key).await.expect("delete a blob");
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 pub mod api_suite;
 pub mod app;
 pub mod authz_matrix;
+pub mod blob_suite;
 pub mod fixtures;
 pub mod gateway_suite;
 pub mod harness;
