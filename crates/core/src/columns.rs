@@ -675,6 +675,9 @@ impl FromColumns for File {
             updated_at: row.ts("updated_at")?,
             expires_at: row.opt_ts("expires_at")?,
             last_accessed_at: row.opt_ts("last_accessed_at")?,
+            deleted_at: row.opt_ts("deleted_at")?,
+            claimed_mime_type: row.opt_text("claimed_mime_type")?,
+            share_expires_at: row.opt_ts("share_expires_at")?,
         })
     }
 }
@@ -683,6 +686,7 @@ impl FromColumns for MessageFile {
     fn from_columns(row: &impl Columns) -> Result<Self> {
         Ok(MessageFile {
             message_id: row.id("message_id")?,
+            channel_id: row.opt_id("channel_id")?,
             file_id: row.id("file_id")?,
             file_comment: row.opt_text("file_comment")?,
             attached_at: row.ts("attached_at")?,

@@ -9,6 +9,7 @@ pub mod blobs;
 pub mod columns;
 pub mod config;
 pub mod error;
+pub mod file_sql;
 pub mod id;
 pub mod model;
 pub mod page;

@@ -335,14 +335,31 @@ pub trait MessageStore: Send + Sync {
 /// File records and their links to messages.
 #[async_trait]
 pub trait FileStore: Send + Sync {
+    /// Note that bytes are being uploaded under `key`: unless a file takes
+    /// them ([`FileStore::create_file`]) before `expires`, they are due for
+    /// removal ([`FileStore::due_blob_cleanups`]).
+    async fn begin_upload(&self, key: &str, expires: DateTime<Utc>) -> Result<()>;
+    /// Record a file whose bytes were uploaded under `file.storage_key`, in
+    /// one transaction: when the workspace holds the same bytes already,
+    /// the file uses them (one more reference) and the upload is due for
+    /// removal; otherwise the upload becomes the stored copy. `TooLarge` on
+    /// `quota` when the uploader's live files would pass `quota_bytes`;
+    /// `NotFound("upload")` when the upload was not begun or has been
+    /// swept. Either way nothing is recorded.
     async fn create_file(&self, file: &NewFile) -> Result<File>;
+    /// A file, deleted or not.
     async fn get_file(&self, id: FileId) -> Result<Option<File>>;
     async fn update_file_processing(
         &self,
         id: FileId,
         update: &FileProcessingUpdate,
     ) -> Result<File>;
-    /// Attach a file to a message; both must exist. Attaching twice changes nothing.
+    /// Soft-delete a file and revoke its public link, releasing its
+    /// reference to its bytes (due for removal with the last one). True
+    /// when this call deleted it; deleting twice changes nothing.
+    async fn delete_file(&self, id: FileId, at: DateTime<Utc>) -> Result<bool>;
+    /// Attach a file to a message; both must exist and the file must not
+    /// be deleted. Attaching twice changes nothing.
     async fn attach_file(
         &self,
         message: MessageId,
@@ -352,6 +369,21 @@ pub trait FileStore: Send + Sync {
     ) -> Result<MessageFile>;
     /// Files attached to a message, in attachment order.
     async fn files_for_message(&self, message: MessageId) -> Result<Vec<(MessageFile, File)>>;
+    /// Live files attached to any of `messages`, in attachment order.
+    async fn files_for_messages(&self, messages: &[MessageId]) -> Result<Vec<(MessageFile, File)>>;
+    /// The channels a file is shared in: those of its undeleted messages.
+    async fn file_channels(&self, id: FileId) -> Result<Vec<ChannelId>>;
+    /// Live files, newest first, as the filter says.
+    async fn list_files(&self, filter: &FileFilter) -> Result<Vec<File>>;
+    /// Bytes of the live files `user` uploaded to `workspace`.
+    async fn used_bytes(&self, workspace: WorkspaceId, user: UserId) -> Result<i64>;
+    /// Add counted downloads and move `last_accessed_at` forward.
+    async fn record_downloads(&self, downloads: &[FileDownloads]) -> Result<()>;
+    /// Blob keys whose bytes are due for removal at `now`: released by
+    /// their last file, or uploads never completed.
+    async fn due_blob_cleanups(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<String>>;
+    /// Forget a key whose bytes were removed.
+    async fn finish_blob_cleanup(&self, key: &str) -> Result<()>;
 }
 
 /// Installed integrations.

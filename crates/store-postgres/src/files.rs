@@ -1,23 +1,69 @@
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use confab_core::id::{FileId, MessageId};
+use confab_core::file_sql::*;
+use confab_core::id::{ChannelId, FileId, MessageId, UserId, WorkspaceId};
 use confab_core::model::*;
 use confab_core::ports::FileStore;
 use confab_core::{time, Error, Result};
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::{PgConnection, Postgres, QueryBuilder};
+use uuid::Uuid;
 
 use crate::{db_err, decode_row, json_value, PostgresStore};
 
-#[async_trait]
-impl FileStore for PostgresStore {
-    async fn create_file(&self, file: &NewFile) -> Result<File> {
-        let row = sqlx::query(
-            "INSERT INTO files
-               (file_id, workspace_id, uploader_id, filename, original_filename, file_size, mime_type,
-                file_hash, storage_provider, storage_bucket, storage_key, storage_region, expires_at,
-                created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING *",
-        )
+fn p(n: usize) -> String {
+    format!("${n}")
+}
+
+macro_rules! sql {
+    ($make:expr) => {{
+        static SQL: LazyLock<String> = LazyLock::new(|| $make(p));
+        SQL.as_str()
+    }};
+}
+
+async fn create(conn: &mut PgConnection, file: &NewFile) -> Result<File> {
+    let claimed = sqlx::query(sql!(claim_upload_sql))
+        .bind(&file.storage_key)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    if claimed.rows_affected() != 1 {
+        return Err(Error::NotFound("upload"));
+    }
+    if let Some(quota) = file.quota_bytes {
+        let used: i64 = sqlx::query_scalar(sql!(used_bytes_sql))
+            .bind(file.workspace_id.0)
+            .bind(file.uploader_id.0)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        if used + file.file_size > quota {
+            return Err(Error::TooLarge {
+                what: "quota".into(),
+                limit: quota as u64,
+            });
+        }
+    }
+    let key: String = sqlx::query_scalar(sql!(reference_blob_sql))
+        .bind(&file.storage_key)
+        .bind(file.workspace_id.0)
+        .bind(&file.file_hash)
+        .bind(file.file_size)
+        .bind(file.created_at)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    if key != file.storage_key {
+        sqlx::query(sql!(schedule_cleanup_sql))
+            .bind(&file.storage_key)
+            .bind(file.created_at)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    }
+    let row = sqlx::query(sql!(insert_file_sql))
         .bind(file.id.0)
         .bind(file.workspace_id.0)
         .bind(file.uploader_id.0)
@@ -25,18 +71,117 @@ impl FileStore for PostgresStore {
         .bind(&file.original_filename)
         .bind(file.file_size)
         .bind(&file.mime_type)
+        .bind(&file.claimed_mime_type)
         .bind(&file.file_hash)
         .bind(&file.storage_provider)
         .bind(&file.storage_bucket)
-        .bind(&file.storage_key)
+        .bind(&key)
         .bind(&file.storage_region)
         .bind(file.expires_at)
         .bind(file.created_at)
-        .bind(file.created_at)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *conn)
         .await
         .map_err(db_err)?;
-        decode_row::<File>(&row)
+    decode_row::<File>(&row)
+}
+
+async fn delete(conn: &mut PgConnection, id: FileId, at: DateTime<Utc>) -> Result<bool> {
+    let key: Option<String> = sqlx::query_scalar(sql!(delete_file_sql))
+        .bind(at)
+        .bind(id.0)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    let Some(key) = key else {
+        return Ok(false);
+    };
+    let shared = sqlx::query(sql!(release_shared_blob_sql))
+        .bind(&key)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    if shared.rows_affected() == 0 {
+        sqlx::query(sql!(forget_blob_sql))
+            .bind(&key)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        sqlx::query(sql!(schedule_cleanup_sql))
+            .bind(&key)
+            .bind(at)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    }
+    Ok(true)
+}
+
+async fn attach(
+    conn: &mut PgConnection,
+    message: MessageId,
+    file: FileId,
+    comment: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<MessageFile> {
+    let channel: Option<Uuid> = sqlx::query_scalar(
+        "SELECT channel_id FROM messages WHERE message_id = $1 AND created_at = $2",
+    )
+    .bind(message.0)
+    .bind(message.created_at())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let live: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM files WHERE file_id = $1 AND deleted_at IS NULL")
+            .bind(file.0)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    if live.is_none() {
+        return Err(Error::NotFound("file"));
+    }
+    let channel = channel.ok_or(Error::NotFound("message"))?;
+    sqlx::query(sql!(insert_message_file_sql))
+        .bind(message.0)
+        .bind(file.0)
+        .bind(comment)
+        .bind(at)
+        .bind(channel)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    let row = sqlx::query("SELECT * FROM message_files WHERE message_id = $1 AND file_id = $2")
+        .bind(message.0)
+        .bind(file.0)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    decode_row::<MessageFile>(&row)
+}
+
+fn attachments(rows: &[sqlx::postgres::PgRow]) -> Result<Vec<(MessageFile, File)>> {
+    rows.iter()
+        .map(|row| Ok((decode_row::<MessageFile>(row)?, decode_row::<File>(row)?)))
+        .collect()
+}
+
+#[async_trait]
+impl FileStore for PostgresStore {
+    async fn begin_upload(&self, key: &str, expires: DateTime<Utc>) -> Result<()> {
+        sqlx::query(sql!(begin_upload_sql))
+            .bind(key)
+            .bind(expires)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)
+            .map(|_| ())
+    }
+
+    async fn create_file(&self, file: &NewFile) -> Result<File> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let created = create(&mut tx, file).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(created)
     }
 
     async fn get_file(&self, id: FileId) -> Result<Option<File>> {
@@ -84,6 +229,13 @@ impl FileStore for PostgresStore {
         decode_row::<File>(&row)
     }
 
+    async fn delete_file(&self, id: FileId, at: DateTime<Utc>) -> Result<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let deleted = delete(&mut tx, id, at).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(deleted)
+    }
+
     async fn attach_file(
         &self,
         message: MessageId,
@@ -92,54 +244,115 @@ impl FileStore for PostgresStore {
         at: DateTime<Utc>,
     ) -> Result<MessageFile> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let known: Option<i64> = sqlx::query_scalar(
-            "SELECT (SELECT count(*) FROM messages WHERE message_id = $1 AND created_at = $2)
-                  + (SELECT count(*) FROM files WHERE file_id = $3) * 2",
-        )
-        .bind(message.0)
-        .bind(message.created_at())
-        .bind(file.0)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        match known.unwrap_or(0) {
-            3 => {}
-            2 => return Err(Error::NotFound("message")),
-            _ => return Err(Error::NotFound("file")),
-        }
-        sqlx::query(
-            "INSERT INTO message_files (message_id, file_id, file_comment, attached_at)
-             VALUES ($1, $2, $3, $4) ON CONFLICT (message_id, file_id) DO NOTHING",
-        )
-        .bind(message.0)
-        .bind(file.0)
-        .bind(comment)
-        .bind(at)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let row = sqlx::query("SELECT * FROM message_files WHERE message_id = $1 AND file_id = $2")
-            .bind(message.0)
-            .bind(file.0)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        let link = attach(&mut tx, message, file, comment, at).await?;
         tx.commit().await.map_err(db_err)?;
-        decode_row::<MessageFile>(&row)
+        Ok(link)
     }
 
     async fn files_for_message(&self, message: MessageId) -> Result<Vec<(MessageFile, File)>> {
-        let rows = sqlx::query(
-            "SELECT f.*, mf.message_id, mf.file_comment, mf.attached_at
+        let rows = sqlx::query(&format!(
+            "SELECT {ATTACHMENT_COLUMNS}
              FROM message_files mf JOIN files f ON f.file_id = mf.file_id
-             WHERE mf.message_id = $1 ORDER BY mf.attached_at, mf.file_id",
-        )
+             WHERE mf.message_id = $1 ORDER BY mf.attached_at, mf.file_id"
+        ))
         .bind(message.0)
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        rows.iter()
-            .map(|row| Ok((decode_row::<MessageFile>(row)?, decode_row::<File>(row)?)))
-            .collect()
+        attachments(&rows)
+    }
+
+    async fn files_for_messages(&self, messages: &[MessageId]) -> Result<Vec<(MessageFile, File)>> {
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = files_for_messages_sql(p, messages.len());
+        let mut query = sqlx::query(&sql);
+        for id in messages {
+            query = query.bind(id.0);
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(db_err)?;
+        attachments(&rows)
+    }
+
+    async fn file_channels(&self, id: FileId) -> Result<Vec<ChannelId>> {
+        let ids: Vec<Uuid> = sqlx::query_scalar(sql!(file_channels_sql))
+            .bind(id.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(ids.into_iter().map(ChannelId).collect())
+    }
+
+    async fn list_files(&self, filter: &FileFilter) -> Result<Vec<File>> {
+        let shape = FileListShape {
+            readable: filter.readable.len(),
+            uploader: filter.uploader.is_some(),
+            channel: filter.channel.is_some(),
+            before: filter.before.is_some(),
+        };
+        let sql = list_files_sql(p, shape);
+        let mut query = sqlx::query(&sql)
+            .bind(filter.workspace_id.0)
+            .bind(filter.viewer.0);
+        for channel in &filter.readable {
+            query = query.bind(channel.0);
+        }
+        if let Some(uploader) = filter.uploader {
+            query = query.bind(uploader.0);
+        }
+        if let Some(channel) = filter.channel {
+            query = query.bind(channel.0);
+        }
+        if let Some((at, id)) = filter.before {
+            query = query.bind(at).bind(id.0);
+        }
+        let rows = query
+            .bind(i64::from(filter.limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(decode_row::<File>).collect()
+    }
+
+    async fn used_bytes(&self, workspace: WorkspaceId, user: UserId) -> Result<i64> {
+        sqlx::query_scalar(sql!(used_bytes_sql))
+            .bind(workspace.0)
+            .bind(user.0)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn record_downloads(&self, downloads: &[FileDownloads]) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        for d in downloads {
+            sqlx::query(sql!(record_downloads_sql))
+                .bind(d.count)
+                .bind(d.last_accessed_at)
+                .bind(d.file_id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn due_blob_cleanups(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<String>> {
+        sqlx::query_scalar(sql!(due_cleanups_sql))
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn finish_blob_cleanup(&self, key: &str) -> Result<()> {
+        sqlx::query(sql!(claim_upload_sql))
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)
+            .map(|_| ())
     }
 }

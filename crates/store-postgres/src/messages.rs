@@ -412,6 +412,12 @@ impl MessageStore for PostgresStore {
         if let Some(parent) = current.thread_id {
             adjust_reply_count(&mut tx, parent, -1, stamp).await?;
         }
+        // A deleted message no longer shares its files.
+        sqlx::query("DELETE FROM message_files WHERE message_id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         let message = decode_row::<Message>(&row)?;
         enqueue_for_search(&mut tx, id).await?;
         time::check_commit_window(stamp)?;

@@ -1,39 +1,176 @@
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use confab_core::id::{FileId, MessageId};
+use confab_core::file_sql::*;
+use confab_core::id::{ChannelId, FileId, MessageId, UserId, WorkspaceId};
 use confab_core::model::*;
 use confab_core::ports::FileStore;
 use confab_core::{time, Error, Result};
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use crate::{db_err, decode_row, json_text, ts, SqliteStore};
 
-#[async_trait]
-impl FileStore for SqliteStore {
-    async fn create_file(&self, file: &NewFile) -> Result<File> {
-        let row = self.write_row(sqlx::query(
-            "INSERT INTO files
-               (file_id, workspace_id, uploader_id, filename, original_filename, file_size, mime_type,
-                file_hash, storage_provider, storage_bucket, storage_key, storage_region, expires_at,
-                created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
-        )
+fn q(n: usize) -> String {
+    format!("?{n}")
+}
+
+macro_rules! sql {
+    ($make:expr) => {{
+        static SQL: LazyLock<String> = LazyLock::new(|| $make(q));
+        SQL.as_str()
+    }};
+}
+
+async fn create(conn: &mut SqliteConnection, file: NewFile) -> Result<File> {
+    let claimed = sqlx::query(sql!(claim_upload_sql))
+        .bind(&file.storage_key)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    if claimed.rows_affected() != 1 {
+        return Err(Error::NotFound("upload"));
+    }
+    if let Some(quota) = file.quota_bytes {
+        let used: i64 = sqlx::query_scalar(sql!(used_bytes_sql))
+            .bind(file.workspace_id.to_string())
+            .bind(file.uploader_id.to_string())
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        if used + file.file_size > quota {
+            return Err(Error::TooLarge {
+                what: "quota".into(),
+                limit: quota as u64,
+            });
+        }
+    }
+    let key: String = sqlx::query_scalar(sql!(reference_blob_sql))
+        .bind(&file.storage_key)
+        .bind(file.workspace_id.to_string())
+        .bind(&file.file_hash)
+        .bind(file.file_size)
+        .bind(ts(file.created_at))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    if key != file.storage_key {
+        sqlx::query(sql!(schedule_cleanup_sql))
+            .bind(&file.storage_key)
+            .bind(ts(file.created_at))
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    }
+    let row = sqlx::query(sql!(insert_file_sql))
         .bind(file.id.to_string())
         .bind(file.workspace_id.to_string())
         .bind(file.uploader_id.to_string())
-        .bind(file.filename.clone())
-        .bind(file.original_filename.clone())
+        .bind(&file.filename)
+        .bind(&file.original_filename)
         .bind(file.file_size)
-        .bind(file.mime_type.clone())
-        .bind(file.file_hash.clone())
-        .bind(file.storage_provider.clone())
-        .bind(file.storage_bucket.clone())
-        .bind(file.storage_key.clone())
-        .bind(file.storage_region.clone())
+        .bind(&file.mime_type)
+        .bind(&file.claimed_mime_type)
+        .bind(&file.file_hash)
+        .bind(&file.storage_provider)
+        .bind(&file.storage_bucket)
+        .bind(&key)
+        .bind(&file.storage_region)
         .bind(file.expires_at.map(ts))
         .bind(ts(file.created_at))
-        .bind(ts(file.created_at))).await?.ok_or(Error::Internal("the write returned no row".into()))?;
-        decode_row::<File>(&row)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    decode_row::<File>(&row)
+}
+
+async fn delete(conn: &mut SqliteConnection, id: FileId, at: DateTime<Utc>) -> Result<bool> {
+    let key: Option<String> = sqlx::query_scalar(sql!(delete_file_sql))
+        .bind(ts(at))
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    let Some(key) = key else {
+        return Ok(false);
+    };
+    let shared = sqlx::query(sql!(release_shared_blob_sql))
+        .bind(&key)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    if shared.rows_affected() == 0 {
+        sqlx::query(sql!(forget_blob_sql))
+            .bind(&key)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        sqlx::query(sql!(schedule_cleanup_sql))
+            .bind(&key)
+            .bind(ts(at))
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    }
+    Ok(true)
+}
+
+async fn attach(
+    conn: &mut SqliteConnection,
+    message: MessageId,
+    file: FileId,
+    comment: Option<String>,
+    at: DateTime<Utc>,
+) -> Result<MessageFile> {
+    let channel: Option<String> =
+        sqlx::query_scalar("SELECT channel_id FROM messages WHERE message_id = ?")
+            .bind(message.to_string())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    let live: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM files WHERE file_id = ? AND deleted_at IS NULL")
+            .bind(file.to_string())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    if live.is_none() {
+        return Err(Error::NotFound("file"));
+    }
+    let channel = channel.ok_or(Error::NotFound("message"))?;
+    sqlx::query(sql!(insert_message_file_sql))
+        .bind(message.to_string())
+        .bind(file.to_string())
+        .bind(comment)
+        .bind(ts(at))
+        .bind(channel)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    let row = sqlx::query("SELECT * FROM message_files WHERE message_id = ? AND file_id = ?")
+        .bind(message.to_string())
+        .bind(file.to_string())
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    decode_row::<MessageFile>(&row)
+}
+
+#[async_trait]
+impl FileStore for SqliteStore {
+    async fn begin_upload(&self, key: &str, expires: DateTime<Utc>) -> Result<()> {
+        self.write_exec(
+            sqlx::query(sql!(begin_upload_sql))
+                .bind(key.to_owned())
+                .bind(ts(expires)),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn create_file(&self, file: &NewFile) -> Result<File> {
+        let file = file.clone();
+        self.write(move |conn| Box::pin(create(conn, file))).await
     }
 
     async fn get_file(&self, id: FileId) -> Result<Option<File>> {
@@ -76,6 +213,10 @@ impl FileStore for SqliteStore {
         decode_row::<File>(&row)
     }
 
+    async fn delete_file(&self, id: FileId, at: DateTime<Utc>) -> Result<bool> {
+        self.write(move |conn| Box::pin(delete(conn, id, at))).await
+    }
+
     async fn attach_file(
         &self,
         message: MessageId,
@@ -84,52 +225,16 @@ impl FileStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> Result<MessageFile> {
         let comment = comment.map(str::to_owned);
-        self.write(move |conn| {
-            Box::pin(async move {
-                let known: Option<i64> = sqlx::query_scalar(
-                    "SELECT (SELECT count(*) FROM messages WHERE message_id = ?)
-                          + (SELECT count(*) FROM files WHERE file_id = ?) * 2",
-                )
-                .bind(message.to_string())
-                .bind(file.to_string())
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db_err)?;
-                match known.unwrap_or(0) {
-                    3 => {}
-                    2 => return Err(Error::NotFound("message")),
-                    _ => return Err(Error::NotFound("file")),
-                }
-                sqlx::query(
-                    "INSERT INTO message_files (message_id, file_id, file_comment, attached_at)
-                     VALUES (?, ?, ?, ?) ON CONFLICT (message_id, file_id) DO NOTHING",
-                )
-                .bind(message.to_string())
-                .bind(file.to_string())
-                .bind(comment)
-                .bind(ts(at))
-                .execute(&mut *conn)
-                .await
-                .map_err(db_err)?;
-                let row =
-                    sqlx::query("SELECT * FROM message_files WHERE message_id = ? AND file_id = ?")
-                        .bind(message.to_string())
-                        .bind(file.to_string())
-                        .fetch_one(&mut *conn)
-                        .await
-                        .map_err(db_err)?;
-                decode_row::<MessageFile>(&row)
-            })
-        })
-        .await
+        self.write(move |conn| Box::pin(attach(conn, message, file, comment, at)))
+            .await
     }
 
     async fn files_for_message(&self, message: MessageId) -> Result<Vec<(MessageFile, File)>> {
-        let rows = sqlx::query(
-            "SELECT f.*, mf.message_id, mf.file_comment, mf.attached_at
+        let rows = sqlx::query(&format!(
+            "SELECT {ATTACHMENT_COLUMNS}
              FROM message_files mf JOIN files f ON f.file_id = mf.file_id
-             WHERE mf.message_id = ? ORDER BY mf.attached_at, mf.file_id",
-        )
+             WHERE mf.message_id = ? ORDER BY mf.attached_at, mf.file_id"
+        ))
         .bind(message.to_string())
         .fetch_all(&self.reader)
         .await
@@ -137,5 +242,105 @@ impl FileStore for SqliteStore {
         rows.iter()
             .map(|row| Ok((decode_row::<MessageFile>(row)?, decode_row::<File>(row)?)))
             .collect()
+    }
+
+    async fn files_for_messages(&self, messages: &[MessageId]) -> Result<Vec<(MessageFile, File)>> {
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = files_for_messages_sql(q, messages.len());
+        let mut query = sqlx::query(&sql);
+        for id in messages {
+            query = query.bind(id.to_string());
+        }
+        let rows = query.fetch_all(&self.reader).await.map_err(db_err)?;
+        rows.iter()
+            .map(|row| Ok((decode_row::<MessageFile>(row)?, decode_row::<File>(row)?)))
+            .collect()
+    }
+
+    async fn file_channels(&self, id: FileId) -> Result<Vec<ChannelId>> {
+        let ids: Vec<String> = sqlx::query_scalar(sql!(file_channels_sql))
+            .bind(id.to_string())
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        ids.iter()
+            .map(|id| id.parse().map_err(Error::internal))
+            .collect()
+    }
+
+    async fn list_files(&self, filter: &FileFilter) -> Result<Vec<File>> {
+        let shape = FileListShape {
+            readable: filter.readable.len(),
+            uploader: filter.uploader.is_some(),
+            channel: filter.channel.is_some(),
+            before: filter.before.is_some(),
+        };
+        let sql = list_files_sql(q, shape);
+        let mut query = sqlx::query(&sql)
+            .bind(filter.workspace_id.to_string())
+            .bind(filter.viewer.to_string());
+        for channel in &filter.readable {
+            query = query.bind(channel.to_string());
+        }
+        if let Some(uploader) = filter.uploader {
+            query = query.bind(uploader.to_string());
+        }
+        if let Some(channel) = filter.channel {
+            query = query.bind(channel.to_string());
+        }
+        if let Some((at, id)) = filter.before {
+            query = query.bind(ts(at)).bind(id.to_string());
+        }
+        let rows = query
+            .bind(i64::from(filter.limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(decode_row::<File>).collect()
+    }
+
+    async fn used_bytes(&self, workspace: WorkspaceId, user: UserId) -> Result<i64> {
+        sqlx::query_scalar(sql!(used_bytes_sql))
+            .bind(workspace.to_string())
+            .bind(user.to_string())
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn record_downloads(&self, downloads: &[FileDownloads]) -> Result<()> {
+        let downloads = downloads.to_vec();
+        self.write(move |conn| {
+            Box::pin(async move {
+                for d in downloads {
+                    sqlx::query(sql!(record_downloads_sql))
+                        .bind(d.count)
+                        .bind(ts(d.last_accessed_at))
+                        .bind(d.file_id.to_string())
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db_err)?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn due_blob_cleanups(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<String>> {
+        sqlx::query_scalar(sql!(due_cleanups_sql))
+            .bind(ts(now))
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn finish_blob_cleanup(&self, key: &str) -> Result<()> {
+        self.write_exec(sqlx::query(sql!(claim_upload_sql)).bind(key.to_owned()))
+            .await
+            .map(|_| ())
     }
 }

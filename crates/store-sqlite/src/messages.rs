@@ -247,6 +247,12 @@ async fn delete(conn: &mut SqliteConnection, id: MessageId, at: DateTime<Utc>) -
     if let Some(parent) = current.thread_id {
         adjust_reply_count(conn, parent, -1, stamp).await?;
     }
+    // A deleted message no longer shares its files.
+    sqlx::query("DELETE FROM message_files WHERE message_id = ?")
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
     enqueue_for_search(conn, id, stamp).await?;
     time::check_commit_window(stamp)?;
     Ok(Changed {

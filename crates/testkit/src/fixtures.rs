@@ -160,9 +160,14 @@ impl World {
 
     /// Post a text message to the general channel as the owner.
     pub async fn post(&self, content: &str) -> Message {
+        self.post_in(&self.general, content).await
+    }
+
+    /// Post a text message to `channel` as the owner.
+    pub async fn post_in(&self, channel: &Channel, content: &str) -> Message {
         self.stores
             .messages
-            .insert_message(&text(&self.general, self.owner.id, content))
+            .insert_message(&text(channel, self.owner.id, content))
             .await
             .unwrap()
             .message

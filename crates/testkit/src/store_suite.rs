@@ -63,6 +63,11 @@ macro_rules! store_conformance {
             old_messages_insert_and_survive_maintenance,
             files_are_recorded_processed_and_attached,
             attaching_unknown_things_fails,
+            same_bytes_are_stored_once_and_removed_with_their_last_file,
+            uploads_are_claimed_once_and_swept_when_abandoned,
+            quotas_count_live_files,
+            file_listings_show_only_what_the_viewer_may_see,
+            downloads_are_counted_in_batches,
             integrations_are_installed_and_updated,
             email_verification_tokens_are_single_use,
             sessions_are_created_touched_and_revoked,
@@ -1909,6 +1914,11 @@ pub async fn old_messages_insert_and_survive_maintenance(stores: Stores) {
 // ---------------------------------------------------------------- files
 
 fn new_file(w: &World, name: &str) -> NewFile {
+    new_file_with(w, name, &"ab".repeat(32))
+}
+
+/// A file of `hash`, uploaded under a key of its own.
+fn new_file_with(w: &World, name: &str, hash: &str) -> NewFile {
     let id = FileId::new();
     NewFile {
         id,
@@ -1918,20 +1928,34 @@ fn new_file(w: &World, name: &str) -> NewFile {
         original_filename: format!("Original {name}"),
         file_size: 5_000_000_000,
         mime_type: "text/plain".into(),
-        file_hash: Some("ab".repeat(32)),
+        claimed_mime_type: Some("image/png".into()),
+        file_hash: hash.to_owned(),
         storage_provider: "local".into(),
         storage_bucket: "files".into(),
         storage_key: format!("{}/{id}", w.workspace.id),
         storage_region: None,
         expires_at: None,
         created_at: time::now(),
+        quota_bytes: None,
     }
+}
+
+/// Begin the upload of `new`, then record it.
+async fn upload(w: &World, new: &NewFile) -> Result<File, Error> {
+    let expires = time::now() + Duration::hours(1);
+    w.stores
+        .files
+        .begin_upload(&new.storage_key, expires)
+        .await?;
+    w.stores.files.create_file(new).await
 }
 
 pub async fn files_are_recorded_processed_and_attached(stores: Stores) {
     let w = world(stores).await;
     let new = new_file(&w, "notes.txt");
-    let file = w.stores.files.create_file(&new).await.unwrap();
+    let file = upload(&w, &new).await.unwrap();
+    assert_eq!(file.claimed_mime_type.as_deref(), Some("image/png"));
+    assert_eq!(file.deleted_at, None);
     assert_eq!(
         file.file_size, 5_000_000_000,
         "sizes beyond 32 bits survive"
@@ -1965,10 +1989,7 @@ pub async fn files_are_recorded_processed_and_attached(stores: Stores) {
     assert_eq!(processed.thumbnails, Some(json!({"64": "thumbs/64.png"})));
 
     let m = w.post("see attached").await;
-    let second = w
-        .stores
-        .files
-        .create_file(&new_file(&w, "b.txt"))
+    let second = upload(&w, &new_file_with(&w, "b.txt", &"cd".repeat(32)))
         .await
         .unwrap();
     let t = time::now();
@@ -2002,12 +2023,7 @@ pub async fn files_are_recorded_processed_and_attached(stores: Stores) {
 
 pub async fn attaching_unknown_things_fails(stores: Stores) {
     let w = world(stores).await;
-    let file = w
-        .stores
-        .files
-        .create_file(&new_file(&w, "a.txt"))
-        .await
-        .unwrap();
+    let file = upload(&w, &new_file(&w, "a.txt")).await.unwrap();
     let m = w.post("hi").await;
     assert!(matches!(
         w.stores
@@ -2037,6 +2053,300 @@ pub async fn attaching_unknown_things_fails(stores: Stores) {
         .await
         .unwrap()
         .is_none());
+}
+
+pub async fn same_bytes_are_stored_once_and_removed_with_their_last_file(stores: Stores) {
+    let w = world(stores).await;
+    let first_new = new_file(&w, "a.txt");
+    let first = upload(&w, &first_new).await.unwrap();
+    assert_eq!(first.storage_key, first_new.storage_key);
+    let none_due = w
+        .stores
+        .files
+        .due_blob_cleanups(time::now(), 10)
+        .await
+        .unwrap();
+    assert_eq!(none_due, Vec::<String>::new(), "a kept upload is not due");
+
+    let copy_new = new_file(&w, "copy.txt");
+    let copy = upload(&w, &copy_new).await.unwrap();
+    assert_eq!(
+        copy.storage_key, first.storage_key,
+        "the same bytes are shared"
+    );
+    let due = w
+        .stores
+        .files
+        .due_blob_cleanups(time::now(), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        due,
+        [copy_new.storage_key.clone()],
+        "the second upload is let go"
+    );
+    w.stores
+        .files
+        .finish_blob_cleanup(&copy_new.storage_key)
+        .await
+        .unwrap();
+
+    assert!(w
+        .stores
+        .files
+        .delete_file(first.id, time::now())
+        .await
+        .unwrap());
+    assert!(!w
+        .stores
+        .files
+        .delete_file(first.id, time::now())
+        .await
+        .unwrap());
+    let due = w
+        .stores
+        .files
+        .due_blob_cleanups(time::now(), 10)
+        .await
+        .unwrap();
+    assert_eq!(due, Vec::<String>::new(), "the copy still serves a file");
+    let deleted = w.stores.files.get_file(first.id).await.unwrap().unwrap();
+    assert!(deleted.deleted_at.is_some());
+
+    assert!(w
+        .stores
+        .files
+        .delete_file(copy.id, time::now())
+        .await
+        .unwrap());
+    let due = w
+        .stores
+        .files
+        .due_blob_cleanups(time::now(), 10)
+        .await
+        .unwrap();
+    assert_eq!(due, [first.storage_key.clone()]);
+
+    // The same bytes uploaded again after that make a new copy.
+    let again_new = new_file(&w, "again.txt");
+    let again = upload(&w, &again_new).await.unwrap();
+    assert_eq!(again.storage_key, again_new.storage_key);
+}
+
+pub async fn uploads_are_claimed_once_and_swept_when_abandoned(stores: Stores) {
+    let w = world(stores).await;
+    let never_begun = new_file(&w, "a.txt");
+    assert!(matches!(
+        w.stores.files.create_file(&never_begun).await,
+        Err(Error::NotFound("upload"))
+    ));
+    let abandoned = new_file_with(&w, "b.txt", &"ef".repeat(32));
+    let soon = time::now() + Duration::seconds(30);
+    w.stores
+        .files
+        .begin_upload(&abandoned.storage_key, soon)
+        .await
+        .unwrap();
+    assert_eq!(
+        w.stores
+            .files
+            .due_blob_cleanups(time::now(), 10)
+            .await
+            .unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        w.stores
+            .files
+            .due_blob_cleanups(soon + Duration::seconds(1), 10)
+            .await
+            .unwrap(),
+        [abandoned.storage_key.clone()]
+    );
+    w.stores
+        .files
+        .finish_blob_cleanup(&abandoned.storage_key)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            w.stores.files.create_file(&abandoned).await,
+            Err(Error::NotFound("upload")),
+        ),
+        "a swept upload cannot become a file"
+    );
+}
+
+pub async fn quotas_count_live_files(stores: Stores) {
+    let w = world(stores).await;
+    let mut first = new_file_with(&w, "a", &"01".repeat(32));
+    first.file_size = 600;
+    first.quota_bytes = Some(1_000);
+    let first = upload(&w, &first).await.unwrap();
+    let mut over = new_file_with(&w, "b", &"02".repeat(32));
+    over.file_size = 401;
+    over.quota_bytes = Some(1_000);
+    assert!(matches!(
+        upload(&w, &over).await,
+        Err(Error::TooLarge { ref what, limit: 1_000 }) if what == "quota"
+    ));
+    assert_eq!(
+        w.stores
+            .files
+            .used_bytes(w.workspace.id, w.owner.id)
+            .await
+            .unwrap(),
+        600
+    );
+    w.stores
+        .files
+        .delete_file(first.id, time::now())
+        .await
+        .unwrap();
+    let mut fits = new_file_with(&w, "c", &"03".repeat(32));
+    fits.file_size = 1_000;
+    fits.quota_bytes = Some(1_000);
+    upload(&w, &fits).await.unwrap();
+}
+
+pub async fn file_listings_show_only_what_the_viewer_may_see(stores: Stores) {
+    let w = world(stores).await;
+    let other = w.member("other", WorkspaceRole::Member).await;
+    let secret = w.channel("secret").await;
+    let mine = upload(&w, &new_file_with(&w, "mine", &"11".repeat(32)))
+        .await
+        .unwrap();
+    let in_general = upload(&w, &new_file_with(&w, "general", &"12".repeat(32)))
+        .await
+        .unwrap();
+    let in_secret = upload(&w, &new_file_with(&w, "secret", &"13".repeat(32)))
+        .await
+        .unwrap();
+    let m = w.post("shared").await;
+    w.stores
+        .files
+        .attach_file(m.id, in_general.id, None, time::now())
+        .await
+        .unwrap();
+    let s = w.post_in(&secret, "hidden").await;
+    w.stores
+        .files
+        .attach_file(s.id, in_secret.id, None, time::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        w.stores.files.file_channels(in_secret.id).await.unwrap(),
+        [secret.id]
+    );
+
+    let filter = |viewer, readable: Vec<ChannelId>| FileFilter {
+        workspace_id: w.workspace.id,
+        viewer,
+        readable,
+        channel: None,
+        uploader: None,
+        before: None,
+        limit: 10,
+    };
+    let ids = |files: Vec<File>| files.into_iter().map(|f| f.id).collect::<Vec<_>>();
+    let owner_sees = w
+        .stores
+        .files
+        .list_files(&filter(w.owner.id, vec![w.general.id, secret.id]))
+        .await
+        .unwrap();
+    assert_eq!(ids(owner_sees), [in_secret.id, in_general.id, mine.id]);
+    let other_sees = w
+        .stores
+        .files
+        .list_files(&filter(other.id, vec![w.general.id]))
+        .await
+        .unwrap();
+    assert_eq!(ids(other_sees), [in_general.id]);
+    let nothing = w
+        .stores
+        .files
+        .list_files(&filter(other.id, vec![]))
+        .await
+        .unwrap();
+    assert_eq!(ids(nothing), Vec::<FileId>::new());
+
+    let page = FileFilter {
+        channel: Some(secret.id),
+        ..filter(w.owner.id, vec![w.general.id, secret.id])
+    };
+    assert_eq!(
+        ids(w.stores.files.list_files(&page).await.unwrap()),
+        [in_secret.id]
+    );
+    let after_first = FileFilter {
+        before: Some((in_secret.created_at, in_secret.id)),
+        limit: 1,
+        ..filter(w.owner.id, vec![w.general.id, secret.id])
+    };
+    assert_eq!(
+        ids(w.stores.files.list_files(&after_first).await.unwrap()),
+        [in_general.id]
+    );
+
+    // A deleted message no longer shares its file.
+    w.stores
+        .messages
+        .delete_message(s.id, time::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        w.stores.files.file_channels(in_secret.id).await.unwrap(),
+        Vec::<ChannelId>::new()
+    );
+    assert_eq!(
+        w.stores
+            .files
+            .files_for_messages(&[m.id, s.id])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+pub async fn downloads_are_counted_in_batches(stores: Stores) {
+    let w = world(stores).await;
+    let file = upload(&w, &new_file(&w, "a.txt")).await.unwrap();
+    let later = time::now() + Duration::seconds(5);
+    let earlier = later - Duration::seconds(60);
+    w.stores
+        .files
+        .record_downloads(&[
+            FileDownloads {
+                file_id: file.id,
+                count: 3,
+                last_accessed_at: later,
+            },
+            FileDownloads {
+                file_id: FileId::new(),
+                count: 1,
+                last_accessed_at: later,
+            },
+        ])
+        .await
+        .unwrap();
+    w.stores
+        .files
+        .record_downloads(&[FileDownloads {
+            file_id: file.id,
+            count: 2,
+            last_accessed_at: earlier,
+        }])
+        .await
+        .unwrap();
+    let read = w.stores.files.get_file(file.id).await.unwrap().unwrap();
+    assert_eq!(read.download_count, 5);
+    assert_eq!(
+        read.last_accessed_at,
+        Some(later),
+        "time only moves forward"
+    );
 }
 
 // --------------------------------------------------------- integrations

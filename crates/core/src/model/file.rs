@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::id::{FileId, MessageId, UserId, WorkspaceId};
+use crate::id::{ChannelId, FileId, MessageId, UserId, WorkspaceId};
 
 /// A stored file (the `files` table).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -33,9 +33,17 @@ pub struct File {
     pub updated_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
     pub last_accessed_at: Option<DateTime<Utc>>,
+    /// Set when the file was deleted; its bytes go once no file uses them.
+    pub deleted_at: Option<DateTime<Utc>>,
+    /// The type the client said the file had (recorded, never trusted).
+    pub claimed_mime_type: Option<String>,
+    /// When the public link (`share_token`) stops working.
+    pub share_expires_at: Option<DateTime<Utc>>,
 }
 
-/// What is needed to record a file whose bytes are already stored.
+/// What is needed to record a file whose bytes were uploaded under
+/// `storage_key`. When the workspace already holds the same bytes
+/// (`file_hash`), the file uses those and the upload is let go.
 #[derive(Clone, Debug)]
 pub struct NewFile {
     pub id: FileId,
@@ -45,13 +53,18 @@ pub struct NewFile {
     pub original_filename: String,
     pub file_size: i64,
     pub mime_type: String,
-    pub file_hash: Option<String>,
+    pub claimed_mime_type: Option<String>,
+    /// SHA-256 of the bytes, in lowercase hex.
+    pub file_hash: String,
     pub storage_provider: String,
     pub storage_bucket: String,
     pub storage_key: String,
     pub storage_region: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// Bytes of live files the uploader may hold in the workspace, this
+    /// one included; `None` for no quota.
+    pub quota_bytes: Option<i64>,
 }
 
 /// The outcome of processing a file (thumbnails, text extraction, scanning).
@@ -68,7 +81,34 @@ pub struct FileProcessingUpdate {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MessageFile {
     pub message_id: MessageId,
+    /// The channel of the message: where the file is shared.
+    pub channel_id: Option<ChannelId>,
     pub file_id: FileId,
     pub file_comment: Option<String>,
     pub attached_at: DateTime<Utc>,
+}
+
+/// Which files a listing shows, newest first. Only files the viewer
+/// uploaded or that are shared in `readable` channels are listed.
+#[derive(Clone, Debug)]
+pub struct FileFilter {
+    pub workspace_id: WorkspaceId,
+    pub viewer: UserId,
+    /// Channels the viewer may read now.
+    pub readable: Vec<ChannelId>,
+    /// Only files shared in this channel.
+    pub channel: Option<ChannelId>,
+    /// Only files this person uploaded.
+    pub uploader: Option<UserId>,
+    /// Keyset: files created before this one (its `created_at` and id).
+    pub before: Option<(DateTime<Utc>, FileId)>,
+    pub limit: u32,
+}
+
+/// Downloads of one file counted since the last flush.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileDownloads {
+    pub file_id: FileId,
+    pub count: i32,
+    pub last_accessed_at: DateTime<Utc>,
 }

@@ -1,0 +1,259 @@
+//! The SQL of the file store, written once for both databases: `p(n)` is
+//! the dialect's `n`th placeholder (`?n` or `$n`). Each store binds the
+//! arguments in the order the doc comments give.
+
+/// Placeholder style of a dialect.
+pub type Placeholder = fn(usize) -> String;
+
+/// An upload under way: (key, expires).
+pub fn begin_upload_sql(p: Placeholder) -> String {
+    format!(
+        "INSERT INTO blob_cleanup (storage_key, not_before) VALUES ({}, {})",
+        p(1),
+        p(2)
+    )
+}
+
+/// Claim an upload for a file: (key). One row when it was under way.
+pub fn claim_upload_sql(p: Placeholder) -> String {
+    format!("DELETE FROM blob_cleanup WHERE storage_key = {}", p(1))
+}
+
+/// Bytes of an uploader's live files in a workspace: (workspace, user).
+pub fn used_bytes_sql(p: Placeholder) -> String {
+    format!(
+        "SELECT CAST(COALESCE(SUM(file_size), 0) AS BIGINT) FROM files
+         WHERE workspace_id = {} AND uploader_id = {} AND deleted_at IS NULL",
+        p(1),
+        p(2)
+    )
+}
+
+/// Take a reference to the workspace's copy of some bytes, or make the
+/// upload that copy: (key, workspace, hash, size, created_at). Returns the
+/// key of the copy the file uses.
+pub fn reference_blob_sql(p: Placeholder) -> String {
+    format!(
+        "INSERT INTO file_blobs (storage_key, workspace_id, file_hash, file_size, ref_count, created_at)
+         VALUES ({}, {}, {}, {}, 1, {})
+         ON CONFLICT (workspace_id, file_hash) DO UPDATE SET ref_count = file_blobs.ref_count + 1
+         RETURNING storage_key",
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5)
+    )
+}
+
+/// Bytes due for removal from a time on: (key, not_before).
+pub fn schedule_cleanup_sql(p: Placeholder) -> String {
+    format!(
+        "INSERT INTO blob_cleanup (storage_key, not_before) VALUES ({}, {})
+         ON CONFLICT (storage_key) DO UPDATE SET not_before = excluded.not_before",
+        p(1),
+        p(2)
+    )
+}
+
+/// Record a file: (id, workspace, uploader, filename, original, size, mime,
+/// claimed mime, hash, provider, bucket, key, region, expires, created).
+pub fn insert_file_sql(p: Placeholder) -> String {
+    let values: Vec<String> = (1..=15).map(p).collect();
+    format!(
+        "INSERT INTO files
+           (file_id, workspace_id, uploader_id, filename, original_filename, file_size, mime_type,
+            claimed_mime_type, file_hash, storage_provider, storage_bucket, storage_key,
+            storage_region, expires_at, created_at, updated_at)
+         VALUES ({}, {}) RETURNING *",
+        values.join(", "),
+        p(15)
+    )
+}
+
+/// Soft-delete a live file and revoke its link: (at, id). Returns its key.
+pub fn delete_file_sql(p: Placeholder) -> String {
+    format!(
+        "UPDATE files SET deleted_at = {0}, updated_at = {0}, share_token = NULL,
+                is_public = FALSE, share_expires_at = NULL
+         WHERE file_id = {1} AND deleted_at IS NULL RETURNING storage_key",
+        p(1),
+        p(2)
+    )
+}
+
+/// Drop one reference to a copy still used by others: (key).
+pub fn release_shared_blob_sql(p: Placeholder) -> String {
+    format!(
+        "UPDATE file_blobs SET ref_count = ref_count - 1 WHERE storage_key = {} AND ref_count > 1",
+        p(1)
+    )
+}
+
+/// Forget a copy whose last reference went: (key).
+pub fn forget_blob_sql(p: Placeholder) -> String {
+    format!("DELETE FROM file_blobs WHERE storage_key = {}", p(1))
+}
+
+/// Link a file to a message: (message, file, comment, at, channel).
+pub fn insert_message_file_sql(p: Placeholder) -> String {
+    format!(
+        "INSERT INTO message_files (message_id, file_id, file_comment, attached_at, channel_id)
+         VALUES ({}, {}, {}, {}, {}) ON CONFLICT (message_id, file_id) DO NOTHING",
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5)
+    )
+}
+
+/// The columns of an attachment joined with its file.
+pub const ATTACHMENT_COLUMNS: &str =
+    "f.*, mf.message_id, mf.channel_id, mf.file_comment, mf.attached_at";
+
+/// Live files attached to the messages bound at `first..first + count`.
+pub fn files_for_messages_sql(p: Placeholder, count: usize) -> String {
+    let ids: Vec<String> = (1..=count).map(p).collect();
+    format!(
+        "SELECT {ATTACHMENT_COLUMNS}
+         FROM message_files mf JOIN files f ON f.file_id = mf.file_id
+         WHERE mf.message_id IN ({}) AND f.deleted_at IS NULL
+         ORDER BY mf.attached_at, mf.file_id",
+        ids.join(", ")
+    )
+}
+
+/// Channels a file is shared in: (file).
+pub fn file_channels_sql(p: Placeholder) -> String {
+    format!(
+        "SELECT DISTINCT channel_id FROM message_files
+         WHERE file_id = {} AND channel_id IS NOT NULL",
+        p(1)
+    )
+}
+
+/// Which optional parts a file listing has; the arguments are bound in
+/// this order: workspace, viewer, the readable channels, then the uploader,
+/// the channel and the cursor's time and id when present, then the limit.
+#[derive(Clone, Copy, Debug)]
+pub struct FileListShape {
+    pub readable: usize,
+    pub uploader: bool,
+    pub channel: bool,
+    pub before: bool,
+}
+
+/// A page of live files, newest first (see [`FileListShape`]).
+pub fn list_files_sql(p: Placeholder, shape: FileListShape) -> String {
+    let mut n = 2;
+    let mut next = || {
+        n += 1;
+        p(n)
+    };
+    let readable: Vec<String> = (0..shape.readable).map(|_| next()).collect();
+    let shared_in_readable = match readable.is_empty() {
+        true => "FALSE".to_owned(),
+        false => format!(
+            "EXISTS (SELECT 1 FROM message_files mf WHERE mf.file_id = f.file_id
+                     AND mf.channel_id IN ({}))",
+            readable.join(", ")
+        ),
+    };
+    let mut sql = format!(
+        "SELECT f.* FROM files f
+         WHERE f.workspace_id = {} AND f.deleted_at IS NULL
+           AND (f.uploader_id = {} OR {shared_in_readable})",
+        p(1),
+        p(2)
+    );
+    if shape.uploader {
+        sql += &format!(" AND f.uploader_id = {}", next());
+    }
+    if shape.channel {
+        sql += &format!(
+            " AND EXISTS (SELECT 1 FROM message_files mc WHERE mc.file_id = f.file_id
+                          AND mc.channel_id = {})",
+            next()
+        );
+    }
+    if shape.before {
+        let (at, id) = (next(), next());
+        sql += &format!(" AND (f.created_at < {at} OR (f.created_at = {at} AND f.file_id < {id}))");
+    }
+    sql += &format!(
+        " ORDER BY f.created_at DESC, f.file_id DESC LIMIT {}",
+        next()
+    );
+    sql
+}
+
+/// Count downloads: (count, at, file).
+pub fn record_downloads_sql(p: Placeholder) -> String {
+    format!(
+        "UPDATE files SET download_count = download_count + {0},
+                last_accessed_at = CASE WHEN last_accessed_at IS NULL OR last_accessed_at < {1}
+                                        THEN {1} ELSE last_accessed_at END
+         WHERE file_id = {2}",
+        p(1),
+        p(2),
+        p(3)
+    )
+}
+
+/// Keys due for removal: (now, limit).
+pub fn due_cleanups_sql(p: Placeholder) -> String {
+    format!(
+        "SELECT storage_key FROM blob_cleanup WHERE not_before <= {}
+         ORDER BY not_before LIMIT {}",
+        p(1),
+        p(2)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(n: usize) -> String {
+        format!("?{n}")
+    }
+
+    #[test]
+    fn listing_placeholders_follow_the_binding_order() {
+        let sql = list_files_sql(
+            q,
+            FileListShape {
+                readable: 2,
+                uploader: true,
+                channel: true,
+                before: true,
+            },
+        );
+        for (n, part) in [
+            (3, "IN (?3, ?4)"),
+            (5, "f.uploader_id = ?5"),
+            (6, "mc.channel_id = ?6"),
+            (7, "f.created_at < ?7"),
+            (8, "f.file_id < ?8"),
+            (9, "LIMIT ?9"),
+        ] {
+            assert!(sql.contains(part), "placeholder {n} misplaced in {sql}");
+        }
+    }
+
+    #[test]
+    fn a_viewer_without_channels_sees_only_their_uploads() {
+        let sql = list_files_sql(
+            q,
+            FileListShape {
+                readable: 0,
+                uploader: false,
+                channel: false,
+                before: false,
+            },
+        );
+        assert!(sql.contains("f.uploader_id = ?2 OR FALSE"), "{sql}");
+        assert!(sql.ends_with("LIMIT ?3"), "{sql}");
+    }
+}
