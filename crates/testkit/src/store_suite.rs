@@ -2082,7 +2082,7 @@ pub async fn same_bytes_are_stored_once_and_removed_with_their_last_file(stores:
         .unwrap();
     assert_eq!(
         due,
-        [copy_new.storage_key.clone()],
+        [copy_new.storage_key.as_str()],
         "the second upload is let go"
     );
     w.stores
@@ -2125,7 +2125,7 @@ pub async fn same_bytes_are_stored_once_and_removed_with_their_last_file(stores:
         .due_blob_cleanups(time::now(), 10)
         .await
         .unwrap();
-    assert_eq!(due, [first.storage_key.clone()]);
+    assert_eq!(due, [first.storage_key.as_str()]);
 
     // The same bytes uploaded again after that make a new copy.
     let again_new = new_file(&w, "again.txt");
@@ -2161,7 +2161,7 @@ pub async fn uploads_are_claimed_once_and_swept_when_abandoned(stores: Stores) {
             .due_blob_cleanups(soon + Duration::seconds(1), 10)
             .await
             .unwrap(),
-        [abandoned.storage_key.clone()]
+        [abandoned.storage_key.as_str()]
     );
     w.stores
         .files
