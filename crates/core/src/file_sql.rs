@@ -108,6 +108,25 @@ pub fn insert_message_file_sql(p: Placeholder) -> String {
     )
 }
 
+/// Queue a message for the search index: (message, at).
+pub fn enqueue_message_sql(p: Placeholder) -> String {
+    format!(
+        "INSERT INTO search_outbox (kind, entity_id, created_at) VALUES ('message', {}, {})",
+        p(1),
+        p(2)
+    )
+}
+
+/// Queue the messages sharing a file for the search index: (file, at).
+pub fn enqueue_sharing_messages_sql(p: Placeholder) -> String {
+    format!(
+        "INSERT INTO search_outbox (kind, entity_id, created_at)
+         SELECT 'message', message_id, {} FROM message_files WHERE file_id = {}",
+        p(2),
+        p(1)
+    )
+}
+
 /// The columns of an attachment joined with its file.
 pub const ATTACHMENT_COLUMNS: &str =
     "f.*, mf.message_id, mf.channel_id, mf.file_comment, mf.attached_at";

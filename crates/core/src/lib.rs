@@ -10,6 +10,7 @@ pub mod columns;
 pub mod config;
 pub mod error;
 pub mod file_sql;
+pub mod filenames;
 pub mod id;
 pub mod model;
 pub mod page;
@@ -17,6 +18,7 @@ pub mod permissions;
 pub mod ports;
 pub mod realtime;
 pub mod search;
+pub mod sniff;
 pub mod time;
 
 pub use error::{Error, Result};

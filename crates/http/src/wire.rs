@@ -410,6 +410,71 @@ pub struct MessageView {
     pub client_msg_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The files the message shares, where the answer includes them
+    /// (history pages and posting); absent elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<FileView>>,
+}
+
+impl MessageView {
+    /// The message with the files among `attached` that belong to it.
+    pub fn with_files(message: Message, attached: &[(MessageFile, File)]) -> Self {
+        let files = attached
+            .iter()
+            .filter(|(link, _)| link.message_id == message.id)
+            .map(|(_, file)| FileView::from(file.clone()))
+            .collect();
+        Self {
+            files: Some(files),
+            ..Self::from(message)
+        }
+    }
+}
+
+/// A file. Its bytes are at `url_private` (with the caller's credentials).
+#[derive(Serialize, ToSchema)]
+pub struct FileView {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: FileId,
+    #[schema(value_type = String, format = Uuid)]
+    pub workspace_id: WorkspaceId,
+    #[schema(value_type = String, format = Uuid)]
+    pub uploader_id: UserId,
+    /// The name to show: the client's, without paths, control or
+    /// direction-changing characters.
+    pub name: String,
+    pub size: i64,
+    /// The type sniffed from the bytes.
+    pub mime_type: String,
+    /// SHA-256 of the bytes, hex.
+    pub sha256: Option<String>,
+    /// `pending`, `processing`, `done` or `failed`.
+    pub processing_status: String,
+    /// `pending`, `clean`, `infected`, `skipped` or `failed`.
+    pub virus_scan_status: String,
+    pub download_count: i32,
+    pub created_at: DateTime<Utc>,
+    /// Where to download the bytes.
+    pub url_private: String,
+}
+
+impl From<File> for FileView {
+    fn from(f: File) -> Self {
+        Self {
+            url_private: format!("/api/v1/files/{}/content", f.id),
+            id: f.id,
+            workspace_id: f.workspace_id,
+            uploader_id: f.uploader_id,
+            name: f.filename,
+            size: f.file_size,
+            mime_type: f.mime_type,
+            sha256: f.file_hash,
+            processing_status: f.processing_status,
+            virus_scan_status: f.virus_scan_status,
+            download_count: f.download_count,
+            created_at: f.created_at,
+        }
+    }
 }
 
 impl From<Message> for MessageView {
@@ -443,6 +508,7 @@ impl From<Message> for MessageView {
             client_msg_id: m.client_msg_id,
             created_at: m.created_at,
             updated_at: m.updated_at,
+            files: None,
         }
     }
 }

@@ -49,11 +49,16 @@ fn check_supported(config: &Config) -> anyhow::Result<()> {
             "search.backend must be \"tantivy\", \"postgres\" or \"elasticsearch\", not {other:?}"
         ),
     }
-    if config.files.backend != "local" {
-        bail!(
-            "files.backend {:?} is not available yet; use \"local\"",
-            config.files.backend
-        );
+    match config.files.backend.as_str() {
+        "local" => {}
+        "s3" if config.files.bucket.as_deref().is_none_or(str::is_empty) => {
+            bail!("files.backend = \"s3\" needs files.bucket")
+        }
+        "s3" => {}
+        other => bail!("files.backend must be \"local\" or \"s3\", not {other:?}"),
+    }
+    if config.files.max_upload_bytes == 0 {
+        bail!("files.max_upload_bytes must be at least 1");
     }
     Ok(())
 }
@@ -243,5 +248,33 @@ pub async fn open_stores(config: &Config) -> anyhow::Result<Stores> {
         Ok(Stores::new(Arc::new(store)))
     } else {
         bail!("database.url must start with sqlite:// or postgres://")
+    }
+}
+
+/// The blob store of `files.backend`, which must answer at start.
+pub async fn open_blobs(config: &Config) -> anyhow::Result<Arc<dyn confab_core::blobs::BlobStore>> {
+    let blobs = confab_files::open_blob_store(&config.files, &config.data_dir)
+        .map_err(|e| anyhow::anyhow!("files: {e}"))?;
+    // A read of a key that is never written proves the store answers.
+    confab_core::blobs::BlobStore::size(&blobs, "confab-start-check")
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "files.backend {:?} does not answer: {e}",
+                config.files.backend
+            )
+        })?;
+    Ok(Arc::new(blobs))
+}
+
+/// The upload rules of `files.*`.
+pub fn file_policy(config: &Config) -> confab_service::FilePolicy {
+    let files = &config.files;
+    confab_service::FilePolicy {
+        max_upload_bytes: files.max_upload_bytes,
+        user_quota_bytes: files.user_quota_bytes,
+        allowed_types: files.allowed_types.clone(),
+        denied_types: files.denied_types.clone(),
+        upload_ttl: std::time::Duration::from_secs(files.upload_ttl_secs.max(60)),
     }
 }

@@ -145,9 +145,15 @@ async fn index_everything(stores: &Stores, index: &mut Writer<'_>) -> anyhow::Re
         let page = stores.messages.scan_messages(after, BATCH).await?;
         let Some(last) = page.last() else { break };
         after = Some(last.id);
+        let ids: Vec<MessageId> = page.iter().map(|m| m.id).collect();
+        let attached = stores.files.files_for_messages(&ids).await?;
+        let with_files: std::collections::HashSet<MessageId> = attached
+            .into_iter()
+            .map(|(link, _)| link.message_id)
+            .collect();
         let documents: Vec<MessageDocument> = page
             .iter()
-            .filter_map(|m| MessageDocument::of(m, false, 0))
+            .filter_map(|m| MessageDocument::of(m, with_files.contains(&m.id), 0))
             .collect();
         let deleted: Vec<MessageId> = page.iter().filter(|m| m.is_deleted).map(|m| m.id).collect();
         index.write(&documents, &deleted).await?;

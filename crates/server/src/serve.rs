@@ -24,6 +24,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let realtime = backends::open_realtime(&config).await?;
     let mailer = backends::open_mailer(&config)?;
     let search = backends::open_search(&config, &stores).await?;
+    let blobs = backends::open_blobs(&config).await?;
     let listener = TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
@@ -63,10 +64,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         },
     )
     .with_mailer(mailer)
-    .with_search(search);
+    .with_search(search)
+    .with_files(blobs, backends::file_policy(&config));
     let indexer = {
         let (services, stop) = (services.clone(), stop_rx.clone());
         tokio::spawn(async move { services.run_indexer(stop).await })
+    };
+    let file_upkeep = {
+        let (services, stop) = (services.clone(), stop_rx.clone());
+        tokio::spawn(async move { services.run_file_upkeep(stop).await })
     };
     let options = confab_http::HttpOptions {
         secure_cookies: public_url.starts_with("https://"),
@@ -97,6 +103,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     maintenance.await.ok();
     indexer.await.ok();
+    file_upkeep.await.ok();
     stores.admin.close().await;
     announce("Confab stopped.");
     Ok(())

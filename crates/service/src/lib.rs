@@ -5,6 +5,7 @@
 mod accounts;
 mod channels;
 mod email;
+mod files;
 mod gateway;
 mod messages;
 mod mfa;
@@ -25,10 +26,17 @@ use confab_core::Result;
 pub use accounts::{Caller, IssuedSession, LoginOutcome, SignUp};
 pub use channels::{ChannelAccess, NewChannelRequest, MAX_GROUP_MEMBERS};
 pub use email::EMAIL_VERIFICATION_TTL;
+pub use files::{
+    entity_tag, Download, DownloadRequest, FilePage, FilePolicy, FileQuery, RangeRequest, Upload,
+    UploadBody, BLOB_CLEANUP_INTERVAL, DOWNLOAD_FLUSH_INTERVAL, MAX_FILES_PER_MESSAGE,
+    MAX_FILE_PAGE,
+};
 pub use gateway::{
     ClientCommand, CloseReason, Delivery, Hub, Outgoing, Socket, SocketStep, MAX_SOCKETS_PER_USER,
 };
-pub use messages::{check_emoji, HistoryPage, HistoryQuery, PostMessage, MAX_MESSAGE_CHARS};
+pub use messages::{
+    check_emoji, HistoryPage, HistoryQuery, PostMessage, Posted, MAX_MESSAGE_CHARS,
+};
 pub use mfa::MfaEnrollment;
 pub use realtime::{
     PresenceUpdate, Replay, Subscriptions, MAX_PRESENCE_CHANGES_PER_MINUTE,
@@ -120,6 +128,8 @@ pub struct Services {
     node_id: Arc<str>,
     /// The search engine, when there is one.
     search: Option<search::Search>,
+    /// Blob storage for files, when there is one.
+    files: Option<files::FilesPart>,
 }
 
 impl Services {
@@ -136,6 +146,7 @@ impl Services {
             mailer: Arc::new(email::NoMailer),
             node_id: Arc::from(confab_core::id::random_hex_id()),
             search: None,
+            files: None,
         }
     }
 

@@ -40,6 +40,8 @@ pub enum HistoryQuery {
 pub struct HistoryPage {
     pub messages: Vec<Message>,
     pub authors: Vec<Author>,
+    /// The live files the messages carry.
+    pub files: Vec<(MessageFile, File)>,
 }
 
 /// A message to post.
@@ -49,6 +51,16 @@ pub struct PostMessage {
     pub formatted_content: Option<Value>,
     pub thread_id: Option<MessageId>,
     pub client_msg_id: Option<String>,
+    /// Files to share with the message (uploaded by anyone, readable by
+    /// the poster); the text may then be empty.
+    pub file_ids: Vec<FileId>,
+}
+
+/// A posted message and the files it carries.
+#[derive(Clone, Debug)]
+pub struct Posted {
+    pub inserted: Inserted,
+    pub files: Vec<(MessageFile, File)>,
 }
 
 fn check_content(content: &str) -> Result<String> {
@@ -211,13 +223,19 @@ impl Services {
         caller: &Caller,
         channel: ChannelId,
         post: PostMessage,
-    ) -> Result<Inserted> {
+    ) -> Result<Posted> {
         let access = self.channel_access(caller, channel).await?;
         access.require_member()?;
         if access.channel.is_archived {
             return Err(Error::conflict("channel", "the channel is archived"));
         }
-        let content = check_content(&post.content)?;
+        let shared = self
+            .files_to_share(caller, access.channel.workspace_id, &post.file_ids)
+            .await?;
+        let content = match shared.is_empty() || !post.content.trim().is_empty() {
+            true => check_content(&post.content)?,
+            false => String::new(),
+        };
         let formatted_content = check_formatted(post.formatted_content)?;
         let client_msg_id =
             validate::optional_text("client_msg_id", post.client_msg_id.as_deref(), 100)?;
@@ -229,18 +247,21 @@ impl Services {
         }
         if let Some(client_id) = &client_msg_id {
             // A retry is answered with the first message, and is not a new
-            // post: it does not count against the limit.
+            // post: it does not count against the limit. Its files are
+            // attached again in case the first attempt stopped halfway.
             let earlier = self
                 .stores
                 .messages
                 .find_client_message(channel, caller.user.id, client_id)
                 .await?;
             if let Some(message) = earlier {
-                return Ok(Inserted {
+                let files = self.attach_files(message.id, &shared).await?;
+                let inserted = Inserted {
                     message,
                     created: false,
                     parent_reply_count: None,
-                });
+                };
+                return Ok(Posted { inserted, files });
             }
         }
         self.check_message_rate(caller, channel).await?;
@@ -251,17 +272,38 @@ impl Services {
             channel_id: channel,
             user_id: caller.user.id,
             content,
-            message_type: MessageType::Text,
+            message_type: match shared.is_empty() {
+                true => MessageType::Text,
+                false => MessageType::File,
+            },
             formatted_content,
             thread_id: post.thread_id,
             client_msg_id,
             mentions,
         };
         let inserted = self.stores.messages.insert_message(&new).await?;
+        let files = self.attach_files(inserted.message.id, &shared).await?;
         if inserted.created {
             self.after_post(&inserted, &new.mentions).await;
         }
-        Ok(inserted)
+        Ok(Posted { inserted, files })
+    }
+
+    async fn attach_files(
+        &self,
+        message: MessageId,
+        files: &[File],
+    ) -> Result<Vec<(MessageFile, File)>> {
+        let mut attached = Vec::with_capacity(files.len());
+        for file in files {
+            let link = self
+                .stores
+                .files
+                .attach_file(message, file.id, None, time::now())
+                .await?;
+            attached.push((link, file.clone()));
+        }
+        Ok(attached)
     }
 
     /// Mention targets of a text: user ids of the named users who exist, and
@@ -333,11 +375,16 @@ impl Services {
         limit: u32,
     ) -> Result<HistoryPage> {
         self.channel_access(caller, channel).await?;
-        if query == HistoryQuery::Latest {
-            return self.latest_page(channel, limit).await;
-        }
-        let messages = self.history_messages(channel, query, limit).await?;
-        self.with_authors(messages).await
+        let mut page = match query {
+            HistoryQuery::Latest => self.latest_page(channel, limit).await?,
+            _ => {
+                let messages = self.history_messages(channel, query, limit).await?;
+                self.with_authors(messages).await?
+            }
+        };
+        let ids: Vec<MessageId> = page.messages.iter().map(|m| m.id).collect();
+        page.files = self.stores.files.files_for_messages(&ids).await?;
+        Ok(page)
     }
 
     /// A page with the authors of its messages, read by id.
@@ -357,7 +404,11 @@ impl Services {
                 avatar_url: u.avatar_url,
             })
             .collect();
-        Ok(HistoryPage { messages, authors })
+        Ok(HistoryPage {
+            messages,
+            authors,
+            files: Vec::new(),
+        })
     }
 
     async fn history_messages(

@@ -523,7 +523,11 @@ impl Services {
         authors.truncate(wanted);
         authors.sort_by_key(|a| a.user_id);
         authors.dedup_by_key(|a| a.user_id);
-        Ok(HistoryPage { messages, authors })
+        Ok(HistoryPage {
+            messages,
+            authors,
+            files: Vec::new(),
+        })
     }
 
     /// After the caller's read marker moved: their counts are rebuilt, and

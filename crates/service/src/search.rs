@@ -148,13 +148,14 @@ impl Services {
             let version = versions.entry(MessageId(entry.entity_id)).or_default();
             *version = (*version).max(entry.seq);
         }
+        let with_files = self.messages_with_files(&ids).await?;
         let mut upserts = Vec::new();
         let mut deletes = Vec::new();
         for id in ids {
             let version = versions.get(&id).copied().unwrap_or_default();
             match messages
                 .get(&id)
-                .and_then(|m| MessageDocument::of(m, false, version))
+                .and_then(|m| MessageDocument::of(m, with_files.contains(&id), version))
             {
                 Some(document) => upserts.push(document),
                 None => deletes.push(id),
@@ -164,6 +165,18 @@ impl Services {
         let seqs: Vec<i64> = work.iter().map(|w| w.seq).collect();
         self.stores.search_queue.finish_search_work(&seqs).await?;
         Ok(work.len())
+    }
+
+    /// Which of `ids` share a live file (`has:file`).
+    pub async fn messages_with_files(
+        &self,
+        ids: &[MessageId],
+    ) -> Result<std::collections::HashSet<MessageId>> {
+        let attached = self.stores.files.files_for_messages(ids).await?;
+        Ok(attached
+            .into_iter()
+            .map(|(link, _)| link.message_id)
+            .collect())
     }
 
     /// Keep the index up to date until `stop` turns true: drain the outbox,
@@ -337,7 +350,7 @@ impl Services {
 
     /// The channels of `workspace` the caller may read: those they are in,
     /// and (but for guests) every public one.
-    async fn readable_channels(
+    pub(crate) async fn readable_channels(
         &self,
         caller: &Caller,
         workspace: WorkspaceId,

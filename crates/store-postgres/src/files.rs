@@ -95,6 +95,12 @@ async fn delete(conn: &mut PgConnection, id: FileId, at: DateTime<Utc>) -> Resul
     let Some(key) = key else {
         return Ok(false);
     };
+    sqlx::query(sql!(enqueue_sharing_messages_sql))
+        .bind(id.0)
+        .bind(at)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
     let shared = sqlx::query(sql!(release_shared_blob_sql))
         .bind(&key)
         .execute(&mut *conn)
@@ -147,6 +153,13 @@ async fn attach(
         .bind(comment)
         .bind(at)
         .bind(channel)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    // The message now has a file (`has:file` in search).
+    sqlx::query(sql!(enqueue_message_sql))
+        .bind(message.0)
+        .bind(at)
         .execute(&mut *conn)
         .await
         .map_err(db_err)?;

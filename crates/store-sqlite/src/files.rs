@@ -94,6 +94,12 @@ async fn delete(conn: &mut SqliteConnection, id: FileId, at: DateTime<Utc>) -> R
     let Some(key) = key else {
         return Ok(false);
     };
+    sqlx::query(sql!(enqueue_sharing_messages_sql))
+        .bind(id.to_string())
+        .bind(ts(at))
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
     let shared = sqlx::query(sql!(release_shared_blob_sql))
         .bind(&key)
         .execute(&mut *conn)
@@ -144,6 +150,13 @@ async fn attach(
         .bind(comment)
         .bind(ts(at))
         .bind(channel)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    // The message now has a file (`has:file` in search).
+    sqlx::query(sql!(enqueue_message_sql))
+        .bind(message.to_string())
+        .bind(ts(at))
         .execute(&mut *conn)
         .await
         .map_err(db_err)?;

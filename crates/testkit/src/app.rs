@@ -2,6 +2,7 @@
 //! database, and a small client for it.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use confab_core::ports::{EphemeralState, Realtime, SearchIndex, Stores};
@@ -9,6 +10,7 @@ use confab_realtime::{MemoryBus, MemoryState, RedisBus, RedisState};
 
 use crate::realtime_harness::{redis_options, redis_url, test_prefix, RedisProbe};
 use confab_service::{Policy, Services};
+use futures::FutureExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -57,6 +59,38 @@ pub struct TestApp {
     /// The search engine the server was given (`None`: an index of its own
     /// on disk for each start).
     search: Option<Arc<dyn SearchIndex>>,
+    /// Where the server keeps file bytes, and its rules for uploads.
+    pub files: FileBackend,
+    /// The services of an in-process server, to run its jobs at once.
+    pub services: Option<Services>,
+}
+
+/// File storage of a test server: a blob store (by default a temporary
+/// directory, kept across restarts) and the upload rules.
+#[derive(Clone)]
+pub struct FileBackend {
+    pub blobs: Arc<dyn confab_core::blobs::BlobStore>,
+    pub policy: confab_service::FilePolicy,
+    /// Keeps a local store's directory while the app lives.
+    pub home: Option<Arc<tempfile::TempDir>>,
+}
+
+impl FileBackend {
+    /// Blobs in a new temporary directory, with `policy`.
+    pub fn local(policy: confab_service::FilePolicy) -> Self {
+        let home = tempfile::tempdir().expect("a files directory");
+        let blobs = confab_files::ObjectBlobs::local(home.path()).expect("a local blob store");
+        Self {
+            blobs: Arc::new(blobs),
+            policy,
+            home: Some(Arc::new(home)),
+        }
+    }
+
+    /// The directory of a local store.
+    pub fn dir(&self) -> Option<&std::path::Path> {
+        self.home.as_deref().map(tempfile::TempDir::path)
+    }
 }
 
 /// A response: status, headers and JSON body (`Value::Null` when empty).
@@ -102,6 +136,7 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let limits = confab_http::ServeOptions::default();
         let (options, realtime) = (test_options(), memory_realtime());
+        let files = FileBackend::local(confab_service::FilePolicy::default());
         Self::start_on(
             listener,
             stores,
@@ -110,6 +145,25 @@ impl TestApp {
             options,
             limits,
             Some(search),
+            files,
+        )
+        .await
+    }
+
+    /// Serve the application over `stores`, keeping file bytes as `files` says.
+    pub async fn start_with_files(stores: Stores, files: FileBackend) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let limits = confab_http::ServeOptions::default();
+        let (options, realtime) = (test_options(), memory_realtime());
+        Self::start_on(
+            listener,
+            stores,
+            realtime,
+            Policy::default(),
+            options,
+            limits,
+            None,
+            files,
         )
         .await
     }
@@ -124,7 +178,11 @@ impl TestApp {
         limits: confab_http::ServeOptions,
     ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        Self::start_on(listener, stores, realtime, policy, options, limits, None).await
+        let files = FileBackend::local(confab_service::FilePolicy::default());
+        Self::start_on(
+            listener, stores, realtime, policy, options, limits, None, files,
+        )
+        .await
     }
 
     /// Stop this server and serve its stores again at the same address,
@@ -133,15 +191,20 @@ impl TestApp {
         let address: std::net::SocketAddr = self.base["http://".len()..].parse().unwrap();
         let stores = self.stores.clone();
         let search = self.search.clone();
+        let files = self.files.clone();
         self.stop().await;
         let listener = tokio::net::TcpListener::bind(address)
             .await
             .expect("the address again");
         let limits = confab_http::ServeOptions::default();
         let realtime = memory_realtime();
-        Self::start_on(listener, stores, realtime, policy, options, limits, search).await
+        Self::start_on(
+            listener, stores, realtime, policy, options, limits, search, files,
+        )
+        .await
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn start_on(
         listener: tokio::net::TcpListener,
         stores: Stores,
@@ -150,6 +213,7 @@ impl TestApp {
         options: confab_http::HttpOptions,
         limits: confab_http::ServeOptions,
         search: Option<Arc<dyn SearchIndex>>,
+        files: FileBackend,
     ) -> Self {
         let state = realtime.state.clone();
         let mail_home = Arc::new(tempfile::tempdir().expect("a mail directory"));
@@ -167,13 +231,19 @@ impl TestApp {
         };
         let services = Services::new(stores.clone(), realtime, policy)
             .with_mailer(Arc::new(mailer))
-            .with_search(index);
+            .with_search(index)
+            .with_files(files.blobs.clone(), files.policy.clone());
         let (indexer_stop, indexer_stopped) = tokio::sync::watch::channel(false);
         {
             let services = services.clone();
-            tokio::spawn(async move { services.run_indexer(indexer_stopped).await });
+            let stopped = indexer_stopped.clone();
+            tokio::spawn(async move { services.run_indexer(stopped).await });
         }
-        let (app, hub) = confab_http::router(services, options);
+        {
+            let services = services.clone();
+            tokio::spawn(async move { services.run_file_upkeep(indexer_stopped).await });
+        }
+        let (app, hub) = confab_http::router(services.clone(), options);
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(confab_http::serve(listener, app, limits, async {
@@ -192,6 +262,8 @@ impl TestApp {
             hub: Some(hub),
             indexer_stop: Some(indexer_stop),
             search,
+            files,
+            services: Some(services),
         }
     }
 
@@ -217,6 +289,8 @@ impl TestApp {
             hub: None,
             indexer_stop: None,
             search: None,
+            files: FileBackend::local(confab_service::FilePolicy::default()),
+            services: None,
         }
     }
 
@@ -484,6 +558,63 @@ where
 {
     crate::harness::with_postgres(|stores| async move { test(TestApp::start(stores).await).await })
         .await;
+}
+
+/// Run `test` with a [`TestApp`] over a fresh SQLite database keeping
+/// files in a local directory, under the files suite's rules.
+pub async fn with_app_files_sqlite<F, Fut>(test: F)
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    crate::harness::with_sqlite(|stores| async move {
+        let files = crate::files_suite::local_test_files();
+        test(TestApp::start_with_files(stores, files).await).await
+    })
+    .await;
+}
+
+/// [`with_app_files_sqlite`] over a fresh PostgreSQL database.
+pub async fn with_app_files_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    crate::harness::with_postgres(|stores| async move {
+        let files = crate::files_suite::local_test_files();
+        test(TestApp::start_with_files(stores, files).await).await
+    })
+    .await;
+}
+
+/// [`with_app_files_sqlite`] keeping files in the S3 test bucket, under
+/// a prefix of its own that is emptied after, whatever the outcome.
+pub async fn with_app_files_s3<F, Fut>(test: F)
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let config = crate::harness::s3_files_config().await;
+    let blobs: Arc<dyn confab_core::blobs::BlobStore> =
+        Arc::new(confab_files::ObjectBlobs::s3(&config).expect("S3 blob store"));
+    let files = FileBackend {
+        blobs: blobs.clone(),
+        policy: crate::files_suite::test_file_policy(),
+        home: None,
+    };
+    crate::harness::with_sqlite(|stores| async move {
+        let outcome =
+            AssertUnwindSafe(
+                async move { test(TestApp::start_with_files(stores, files).await).await },
+            )
+            .catch_unwind()
+            .await;
+        crate::harness::remove_all_blobs(&*blobs).await;
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+    })
+    .await;
 }
 
 /// Run `test` with a [`TestApp`] over a fresh PostgreSQL database that

@@ -48,6 +48,8 @@ pub fn access_of(operation: &str) -> Option<Access> {
         | "PUT /workspaces/{workspace}/presence"
         | "GET /workspaces/{workspace}/unread"
         | "GET /workspaces/{workspace}/search/messages"
+        | "GET /workspaces/{workspace}/files"
+        | "POST /workspaces/{workspace}/files"
         | "POST /workspaces/{workspace}/conversations" => WorkspaceMember,
         "GET /workspaces/{workspace}/members"
         | "GET /workspaces/{workspace}/search/people"
@@ -61,7 +63,10 @@ pub fn access_of(operation: &str) -> Option<Access> {
         | "PATCH /workspaces/{workspace}/members/{user}"
         | "POST /workspaces/{workspace}/members/{user}/deactivate"
         | "POST /workspaces/{workspace}/members/{user}/reactivate" => Admin,
-        op if op.contains("{channel}") || op.contains("{message}") => ChannelMember,
+        // A file shared only in the private channel.
+        op if op.contains("{channel}") || op.contains("{message}") || op.contains("{file}") => {
+            ChannelMember
+        }
         _ => return None,
     })
 }
@@ -92,6 +97,8 @@ struct Ids {
     /// The deactivated member, whom reactivation needs.
     deactivated: String,
     invitation: String,
+    /// A file of the owner's, shared in the private channel by its message.
+    file: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -165,17 +172,29 @@ async fn ok(reply: Reply, expected: StatusCode) -> Reply {
     reply
 }
 
+/// The ids a world's workspace is made of.
+struct Secret {
+    workspace: String,
+    channel: String,
+    message: String,
+    invitation: String,
+    file: String,
+}
+
 /// A workspace of `owner` with `members` (token, role) and a private
 /// channel of the owner and `insider` holding one pinned message with a
-/// reaction.
+/// reaction and a file.
 async fn workspace_with_secret(
     app: &TestApp,
     owner: &str,
     members: &[(&str, &str)],
     insider: (&str, &str),
     round: usize,
-) -> (String, String, String, String) {
+) -> Secret {
     let ws = app.workspace(owner, &format!("Matrix {round}")).await;
+    let file =
+        crate::files_suite::upload(app, owner, &ws, "secret.txt", "text/plain", b"secret").await;
+    let file = id_in(&ok(file, StatusCode::CREATED).await, "/id");
     for (token, role) in members {
         app.join(owner, &ws, token, role).await;
     }
@@ -196,7 +215,7 @@ async fn workspace_with_secret(
         app.post(
             &format!("/api/v1/channels/{channel}/messages"),
             Some(owner),
-            json!({"content": "the secret"}),
+            json!({"content": "the secret", "file_ids": [file]}),
         )
         .await,
         StatusCode::CREATED,
@@ -234,7 +253,13 @@ async fn workspace_with_secret(
     )
     .await;
     let invitation = id_in(&invitation, "/invitation/id");
-    (ws, channel, message, invitation)
+    Secret {
+        workspace: ws,
+        channel,
+        message,
+        invitation,
+        file,
+    }
 }
 
 async fn build_world(app: &TestApp, people: &People, round: usize) -> World {
@@ -247,8 +272,8 @@ async fn build_world(app: &TestApp, people: &People, round: usize) -> World {
     ];
     let owner = &t[&Caller::Owner];
     let insider = (people.insider.as_str(), people.insider_id.as_str());
-    let (workspace, channel, message, invitation) =
-        workspace_with_secret(app, owner, &members, insider, round).await;
+    let secret = workspace_with_secret(app, owner, &members, insider, round).await;
+    let workspace = secret.workspace;
     let deactivated = people.ids[&Caller::Deactivated].clone();
     ok(
         app.post(
@@ -262,14 +287,15 @@ async fn build_world(app: &TestApp, people: &People, round: usize) -> World {
     .await;
     let own = Ids {
         workspace,
-        channel,
-        message,
+        channel: secret.channel,
+        message: secret.message,
         user: people.insider_id.clone(),
         outside_user: people.ids[&Caller::Member].clone(),
         deactivated,
-        invitation,
+        invitation: secret.invitation,
+        file: secret.file,
     };
-    let (workspace, channel, message, invitation) = workspace_with_secret(
+    let secret = workspace_with_secret(
         app,
         &people.foreigner,
         &[],
@@ -278,13 +304,14 @@ async fn build_world(app: &TestApp, people: &People, round: usize) -> World {
     )
     .await;
     let foreign = Ids {
-        workspace,
-        channel,
-        message,
+        workspace: secret.workspace,
+        channel: secret.channel,
+        message: secret.message,
         user: people.foreign_member_id.clone(),
         outside_user: people.foreign_member_id.clone(),
         deactivated: people.foreign_member_id.clone(),
-        invitation,
+        invitation: secret.invitation,
+        file: secret.file,
     };
     World {
         tokens: people.tokens.clone(),
@@ -342,6 +369,7 @@ fn fill(op: &Operation, ids: &Ids) -> String {
         .replace("{message}", &ids.message)
         .replace("{user}", user)
         .replace("{invitation}", &ids.invitation)
+        .replace("{file}", &ids.file)
         .replace("{emoji}", "tada");
     let query = if op.path.ends_with("/presence") && op.method == Method::GET {
         format!("?user_ids={}", ids.user)
@@ -387,6 +415,7 @@ async fn snapshot(app: &TestApp, ids: &Ids, owner: &str) -> Vec<Value> {
         format!("/api/v1/workspaces/{}/members", ids.workspace),
         format!("/api/v1/workspaces/{}/invitations", ids.workspace),
         format!("/api/v1/workspaces/{}", ids.workspace),
+        format!("/api/v1/files/{}", ids.file),
     ] {
         let reply = app.get(&path, owner).await;
         assert_eq!(reply.status, StatusCode::OK, "{path}: {reply:?}");

@@ -7,6 +7,7 @@ pub mod api_suite;
 pub mod app;
 pub mod authz_matrix;
 pub mod blob_suite;
+pub mod files_suite;
 pub mod fixtures;
 pub mod gateway_suite;
 pub mod harness;

@@ -30,6 +30,15 @@ pub struct Workspace {
 }
 
 impl Workspace {
+    /// The largest file the workspace takes, in bytes, from
+    /// `settings.max_file_size` (the server's limit applies as well).
+    pub fn max_file_size(&self) -> Option<u64> {
+        self.settings
+            .get("max_file_size")
+            .and_then(Value::as_u64)
+            .filter(|bytes| *bytes > 0)
+    }
+
     /// Retention in days, from `settings.retention_days`.
     pub fn retention_days(&self) -> i64 {
         self.settings

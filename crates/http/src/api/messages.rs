@@ -3,7 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use confab_core::id::{ChannelId, MessageId, WorkspaceId};
+use confab_core::id::{ChannelId, FileId, MessageId, WorkspaceId};
 use confab_core::page::page_size;
 use confab_core::Error;
 use confab_service::PostMessage;
@@ -136,7 +136,11 @@ async fn history(
         .then(|| page.messages.last().map(|m| m.id.to_string()))
         .flatten();
     Ok(Json(MessageList {
-        messages: page.messages.into_iter().map(MessageView::from).collect(),
+        messages: page
+            .messages
+            .into_iter()
+            .map(|m| MessageView::with_files(m, &page.files))
+            .collect(),
         authors: page.authors.into_iter().map(AuthorView::from).collect(),
         next_cursor,
     }))
@@ -154,6 +158,11 @@ struct PostBody {
     /// The client's own id for the message: a retry with the same id
     /// returns the first message instead of posting again.
     client_msg_id: Option<String>,
+    /// Files to share with the message (at most 10, each readable by the
+    /// poster); with files, `content` may be empty.
+    #[serde(default)]
+    #[schema(value_type = Vec<String>)]
+    file_ids: Vec<FileId>,
 }
 
 #[utoipa::path(post, path = "/channels/{channel}/messages", tag = "messages",
@@ -168,7 +177,7 @@ async fn post(
     ApiJson(body): ApiJson<PostBody>,
 ) -> Result<(StatusCode, Json<MessageView>), ApiError> {
     let id: ChannelId = parse_id(&channel, "channel")?;
-    let inserted = app
+    let posted = app
         .post_message(
             &caller,
             id,
@@ -177,15 +186,17 @@ async fn post(
                 formatted_content: body.formatted_content,
                 thread_id: body.thread_id,
                 client_msg_id: body.client_msg_id,
+                file_ids: body.file_ids,
             },
         )
         .await?;
-    let status = if inserted.created {
+    let status = if posted.inserted.created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(inserted.message.into())))
+    let view = MessageView::with_files(posted.inserted.message, &posted.files);
+    Ok((status, Json(view)))
 }
 
 #[utoipa::path(get, path = "/messages/{message}", tag = "messages",

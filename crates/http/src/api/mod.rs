@@ -3,6 +3,7 @@
 mod accounts;
 mod channels;
 mod common;
+mod files;
 mod messages;
 mod realtime;
 mod search;
@@ -32,6 +33,7 @@ use crate::AppState;
         (name = "messages", description = "Messages, threads, reactions, pins and read markers"),
         (name = "realtime", description = "Presence and typing (also carried by the WebSocket gateway at /api/v1/ws)"),
         (name = "search", description = "Searching messages"),
+        (name = "files", description = "Uploading, downloading, listing and deleting files"),
     )
 )]
 struct ApiDoc;
@@ -59,6 +61,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .merge(messages::routes())
         .merge(realtime::routes())
         .merge(search::routes())
+        .merge(files::routes())
 }
 
 /// Parse an id from the path; a malformed one is simply not found.

@@ -2,7 +2,7 @@
 //! recorded but never trusted: what the bytes are decides how a file is
 //! served, previewed and filtered.
 
-use crate::names::extension;
+use crate::filenames::extension;
 
 /// Bytes read before deciding a type.
 pub const SNIFF_BYTES: usize = 8192;

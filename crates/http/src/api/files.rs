@@ -1,0 +1,388 @@
+//! Files over REST: streaming uploads, downloads that check access every
+//! time, listings, deletion.
+
+use axum::body::Body;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use confab_core::filenames::content_disposition;
+use confab_core::id::{ChannelId, FileId, UserId, WorkspaceId};
+use confab_core::model::File;
+use confab_core::page::page_size;
+use confab_core::sniff::is_inline_safe;
+use confab_core::Error;
+use confab_service::{entity_tag, Download, DownloadRequest, FileQuery, RangeRequest, Upload};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::parse_id;
+use crate::extract::{ApiQuery, Authed};
+use crate::wire::{cursor, ErrorBody, FileView};
+use crate::{ApiError, AppState};
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    // Uploads are bounded by the file limits, counted as they stream.
+    let uploads = OpenApiRouter::new()
+        .routes(routes!(upload))
+        .layer(axum::extract::DefaultBodyLimit::disable());
+    OpenApiRouter::new()
+        .merge(uploads)
+        .routes(routes!(list))
+        .routes(routes!(read_one, delete_one))
+        .routes(routes!(content))
+}
+
+/// The multipart form of an upload.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct UploadForm {
+    /// The file. Its part's `filename` names it and its `Content-Type` is
+    /// recorded as claimed; the server sniffs the real type from the bytes.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// Longest text of a form field other than the file.
+const MAX_FIELD_BYTES: usize = 1024;
+
+#[utoipa::path(post, path = "/workspaces/{workspace}/files", operation_id = "upload_file", tag = "files",
+    params(("workspace" = String, Path, description = "Workspace id")),
+    request_body(content = UploadForm, content_type = "multipart/form-data",
+        description = "One part named `file`, streamed to storage; a `filename` part before it overrides the file's name."),
+    responses((status = 201, body = FileView),
+        (status = 400, description = "No file, an empty file, a type not allowed, or a malformed form", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 413, description = "Over `files.max_upload_bytes`, the workspace's `max_file_size` or the uploader's quota", body = ErrorBody)))]
+async fn upload(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(workspace): Path<String>,
+    headers: HeaderMap,
+    form: Result<Multipart, MultipartRejection>,
+) -> Result<(StatusCode, Json<FileView>), ApiError> {
+    let workspace: WorkspaceId = parse_id(&workspace, "workspace")?;
+    let mut form = match form {
+        Ok(form) => form,
+        Err(rejection) => {
+            // Who may not upload here learns nothing from a bad request.
+            app.workspace_for(&caller, workspace).await?;
+            return Err(Error::invalid("form", rejection.body_text()).into());
+        }
+    };
+    let mut name_override: Option<String> = None;
+    // The whole request's length bounds the file's: a request announced
+    // as too large is refused before a byte is stored.
+    let declared_size = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(|total| total.saturating_sub(64 * 1024));
+    while let Some(mut field) = form.next_field().await.map_err(bad_form)? {
+        match field.name() {
+            Some("file") => {
+                let upload = Upload {
+                    filename: name_override
+                        .take()
+                        .or_else(|| field.file_name().map(str::to_owned))
+                        .unwrap_or_default(),
+                    claimed_type: field.content_type().map(str::to_owned),
+                    declared_size,
+                };
+                let body = field.map(|chunk| chunk.map_err(bad_form));
+                let file = app
+                    .upload_file(&caller, workspace, upload, Box::pin(body))
+                    .await?;
+                return Ok((StatusCode::CREATED, Json(FileView::from(file))));
+            }
+            Some("filename") => {
+                let mut text = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(bad_form)? {
+                    text.extend_from_slice(&chunk);
+                    if text.len() > MAX_FIELD_BYTES {
+                        return Err(Error::TooLarge {
+                            what: "filename".into(),
+                            limit: MAX_FIELD_BYTES as u64,
+                        }
+                        .into());
+                    }
+                }
+                name_override = Some(String::from_utf8_lossy(&text).into_owned());
+            }
+            other => {
+                return Err(Error::invalid(
+                    "form",
+                    format!("unexpected part {:?}; send `file`", other.unwrap_or("")),
+                )
+                .into())
+            }
+        }
+    }
+    Err(Error::invalid("file", "the form has no part named `file`").into())
+}
+
+fn bad_form(err: axum::extract::multipart::MultipartError) -> Error {
+    Error::invalid("form", err.body_text())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct ListParams {
+    /// Only files shared in this channel.
+    channel: Option<String>,
+    /// Only files this person uploaded.
+    user: Option<String>,
+    /// Files per page (default 50); values outside 1 to 200 are taken as
+    /// the nearest of the two.
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
+    limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// A page of files, newest first.
+#[derive(Serialize, ToSchema)]
+struct FileList {
+    files: Vec<FileView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    next_cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/workspaces/{workspace}/files", operation_id = "list_files", tag = "files",
+    params(("workspace" = String, Path, description = "Workspace id"), ListParams),
+    responses((status = 200, body = FileList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn list(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(workspace): Path<String>,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<FileList>, ApiError> {
+    let workspace: WorkspaceId = parse_id(&workspace, "workspace")?;
+    let channel: Option<ChannelId> = params
+        .channel
+        .as_deref()
+        .map(|c| parse_id(c, "channel"))
+        .transpose()?;
+    let uploader: Option<UserId> = params
+        .user
+        .as_deref()
+        .map(|u| {
+            u.parse()
+                .map_err(|_| Error::invalid("user", "is not a user id"))
+        })
+        .transpose()?;
+    let before = params.cursor.as_deref().map(decode_cursor).transpose()?;
+    let query = FileQuery {
+        channel,
+        uploader,
+        before,
+        limit: page_size(params.limit, 50).min(confab_service::MAX_FILE_PAGE),
+    };
+    let page = app.list_files(&caller, workspace, query).await?;
+    Ok(Json(FileList {
+        files: page.files.into_iter().map(FileView::from).collect(),
+        next_cursor: page
+            .next
+            .map(|(at, id)| cursor::encode(&format!("{}_{id}", at.timestamp_micros()))),
+    }))
+}
+
+fn decode_cursor(text: &str) -> Result<(chrono::DateTime<chrono::Utc>, FileId), ApiError> {
+    let raw: String = cursor::decode(text)?;
+    let bad = || {
+        ApiError(Error::invalid(
+            "cursor",
+            "is not a cursor this list handed out",
+        ))
+    };
+    let (micros, id) = raw.split_once('_').ok_or_else(bad)?;
+    let at = micros
+        .parse::<i64>()
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_micros)
+        .ok_or_else(bad)?;
+    Ok((at, id.parse().map_err(|_| bad())?))
+}
+
+#[utoipa::path(get, path = "/files/{file}", operation_id = "get_file", tag = "files",
+    params(("file" = String, Path, description = "File id")),
+    responses((status = 200, body = FileView), (status = 404, body = ErrorBody)))]
+async fn read_one(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(file): Path<String>,
+) -> Result<Json<FileView>, ApiError> {
+    let id: FileId = parse_id(&file, "file")?;
+    Ok(Json(app.readable_file(&caller, id).await?.into()))
+}
+
+#[utoipa::path(delete, path = "/files/{file}", operation_id = "delete_file", tag = "files",
+    params(("file" = String, Path, description = "File id")),
+    responses((status = 204, description = "Deleted"),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_one(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(file): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id: FileId = parse_id(&file, "file")?;
+    app.delete_file(&caller, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `bytes=a-b`, `bytes=a-` or `bytes=-n`; anything else (several ranges,
+/// other units) is ignored and the whole file is sent, as RFC 9110 allows.
+fn parse_range(value: &str) -> Option<RangeRequest> {
+    let spec = value.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (start, end) = spec.trim().split_once('-')?;
+    match (start.trim(), end.trim()) {
+        ("", last) => last.parse().ok().map(RangeRequest::Last),
+        (start, "") => Some(RangeRequest::From {
+            start: start.parse().ok()?,
+            end: None,
+        }),
+        (start, end) => Some(RangeRequest::From {
+            start: start.parse().ok()?,
+            end: Some(end.parse().ok()?),
+        }),
+    }
+}
+
+/// What a browser may do with a downloaded file: nothing active, ever.
+const CONTENT_POLICY: &str =
+    "sandbox; default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'";
+
+fn content_headers(file: &File) -> Vec<(header::HeaderName, String)> {
+    let disposition = if is_inline_safe(&file.mime_type) {
+        "inline"
+    } else {
+        "attachment"
+    };
+    let content_type = if file.mime_type.starts_with("text/") {
+        format!("{}; charset=utf-8", file.mime_type)
+    } else {
+        file.mime_type.clone()
+    };
+    vec![
+        (header::ETAG, entity_tag(file)),
+        (header::CACHE_CONTROL, "private, no-cache".into()),
+        (header::ACCEPT_RANGES, "bytes".into()),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff".into()),
+        (header::CONTENT_SECURITY_POLICY, CONTENT_POLICY.into()),
+        (header::CONTENT_TYPE, content_type),
+        (
+            header::CONTENT_DISPOSITION,
+            content_disposition(disposition, &file.filename),
+        ),
+    ]
+}
+
+#[utoipa::path(get, path = "/files/{file}/content", operation_id = "download_file", tag = "files",
+    params(("file" = String, Path, description = "File id"),
+        ("Range" = Option<String>, Header, description = "One range: `bytes=a-b`, `bytes=a-` or `bytes=-n`"),
+        ("If-None-Match" = Option<String>, Header, description = "Entity tags the client holds")),
+    responses((status = 200, description = "The bytes, as the sniffed type; active types (HTML, SVG, ...) as attachments"),
+        (status = 206, description = "The range asked for"), (status = 304, description = "The client's copy is current"),
+        (status = 404, body = ErrorBody), (status = 416, description = "The range lies outside the file")))]
+async fn content(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id: FileId = parse_id(&file, "file")?;
+    let text = |name: header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let request = DownloadRequest {
+        range: text(header::RANGE).as_deref().and_then(parse_range),
+        if_none_match: text(header::IF_NONE_MATCH),
+    };
+    let mut response = match app.download_file(&caller, id, request).await? {
+        Download::NotModified(file) => {
+            let mut r = StatusCode::NOT_MODIFIED.into_response();
+            set_headers(&mut r, &content_headers(&file)[..4]);
+            return Ok(r);
+        }
+        Download::RangeNotSatisfiable(file) => {
+            let mut r = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+            set_headers(
+                &mut r,
+                &[(header::CONTENT_RANGE, format!("bytes */{}", file.file_size))],
+            );
+            return Ok(r);
+        }
+        Download::Content { file, range, body } => {
+            let body = Body::from_stream(body);
+            let mut r = body.into_response();
+            set_headers(&mut r, &content_headers(&file));
+            let length = match range {
+                Some(range) => {
+                    *r.status_mut() = StatusCode::PARTIAL_CONTENT;
+                    set_headers(
+                        &mut r,
+                        &[(
+                            header::CONTENT_RANGE,
+                            format!("bytes {}-{}/{}", range.start, range.end - 1, file.file_size),
+                        )],
+                    );
+                    range.end - range.start
+                }
+                None => file.file_size as u64,
+            };
+            set_headers(&mut r, &[(header::CONTENT_LENGTH, length.to_string())]);
+            r
+        }
+    };
+    response.headers_mut().insert(
+        header::VARY,
+        HeaderValue::from_static("Cookie, Authorization"),
+    );
+    Ok(response)
+}
+
+fn set_headers(response: &mut Response, headers: &[(header::HeaderName, String)]) {
+    for (name, value) in headers {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            response.headers_mut().insert(name.clone(), value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_parse_in_their_three_forms() {
+        assert_eq!(
+            parse_range("bytes=0-99"),
+            Some(RangeRequest::From {
+                start: 0,
+                end: Some(99)
+            })
+        );
+        assert_eq!(
+            parse_range("bytes=100-"),
+            Some(RangeRequest::From {
+                start: 100,
+                end: None
+            })
+        );
+        assert_eq!(parse_range("bytes=-5"), Some(RangeRequest::Last(5)));
+        assert_eq!(parse_range("bytes=0-1,5-6"), None);
+        assert_eq!(parse_range("items=0-1"), None);
+        assert_eq!(parse_range("bytes=a-b"), None);
+    }
+}

@@ -1,0 +1,701 @@
+//! Files over HTTP, end to end: uploads streamed, hashed, sniffed and
+//! limited; downloads with ranges, entity tags and safe headers; who may
+//! read a file; bytes kept once and removed with their last file; and
+//! uploads that fail leaving nothing behind. Run for every database and
+//! blob store through [`files_conformance!`].
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::app::{FileBackend, Reply, TestApp};
+
+/// The file cases, one test each, run through `$harness`, whose app must
+/// use [`test_file_policy`].
+#[macro_export]
+macro_rules! files_conformance {
+    ($harness:path $(, #[$attr:meta])*) => {
+        $crate::__conformance_cases!(files_suite, 2, $harness, [$(#[$attr])*],
+            uploads_are_hashed_sniffed_and_served_safely,
+            ranges_and_entity_tags_are_honoured,
+            bad_uploads_are_refused_and_leave_nothing,
+            a_client_that_goes_away_mid_upload_leaves_nothing,
+            who_may_read_a_file,
+            files_travel_with_messages_and_are_listed,
+            same_bytes_are_kept_once_until_the_last_file_goes,
+            quotas_and_downloads_are_counted,
+        );
+    };
+}
+
+/// The upload limit of the suite's apps.
+pub const TEST_MAX_UPLOAD: u64 = 256 * 1024;
+/// The per-person quota of the suite's apps.
+pub const TEST_QUOTA: u64 = 600 * 1024;
+
+/// Upload rules of the suite: small limits, executables refused.
+pub fn test_file_policy() -> confab_service::FilePolicy {
+    confab_service::FilePolicy {
+        max_upload_bytes: TEST_MAX_UPLOAD,
+        user_quota_bytes: TEST_QUOTA,
+        denied_types: vec!["application/x-executable".into()],
+        ..confab_service::FilePolicy::default()
+    }
+}
+
+/// A local file backend with the suite's rules.
+pub fn local_test_files() -> FileBackend {
+    FileBackend::local(test_file_policy())
+}
+
+/// A 1×1 PNG.
+pub const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0,
+    0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+const BOUNDARY: &str = "confab-test-boundary-7d1f";
+
+/// One part of a multipart form: name, file name, content type, bytes.
+pub struct Part<'a> {
+    pub name: &'a str,
+    pub filename: Option<&'a str>,
+    pub content_type: Option<&'a str>,
+    pub bytes: &'a [u8],
+}
+
+/// A `multipart/form-data` body of `parts`.
+pub fn form(parts: &[Part<'_>]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for part in parts {
+        body.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
+        let mut disposition = format!("Content-Disposition: form-data; name=\"{}\"", part.name);
+        if let Some(name) = part.filename {
+            disposition += &format!("; filename=\"{name}\"");
+        }
+        body.extend_from_slice(disposition.as_bytes());
+        body.extend_from_slice(b"\r\n");
+        if let Some(kind) = part.content_type {
+            body.extend_from_slice(format!("Content-Type: {kind}\r\n").as_bytes());
+        }
+        body.extend_from_slice(b"\r\n");
+        body.extend_from_slice(part.bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+/// Post a multipart `body` to the workspace's files.
+pub async fn upload_form(app: &TestApp, token: &str, ws: &str, body: Vec<u8>) -> Reply {
+    let response = app
+        .http
+        .post(format!("{}/api/v1/workspaces/{ws}/files", app.base))
+        .bearer_auth(token)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("upload");
+    TestApp::reply(response).await
+}
+
+/// Upload `bytes` as `name` (claiming `claimed`); the reply.
+pub async fn upload(
+    app: &TestApp,
+    token: &str,
+    ws: &str,
+    name: &str,
+    claimed: &str,
+    bytes: &[u8],
+) -> Reply {
+    let part = Part {
+        name: "file",
+        filename: Some(name),
+        content_type: Some(claimed),
+        bytes,
+    };
+    upload_form(app, token, ws, form(&[part])).await
+}
+
+/// Upload and expect it stored; the file.
+async fn stored(app: &TestApp, token: &str, ws: &str, name: &str, bytes: &[u8]) -> Value {
+    let reply = upload(app, token, ws, name, "application/octet-stream", bytes).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    reply.body
+}
+
+/// `GET` a file's bytes with extra headers: status, headers, bytes.
+async fn download(
+    app: &TestApp,
+    token: &str,
+    file: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+    let mut request = app
+        .http
+        .get(format!("{}/api/v1/files/{file}/content", app.base))
+        .bearer_auth(token);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("download");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("bytes").to_vec();
+    (status, headers, bytes)
+}
+
+fn header<'a>(headers: &'a reqwest::header::HeaderMap, name: &str) -> &'a str {
+    headers
+        .get(name)
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or_default()
+}
+
+fn id(value: &Value) -> String {
+    value["id"].as_str().expect("an id").to_owned()
+}
+
+/// Every key the app's blob store holds.
+async fn blob_keys(app: &TestApp) -> Vec<String> {
+    app.files.blobs.list("").await.expect("list blobs")
+}
+
+/// Wait (at most 5 s) until the blob store is empty and no removal is due.
+async fn nothing_left(app: &TestApp) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let keys = blob_keys(app).await;
+        let far = confab_core::time::now() + chrono::Duration::days(400);
+        let queued = app.stores.files.due_blob_cleanups(far, 10).await.unwrap();
+        let staged = staging_files(app);
+        if keys.is_empty() && queued.is_empty() && staged.is_empty() {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "left behind: blobs {keys:?}, queued {queued:?}, staging files {staged:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Files on disk under a local store (staging files included).
+fn staging_files(app: &TestApp) -> Vec<std::path::PathBuf> {
+    let Some(root) = app.files.dir() else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+async fn post_files(
+    app: &TestApp,
+    token: &str,
+    channel: &str,
+    text: &str,
+    files: &[&str],
+) -> Reply {
+    app.post(
+        &format!("/api/v1/channels/{channel}/messages"),
+        Some(token),
+        json!({ "content": text, "file_ids": files }),
+    )
+    .await
+}
+
+async fn new_channel(app: &TestApp, token: &str, ws: &str, name: &str, private: bool) -> String {
+    let reply = app
+        .post(
+            &format!("/api/v1/workspaces/{ws}/channels"),
+            Some(token),
+            json!({ "name": name, "private": private }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    id(&reply.body)
+}
+
+pub async fn uploads_are_hashed_sniffed_and_served_safely(app: TestApp) {
+    let ann = app.user("ann").await;
+    let ws = app.workspace(&ann, "Files").await;
+    // A name with a path, a NUL and a right-to-left override, sent as the
+    // form's `filename` part (a NUL cannot travel in a part's header).
+    let parts = [
+        Part {
+            name: "filename",
+            filename: None,
+            content_type: None,
+            bytes: "../../etc/cat\u{202E}gnp.exe\0".as_bytes(),
+        },
+        Part {
+            name: "file",
+            filename: Some("ignored.txt"),
+            content_type: Some("text/plain"),
+            bytes: PNG,
+        },
+    ];
+    let reply = upload_form(&app, &ann, &ws, form(&parts)).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    let file = reply.body;
+    assert_eq!(
+        file["name"], "catgnp.exe",
+        "paths, NULs and overrides are gone"
+    );
+    assert_eq!(
+        file["mime_type"], "image/png",
+        "the bytes decide, not the claim"
+    );
+    assert_eq!(file["size"], PNG.len());
+    let sha = format!("{:x}", Sha256::digest(PNG));
+    assert_eq!(file["sha256"], sha.as_str());
+    let (status, headers, bytes) = download(&app, &ann, &id(&file), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bytes, PNG);
+    assert_eq!(header(&headers, "content-type"), "image/png");
+    assert_eq!(header(&headers, "x-content-type-options"), "nosniff");
+    assert!(header(&headers, "content-security-policy").starts_with("sandbox"));
+    assert_eq!(
+        header(&headers, "content-disposition"),
+        "inline; filename=\"catgnp.exe\"; filename*=UTF-8''catgnp.exe"
+    );
+    assert_eq!(header(&headers, "etag"), format!("\"{sha}\""));
+    let read = app.get(&format!("/api/v1/files/{}", id(&file)), &ann).await;
+    assert_eq!(read.status, StatusCode::OK);
+    assert_eq!(
+        read.body["url_private"],
+        format!("/api/v1/files/{}/content", id(&file))
+    );
+
+    // Active content is never shown inline, whatever it claims to be.
+    let page = b"<!DOCTYPE html><script>alert(1)</script>";
+    let html = upload(&app, &ann, &ws, "photo.png", "image/png", page).await;
+    assert_eq!(html.body["mime_type"], "text/html");
+    let (_, headers, _) = download(&app, &ann, &id(&html.body), &[]).await;
+    assert!(header(&headers, "content-disposition").starts_with("attachment;"));
+    assert_eq!(header(&headers, "content-type"), "text/html; charset=utf-8");
+    let svg = upload(
+        &app,
+        &ann,
+        &ws,
+        "logo.svg",
+        "image/svg+xml",
+        b"<svg onload='x()'/>",
+    )
+    .await;
+    assert_eq!(svg.body["mime_type"], "image/svg+xml");
+    let (_, headers, _) = download(&app, &ann, &id(&svg.body), &[]).await;
+    assert!(header(&headers, "content-disposition").starts_with("attachment;"));
+}
+
+pub async fn ranges_and_entity_tags_are_honoured(app: TestApp) {
+    let ann = app.user("ann").await;
+    let ws = app.workspace(&ann, "Ranges").await;
+    let bytes: Vec<u8> = (0..1000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let file = id(&stored(&app, &ann, &ws, "letters.txt", &bytes).await);
+    let (status, headers, body) = download(&app, &ann, &file, &[("range", "bytes=10-19")]).await;
+    assert_eq!(status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(body, &bytes[10..20]);
+    assert_eq!(header(&headers, "content-range"), "bytes 10-19/1000");
+    let (status, _, body) = download(&app, &ann, &file, &[("range", "bytes=-5")]).await;
+    assert_eq!(status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(body, &bytes[995..]);
+    let (status, headers, _) = download(&app, &ann, &file, &[("range", "bytes=1000-")]).await;
+    assert_eq!(status, StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(header(&headers, "content-range"), "bytes */1000");
+    let (status, _, body) = download(&app, &ann, &file, &[("range", "bytes=0-1,5-6")]).await;
+    assert_eq!(status, StatusCode::OK, "several ranges: the whole file");
+    assert_eq!(body, bytes);
+
+    let (_, headers, _) = download(&app, &ann, &file, &[]).await;
+    let tag = header(&headers, "etag").to_owned();
+    let (status, _, body) = download(&app, &ann, &file, &[("if-none-match", &tag)]).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert!(body.is_empty());
+    let (status, _, _) = download(&app, &ann, &file, &[("if-none-match", "\"other\"")]).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+pub async fn bad_uploads_are_refused_and_leave_nothing(app: TestApp) {
+    let ann = app.user("ann").await;
+    let ws = app.workspace(&ann, "Refusals").await;
+    let empty = upload(&app, &ann, &ws, "empty.txt", "text/plain", b"").await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST, "{empty:?}");
+    assert_eq!(empty.body["error"]["field"], "file");
+
+    let over = vec![b'x'; TEST_MAX_UPLOAD as usize + 1];
+    let reply = upload(&app, &ann, &ws, "big.txt", "text/plain", &over).await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE, "{reply:?}");
+    let exact = stored(&app, &ann, &ws, "exact.txt", &over[1..]).await;
+    assert_eq!(exact["size"], TEST_MAX_UPLOAD);
+    let exact_id = id(&exact);
+
+    let mut elf = b"\x7fELF\x02\x01\x01\0".to_vec();
+    elf.resize(64, 0);
+    let reply = upload(&app, &ann, &ws, "tool", "text/plain", &elf).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{reply:?}");
+    assert!(reply.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("application/x-executable"));
+
+    let no_file = form(&[Part {
+        name: "filename",
+        filename: None,
+        content_type: None,
+        bytes: b"a.txt",
+    }]);
+    let reply = upload_form(&app, &ann, &ws, no_file).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{reply:?}");
+    let garbage = upload_form(&app, &ann, &ws, b"--nonsense\r\n\r\n".to_vec()).await;
+    assert_eq!(garbage.status, StatusCode::BAD_REQUEST, "{garbage:?}");
+    let nul_in_header = upload(&app, &ann, &ws, "a\0b.txt", "text/plain", b"hi").await;
+    assert_eq!(
+        nul_in_header.status,
+        StatusCode::BAD_REQUEST,
+        "{nul_in_header:?}"
+    );
+
+    let stranger = app.user("stranger").await;
+    let reply = upload(&app, &stranger, &ws, "a.txt", "text/plain", b"hi").await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "not a member");
+
+    // Only the accepted file is stored.
+    let listed = app
+        .get(&format!("/api/v1/workspaces/{ws}/files"), &ann)
+        .await;
+    let ids: Vec<&str> = listed.body["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [exact_id.as_str()]);
+    assert_eq!(blob_keys(&app).await.len(), 1);
+    let gone = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/files/{exact_id}"),
+            Some(&ann),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    app.services
+        .as_ref()
+        .unwrap()
+        .clean_up_blobs()
+        .await
+        .unwrap();
+    nothing_left(&app).await;
+}
+
+pub async fn a_client_that_goes_away_mid_upload_leaves_nothing(app: TestApp) {
+    let ann = app.user("ann").await;
+    let ws = app.workspace(&ann, "Cut").await;
+    let body = form(&[Part {
+        name: "file",
+        filename: Some("half.bin"),
+        content_type: None,
+        bytes: &vec![7u8; 200 * 1024],
+    }]);
+    let address = app.base.trim_start_matches("http://");
+    let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /api/v1/workspaces/{ws}/files HTTP/1.1\r\nHost: {address}\r\n\
+         Authorization: Bearer {ann}\r\n\
+         Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(&body[..120 * 1024]).await.unwrap();
+    socket.flush().await.unwrap();
+    // Give the server time to start storing, then go away.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(socket);
+    nothing_left(&app).await;
+    let listed = app
+        .get(&format!("/api/v1/workspaces/{ws}/files"), &ann)
+        .await;
+    assert_eq!(listed.body["files"], json!([]));
+}
+
+pub async fn who_may_read_a_file(app: TestApp) {
+    let owner = app.user("owner").await;
+    let ws = app.workspace(&owner, "Access").await;
+    let member = app.user("member").await;
+    let leaver = app.user("leaver").await;
+    let guest = app.user("guest").await;
+    for (token, role) in [(&member, "member"), (&leaver, "member"), (&guest, "guest")] {
+        app.join(&owner, &ws, token, role).await;
+    }
+    let outsider = app.user("outsider").await;
+    let foreign_ws = app.workspace(&outsider, "Elsewhere").await;
+    let private = new_channel(&app, &owner, &ws, "private", true).await;
+    let public = new_channel(&app, &owner, &ws, "public", false).await;
+    app.add_to_channel(&owner, &private, &app.user_id(&member).await)
+        .await;
+    app.add_to_channel(&owner, &private, &app.user_id(&leaver).await)
+        .await;
+
+    let secret = id(&stored(&app, &owner, &ws, "secret.txt", b"private words").await);
+    let open = id(&stored(&app, &owner, &ws, "open.txt", b"public words").await);
+    let unshared = id(&stored(&app, &owner, &ws, "mine.txt", b"only mine").await);
+    assert_eq!(
+        post_files(&app, &owner, &private, "", &[&secret])
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let shared = post_files(&app, &owner, &public, "see", &[&open]).await;
+    assert_eq!(shared.status, StatusCode::CREATED);
+
+    let leave = app
+        .post(
+            &format!("/api/v1/channels/{private}/leave"),
+            Some(&leaver),
+            json!({}),
+        )
+        .await;
+    assert!(leave.status.is_success(), "{leave:?}");
+
+    let can_read = |token: &String, file: &String| {
+        let (app, token, file) = (&app, token.clone(), file.clone());
+        async move {
+            let meta = app
+                .get(&format!("/api/v1/files/{file}"), &token)
+                .await
+                .status;
+            let (bytes, _, _) = download(app, &token, &file, &[]).await;
+            assert_eq!(meta, bytes, "metadata and bytes answer alike");
+            meta == StatusCode::OK
+        }
+    };
+    let matrix = [
+        ("owner", &owner, [true, true, true]),
+        ("member", &member, [true, true, false]),
+        ("leaver", &leaver, [false, true, false]),
+        ("guest", &guest, [false, false, false]),
+        ("outsider", &outsider, [false, false, false]),
+    ];
+    for (who, token, expected) in &matrix {
+        let seen = [
+            can_read(token, &secret).await,
+            can_read(token, &open).await,
+            can_read(token, &unshared).await,
+        ];
+        assert_eq!(&seen, expected, "{who}: secret, open, unshared");
+    }
+    // Another workspace's member cannot share it either.
+    let foreign_general = app.general_channel(&outsider, &foreign_ws).await;
+    let reply = post_files(&app, &outsider, &foreign_general, "mine now", &[&open]).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "{reply:?}");
+
+    // Deleting the message unshares; deleting the file hides it from all.
+    let message = id(&shared.body);
+    let deleted = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/messages/{message}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert!(deleted.status.is_success(), "{deleted:?}");
+    assert!(!can_read(&member, &open).await);
+    assert!(can_read(&owner, &open).await);
+    let not_yours = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/files/{secret}"),
+            Some(&member),
+            None,
+        )
+        .await;
+    assert_eq!(not_yours.status, StatusCode::FORBIDDEN, "{not_yours:?}");
+    let gone = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/files/{secret}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    assert!(!can_read(&owner, &secret).await);
+    assert!(!can_read(&member, &secret).await);
+}
+
+pub async fn files_travel_with_messages_and_are_listed(app: TestApp) {
+    let ann = app.user("ann").await;
+    let ws = app.workspace(&ann, "Sharing").await;
+    let general = app.general_channel(&ann, &ws).await;
+    let other = new_channel(&app, &ann, &ws, "other", false).await;
+    let a = id(&stored(&app, &ann, &ws, "a.txt", b"first").await);
+    let b = id(&stored(&app, &ann, &ws, "b.txt", b"second").await);
+    let posted = post_files(&app, &ann, &general, "two files", &[&a, &b]).await;
+    assert_eq!(posted.status, StatusCode::CREATED, "{posted:?}");
+    assert_eq!(posted.body["message_type"], "file");
+    let names: Vec<&str> = posted.body["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["a.txt", "b.txt"]);
+    let only_file = post_files(&app, &ann, &other, "", &[&a]).await;
+    assert_eq!(
+        only_file.status,
+        StatusCode::CREATED,
+        "shared again, without text"
+    );
+
+    let history = app
+        .get(&format!("/api/v1/channels/{general}/messages"), &ann)
+        .await;
+    let first = &history.body["messages"][0];
+    assert_eq!(first["files"].as_array().unwrap().len(), 2, "{history:?}");
+
+    let in_other = app
+        .get(
+            &format!("/api/v1/workspaces/{ws}/files?channel={other}"),
+            &ann,
+        )
+        .await;
+    let listed: Vec<&str> = in_other.body["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [a.as_str()]);
+    let page = app
+        .get(&format!("/api/v1/workspaces/{ws}/files?limit=1"), &ann)
+        .await;
+    assert_eq!(page.body["files"][0]["id"], b.as_str());
+    let cursor = page.body["next_cursor"].as_str().unwrap();
+    let next = app
+        .get(
+            &format!("/api/v1/workspaces/{ws}/files?limit=1&cursor={cursor}"),
+            &ann,
+        )
+        .await;
+    assert_eq!(next.body["files"][0]["id"], a.as_str());
+    let bad = app
+        .get(
+            &format!("/api/v1/workspaces/{ws}/files?cursor=nonsense"),
+            &ann,
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+    let too_many: Vec<String> = (0..11).map(|_| a.clone()).collect();
+    let refs: Vec<&str> = too_many.iter().map(String::as_str).collect();
+    let reply = post_files(&app, &ann, &general, "many", &refs).await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE, "{reply:?}");
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let reply = post_files(&app, &ann, &general, "ghost", &[&unknown]).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "{reply:?}");
+}
+
+pub async fn same_bytes_are_kept_once_until_the_last_file_goes(app: TestApp) {
+    let ann = app.user("ann").await;
+    let ws = app.workspace(&ann, "Dedup").await;
+    let first = id(&stored(&app, &ann, &ws, "one.txt", b"the same bytes").await);
+    let second = id(&stored(&app, &ann, &ws, "two.txt", b"the same bytes").await);
+    assert_ne!(first, second);
+    assert_eq!(blob_keys(&app).await.len(), 1, "one copy of the bytes");
+    let delete = |file: String| {
+        let (app, ann) = (&app, ann.clone());
+        async move {
+            let path = format!("/api/v1/files/{file}");
+            app.call(reqwest::Method::DELETE, &path, Some(&ann), None)
+                .await
+                .status
+        }
+    };
+    assert_eq!(delete(first.clone()).await, StatusCode::NO_CONTENT);
+    app.services
+        .as_ref()
+        .unwrap()
+        .clean_up_blobs()
+        .await
+        .unwrap();
+    let (status, _, bytes) = download(&app, &ann, &second, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bytes, b"the same bytes");
+    assert_eq!(delete(second).await, StatusCode::NO_CONTENT);
+    assert_eq!(
+        delete(first).await,
+        StatusCode::NOT_FOUND,
+        "a deleted file is gone"
+    );
+    app.services
+        .as_ref()
+        .unwrap()
+        .clean_up_blobs()
+        .await
+        .unwrap();
+    nothing_left(&app).await;
+}
+
+pub async fn quotas_and_downloads_are_counted(app: TestApp) {
+    let ann = app.user("ann").await;
+    let ws = app.workspace(&ann, "Quota").await;
+    let chunk = |fill: u8| vec![fill; 250 * 1024];
+    let a = id(&stored(&app, &ann, &ws, "a.bin", &chunk(1)).await);
+    stored(&app, &ann, &ws, "b.bin", &chunk(2)).await;
+    let reply = upload(
+        &app,
+        &ann,
+        &ws,
+        "c.bin",
+        "application/octet-stream",
+        &chunk(3),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE, "{reply:?}");
+    assert!(reply.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("quota"));
+
+    for range in [None, Some("bytes=0-9"), Some("bytes=100-199"), None] {
+        let headers: Vec<(&str, &str)> = range.iter().map(|r| ("range", *r)).collect();
+        let (status, _, _) = download(&app, &ann, &a, &headers).await;
+        assert!(status.is_success());
+    }
+    app.services
+        .as_ref()
+        .unwrap()
+        .flush_downloads()
+        .await
+        .unwrap();
+    let read = app.get(&format!("/api/v1/files/{a}"), &ann).await;
+    assert_eq!(
+        read.body["download_count"], 3,
+        "whole downloads and first ranges count"
+    );
+}
