@@ -38,17 +38,22 @@ impl Server {
 
     /// The resident memory of the process, in KiB (Linux).
     pub fn resident_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        resident_kib(self.child.id())
     }
 
     /// Send SIGTERM and wait for a clean exit.
     pub fn stop(mut self) -> std::process::ExitStatus {
         terminate(&mut self.child)
     }
+}
+
+/// The resident memory of process `pid`, in KiB (Linux).
+pub fn resident_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 /// Send SIGTERM to `child` and wait (at most 20 s) for it to exit.
