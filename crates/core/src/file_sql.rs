@@ -220,6 +220,56 @@ pub fn record_downloads_sql(p: Placeholder) -> String {
     )
 }
 
+/// Set or clear a live file's public link: (token hash, expires, id).
+pub fn set_share_link_sql(p: Placeholder) -> String {
+    format!(
+        "UPDATE files SET share_token = {0}, share_expires_at = {1}, is_public = {0} IS NOT NULL
+         WHERE file_id = {2} AND deleted_at IS NULL",
+        p(1),
+        p(2),
+        p(3)
+    )
+}
+
+/// The live file a public link opens, while it lasts: (token hash, now).
+pub fn shared_file_sql(p: Placeholder) -> String {
+    format!(
+        "SELECT * FROM files WHERE share_token = {} AND deleted_at IS NULL
+           AND (share_expires_at IS NULL OR share_expires_at > {})",
+        p(1),
+        p(2)
+    )
+}
+
+/// Live files whose own expiry has passed: (now, limit).
+pub fn expired_files_sql(p: Placeholder) -> String {
+    format!(
+        "SELECT file_id FROM files WHERE expires_at <= {} AND deleted_at IS NULL
+         ORDER BY expires_at LIMIT {}",
+        p(1),
+        p(2)
+    )
+}
+
+/// Claim files to process, oldest first: pending ones, and those whose
+/// processing started before `stale` (a node that stopped): (now, stale,
+/// limit). `lock` is the dialect's row-locking clause for the inner select.
+pub fn claim_processing_sql(p: Placeholder, lock: &str) -> String {
+    format!(
+        "UPDATE files SET processing_status = 'processing', updated_at = {0}
+         WHERE file_id IN (
+             SELECT file_id FROM files
+             WHERE deleted_at IS NULL
+               AND (processing_status = 'pending'
+                    OR (processing_status = 'processing' AND updated_at < {1}))
+             ORDER BY created_at LIMIT {2} {lock})
+         RETURNING *",
+        p(1),
+        p(2),
+        p(3)
+    )
+}
+
 /// Keys due for removal: (now, limit).
 pub fn due_cleanups_sql(p: Placeholder) -> String {
     format!(

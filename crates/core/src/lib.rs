@@ -12,6 +12,7 @@ pub mod error;
 pub mod file_sql;
 pub mod filenames;
 pub mod id;
+pub mod media;
 pub mod model;
 pub mod page;
 pub mod permissions;

@@ -355,9 +355,20 @@ pub trait FileStore: Send + Sync {
         update: &FileProcessingUpdate,
     ) -> Result<File>;
     /// Soft-delete a file and revoke its public link, releasing its
-    /// reference to its bytes (due for removal with the last one). True
-    /// when this call deleted it; deleting twice changes nothing.
-    async fn delete_file(&self, id: FileId, at: DateTime<Utc>) -> Result<bool>;
+    /// reference to its bytes (due for removal with the last one) and
+    /// making `derived` keys (its thumbnails) due for removal, in one
+    /// transaction. True when this call deleted it; deleting twice changes
+    /// nothing.
+    async fn delete_file(&self, id: FileId, at: DateTime<Utc>, derived: &[String]) -> Result<bool>;
+    /// Claim up to `limit` files to process (thumbnails, text), oldest
+    /// first: pending ones and those whose processing began before `stale`.
+    /// Each is marked `processing` as of `now`.
+    async fn claim_files_to_process(
+        &self,
+        now: DateTime<Utc>,
+        stale: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<File>>;
     /// Attach a file to a message; both must exist and the file must not
     /// be deleted. Attaching twice changes nothing.
     async fn attach_file(
@@ -377,6 +388,20 @@ pub trait FileStore: Send + Sync {
     async fn list_files(&self, filter: &FileFilter) -> Result<Vec<File>>;
     /// Bytes of the live files `user` uploaded to `workspace`.
     async fn used_bytes(&self, workspace: WorkspaceId, user: UserId) -> Result<i64>;
+    /// Give a live file a public link (the hash of its token, and when it
+    /// stops working), or take it away with `None`. False for a file that
+    /// is missing or deleted.
+    async fn set_share_link(
+        &self,
+        id: FileId,
+        token_hash: Option<&str>,
+        expires: Option<DateTime<Utc>>,
+    ) -> Result<bool>;
+    /// The live file whose public link has this token hash, unless the
+    /// link expired by `now`.
+    async fn find_shared_file(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<File>>;
+    /// Live files whose `expires_at` has passed by `now`.
+    async fn expired_files(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<FileId>>;
     /// Add counted downloads and move `last_accessed_at` forward.
     async fn record_downloads(&self, downloads: &[FileDownloads]) -> Result<()>;
     /// Blob keys whose bytes are due for removal at `now`: released by

@@ -1,7 +1,10 @@
-//! File bytes behind the blob port: a local directory or S3-compatible
-//! object storage, both through `object_store`.
+//! File bytes behind the blob port (a local directory or S3-compatible
+//! object storage, both through `object_store`), and what Confab learns
+//! from them: thumbnails and text.
 #![forbid(unsafe_code)]
 
 mod blobs;
+mod inspect;
 
 pub use blobs::{open_blob_store, ObjectBlobs, LOCAL_DIR};
+pub use inspect::{Inspector, MAX_DECODE_BYTES, MAX_DIMENSION};

@@ -456,12 +456,44 @@ pub struct FileView {
     pub created_at: DateTime<Utc>,
     /// Where to download the bytes.
     pub url_private: String,
+    /// Thumbnails of an image, once processed.
+    pub thumbnails: Vec<ThumbnailView>,
+}
+
+/// A thumbnail of an image file.
+#[derive(Serialize, ToSchema)]
+pub struct ThumbnailView {
+    /// The bound it was made for (longer side, pixels).
+    pub size: u32,
+    pub width: u32,
+    pub height: u32,
+    pub mime_type: String,
+    pub url: String,
+}
+
+fn thumbnail_views(file: &File) -> Vec<ThumbnailView> {
+    let listed = file.thumbnails.as_ref().and_then(Value::as_array);
+    listed
+        .into_iter()
+        .flatten()
+        .filter_map(|t| {
+            let size = t["size"].as_u64()? as u32;
+            Some(ThumbnailView {
+                size,
+                width: t["width"].as_u64()? as u32,
+                height: t["height"].as_u64()? as u32,
+                mime_type: t["mime_type"].as_str()?.to_owned(),
+                url: format!("/api/v1/files/{}/thumbnail?size={size}", file.id),
+            })
+        })
+        .collect()
 }
 
 impl From<File> for FileView {
     fn from(f: File) -> Self {
         Self {
             url_private: format!("/api/v1/files/{}/content", f.id),
+            thumbnails: thumbnail_views(&f),
             id: f.id,
             workspace_id: f.workspace_id,
             uploader_id: f.uploader_id,

@@ -65,7 +65,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     )
     .with_mailer(mailer)
     .with_search(search)
-    .with_files(blobs, backends::file_policy(&config));
+    .with_files(blobs, backends::file_policy(&config))
+    .with_inspector(std::sync::Arc::new(confab_files::Inspector));
     let indexer = {
         let (services, stop) = (services.clone(), stop_rx.clone());
         tokio::spawn(async move { services.run_indexer(stop).await })
@@ -73,6 +74,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let file_upkeep = {
         let (services, stop) = (services.clone(), stop_rx.clone());
         tokio::spawn(async move { services.run_file_upkeep(stop).await })
+    };
+    let file_processing = {
+        let (services, stop) = (services.clone(), stop_rx.clone());
+        tokio::spawn(async move { services.run_file_processing(stop).await })
     };
     let options = confab_http::HttpOptions {
         secure_cookies: public_url.starts_with("https://"),
@@ -104,6 +109,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     maintenance.await.ok();
     indexer.await.ok();
     file_upkeep.await.ok();
+    file_processing.await.ok();
     stores.admin.close().await;
     announce("Confab stopped.");
     Ok(())

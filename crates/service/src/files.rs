@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use confab_core::blobs::{BlobStore, BlobWriter, ByteStream};
 use confab_core::filenames::{display_name, recorded_original};
 use confab_core::id::{hex, ChannelId, FileId, UserId, WorkspaceId};
+use confab_core::media::FileInspector;
 use confab_core::model::*;
 use confab_core::sniff::{matches_type, sniff, SNIFF_BYTES};
 use confab_core::{time, Error, Result};
@@ -31,6 +32,32 @@ const CLEANUP_BATCH: u32 = 100;
 pub const DOWNLOAD_FLUSH_INTERVAL: Duration = Duration::from_secs(10);
 /// How often bytes due for removal are looked for.
 pub const BLOB_CLEANUP_INTERVAL: Duration = Duration::from_secs(60);
+/// The bounds of the thumbnails made of each image (longer side, pixels).
+pub const THUMBNAIL_SIZES: [u32; 2] = [64, 360];
+/// Images larger than this are not decoded for thumbnails.
+pub const MAX_PREVIEW_BYTES: u64 = 64 << 20;
+/// Bytes of a text file read for search, and characters kept of them.
+const MAX_TEXT_BYTES: u64 = 1 << 20;
+const MAX_TEXT_CHARS: usize = 100_000;
+/// Files processed at once on one node.
+pub const PROCESSING_PARALLELISM: usize = 2;
+/// A file in processing longer than this is taken over by another worker.
+const PROCESSING_LEASE: Duration = Duration::from_secs(600);
+/// How long the processing worker sleeps when there is nothing to do and
+/// no upload wakes it.
+const PROCESSING_IDLE: Duration = Duration::from_secs(5);
+
+/// The blob key of a file's thumbnail of `size`.
+pub fn thumbnail_key(file: FileId, size: u32) -> String {
+    format!("thumbs/{file}/{size}")
+}
+
+fn thumbnail_keys(file: FileId) -> Vec<String> {
+    THUMBNAIL_SIZES
+        .iter()
+        .map(|size| thumbnail_key(file, *size))
+        .collect()
+}
 
 /// What the server allows of uploads.
 #[derive(Clone, Debug)]
@@ -80,6 +107,9 @@ pub(crate) struct FilesPart {
     blobs: Arc<dyn BlobStore>,
     policy: FilePolicy,
     downloads: Arc<DownloadCounts>,
+    inspector: Option<Arc<dyn FileInspector>>,
+    /// Woken by each upload: there is a file to process.
+    uploaded: Arc<tokio::sync::Notify>,
 }
 
 impl FilesPart {
@@ -88,6 +118,8 @@ impl FilesPart {
             blobs,
             policy,
             downloads: Arc::default(),
+            inspector: None,
+            uploaded: Arc::default(),
         }
     }
 }
@@ -102,6 +134,30 @@ pub struct Upload {
     /// The size the client announced, when it did: refused at once when
     /// over a limit.
     pub declared_size: Option<u64>,
+    /// Delete the file this long after the upload (at most a year).
+    pub expires_in: Option<Duration>,
+}
+
+/// A public link, as made: its token is shown this once.
+#[derive(Clone, Debug)]
+pub struct PublicLink {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// How long a public link lasts unless asked otherwise.
+pub const DEFAULT_LINK_LIFETIME: Duration = Duration::from_secs(7 * 86_400);
+/// The longest a public link, or a file's own expiry, may be set to.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(365 * 86_400);
+
+fn check_lifetime(field: &str, lifetime: Duration) -> Result<chrono::Duration> {
+    if lifetime.is_zero() || lifetime > MAX_LIFETIME {
+        return Err(Error::invalid(
+            field,
+            format!("must be between 1 and {} seconds", MAX_LIFETIME.as_secs()),
+        ));
+    }
+    Ok(chrono_duration(lifetime))
 }
 
 /// Which files to list.
@@ -225,6 +281,15 @@ impl Services {
         self
     }
 
+    /// These services, making thumbnails and reading text with `inspector`
+    /// (after [`Services::with_files`]).
+    pub fn with_inspector(mut self, inspector: Arc<dyn FileInspector>) -> Self {
+        if let Some(part) = self.files.as_mut() {
+            part.inspector = Some(inspector);
+        }
+        self
+    }
+
     fn files_part(&self) -> Result<&FilesPart> {
         self.files
             .as_ref()
@@ -279,6 +344,10 @@ impl Services {
                 });
             }
         }
+        let expires_at = match upload.expires_in {
+            Some(lifetime) => Some(time::now() + check_lifetime("expires_in_secs", lifetime)?),
+            None => None,
+        };
         let filename = display_name(&upload.filename);
         let claimed = upload
             .claimed_type
@@ -348,7 +417,7 @@ impl Services {
             storage_bucket: location.bucket,
             storage_key: key.clone(),
             storage_region: location.region,
-            expires_at: None,
+            expires_at,
             created_at: time::now(),
             quota_bytes: quota.map(|q| q as i64),
         };
@@ -357,6 +426,9 @@ impl Services {
             // A copy already held these bytes, or nothing was recorded:
             // the upload goes now (or, failing that, with the cleanup job).
             self.remove_blob(&key).await;
+        }
+        if recorded.is_ok() {
+            part.uploaded.notify_one();
         }
         recorded
     }
@@ -374,10 +446,24 @@ impl Services {
         }
     }
 
-    /// Remove the bytes that are due: released by their last file, or
-    /// uploads never completed. Returns how many keys were removed.
-    pub async fn clean_up_blobs(&self) -> Result<usize> {
+    /// Delete the files whose own expiry passed, then remove the bytes
+    /// that are due: released by their last file, or uploads never
+    /// completed. Returns how many keys were removed.
+    pub async fn clean_up_files(&self) -> Result<usize> {
         let part = self.files_part()?;
+        loop {
+            let now = time::now();
+            let expired = self.stores.files.expired_files(now, CLEANUP_BATCH).await?;
+            for id in &expired {
+                self.stores
+                    .files
+                    .delete_file(*id, now, &thumbnail_keys(*id))
+                    .await?;
+            }
+            if expired.len() < CLEANUP_BATCH as usize {
+                break;
+            }
+        }
         let mut removed = 0;
         loop {
             let due = self
@@ -394,6 +480,153 @@ impl Services {
                 return Ok(removed);
             }
         }
+    }
+
+    /// Process files until `stop`: those an upload announces at once, the
+    /// rest (left by a crash or another node) as they are found, at most
+    /// [`PROCESSING_PARALLELISM`] at a time.
+    pub async fn run_file_processing(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let Some(part) = self.files.clone() else {
+            return;
+        };
+        loop {
+            match self.process_pending_files().await {
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "processing files failed; retrying"),
+            }
+            tokio::select! {
+                () = part.uploaded.notified() => {}
+                () = tokio::time::sleep(PROCESSING_IDLE) => {}
+                changed = stop.changed() => {
+                    if changed.is_err() || *stop.borrow() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Claim a batch of files to process and process them; how many.
+    pub async fn process_pending_files(&self) -> Result<usize> {
+        let now = time::now();
+        let stale = now - chrono_duration(PROCESSING_LEASE);
+        let claimed = self
+            .stores
+            .files
+            .claim_files_to_process(now, stale, PROCESSING_PARALLELISM as u32)
+            .await?;
+        let count = claimed.len();
+        let work = claimed.into_iter().map(|file| self.process_file(file));
+        for outcome in futures_util::future::join_all(work).await {
+            outcome?;
+        }
+        Ok(count)
+    }
+
+    /// Thumbnails for images, text for text files; a file that cannot be
+    /// processed is marked `failed` and the others go on.
+    async fn process_file(&self, file: File) -> Result<()> {
+        let part = self.files_part()?;
+        let mut update = FileProcessingUpdate {
+            processing_status: Some("done".into()),
+            // No scanner is configured.
+            virus_scan_status: Some("skipped".into()),
+            ..FileProcessingUpdate::default()
+        };
+        if let Some(inspector) = part.inspector.clone() {
+            match self.inspect(part, inspector, &file).await {
+                Ok((thumbnails, text)) => {
+                    update.thumbnails = thumbnails;
+                    update.extracted_text = text;
+                }
+                Err(e) => {
+                    tracing::info!(file = %file.id, error = %e, "file processing failed");
+                    update.processing_status = Some("failed".into());
+                }
+            }
+        }
+        self.stores
+            .files
+            .update_file_processing(file.id, &update)
+            .await?;
+        Ok(())
+    }
+
+    /// What the inspector learns from a file: its thumbnails (stored, and
+    /// described as JSON) and its text.
+    async fn inspect(
+        &self,
+        part: &FilesPart,
+        inspector: Arc<dyn FileInspector>,
+        file: &File,
+    ) -> Result<(Option<serde_json::Value>, Option<String>)> {
+        let size = file.file_size as u64;
+        if inspector.makes_thumbnails(&file.mime_type) {
+            if size > MAX_PREVIEW_BYTES {
+                return Ok((None, None));
+            }
+            let bytes = self.read_bytes(part, file, None).await?;
+            let mime = file.mime_type.clone();
+            let thumbnails = tokio::task::spawn_blocking(move || {
+                inspector.thumbnails(&mime, &bytes, &THUMBNAIL_SIZES)
+            })
+            .await
+            .map_err(Error::internal)??;
+            let mut described = Vec::new();
+            for thumb in thumbnails {
+                let key = thumbnail_key(file.id, thumb.size);
+                let mut writer = part.blobs.create(&key).await?;
+                writer.write(Bytes::from(thumb.bytes)).await?;
+                writer.finish().await?;
+                described.push(serde_json::json!({
+                    "size": thumb.size, "width": thumb.width,
+                    "height": thumb.height, "mime_type": thumb.mime,
+                }));
+            }
+            return Ok((Some(serde_json::Value::Array(described)), None));
+        }
+        let head = self
+            .read_bytes(part, file, Some(0..size.min(MAX_TEXT_BYTES)))
+            .await?;
+        let text = inspector.extract_text(&file.mime_type, &head, MAX_TEXT_CHARS)?;
+        Ok((None, text))
+    }
+
+    async fn read_bytes(
+        &self,
+        part: &FilesPart,
+        file: &File,
+        range: Option<Range<u64>>,
+    ) -> Result<Vec<u8>> {
+        let mut body = part.blobs.read(&file.storage_key, range).await?;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = body.next().await {
+            bytes.extend_from_slice(&chunk?);
+        }
+        Ok(bytes)
+    }
+
+    /// The bytes of a file's thumbnail of `size`, if the caller may read
+    /// the file and it has one.
+    pub async fn download_thumbnail(
+        &self,
+        caller: &Caller,
+        id: FileId,
+        size: u32,
+    ) -> Result<(File, String, ByteStream)> {
+        let part = self.files_part()?;
+        let file = self.readable_file(caller, id).await?;
+        let mime = file
+            .thumbnails
+            .as_ref()
+            .and_then(|t| t.as_array())
+            .and_then(|list| list.iter().find(|t| t["size"] == size))
+            .and_then(|t| t["mime_type"].as_str())
+            .map(str::to_owned)
+            .ok_or(Error::NotFound("thumbnail"))?;
+        let body = part.blobs.read(&thumbnail_key(id, size), None).await?;
+        Ok((file, mime, body))
     }
 
     /// The file jobs until `stop`: counted downloads written every
@@ -413,7 +646,7 @@ impl Services {
                         tracing::warn!(error = %e, "writing download counts failed; retrying");
                     }
                 }
-                _ = cleanups.tick() => match self.clean_up_blobs().await {
+                _ = cleanups.tick() => match self.clean_up_files().await {
                     Ok(0) => {}
                     Ok(removed) => tracing::info!(removed, "removed unused file bytes"),
                     Err(e) => tracing::warn!(error = %e, "removing unused file bytes failed; retrying"),
@@ -464,8 +697,69 @@ impl Services {
         id: FileId,
         request: DownloadRequest,
     ) -> Result<Download> {
-        let part = self.files_part()?;
         let file = self.readable_file(caller, id).await?;
+        self.serve_file(file, request).await
+    }
+
+    /// The bytes behind a public link, to anyone holding it, while the
+    /// link lasts and the file lives.
+    pub async fn download_public(&self, token: &str, request: DownloadRequest) -> Result<Download> {
+        let file = self
+            .stores
+            .files
+            .find_shared_file(&crate::tokens::hash_token(token), time::now())
+            .await?
+            .ok_or(Error::NotFound("file"))?;
+        self.serve_file(file, request).await
+    }
+
+    /// Make a public link to a file (replacing any earlier one): its
+    /// uploader or a workspace admin may.
+    pub async fn create_public_link(
+        &self,
+        caller: &Caller,
+        id: FileId,
+        lifetime: Option<Duration>,
+    ) -> Result<PublicLink> {
+        self.file_to_manage(caller, id).await?;
+        let lifetime =
+            check_lifetime("expires_in_secs", lifetime.unwrap_or(DEFAULT_LINK_LIFETIME))?;
+        let (token, hash) = crate::tokens::new_token();
+        let expires_at = time::now() + lifetime;
+        if !self
+            .stores
+            .files
+            .set_share_link(id, Some(&hash), Some(expires_at))
+            .await?
+        {
+            return Err(Error::NotFound("file"));
+        }
+        Ok(PublicLink { token, expires_at })
+    }
+
+    /// Take a file's public link away.
+    pub async fn revoke_public_link(&self, caller: &Caller, id: FileId) -> Result<()> {
+        self.file_to_manage(caller, id).await?;
+        self.stores.files.set_share_link(id, None, None).await?;
+        Ok(())
+    }
+
+    /// A file the caller may read and manage: they uploaded it, or are a
+    /// workspace admin.
+    async fn file_to_manage(&self, caller: &Caller, id: FileId) -> Result<File> {
+        let file = self.readable_file(caller, id).await?;
+        let (_, me) = self.workspace_for(caller, file.workspace_id).await?;
+        let admin = matches!(me.role, WorkspaceRole::Owner | WorkspaceRole::Admin);
+        if file.uploader_id != caller.user.id && !admin {
+            return Err(Error::Forbidden(
+                "only its uploader or an admin may do this to a file".into(),
+            ));
+        }
+        Ok(file)
+    }
+
+    async fn serve_file(&self, file: File, request: DownloadRequest) -> Result<Download> {
+        let part = self.files_part()?;
         if let Some(held) = &request.if_none_match {
             if matches_tag(held, &entity_tag(&file)) {
                 return Ok(Download::NotModified(file));
@@ -526,15 +820,11 @@ impl Services {
     /// Delete a file: its uploader or a workspace admin may. The bytes go
     /// with the last file that uses them.
     pub async fn delete_file(&self, caller: &Caller, id: FileId) -> Result<()> {
-        let file = self.readable_file(caller, id).await?;
-        let (_, me) = self.workspace_for(caller, file.workspace_id).await?;
-        let admin = matches!(me.role, WorkspaceRole::Owner | WorkspaceRole::Admin);
-        if file.uploader_id != caller.user.id && !admin {
-            return Err(Error::Forbidden(
-                "only its uploader or an admin may delete a file".into(),
-            ));
-        }
-        self.stores.files.delete_file(id, time::now()).await?;
+        self.file_to_manage(caller, id).await?;
+        self.stores
+            .files
+            .delete_file(id, time::now(), &thumbnail_keys(id))
+            .await?;
         Ok(())
     }
 

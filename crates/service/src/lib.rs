@@ -27,9 +27,9 @@ pub use accounts::{Caller, IssuedSession, LoginOutcome, SignUp};
 pub use channels::{ChannelAccess, NewChannelRequest, MAX_GROUP_MEMBERS};
 pub use email::EMAIL_VERIFICATION_TTL;
 pub use files::{
-    entity_tag, Download, DownloadRequest, FilePage, FilePolicy, FileQuery, RangeRequest, Upload,
-    UploadBody, BLOB_CLEANUP_INTERVAL, DOWNLOAD_FLUSH_INTERVAL, MAX_FILES_PER_MESSAGE,
-    MAX_FILE_PAGE,
+    entity_tag, Download, DownloadRequest, FilePage, FilePolicy, FileQuery, PublicLink,
+    RangeRequest, Upload, UploadBody, BLOB_CLEANUP_INTERVAL, DEFAULT_LINK_LIFETIME,
+    DOWNLOAD_FLUSH_INTERVAL, MAX_FILES_PER_MESSAGE, MAX_FILE_PAGE, MAX_LIFETIME,
 };
 pub use gateway::{
     ClientCommand, CloseReason, Delivery, Hub, Outgoing, Socket, SocketStep, MAX_SOCKETS_PER_USER,

@@ -85,7 +85,12 @@ async fn create(conn: &mut PgConnection, file: &NewFile) -> Result<File> {
     decode_row::<File>(&row)
 }
 
-async fn delete(conn: &mut PgConnection, id: FileId, at: DateTime<Utc>) -> Result<bool> {
+async fn delete(
+    conn: &mut PgConnection,
+    id: FileId,
+    at: DateTime<Utc>,
+    derived: &[String],
+) -> Result<bool> {
     let key: Option<String> = sqlx::query_scalar(sql!(delete_file_sql))
         .bind(at)
         .bind(id.0)
@@ -106,6 +111,14 @@ async fn delete(conn: &mut PgConnection, id: FileId, at: DateTime<Utc>) -> Resul
         .execute(&mut *conn)
         .await
         .map_err(db_err)?;
+    for key in derived {
+        sqlx::query(sql!(schedule_cleanup_sql))
+            .bind(key)
+            .bind(at)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    }
     if shared.rows_affected() == 0 {
         sqlx::query(sql!(forget_blob_sql))
             .bind(&key)
@@ -242,9 +255,27 @@ impl FileStore for PostgresStore {
         decode_row::<File>(&row)
     }
 
-    async fn delete_file(&self, id: FileId, at: DateTime<Utc>) -> Result<bool> {
+    async fn claim_files_to_process(
+        &self,
+        now: DateTime<Utc>,
+        stale: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<File>> {
+        static SQL: LazyLock<String> =
+            LazyLock::new(|| claim_processing_sql(p, "FOR UPDATE SKIP LOCKED"));
+        let rows = sqlx::query(SQL.as_str())
+            .bind(now)
+            .bind(stale)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(decode_row::<File>).collect()
+    }
+
+    async fn delete_file(&self, id: FileId, at: DateTime<Utc>, derived: &[String]) -> Result<bool> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let deleted = delete(&mut tx, id, at).await?;
+        let deleted = delete(&mut tx, id, at, derived).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(deleted)
     }
@@ -335,6 +366,44 @@ impl FileStore for PostgresStore {
             .fetch_one(&self.pool)
             .await
             .map_err(db_err)
+    }
+
+    async fn set_share_link(
+        &self,
+        id: FileId,
+        token_hash: Option<&str>,
+        expires: Option<DateTime<Utc>>,
+    ) -> Result<bool> {
+        let changed = sqlx::query(sql!(set_share_link_sql))
+            .bind(token_hash)
+            .bind(expires)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(changed.rows_affected() == 1)
+    }
+
+    async fn find_shared_file(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<File>> {
+        sqlx::query(sql!(shared_file_sql))
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(decode_row::<File>)
+            .transpose()
+    }
+
+    async fn expired_files(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<FileId>> {
+        let ids: Vec<Uuid> = sqlx::query_scalar(sql!(expired_files_sql))
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(ids.into_iter().map(FileId).collect())
     }
 
     async fn record_downloads(&self, downloads: &[FileDownloads]) -> Result<()> {

@@ -84,7 +84,12 @@ async fn create(conn: &mut SqliteConnection, file: NewFile) -> Result<File> {
     decode_row::<File>(&row)
 }
 
-async fn delete(conn: &mut SqliteConnection, id: FileId, at: DateTime<Utc>) -> Result<bool> {
+async fn delete(
+    conn: &mut SqliteConnection,
+    id: FileId,
+    at: DateTime<Utc>,
+    derived: &[String],
+) -> Result<bool> {
     let key: Option<String> = sqlx::query_scalar(sql!(delete_file_sql))
         .bind(ts(at))
         .bind(id.to_string())
@@ -105,6 +110,14 @@ async fn delete(conn: &mut SqliteConnection, id: FileId, at: DateTime<Utc>) -> R
         .execute(&mut *conn)
         .await
         .map_err(db_err)?;
+    for key in derived {
+        sqlx::query(sql!(schedule_cleanup_sql))
+            .bind(key)
+            .bind(ts(at))
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    }
     if shared.rows_affected() == 0 {
         sqlx::query(sql!(forget_blob_sql))
             .bind(&key)
@@ -226,8 +239,33 @@ impl FileStore for SqliteStore {
         decode_row::<File>(&row)
     }
 
-    async fn delete_file(&self, id: FileId, at: DateTime<Utc>) -> Result<bool> {
-        self.write(move |conn| Box::pin(delete(conn, id, at))).await
+    async fn delete_file(&self, id: FileId, at: DateTime<Utc>, derived: &[String]) -> Result<bool> {
+        let derived = derived.to_vec();
+        self.write(move |conn| Box::pin(async move { delete(conn, id, at, &derived).await }))
+            .await
+    }
+
+    async fn claim_files_to_process(
+        &self,
+        now: DateTime<Utc>,
+        stale: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<File>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| claim_processing_sql(q, ""));
+        let rows = self
+            .write(move |conn| {
+                Box::pin(async move {
+                    sqlx::query(SQL.as_str())
+                        .bind(ts(now))
+                        .bind(ts(stale))
+                        .bind(i64::from(limit))
+                        .fetch_all(&mut *conn)
+                        .await
+                        .map_err(db_err)
+                })
+            })
+            .await?;
+        rows.iter().map(decode_row::<File>).collect()
     }
 
     async fn attach_file(
@@ -321,6 +359,47 @@ impl FileStore for SqliteStore {
             .fetch_one(&self.reader)
             .await
             .map_err(db_err)
+    }
+
+    async fn set_share_link(
+        &self,
+        id: FileId,
+        token_hash: Option<&str>,
+        expires: Option<DateTime<Utc>>,
+    ) -> Result<bool> {
+        let changed = self
+            .write_exec(
+                sqlx::query(sql!(set_share_link_sql))
+                    .bind(token_hash.map(str::to_owned))
+                    .bind(expires.map(ts))
+                    .bind(id.to_string()),
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    async fn find_shared_file(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<File>> {
+        sqlx::query(sql!(shared_file_sql))
+            .bind(token_hash)
+            .bind(ts(now))
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(decode_row::<File>)
+            .transpose()
+    }
+
+    async fn expired_files(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<FileId>> {
+        let ids: Vec<String> = sqlx::query_scalar(sql!(expired_files_sql))
+            .bind(ts(now))
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        ids.iter()
+            .map(|id| id.parse().map_err(Error::internal))
+            .collect()
     }
 
     async fn record_downloads(&self, downloads: &[FileDownloads]) -> Result<()> {

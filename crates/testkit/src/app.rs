@@ -232,12 +232,18 @@ impl TestApp {
         let services = Services::new(stores.clone(), realtime, policy)
             .with_mailer(Arc::new(mailer))
             .with_search(index)
-            .with_files(files.blobs.clone(), files.policy.clone());
+            .with_files(files.blobs.clone(), files.policy.clone())
+            .with_inspector(Arc::new(confab_files::Inspector));
         let (indexer_stop, indexer_stopped) = tokio::sync::watch::channel(false);
         {
             let services = services.clone();
             let stopped = indexer_stopped.clone();
             tokio::spawn(async move { services.run_indexer(stopped).await });
+        }
+        {
+            let services = services.clone();
+            let stopped = indexer_stopped.clone();
+            tokio::spawn(async move { services.run_file_processing(stopped).await });
         }
         {
             let services = services.clone();

@@ -39,6 +39,8 @@ pub fn access_of(operation: &str) -> Option<Access> {
         }
         "POST /me/mfa/enroll" | "POST /me/mfa/confirm" | "POST /me/mfa/disable" => Account,
         "DELETE /me/sessions/{session}" => Account,
+        // Anyone holding a public link; no workspace in the path.
+        "GET /public/files/{token}" => Account,
         "POST /auth/verify-email" | "POST /me/email/verification" => Account,
         "GET /workspaces" | "POST /workspaces" | "POST /invitations/accept" | "GET /ws" => Account,
         "GET /workspaces/{workspace}"
@@ -192,9 +194,11 @@ async fn workspace_with_secret(
     round: usize,
 ) -> Secret {
     let ws = app.workspace(owner, &format!("Matrix {round}")).await;
-    let file =
-        crate::files_suite::upload(app, owner, &ws, "secret.txt", "text/plain", b"secret").await;
+    let image = crate::files_suite::png_image(2, 2);
+    let file = crate::files_suite::upload(app, owner, &ws, "secret.png", "image/png", &image).await;
     let file = id_in(&ok(file, StatusCode::CREATED).await, "/id");
+    // Processed, so that its thumbnail exists.
+    crate::files_suite::processed(app, owner, &file).await;
     for (token, role) in members {
         app.join(owner, &ws, token, role).await;
     }

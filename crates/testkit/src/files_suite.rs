@@ -27,6 +27,9 @@ macro_rules! files_conformance {
             files_travel_with_messages_and_are_listed,
             same_bytes_are_kept_once_until_the_last_file_goes,
             quotas_and_downloads_are_counted,
+            public_links_work_until_revoked_expired_or_deleted,
+            files_with_an_expiry_are_removed_by_the_job,
+            images_get_thumbnails_and_bad_images_fail_alone,
         );
     };
 }
@@ -51,7 +54,19 @@ pub fn local_test_files() -> FileBackend {
     FileBackend::local(test_file_policy())
 }
 
-/// A 1×1 PNG.
+/// A PNG of `width` x `height` pixels.
+pub fn png_image(width: u32, height: u32) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image::DynamicImage::new_rgb8(width, height)
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    bytes
+}
+
+/// The first bytes of a PNG: enough for a type to be sniffed.
 pub const PNG: &[u8] = &[
     0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
     0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
@@ -405,7 +420,7 @@ pub async fn bad_uploads_are_refused_and_leave_nothing(app: TestApp) {
     app.services
         .as_ref()
         .unwrap()
-        .clean_up_blobs()
+        .clean_up_files()
         .await
         .unwrap();
     nothing_left(&app).await;
@@ -640,7 +655,7 @@ pub async fn same_bytes_are_kept_once_until_the_last_file_goes(app: TestApp) {
     app.services
         .as_ref()
         .unwrap()
-        .clean_up_blobs()
+        .clean_up_files()
         .await
         .unwrap();
     let (status, _, bytes) = download(&app, &ann, &second, &[]).await;
@@ -655,7 +670,7 @@ pub async fn same_bytes_are_kept_once_until_the_last_file_goes(app: TestApp) {
     app.services
         .as_ref()
         .unwrap()
-        .clean_up_blobs()
+        .clean_up_files()
         .await
         .unwrap();
     nothing_left(&app).await;
@@ -698,4 +713,340 @@ pub async fn quotas_and_downloads_are_counted(app: TestApp) {
         read.body["download_count"], 3,
         "whole downloads and first ranges count"
     );
+}
+
+/// `GET` a public link without credentials: status and bytes.
+async fn open_link(app: &TestApp, url: &str) -> (StatusCode, Vec<u8>) {
+    let response = app
+        .http
+        .get(format!("{}{url}", app.base))
+        .send()
+        .await
+        .expect("open link");
+    let status = response.status();
+    (status, response.bytes().await.expect("bytes").to_vec())
+}
+
+async fn make_link(app: &TestApp, token: &str, file: &str, body: Value) -> Reply {
+    app.post(
+        &format!("/api/v1/files/{file}/public-link"),
+        Some(token),
+        body,
+    )
+    .await
+}
+
+pub async fn public_links_work_until_revoked_expired_or_deleted(app: TestApp) {
+    let ann = app.user("ann").await;
+    let ws = app.workspace(&ann, "Links").await;
+    let general = app.general_channel(&ann, &ws).await;
+    let bob = app.user("bob").await;
+    app.join(&ann, &ws, &bob, "member").await;
+    let file = id(&stored(&app, &ann, &ws, "report.txt", b"quarterly numbers").await);
+    assert_eq!(
+        post_files(&app, &ann, &general, "report", &[&file])
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+
+    let first = make_link(&app, &ann, &file, json!({})).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{first:?}");
+    let first_url = first.body["url"].as_str().unwrap().to_owned();
+    assert!(
+        first_url.len() > "/api/v1/public/files/".len() + 40,
+        "a long random token"
+    );
+    assert_eq!(
+        open_link(&app, &first_url).await,
+        (StatusCode::OK, b"quarterly numbers".to_vec())
+    );
+    let refused = make_link(&app, &bob, &file, json!({})).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::FORBIDDEN,
+        "readers may not publish: {refused:?}"
+    );
+    for bad in [0, 366 * 86_400] {
+        let reply = make_link(&app, &ann, &file, json!({ "expires_in_secs": bad })).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}: {reply:?}");
+    }
+
+    // A new link replaces the old one; revoking ends it.
+    let second = make_link(&app, &ann, &file, json!({})).await;
+    let second_url = second.body["url"].as_str().unwrap().to_owned();
+    assert_eq!(open_link(&app, &first_url).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(open_link(&app, &second_url).await.0, StatusCode::OK);
+    let revoked = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/files/{file}/public-link"),
+            Some(&ann),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    assert_eq!(open_link(&app, &second_url).await.0, StatusCode::NOT_FOUND);
+
+    // An expired link opens nothing.
+    let short = make_link(&app, &ann, &file, json!({ "expires_in_secs": 1 })).await;
+    let short_url = short.body["url"].as_str().unwrap().to_owned();
+    assert_eq!(open_link(&app, &short_url).await.0, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(open_link(&app, &short_url).await.0, StatusCode::NOT_FOUND);
+
+    // The link dies with its file.
+    let last = make_link(&app, &ann, &file, json!({})).await;
+    let last_url = last.body["url"].as_str().unwrap().to_owned();
+    let gone = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/files/{file}"),
+            Some(&ann),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    assert_eq!(open_link(&app, &last_url).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        open_link(&app, "/api/v1/public/files/forged").await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+pub async fn files_with_an_expiry_are_removed_by_the_job(app: TestApp) {
+    let ann = app.user("ann").await;
+    let ws = app.workspace(&ann, "Expiry").await;
+    let parts = |secs: &'static [u8]| {
+        form(&[
+            Part {
+                name: "expires_in_secs",
+                filename: None,
+                content_type: None,
+                bytes: secs,
+            },
+            Part {
+                name: "file",
+                filename: Some("brief.txt"),
+                content_type: None,
+                bytes: b"for a moment",
+            },
+        ])
+    };
+    let bad = upload_form(&app, &ann, &ws, parts(b"soon")).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{bad:?}");
+    let too_long = upload_form(&app, &ann, &ws, parts(b"99999999999")).await;
+    assert_eq!(too_long.status, StatusCode::BAD_REQUEST, "{too_long:?}");
+    let brief = upload_form(&app, &ann, &ws, parts(b"1")).await;
+    assert_eq!(brief.status, StatusCode::CREATED, "{brief:?}");
+    let kept = id(&stored(&app, &ann, &ws, "kept.txt", b"for good").await);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    app.services
+        .as_ref()
+        .unwrap()
+        .clean_up_files()
+        .await
+        .unwrap();
+    let read = app
+        .get(&format!("/api/v1/files/{}", id(&brief.body)), &ann)
+        .await;
+    assert_eq!(read.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(&format!("/api/v1/files/{kept}"), &ann).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        blob_keys(&app).await.len(),
+        1,
+        "only the kept file's bytes remain"
+    );
+}
+
+/// Wait (at most 10 s) until the file's processing ended; the file.
+pub async fn processed(app: &TestApp, token: &str, file: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = app.get(&format!("/api/v1/files/{file}"), token).await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        let status = reply.body["processing_status"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        if status != "pending" && status != "processing" {
+            return reply.body;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still {status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// CRC-32 (IEEE), as PNG chunks carry it.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for byte in bytes {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A well-formed PNG header claiming `width` x `height` pixels, with a
+/// tiny compressed body: what a decompression bomb looks like to a decoder.
+pub fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+    let mut png = PNG[..8].to_vec();
+    let mut chunk = |kind: &[u8], data: &[u8]| {
+        png.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut body = kind.to_vec();
+        body.extend_from_slice(data);
+        png.extend_from_slice(&body);
+        png.extend_from_slice(&crc32(&body).to_be_bytes());
+    };
+    let mut header = width.to_be_bytes().to_vec();
+    header.extend_from_slice(&height.to_be_bytes());
+    header.extend_from_slice(&[8, 0, 0, 0, 0]);
+    chunk(b"IHDR", &header);
+    // A zlib stream of a few zero bytes.
+    chunk(
+        b"IDAT",
+        &[0x78, 0x9c, 0x63, 0x60, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01],
+    );
+    chunk(b"IEND", &[]);
+    png
+}
+
+/// A JPEG of `width` x `height` whose EXIF says to turn it a quarter
+/// (orientation 6) and carries a GPS position.
+pub fn jpeg_with_exif(width: u32, height: u32) -> Vec<u8> {
+    let image = image::DynamicImage::new_rgb8(width, height);
+    let mut plain = Vec::new();
+    image
+        .write_to(
+            &mut std::io::Cursor::new(&mut plain),
+            image::ImageFormat::Jpeg,
+        )
+        .unwrap();
+    // TIFF, little-endian: IFD0 with Orientation and the GPS IFD's offset,
+    // then a GPS IFD with GPSLatitudeRef "N".
+    let mut tiff = b"II*\0\x08\0\0\0".to_vec();
+    tiff.extend_from_slice(&2u16.to_le_bytes());
+    tiff.extend_from_slice(&[0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0]);
+    tiff.extend_from_slice(&[0x25, 0x88, 4, 0, 1, 0, 0, 0, 38, 0, 0, 0]);
+    tiff.extend_from_slice(&0u32.to_le_bytes());
+    tiff.extend_from_slice(&1u16.to_le_bytes());
+    tiff.extend_from_slice(&[0x01, 0x00, 2, 0, 2, 0, 0, 0, b'N', 0, 0, 0]);
+    tiff.extend_from_slice(&0u32.to_le_bytes());
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend_from_slice(&tiff);
+    let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE1];
+    jpeg.extend_from_slice(&((app1.len() + 2) as u16).to_be_bytes());
+    jpeg.extend_from_slice(&app1);
+    jpeg.extend_from_slice(&plain[2..]);
+    jpeg
+}
+
+pub async fn images_get_thumbnails_and_bad_images_fail_alone(app: TestApp) {
+    let ann = app.user("ann").await;
+    let ws = app.workspace(&ann, "Pictures").await;
+    let photo = id(&stored(&app, &ann, &ws, "photo.jpg", &jpeg_with_exif(200, 100)).await);
+    let bomb = id(&stored(&app, &ann, &ws, "bomb.png", &png_claiming(10_000, 10_000)).await);
+    let whole = jpeg_with_exif(300, 300);
+    let cut = id(&stored(&app, &ann, &ws, "cut.jpg", &whole[..whole.len() / 2]).await);
+    let notes = id(&stored(&app, &ann, &ws, "notes.md", b"# Plan\nship the parser").await);
+
+    let done = processed(&app, &ann, &photo).await;
+    assert_eq!(done["processing_status"], "done");
+    assert_eq!(
+        done["virus_scan_status"], "skipped",
+        "no scanner is configured"
+    );
+    let thumbs: Vec<(u64, u64, u64)> = done["thumbnails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["size"].as_u64().unwrap(),
+                t["width"].as_u64().unwrap(),
+                t["height"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        thumbs,
+        [(64, 32, 64), (360, 100, 200)],
+        "turned upright, never enlarged"
+    );
+    let url = done["thumbnails"][1]["url"].as_str().unwrap();
+    let response = app
+        .http
+        .get(format!("{}{url}", app.base))
+        .bearer_auth(&ann)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header(response.headers(), "content-type"), "image/jpeg");
+    let bytes = response.bytes().await.unwrap();
+    assert!(bytes.starts_with(&[0xFF, 0xD8]));
+    assert!(
+        !bytes.windows(4).any(|w| w == b"Exif"),
+        "the thumbnail carries no EXIF (and so no GPS)"
+    );
+    let stranger = app.user("stranger").await;
+    let peek = app
+        .http
+        .get(format!("{}{url}", app.base))
+        .bearer_auth(&stranger)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(peek.status(), StatusCode::NOT_FOUND);
+
+    for broken in [&bomb, &cut] {
+        let failed = processed(&app, &ann, broken).await;
+        assert_eq!(failed["processing_status"], "failed", "{failed}");
+        assert_eq!(failed["thumbnails"], json!([]));
+        let (status, _, _) = download(&app, &ann, broken, &[]).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "a file that failed processing stays downloadable"
+        );
+    }
+    assert_eq!(
+        processed(&app, &ann, &notes).await["processing_status"],
+        "done"
+    );
+    let notes_id: confab_core::id::FileId = notes.parse().unwrap();
+    let stored_notes = app.stores.files.get_file(notes_id).await.unwrap().unwrap();
+    assert_eq!(
+        stored_notes.extracted_text.as_deref(),
+        Some("# Plan\nship the parser")
+    );
+
+    // Deleting the file removes its thumbnails with its bytes.
+    let gone = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/files/{photo}"),
+            Some(&ann),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    app.services
+        .as_ref()
+        .unwrap()
+        .clean_up_files()
+        .await
+        .unwrap();
+    let keys = blob_keys(&app).await;
+    assert!(!keys.iter().any(|k| k.contains(&photo)), "{keys:?}");
+    assert_eq!(keys.len(), 3, "the three other files' bytes: {keys:?}");
 }

@@ -68,6 +68,7 @@ macro_rules! store_conformance {
             quotas_count_live_files,
             file_listings_show_only_what_the_viewer_may_see,
             downloads_are_counted_in_batches,
+            files_are_claimed_for_processing_once_until_stale,
             integrations_are_installed_and_updated,
             email_verification_tokens_are_single_use,
             sessions_are_created_touched_and_revoked,
@@ -2094,13 +2095,13 @@ pub async fn same_bytes_are_stored_once_and_removed_with_their_last_file(stores:
     assert!(w
         .stores
         .files
-        .delete_file(first.id, time::now())
+        .delete_file(first.id, time::now(), &[])
         .await
         .unwrap());
     assert!(!w
         .stores
         .files
-        .delete_file(first.id, time::now())
+        .delete_file(first.id, time::now(), &[])
         .await
         .unwrap());
     let due = w
@@ -2116,7 +2117,7 @@ pub async fn same_bytes_are_stored_once_and_removed_with_their_last_file(stores:
     assert!(w
         .stores
         .files
-        .delete_file(copy.id, time::now())
+        .delete_file(copy.id, time::now(), &[])
         .await
         .unwrap());
     let due = w
@@ -2200,7 +2201,7 @@ pub async fn quotas_count_live_files(stores: Stores) {
     );
     w.stores
         .files
-        .delete_file(first.id, time::now())
+        .delete_file(first.id, time::now(), &[])
         .await
         .unwrap();
     let mut fits = new_file_with(&w, "c", &"03".repeat(32));
@@ -2307,6 +2308,81 @@ pub async fn file_listings_show_only_what_the_viewer_may_see(stores: Stores) {
             .unwrap()
             .len(),
         1
+    );
+}
+
+pub async fn files_are_claimed_for_processing_once_until_stale(stores: Stores) {
+    let w = world(stores).await;
+    let a = upload(&w, &new_file_with(&w, "a", &"21".repeat(32)))
+        .await
+        .unwrap();
+    let b = upload(&w, &new_file_with(&w, "b", &"22".repeat(32)))
+        .await
+        .unwrap();
+    let now = time::now();
+    let stale = now - Duration::minutes(10);
+    let claimed = w
+        .stores
+        .files
+        .claim_files_to_process(now, stale, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        claimed.iter().map(|f| f.id).collect::<Vec<_>>(),
+        [a.id],
+        "oldest first"
+    );
+    assert_eq!(claimed[0].processing_status, "processing");
+    let rest = w
+        .stores
+        .files
+        .claim_files_to_process(now, stale, 10)
+        .await
+        .unwrap();
+    assert_eq!(rest.iter().map(|f| f.id).collect::<Vec<_>>(), [b.id]);
+    let none = w
+        .stores
+        .files
+        .claim_files_to_process(now, stale, 10)
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "claimed files are not handed out twice");
+    let later = time::now() + Duration::seconds(1);
+    let again = w
+        .stores
+        .files
+        .claim_files_to_process(later, later, 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 2, "a stopped node's work is taken over");
+
+    let derived = vec![format!("thumbs/{}/64", a.id)];
+    w.stores
+        .files
+        .delete_file(a.id, time::now(), &derived)
+        .await
+        .unwrap();
+    let mut due = w
+        .stores
+        .files
+        .due_blob_cleanups(time::now(), 10)
+        .await
+        .unwrap();
+    due.sort();
+    let mut expected = vec![derived[0].clone(), a.storage_key.clone()];
+    expected.sort();
+    assert_eq!(due, expected, "its bytes and its thumbnails go");
+    let after = time::now() + Duration::seconds(2);
+    let left = w
+        .stores
+        .files
+        .claim_files_to_process(after, after, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        left.iter().map(|f| f.id).collect::<Vec<_>>(),
+        [b.id],
+        "deleted files are not processed"
     );
 }
 

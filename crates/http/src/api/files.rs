@@ -21,7 +21,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::parse_id;
-use crate::extract::{ApiQuery, Authed};
+use crate::extract::{ApiJson, ApiQuery, Authed};
 use crate::wire::{cursor, ErrorBody, FileView};
 use crate::{ApiError, AppState};
 
@@ -35,6 +35,9 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list))
         .routes(routes!(read_one, delete_one))
         .routes(routes!(content))
+        .routes(routes!(thumbnail))
+        .routes(routes!(make_link, revoke_link))
+        .routes(routes!(public_content))
 }
 
 /// The multipart form of an upload.
@@ -45,6 +48,11 @@ struct UploadForm {
     /// recorded as claimed; the server sniffs the real type from the bytes.
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
+    /// Before `file`: a name to use instead of the part's.
+    filename: Option<String>,
+    /// Before `file`: delete the file this many seconds after the upload
+    /// (1 to 31,536,000).
+    expires_in_secs: Option<u64>,
 }
 
 /// Longest text of a form field other than the file.
@@ -53,7 +61,7 @@ const MAX_FIELD_BYTES: usize = 1024;
 #[utoipa::path(post, path = "/workspaces/{workspace}/files", operation_id = "upload_file", tag = "files",
     params(("workspace" = String, Path, description = "Workspace id")),
     request_body(content = UploadForm, content_type = "multipart/form-data",
-        description = "One part named `file`, streamed to storage; a `filename` part before it overrides the file's name."),
+        description = "One part named `file`, streamed to storage; `filename` and `expires_in_secs` parts may come before it."),
     responses((status = 201, body = FileView),
         (status = 400, description = "No file, an empty file, a type not allowed, or a malformed form", body = ErrorBody),
         (status = 404, body = ErrorBody),
@@ -75,6 +83,7 @@ async fn upload(
         }
     };
     let mut name_override: Option<String> = None;
+    let mut expires_in: Option<std::time::Duration> = None;
     // The whole request's length bounds the file's: a request announced
     // as too large is refused before a byte is stored.
     let declared_size = headers
@@ -92,6 +101,7 @@ async fn upload(
                         .unwrap_or_default(),
                     claimed_type: field.content_type().map(str::to_owned),
                     declared_size,
+                    expires_in,
                 };
                 let body = field.map(|chunk| chunk.map_err(bad_form));
                 let file = app
@@ -99,19 +109,14 @@ async fn upload(
                     .await?;
                 return Ok((StatusCode::CREATED, Json(FileView::from(file))));
             }
-            Some("filename") => {
-                let mut text = Vec::new();
-                while let Some(chunk) = field.chunk().await.map_err(bad_form)? {
-                    text.extend_from_slice(&chunk);
-                    if text.len() > MAX_FIELD_BYTES {
-                        return Err(Error::TooLarge {
-                            what: "filename".into(),
-                            limit: MAX_FIELD_BYTES as u64,
-                        }
-                        .into());
-                    }
-                }
-                name_override = Some(String::from_utf8_lossy(&text).into_owned());
+            Some("filename") => name_override = Some(small_field(&mut field, "filename").await?),
+            Some("expires_in_secs") => {
+                let text = small_field(&mut field, "expires_in_secs").await?;
+                let secs: u64 = text
+                    .trim()
+                    .parse()
+                    .map_err(|_| Error::invalid("expires_in_secs", "is not a number of seconds"))?;
+                expires_in = Some(std::time::Duration::from_secs(secs));
             }
             other => {
                 return Err(Error::invalid(
@@ -123,6 +128,25 @@ async fn upload(
         }
     }
     Err(Error::invalid("file", "the form has no part named `file`").into())
+}
+
+/// The text of a small form part.
+async fn small_field(
+    field: &mut axum::extract::multipart::Field<'_>,
+    name: &str,
+) -> Result<String, ApiError> {
+    let mut text = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(bad_form)? {
+        text.extend_from_slice(&chunk);
+        if text.len() > MAX_FIELD_BYTES {
+            return Err(Error::TooLarge {
+                what: name.into(),
+                limit: MAX_FIELD_BYTES as u64,
+            }
+            .into());
+        }
+    }
+    Ok(String::from_utf8_lossy(&text).into_owned())
 }
 
 fn bad_form(err: axum::extract::multipart::MultipartError) -> Error {
@@ -299,21 +323,31 @@ async fn content(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id: FileId = parse_id(&file, "file")?;
+    let download = app
+        .download_file(&caller, id, download_request(&headers))
+        .await?;
+    Ok(download_response(download))
+}
+
+fn download_request(headers: &HeaderMap) -> DownloadRequest {
     let text = |name: header::HeaderName| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let request = DownloadRequest {
+    DownloadRequest {
         range: text(header::RANGE).as_deref().and_then(parse_range),
         if_none_match: text(header::IF_NONE_MATCH),
-    };
-    let mut response = match app.download_file(&caller, id, request).await? {
+    }
+}
+
+fn download_response(download: Download) -> Response {
+    let mut response = match download {
         Download::NotModified(file) => {
             let mut r = StatusCode::NOT_MODIFIED.into_response();
             set_headers(&mut r, &content_headers(&file)[..4]);
-            return Ok(r);
+            r
         }
         Download::RangeNotSatisfiable(file) => {
             let mut r = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
@@ -321,11 +355,10 @@ async fn content(
                 &mut r,
                 &[(header::CONTENT_RANGE, format!("bytes */{}", file.file_size))],
             );
-            return Ok(r);
+            r
         }
         Download::Content { file, range, body } => {
-            let body = Body::from_stream(body);
-            let mut r = body.into_response();
+            let mut r = Body::from_stream(body).into_response();
             set_headers(&mut r, &content_headers(&file));
             let length = match range {
                 Some(range) => {
@@ -349,7 +382,111 @@ async fn content(
         header::VARY,
         HeaderValue::from_static("Cookie, Authorization"),
     );
+    response
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct ThumbnailParams {
+    /// Which thumbnail: 64 or 360 (default).
+    size: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/files/{file}/thumbnail", operation_id = "file_thumbnail", tag = "files",
+    params(("file" = String, Path, description = "File id"), ThumbnailParams),
+    responses((status = 200, description = "The thumbnail (JPEG, or PNG for images with transparency)"),
+        (status = 404, body = ErrorBody, description = "No such file, or it has no thumbnail of that size")))]
+async fn thumbnail(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(file): Path<String>,
+    ApiQuery(params): ApiQuery<ThumbnailParams>,
+) -> Result<Response, ApiError> {
+    let id: FileId = parse_id(&file, "file")?;
+    let size = params.size.unwrap_or(360);
+    let (file, mime, body) = app.download_thumbnail(&caller, id, size).await?;
+    let mut response = Body::from_stream(body).into_response();
+    set_headers(
+        &mut response,
+        &[
+            (header::CONTENT_TYPE, mime),
+            (
+                header::ETAG,
+                format!("\"{}-{size}\"", file.file_hash.unwrap_or_default()),
+            ),
+            (header::CACHE_CONTROL, "private, no-cache".into()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".into()),
+            (header::CONTENT_SECURITY_POLICY, CONTENT_POLICY.into()),
+        ],
+    );
     Ok(response)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct LinkBody {
+    /// How long the link works, in seconds (default a week, at most a year).
+    expires_in_secs: Option<u64>,
+}
+
+/// A public link, shown once: anyone with `url` can download the file
+/// until `expires_at`, the link is revoked or the file is deleted.
+#[derive(Serialize, ToSchema)]
+struct LinkView {
+    url: String,
+    expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[utoipa::path(post, path = "/files/{file}/public-link", operation_id = "create_public_link", tag = "files",
+    params(("file" = String, Path, description = "File id")), request_body = LinkBody,
+    responses((status = 201, body = LinkView, description = "A new link; an earlier one stops working"),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn make_link(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(file): Path<String>,
+    ApiJson(body): ApiJson<LinkBody>,
+) -> Result<(StatusCode, Json<LinkView>), ApiError> {
+    let id: FileId = parse_id(&file, "file")?;
+    let lifetime = body.expires_in_secs.map(std::time::Duration::from_secs);
+    let link = app.create_public_link(&caller, id, lifetime).await?;
+    let view = LinkView {
+        url: format!("/api/v1/public/files/{}", link.token),
+        expires_at: link.expires_at,
+    };
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+#[utoipa::path(delete, path = "/files/{file}/public-link", operation_id = "revoke_public_link", tag = "files",
+    params(("file" = String, Path, description = "File id")),
+    responses((status = 204, description = "The link no longer works"),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn revoke_link(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(file): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id: FileId = parse_id(&file, "file")?;
+    app.revoke_public_link(&caller, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/public/files/{token}", operation_id = "download_public_file", tag = "files", security(()),
+    params(("token" = String, Path, description = "The token of a public link")),
+    responses((status = 200, description = "The bytes, served as by `GET /files/{file}/content`"),
+        (status = 206, description = "The range asked for"), (status = 304, description = "The client's copy is current"),
+        (status = 404, body = ErrorBody, description = "No such link, or it expired, was revoked or its file deleted"),
+        (status = 416, description = "The range lies outside the file")))]
+async fn public_content(
+    State(app): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let download = app
+        .download_public(&token, download_request(&headers))
+        .await?;
+    Ok(download_response(download))
 }
 
 fn set_headers(response: &mut Response, headers: &[(header::HeaderName, String)]) {
