@@ -16,6 +16,11 @@ fn main() {
     if std::env::var_os("CONFAB_TEST_S3_URL").is_some_and(|v| !v.is_empty()) {
         println!("cargo::rustc-cfg=confab_s3");
     }
+    println!("cargo::rustc-check-cfg=cfg(confab_clamd)");
+    println!("cargo::rerun-if-env-changed=CONFAB_TEST_CLAMD");
+    if std::env::var_os("CONFAB_TEST_CLAMD").is_some_and(|v| !v.is_empty()) {
+        println!("cargo::rustc-cfg=confab_clamd");
+    }
     println!("cargo::rustc-check-cfg=cfg(confab_browser)");
     println!("cargo::rerun-if-env-changed=CONFAB_TEST_CHROMEDRIVER");
     if std::env::var_os("CONFAB_TEST_CHROMEDRIVER").is_some_and(|v| !v.is_empty()) {

@@ -200,6 +200,9 @@ pub struct FilesConfig {
     pub denied_types: Vec<String>,
     /// Seconds an unfinished upload may take before its bytes are removed.
     pub upload_ttl_secs: u64,
+    /// ClamAV's `clamd` (`tcp://host:3310`) to scan every upload with;
+    /// unset, files are not scanned (`virus_scan_status = skipped`).
+    pub clamd_url: Option<String>,
 }
 
 impl Default for FilesConfig {
@@ -218,6 +221,7 @@ impl Default for FilesConfig {
             allowed_types: Vec::new(),
             denied_types: Vec::new(),
             upload_ttl_secs: 86_400,
+            clamd_url: None,
         }
     }
 }

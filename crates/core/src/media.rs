@@ -28,3 +28,20 @@ pub trait FileInspector: Send + Sync {
     /// `None` for types that carry no text Confab can read.
     fn extract_text(&self, mime: &str, bytes: &[u8], max_chars: usize) -> Result<Option<String>>;
 }
+
+/// What a virus scanner found in a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScanVerdict {
+    Clean,
+    /// Infected, with the name of what was found.
+    Infected(String),
+}
+
+/// A virus scanner that reads a file's bytes as a stream.
+#[async_trait::async_trait]
+pub trait VirusScanner: Send + Sync {
+    /// The scanner's name, as recorded with each verdict.
+    fn engine(&self) -> &'static str;
+    /// Scan the bytes; an error when the scanner could not say.
+    async fn scan(&self, body: crate::blobs::ByteStream) -> Result<ScanVerdict>;
+}

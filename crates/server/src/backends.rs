@@ -278,3 +278,18 @@ pub fn file_policy(config: &Config) -> confab_service::FilePolicy {
         upload_ttl: std::time::Duration::from_secs(files.upload_ttl_secs.max(60)),
     }
 }
+
+/// The virus scanner of `files.clamd_url`, which must answer at start.
+pub async fn open_scanner(
+    config: &Config,
+) -> anyhow::Result<Option<Arc<dyn confab_core::media::VirusScanner>>> {
+    let Some(url) = config.files.clamd_url.as_deref() else {
+        return Ok(None);
+    };
+    let clamd = confab_files::Clamd::new(url);
+    clamd
+        .ping()
+        .await
+        .map_err(|e| anyhow::anyhow!("files.clamd_url does not answer: {e}"))?;
+    Ok(Some(Arc::new(clamd)))
+}

@@ -25,6 +25,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let mailer = backends::open_mailer(&config)?;
     let search = backends::open_search(&config, &stores).await?;
     let blobs = backends::open_blobs(&config).await?;
+    let scanner = backends::open_scanner(&config).await?;
     let listener = TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
@@ -67,6 +68,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .with_search(search)
     .with_files(blobs, backends::file_policy(&config))
     .with_inspector(std::sync::Arc::new(confab_files::Inspector));
+    let services = match scanner {
+        Some(scanner) => services.with_scanner(scanner),
+        None => services,
+    };
     let indexer = {
         let (services, stop) = (services.clone(), stop_rx.clone());
         tokio::spawn(async move { services.run_indexer(stop).await })

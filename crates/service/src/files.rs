@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use confab_core::blobs::{BlobStore, BlobWriter, ByteStream};
 use confab_core::filenames::{display_name, recorded_original};
 use confab_core::id::{hex, ChannelId, FileId, UserId, WorkspaceId};
-use confab_core::media::FileInspector;
+use confab_core::media::{FileInspector, ScanVerdict, VirusScanner};
 use confab_core::model::*;
 use confab_core::sniff::{matches_type, sniff, SNIFF_BYTES};
 use confab_core::{time, Error, Result};
@@ -108,6 +108,7 @@ pub(crate) struct FilesPart {
     policy: FilePolicy,
     downloads: Arc<DownloadCounts>,
     inspector: Option<Arc<dyn FileInspector>>,
+    scanner: Option<Arc<dyn VirusScanner>>,
     /// Woken by each upload: there is a file to process.
     uploaded: Arc<tokio::sync::Notify>,
 }
@@ -119,6 +120,7 @@ impl FilesPart {
             policy,
             downloads: Arc::default(),
             inspector: None,
+            scanner: None,
             uploaded: Arc::default(),
         }
     }
@@ -213,6 +215,22 @@ pub fn entity_tag(file: &File) -> String {
     format!("\"{}\"", file.file_hash.as_deref().unwrap_or("none"))
 }
 
+/// A file a virus scanner found infected is kept but never served or
+/// shared again.
+fn refuse_quarantined(file: &File) -> Result<()> {
+    if file.virus_scan_status != "infected" {
+        return Ok(());
+    }
+    let found = file
+        .virus_scan_result
+        .as_ref()
+        .and_then(|r| r["found"].as_str())
+        .unwrap_or("malware");
+    Err(Error::Forbidden(format!(
+        "the file is quarantined: the virus scanner found {found} in it"
+    )))
+}
+
 /// Whether an `If-None-Match` value names `tag` (or is `*`).
 fn matches_tag(header: &str, tag: &str) -> bool {
     header
@@ -286,6 +304,15 @@ impl Services {
     pub fn with_inspector(mut self, inspector: Arc<dyn FileInspector>) -> Self {
         if let Some(part) = self.files.as_mut() {
             part.inspector = Some(inspector);
+        }
+        self
+    }
+
+    /// These services, scanning every upload with `scanner` (after
+    /// [`Services::with_files`]); infected files are quarantined.
+    pub fn with_scanner(mut self, scanner: Arc<dyn VirusScanner>) -> Self {
+        if let Some(part) = self.files.as_mut() {
+            part.scanner = Some(scanner);
         }
         self
     }
@@ -530,11 +557,17 @@ impl Services {
         let part = self.files_part()?;
         let mut update = FileProcessingUpdate {
             processing_status: Some("done".into()),
-            // No scanner is configured.
             virus_scan_status: Some("skipped".into()),
             ..FileProcessingUpdate::default()
         };
-        if let Some(inspector) = part.inspector.clone() {
+        if let Some(scanner) = part.scanner.clone() {
+            let (status, result) = self.scan(part, &*scanner, &file).await;
+            update.virus_scan_status = Some(status.into());
+            update.virus_scan_result = Some(result);
+        }
+        // The bytes of an infected file are not opened again.
+        let infected = update.virus_scan_status.as_deref() == Some("infected");
+        if let (Some(inspector), false) = (part.inspector.clone(), infected) {
             match self.inspect(part, inspector, &file).await {
                 Ok((thumbnails, text)) => {
                     update.thumbnails = thumbnails;
@@ -551,6 +584,37 @@ impl Services {
             .update_file_processing(file.id, &update)
             .await?;
         Ok(())
+    }
+
+    /// The scanner's verdict on a file: its status and what to record.
+    async fn scan(
+        &self,
+        part: &FilesPart,
+        scanner: &dyn VirusScanner,
+        file: &File,
+    ) -> (&'static str, serde_json::Value) {
+        let engine = scanner.engine();
+        let verdict = match part.blobs.read(&file.storage_key, None).await {
+            Ok(body) => scanner.scan(body).await,
+            Err(e) => Err(e),
+        };
+        match verdict {
+            Ok(ScanVerdict::Clean) => ("clean", serde_json::json!({ "engine": engine })),
+            Ok(ScanVerdict::Infected(found)) => {
+                tracing::warn!(file = %file.id, %found, "an infected file was quarantined");
+                (
+                    "infected",
+                    serde_json::json!({ "engine": engine, "found": found }),
+                )
+            }
+            Err(e) => {
+                tracing::warn!(file = %file.id, error = %e, "a file could not be scanned");
+                (
+                    "failed",
+                    serde_json::json!({ "engine": engine, "error": e.to_string() }),
+                )
+            }
+        }
     }
 
     /// What the inspector learns from a file: its thumbnails (stored, and
@@ -760,6 +824,7 @@ impl Services {
 
     async fn serve_file(&self, file: File, request: DownloadRequest) -> Result<Download> {
         let part = self.files_part()?;
+        refuse_quarantined(&file)?;
         if let Some(held) = &request.if_none_match {
             if matches_tag(held, &entity_tag(&file)) {
                 return Ok(Download::NotModified(file));
@@ -884,6 +949,7 @@ impl Services {
             if file.workspace_id != workspace {
                 return Err(Error::NotFound("file"));
             }
+            refuse_quarantined(&file)?;
             if !files.iter().any(|f: &File| f.id == file.id) {
                 files.push(file);
             }

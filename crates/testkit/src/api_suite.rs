@@ -1247,7 +1247,8 @@ pub async fn the_openapi_document_matches_the_routes(app: TestApp) {
         .unwrap();
     assert_eq!(cursor["in"], "query");
     // Every documented operation is served: called without a session it is
-    // refused (401) or its input is (400), never "no such route".
+    // refused (401), its input is (400) or, for a public read, what it
+    // names is not found (404, the same as an unknown id).
     let id = uuid::Uuid::now_v7().to_string();
     let mut operations = 0;
     for (path, item) in paths {
@@ -1269,10 +1270,11 @@ pub async fn the_openapi_document_matches_the_routes(app: TestApp) {
                 )
                 .await;
             let public = operation["security"] == json!([{}]);
-            let expected = if public {
-                StatusCode::BAD_REQUEST
-            } else {
-                StatusCode::UNAUTHORIZED
+            // A public read names what it reads: an unknown one is not found.
+            let expected = match (public, method == Method::GET) {
+                (true, true) => StatusCode::NOT_FOUND,
+                (true, false) => StatusCode::BAD_REQUEST,
+                (false, _) => StatusCode::UNAUTHORIZED,
             };
             assert_eq!(reply.status, expected, "{method} {path}: {reply:?}");
             operations += 1;

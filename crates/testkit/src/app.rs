@@ -73,6 +73,8 @@ pub struct FileBackend {
     pub policy: confab_service::FilePolicy,
     /// Keeps a local store's directory while the app lives.
     pub home: Option<Arc<tempfile::TempDir>>,
+    /// Scans uploads, when set.
+    pub scanner: Option<Arc<dyn confab_core::media::VirusScanner>>,
 }
 
 impl FileBackend {
@@ -84,6 +86,7 @@ impl FileBackend {
             blobs: Arc::new(blobs),
             policy,
             home: Some(Arc::new(home)),
+            scanner: None,
         }
     }
 
@@ -234,6 +237,10 @@ impl TestApp {
             .with_search(index)
             .with_files(files.blobs.clone(), files.policy.clone())
             .with_inspector(Arc::new(confab_files::Inspector));
+        let services = match files.scanner.clone() {
+            Some(scanner) => services.with_scanner(scanner),
+            None => services,
+        };
         let (indexer_stop, indexer_stopped) = tokio::sync::watch::channel(false);
         {
             let services = services.clone();
@@ -607,6 +614,7 @@ where
         blobs: blobs.clone(),
         policy: crate::files_suite::test_file_policy(),
         home: None,
+        scanner: None,
     };
     crate::harness::with_sqlite(|stores| async move {
         let outcome =
