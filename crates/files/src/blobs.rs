@@ -32,6 +32,8 @@ pub struct ObjectBlobs {
     location: BlobLocation,
     /// Put before every key (`confab/`), so one bucket can serve several uses.
     prefix: String,
+    /// The directory of a local store.
+    root: Option<std::path::PathBuf>,
 }
 
 /// The blob store `config` names: the local directory under `data_dir`,
@@ -65,6 +67,7 @@ impl ObjectBlobs {
                 region: None,
             },
             prefix: String::new(),
+            root: Some(dir.to_path_buf()),
         })
     }
 
@@ -104,6 +107,7 @@ impl ObjectBlobs {
                 region: Some(config.region.clone()),
             },
             prefix: config.prefix.trim_matches('/').to_owned(),
+            root: None,
         })
     }
 
@@ -137,6 +141,32 @@ fn install_tls_provider() {
         // Fails only when another provider was installed first, which serves as well.
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
+}
+
+/// Remove the staging files (`{name}#{n}`) an upload cut short by a crash
+/// left beside where its blob would have gone.
+fn remove_staging_files(path: &FsPath) -> Result<()> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Ok(());
+    };
+    let staged = format!("{}#", name.to_string_lossy());
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(Error::Unavailable(format!(
+                "reading {}: {e}",
+                dir.display()
+            )))
+        }
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&staged) {
+            std::fs::remove_file(entry.path())
+                .map_err(|e| Error::Unavailable(format!("removing a staging file: {e}")))?;
+        }
+    }
+    Ok(())
 }
 
 fn blob_err(err: object_store::Error) -> Error {
@@ -210,9 +240,13 @@ impl BlobStore for ObjectBlobs {
 
     async fn delete(&self, key: &str) -> Result<()> {
         match self.store.delete(&self.path(key)?).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(other) => Err(blob_err(other)),
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(other) => return Err(blob_err(other)),
         }
+        if let Some(root) = &self.root {
+            remove_staging_files(&root.join(key))?;
+        }
+        Ok(())
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {

@@ -275,7 +275,7 @@ pub fn file_policy(config: &Config) -> confab_service::FilePolicy {
         user_quota_bytes: files.user_quota_bytes,
         allowed_types: files.allowed_types.clone(),
         denied_types: files.denied_types.clone(),
-        upload_ttl: std::time::Duration::from_secs(files.upload_ttl_secs.max(60)),
+        upload_ttl: std::time::Duration::from_secs(files.upload_ttl_secs.max(1)),
     }
 }
 

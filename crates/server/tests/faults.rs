@@ -617,3 +617,96 @@ fn upstream_of(url: &str) -> String {
     assert!(host.contains(':'), "the test URL names its port: {url}");
     host.to_owned()
 }
+
+/// Files under `dir`, staging files included.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+/// `kill -9` in the middle of an upload: after a restart, past the
+/// upload's time limit, the cleanup job finds the upload again and removes
+/// what it left on disk.
+#[tokio::test]
+async fn an_upload_cut_by_kill_9_leaves_nothing_after_a_restart() {
+    use tokio::io::AsyncWriteExt;
+    let data = tempfile::tempdir().unwrap();
+    let start = || {
+        let mut cmd = confab(data.path());
+        cmd.env("CONFAB_FILES__UPLOAD_TTL_SECS", "2");
+        Server::start(cmd)
+    };
+    let mut server = start();
+    let http = reqwest::Client::new();
+    let token = sign_up(&http, &server.base, "uploader").await;
+    let workspace = call(
+        &http,
+        &server.base,
+        &token,
+        "/workspaces",
+        json!({"name": "Cut"}),
+    )
+    .await;
+    let workspace = workspace["workspace"]["id"].as_str().unwrap().to_owned();
+
+    let boundary = "cut-boundary";
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\n\r\n"
+    );
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let request = format!(
+        "POST /api/v1/workspaces/{workspace}/files HTTP/1.1\r\nHost: {address}\r\n\
+         Authorization: Bearer {token}\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\n\
+         Content-Length: {}\r\n\r\n{head}",
+        head.len() + (8 << 20)
+    );
+    socket.write_all(request.as_bytes()).await.unwrap();
+    socket.write_all(&vec![b'z'; 6 << 20]).await.unwrap();
+    socket.flush().await.unwrap();
+    let files = data.path().join("files");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while files_under(&files).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upload never reached the disk"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.child.kill().expect("kill -9");
+    server.child.wait().unwrap();
+    drop(socket);
+    let left = files_under(&files);
+    assert!(!left.is_empty(), "the crash left the upload's bytes behind");
+
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let server = start();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = files_under(&files);
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still on disk: {left:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.stop();
+}

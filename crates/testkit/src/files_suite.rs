@@ -240,16 +240,23 @@ async fn post_files(
     .await
 }
 
+/// A new channel of the workspace; its id.
 async fn new_channel(app: &TestApp, token: &str, ws: &str, name: &str, private: bool) -> String {
-    let reply = app
-        .post(
-            &format!("/api/v1/workspaces/{ws}/channels"),
-            Some(token),
-            json!({ "name": name, "private": private }),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-    id(&reply.body)
+    crate::api_suite::new_channel(app, token, ws, json!({ "name": name, "private": private })).await
+}
+
+/// `DELETE` a file; the status.
+async fn delete_file(app: &TestApp, token: &str, file: &str) -> StatusCode {
+    let path = format!("/api/v1/files/{file}");
+    app.call(reqwest::Method::DELETE, &path, Some(token), None)
+        .await
+        .status
+}
+
+/// Run the server's file cleanup now.
+async fn clean_up(app: &TestApp) {
+    let services = app.services.as_ref().expect("an in-process server");
+    services.clean_up_files().await.expect("file cleanup");
 }
 
 pub async fn uploads_are_hashed_sniffed_and_served_safely(app: TestApp) {
@@ -408,21 +415,11 @@ pub async fn bad_uploads_are_refused_and_leave_nothing(app: TestApp) {
         .collect();
     assert_eq!(ids, [exact_id.as_str()]);
     assert_eq!(blob_keys(&app).await.len(), 1);
-    let gone = app
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/api/v1/files/{exact_id}"),
-            Some(&ann),
-            None,
-        )
-        .await;
-    assert_eq!(gone.status, StatusCode::NO_CONTENT);
-    app.services
-        .as_ref()
-        .unwrap()
-        .clean_up_files()
-        .await
-        .unwrap();
+    assert_eq!(
+        delete_file(&app, &ann, &exact_id).await,
+        StatusCode::NO_CONTENT
+    );
+    clean_up(&app).await;
     nothing_left(&app).await;
 }
 
@@ -541,24 +538,14 @@ pub async fn who_may_read_a_file(app: TestApp) {
     assert!(deleted.status.is_success(), "{deleted:?}");
     assert!(!can_read(&member, &open).await);
     assert!(can_read(&owner, &open).await);
-    let not_yours = app
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/api/v1/files/{secret}"),
-            Some(&member),
-            None,
-        )
-        .await;
-    assert_eq!(not_yours.status, StatusCode::FORBIDDEN, "{not_yours:?}");
-    let gone = app
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/api/v1/files/{secret}"),
-            Some(&owner),
-            None,
-        )
-        .await;
-    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        delete_file(&app, &member, &secret).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        delete_file(&app, &owner, &secret).await,
+        StatusCode::NO_CONTENT
+    );
     assert!(!can_read(&owner, &secret).await);
     assert!(!can_read(&member, &secret).await);
 }
@@ -642,37 +629,24 @@ pub async fn same_bytes_are_kept_once_until_the_last_file_goes(app: TestApp) {
     let second = id(&stored(&app, &ann, &ws, "two.txt", b"the same bytes").await);
     assert_ne!(first, second);
     assert_eq!(blob_keys(&app).await.len(), 1, "one copy of the bytes");
-    let delete = |file: String| {
-        let (app, ann) = (&app, ann.clone());
-        async move {
-            let path = format!("/api/v1/files/{file}");
-            app.call(reqwest::Method::DELETE, &path, Some(&ann), None)
-                .await
-                .status
-        }
-    };
-    assert_eq!(delete(first.clone()).await, StatusCode::NO_CONTENT);
-    app.services
-        .as_ref()
-        .unwrap()
-        .clean_up_files()
-        .await
-        .unwrap();
+    assert_eq!(
+        delete_file(&app, &ann, &first).await,
+        StatusCode::NO_CONTENT
+    );
+    clean_up(&app).await;
     let (status, _, bytes) = download(&app, &ann, &second, &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(bytes, b"the same bytes");
-    assert_eq!(delete(second).await, StatusCode::NO_CONTENT);
     assert_eq!(
-        delete(first).await,
+        delete_file(&app, &ann, &second).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        delete_file(&app, &ann, &first).await,
         StatusCode::NOT_FOUND,
         "a deleted file is gone"
     );
-    app.services
-        .as_ref()
-        .unwrap()
-        .clean_up_files()
-        .await
-        .unwrap();
+    clean_up(&app).await;
     nothing_left(&app).await;
 }
 
@@ -798,15 +772,7 @@ pub async fn public_links_work_until_revoked_expired_or_deleted(app: TestApp) {
     // The link dies with its file.
     let last = make_link(&app, &ann, &file, json!({})).await;
     let last_url = last.body["url"].as_str().unwrap().to_owned();
-    let gone = app
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/api/v1/files/{file}"),
-            Some(&ann),
-            None,
-        )
-        .await;
-    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    assert_eq!(delete_file(&app, &ann, &file).await, StatusCode::NO_CONTENT);
     assert_eq!(open_link(&app, &last_url).await.0, StatusCode::NOT_FOUND);
     assert_eq!(
         open_link(&app, "/api/v1/public/files/forged").await.0,
@@ -841,12 +807,7 @@ pub async fn files_with_an_expiry_are_removed_by_the_job(app: TestApp) {
     assert_eq!(brief.status, StatusCode::CREATED, "{brief:?}");
     let kept = id(&stored(&app, &ann, &ws, "kept.txt", b"for good").await);
     tokio::time::sleep(Duration::from_millis(1_100)).await;
-    app.services
-        .as_ref()
-        .unwrap()
-        .clean_up_files()
-        .await
-        .unwrap();
+    clean_up(&app).await;
     let read = app
         .get(&format!("/api/v1/files/{}", id(&brief.body)), &ann)
         .await;
@@ -1031,21 +992,11 @@ pub async fn images_get_thumbnails_and_bad_images_fail_alone(app: TestApp) {
     );
 
     // Deleting the file removes its thumbnails with its bytes.
-    let gone = app
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/api/v1/files/{photo}"),
-            Some(&ann),
-            None,
-        )
-        .await;
-    assert_eq!(gone.status, StatusCode::NO_CONTENT);
-    app.services
-        .as_ref()
-        .unwrap()
-        .clean_up_files()
-        .await
-        .unwrap();
+    assert_eq!(
+        delete_file(&app, &ann, &photo).await,
+        StatusCode::NO_CONTENT
+    );
+    clean_up(&app).await;
     let keys = blob_keys(&app).await;
     assert!(!keys.iter().any(|k| k.contains(&photo)), "{keys:?}");
     assert_eq!(keys.len(), 3, "the three other files' bytes: {keys:?}");

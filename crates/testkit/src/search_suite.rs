@@ -74,15 +74,7 @@ async fn post(app: &TestApp, token: &str, channel: &str, content: &str) -> Value
 }
 
 async fn new_channel(app: &TestApp, token: &str, ws: &str, name: &str, private: bool) -> String {
-    let reply = app
-        .post(
-            &format!("/api/v1/workspaces/{ws}/channels"),
-            Some(token),
-            json!({ "name": name, "private": private }),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
-    reply.body["id"].as_str().unwrap().to_owned()
+    crate::api_suite::new_channel(app, token, ws, json!({ "name": name, "private": private })).await
 }
 
 async fn conversation(app: &TestApp, token: &str, ws: &str, users: &[&str]) -> String {
