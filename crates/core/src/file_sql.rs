@@ -108,15 +108,6 @@ pub fn insert_message_file_sql(p: Placeholder) -> String {
     )
 }
 
-/// Queue a message for the search index: (message, at).
-pub fn enqueue_message_sql(p: Placeholder) -> String {
-    format!(
-        "INSERT INTO search_outbox (kind, entity_id, created_at) VALUES ('message', {}, {})",
-        p(1),
-        p(2)
-    )
-}
-
 /// Queue the messages sharing a file for the search index: (file, at).
 pub fn enqueue_sharing_messages_sql(p: Placeholder) -> String {
     format!(

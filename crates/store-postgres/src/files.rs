@@ -170,12 +170,7 @@ async fn attach(
         .await
         .map_err(db_err)?;
     // The message now has a file (`has:file` in search).
-    sqlx::query(sql!(enqueue_message_sql))
-        .bind(message.0)
-        .bind(at)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
+    crate::messages::enqueue_for_search(conn, message).await?;
     let row = sqlx::query("SELECT * FROM message_files WHERE message_id = $1 AND file_id = $2")
         .bind(message.0)
         .bind(file.0)

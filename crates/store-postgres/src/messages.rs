@@ -565,7 +565,7 @@ impl PostgresStore {
 
 /// Tell the search indexer that message `id` changed (in the caller's
 /// transaction, so the change and the entry commit together).
-async fn enqueue_for_search(conn: &mut PgConnection, id: MessageId) -> Result<()> {
+pub(crate) async fn enqueue_for_search(conn: &mut PgConnection, id: MessageId) -> Result<()> {
     sqlx::query("INSERT INTO search_outbox (kind, entity_id) VALUES ('message', $1)")
         .bind(id.0)
         .execute(&mut *conn)

@@ -167,12 +167,7 @@ async fn attach(
         .await
         .map_err(db_err)?;
     // The message now has a file (`has:file` in search).
-    sqlx::query(sql!(enqueue_message_sql))
-        .bind(message.to_string())
-        .bind(ts(at))
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
+    crate::messages::enqueue_for_search(conn, message, at).await?;
     let row = sqlx::query("SELECT * FROM message_files WHERE message_id = ? AND file_id = ?")
         .bind(message.to_string())
         .bind(file.to_string())
@@ -316,9 +311,7 @@ impl FileStore for SqliteStore {
             .fetch_all(&self.reader)
             .await
             .map_err(db_err)?;
-        ids.iter()
-            .map(|id| id.parse().map_err(Error::internal))
-            .collect()
+        crate::parse_ids(&ids)
     }
 
     async fn list_files(&self, filter: &FileFilter) -> Result<Vec<File>> {
@@ -397,9 +390,7 @@ impl FileStore for SqliteStore {
             .fetch_all(&self.reader)
             .await
             .map_err(db_err)?;
-        ids.iter()
-            .map(|id| id.parse().map_err(Error::internal))
-            .collect()
+        crate::parse_ids(&ids)
     }
 
     async fn record_downloads(&self, downloads: &[FileDownloads]) -> Result<()> {

@@ -154,6 +154,16 @@ impl SqliteStore {
     }
 }
 
+/// Ids read back as text.
+pub(crate) fn parse_ids<T: std::str::FromStr>(ids: &[String]) -> Result<Vec<T>>
+where
+    T::Err: std::fmt::Display,
+{
+    ids.iter()
+        .map(|id| id.parse().map_err(Error::internal))
+        .collect()
+}
+
 /// A statement whose text and arguments it owns, so it can go to the writer task.
 pub(crate) type OwnedQuery = sqlx::query::Query<'static, Sqlite, SqliteArguments<'static>>;
 

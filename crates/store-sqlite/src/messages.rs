@@ -208,7 +208,7 @@ async fn edit(
 
 /// Tell the search indexer that message `id` changed (in the caller's
 /// transaction, so the change and the entry commit together).
-async fn enqueue_for_search(
+pub(crate) async fn enqueue_for_search(
     conn: &mut SqliteConnection,
     id: MessageId,
     at: DateTime<Utc>,

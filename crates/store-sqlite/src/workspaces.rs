@@ -258,9 +258,7 @@ impl WorkspaceStore for SqliteStore {
             .fetch_all(&self.reader)
             .await
             .map_err(db_err)?;
-        ids.iter()
-            .map(|id| id.parse().map_err(Error::internal))
-            .collect()
+        crate::parse_ids(&ids)
     }
 
     async fn list_members(
