@@ -10,8 +10,11 @@ use futures_core::Stream;
 
 use crate::Result;
 
+/// Bytes a chunk at a time, borrowing for `'a` (a request body).
+pub type BytesOf<'a> = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send + 'a>>;
+
 /// Bytes read from a blob, a chunk at a time.
-pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>;
+pub type ByteStream = BytesOf<'static>;
 
 /// Where a blob store keeps its bytes, as recorded on every file row
 /// (`storage_provider`, `storage_bucket`, `storage_region`).
@@ -22,35 +25,6 @@ pub struct BlobLocation {
     /// The bucket, or the directory of a local store.
     pub bucket: String,
     pub region: Option<String>,
-}
-
-/// A storage tier, as the seed's `storage_class` names them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StorageClass {
-    Standard,
-    InfrequentAccess,
-    Archive,
-}
-
-impl StorageClass {
-    /// The seed's (and S3's) name of the tier.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Standard => "STANDARD",
-            Self::InfrequentAccess => "STANDARD_IA",
-            Self::Archive => "GLACIER",
-        }
-    }
-
-    /// The tier a stored name stands for.
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "STANDARD" => Some(Self::Standard),
-            "STANDARD_IA" => Some(Self::InfrequentAccess),
-            "GLACIER" => Some(Self::Archive),
-            _ => None,
-        }
-    }
 }
 
 /// A blob being written. Nothing is visible under its key until

@@ -54,14 +54,9 @@ fn text_type(head: &[u8], name: &str) -> &'static str {
     }
 }
 
-/// Types a browser would run or render with script (HTML, SVG, XML, ...):
-/// always downloaded as attachments, never shown inline.
-pub fn is_active(mime: &str) -> bool {
-    !is_inline_safe(mime)
-}
-
 /// Types shown inline in a browser without risk: raster images, audio,
-/// video and plain text.
+/// video and plain text. Every other type (HTML, SVG, XML, PDF, ...) is
+/// downloaded as an attachment.
 pub fn is_inline_safe(mime: &str) -> bool {
     let raster = mime.starts_with("image/") && mime != "image/svg+xml";
     raster
@@ -114,11 +109,11 @@ mod tests {
             "image/svg+xml"
         );
         assert_eq!(sniff(b"<!DOCTYPE html><p>", "a.txt"), "text/html");
-        assert!(is_active("text/html"));
-        assert!(is_active("image/svg+xml"));
-        assert!(is_active("application/pdf"));
-        assert!(!is_active("image/png"));
-        assert!(!is_active("text/plain"));
+        assert!(!is_inline_safe("text/html"));
+        assert!(!is_inline_safe("image/svg+xml"));
+        assert!(!is_inline_safe("application/pdf"));
+        assert!(is_inline_safe("image/png"));
+        assert!(is_inline_safe("text/plain"));
     }
 
     #[test]

@@ -9,4 +9,4 @@ mod inspect;
 
 pub use blobs::{open_blob_store, ObjectBlobs, LOCAL_DIR};
 pub use clamd::Clamd;
-pub use inspect::{Inspector, MAX_DECODE_BYTES, MAX_DIMENSION};
+pub use inspect::Inspector;

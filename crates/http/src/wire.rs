@@ -472,19 +472,14 @@ pub struct ThumbnailView {
 }
 
 fn thumbnail_views(file: &File) -> Vec<ThumbnailView> {
-    let listed = file.thumbnails.as_ref().and_then(Value::as_array);
-    listed
+    file.thumbnail_list()
         .into_iter()
-        .flatten()
-        .filter_map(|t| {
-            let size = t["size"].as_u64()? as u32;
-            Some(ThumbnailView {
-                size,
-                width: t["width"].as_u64()? as u32,
-                height: t["height"].as_u64()? as u32,
-                mime_type: t["mime_type"].as_str()?.to_owned(),
-                url: format!("/api/v1/files/{}/thumbnail?size={size}", file.id),
-            })
+        .map(|t| ThumbnailView {
+            url: format!("/api/v1/files/{}/thumbnail?size={}", file.id, t.size),
+            size: t.size,
+            width: t.width,
+            height: t.height,
+            mime_type: t.mime_type,
         })
         .collect()
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use confab_core::blobs::{BlobStore, BlobWriter, ByteStream};
+use confab_core::blobs::{BlobStore, BlobWriter, ByteStream, BytesOf};
 use confab_core::filenames::{display_name, recorded_original};
 use confab_core::id::{hex, ChannelId, FileId, UserId, WorkspaceId};
 use confab_core::media::{FileInspector, ScanVerdict, VirusScanner};
@@ -93,10 +93,6 @@ impl FilePolicy {
         allowed && !self.denied_types.iter().any(|p| matches_type(mime, p))
     }
 }
-
-/// The bytes of an upload, as the request delivers them.
-pub type UploadBody<'a> =
-    std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Bytes>> + Send + 'a>>;
 
 /// Downloads counted since the last flush: how many, and the latest time.
 type DownloadCounts = Mutex<HashMap<FileId, (i32, DateTime<Utc>)>>;
@@ -341,7 +337,7 @@ impl Services {
         caller: &Caller,
         workspace: WorkspaceId,
         upload: Upload,
-        mut body: UploadBody<'_>,
+        mut body: BytesOf<'_>,
     ) -> Result<File> {
         let part = self.files_part()?;
         let (ws, _) = self.workspace_for(caller, workspace).await?;
@@ -643,12 +639,15 @@ impl Services {
                 let mut writer = part.blobs.create(&key).await?;
                 writer.write(Bytes::from(thumb.bytes)).await?;
                 writer.finish().await?;
-                described.push(serde_json::json!({
-                    "size": thumb.size, "width": thumb.width,
-                    "height": thumb.height, "mime_type": thumb.mime,
-                }));
+                described.push(StoredThumbnail {
+                    size: thumb.size,
+                    width: thumb.width,
+                    height: thumb.height,
+                    mime_type: thumb.mime.to_owned(),
+                });
             }
-            return Ok((Some(serde_json::Value::Array(described)), None));
+            let described = serde_json::to_value(described).map_err(Error::internal)?;
+            return Ok((Some(described), None));
         }
         let head = self
             .read_bytes(part, file, Some(0..size.min(MAX_TEXT_BYTES)))
@@ -682,12 +681,10 @@ impl Services {
         let part = self.files_part()?;
         let file = self.readable_file(caller, id).await?;
         let mime = file
-            .thumbnails
-            .as_ref()
-            .and_then(|t| t.as_array())
-            .and_then(|list| list.iter().find(|t| t["size"] == size))
-            .and_then(|t| t["mime_type"].as_str())
-            .map(str::to_owned)
+            .thumbnail_list()
+            .into_iter()
+            .find(|t| t.size == size)
+            .map(|t| t.mime_type)
             .ok_or(Error::NotFound("thumbnail"))?;
         let body = part.blobs.read(&thumbnail_key(id, size), None).await?;
         Ok((file, mime, body))

@@ -28,8 +28,7 @@ pub use channels::{ChannelAccess, NewChannelRequest, MAX_GROUP_MEMBERS};
 pub use email::EMAIL_VERIFICATION_TTL;
 pub use files::{
     entity_tag, Download, DownloadRequest, FilePage, FilePolicy, FileQuery, PublicLink,
-    RangeRequest, Upload, UploadBody, BLOB_CLEANUP_INTERVAL, DEFAULT_LINK_LIFETIME,
-    DOWNLOAD_FLUSH_INTERVAL, MAX_FILES_PER_MESSAGE, MAX_FILE_PAGE, MAX_LIFETIME,
+    RangeRequest, Upload,
 };
 pub use gateway::{
     ClientCommand, CloseReason, Delivery, Hub, Outgoing, Socket, SocketStep, MAX_SOCKETS_PER_USER,

@@ -41,6 +41,27 @@ pub struct File {
     pub share_expires_at: Option<DateTime<Utc>>,
 }
 
+/// A thumbnail of an image file, as `files.thumbnails` lists them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredThumbnail {
+    /// The bound it was made for: its longer side is at most this.
+    pub size: u32,
+    pub width: u32,
+    pub height: u32,
+    pub mime_type: String,
+}
+
+impl File {
+    /// The thumbnails made of the file (none before processing, or for
+    /// files that are not images).
+    pub fn thumbnail_list(&self) -> Vec<StoredThumbnail> {
+        self.thumbnails
+            .clone()
+            .and_then(|listed| serde_json::from_value(listed).ok())
+            .unwrap_or_default()
+    }
+}
+
 /// What is needed to record a file whose bytes were uploaded under
 /// `storage_key`. When the workspace already holds the same bytes
 /// (`file_hash`), the file uses those and the upload is let go.

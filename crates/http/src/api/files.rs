@@ -205,7 +205,7 @@ async fn list(
         channel,
         uploader,
         before,
-        limit: page_size(params.limit, 50).min(confab_service::MAX_FILE_PAGE),
+        limit: page_size(params.limit, 50),
     };
     let page = app.list_files(&caller, workspace, query).await?;
     Ok(Json(FileList {
