@@ -211,6 +211,37 @@ pub fn entity_tag(file: &File) -> String {
     format!("\"{}\"", file.file_hash.as_deref().unwrap_or("none"))
 }
 
+/// Bytes already in memory, as a stream.
+fn one_chunk(bytes: Bytes) -> ByteStream {
+    Box::pin(futures_util::stream::once(async move { Ok(bytes) }))
+}
+
+/// The scanner's verdict on a file's bytes: its status and what to record.
+async fn scan(
+    scanner: &dyn VirusScanner,
+    file: &File,
+    body: Result<ByteStream>,
+) -> (&'static str, serde_json::Value) {
+    let engine = scanner.engine();
+    let verdict = match body {
+        Ok(body) => scanner.scan(body).await,
+        Err(e) => Err(e),
+    };
+    match verdict {
+        Ok(ScanVerdict::Clean) => ("clean", serde_json::json!({ "engine": engine })),
+        Ok(ScanVerdict::Infected(found)) => {
+            tracing::warn!(file = %file.id, %found, "an infected file was quarantined");
+            let result = serde_json::json!({ "engine": engine, "found": found });
+            ("infected", result)
+        }
+        Err(e) => {
+            tracing::warn!(file = %file.id, error = %e, "a file could not be scanned");
+            let result = serde_json::json!({ "engine": engine, "error": e.to_string() });
+            ("failed", result)
+        }
+    }
+}
+
 /// A file a virus scanner found infected is kept but never served or
 /// shared again.
 fn refuse_quarantined(file: &File) -> Result<()> {
@@ -556,15 +587,34 @@ impl Services {
             virus_scan_status: Some("skipped".into()),
             ..FileProcessingUpdate::default()
         };
+        let inspector = part.inspector.clone();
+        // An image to preview is read once, for the scanner and the thumbnails.
+        let previewed = inspector
+            .as_ref()
+            .is_some_and(|i| i.makes_thumbnails(&file.mime_type))
+            && file.file_size as u64 <= MAX_PREVIEW_BYTES;
+        let image = match previewed {
+            true => Some(self.read_bytes(part, &file, None).await.map(Bytes::from)),
+            false => None,
+        };
         if let Some(scanner) = part.scanner.clone() {
-            let (status, result) = self.scan(part, &*scanner, &file).await;
+            let body = match &image {
+                Some(Ok(bytes)) => Ok(one_chunk(bytes.clone())),
+                _ => part.blobs.read(&file.storage_key, None).await,
+            };
+            let (status, result) = scan(&*scanner, &file, body).await;
             update.virus_scan_status = Some(status.into());
             update.virus_scan_result = Some(result);
         }
         // The bytes of an infected file are not opened again.
         let infected = update.virus_scan_status.as_deref() == Some("infected");
-        if let (Some(inspector), false) = (part.inspector.clone(), infected) {
-            match self.inspect(part, inspector, &file).await {
+        if let (Some(inspector), false) = (inspector, infected) {
+            let learned = match image {
+                Some(Ok(bytes)) => self.thumbnails(part, inspector, &file, bytes).await,
+                Some(Err(e)) => Err(e),
+                None => self.text(part, &*inspector, &file).await,
+            };
+            match learned {
                 Ok((thumbnails, text)) => {
                     update.thumbnails = thumbnails;
                     update.extracted_text = text;
@@ -582,73 +632,49 @@ impl Services {
         Ok(())
     }
 
-    /// The scanner's verdict on a file: its status and what to record.
-    async fn scan(
-        &self,
-        part: &FilesPart,
-        scanner: &dyn VirusScanner,
-        file: &File,
-    ) -> (&'static str, serde_json::Value) {
-        let engine = scanner.engine();
-        let verdict = match part.blobs.read(&file.storage_key, None).await {
-            Ok(body) => scanner.scan(body).await,
-            Err(e) => Err(e),
-        };
-        match verdict {
-            Ok(ScanVerdict::Clean) => ("clean", serde_json::json!({ "engine": engine })),
-            Ok(ScanVerdict::Infected(found)) => {
-                tracing::warn!(file = %file.id, %found, "an infected file was quarantined");
-                (
-                    "infected",
-                    serde_json::json!({ "engine": engine, "found": found }),
-                )
-            }
-            Err(e) => {
-                tracing::warn!(file = %file.id, error = %e, "a file could not be scanned");
-                (
-                    "failed",
-                    serde_json::json!({ "engine": engine, "error": e.to_string() }),
-                )
-            }
-        }
-    }
-
-    /// What the inspector learns from a file: its thumbnails (stored, and
-    /// described as JSON) and its text.
-    async fn inspect(
+    /// Thumbnails of an image's bytes, stored, and their list.
+    async fn thumbnails(
         &self,
         part: &FilesPart,
         inspector: Arc<dyn FileInspector>,
         file: &File,
+        bytes: Bytes,
     ) -> Result<(Option<serde_json::Value>, Option<String>)> {
-        let size = file.file_size as u64;
-        if inspector.makes_thumbnails(&file.mime_type) {
-            if size > MAX_PREVIEW_BYTES {
-                return Ok((None, None));
-            }
-            let bytes = self.read_bytes(part, file, None).await?;
-            let mime = file.mime_type.clone();
-            let thumbnails = tokio::task::spawn_blocking(move || {
-                inspector.thumbnails(&mime, &bytes, &THUMBNAIL_SIZES)
-            })
-            .await
-            .map_err(Error::internal)??;
-            let mut described = Vec::new();
-            for thumb in thumbnails {
-                let key = thumbnail_key(file.id, thumb.size);
-                let mut writer = part.blobs.create(&key).await?;
-                writer.write(Bytes::from(thumb.bytes)).await?;
-                writer.finish().await?;
-                described.push(StoredThumbnail {
-                    size: thumb.size,
-                    width: thumb.width,
-                    height: thumb.height,
-                    mime_type: thumb.mime.to_owned(),
-                });
-            }
-            let described = serde_json::to_value(described).map_err(Error::internal)?;
-            return Ok((Some(described), None));
+        let mime = file.mime_type.clone();
+        let thumbnails = tokio::task::spawn_blocking(move || {
+            inspector.thumbnails(&mime, &bytes, &THUMBNAIL_SIZES)
+        })
+        .await
+        .map_err(Error::internal)??;
+        let mut described = Vec::new();
+        for thumb in thumbnails {
+            let key = thumbnail_key(file.id, thumb.size);
+            let mut writer = part.blobs.create(&key).await?;
+            writer.write(Bytes::from(thumb.bytes)).await?;
+            writer.finish().await?;
+            described.push(StoredThumbnail {
+                size: thumb.size,
+                width: thumb.width,
+                height: thumb.height,
+                mime_type: thumb.mime.to_owned(),
+            });
         }
+        let described = serde_json::to_value(described).map_err(Error::internal)?;
+        Ok((Some(described), None))
+    }
+
+    /// The text of a file for search, from its first bytes.
+    async fn text(
+        &self,
+        part: &FilesPart,
+        inspector: &dyn FileInspector,
+        file: &File,
+    ) -> Result<(Option<serde_json::Value>, Option<String>)> {
+        // Images too large to preview get neither thumbnails nor text.
+        if inspector.makes_thumbnails(&file.mime_type) {
+            return Ok((None, None));
+        }
+        let size = file.file_size as u64;
         let head = self
             .read_bytes(part, file, Some(0..size.min(MAX_TEXT_BYTES)))
             .await?;
@@ -727,6 +753,11 @@ impl Services {
     /// A file the caller may read: they uploaded it, or can read a channel
     /// it is shared in. Anyone else is told it does not exist.
     pub async fn readable_file(&self, caller: &Caller, id: FileId) -> Result<File> {
+        Ok(self.readable_file_as(caller, id).await?.0)
+    }
+
+    /// [`Services::readable_file`], with the caller's role in its workspace.
+    async fn readable_file_as(&self, caller: &Caller, id: FileId) -> Result<(File, WorkspaceRole)> {
         let not_found = || Error::NotFound("file");
         let file = self
             .stores
@@ -735,15 +766,16 @@ impl Services {
             .await?
             .filter(|f| f.deleted_at.is_none())
             .ok_or_else(not_found)?;
-        self.workspace_for(caller, file.workspace_id)
+        let (_, me) = self
+            .workspace_for(caller, file.workspace_id)
             .await
             .map_err(|_| not_found())?;
         if file.uploader_id == caller.user.id {
-            return Ok(file);
+            return Ok((file, me.role));
         }
         for channel in self.stores.files.file_channels(id).await? {
             if self.channel_access(caller, channel).await.is_ok() {
-                return Ok(file);
+                return Ok((file, me.role));
             }
         }
         Err(not_found())
@@ -808,9 +840,8 @@ impl Services {
     /// A file the caller may read and manage: they uploaded it, or are a
     /// workspace admin.
     async fn file_to_manage(&self, caller: &Caller, id: FileId) -> Result<File> {
-        let file = self.readable_file(caller, id).await?;
-        let (_, me) = self.workspace_for(caller, file.workspace_id).await?;
-        let admin = matches!(me.role, WorkspaceRole::Owner | WorkspaceRole::Admin);
+        let (file, role) = self.readable_file_as(caller, id).await?;
+        let admin = matches!(role, WorkspaceRole::Owner | WorkspaceRole::Admin);
         if file.uploader_id != caller.user.id && !admin {
             return Err(Error::Forbidden(
                 "only its uploader or an admin may do this to a file".into(),
