@@ -63,7 +63,11 @@ impl ObjectBlobs {
             store: Arc::new(store),
             location: BlobLocation {
                 provider: "local".into(),
-                bucket: dir.display().to_string(),
+                // The directory's name: its whole path may pass the
+                // 200 characters `storage_bucket` holds.
+                bucket: dir
+                    .file_name()
+                    .map_or_else(|| LOCAL_DIR.into(), |n| n.to_string_lossy().into_owned()),
                 region: None,
             },
             prefix: String::new(),
