@@ -1,12 +1,12 @@
 //! File benchmark: upload throughput for 1 MiB and 100 MiB files, the
-//! server's memory while it takes one 1 GiB upload, and download
-//! throughput, against a `confab serve` of its own (SQLite, local files in
+//! server's memory while it takes one 1 GiB upload, download throughput,
+//! and how fast uploaded photos get their thumbnails, against a `confab serve` of its own (SQLite, local files in
 //! a temporary directory). Prints figures; asserts nothing.
 //!
 //! ```text
 //! cargo build --release -p confab && \
 //! cargo run --release -p confab-testkit --bin files-bench -- \
-//!     [--small 200] [--large 3] [--huge-mib 1024] [--clients 4]
+//!     [--small 200] [--large 3] [--huge-mib 1024] [--clients 4] [--images 40]
 //! ```
 
 use std::process::Command;
@@ -30,6 +30,7 @@ struct Params {
     large: usize,
     huge_mib: u64,
     clients: usize,
+    images: usize,
 }
 
 fn params() -> anyhow::Result<Params> {
@@ -38,6 +39,7 @@ fn params() -> anyhow::Result<Params> {
         large: 3,
         huge_mib: 1024,
         clients: 4,
+        images: 40,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -47,6 +49,7 @@ fn params() -> anyhow::Result<Params> {
             "--large" => p.large = value.parse()?,
             "--huge-mib" => p.huge_mib = value.parse()?,
             "--clients" => p.clients = value.parse()?,
+            "--images" => p.images = value.parse()?,
             other => bail!("unknown flag {other}"),
         }
     }
@@ -89,6 +92,10 @@ struct Client {
 
 impl Client {
     async fn upload(&self, seed: u64, size: u64) -> anyhow::Result<String> {
+        self.upload_body(body(seed, size), size).await
+    }
+
+    async fn upload_body(&self, body: reqwest::Body, size: u64) -> anyhow::Result<String> {
         let response = self
             .http
             .post(format!(
@@ -100,7 +107,7 @@ impl Client {
                 "content-type",
                 format!("multipart/form-data; boundary={BOUNDARY}"),
             )
-            .body(body(seed, size))
+            .body(body)
             .send()
             .await?;
         let status = response.status();
@@ -292,11 +299,69 @@ async fn main() -> anyhow::Result<()> {
     );
     let started = Instant::now();
     let bytes = client.download(&huge).await?;
-    println!(
-        "  {} MiB download: {:8.1} MiB/s",
-        p.huge_mib,
-        bytes as f64 / MIB as f64 / started.elapsed().as_secs_f64()
-    );
+    let download_rate = bytes as f64 / MIB as f64 / started.elapsed().as_secs_f64();
+    println!("  {} MiB download: {download_rate:8.1} MiB/s", p.huge_mib);
+    thumbnail_rate(&client, p.images).await?;
     server.stop();
+    Ok(())
+}
+
+/// A photo-sized PNG (2000 x 1500) whose pixels depend on `seed`, as a
+/// multipart body.
+fn image_body(seed: u64) -> (reqwest::Body, u64) {
+    let image = image::RgbImage::from_fn(2000, 1500, |x, y| {
+        image::Rgb([
+            (x as u64 + seed) as u8,
+            (y as u64 ^ seed) as u8,
+            ((x + y) % 251) as u8,
+        ])
+    });
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgb8(image)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .expect("a PNG");
+    let mut form = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"photo-{seed}.png\"\r\n\r\n"
+    )
+    .into_bytes();
+    let size = png.len() as u64;
+    form.extend_from_slice(&png);
+    form.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    (reqwest::Body::from(form), size)
+}
+
+/// Upload `count` photos, then wait until every one has its thumbnails:
+/// thumbnails made per second, from the first upload to the last done.
+async fn thumbnail_rate(client: &Client, count: usize) -> anyhow::Result<()> {
+    let bodies: Vec<(reqwest::Body, u64)> = (0..count as u64).map(image_body).collect();
+    let started = Instant::now();
+    let mut ids = Vec::new();
+    for (body, size) in bodies {
+        ids.push(client.upload_body(body, size).await?);
+    }
+    for id in &ids {
+        loop {
+            let file: Value = client
+                .http
+                .get(format!("{}/api/v1/files/{id}", client.base))
+                .bearer_auth(&client.token)
+                .send()
+                .await?
+                .json()
+                .await?;
+            match file["processing_status"].as_str() {
+                Some("done") => break,
+                Some("failed") => bail!("processing failed: {file}"),
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let made = count * confab_service::THUMBNAIL_SIZES.len();
+    println!(
+        "  thumbnails:      {count} PNG photos 2000x1500 in {secs:.1} s: {:.1} photos/s, {:.1} thumbnails/s",
+        count as f64 / secs,
+        made as f64 / secs
+    );
     Ok(())
 }
