@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::id::{ChannelId, MessageId, UserId, WorkspaceId};
-use crate::model::{text_enum, Channel, Message};
+use crate::id::{ChannelId, FileId, MessageId, UserId, WorkspaceId};
+use crate::model::{text_enum, Channel, File, Message};
 
 /// Who an event is for. Sockets subscribe to the topics their user may read:
 /// each channel they are in, their own user, each workspace they belong to.
@@ -65,6 +65,24 @@ pub enum Event {
         channel_id: ChannelId,
         message_id: MessageId,
         user_id: UserId,
+    },
+    /// A file was shared into a channel with a message (one event per file;
+    /// also replayed for messages that carry files).
+    FileShared {
+        channel_id: ChannelId,
+        message_id: MessageId,
+        file: File,
+    },
+    /// A file was deleted: sent to each channel it was shared into (with
+    /// that channel) and to its uploader (without one).
+    FileDeleted {
+        file_id: FileId,
+        channel_id: Option<ChannelId>,
+    },
+    /// A file's processing finished: its status and thumbnails changed.
+    /// Sent where `FileDeleted` would be.
+    FileProcessed {
+        file: File,
     },
     /// A member started typing; it lapses after the typing TTL.
     Typing {

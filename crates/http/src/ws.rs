@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 
 use crate::error::error_detail;
 use crate::extract::{check_origin, session_token, ApiQuery};
-use crate::wire::{double_option, ChannelView, ErrorBody, MessageView};
+use crate::wire::{double_option, ChannelView, ErrorBody, FileView, MessageView};
 use crate::{ApiError, AppState};
 
 /// Largest message a client may send; a longer one closes the socket with
@@ -299,6 +299,9 @@ pub fn to_wire(envelope: &Envelope) -> Value {
         | Event::ChannelArchived { channel }
         | Event::ChannelUnarchived { channel } => {
             value["channel"] = json!(ChannelView::from(channel.clone()));
+        }
+        Event::FileShared { file, .. } | Event::FileProcessed { file } => {
+            value["file"] = json!(FileView::from(file.clone()));
         }
         _ => {}
     }

@@ -20,7 +20,9 @@ use confab_core::{time, Error, Result};
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
+use crate::realtime::file_for_event;
 use crate::{chrono_duration, Caller, Services};
+use confab_core::realtime::Event;
 
 /// Most files one message carries.
 pub const MAX_FILES_PER_MESSAGE: usize = 10;
@@ -509,10 +511,9 @@ impl Services {
             let now = time::now();
             let expired = self.stores.files.expired_files(now, CLEANUP_BATCH).await?;
             for id in &expired {
-                self.stores
-                    .files
-                    .delete_file(*id, now, &thumbnail_keys(*id))
-                    .await?;
+                if let Some(file) = self.stores.files.get_file(*id).await? {
+                    self.remove_file(&file, now).await?;
+                }
             }
             if expired.len() < CLEANUP_BATCH as usize {
                 break;
@@ -625,10 +626,16 @@ impl Services {
                 }
             }
         }
-        self.stores
+        let processed = self
+            .stores
             .files
             .update_file_processing(file.id, &update)
             .await?;
+        let processed = file_for_event(&processed);
+        self.announce_file(&processed, |_| Event::FileProcessed {
+            file: processed.clone(),
+        })
+        .await;
         Ok(())
     }
 
@@ -913,11 +920,26 @@ impl Services {
     /// Delete a file: its uploader or a workspace admin may. The bytes go
     /// with the last file that uses them.
     pub async fn delete_file(&self, caller: &Caller, id: FileId) -> Result<()> {
-        self.file_to_manage(caller, id).await?;
-        self.stores
+        let file = self.file_to_manage(caller, id).await?;
+        self.remove_file(&file, time::now()).await
+    }
+
+    /// Delete a file and tell where it was shared; deleting a deleted file
+    /// changes nothing and tells nobody.
+    async fn remove_file(&self, file: &File, at: DateTime<Utc>) -> Result<()> {
+        let deleted = self
+            .stores
             .files
-            .delete_file(id, time::now(), &thumbnail_keys(id))
+            .delete_file(file.id, at, &thumbnail_keys(file.id))
             .await?;
+        if deleted {
+            let file_id = file.id;
+            self.announce_file(file, |channel_id| Event::FileDeleted {
+                file_id,
+                channel_id,
+            })
+            .await;
+        }
         Ok(())
     }
 

@@ -256,6 +256,7 @@ impl Services {
                 .await?;
             if let Some(message) = earlier {
                 let files = self.attach_files(message.id, &shared).await?;
+                self.announce_shared(channel, &files).await;
                 let inserted = Inserted {
                     message,
                     created: false,
@@ -286,6 +287,7 @@ impl Services {
         if inserted.created {
             self.after_post(&inserted, &new.mentions).await;
         }
+        self.announce_shared(channel, &files).await;
         Ok(Posted { inserted, files })
     }
 

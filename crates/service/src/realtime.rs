@@ -87,6 +87,15 @@ pub struct PresenceUpdate {
 
 /// Carry on without a failed cache or bus call. The state backend reports
 /// an outage itself, once; each skipped call is only a debug line.
+/// A file as events carry it: without its extracted text, which can be
+/// long and is for search only.
+pub(crate) fn file_for_event(file: &File) -> File {
+    File {
+        extracted_text: None,
+        ..file.clone()
+    }
+}
+
 fn degrade<T>(result: Result<T>, what: &str) -> Option<T> {
     match result {
         Ok(value) => Some(value),
@@ -129,6 +138,40 @@ impl Services {
             self.realtime.bus.publish(&envelope).await,
             "publishing an event",
         );
+    }
+
+    /// Tell each channel a file was shared into, and its uploader, of a
+    /// change to the file: `event` is given the channel (none for the
+    /// uploader's own topic).
+    pub(crate) async fn announce_file(
+        &self,
+        file: &File,
+        event: impl Fn(Option<ChannelId>) -> Event,
+    ) {
+        let channels = degrade(
+            self.stores.files.file_channels(file.id).await,
+            "file channels",
+        );
+        let at = time::now();
+        for channel in channels.unwrap_or_default() {
+            self.publish(Topic::Channel(channel), at, event(Some(channel)))
+                .await;
+        }
+        self.publish(Topic::User(file.uploader_id), at, event(None))
+            .await;
+    }
+
+    /// Tell a channel the files a message of it shares.
+    pub(crate) async fn announce_shared(&self, channel: ChannelId, files: &[(MessageFile, File)]) {
+        for (link, file) in files {
+            let event = Event::FileShared {
+                channel_id: channel,
+                message_id: link.message_id,
+                file: file_for_event(file),
+            };
+            self.publish(Topic::Channel(channel), link.attached_at, event)
+                .await;
+        }
     }
 
     /// The active members of a channel, read from the database.
@@ -827,7 +870,16 @@ impl Services {
         // gives the reply count.
         let reply_counts: HashMap<MessageId, i32> =
             changed.iter().map(|m| (m.id, m.reply_count)).collect();
-        let envelopes = changed
+        let sharing: Vec<MessageId> = changed
+            .iter()
+            .filter(|m| m.message_type == MessageType::File && !m.is_deleted)
+            .map(|m| m.id)
+            .collect();
+        let files = match sharing.is_empty() {
+            true => Vec::new(),
+            false => self.stores.files.files_for_messages(&sharing).await?,
+        };
+        let mut envelopes: Vec<Envelope> = changed
             .into_iter()
             .map(|message| {
                 let topic = Topic::Channel(message.channel_id);
@@ -847,6 +899,20 @@ impl Services {
                 Envelope::new(topic, at, event)
             })
             .collect();
+        // The files of replayed messages follow them, as they did live.
+        envelopes.extend(files.into_iter().filter_map(|(link, file)| {
+            let channel_id = link.channel_id?;
+            let event = Event::FileShared {
+                channel_id,
+                message_id: link.message_id,
+                file: file_for_event(&file),
+            };
+            Some(Envelope::new(
+                Topic::Channel(channel_id),
+                link.attached_at,
+                event,
+            ))
+        }));
         Ok(Replay {
             envelopes,
             complete,

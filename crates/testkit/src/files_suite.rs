@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use crate::app::{FileBackend, Reply, TestApp};
+use crate::ws_client::WsClient;
 
 /// The file cases, one test each, run through `$harness`, whose app must
 /// use [`test_file_policy`].
@@ -30,6 +31,7 @@ macro_rules! files_conformance {
             public_links_work_until_revoked_expired_or_deleted,
             files_with_an_expiry_are_removed_by_the_job,
             images_get_thumbnails_and_bad_images_fail_alone,
+            file_events_reach_those_who_may_see_the_file,
         );
     };
 }
@@ -1000,4 +1002,111 @@ pub async fn images_get_thumbnails_and_bad_images_fail_alone(app: TestApp) {
     let keys = blob_keys(&app).await;
     assert!(!keys.iter().any(|k| k.contains(&photo)), "{keys:?}");
     assert_eq!(keys.len(), 3, "the three other files' bytes: {keys:?}");
+}
+
+pub async fn file_events_reach_those_who_may_see_the_file(app: TestApp) {
+    let ann = app.user("ann").await;
+    let ws = app.workspace(&ann, "Events").await;
+    let bob = app.user("bob").await;
+    let carol = app.user("carol").await;
+    app.join(&ann, &ws, &bob, "member").await;
+    app.join(&ann, &ws, &carol, "member").await;
+    let design = new_channel(&app, &ann, &ws, "design", true).await;
+    app.add_to_channel(&ann, &design, &app.user_id(&bob).await)
+        .await;
+    let mut ann_socket = WsClient::connect(&app.base, &ann).await;
+    let mut bob_socket = WsClient::connect(&app.base, &bob).await;
+    let mut carol_socket = WsClient::connect(&app.base, &carol).await;
+    let before_post = bob_socket.hello["cursor"].as_str().unwrap().to_owned();
+
+    // The uploader hears that processing ended, before the file is shared.
+    let photo = id(&stored(&app, &ann, &ws, "photo.png", &png_image(80, 40)).await);
+    let done = ann_socket
+        .expect_where("file_processed", |e| e["file"]["id"] == photo.as_str())
+        .await;
+    assert_eq!(done["file"]["processing_status"], "done");
+    assert_eq!(done["file"]["thumbnails"].as_array().unwrap().len(), 2);
+    for private in ["storage_key", "extracted_text", "share_token"] {
+        assert!(done["file"].get(private).is_none(), "{private} in {done}");
+    }
+
+    // Sharing it tells the channel, after the message itself.
+    let posted = post_files(&app, &ann, &design, "the mock-up", &[&photo]).await;
+    assert_eq!(posted.status, StatusCode::CREATED, "{posted:?}");
+    let message = id(&posted.body);
+    let seen = bob_socket.until("file_shared", |_| true).await;
+    assert!(
+        seen.iter()
+            .any(|e| e["type"] == "message_created" && e["message"]["id"] == message.as_str()),
+        "{seen:?}"
+    );
+    let shared = seen.last().unwrap();
+    assert_eq!(shared["channel_id"], design.as_str());
+    assert_eq!(shared["message_id"], message.as_str());
+    assert_eq!(shared["file"]["id"], photo.as_str());
+    assert_eq!(
+        shared["file"]["url_private"],
+        format!("/api/v1/files/{photo}/content")
+    );
+    assert_eq!(shared["file"]["thumbnails"][0]["size"], 64);
+
+    // A socket catching up is sent the files with the message.
+    let mut back = WsClient::connect_query(&app.base, &bob, &format!("cursor={before_post}")).await;
+    let replayed = back
+        .expect_where("file_shared", |e| e["message_id"] == message.as_str())
+        .await;
+    assert_eq!(replayed["file"]["id"], photo.as_str());
+    back.close().await;
+
+    // Processing again tells the channels it is shared in.
+    let photo_id: confab_core::id::FileId = photo.parse().unwrap();
+    let again = confab_core::model::FileProcessingUpdate {
+        processing_status: Some("pending".into()),
+        ..Default::default()
+    };
+    app.stores
+        .files
+        .update_file_processing(photo_id, &again)
+        .await
+        .unwrap();
+    let services = app.services.as_ref().expect("an in-process server");
+    services.process_pending_files().await.unwrap();
+    let reprocessed = bob_socket
+        .expect_where("file_processed", |e| e["file"]["id"] == photo.as_str())
+        .await;
+    assert_eq!(reprocessed["file"]["processing_status"], "done");
+
+    // Deleting it tells the channel, and the uploader on her own topic.
+    assert_eq!(
+        delete_file(&app, &ann, &photo).await,
+        StatusCode::NO_CONTENT
+    );
+    let gone = bob_socket.expect("file_deleted").await;
+    assert_eq!(gone["file_id"], photo.as_str());
+    assert_eq!(gone["channel_id"], design.as_str());
+    ann_socket
+        .expect_where("file_deleted", |e| {
+            e["file_id"] == photo.as_str() && e["channel_id"].is_null()
+        })
+        .await;
+
+    // Carol, outside the channel, heard none of it: everything before a
+    // message in a channel she is in.
+    let general = app.general_channel(&ann, &ws).await;
+    let marker = app
+        .post(
+            &format!("/api/v1/channels/{general}/messages"),
+            Some(&ann),
+            json!({ "content": "marker" }),
+        )
+        .await;
+    let marker = id(&marker.body);
+    let heard = carol_socket
+        .until("message_created", |e| e["message"]["id"] == marker.as_str())
+        .await;
+    let about_files: Vec<&Value> = heard
+        .iter()
+        .filter(|e| e["type"].as_str().unwrap().starts_with("file_"))
+        .collect();
+    assert!(about_files.is_empty(), "{about_files:?}");
 }
