@@ -243,20 +243,12 @@ async fn two_people_chat_live_and_nothing_in_a_message_runs() {
             .await
             .unwrap();
         wait_for(&ann, ".composer textarea").await;
-        let token: Value = ann
-            .execute(
-                "const ws = location.pathname.split('/')[2];
-                 return fetch(`/api/v1/workspaces/${ws}/invitations`, {method: 'POST',
-                   headers: {'Content-Type': 'application/json'}, body: JSON.stringify({role: 'member'})})
-                   .then((r) => r.json()).then((j) => j.token);",
-                vec![],
-            )
-            .await
-            .unwrap();
-        let token = token.as_str().expect("an invitation token").to_owned();
+        let token = invitation(&ann).await;
 
         sign_up(&bob, &app.base, "bob").await;
-        bob.goto(&format!("{}/invite/{token}", app.base)).await.unwrap();
+        bob.goto(&format!("{}/invite/{token}", app.base))
+            .await
+            .unwrap();
         wait_for(&bob, ".composer textarea").await;
         let channel = bob.current_url().await.unwrap();
 
@@ -308,9 +300,12 @@ async fn two_people_chat_live_and_nothing_in_a_message_runs() {
             .await
             .unwrap();
         wait_for_text(&bob, ".typing", "ann display is typing").await;
-        ann.execute("document.querySelector('.composer textarea').value = '';", vec![])
-            .await
-            .unwrap();
+        ann.execute(
+            "document.querySelector('.composer textarea').value = '';",
+            vec![],
+        )
+        .await
+        .unwrap();
 
         // Bob reacts to Ann's message; she sees it.
         click(
@@ -326,7 +321,12 @@ async fn two_people_chat_live_and_nothing_in_a_message_runs() {
         wait_for_text(&ann, ".reaction[data-emoji=fire]", "1").await;
         click(&bob, "li.message .actions .more-reactions").await;
         fill(&bob, "#emoji-name", "party_parrot\u{E007}").await;
-        wait_for_text(&ann, ".reaction[data-emoji=party_parrot]", ":party_parrot: 1").await;
+        wait_for_text(
+            &ann,
+            ".reaction[data-emoji=party_parrot]",
+            ":party_parrot: 1",
+        )
+        .await;
         // Ann edits her last message with the Up arrow; Bob sees the change.
         say(&ann, "first version").await;
         wait_for_message(&bob, "first version").await;
@@ -341,10 +341,15 @@ async fn two_people_chat_live_and_nothing_in_a_message_runs() {
         wait_for_message(&bob, "second version").await;
         let edited = shown(&bob).await;
         assert!(
-            edited.iter().any(|m| m.contains("second version") && m.contains("(edited)")),
+            edited
+                .iter()
+                .any(|m| m.contains("second version") && m.contains("(edited)")),
             "{edited:?}"
         );
-        assert!(!edited.iter().any(|m| m.contains("first version")), "{edited:?}");
+        assert!(
+            !edited.iter().any(|m| m.contains("first version")),
+            "{edited:?}"
+        );
         // And deletes it, confirming.
         // The confirmation opens while the click runs, so the script's
         // answer is lost to it.
@@ -354,7 +359,11 @@ async fn two_people_chat_live_and_nothing_in_a_message_runs() {
                 vec![],
             )
             .await;
-        assert!(ann.get_alert_text().await.unwrap().contains("Delete this message"));
+        assert!(ann
+            .get_alert_text()
+            .await
+            .unwrap()
+            .contains("Delete this message"));
         ann.accept_alert().await.unwrap();
         wait_for_message(&bob, "This message was deleted.").await;
         screenshot(&ann, "actions-desktop-light").await;
@@ -407,31 +416,62 @@ async fn two_people_chat_live_and_nothing_in_a_message_runs() {
         wait_for(&bob, ".join[data-channel=design]").await;
         click(&bob, ".join[data-channel=design]").await;
         wait_for_text(&bob, ".channel-header h1", "# design").await;
-        open_channel(&bob, &format!(".sidebar a:not([href$='{design_id}'])"), "# general").await;
+        open_channel(
+            &bob,
+            &format!(".sidebar a:not([href$='{design_id}'])"),
+            "# general",
+        )
+        .await;
         say(&ann, "design review at 3").await;
         let badge = format!(".sidebar a[href$='{design_id}'] .badge");
         wait_for_text(&bob, &badge, "1").await;
         screenshot(&bob, "unread-phone-dark").await;
-        open_channel(&bob, &format!(".sidebar a[href$='{design_id}']"), "# design").await;
+        open_channel(
+            &bob,
+            &format!(".sidebar a[href$='{design_id}']"),
+            "# design",
+        )
+        .await;
         wait_for_message(&bob, "design review at 3").await;
-        let badges = ask(&bob, &format!("return document.querySelectorAll(\"{badge}\").length;")).await;
+        let badges = ask(
+            &bob,
+            &format!("return document.querySelectorAll(\"{badge}\").length;"),
+        )
+        .await;
         assert_eq!(badges, json!(0));
-        open_channel(&ann, &format!(".sidebar a:not([href$='{design_id}'])"), "# general").await;
+        open_channel(
+            &ann,
+            &format!(".sidebar a:not([href$='{design_id}'])"),
+            "# general",
+        )
+        .await;
 
         // Ann searches: the result is marked, holds the hostile text as
         // text, and opens the message in its channel.
         app.indexed().await;
         fill(&ann, "input.search", "review\u{E007}").await;
         wait_for_text(&ann, ".search-results", "design review at 3").await;
-        let mark = ask(&ann, "return document.querySelector('.search-results mark').textContent;").await;
+        let mark = ask(
+            &ann,
+            "return document.querySelector('.search-results mark').textContent;",
+        )
+        .await;
         assert_eq!(mark, json!("review"));
         assert_eq!(
-            ask(&ann, "return document.querySelector('.search-results .result-channel').textContent;").await,
+            ask(
+                &ann,
+                "return document.querySelector('.search-results .result-channel').textContent;"
+            )
+            .await,
             json!("#design")
         );
         fill(&ann, "input.search", "onerror\u{E007}").await;
         wait_for_text(&ann, ".search-results", "<img src=x onerror=alert(1)>").await;
-        let injected = ask(&ann, "return document.querySelectorAll('.search-pane img, .search-pane script').length;").await;
+        let injected = ask(
+            &ann,
+            "return document.querySelectorAll('.search-pane img, .search-pane script').length;",
+        )
+        .await;
         assert_eq!(injected, json!(0));
         assert!(ann.get_alert_text().await.is_err(), "a dialog opened");
         fill(&ann, "input.search", "review\u{E007}").await;
@@ -442,7 +482,12 @@ async fn two_people_chat_live_and_nothing_in_a_message_runs() {
         wait_for_text(&ann, ".channel-header h1", "# design").await;
         wait_for_text(&ann, ".message.found", "design review at 3").await;
         click(&ann, ".close-search").await;
-        open_channel(&ann, &format!(".sidebar a:not([href$='{design_id}'])"), "# general").await;
+        open_channel(
+            &ann,
+            &format!(".sidebar a:not([href$='{design_id}'])"),
+            "# general",
+        )
+        .await;
 
         // Ann starts a direct conversation with Bob from the people picker;
         // it is named after him, and he gets it live.
@@ -455,7 +500,12 @@ async fn two_people_chat_live_and_nothing_in_a_message_runs() {
 
         // Bob leaves a draft in general, jumps with Ctrl+K, comes back with
         // Alt+Down: the draft is there, and still after a reload.
-        open_channel(&bob, &format!(".sidebar a:not([href$='{design_id}'])"), "# general").await;
+        open_channel(
+            &bob,
+            &format!(".sidebar a:not([href$='{design_id}'])"),
+            "# general",
+        )
+        .await;
         let composer = wait_for(&bob, ".composer textarea").await;
         composer.send_keys("half a thought").await.unwrap();
         composer.send_keys("\u{E009}k\u{E000}").await.unwrap();
@@ -484,7 +534,11 @@ async fn two_people_chat_live_and_nothing_in_a_message_runs() {
             say(&ann, &format!("quick {i}")).await;
         }
         wait_for_text(&ann, ".message .failed", "Slow down").await;
-        let retry = ask(&ann, "return document.querySelector('.message .failed button').textContent;").await;
+        let retry = ask(
+            &ann,
+            "return document.querySelector('.message .failed button').textContent;",
+        )
+        .await;
         assert_eq!(retry, json!("Retry"));
         screenshot(&ann, "rate-limited").await;
 
@@ -497,6 +551,18 @@ async fn two_people_chat_live_and_nothing_in_a_message_runs() {
 
 /// Whether the composer is disabled (as in an archived channel).
 const COMPOSER_DISABLED: &str = "return document.querySelector('.composer textarea').disabled;";
+
+/// A member's invitation to the workspace open in `browser`; its token.
+async fn invitation(browser: &Client) -> String {
+    text_of(
+        browser,
+        "const ws = location.pathname.split('/')[2];
+         return fetch(`/api/v1/workspaces/${ws}/invitations`, {method: 'POST',
+           headers: {'Content-Type': 'application/json'}, body: JSON.stringify({role: 'member'})})
+           .then((r) => r.json()).then((j) => j.token);",
+    )
+    .await
+}
 
 /// Set an input's value as a person would (the page hears `input`).
 async fn fill(browser: &Client, css: &str, value: &str) {
@@ -926,6 +992,152 @@ async fn people_channels_accounts_and_a_restart() {
         ann.close().await.unwrap();
         bob.close().await.unwrap();
         app.stop().await;
+    })
+    .await;
+}
+
+/// A PNG of `width` x `height` pixels in two colours.
+fn picture(width: u32, height: u32) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(width, height, |x, _| match x < width / 2 {
+        true => image::Rgb([18, 100, 163]),
+        false => image::Rgb([242, 199, 68]),
+    });
+    let mut bytes = Vec::new();
+    image::DynamicImage::ImageRgb8(image)
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    bytes
+}
+
+/// Wait until the file tray holds only uploaded files (and at least one).
+async fn uploads_ready(browser: &Client, count: usize) {
+    wait_until(
+        browser,
+        "const all = document.querySelectorAll('.uploads .upload').length;
+         return all === document.querySelectorAll('.uploads .upload-ready').length ? all : -1;",
+        json!(count),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(confab_browser), ignore = "set CONFAB_TEST_CHROMEDRIVER to run")]
+async fn files_are_attached_dropped_pasted_previewed_and_listed() {
+    with_sqlite(|stores| async move {
+        let app = app(stores, Policy::default()).await;
+        let driver = Driver::start();
+        let ann = driver.browser(1280, 800, false).await;
+        let bob = driver.browser(1280, 800, true).await;
+        sign_up(&ann, &app.base, "ann").await;
+        fill(&ann, "#new-workspace", "Studio\u{E007}").await;
+        wait_for(&ann, ".composer textarea").await;
+        let token = invitation(&ann).await;
+        sign_up(&bob, &app.base, "bob").await;
+        bob.goto(&format!("{}/invite/{token}", app.base)).await.unwrap();
+        wait_for(&bob, ".composer textarea").await;
+
+        // Through the attach button's picker: a picture, sent with words.
+        let folder = tempfile::tempdir().unwrap();
+        let photo = folder.path().join("mock-up.png");
+        std::fs::write(&photo, picture(480, 320)).unwrap();
+        wait_for(&ann, ".composer .file-picker")
+            .await
+            .send_keys(photo.to_str().unwrap())
+            .await
+            .unwrap();
+        uploads_ready(&ann, 1).await;
+        wait_for_text(&ann, ".uploads .upload-name", "mock-up.png").await;
+        say(&ann, "the mock-up").await;
+        wait_until(
+            &ann,
+            "return document.querySelectorAll('.uploads .upload').length;",
+            json!(0),
+        )
+        .await;
+        // Bob sees it inline, as its thumbnail, once it is processed.
+        wait_until(
+            &bob,
+            "const img = document.querySelector('.message .image-file img');
+             return img && img.complete && img.naturalWidth > 0
+               ? [img.alt, img.naturalWidth, img.naturalHeight, new URL(img.src).search] : null;",
+            json!(["mock-up.png", 360, 240, "?size=360"]),
+        )
+        .await;
+        wait_for_message(&bob, "the mock-up").await;
+
+        // Dropped on the channel: a text file, sent alone.
+        ann.execute(
+            "const dt = new DataTransfer();
+             dt.items.add(new File(['plan: ship it'], 'plan.txt', {type: 'text/plain'}));
+             const main = document.querySelector('main.channel');
+             for (const kind of ['dragover', 'drop']) {
+               main.dispatchEvent(new DragEvent(kind, {dataTransfer: dt, bubbles: true, cancelable: true}));
+             }",
+            vec![],
+        )
+        .await
+        .unwrap();
+        uploads_ready(&ann, 1).await;
+        say(&ann, "").await;
+        wait_for_text(&bob, ".message .file-card a", "plan.txt").await;
+        let fetched = text_of(
+            &bob,
+            "return fetch(document.querySelector('.file-card a').href).then((r) => r.text());",
+        )
+        .await;
+        assert_eq!(fetched, "plan: ship it");
+
+        // Pasted into the box: a screenshot.
+        ann.execute(
+            "const dt = new DataTransfer();
+             dt.items.add(new File([new Uint8Array(arguments[0])], 'image.png', {type: 'image/png'}));
+             document.querySelector('.composer textarea').dispatchEvent(
+               new ClipboardEvent('paste', {clipboardData: dt, bubbles: true, cancelable: true}));",
+            vec![json!(picture(200, 100))],
+        )
+        .await
+        .unwrap();
+        uploads_ready(&ann, 1).await;
+        say(&ann, "pasted").await;
+        wait_until(
+            &bob,
+            "return [...document.querySelectorAll('.message .image-file img')]
+               .filter((img) => img.complete && img.naturalWidth > 0).map((img) => img.alt);",
+            json!(["mock-up.png", "image.png"]),
+        )
+        .await;
+
+        // The channel's files, newest first.
+        click(&bob, ".show-files").await;
+        wait_until(
+            &bob,
+            "return [...document.querySelectorAll('.channel-files .file-list li a')].map((a) => a.textContent);",
+            json!(["image.png", "plan.txt", "mock-up.png"]),
+        )
+        .await;
+        screenshot(&ann, "files-desktop-light").await;
+        screenshot(&bob, "files-desktop-dark").await;
+        let mut problems = accessibility_problems(&ann, "files, light").await;
+        problems.extend(accessibility_problems(&bob, "files, dark").await);
+        assert!(problems.is_empty(), "{problems:#?}");
+
+        // Ann deletes the text file: it leaves Bob's screen at once.
+        let deleted = ask(
+            &ann,
+            "const link = [...document.querySelectorAll('.file-card')].find((c) => c.textContent.includes('plan.txt'));
+             return fetch(`/api/v1/files/${link.dataset.file}`, {method: 'DELETE'}).then((r) => r.status);",
+        )
+        .await;
+        assert_eq!(deleted, json!(204));
+        wait_until(
+            &bob,
+            "return document.querySelectorAll('.message .file-card').length;",
+            json!(0),
+        )
+        .await;
     })
     .await;
 }

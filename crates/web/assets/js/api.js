@@ -44,6 +44,45 @@ export async function call(method, path, body) {
   return data;
 }
 
+/**
+ * Send one file to `/api/v1{path}` as the multipart part `file`, telling
+ * `onProgress` the share sent so far (fetch cannot report an upload's
+ * progress, so this uses XMLHttpRequest).
+ * @param {string} path
+ * @param {Blob} file
+ * @param {string} name
+ * @param {(share: number) => void} onProgress
+ * @returns {{done: Promise<any>, abort: () => void}} the answer, and a way to stop
+ */
+export function upload(path, file, name, onProgress) {
+  const xhr = new XMLHttpRequest();
+  const done = new Promise((resolve, reject) => {
+    xhr.open('POST', `/api/v1${path}`);
+    xhr.setRequestHeader('Accept', 'application/json');
+    xhr.upload.addEventListener('progress', (event) => {
+      if (event.lengthComputable) onProgress(event.loaded / event.total);
+    });
+    xhr.addEventListener('load', () => {
+      let data = null;
+      try {
+        data = xhr.responseText ? JSON.parse(xhr.responseText) : null;
+      } catch {
+        data = null;
+      }
+      if (xhr.status >= 200 && xhr.status < 300) resolve(data);
+      else reject(new ApiError(xhr.status, (data && data.error) || {}, Number(xhr.getResponseHeader('Retry-After')) || null));
+    });
+    xhr.addEventListener('error', () =>
+      reject(new ApiError(0, { code: 'offline', message: 'The server cannot be reached.' }, null)),
+    );
+    xhr.addEventListener('abort', () => reject(new ApiError(0, { code: 'aborted', message: 'Cancelled.' }, null)));
+    const form = new FormData();
+    form.append('file', file, name);
+    xhr.send(form);
+  });
+  return { done, abort: () => xhr.abort() };
+}
+
 export const get = (path) => call('GET', path);
 export const post = (path, body = {}) => call('POST', path, body);
 export const patch = (path, body) => call('PATCH', path, body);

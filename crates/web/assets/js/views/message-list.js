@@ -71,6 +71,7 @@ export const messageMethods = {
       message.is_pinned,
       message.reply_count,
       message.reactions,
+      this.fileLooks(message),
       message.pending,
       message.failed,
       grouped,
@@ -111,6 +112,7 @@ export const messageMethods = {
         ),
       message.is_pinned && !message.is_deleted && h('p', { class: 'pinned-mark' }, '\u{1F4CC} Pinned'),
       this.editing === message.id ? this.editor(message) : body,
+      !message.is_deleted && this.attachments(message),
       message.edited_at && !message.is_deleted && h('span', { class: 'edited' }, '(edited)'),
       message.reply_count > 0 &&
         h(
@@ -125,7 +127,7 @@ export const messageMethods = {
           'p',
           { class: 'failed', role: 'alert' },
           `Not sent: ${message.failed} `,
-          h('button', { type: 'button', onclick: () => this.send(message.content, message.client_msg_id) }, 'Retry'),
+          h('button', { type: 'button', onclick: () => this.send(message.content, message.client_msg_id, message.files || []) }, 'Retry'),
         ),
     );
   },

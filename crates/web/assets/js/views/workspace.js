@@ -8,6 +8,7 @@ import { mentionAutocomplete } from '../mentions.js';
 import { Gateway } from '../socket.js';
 import { showMembers, showWorkspaceSettings } from './admin.js';
 import { showChannelDetails } from './channel-details.js';
+import { fileMethods } from './files.js';
 import { messageMethods } from './message-list.js';
 import { presenceMethods } from './presence.js';
 import { searchMethods } from './search.js';
@@ -209,8 +210,9 @@ export class WorkspaceView {
       this.connection,
       this.scroller,
       this.jump,
-      h('div', { class: 'bottom' }, this.typingLine, this.composer),
+      h('div', { class: 'bottom' }, this.typingLine, this.tray, this.composer),
     );
+    this.acceptDrops(main);
     replace(this.root, h('div', { class: 'shell' }, top, this.sidebar, main));
     this.drawSidebar();
   }
@@ -266,6 +268,7 @@ export class WorkspaceView {
       this.header,
       h('h1', {}, channel ? this.title(channel) : 'Channel'),
       h('button', { type: 'button', class: 'show-pins', onclick: () => this.showPins() }, 'Pinned'),
+      h('button', { type: 'button', class: 'show-files', onclick: () => this.showFiles() }, 'Files'),
       channel &&
         h('button', { type: 'button', class: 'channel-details', onclick: () => this.showDetails(channel) }, 'Details'),
       channel && channel.topic && h('p', { class: 'topic' }, channel.topic),
@@ -273,6 +276,7 @@ export class WorkspaceView {
     const archived = Boolean(channel && channel.is_archived);
     const box = this.composer.querySelector('textarea');
     box.disabled = archived;
+    this.composer.querySelector('.attach').disabled = archived;
     box.placeholder = archived ? 'This channel is archived: it can be read, not written to.' : 'Write a message';
   }
 
@@ -468,6 +472,7 @@ export class WorkspaceView {
       saveDraft(this.channelId, box.value);
     });
     const mentions = mentionAutocomplete(box, () => this.currentMembers());
+    this.acceptPastes(box);
     box.addEventListener('keydown', (event) => {
       if (mentions.onKey(event)) return;
       if (event.key === 'ArrowUp' && box.value === '') {
@@ -483,24 +488,25 @@ export class WorkspaceView {
       }
       if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
+        if (this.uploading()) {
+          this.notice('Wait until the files have uploaded.');
+          return;
+        }
         const text = box.value;
-        if (text.trim()) {
+        const files = text.trim() || this.uploads.some((u) => u.file) ? this.takeUploads() : [];
+        if (text.trim() || files.length > 0) {
           box.value = '';
           saveDraft(this.channelId, '');
-          this.send(text);
+          this.send(text, undefined, files);
         }
       }
     });
+    const attach = this.makeAttachments();
     return h(
       'form',
       { class: 'composer', onsubmit: (event) => event.preventDefault() },
-      h('button', {
-        type: 'button',
-        class: 'attach',
-        disabled: true,
-        title: 'Attaching files is not available yet',
-        'aria-label': 'Attach a file (not available yet)',
-      }, '+'),
+      attach.button,
+      attach.picker,
       box,
       mentions.list,
     );
@@ -510,8 +516,9 @@ export class WorkspaceView {
    * Show the message at once, then as the server saved it.
    * @param {string} content
    * @param {string} [clientId] the id of an earlier attempt, to retry it
+   * @param {any[]} [files] uploaded files the message carries
    */
-  async send(content, clientId = crypto.randomUUID()) {
+  async send(content, clientId = crypto.randomUUID(), files = []) {
     const channelId = this.channelId;
     // The next keystroke starts a new message: say so at once.
     this.typingSent = 0;
@@ -522,10 +529,13 @@ export class WorkspaceView {
       content,
       client_msg_id: clientId,
       created_at: new Date().toISOString(),
+      files,
       pending: true,
     });
     // The request leaves before the drawing starts.
-    const request = api.post(`/channels/${channelId}/messages`, { content, client_msg_id: clientId });
+    const body = { content, client_msg_id: clientId };
+    if (files.length > 0) body.file_ids = files.map((f) => f.id);
+    const request = api.post(`/channels/${channelId}/messages`, body);
     this.draw();
     try {
       const saved = await request;
@@ -547,7 +557,7 @@ export class WorkspaceView {
   }
 
   onEvent(event) {
-    if (this.applyWorkspaceEvent(event)) return;
+    if (this.applyWorkspaceEvent(event) || this.applyFileEvent(event)) return;
     if (event.channel_id === this.channelId && this.applyChange(event)) {
       this.draw();
       return;
@@ -583,9 +593,13 @@ export class WorkspaceView {
     }
     for (const [key, shown] of this.messages) {
       if (shown.pending && shown.client_msg_id && shown.client_msg_id === message.client_msg_id) {
+        if (!message.files && shown.files && shown.files.length > 0) message.files = shown.files;
         this.messages.delete(key);
       }
     }
+    // Events carry no files: those come after, as `file_shared`.
+    const known = this.messages.get(message.id);
+    if (known && known.files && !message.files) message.files = known.files;
     this.messages.set(message.id, message);
     if (this.typing && this.typing.has(message.user_id)) {
       clearTimeout(this.typing.get(message.user_id));
@@ -732,6 +746,7 @@ Object.assign(
   WorkspaceView.prototype,
   sidebarMethods,
   messageMethods,
+  fileMethods,
   threadMethods,
   presenceMethods,
   searchMethods,
