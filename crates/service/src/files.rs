@@ -138,6 +138,48 @@ pub struct Upload {
     pub expires_in: Option<Duration>,
 }
 
+/// The first step of a two-step upload: what will be sent.
+#[derive(Clone, Debug)]
+pub struct PlannedUpload {
+    /// The client's file name (made safe before it is shown).
+    pub filename: String,
+    /// How many bytes will be sent: exactly this many are accepted.
+    pub length: u64,
+    /// The type the client claims (recorded, not trusted).
+    pub claimed_type: Option<String>,
+    /// Delete the file this long after the upload (at most a year).
+    pub expires_in: Option<Duration>,
+}
+
+/// Where to send the bytes of a planned upload: a sealed token naming the
+/// file to be, its uploader and its length, usable until `expires_at`.
+#[derive(Clone, Debug)]
+pub struct UploadTicket {
+    pub token: String,
+    pub file_id: FileId,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// How long the bytes of a planned upload may take to arrive.
+pub const UPLOAD_TICKET_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// What an upload token holds (sealed: the client can neither read nor
+/// change it).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct TicketBody {
+    kind: String,
+    file: FileId,
+    workspace: WorkspaceId,
+    user: UserId,
+    filename: String,
+    length: u64,
+    claimed_type: Option<String>,
+    expires_in_secs: Option<u64>,
+    until: DateTime<Utc>,
+}
+
+const TICKET_KIND: &str = "upload";
+
 /// A public link, as made: its token is shown this once.
 #[derive(Clone, Debug)]
 pub struct PublicLink {
@@ -241,6 +283,13 @@ async fn scan(
             let result = serde_json::json!({ "engine": engine, "error": e.to_string() });
             ("failed", result)
         }
+    }
+}
+
+fn too_large(limit: u64) -> Error {
+    Error::TooLarge {
+        what: "file".into(),
+        limit,
     }
 }
 
@@ -370,8 +419,20 @@ impl Services {
         caller: &Caller,
         workspace: WorkspaceId,
         upload: Upload,
-        mut body: BytesOf<'_>,
+        body: BytesOf<'_>,
     ) -> Result<File> {
+        self.receive(caller, workspace, upload, body, None).await
+    }
+
+    /// The largest file the caller may upload to `workspace` now: the
+    /// smaller of the server's and the workspace's limits; refused at once
+    /// when `size` is known and over it or over the caller's quota.
+    async fn upload_limit(
+        &self,
+        caller: &Caller,
+        workspace: WorkspaceId,
+        size: Option<u64>,
+    ) -> Result<(u64, Option<u64>)> {
         let part = self.files_part()?;
         let (ws, _) = self.workspace_for(caller, workspace).await?;
         let limit = ws
@@ -379,15 +440,11 @@ impl Services {
             .map_or(part.policy.max_upload_bytes, |m| {
                 m.min(part.policy.max_upload_bytes)
             });
-        let too_large = || Error::TooLarge {
-            what: "file".into(),
-            limit,
-        };
-        if upload.declared_size.is_some_and(|size| size > limit) {
-            return Err(too_large());
+        if size.is_some_and(|size| size > limit) {
+            return Err(too_large(limit));
         }
         let quota = (part.policy.user_quota_bytes > 0).then_some(part.policy.user_quota_bytes);
-        if let (Some(quota), Some(size)) = (quota, upload.declared_size) {
+        if let (Some(quota), Some(size)) = (quota, size) {
             let used = self
                 .stores
                 .files
@@ -400,6 +457,120 @@ impl Services {
                 });
             }
         }
+        Ok((limit, quota))
+    }
+
+    /// Plan an upload whose bytes come in a request of their own (the
+    /// two-step upload): the limits are checked now, and the ticket names
+    /// the file to be.
+    pub async fn plan_upload(
+        &self,
+        caller: &Caller,
+        workspace: WorkspaceId,
+        plan: PlannedUpload,
+    ) -> Result<UploadTicket> {
+        if plan.length == 0 {
+            return Err(Error::invalid("length", "must be at least 1 byte"));
+        }
+        self.upload_limit(caller, workspace, Some(plan.length))
+            .await?;
+        if let Some(lifetime) = plan.expires_in {
+            check_lifetime("expires_in_secs", lifetime)?;
+        }
+        let until = time::now() + chrono_duration(UPLOAD_TICKET_LIFETIME);
+        let body = TicketBody {
+            kind: TICKET_KIND.into(),
+            file: FileId::new(),
+            workspace,
+            user: caller.user.id,
+            filename: plan.filename,
+            length: plan.length,
+            claimed_type: plan.claimed_type,
+            expires_in_secs: plan.expires_in.map(|d| d.as_secs()),
+            until,
+        };
+        let plain = serde_json::to_string(&body).map_err(Error::internal)?;
+        Ok(UploadTicket {
+            token: self.policy.secret_key.seal_token(&plain)?,
+            file_id: body.file,
+            expires_at: until,
+        })
+    }
+
+    /// What an upload token holds, when it is one of the caller's.
+    fn open_ticket(&self, caller: &Caller, token: &str) -> Result<TicketBody> {
+        let body: TicketBody = self
+            .policy
+            .secret_key
+            .open_token(token)
+            .and_then(|plain| serde_json::from_str(&plain).ok())
+            .filter(|b: &TicketBody| b.kind == TICKET_KIND && b.user == caller.user.id)
+            .ok_or(Error::NotFound("upload"))?;
+        Ok(body)
+    }
+
+    /// The bytes of a planned upload: exactly the planned length, before
+    /// the ticket expires, once.
+    pub async fn send_planned_upload(
+        &self,
+        caller: &Caller,
+        token: &str,
+        declared_size: Option<u64>,
+        body: BytesOf<'_>,
+    ) -> Result<File> {
+        let ticket = self.open_ticket(caller, token)?;
+        if ticket.until < time::now() {
+            return Err(Error::invalid(
+                "upload",
+                "this upload URL has expired; ask for another",
+            ));
+        }
+        if declared_size.is_some_and(|size| size != ticket.length) {
+            return Err(Error::invalid(
+                "body",
+                format!("must be the {} bytes announced", ticket.length),
+            ));
+        }
+        if self.stores.files.get_file(ticket.file).await?.is_some() {
+            return Err(Error::conflict("upload", "its bytes were already sent"));
+        }
+        let upload = Upload {
+            filename: ticket.filename,
+            claimed_type: ticket.claimed_type,
+            declared_size: Some(ticket.length),
+            expires_in: ticket.expires_in_secs.map(Duration::from_secs),
+        };
+        let planned = Some((ticket.file, ticket.length));
+        self.receive(caller, ticket.workspace, upload, body, planned)
+            .await
+    }
+
+    /// The file a planned upload made, once its bytes arrived (a ticket
+    /// keeps naming its file after it expired).
+    pub async fn finished_upload(&self, caller: &Caller, token: &str) -> Result<File> {
+        let ticket = self.open_ticket(caller, token)?;
+        self.stores
+            .files
+            .get_file(ticket.file)
+            .await?
+            .filter(|f| f.deleted_at.is_none())
+            .ok_or_else(|| Error::conflict("upload", "no bytes were sent to this upload yet"))
+    }
+
+    /// Receive a file's bytes; `planned` is the id and exact length of a
+    /// planned upload.
+    async fn receive(
+        &self,
+        caller: &Caller,
+        workspace: WorkspaceId,
+        upload: Upload,
+        mut body: BytesOf<'_>,
+        planned: Option<(FileId, u64)>,
+    ) -> Result<File> {
+        let part = self.files_part()?;
+        let (limit, quota) = self
+            .upload_limit(caller, workspace, upload.declared_size)
+            .await?;
         let expires_at = match upload.expires_in {
             Some(lifetime) => Some(time::now() + check_lifetime("expires_in_secs", lifetime)?),
             None => None,
@@ -408,7 +579,8 @@ impl Services {
         let claimed = upload
             .claimed_type
             .map(|t| t.chars().filter(|c| !c.is_control()).take(200).collect());
-        let id = FileId::new();
+        let id = planned.map_or_else(FileId::new, |(id, _)| id);
+        let accepted = planned.map_or(limit, |(_, length)| length.min(limit));
         let key = format!("{workspace}/{id}");
         let expires = time::now() + chrono_duration(part.policy.upload_ttl);
         self.stores.files.begin_upload(&key, expires).await?;
@@ -436,9 +608,15 @@ impl Services {
                 }
             };
             size += chunk.len() as u64;
-            if size > limit {
+            if size > accepted {
                 pending.abort().await;
-                return Err(too_large());
+                return Err(match planned {
+                    Some((_, length)) if length < limit => Error::invalid(
+                        "body",
+                        format!("has more than the {length} bytes announced"),
+                    ),
+                    _ => too_large(limit),
+                });
             }
             hasher.update(&chunk);
             let room = SNIFF_BYTES - head.len();
@@ -448,6 +626,13 @@ impl Services {
         if size == 0 {
             pending.abort().await;
             return Err(Error::invalid("file", "is empty"));
+        }
+        if let Some((_, length)) = planned.filter(|(_, length)| size != *length) {
+            pending.abort().await;
+            return Err(Error::invalid(
+                "body",
+                format!("has {size} bytes, not the {length} announced"),
+            ));
         }
         let mime = sniff(&head, &filename);
         if !part.policy.allows(&mime) {

@@ -2,7 +2,7 @@
 //! XChaCha20-Poly1305 under the server's secret key, so a copy of the
 //! database alone does not give them away.
 
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use chacha20poly1305::aead::Aead;
 use chacha20poly1305::{Key, KeyInit, XChaCha20Poly1305, XNonce};
@@ -47,8 +47,8 @@ impl SecretKey {
         XChaCha20Poly1305::new(Key::from_slice(&self.0))
     }
 
-    /// `plain` sealed: `v1:` and base64 of nonce and ciphertext.
-    pub(crate) fn seal(&self, plain: &str) -> Result<String> {
+    /// Nonce and ciphertext of `plain`.
+    fn encrypt(&self, plain: &str) -> Result<Vec<u8>> {
         let nonce: [u8; NONCE_BYTES] = rand::random();
         let sealed = self
             .cipher()
@@ -56,7 +56,25 @@ impl SecretKey {
             .map_err(|_| Error::Internal("sealing a secret failed".into()))?;
         let mut bytes = nonce.to_vec();
         bytes.extend(sealed);
-        Ok(format!("{SEALED}{}", STANDARD.encode(bytes)))
+        Ok(bytes)
+    }
+
+    /// The text sealed in `bytes` (nonce and ciphertext), if this key sealed it.
+    fn decrypt(&self, bytes: &[u8]) -> Option<String> {
+        if bytes.len() < NONCE_BYTES {
+            return None;
+        }
+        let (nonce, sealed) = bytes.split_at(NONCE_BYTES);
+        let plain = self
+            .cipher()
+            .decrypt(XNonce::from_slice(nonce), sealed)
+            .ok()?;
+        String::from_utf8(plain).ok()
+    }
+
+    /// `plain` sealed: `v1:` and base64 of nonce and ciphertext.
+    pub(crate) fn seal(&self, plain: &str) -> Result<String> {
+        Ok(format!("{SEALED}{}", STANDARD.encode(self.encrypt(plain)?)))
     }
 
     /// The plain text of a stored value; one stored before sealing came in
@@ -65,18 +83,24 @@ impl SecretKey {
         let Some(encoded) = stored.strip_prefix(SEALED) else {
             return Ok(stored.to_owned());
         };
-        let unreadable =
-            || Error::Internal("a sealed secret cannot be opened with this key".into());
-        let bytes = STANDARD.decode(encoded).map_err(|_| unreadable())?;
-        if bytes.len() < NONCE_BYTES {
-            return Err(unreadable());
-        }
-        let (nonce, sealed) = bytes.split_at(NONCE_BYTES);
-        let plain = self
-            .cipher()
-            .decrypt(XNonce::from_slice(nonce), sealed)
-            .map_err(|_| unreadable())?;
-        String::from_utf8(plain).map_err(|_| unreadable())
+        STANDARD
+            .decode(encoded)
+            .ok()
+            .and_then(|bytes| self.decrypt(&bytes))
+            .ok_or_else(|| Error::Internal("a sealed secret cannot be opened with this key".into()))
+    }
+
+    /// `plain` sealed into a token that can travel in a URL: its holder
+    /// can neither read nor change it.
+    pub(crate) fn seal_token(&self, plain: &str) -> Result<String> {
+        Ok(URL_SAFE_NO_PAD.encode(self.encrypt(plain)?))
+    }
+
+    /// What a token of [`Self::seal_token`] holds; `None` for anything this
+    /// key did not seal.
+    pub(crate) fn open_token(&self, token: &str) -> Option<String> {
+        let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
+        self.decrypt(&bytes)
     }
 }
 
@@ -116,5 +140,20 @@ mod tests {
         assert_eq!(again.open(&sealed).unwrap(), "JBSWY3DPEHPK3PXP");
         assert!(SecretKey::from_base64("c2hvcnQ=").is_err());
         assert_eq!(format!("{key:?}"), "SecretKey(…)");
+    }
+
+    #[test]
+    fn tokens_travel_in_urls_and_open_with_their_key_only() {
+        let key = SecretKey::generate();
+        let token = key.seal_token("{\"file\":1}").unwrap();
+        assert!(token
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert_eq!(key.open_token(&token).as_deref(), Some("{\"file\":1}"));
+        assert_eq!(SecretKey::generate().open_token(&token), None);
+        let mut changed = token.into_bytes();
+        changed[30] = if changed[30] == b'A' { b'B' } else { b'A' };
+        assert_eq!(key.open_token(&String::from_utf8(changed).unwrap()), None);
+        assert_eq!(key.open_token("not a token"), None);
     }
 }

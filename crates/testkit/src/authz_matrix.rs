@@ -41,6 +41,8 @@ pub fn access_of(operation: &str) -> Option<Access> {
         "DELETE /me/sessions/{session}" => Account,
         // Anyone holding a public link; no workspace in the path.
         "GET /public/files/{token}" => Account,
+        // An upload's id names its uploader, who alone may use it.
+        "PUT /uploads/{upload}" | "POST /uploads/{upload}/complete" => Account,
         "POST /auth/verify-email" | "POST /me/email/verification" => Account,
         "GET /workspaces" | "POST /workspaces" | "POST /invitations/accept" | "GET /ws" => Account,
         "GET /workspaces/{workspace}"
@@ -52,6 +54,7 @@ pub fn access_of(operation: &str) -> Option<Access> {
         | "GET /workspaces/{workspace}/search/messages"
         | "GET /workspaces/{workspace}/files"
         | "POST /workspaces/{workspace}/files"
+        | "POST /workspaces/{workspace}/uploads"
         | "POST /workspaces/{workspace}/conversations" => WorkspaceMember,
         "GET /workspaces/{workspace}/members"
         | "GET /workspaces/{workspace}/search/people"
@@ -404,6 +407,7 @@ fn body_for(op: &Operation, ids: &Ids) -> Option<Value> {
         "POST /workspaces/{workspace}/invitations" => json!({"role": "member"}),
         "PATCH /workspaces/{workspace}/members/{user}" => json!({"title": "changed"}),
         "PUT /workspaces/{workspace}/presence" => json!({"status": "away"}),
+        "POST /workspaces/{workspace}/uploads" => json!({"filename": "notes.txt", "length": 5}),
         _ => json!({}),
     })
 }

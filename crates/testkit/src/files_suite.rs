@@ -32,6 +32,7 @@ macro_rules! files_conformance {
             files_with_an_expiry_are_removed_by_the_job,
             images_get_thumbnails_and_bad_images_fail_alone,
             file_events_reach_those_who_may_see_the_file,
+            large_files_go_in_two_steps,
         );
     };
 }
@@ -1109,4 +1110,124 @@ pub async fn file_events_reach_those_who_may_see_the_file(app: TestApp) {
         .filter(|e| e["type"].as_str().unwrap().starts_with("file_"))
         .collect();
     assert!(about_files.is_empty(), "{about_files:?}");
+}
+
+/// `PUT` `body` to a planned upload's URL, with its `Content-Length` when
+/// `sized`, else streamed without one.
+async fn put_bytes(app: &TestApp, token: &str, url: &str, body: Vec<u8>, sized: bool) -> Reply {
+    let body = match sized {
+        true => reqwest::Body::from(body),
+        false => reqwest::Body::wrap_stream(futures::stream::iter(
+            body.chunks(1000)
+                .map(|c| Ok::<_, std::io::Error>(c.to_vec()))
+                .collect::<Vec<_>>(),
+        )),
+    };
+    let response = app
+        .http
+        .put(format!("{}{url}", app.base))
+        .bearer_auth(token)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    Reply {
+        status,
+        headers,
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+    }
+}
+
+pub async fn large_files_go_in_two_steps(app: TestApp) {
+    let ann = app.user("ann").await;
+    let ws = app.workspace(&ann, "Big files").await;
+    let bob = app.user("bob").await;
+    app.join(&ann, &ws, &bob, "member").await;
+    let bytes: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
+    let plan = |length: u64| {
+        let (app, ann, ws) = (&app, ann.clone(), ws.clone());
+        async move {
+            let body = json!({ "filename": "../big.bin", "length": length, "content_type": "application/zip" });
+            app.post(
+                &format!("/api/v1/workspaces/{ws}/uploads"),
+                Some(&ann),
+                body,
+            )
+            .await
+        }
+    };
+
+    // Limits are checked before a byte is sent.
+    assert_eq!(plan(0).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        plan(TEST_MAX_UPLOAD + 1).await.status,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    let stranger = app.user("stranger").await;
+    let foreign = app
+        .post(
+            &format!("/api/v1/workspaces/{ws}/uploads"),
+            Some(&stranger),
+            json!({ "filename": "x", "length": 1 }),
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+
+    let planned = plan(bytes.len() as u64).await;
+    assert_eq!(planned.status, StatusCode::CREATED, "{planned:?}");
+    let url = planned.body["upload_url"].as_str().unwrap().to_owned();
+    let upload = planned.body["upload_id"].as_str().unwrap().to_owned();
+    let file_id = planned.body["file_id"].as_str().unwrap().to_owned();
+    assert_eq!(url, format!("/api/v1/uploads/{upload}"));
+    let complete = format!("/api/v1/uploads/{upload}/complete");
+    assert_eq!(
+        app.post(&complete, Some(&ann), json!({})).await.status,
+        StatusCode::CONFLICT,
+        "nothing was sent yet"
+    );
+
+    // Only its planner may send the bytes, and only as many as planned.
+    let by_bob = put_bytes(&app, &bob, &url, bytes.clone(), true).await;
+    assert_eq!(by_bob.status, StatusCode::NOT_FOUND, "{by_bob:?}");
+    let short = put_bytes(&app, &ann, &url, bytes[1..].to_vec(), true).await;
+    assert_eq!(short.status, StatusCode::BAD_REQUEST, "{short:?}");
+    let mut longer = bytes.clone();
+    longer.push(0);
+    let long = put_bytes(&app, &ann, &url, longer, false).await;
+    assert_eq!(long.status, StatusCode::BAD_REQUEST, "{long:?}");
+    let cut = put_bytes(&app, &ann, &url, bytes[..40_000].to_vec(), false).await;
+    assert_eq!(cut.status, StatusCode::BAD_REQUEST, "{cut:?}");
+    let mut forged = upload.clone().into_bytes();
+    forged[20] = if forged[20] == b'A' { b'B' } else { b'A' };
+    let forged = format!("/api/v1/uploads/{}", String::from_utf8(forged).unwrap());
+    let forged = put_bytes(&app, &ann, &forged, bytes.clone(), true).await;
+    assert_eq!(forged.status, StatusCode::NOT_FOUND, "{forged:?}");
+    nothing_left(&app).await;
+
+    // The bytes, whole: the planned file, once.
+    let sent = put_bytes(&app, &ann, &url, bytes.clone(), false).await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{sent:?}");
+    assert_eq!(sent.body["id"], file_id.as_str());
+    assert_eq!(sent.body["name"], "big.bin");
+    assert_eq!(sent.body["size"], bytes.len());
+    assert_eq!(
+        sent.body["sha256"],
+        format!("{:x}", Sha256::digest(&bytes)).as_str()
+    );
+    let again = put_bytes(&app, &ann, &url, bytes.clone(), true).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{again:?}");
+    let done = app.post(&complete, Some(&ann), json!({})).await;
+    assert_eq!(done.status, StatusCode::OK, "{done:?}");
+    assert_eq!(done.body["id"], file_id.as_str());
+    assert_eq!(
+        app.post(&complete, Some(&bob), json!({})).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let (status, _, downloaded) = download(&app, &ann, &file_id, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(downloaded, bytes);
+    assert_eq!(blob_keys(&app).await.len(), 1);
 }

@@ -13,7 +13,9 @@ use confab_core::model::File;
 use confab_core::page::page_size;
 use confab_core::sniff::is_inline_safe;
 use confab_core::Error;
-use confab_service::{entity_tag, Download, DownloadRequest, FileQuery, RangeRequest, Upload};
+use confab_service::{
+    entity_tag, Download, DownloadRequest, FileQuery, PlannedUpload, RangeRequest, Upload,
+};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -29,10 +31,13 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
     // Uploads are bounded by the file limits, counted as they stream.
     let uploads = OpenApiRouter::new()
         .routes(routes!(upload))
+        .routes(routes!(send_upload))
         .layer(axum::extract::DefaultBodyLimit::disable());
     OpenApiRouter::new()
         .merge(uploads)
         .routes(routes!(list))
+        .routes(routes!(plan_upload))
+        .routes(routes!(complete_upload))
         .routes(routes!(read_one, delete_one))
         .routes(routes!(content))
         .routes(routes!(thumbnail))
@@ -128,6 +133,105 @@ async fn upload(
         }
     }
     Err(Error::invalid("file", "the form has no part named `file`").into())
+}
+
+/// The first step of a two-step upload.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PlanBody {
+    /// The file's name.
+    filename: String,
+    /// The file's size in bytes: exactly this many must be sent.
+    length: u64,
+    /// The type the client believes the file has (recorded; the server
+    /// sniffs the real one).
+    content_type: Option<String>,
+    /// Delete the file this many seconds after the upload (1 to 31,536,000).
+    expires_in_secs: Option<u64>,
+}
+
+/// Where to send a planned upload's bytes.
+#[derive(Serialize, ToSchema)]
+struct PlannedView {
+    /// Names the upload in the next two steps.
+    upload_id: String,
+    /// `PUT` the bytes here (with the caller's credentials).
+    upload_url: String,
+    /// The id the file will have.
+    #[schema(value_type = String, format = Uuid)]
+    file_id: FileId,
+    /// The bytes must arrive before this.
+    expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[utoipa::path(post, path = "/workspaces/{workspace}/uploads", operation_id = "plan_upload", tag = "files",
+    params(("workspace" = String, Path, description = "Workspace id")), request_body = PlanBody,
+    responses((status = 201, body = PlannedView, description = "Send the bytes to `upload_url`"),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, description = "Over `files.max_upload_bytes`, the workspace's `max_file_size` or the uploader's quota", body = ErrorBody)))]
+async fn plan_upload(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(workspace): Path<String>,
+    ApiJson(body): ApiJson<PlanBody>,
+) -> Result<(StatusCode, Json<PlannedView>), ApiError> {
+    let workspace: WorkspaceId = parse_id(&workspace, "workspace")?;
+    let plan = PlannedUpload {
+        filename: body.filename,
+        length: body.length,
+        claimed_type: body.content_type,
+        expires_in: body.expires_in_secs.map(std::time::Duration::from_secs),
+    };
+    let ticket = app.plan_upload(&caller, workspace, plan).await?;
+    let view = PlannedView {
+        upload_url: format!("/api/v1/uploads/{}", ticket.token),
+        upload_id: ticket.token,
+        file_id: ticket.file_id,
+        expires_at: ticket.expires_at,
+    };
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+#[utoipa::path(put, path = "/uploads/{upload}", operation_id = "send_upload", tag = "files",
+    params(("upload" = String, Path, description = "The `upload_id` of the plan")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+        description = "The file's bytes, exactly as many as planned, streamed to storage"),
+    responses((status = 201, body = FileView, description = "The file, stored"),
+        (status = 400, description = "Fewer or more bytes than planned, an expired upload, or a type not allowed", body = ErrorBody),
+        (status = 404, description = "No upload of the caller's has this id", body = ErrorBody),
+        (status = 409, description = "The bytes were already sent", body = ErrorBody),
+        (status = 413, body = ErrorBody)))]
+async fn send_upload(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(upload): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<FileView>), ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let stream = body
+        .into_data_stream()
+        .map(|chunk| chunk.map_err(|e| Error::invalid("body", e.to_string())));
+    let file = app
+        .send_planned_upload(&caller, &upload, declared, Box::pin(stream))
+        .await?;
+    Ok((StatusCode::CREATED, Json(file.into())))
+}
+
+#[utoipa::path(post, path = "/uploads/{upload}/complete", operation_id = "complete_upload", tag = "files",
+    params(("upload" = String, Path, description = "The `upload_id` of the plan")),
+    responses((status = 200, body = FileView, description = "The file the upload made; share it by posting a message with its id in `file_ids`"),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "No bytes were sent yet", body = ErrorBody)))]
+async fn complete_upload(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(upload): Path<String>,
+) -> Result<Json<FileView>, ApiError> {
+    Ok(Json(app.finished_upload(&caller, &upload).await?.into()))
 }
 
 /// The text of a small form part.
