@@ -27,6 +27,12 @@ pub trait FileInspector: Send + Sync {
     /// The text of a file for search, at most `max_chars` characters;
     /// `None` for types that carry no text Confab can read.
     fn extract_text(&self, mime: &str, bytes: &[u8], max_chars: usize) -> Result<Option<String>>;
+    /// Whether [`Self::extract_text`] needs a file's bytes whole (a PDF's
+    /// index is at its end) rather than its first ones.
+    fn reads_whole_file(&self, mime: &str) -> bool {
+        let _ = mime;
+        false
+    }
 }
 
 /// What a virus scanner found in a file.

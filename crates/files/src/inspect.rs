@@ -1,5 +1,5 @@
 //! Thumbnails with the `image` crate, under decoder limits, and text from
-//! text-like files.
+//! text-like files and PDFs.
 
 use std::io::Cursor;
 
@@ -104,15 +104,37 @@ impl FileInspector for Inspector {
     }
 
     fn extract_text(&self, mime: &str, bytes: &[u8], max_chars: usize) -> Result<Option<String>> {
-        if !is_text(mime) {
-            return Ok(None);
-        }
-        let text: String = String::from_utf8_lossy(bytes)
+        let text = match mime {
+            PDF => pdf_text(bytes)?,
+            _ if is_text(mime) => String::from_utf8_lossy(bytes).into_owned(),
+            _ => return Ok(None),
+        };
+        let text: String = text
             .chars()
             .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
             .take(max_chars)
             .collect();
         Ok(Some(text))
+    }
+
+    fn reads_whole_file(&self, mime: &str) -> bool {
+        mime == PDF
+    }
+}
+
+const PDF: &str = "application/pdf";
+
+/// The text of a PDF's pages. The parser is not ours to trust: a document
+/// that makes it fail, or panic, is an error for that file alone.
+fn pdf_text(bytes: &[u8]) -> Result<String> {
+    let unreadable = |why: String| Error::invalid("file", format!("cannot read the PDF: {why}"));
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pdf_extract::extract_text_from_mem(bytes)
+    }));
+    match parsed {
+        Ok(Ok(text)) => Ok(text),
+        Ok(Err(e)) => Err(unreadable(e.to_string())),
+        Err(_) => Err(unreadable("the parser gave up".into())),
     }
 }
 
@@ -186,5 +208,20 @@ mod tests {
         let cut = Inspector.extract_text("text/plain", b"abcdef", 3).unwrap();
         assert_eq!(cut.as_deref(), Some("abc"));
         assert_eq!(Inspector.extract_text("image/png", b"x", 10).unwrap(), None);
+    }
+
+    #[test]
+    fn broken_pdfs_fail_alone() {
+        assert!(Inspector.reads_whole_file("application/pdf"));
+        assert!(!Inspector.reads_whole_file("text/plain"));
+        for broken in [
+            &b"%PDF-1.7\nnot really"[..],
+            b"%PDF-1.4\n1 0 obj << /Type /Catalog",
+        ] {
+            let err = Inspector
+                .extract_text("application/pdf", broken, 100)
+                .unwrap_err();
+            assert!(err.to_string().contains("cannot read the PDF"), "{err}");
+        }
     }
 }

@@ -41,6 +41,8 @@ pub const MAX_PREVIEW_BYTES: u64 = 64 << 20;
 /// Bytes of a text file read for search, and characters kept of them.
 const MAX_TEXT_BYTES: u64 = 1 << 20;
 const MAX_TEXT_CHARS: usize = 100_000;
+/// Files whose text needs them whole (PDFs) are read for it up to this size.
+const MAX_WHOLE_TEXT_BYTES: u64 = 32 << 20;
 /// Files processed at once on one node.
 pub const PROCESSING_PARALLELISM: usize = 2;
 /// A file in processing longer than this is taken over by another worker.
@@ -798,7 +800,7 @@ impl Services {
             let learned = match image {
                 Some(Ok(bytes)) => self.thumbnails(part, inspector, &file, bytes).await,
                 Some(Err(e)) => Err(e),
-                None => self.text(part, &*inspector, &file).await,
+                None => self.text(part, inspector, &file).await,
             };
             match learned {
                 Ok((thumbnails, text)) => {
@@ -859,7 +861,7 @@ impl Services {
     async fn text(
         &self,
         part: &FilesPart,
-        inspector: &dyn FileInspector,
+        inspector: Arc<dyn FileInspector>,
         file: &File,
     ) -> Result<(Option<serde_json::Value>, Option<String>)> {
         // Images too large to preview get neither thumbnails nor text.
@@ -867,10 +869,18 @@ impl Services {
             return Ok((None, None));
         }
         let size = file.file_size as u64;
-        let head = self
-            .read_bytes(part, file, Some(0..size.min(MAX_TEXT_BYTES)))
-            .await?;
-        let text = inspector.extract_text(&file.mime_type, &head, MAX_TEXT_CHARS)?;
+        let read = match inspector.reads_whole_file(&file.mime_type) {
+            true if size > MAX_WHOLE_TEXT_BYTES => return Ok((None, None)),
+            true => None,
+            false => Some(0..size.min(MAX_TEXT_BYTES)),
+        };
+        let bytes = self.read_bytes(part, file, read).await?;
+        let mime = file.mime_type.clone();
+        let text = tokio::task::spawn_blocking(move || {
+            inspector.extract_text(&mime, &bytes, MAX_TEXT_CHARS)
+        })
+        .await
+        .map_err(Error::internal)??;
         Ok((None, text))
     }
 

@@ -844,6 +844,45 @@ pub async fn processed(app: &TestApp, token: &str, file: &str) -> Value {
     }
 }
 
+/// A one-page PDF whose page says `text` (ASCII, no parentheses), in
+/// Helvetica.
+pub fn pdf_with_text(text: &str) -> Vec<u8> {
+    let content = format!("BT /F1 24 Tf 72 700 Td ({text}) Tj ET");
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R \
+         /Resources << /Font << /F1 5 0 R >> >> >>"
+            .to_owned(),
+        format!(
+            "<< /Length {} >>\nstream\n{content}\nendstream",
+            content.len()
+        ),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned(),
+    ];
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (n, object) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n{object}\nendobj\n", n + 1).as_bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for offset in offsets {
+        pdf.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    pdf
+}
+
 /// CRC-32 (IEEE), as PNG chunks carry it.
 fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = !0u32;
@@ -922,6 +961,9 @@ pub async fn images_get_thumbnails_and_bad_images_fail_alone(app: TestApp) {
     let whole = jpeg_with_exif(300, 300);
     let cut = id(&stored(&app, &ann, &ws, "cut.jpg", &whole[..whole.len() / 2]).await);
     let notes = id(&stored(&app, &ann, &ws, "notes.md", b"# Plan\nship the parser").await);
+    let report = pdf_with_text("Quarterly plan for the harbour");
+    let report = id(&stored(&app, &ann, &ws, "report.pdf", &report).await);
+    let broken_pdf = id(&stored(&app, &ann, &ws, "broken.pdf", b"%PDF-1.7\nnot really").await);
 
     let done = processed(&app, &ann, &photo).await;
     assert_eq!(done["processing_status"], "done");
@@ -993,6 +1035,20 @@ pub async fn images_get_thumbnails_and_bad_images_fail_alone(app: TestApp) {
         stored_notes.extracted_text.as_deref(),
         Some("# Plan\nship the parser")
     );
+    assert_eq!(
+        processed(&app, &ann, &report).await["processing_status"],
+        "done"
+    );
+    let report_id: confab_core::id::FileId = report.parse().unwrap();
+    let stored_report = app.stores.files.get_file(report_id).await.unwrap().unwrap();
+    assert_eq!(
+        stored_report.extracted_text.as_deref().map(str::trim),
+        Some("Quarterly plan for the harbour")
+    );
+    assert_eq!(
+        processed(&app, &ann, &broken_pdf).await["processing_status"],
+        "failed"
+    );
 
     // Deleting the file removes its thumbnails with its bytes.
     assert_eq!(
@@ -1002,7 +1058,7 @@ pub async fn images_get_thumbnails_and_bad_images_fail_alone(app: TestApp) {
     clean_up(&app).await;
     let keys = blob_keys(&app).await;
     assert!(!keys.iter().any(|k| k.contains(&photo)), "{keys:?}");
-    assert_eq!(keys.len(), 3, "the three other files' bytes: {keys:?}");
+    assert_eq!(keys.len(), 5, "the five other files' bytes: {keys:?}");
 }
 
 pub async fn file_events_reach_those_who_may_see_the_file(app: TestApp) {
