@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_core::Stream;
 
+use crate::model::StorageClass;
 use crate::Result;
 
 /// Bytes a chunk at a time, borrowing for `'a` (a request body).
@@ -54,4 +55,8 @@ pub trait BlobStore: Send + Sync {
     async fn delete(&self, key: &str) -> Result<()>;
     /// Every key under `prefix`, sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>>;
+    /// Move a blob to the storage tier `class`. It reads as before from
+    /// any tier; moving it to the tier it is in changes nothing, and a move
+    /// cut short leaves it readable (and is finished by doing it again).
+    async fn set_class(&self, key: &str, class: StorageClass) -> Result<()>;
 }

@@ -682,6 +682,17 @@ impl FromColumns for File {
     }
 }
 
+impl FromColumns for TierCandidate {
+    fn from_columns(row: &impl Columns) -> Result<Self> {
+        Ok(TierCandidate {
+            storage_key: row.text("storage_key")?,
+            storage_class: row.text("storage_class")?,
+            file_size: row.int("file_size")?,
+            last_used: row.ts("last_used")?,
+        })
+    }
+}
+
 impl FromColumns for MessageFile {
     fn from_columns(row: &impl Columns) -> Result<Self> {
         Ok(MessageFile {

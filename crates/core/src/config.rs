@@ -203,6 +203,13 @@ pub struct FilesConfig {
     /// ClamAV's `clamd` (`tcp://host:3310`) to scan every upload with;
     /// unset, files are not scanned (`virus_scan_status = skipped`).
     pub clamd_url: Option<String>,
+    /// Days unread after which bytes move to infrequent access (0: never).
+    pub infrequent_after_days: u32,
+    /// Days unread after which bytes move to the archive (0: never).
+    pub archive_after_days: u32,
+    /// The S3 storage class of the archive tier. Only classes read
+    /// without a restore are accepted (`GLACIER_IR`, the default).
+    pub archive_storage_class: String,
 }
 
 impl Default for FilesConfig {
@@ -222,6 +229,9 @@ impl Default for FilesConfig {
             denied_types: Vec::new(),
             upload_ttl_secs: 86_400,
             clamd_url: None,
+            infrequent_after_days: 90,
+            archive_after_days: 365,
+            archive_storage_class: "GLACIER_IR".into(),
         }
     }
 }

@@ -58,16 +58,54 @@ pub fn schedule_cleanup_sql(p: Placeholder) -> String {
 
 /// Record a file: (id, workspace, uploader, filename, original, size, mime,
 /// claimed mime, hash, provider, bucket, key, region, expires, created).
+/// A file sharing stored bytes takes their storage tier.
 pub fn insert_file_sql(p: Placeholder) -> String {
     let values: Vec<String> = (1..=15).map(p).collect();
     format!(
         "INSERT INTO files
            (file_id, workspace_id, uploader_id, filename, original_filename, file_size, mime_type,
             claimed_mime_type, file_hash, storage_provider, storage_bucket, storage_key,
-            storage_region, expires_at, created_at, updated_at)
-         VALUES ({}, {}) RETURNING *",
+            storage_region, expires_at, created_at, updated_at, storage_class)
+         VALUES ({}, {}, COALESCE(
+           (SELECT g.storage_class FROM files g WHERE g.storage_key = {} LIMIT 1), 'STANDARD'))
+         RETURNING *",
         values.join(", "),
-        p(15)
+        p(15),
+        p(12)
+    )
+}
+
+/// The rank of a file's storage tier, as [`StorageClass::rank`] gives it.
+///
+/// [`StorageClass::rank`]: crate::model::StorageClass::rank
+const TIER_RANK: &str =
+    "CASE storage_class WHEN 'GLACIER' THEN 2 WHEN 'STANDARD_IA' THEN 1 ELSE 0 END";
+
+/// Files to move down to the tier of `rank`: (before, limit).
+pub fn files_to_tier_sql(p: Placeholder, rank: usize) -> String {
+    format!(
+        "SELECT storage_key, storage_class, file_size,
+                COALESCE(last_accessed_at, created_at) AS last_used
+         FROM files f
+         WHERE deleted_at IS NULL AND ({TIER_RANK}) < {rank}
+           AND COALESCE(last_accessed_at, created_at) < {before}
+           AND NOT EXISTS (
+             SELECT 1 FROM files g
+             WHERE g.storage_key = f.storage_key AND g.deleted_at IS NULL
+               AND COALESCE(g.last_accessed_at, g.created_at) >= {before})
+         ORDER BY last_used, storage_key
+         LIMIT {limit}",
+        before = p(1),
+        limit = p(2)
+    )
+}
+
+/// Record the tier of some bytes on their files: (class, key).
+pub fn set_storage_class_sql(p: Placeholder) -> String {
+    format!(
+        "UPDATE files SET storage_class = {} WHERE storage_key = {}",
+        p(1),
+        p(2)
     )
 }
 

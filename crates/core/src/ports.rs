@@ -409,6 +409,18 @@ pub trait FileStore: Send + Sync {
     async fn due_blob_cleanups(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<String>>;
     /// Forget a key whose bytes were removed.
     async fn finish_blob_cleanup(&self, key: &str) -> Result<()>;
+    /// Up to `limit` live files above tier `to` unread since before
+    /// `before`, whose bytes no live file has read since, least recently
+    /// used first (several files may name the same bytes).
+    async fn files_to_tier(
+        &self,
+        to: StorageClass,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<TierCandidate>>;
+    /// Record that the bytes under `key` are in `class`, on every file
+    /// using them.
+    async fn set_storage_class(&self, key: &str, class: StorageClass) -> Result<()>;
 }
 
 /// Installed integrations.

@@ -9,12 +9,16 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use confab_core::blobs::{BlobLocation, BlobStore, BlobWriter, ByteStream};
 use confab_core::config::FilesConfig;
+use confab_core::model::StorageClass;
 use confab_core::{Error, Result};
 use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, WriteMultipart};
+use object_store::{
+    Attribute, Attributes, GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMultipartOptions,
+    WriteMultipart,
+};
 
 /// The directory under `data_dir` that holds a local store's blobs.
 pub const LOCAL_DIR: &str = "files";
@@ -25,10 +29,31 @@ const PART_BYTES: usize = 5 << 20;
 /// upload holds is at most three parts.
 const PARTS_IN_FLIGHT: usize = 2;
 
+/// The directories of a local store's lower tiers, inside its own (keys
+/// never start with a dot). Mount a slower disk on them to use one.
+pub const LOCAL_TIER_DIRS: [(StorageClass, &str); 2] = [
+    (StorageClass::InfrequentAccess, ".infrequent"),
+    (StorageClass::Archive, ".archive"),
+];
+
+/// S3 storage classes read without a restore, which the archive tier may use.
+pub const READABLE_ARCHIVE_CLASSES: [&str; 3] = ["GLACIER_IR", "STANDARD_IA", "ONEZONE_IA"];
+
+/// Where the lower storage tiers are.
+#[derive(Clone, Debug)]
+enum Tiers {
+    /// A directory each (see [`LOCAL_TIER_DIRS`]).
+    Local(Vec<(StorageClass, Arc<dyn ObjectStore>)>),
+    /// The object itself, rewritten with another S3 storage class: the
+    /// class names of infrequent access and of the archive.
+    S3 { infrequent: String, archive: String },
+}
+
 /// A blob store over any `object_store` backend.
 #[derive(Clone, Debug)]
 pub struct ObjectBlobs {
     store: Arc<dyn ObjectStore>,
+    tiers: Tiers,
     location: BlobLocation,
     /// Put before every key (`confab/`), so one bucket can serve several uses.
     prefix: String,
@@ -53,14 +78,14 @@ impl ObjectBlobs {
     /// Blobs as files under `dir` (created if missing), each written to a
     /// staging file, flushed to disk and renamed into place when finished.
     pub fn local(dir: &FsPath) -> Result<Self> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
-        let store = LocalFileSystem::new_with_prefix(dir)
-            .map_err(blob_err)?
-            .with_fsync(true)
-            .with_automatic_cleanup(true);
+        let store = local_store(dir)?;
+        let mut tiers = Vec::new();
+        for (class, name) in LOCAL_TIER_DIRS {
+            tiers.push((class, local_store(&dir.join(name))?));
+        }
         Ok(Self {
-            store: Arc::new(store),
+            store,
+            tiers: Tiers::Local(tiers),
             location: BlobLocation {
                 provider: "local".into(),
                 // The directory's name: its whole path may pass the
@@ -103,8 +128,22 @@ impl ObjectBlobs {
         let store = builder
             .build()
             .map_err(|e| Error::invalid("files", e.to_string()))?;
+        let archive = config.archive_storage_class.trim().to_ascii_uppercase();
+        if !READABLE_ARCHIVE_CLASSES.contains(&archive.as_str()) {
+            return Err(Error::invalid(
+                "files.archive_storage_class",
+                format!(
+                    "{archive:?} needs a restore before each read, which Confab does not do; \
+                     use one of {READABLE_ARCHIVE_CLASSES:?}"
+                ),
+            ));
+        }
         Ok(Self {
             store: Arc::new(store),
+            tiers: Tiers::S3 {
+                infrequent: "STANDARD_IA".into(),
+                archive,
+            },
             location: BlobLocation {
                 provider: "s3".into(),
                 bucket,
@@ -135,6 +174,53 @@ impl ObjectBlobs {
                 .to_owned(),
         }
     }
+}
+
+/// A local directory's store (the directory made if missing): each blob
+/// written to a staging file, flushed to disk and renamed into place.
+fn local_store(dir: &FsPath) -> Result<Arc<dyn ObjectStore>> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
+    let store = LocalFileSystem::new_with_prefix(dir)
+        .map_err(blob_err)?
+        .with_fsync(true)
+        .with_automatic_cleanup(true);
+    Ok(Arc::new(store))
+}
+
+/// Stream the blob at `path` of `from` into `to` (the same store rewrites
+/// it in place), with `attributes`; memory stays bounded.
+async fn copy_blob(
+    from: &dyn ObjectStore,
+    to: &dyn ObjectStore,
+    path: &Path,
+    attributes: Attributes,
+) -> Result<()> {
+    let mut bytes = from.get(path).await.map_err(blob_err)?.into_stream();
+    let options = PutMultipartOptions {
+        attributes,
+        ..PutMultipartOptions::default()
+    };
+    let upload = to
+        .put_multipart_opts(path, options)
+        .await
+        .map_err(blob_err)?;
+    let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+    while let Some(chunk) = bytes.next().await {
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                let _ = writer.abort().await;
+                return Err(blob_err(e));
+            }
+        };
+        if let Err(e) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
+            let _ = writer.abort().await;
+            return Err(blob_err(e));
+        }
+        writer.put(chunk);
+    }
+    writer.finish().await.map(|_| ()).map_err(blob_err)
 }
 
 /// The TLS stack of the S3 client signs with `ring`; rustls needs it named
@@ -222,33 +308,46 @@ impl BlobStore for ObjectBlobs {
     }
 
     async fn read(&self, key: &str, range: Option<Range<u64>>) -> Result<ByteStream> {
-        let options = GetOptions {
-            range: range.map(GetRange::Bounded),
-            ..GetOptions::default()
-        };
-        let got = self
-            .store
-            .get_opts(&self.path(key)?, options)
-            .await
-            .map_err(blob_err)?;
-        Ok(got.into_stream().map_err(blob_err).boxed())
+        let path = self.path(key)?;
+        for store in self.stores() {
+            let options = GetOptions {
+                range: range.clone().map(GetRange::Bounded),
+                ..GetOptions::default()
+            };
+            match store.get_opts(&path, options).await {
+                Ok(got) => return Ok(got.into_stream().map_err(blob_err).boxed()),
+                Err(object_store::Error::NotFound { .. }) => continue,
+                Err(other) => return Err(blob_err(other)),
+            }
+        }
+        Err(Error::NotFound("blob"))
     }
 
     async fn size(&self, key: &str) -> Result<Option<u64>> {
-        match self.store.head(&self.path(key)?).await {
-            Ok(meta) => Ok(Some(meta.size)),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(other) => Err(blob_err(other)),
+        let path = self.path(key)?;
+        for store in self.stores() {
+            match store.head(&path).await {
+                Ok(meta) => return Ok(Some(meta.size)),
+                Err(object_store::Error::NotFound { .. }) => continue,
+                Err(other) => return Err(blob_err(other)),
+            }
         }
+        Ok(None)
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
-        match self.store.delete(&self.path(key)?).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-            Err(other) => return Err(blob_err(other)),
+        let path = self.path(key)?;
+        for store in self.stores() {
+            match store.delete(&path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(other) => return Err(blob_err(other)),
+            }
         }
         if let Some(root) = &self.root {
             remove_staging_files(&root.join(key))?;
+            for (_, dir) in LOCAL_TIER_DIRS {
+                remove_staging_files(&root.join(dir).join(key))?;
+            }
         }
         Ok(())
     }
@@ -256,14 +355,99 @@ impl BlobStore for ObjectBlobs {
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
         let under = self.path(prefix.trim_end_matches('/'))?;
         let under = (!under.as_ref().is_empty()).then_some(under);
-        let mut keys: Vec<String> = self
-            .store
-            .list(under.as_ref())
-            .map_ok(|meta| self.key_of(&meta.location))
-            .try_collect()
-            .await
-            .map_err(blob_err)?;
+        let mut keys = Vec::new();
+        for store in self.stores() {
+            let found: Vec<String> = store
+                .list(under.as_ref())
+                .map_ok(|meta| self.key_of(&meta.location))
+                .try_collect()
+                .await
+                .map_err(blob_err)?;
+            // The standard directory holds the lower tiers' directories.
+            keys.extend(found.into_iter().filter(|k| !k.starts_with('.')));
+        }
         keys.sort();
+        keys.dedup();
         Ok(keys)
+    }
+
+    async fn set_class(&self, key: &str, class: StorageClass) -> Result<()> {
+        let path = self.path(key)?;
+        match &self.tiers {
+            Tiers::S3 {
+                infrequent,
+                archive,
+            } => {
+                let name = match class {
+                    StorageClass::Standard => "STANDARD",
+                    StorageClass::InfrequentAccess => infrequent.as_str(),
+                    StorageClass::Archive => archive.as_str(),
+                };
+                let mut attributes = Attributes::new();
+                attributes.insert(Attribute::StorageClass, name.to_owned().into());
+                copy_blob(&*self.store, &*self.store, &path, attributes).await
+            }
+            Tiers::Local(_) => self.move_locally(&path, class).await,
+        }
+    }
+}
+
+impl ObjectBlobs {
+    /// The stores a blob may be in, the standard one first.
+    fn stores(&self) -> Vec<&Arc<dyn ObjectStore>> {
+        let mut stores = vec![&self.store];
+        if let Tiers::Local(tiers) = &self.tiers {
+            stores.extend(tiers.iter().map(|(_, store)| store));
+        }
+        stores
+    }
+
+    /// The local store of `class`.
+    fn local_tier(&self, class: StorageClass) -> &Arc<dyn ObjectStore> {
+        match &self.tiers {
+            Tiers::Local(tiers) => tiers
+                .iter()
+                .find(|(c, _)| *c == class)
+                .map_or(&self.store, |(_, store)| store),
+            Tiers::S3 { .. } => &self.store,
+        }
+    }
+
+    /// Copy a blob into the directory of `class`, then remove it from the
+    /// others: a crash between leaves two copies of the same bytes, which
+    /// the next move (or the deletion) tidies.
+    async fn move_locally(&self, path: &Path, class: StorageClass) -> Result<()> {
+        let target = self.local_tier(class);
+        let present = |store: &Arc<dyn ObjectStore>| {
+            let store = store.clone();
+            let path = path.clone();
+            async move {
+                match store.head(&path).await {
+                    Ok(_) => Ok(true),
+                    Err(object_store::Error::NotFound { .. }) => Ok(false),
+                    Err(other) => Err(blob_err(other)),
+                }
+            }
+        };
+        if !present(target).await? {
+            let mut source = None;
+            for store in self.stores() {
+                if present(store).await? {
+                    source = Some(store);
+                    break;
+                }
+            }
+            let source = source.ok_or(Error::NotFound("blob"))?;
+            copy_blob(&**source, &**target, path, Attributes::new()).await?;
+        }
+        for store in self.stores() {
+            if !Arc::ptr_eq(store, target) {
+                match store.delete(path).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(other) => return Err(blob_err(other)),
+                }
+            }
+        }
+        Ok(())
     }
 }

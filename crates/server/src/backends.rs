@@ -276,7 +276,14 @@ pub fn file_policy(config: &Config) -> confab_service::FilePolicy {
         allowed_types: files.allowed_types.clone(),
         denied_types: files.denied_types.clone(),
         upload_ttl: std::time::Duration::from_secs(files.upload_ttl_secs.max(1)),
+        infrequent_after: days(files.infrequent_after_days),
+        archive_after: days(files.archive_after_days),
     }
+}
+
+/// A number of days from configuration; 0 means never.
+fn days(days: u32) -> Option<std::time::Duration> {
+    (days > 0).then(|| std::time::Duration::from_secs(u64::from(days) * 86_400))
 }
 
 /// The virus scanner of `files.clamd_url`, which must answer at start.

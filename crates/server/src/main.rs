@@ -3,6 +3,7 @@
 
 mod backends;
 mod config;
+mod files_cli;
 mod logging;
 mod reindex;
 mod serve;
@@ -36,6 +37,21 @@ enum Command {
     Reindex {
         #[arg(value_enum, default_value = "all")]
         what: reindex::Target,
+    },
+    /// Manage stored files.
+    Files {
+        #[command(subcommand)]
+        command: FilesCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum FilesCommand {
+    /// Move file bytes unread for long to lower storage tiers now.
+    Tier {
+        /// List what would move, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -85,6 +101,12 @@ async fn run(command: Command, config: confab_core::config::Config) -> anyhow::R
         Command::Reindex { what } => {
             logging::init(&config.log)?;
             reindex::reindex(config, what).await
+        }
+        Command::Files {
+            command: FilesCommand::Tier { dry_run },
+        } => {
+            logging::init(&config.log)?;
+            files_cli::tier(config, dry_run).await
         }
     }
 }

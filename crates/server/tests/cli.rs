@@ -397,3 +397,84 @@ fn a_bad_secret_key_stops_the_start_and_is_never_printed() {
     assert!(printed.contains("key = \"(set)\""), "{printed}");
     assert!(!printed.contains(key));
 }
+
+/// `confab files tier` lists (`--dry-run`) and then moves bytes unread for
+/// long into the archive directory, from which the server still serves them.
+#[tokio::test]
+async fn files_tier_moves_unread_bytes_to_the_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let client = reqwest::Client::new();
+    let server = Server::start(confab(&data));
+    let login = sign_up_and_log_in(&server.base, "tess").await;
+    let token = login.json::<serde_json::Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let base = server.base.clone();
+    let created = post_json(
+        &client,
+        format!("{base}/api/v1/workspaces"),
+        Some(&token),
+        serde_json::json!({"name": "Archive"}),
+    )
+    .await;
+    let ws = created["workspace"]["id"].as_str().unwrap().to_owned();
+    let planned = post_json(
+        &client,
+        format!("{base}/api/v1/workspaces/{ws}/uploads"),
+        Some(&token),
+        serde_json::json!({"filename": "old.txt", "length": 5}),
+    )
+    .await;
+    let sent = client
+        .put(format!("{base}{}", planned["upload_url"].as_str().unwrap()))
+        .bearer_auth(&token)
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 201);
+    let file = planned["file_id"].as_str().unwrap().to_owned();
+    assert!(server.stop().success());
+
+    // Nobody read it since 2020.
+    let db = format!("sqlite://{}", data.join("confab.db").display());
+    let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
+    sqlx::query("UPDATE files SET last_accessed_at = '2020-01-01T00:00:00.000000Z'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let key = format!("{ws}/{file}");
+    let dry = run(confab(&data).args(["files", "tier", "--dry-run"]));
+    assert!(dry.status.success(), "{}", stderr_of(&dry));
+    let said = String::from_utf8_lossy(&dry.stdout).into_owned();
+    assert_eq!(
+        said,
+        format!(
+            "{key}  5 bytes  last used 2020-01-01  STANDARD -> GLACIER\n\
+             1 stored files (5 bytes) would move to lower tiers; nothing was changed.\n"
+        )
+    );
+    assert!(data.join("files").join(&key).is_file());
+
+    let moved = run(confab(&data).args(["files", "tier"]));
+    assert!(moved.status.success(), "{}", stderr_of(&moved));
+    assert!(String::from_utf8_lossy(&moved.stdout)
+        .contains("1 stored files (5 bytes) moved to lower tiers."));
+    assert!(!data.join("files").join(&key).exists());
+    assert!(data.join("files/.archive").join(&key).is_file());
+
+    let server = Server::start(confab(&data));
+    let download = client
+        .get(format!("{}/api/v1/files/{file}/content", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), 200);
+    assert_eq!(download.text().await.unwrap(), "hello");
+    assert!(server.stop().success());
+}

@@ -76,6 +76,10 @@ pub struct FilePolicy {
     pub denied_types: Vec<String>,
     /// How long an upload may take before its bytes are swept.
     pub upload_ttl: Duration,
+    /// Bytes unread this long move to infrequent access (`None`: never).
+    pub infrequent_after: Option<Duration>,
+    /// Bytes unread this long move to the archive (`None`: never).
+    pub archive_after: Option<Duration>,
 }
 
 impl Default for FilePolicy {
@@ -86,6 +90,8 @@ impl Default for FilePolicy {
             allowed_types: Vec::new(),
             denied_types: Vec::new(),
             upload_ttl: Duration::from_secs(86_400),
+            infrequent_after: Some(Duration::from_secs(90 * 86_400)),
+            archive_after: Some(Duration::from_secs(365 * 86_400)),
         }
     }
 }
@@ -139,6 +145,25 @@ pub struct Upload {
     /// Delete the file this long after the upload (at most a year).
     pub expires_in: Option<Duration>,
 }
+
+/// Bytes moved (or, in a dry run, that would move) to a lower storage tier.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TierMove {
+    pub storage_key: String,
+    /// The tier its files record before the move.
+    pub from: String,
+    pub to: StorageClass,
+    pub bytes: i64,
+    /// When a file using the bytes was last read (or uploaded).
+    pub last_used: DateTime<Utc>,
+}
+
+/// How often the tiering job runs.
+pub const TIERING_INTERVAL: Duration = Duration::from_secs(86_400);
+/// Candidates read at once by the tiering job.
+const TIERING_BATCH: u32 = 100;
+/// Most moves a dry run lists per tier.
+pub const TIERING_DRY_RUN_LIMIT: u32 = 10_000;
 
 /// The first step of a two-step upload: what will be sent.
 #[derive(Clone, Debug)]
@@ -918,18 +943,90 @@ impl Services {
         Ok((file, mime, body))
     }
 
+    /// Move bytes unread for long to lower storage tiers (the archive first,
+    /// then infrequent access), or with `apply` false only say what would
+    /// move. Bytes that cannot be moved are logged and left for the next
+    /// run.
+    pub async fn tier_files(&self, apply: bool) -> Result<Vec<TierMove>> {
+        let part = self.files_part()?;
+        let now = time::now();
+        let limit = if apply {
+            TIERING_BATCH
+        } else {
+            TIERING_DRY_RUN_LIMIT
+        };
+        let tiers = [
+            (StorageClass::Archive, part.policy.archive_after),
+            (StorageClass::InfrequentAccess, part.policy.infrequent_after),
+        ];
+        let mut seen = std::collections::HashSet::new();
+        let mut moves = Vec::new();
+        for (class, after) in tiers {
+            let Some(after) = after else { continue };
+            let before = now - chrono_duration(after);
+            loop {
+                let batch = self
+                    .stores
+                    .files
+                    .files_to_tier(class, before, limit)
+                    .await?;
+                let full = batch.len() == limit as usize;
+                let mut fresh = 0;
+                for candidate in batch {
+                    if !seen.insert(candidate.storage_key.clone()) {
+                        continue;
+                    }
+                    fresh += 1;
+                    if apply {
+                        if let Err(e) = self.move_to_tier(part, &candidate.storage_key, class).await
+                        {
+                            tracing::warn!(key = %candidate.storage_key, error = %e, "moving bytes to {class} failed; retrying next run");
+                            continue;
+                        }
+                    }
+                    moves.push(TierMove {
+                        storage_key: candidate.storage_key,
+                        from: candidate.storage_class,
+                        to: class,
+                        bytes: candidate.file_size,
+                        last_used: candidate.last_used,
+                    });
+                }
+                if !apply || !full || fresh == 0 {
+                    break;
+                }
+            }
+        }
+        Ok(moves)
+    }
+
+    /// Move the bytes, then record it: a crash between leaves the record
+    /// behind, and the next run moves them again (which changes nothing).
+    async fn move_to_tier(&self, part: &FilesPart, key: &str, class: StorageClass) -> Result<()> {
+        part.blobs.set_class(key, class).await?;
+        self.stores.files.set_storage_class(key, class).await
+    }
+
     /// The file jobs until `stop`: counted downloads written every
     /// [`DOWNLOAD_FLUSH_INTERVAL`], due bytes removed every
     /// [`BLOB_CLEANUP_INTERVAL`] (and at the start, which finds the work a
-    /// crash left), and downloads written once more at the end.
+    /// crash left), bytes moved between storage tiers every
+    /// [`TIERING_INTERVAL`] (and at the start), and downloads written once
+    /// more at the end.
     pub async fn run_file_upkeep(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
         if self.files.is_none() {
             return;
         }
         let mut flushes = tokio::time::interval(DOWNLOAD_FLUSH_INTERVAL);
         let mut cleanups = tokio::time::interval(BLOB_CLEANUP_INTERVAL);
+        let mut tierings = tokio::time::interval(TIERING_INTERVAL);
         loop {
             tokio::select! {
+                _ = tierings.tick() => match self.tier_files(true).await {
+                    Ok(moved) if moved.is_empty() => {}
+                    Ok(moved) => tracing::info!(moved = moved.len(), "moved unread file bytes to lower storage tiers"),
+                    Err(e) => tracing::warn!(error = %e, "moving file bytes between tiers failed; retrying tomorrow"),
+                },
                 _ = flushes.tick() => {
                     if let Err(e) = self.flush_downloads().await {
                         tracing::warn!(error = %e, "writing download counts failed; retrying");

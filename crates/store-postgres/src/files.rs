@@ -432,4 +432,29 @@ impl FileStore for PostgresStore {
             .map_err(db_err)
             .map(|_| ())
     }
+
+    async fn files_to_tier(
+        &self,
+        to: StorageClass,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<TierCandidate>> {
+        let rows = sqlx::query(&files_to_tier_sql(p, to.rank()))
+            .bind(before)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(decode_row).collect()
+    }
+
+    async fn set_storage_class(&self, key: &str, class: StorageClass) -> Result<()> {
+        sqlx::query(sql!(set_storage_class_sql))
+            .bind(class.as_str())
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)
+            .map(|_| ())
+    }
 }

@@ -426,4 +426,26 @@ impl FileStore for SqliteStore {
             .await
             .map(|_| ())
     }
+
+    async fn files_to_tier(
+        &self,
+        to: StorageClass,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<TierCandidate>> {
+        let rows = sqlx::query(&files_to_tier_sql(q, to.rank()))
+            .bind(ts(before))
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(decode_row).collect()
+    }
+
+    async fn set_storage_class(&self, key: &str, class: StorageClass) -> Result<()> {
+        let update = sqlx::query(sql!(set_storage_class_sql))
+            .bind(class.as_str())
+            .bind(key.to_owned());
+        self.write_exec(update).await.map(|_| ())
+    }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use confab_core::blobs::BlobStore;
+use confab_core::model::StorageClass;
 use confab_core::Error;
 use futures::TryStreamExt;
 
@@ -17,6 +18,7 @@ macro_rules! blob_conformance {
             aborted_blobs_leave_nothing,
             missing_blobs_are_not_found_and_deleting_twice_succeeds,
             keys_are_listed_by_prefix,
+            moving_between_tiers_keeps_blobs_whole,
         );
     };
 }
@@ -119,4 +121,37 @@ pub async fn keys_are_listed_by_prefix(blobs: Arc<dyn BlobStore>) {
         blobs.list("ws/").await.unwrap(),
         ["ws/d/1", "ws/d/2", "ws/e/1"]
     );
+}
+
+pub async fn moving_between_tiers_keeps_blobs_whole(blobs: Arc<dyn BlobStore>) {
+    // More than one 5 MiB part: the move streams it part by part.
+    let data = pattern(6 * 1024 * 1024 + 5);
+    put(&*blobs, "ws/t/one", &data, 100_003).await;
+    put(&*blobs, "ws/t/two", b"second", 6).await;
+    use StorageClass::*;
+    for class in [InfrequentAccess, Archive, Archive, Standard, Archive] {
+        blobs.set_class("ws/t/one", class).await.unwrap();
+        assert_eq!(get(&*blobs, "ws/t/one", None).await, data, "in {class}");
+        assert_eq!(
+            get(&*blobs, "ws/t/one", Some(5..1_005)).await,
+            &data[5..1_005]
+        );
+        assert_eq!(
+            blobs.size("ws/t/one").await.unwrap(),
+            Some(data.len() as u64)
+        );
+        assert_eq!(blobs.list("ws/t").await.unwrap(), ["ws/t/one", "ws/t/two"]);
+    }
+    blobs.delete("ws/t/one").await.unwrap();
+    assert_eq!(blobs.size("ws/t/one").await.unwrap(), None);
+    assert!(matches!(
+        blobs.read("ws/t/one", None).await,
+        Err(Error::NotFound(_))
+    ));
+    assert_eq!(blobs.list("ws/t").await.unwrap(), ["ws/t/two"]);
+    assert!(matches!(
+        blobs.set_class("ws/t/missing", Archive).await,
+        Err(Error::NotFound(_))
+    ));
+    assert_eq!(get(&*blobs, "ws/t/two", None).await, b"second");
 }

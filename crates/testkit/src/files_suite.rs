@@ -33,6 +33,7 @@ macro_rules! files_conformance {
             images_get_thumbnails_and_bad_images_fail_alone,
             file_events_reach_those_who_may_see_the_file,
             large_files_go_in_two_steps,
+            unread_bytes_move_down_the_tiers,
         );
     };
 }
@@ -1286,4 +1287,118 @@ pub async fn large_files_go_in_two_steps(app: TestApp) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(downloaded, bytes);
     assert_eq!(blob_keys(&app).await.len(), 1);
+}
+
+pub async fn unread_bytes_move_down_the_tiers(app: TestApp) {
+    use confab_core::model::{FileDownloads, StorageClass};
+    let ann = app.user("ann").await;
+    let ws = app.workspace(&ann, "Cold storage").await;
+    // Two files share the first bytes; the second is read more recently.
+    let shared_old = id(&stored(&app, &ann, &ws, "minutes.txt", b"old minutes").await);
+    let shared_recent = id(&stored(&app, &ann, &ws, "copy.txt", b"old minutes").await);
+    let ancient = id(&stored(&app, &ann, &ws, "ancient.txt", b"ancient plan").await);
+    let fresh = id(&stored(&app, &ann, &ws, "fresh.txt", b"fresh idea").await);
+    let days_ago = |days: i64| confab_core::time::now() - chrono::Duration::days(days);
+    let read_at = |file: &str, at| FileDownloads {
+        file_id: file.parse().unwrap(),
+        count: 1,
+        last_accessed_at: at,
+    };
+    app.stores
+        .files
+        .record_downloads(&[
+            read_at(&shared_old, days_ago(400)),
+            read_at(&shared_recent, days_ago(100)),
+            read_at(&ancient, days_ago(400)),
+        ])
+        .await
+        .unwrap();
+    let key_of = |file: &str| {
+        let (app, file) = (&app, file.to_owned());
+        async move {
+            let file = app.stores.files.get_file(file.parse().unwrap()).await;
+            file.unwrap().unwrap().storage_key
+        }
+    };
+    let class_of = |file: &str| {
+        let (app, file) = (&app, file.to_owned());
+        async move {
+            let file = app.stores.files.get_file(file.parse().unwrap()).await;
+            file.unwrap().unwrap().storage_class
+        }
+    };
+    let services = app.services.as_ref().expect("an in-process server");
+    let planned: Vec<(String, StorageClass, String)> = services
+        .tier_files(false)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.storage_key, m.to, m.from))
+        .collect();
+    let expected = vec![
+        (
+            key_of(&ancient).await,
+            StorageClass::Archive,
+            "STANDARD".to_owned(),
+        ),
+        (
+            key_of(&shared_old).await,
+            StorageClass::InfrequentAccess,
+            "STANDARD".to_owned(),
+        ),
+    ];
+    assert_eq!(
+        planned, expected,
+        "the archive first, then infrequent access"
+    );
+    assert_eq!(
+        class_of(&ancient).await,
+        "STANDARD",
+        "a dry run moves nothing"
+    );
+
+    let moved: Vec<(String, StorageClass)> = services
+        .tier_files(true)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.storage_key, m.to))
+        .collect();
+    assert_eq!(
+        moved,
+        expected
+            .iter()
+            .map(|(k, c, _)| (k.clone(), *c))
+            .collect::<Vec<_>>()
+    );
+    let classes = [
+        class_of(&shared_old).await,
+        class_of(&shared_recent).await,
+        class_of(&ancient).await,
+        class_of(&fresh).await,
+    ];
+    assert_eq!(
+        classes,
+        ["STANDARD_IA", "STANDARD_IA", "GLACIER", "STANDARD"]
+    );
+    assert!(
+        services.tier_files(true).await.unwrap().is_empty(),
+        "nothing moves twice"
+    );
+
+    // Archived bytes are served as before, and new copies of them are
+    // recorded where the bytes are.
+    let (status, _, bytes) = download(&app, &ann, &ancient, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bytes, b"ancient plan");
+    let again = id(&stored(&app, &ann, &ws, "again.txt", b"ancient plan").await);
+    assert_eq!(class_of(&again).await, "GLACIER");
+    assert_eq!(key_of(&again).await, key_of(&ancient).await);
+
+    // Deleting archived files removes their bytes from the archive too.
+    for file in [&ancient, &again, &shared_old, &shared_recent, &fresh] {
+        assert_eq!(delete_file(&app, &ann, file).await, StatusCode::NO_CONTENT);
+    }
+    clean_up(&app).await;
+    nothing_left(&app).await;
 }

@@ -3,6 +3,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::id::{ChannelId, FileId, MessageId, UserId, WorkspaceId};
+use crate::model::text_enum;
 
 /// A stored file (the `files` table).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -124,6 +125,37 @@ pub struct FileFilter {
     /// Keyset: files created before this one (its `created_at` and id).
     pub before: Option<(DateTime<Utc>, FileId)>,
     pub limit: u32,
+}
+
+text_enum!(
+    /// A storage tier of a file's bytes (`files.storage_class`): bytes
+    /// rarely read move down to cheaper tiers, and stay readable there.
+    StorageClass {
+        Standard = "STANDARD",
+        /// Infrequent access, for bytes unread for a while.
+        InfrequentAccess = "STANDARD_IA",
+        /// The archive, for bytes unread for long.
+        Archive = "GLACIER",
+    }
+);
+
+impl StorageClass {
+    /// How far down the tiers this is: 0 for `STANDARD`.
+    pub fn rank(self) -> usize {
+        Self::ALL.iter().position(|c| *c == self).unwrap_or(0)
+    }
+}
+
+/// Bytes that may move to a lower storage tier: a live file using them,
+/// unread since `last_used` (its last download, or its upload), while no
+/// live file using the same bytes was read since.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TierCandidate {
+    pub storage_key: String,
+    /// The tier the file records now.
+    pub storage_class: String,
+    pub file_size: i64,
+    pub last_used: DateTime<Utc>,
 }
 
 /// Downloads of one file counted since the last flush.
