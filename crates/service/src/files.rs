@@ -207,6 +207,10 @@ struct TicketBody {
 
 const TICKET_KIND: &str = "upload";
 
+/// A planned upload checked by [`Services::check_planned_upload`], ready
+/// for its bytes.
+pub struct PlannedSend(TicketBody);
+
 /// A public link, as made: its token is shown this once.
 #[derive(Clone, Debug)]
 pub struct PublicLink {
@@ -536,15 +540,15 @@ impl Services {
         Ok(body)
     }
 
-    /// The bytes of a planned upload: exactly the planned length, before
-    /// the ticket expires, once.
-    pub async fn send_planned_upload(
+    /// A planned upload the caller may send now: the token is theirs, not
+    /// expired, not used, and `declared_size` (the request's length, when
+    /// it says) is the planned one. Checked before a byte is read.
+    pub async fn check_planned_upload(
         &self,
         caller: &Caller,
         token: &str,
         declared_size: Option<u64>,
-        body: BytesOf<'_>,
-    ) -> Result<File> {
+    ) -> Result<PlannedSend> {
         let ticket = self.open_ticket(caller, token)?;
         if ticket.until < time::now() {
             return Err(Error::invalid(
@@ -561,6 +565,18 @@ impl Services {
         if self.stores.files.get_file(ticket.file).await?.is_some() {
             return Err(Error::conflict("upload", "its bytes were already sent"));
         }
+        Ok(PlannedSend(ticket))
+    }
+
+    /// The bytes of a checked planned upload: exactly the planned length,
+    /// once.
+    pub async fn send_planned_upload(
+        &self,
+        caller: &Caller,
+        planned: PlannedSend,
+        body: BytesOf<'_>,
+    ) -> Result<File> {
+        let ticket = planned.0;
         let upload = Upload {
             filename: ticket.filename,
             claimed_type: ticket.claimed_type,

@@ -27,8 +27,8 @@ pub use accounts::{Caller, IssuedSession, LoginOutcome, SignUp};
 pub use channels::{ChannelAccess, NewChannelRequest, MAX_GROUP_MEMBERS};
 pub use email::EMAIL_VERIFICATION_TTL;
 pub use files::{
-    entity_tag, Download, DownloadRequest, FilePage, FilePolicy, FileQuery, PlannedUpload,
-    PublicLink, RangeRequest, TierMove, Upload, UploadTicket, THUMBNAIL_SIZES,
+    entity_tag, Download, DownloadRequest, FilePage, FilePolicy, FileQuery, PlannedSend,
+    PlannedUpload, PublicLink, RangeRequest, TierMove, Upload, UploadTicket, THUMBNAIL_SIZES,
 };
 pub use gateway::{
     ClientCommand, CloseReason, Delivery, Hub, Outgoing, Socket, SocketStep, MAX_SOCKETS_PER_USER,

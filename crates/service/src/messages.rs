@@ -481,19 +481,27 @@ impl Services {
             .edit_history)
     }
 
-    /// Replies of a thread, oldest first.
+    /// Replies of a thread, oldest first, with the files they carry.
     pub async fn thread(
         &self,
         caller: &Caller,
         parent: MessageId,
         after: Option<MessageId>,
         limit: u32,
-    ) -> Result<Vec<Message>> {
+    ) -> Result<HistoryPage> {
         self.message_access(caller, parent).await?;
-        self.stores
+        let messages = self
+            .stores
             .messages
             .thread_replies(parent, after, limit)
-            .await
+            .await?;
+        let ids: Vec<MessageId> = messages.iter().map(|m| m.id).collect();
+        let files = self.stores.files.files_for_messages(&ids).await?;
+        Ok(HistoryPage {
+            messages,
+            authors: Vec::new(),
+            files,
+        })
     }
 
     /// Edit the caller's own message.

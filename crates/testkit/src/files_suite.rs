@@ -584,6 +584,25 @@ pub async fn files_travel_with_messages_and_are_listed(app: TestApp) {
     let first = &history.body["messages"][0];
     assert_eq!(first["files"].as_array().unwrap().len(), 2, "{history:?}");
 
+    // A reply carries files too, and its thread lists them.
+    let parent = id(&posted.body);
+    let reply = app
+        .post(
+            &format!("/api/v1/channels/{general}/messages"),
+            Some(&ann),
+            json!({ "content": "", "thread_id": parent, "file_ids": [&b] }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    let thread = app
+        .get(&format!("/api/v1/messages/{parent}/replies"), &ann)
+        .await;
+    assert_eq!(
+        thread.body["messages"][0]["files"][0]["id"],
+        b.as_str(),
+        "{thread:?}"
+    );
+
     let in_other = app
         .get(
             &format!("/api/v1/workspaces/{ws}/files?channel={other}"),

@@ -212,13 +212,39 @@ async fn send_upload(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let planned = match app.check_planned_upload(&caller, &upload, declared).await {
+        Ok(planned) => planned,
+        Err(refused) => {
+            drain(body).await;
+            return Err(refused.into());
+        }
+    };
     let stream = body
         .into_data_stream()
         .map(|chunk| chunk.map_err(|e| Error::invalid("body", e.to_string())));
     let file = app
-        .send_planned_upload(&caller, &upload, declared, Box::pin(stream))
+        .send_planned_upload(&caller, planned, Box::pin(stream))
         .await?;
     Ok((StatusCode::CREATED, Json(file.into())))
+}
+
+/// Bytes of a refused request read and dropped, so that its client, still
+/// sending, hears the answer instead of a reset connection; a larger body
+/// has its connection closed.
+const MAX_DRAINED_BYTES: usize = 4 << 20;
+
+async fn drain(body: Body) {
+    let mut stream = body.into_data_stream();
+    let mut drained = 0;
+    let reading = async {
+        while let Some(Ok(chunk)) = stream.next().await {
+            drained += chunk.len();
+            if drained > MAX_DRAINED_BYTES {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), reading).await;
 }
 
 #[utoipa::path(post, path = "/uploads/{upload}/complete", operation_id = "complete_upload", tag = "files",

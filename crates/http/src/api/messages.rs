@@ -310,12 +310,16 @@ async fn replies(
     let id: MessageId = parse_id(&message, "message")?;
     let limit = page_size(query.limit, 50);
     let after = cursor_id(query.after.as_deref(), "after")?;
-    let replies = app.thread(&caller, id, after, limit).await?;
-    let next_cursor = (replies.len() == limit as usize)
-        .then(|| replies.last().map(|m| m.id.to_string()))
+    let page = app.thread(&caller, id, after, limit).await?;
+    let next_cursor = (page.messages.len() == limit as usize)
+        .then(|| page.messages.last().map(|m| m.id.to_string()))
         .flatten();
     Ok(Json(MessageList {
-        messages: replies.into_iter().map(MessageView::from).collect(),
+        messages: page
+            .messages
+            .into_iter()
+            .map(|m| MessageView::with_files(m, &page.files))
+            .collect(),
         authors: Vec::new(),
         next_cursor,
     }))

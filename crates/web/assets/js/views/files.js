@@ -217,7 +217,8 @@ export const fileMethods = {
   applyFileEvent(event) {
     let changed = false;
     const each = (update) => {
-      for (const message of this.messages.values()) {
+      const replies = this.thread ? [...this.thread.replies.values()] : [];
+      for (const message of [...this.messages.values(), ...replies]) {
         const files = message.files || [];
         const next = update(files, message);
         if (next !== files) {
@@ -242,7 +243,10 @@ export const fileMethods = {
       default:
         return false;
     }
-    if (changed) this.draw();
+    if (changed) {
+      this.draw();
+      this.drawThread();
+    }
     return true;
   },
 
