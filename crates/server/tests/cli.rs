@@ -445,9 +445,12 @@ async fn files_tier_moves_unread_bytes_to_the_archive() {
         .execute(&pool)
         .await
         .unwrap();
+    let key = sqlx::query_scalar::<_, String>("SELECT storage_key FROM files")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     pool.close().await;
-
-    let key = format!("{ws}/{file}");
+    assert!(key.starts_with(&format!("{ws}/")), "{key}");
     let dry = run(confab(&data).args(["files", "tier", "--dry-run"]));
     assert!(dry.status.success(), "{}", stderr_of(&dry));
     let said = String::from_utf8_lossy(&dry.stdout).into_owned();

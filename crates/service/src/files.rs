@@ -624,7 +624,10 @@ impl Services {
             .map(|t| t.chars().filter(|c| !c.is_control()).take(200).collect());
         let id = planned.map_or_else(FileId::new, |(id, _)| id);
         let accepted = planned.map_or(limit, |(_, length)| length.min(limit));
-        let key = format!("{workspace}/{id}");
+        // A planned upload may be sent twice at once: each attempt writes
+        // bytes of its own, and the one that loses removes only its own.
+        let blob = planned.map_or(id, |_| FileId::new());
+        let key = format!("{workspace}/{blob}");
         let expires = time::now() + chrono_duration(part.policy.upload_ttl);
         self.stores.files.begin_upload(&key, expires).await?;
         let writer = match part.blobs.create(&key).await {

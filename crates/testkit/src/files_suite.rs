@@ -1306,6 +1306,29 @@ pub async fn large_files_go_in_two_steps(app: TestApp) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(downloaded, bytes);
     assert_eq!(blob_keys(&app).await.len(), 1);
+
+    // Sent twice at once: one attempt makes the file, the other is refused
+    // and removes only its own bytes.
+    let other: Vec<u8> = bytes.iter().map(|b| b.wrapping_add(1)).collect();
+    let planned = plan(other.len() as u64).await;
+    let url = planned.body["upload_url"].as_str().unwrap().to_owned();
+    let twice = planned.body["file_id"].as_str().unwrap().to_owned();
+    let (first, second) = tokio::join!(
+        put_bytes(&app, &ann, &url, other.clone(), false),
+        put_bytes(&app, &ann, &url, other.clone(), false)
+    );
+    let mut statuses = [first.status, second.status];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::CREATED, StatusCode::CONFLICT],
+        "{first:?} {second:?}"
+    );
+    let (status, _, downloaded) = download(&app, &ann, &twice, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(downloaded, other);
+    clean_up(&app).await;
+    assert_eq!(blob_keys(&app).await.len(), 2);
 }
 
 pub async fn unread_bytes_move_down_the_tiers(app: TestApp) {

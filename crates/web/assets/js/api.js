@@ -45,14 +45,9 @@ export async function call(method, path, body) {
 }
 
 /**
- * Send one file to `/api/v1{path}` as the multipart part `file`, telling
- * `onProgress` the share sent so far (fetch cannot report an upload's
- * progress, so this uses XMLHttpRequest).
- * @param {string} path
- * @param {Blob} file
- * @param {string} name
- * @param {(share: number) => void} onProgress
- * @returns {{done: Promise<any>, abort: () => void}} the answer, and a way to stop
+ * Send a file to `/api/v1{path}` as the form part `file`, telling
+ * `onProgress` the share sent (XMLHttpRequest: fetch reports no upload
+ * progress). The answer in `done`, and a way to stop.
  */
 export function upload(path, file, name, onProgress) {
   const xhr = new XMLHttpRequest();
@@ -65,9 +60,9 @@ export function upload(path, file, name, onProgress) {
     xhr.addEventListener('load', () => {
       let data = null;
       try {
-        data = xhr.responseText ? JSON.parse(xhr.responseText) : null;
+        data = JSON.parse(xhr.responseText);
       } catch {
-        data = null;
+        // Not JSON: the status alone speaks.
       }
       if (xhr.status >= 200 && xhr.status < 300) resolve(data);
       else reject(new ApiError(xhr.status, (data && data.error) || {}, Number(xhr.getResponseHeader('Retry-After')) || null));

@@ -1,63 +1,38 @@
-// Files in the chat: uploads from the attach button, drag-and-drop and
-// paste, each with its progress; attachments drawn in messages (images as
-// their thumbnails); the files of a channel; and the gateway's file events.
+// Files: uploads (button, drop, paste) with progress, attachments in
+// messages, a channel's files, and the file events.
 
 import * as api from '../api.js';
 import { h, replace } from '../dom.js';
 import { shortTime, dayLabel } from '../time.js';
 
-/** Files one message carries at most (as the server allows). */
-export const MAX_FILES_PER_MESSAGE = 10;
+/** As the server allows. */
+const MAX_FILES_PER_MESSAGE = 10;
 
-/**
- * A size for people: "820 B", "14.2 KB", "3.1 MB".
- * @param {number} bytes
- * @returns {string}
- */
+/** A size for people: "820 B", "14.2 KB", "3.1 MB". */
 export function humanSize(bytes) {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+  const unit = Math.min(Math.floor(Math.log2(Math.max(bytes, 1)) / 10), 4);
+  const value = bytes / 1024 ** unit;
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${'BKMGT'[unit]}B`;
 }
 
-/** The thumbnail to show inline: the largest one made. */
-function preview(file) {
-  const thumbnails = file.thumbnails || [];
-  return thumbnails.length ? thumbnails[thumbnails.length - 1] : null;
-}
+const typeBadge = (file) =>
+  h('span', { class: 'file-type', 'aria-hidden': 'true' }, (file.name.split('.').pop() || '').slice(0, 4).toUpperCase());
 
 /** Methods mixed into the workspace view (`this` is the view). */
 export const fileMethods = {
-  /** The attach button, its hidden picker and the tray of uploads. */
   makeAttachments() {
-    /** @type {Array<{key: string, name: string, size: number, share: number, file: any, error: string|null, abort: () => void}>} */
+    /** Each: key, name, size, share sent, the stored file or the error, abort. */
     this.uploads = [];
-    const picker = h('input', {
-      type: 'file',
-      multiple: true,
-      class: 'file-picker',
-      tabindex: '-1',
-      'aria-hidden': 'true',
-    });
+    const picker = h('input', { type: 'file', multiple: true, class: 'file-picker', tabindex: '-1', 'aria-hidden': 'true' });
     picker.addEventListener('change', () => {
       this.attachFiles([...picker.files]);
       picker.value = '';
     });
-    const button = h(
-      'button',
-      { type: 'button', class: 'attach', title: 'Attach files', 'aria-label': 'Attach files', onclick: () => picker.click() },
-      '+',
-    );
+    const button = h('button', { type: 'button', class: 'attach', title: 'Attach files', 'aria-label': 'Attach files', onclick: () => picker.click() }, '+');
     this.tray = h('ul', { class: 'uploads', 'aria-label': 'Files to send', hidden: true });
     return { picker, button };
   },
 
-  /** Drop files anywhere on the channel to attach them. */
   acceptDrops(area) {
     const carriesFiles = (event) => [...(event.dataTransfer?.types || [])].includes('Files');
     area.addEventListener('dragover', (event) => {
@@ -86,24 +61,12 @@ export const fileMethods = {
     });
   },
 
-  /**
-   * Start uploading `files` to the workspace; each shows in the tray with
-   * its progress and goes with the next message sent.
-   * @param {File[]} files
-   */
+  /** Upload `files`; each shows in the tray and goes with the next message. */
   attachFiles(files) {
-    const room = MAX_FILES_PER_MESSAGE - this.uploads.length;
+    const room = Math.max(MAX_FILES_PER_MESSAGE - this.uploads.length, 0);
     if (files.length > room) this.notice(`A message carries at most ${MAX_FILES_PER_MESSAGE} files.`);
-    for (const file of files.slice(0, Math.max(room, 0))) {
-      const entry = {
-        key: crypto.randomUUID(),
-        name: file.name || 'pasted file',
-        size: file.size,
-        share: 0,
-        file: null,
-        error: null,
-        abort: () => {},
-      };
+    for (const file of files.slice(0, room)) {
+      const entry = { key: crypto.randomUUID(), name: file.name || 'pasted file', size: file.size, share: 0 };
       const sending = api.upload(`/workspaces/${this.workspaceId}/files`, file, entry.name, (share) => {
         entry.share = share;
         const bar = this.tray.querySelector(`[data-key="${entry.key}"] progress`);
@@ -111,16 +74,10 @@ export const fileMethods = {
       });
       entry.abort = sending.abort;
       this.uploads.push(entry);
-      sending.done.then(
-        (stored) => {
-          entry.file = stored;
-          this.drawUploads();
-        },
-        (error) => {
-          entry.error = api.describe(error);
-          this.drawUploads();
-        },
-      );
+      sending.done
+        .then((stored) => (entry.file = stored))
+        .catch((error) => (entry.error = api.describe(error)))
+        .finally(() => this.drawUploads());
     }
     this.drawUploads();
   },
@@ -129,22 +86,18 @@ export const fileMethods = {
     this.tray.hidden = this.uploads.length === 0;
     replace(
       this.tray,
-      ...this.uploads.map((entry) =>
+      ...this.uploads.map((u) =>
         h(
           'li',
-          { class: `upload${entry.error ? ' upload-failed' : ''}`, 'data-key': entry.key },
-          h('span', { class: 'upload-name' }, entry.name),
-          h('span', { class: 'upload-size' }, humanSize(entry.size)),
-          entry.error
-            ? h('span', { class: 'upload-error', role: 'alert' }, entry.error)
-            : entry.file
+          { class: `upload${u.error ? ' upload-failed' : ''}`, 'data-key': u.key },
+          h('span', { class: 'upload-name' }, u.name),
+          humanSize(u.size),
+          u.error
+            ? h('span', { class: 'upload-error', role: 'alert' }, u.error)
+            : u.file
               ? h('span', { class: 'upload-ready' }, 'Ready')
-              : h('progress', { max: 1, value: entry.share, 'aria-label': `Uploading ${entry.name}` }),
-          h(
-            'button',
-            { type: 'button', class: 'remove-upload', 'aria-label': `Remove ${entry.name}`, onclick: () => this.dropUpload(entry.key) },
-            '×',
-          ),
+              : h('progress', { max: 1, value: u.share, 'aria-label': `Uploading ${u.name}` }),
+          h('button', { type: 'button', class: 'remove-upload', 'aria-label': `Remove ${u.name}`, onclick: () => this.dropUpload(u.key) }, '×'),
         ),
       ),
     );
@@ -158,7 +111,6 @@ export const fileMethods = {
     this.drawUploads();
   },
 
-  /** Whether an upload is still running. */
   uploading() {
     return this.uploads.some((u) => !u.file && !u.error);
   },
@@ -176,7 +128,7 @@ export const fileMethods = {
     return (message.files || []).map((f) => [f.id, f.processing_status, (f.thumbnails || []).length]);
   },
 
-  /** The files a message carries: images as thumbnails, others as cards. */
+  /** Images as thumbnails, other files as cards. */
   attachments(message) {
     const files = message.files || [];
     if (files.length === 0) return null;
@@ -184,17 +136,15 @@ export const fileMethods = {
   },
 
   attachment(file) {
-    const shown = preview(file);
+    // The largest thumbnail made.
+    const shown = (file.thumbnails || []).slice(-1)[0];
     const size = humanSize(file.size);
     if (shown) {
+      const img = h('img', { src: shown.url, width: shown.width, height: shown.height, alt: file.name, loading: 'lazy' });
       return h(
         'figure',
         { class: 'image-file', 'data-file': file.id },
-        h(
-          'a',
-          { href: file.url_private, target: '_blank', rel: 'noopener', 'aria-label': `Open ${file.name} (${size})` },
-          h('img', { src: shown.url, width: shown.width, height: shown.height, alt: file.name, loading: 'lazy' }),
-        ),
+        h('a', { href: file.url_private, target: '_blank', rel: 'noopener', 'aria-label': `Open ${file.name} (${size})` }, img),
         h('figcaption', {}, file.name, ' ', h('span', { class: 'file-size' }, size)),
       );
     }
@@ -203,45 +153,27 @@ export const fileMethods = {
     return h(
       'div',
       { class: 'file-card', 'data-file': file.id },
-      h('span', { class: 'file-type', 'aria-hidden': 'true' }, (file.name.split('.').pop() || 'file').slice(0, 4).toUpperCase()),
+      typeBadge(file),
       h('a', { href: file.url_private, download: file.name }, file.name),
       h('span', { class: 'file-size' }, size),
       preparing && h('span', { class: 'file-status' }, 'Preparing a preview…'),
     );
   },
 
-  /**
-   * Apply a file event to the loaded messages; whether it was one.
-   * @param {any} event
-   */
+  /** Apply a file event to the loaded messages; whether it was one. */
   applyFileEvent(event) {
+    if (!event.type.startsWith('file_')) return false;
+    const id = event.file ? event.file.id : event.file_id;
+    const replies = this.thread ? [...this.thread.replies.values()] : [];
     let changed = false;
-    const each = (update) => {
-      const replies = this.thread ? [...this.thread.replies.values()] : [];
-      for (const message of [...this.messages.values(), ...replies]) {
-        const files = message.files || [];
-        const next = update(files, message);
-        if (next !== files) {
-          message.files = next;
-          changed = true;
-        }
-      }
-    };
-    switch (event.type) {
-      case 'file_shared':
-        each((files, message) => {
-          if (message.id !== event.message_id) return files;
-          return [...files.filter((f) => f.id !== event.file.id), event.file];
-        });
-        break;
-      case 'file_processed':
-        each((files) => (files.some((f) => f.id === event.file.id) ? files.map((f) => (f.id === event.file.id ? event.file : f)) : files));
-        break;
-      case 'file_deleted':
-        each((files) => (files.some((f) => f.id === event.file_id) ? files.filter((f) => f.id !== event.file_id) : files));
-        break;
-      default:
-        return false;
+    for (const message of [...this.messages.values(), ...replies]) {
+      const files = message.files || [];
+      const others = files.filter((f) => f.id !== id);
+      const shared = event.type === 'file_shared' && message.id === event.message_id;
+      if (others.length === files.length && !shared) continue;
+      // Shared or processed: the file as it is now; deleted: gone.
+      message.files = event.type === 'file_deleted' ? others : files.length > others.length ? files.map((f) => (f.id === id ? event.file : f)) : [...files, event.file];
+      changed = true;
     }
     if (changed) {
       this.draw();
@@ -252,26 +184,18 @@ export const fileMethods = {
 
   /** The files shared in the open channel, under its header. */
   async showFiles(cursor = null) {
-    const query = `channel=${this.channelId}&limit=30${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-    let page;
-    try {
-      page = await api.get(`/workspaces/${this.workspaceId}/files?${query}`);
-    } catch (error) {
+    const more = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
+    const page = await api.get(`/workspaces/${this.workspaceId}/files?channel=${this.channelId}&limit=30${more}`).catch((error) => {
       this.notice(api.describe(error));
-      return;
-    }
+    });
+    if (!page) return;
     let panel = this.header.querySelector('.channel-files');
     if (!cursor || !panel) {
       panel?.remove();
       panel = h(
         'div',
         { class: 'channel-files', role: 'region', 'aria-label': 'Files in this channel' },
-        h(
-          'h2',
-          {},
-          'Files ',
-          h('button', { type: 'button', class: 'close-files', 'aria-label': 'Close the files', onclick: () => panel.remove() }, '×'),
-        ),
+        h('h2', {}, 'Files ', h('button', { type: 'button', class: 'close-files', 'aria-label': 'Close the files', onclick: () => panel.remove() }, '×')),
         h('ul', { class: 'file-list' }),
       );
       this.header.appendChild(panel);
@@ -286,7 +210,7 @@ export const fileMethods = {
         h(
           'li',
           { 'data-file': file.id },
-          small ? h('img', { src: small.url, width: small.width, height: small.height, alt: '' }) : h('span', { class: 'file-type', 'aria-hidden': 'true' }, (file.name.split('.').pop() || '').slice(0, 4).toUpperCase()),
+          small ? h('img', { src: small.url, width: small.width, height: small.height, alt: '' }) : typeBadge(file),
           h('a', { href: file.url_private, download: file.name }, file.name),
           h(
             'span',
@@ -296,10 +220,6 @@ export const fileMethods = {
         ),
       );
     }
-    if (page.next_cursor) {
-      panel.appendChild(
-        h('button', { type: 'button', class: 'more-files', onclick: () => this.showFiles(page.next_cursor) }, 'More files'),
-      );
-    }
+    if (page.next_cursor) panel.appendChild(h('button', { type: 'button', class: 'more-files', onclick: () => this.showFiles(page.next_cursor) }, 'More files'));
   },
 };
