@@ -309,6 +309,129 @@ pub fn due_cleanups_sql(p: Placeholder) -> String {
     )
 }
 
+/// The file store's two transactional steps, recording an upload and
+/// deleting a file, written once for both databases: a store expands this
+/// with its connection type, the method that turns an id into its bind
+/// value (`to_string` or `as_uuid`) and the function that does the same for
+/// a time. The expansion uses the store's own `sql!`, `db_err` and
+/// `decode_row`.
+#[macro_export]
+macro_rules! file_store_steps {
+    (conn = $conn:ty, id = $id:ident, ts = $ts:expr) => {
+        async fn create(conn: &mut $conn, file: &NewFile) -> Result<File> {
+            let claimed = sqlx::query(sql!(claim_upload_sql))
+                .bind(&file.storage_key)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+            if claimed.rows_affected() != 1 {
+                return Err(Error::NotFound("upload"));
+            }
+            if let Some(quota) = file.quota_bytes {
+                let used: i64 = sqlx::query_scalar(sql!(used_bytes_sql))
+                    .bind(file.workspace_id.$id())
+                    .bind(file.uploader_id.$id())
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                if used + file.file_size > quota {
+                    return Err(Error::TooLarge {
+                        what: "quota".into(),
+                        limit: quota as u64,
+                    });
+                }
+            }
+            let key: String = sqlx::query_scalar(sql!(reference_blob_sql))
+                .bind(&file.storage_key)
+                .bind(file.workspace_id.$id())
+                .bind(&file.file_hash)
+                .bind(file.file_size)
+                .bind($ts(file.created_at))
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db_err)?;
+            if key != file.storage_key {
+                sqlx::query(sql!(schedule_cleanup_sql))
+                    .bind(&file.storage_key)
+                    .bind($ts(file.created_at))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+            }
+            let row = sqlx::query(sql!(insert_file_sql))
+                .bind(file.id.$id())
+                .bind(file.workspace_id.$id())
+                .bind(file.uploader_id.$id())
+                .bind(&file.filename)
+                .bind(&file.original_filename)
+                .bind(file.file_size)
+                .bind(&file.mime_type)
+                .bind(&file.claimed_mime_type)
+                .bind(&file.file_hash)
+                .bind(&file.storage_provider)
+                .bind(&file.storage_bucket)
+                .bind(&key)
+                .bind(&file.storage_region)
+                .bind(file.expires_at.map($ts))
+                .bind($ts(file.created_at))
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db_err)?;
+            decode_row::<File>(&row)
+        }
+
+        async fn delete(
+            conn: &mut $conn,
+            id: FileId,
+            at: DateTime<Utc>,
+            derived: &[String],
+        ) -> Result<bool> {
+            let key: Option<String> = sqlx::query_scalar(sql!(delete_file_sql))
+                .bind($ts(at))
+                .bind(id.$id())
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_err)?;
+            let Some(key) = key else {
+                return Ok(false);
+            };
+            sqlx::query(sql!(enqueue_sharing_messages_sql))
+                .bind(id.$id())
+                .bind($ts(at))
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+            let shared = sqlx::query(sql!(release_shared_blob_sql))
+                .bind(&key)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+            for key in derived {
+                sqlx::query(sql!(schedule_cleanup_sql))
+                    .bind(key)
+                    .bind($ts(at))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+            }
+            if shared.rows_affected() == 0 {
+                sqlx::query(sql!(forget_blob_sql))
+                    .bind(&key)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                sqlx::query(sql!(schedule_cleanup_sql))
+                    .bind(&key)
+                    .bind($ts(at))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+            }
+            Ok(true)
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
