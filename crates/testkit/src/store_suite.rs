@@ -62,6 +62,7 @@ macro_rules! store_conformance {
             changes_are_stamped_when_written,
             old_messages_insert_and_survive_maintenance,
             files_are_recorded_processed_and_attached,
+            storage_tiers_follow_the_last_read_of_shared_bytes,
             attaching_unknown_things_fails,
             same_bytes_are_stored_once_and_removed_with_their_last_file,
             uploads_are_claimed_once_and_swept_when_abandoned,
@@ -1939,6 +1940,84 @@ fn new_file_with(w: &World, name: &str, hash: &str) -> NewFile {
         created_at: time::now(),
         quota_bytes: None,
     }
+}
+
+pub async fn storage_tiers_follow_the_last_read_of_shared_bytes(stores: Stores) {
+    use confab_core::model::StorageClass::{Archive, InfrequentAccess};
+    let w = world(stores).await;
+    let days_ago = |days: i64| time::now() - Duration::days(days);
+    let made = |name: &str, hash: &str, age: i64| {
+        let mut new = new_file_with(&w, name, &hash.repeat(32));
+        new.created_at = days_ago(age);
+        new
+    };
+    let old = upload(&w, &made("old.txt", "01", 400)).await.unwrap();
+    let twin = upload(&w, &made("twin.txt", "01", 100)).await.unwrap();
+    assert_eq!(twin.storage_key, old.storage_key, "the same bytes");
+    let alone = upload(&w, &made("alone.txt", "02", 200)).await.unwrap();
+    upload(&w, &made("fresh.txt", "03", 0)).await.unwrap();
+    let files = &w.stores.files;
+    let keys = |found: Vec<TierCandidate>| -> Vec<String> {
+        found.into_iter().map(|c| c.storage_key).collect()
+    };
+
+    // The twin read the shared bytes 100 days ago: not for the archive.
+    let archive = files.files_to_tier(Archive, days_ago(365), 10).await;
+    assert_eq!(keys(archive.unwrap()), Vec::<String>::new());
+    let infrequent = files
+        .files_to_tier(InfrequentAccess, days_ago(90), 10)
+        .await
+        .unwrap();
+    assert_eq!(infrequent[0].storage_class, "STANDARD");
+    assert_eq!(
+        keys(infrequent),
+        [
+            old.storage_key.as_str(),
+            &alone.storage_key,
+            &old.storage_key
+        ],
+        "least recently used first, a row per file"
+    );
+    let first = files.files_to_tier(InfrequentAccess, days_ago(90), 1).await;
+    assert_eq!(keys(first.unwrap()), [old.storage_key.as_str()]);
+
+    // A read now keeps the shared bytes where they are.
+    files
+        .record_downloads(&[FileDownloads {
+            file_id: twin.id,
+            count: 1,
+            last_accessed_at: time::now(),
+        }])
+        .await
+        .unwrap();
+    let infrequent = files
+        .files_to_tier(InfrequentAccess, days_ago(90), 10)
+        .await;
+    assert_eq!(keys(infrequent.unwrap()), [alone.storage_key.as_str()]);
+
+    files
+        .set_storage_class(&alone.storage_key, InfrequentAccess)
+        .await
+        .unwrap();
+    let stored = files.get_file(alone.id).await.unwrap().unwrap();
+    assert_eq!(stored.storage_class, "STANDARD_IA");
+    let infrequent = files
+        .files_to_tier(InfrequentAccess, days_ago(90), 10)
+        .await;
+    assert_eq!(keys(infrequent.unwrap()), Vec::<String>::new());
+    let archive = files.files_to_tier(Archive, days_ago(150), 10).await;
+    assert_eq!(keys(archive.unwrap()), [alone.storage_key.as_str()]);
+
+    // A new copy of tiered bytes is recorded where they are; deleted files
+    // are not moved.
+    let again = upload(&w, &made("again.txt", "02", 300)).await.unwrap();
+    assert_eq!(again.storage_key, alone.storage_key);
+    assert_eq!(again.storage_class, "STANDARD_IA");
+    for id in [alone.id, again.id] {
+        files.delete_file(id, time::now(), &[]).await.unwrap();
+    }
+    let archive = files.files_to_tier(Archive, days_ago(150), 10).await;
+    assert_eq!(keys(archive.unwrap()), Vec::<String>::new());
 }
 
 /// Begin the upload of `new`, then record it.

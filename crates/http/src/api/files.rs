@@ -142,7 +142,8 @@ struct PlanBody {
     /// The file's name.
     filename: String,
     /// The file's size in bytes: exactly this many must be sent.
-    length: u64,
+    #[schema(minimum = 1)]
+    length: i64,
     /// The type the client believes the file has (recorded; the server
     /// sniffs the real one).
     content_type: Option<String>,
@@ -178,7 +179,8 @@ async fn plan_upload(
     let workspace: WorkspaceId = parse_id(&workspace, "workspace")?;
     let plan = PlannedUpload {
         filename: body.filename,
-        length: body.length,
+        // Zero and less are refused with the service's own words.
+        length: u64::try_from(body.length).unwrap_or(0),
         claimed_type: body.content_type,
         expires_in: body.expires_in_secs.map(std::time::Duration::from_secs),
     };
