@@ -2,6 +2,8 @@
 //! the dialect's `n`th placeholder (`?n` or `$n`). Each store binds the
 //! arguments in the order the doc comments give.
 
+use crate::model::StorageClass;
+
 /// Placeholder style of a dialect.
 pub type Placeholder = fn(usize) -> String;
 
@@ -75,19 +77,18 @@ pub fn insert_file_sql(p: Placeholder) -> String {
     )
 }
 
-/// The rank of a file's storage tier, as [`StorageClass::rank`] gives it.
-///
-/// [`StorageClass::rank`]: crate::model::StorageClass::rank
-const TIER_RANK: &str =
-    "CASE storage_class WHEN 'GLACIER' THEN 2 WHEN 'STANDARD_IA' THEN 1 ELSE 0 END";
-
-/// Files to move down to the tier of `rank`: (before, limit).
-pub fn files_to_tier_sql(p: Placeholder, rank: usize) -> String {
+/// Files to move down to the tier `to`: (before, limit).
+pub fn files_to_tier_sql(p: Placeholder, to: StorageClass) -> String {
+    // The tiers above `to`, named from the enum (constants, not input).
+    let above: Vec<String> = StorageClass::ALL[..to.rank()]
+        .iter()
+        .map(|c| format!("'{}'", c.as_str()))
+        .collect();
     format!(
         "SELECT storage_key, storage_class, file_size,
                 COALESCE(last_accessed_at, created_at) AS last_used
          FROM files f
-         WHERE deleted_at IS NULL AND ({TIER_RANK}) < {rank}
+         WHERE deleted_at IS NULL AND storage_class IN ({above})
            AND COALESCE(last_accessed_at, created_at) < {before}
            AND NOT EXISTS (
              SELECT 1 FROM files g
@@ -95,6 +96,12 @@ pub fn files_to_tier_sql(p: Placeholder, rank: usize) -> String {
                AND COALESCE(g.last_accessed_at, g.created_at) >= {before})
          ORDER BY last_used, storage_key
          LIMIT {limit}",
+        // `NULL` for none: `IN (NULL)` matches nothing.
+        above = if above.is_empty() {
+            "NULL".into()
+        } else {
+            above.join(", ")
+        },
         before = p(1),
         limit = p(2)
     )

@@ -45,8 +45,8 @@ enum Tiers {
     /// A directory each (see [`LOCAL_TIER_DIRS`]).
     Local(Vec<(StorageClass, Arc<dyn ObjectStore>)>),
     /// The object itself, rewritten with another S3 storage class: the
-    /// class names of infrequent access and of the archive.
-    S3 { infrequent: String, archive: String },
+    /// seed's names, but for the archive's, which is configured.
+    S3 { archive: String },
 }
 
 /// A blob store over any `object_store` backend.
@@ -140,10 +140,7 @@ impl ObjectBlobs {
         }
         Ok(Self {
             store: Arc::new(store),
-            tiers: Tiers::S3 {
-                infrequent: "STANDARD_IA".into(),
-                archive,
-            },
+            tiers: Tiers::S3 { archive },
             location: BlobLocation {
                 provider: "s3".into(),
                 bucket,
@@ -245,22 +242,20 @@ async fn copy_blob(
         .put_multipart_opts(path, options)
         .await
         .map_err(blob_err)?;
-    let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+    let mut writer: Box<dyn BlobWriter> = Box::new(ObjectWriter {
+        upload: WriteMultipart::new_with_chunk_size(upload, PART_BYTES),
+    });
     while let Some(chunk) = bytes.next().await {
-        let chunk = match chunk {
-            Ok(chunk) => chunk,
-            Err(e) => {
-                let _ = writer.abort().await;
-                return Err(e);
-            }
+        let written = match chunk {
+            Ok(chunk) => writer.write(chunk).await,
+            Err(e) => Err(e),
         };
-        if let Err(e) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
+        if let Err(e) = written {
             let _ = writer.abort().await;
-            return Err(blob_err(e));
+            return Err(e);
         }
-        writer.put(chunk);
     }
-    writer.finish().await.map(|_| ()).map_err(blob_err)
+    writer.finish().await
 }
 
 /// The TLS stack of the S3 client signs with `ring`; rustls needs it named
@@ -414,14 +409,10 @@ impl BlobStore for ObjectBlobs {
     async fn set_class(&self, key: &str, class: StorageClass) -> Result<()> {
         let path = self.path(key)?;
         match &self.tiers {
-            Tiers::S3 {
-                infrequent,
-                archive,
-            } => {
+            Tiers::S3 { archive } => {
                 let name = match class {
-                    StorageClass::Standard => "STANDARD",
-                    StorageClass::InfrequentAccess => infrequent.as_str(),
                     StorageClass::Archive => archive.as_str(),
+                    other => other.as_str(),
                 };
                 let mut attributes = Attributes::new();
                 attributes.insert(Attribute::StorageClass, name.to_owned().into());

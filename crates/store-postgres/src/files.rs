@@ -333,7 +333,7 @@ impl FileStore for PostgresStore {
         before: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<TierCandidate>> {
-        let rows = sqlx::query(&files_to_tier_sql(p, to.rank()))
+        let rows = sqlx::query(&files_to_tier_sql(p, to))
             .bind(before)
             .bind(i64::from(limit))
             .fetch_all(&self.pool)

@@ -324,7 +324,7 @@ impl FileStore for SqliteStore {
         before: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<TierCandidate>> {
-        let rows = sqlx::query(&files_to_tier_sql(q, to.rank()))
+        let rows = sqlx::query(&files_to_tier_sql(q, to))
             .bind(ts(before))
             .bind(i64::from(limit))
             .fetch_all(&self.reader)
