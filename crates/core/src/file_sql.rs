@@ -2,7 +2,8 @@
 //! the dialect's `n`th placeholder (`?n` or `$n`). Each store binds the
 //! arguments in the order the doc comments give.
 
-use crate::model::StorageClass;
+use crate::id::{ChannelId, FileId};
+use crate::model::{File, StorageClass};
 
 /// Placeholder style of a dialect.
 pub type Placeholder = fn(usize) -> String;
@@ -163,6 +164,26 @@ pub fn enqueue_sharing_messages_sql(p: Placeholder) -> String {
     )
 }
 
+/// Queue a file for the search index: (file, at).
+pub fn enqueue_file_sql(p: Placeholder) -> String {
+    format!(
+        "INSERT INTO search_outbox (kind, entity_id, created_at) VALUES ('file', {}, {})",
+        p(1),
+        p(2)
+    )
+}
+
+/// Queue the files a message shares for the search index (their channels
+/// change with it): (message, at).
+pub fn enqueue_message_files_sql(p: Placeholder) -> String {
+    format!(
+        "INSERT INTO search_outbox (kind, entity_id, created_at)
+         SELECT 'file', file_id, {} FROM message_files WHERE message_id = {}",
+        p(2),
+        p(1)
+    )
+}
+
 /// The columns of an attachment joined with its file.
 pub const ATTACHMENT_COLUMNS: &str =
     "f.*, mf.message_id, mf.channel_id, mf.file_comment, mf.attached_at";
@@ -177,6 +198,55 @@ pub fn files_for_messages_sql(p: Placeholder, count: usize) -> String {
          ORDER BY mf.attached_at, mf.file_id",
         ids.join(", ")
     )
+}
+
+/// Files by id, bound at `1..=count`.
+pub fn files_by_ids_sql(p: Placeholder, count: usize) -> String {
+    let ids: Vec<String> = (1..=count).map(p).collect();
+    format!("SELECT * FROM files WHERE file_id IN ({})", ids.join(", "))
+}
+
+/// Files in id order: (limit), or (after, limit).
+pub fn scan_files_sql(p: Placeholder, after: bool) -> String {
+    if after {
+        format!(
+            "SELECT * FROM files WHERE file_id > {} ORDER BY file_id LIMIT {}",
+            p(1),
+            p(2)
+        )
+    } else {
+        format!("SELECT * FROM files ORDER BY file_id LIMIT {}", p(1))
+    }
+}
+
+/// The (file, channel) pairs of the files bound at `1..=count`.
+pub fn channels_of_files_sql(p: Placeholder, count: usize) -> String {
+    let ids: Vec<String> = (1..=count).map(p).collect();
+    format!(
+        "SELECT DISTINCT file_id, channel_id FROM message_files
+         WHERE file_id IN ({}) AND channel_id IS NOT NULL",
+        ids.join(", ")
+    )
+}
+
+/// Each file with the channels `pairs` give it.
+pub fn with_channels(
+    files: Vec<File>,
+    pairs: Vec<(FileId, ChannelId)>,
+) -> Vec<(File, Vec<ChannelId>)> {
+    let mut channels: std::collections::HashMap<FileId, Vec<ChannelId>> =
+        std::collections::HashMap::new();
+    for (file, channel) in pairs {
+        channels.entry(file).or_default().push(channel);
+    }
+    files
+        .into_iter()
+        .map(|file| {
+            let mut shared = channels.remove(&file.id).unwrap_or_default();
+            shared.sort();
+            (file, shared)
+        })
+        .collect()
 }
 
 /// Channels a file is shared in: (file).
@@ -384,6 +454,12 @@ macro_rules! file_store_steps {
                 .fetch_one(&mut *conn)
                 .await
                 .map_err(db_err)?;
+            sqlx::query(sql!(enqueue_file_sql))
+                .bind(file.id.$id())
+                .bind($ts(file.created_at))
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
             decode_row::<File>(&row)
         }
 
@@ -402,12 +478,14 @@ macro_rules! file_store_steps {
             let Some(key) = key else {
                 return Ok(false);
             };
-            sqlx::query(sql!(enqueue_sharing_messages_sql))
-                .bind(id.$id())
-                .bind($ts(at))
-                .execute(&mut *conn)
-                .await
-                .map_err(db_err)?;
+            for enqueue in [sql!(enqueue_sharing_messages_sql), sql!(enqueue_file_sql)] {
+                sqlx::query(enqueue)
+                    .bind(id.$id())
+                    .bind($ts(at))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+            }
             let shared = sqlx::query(sql!(release_shared_blob_sql))
                 .bind(&key)
                 .execute(&mut *conn)

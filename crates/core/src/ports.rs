@@ -384,6 +384,18 @@ pub trait FileStore: Send + Sync {
     async fn files_for_messages(&self, messages: &[MessageId]) -> Result<Vec<(MessageFile, File)>>;
     /// The channels a file is shared in: those of its undeleted messages.
     async fn file_channels(&self, id: FileId) -> Result<Vec<ChannelId>>;
+    /// Files of `ids` (deleted ones too), each with the channels it is
+    /// shared in: what the search index holds of them.
+    async fn files_for_search(&self, ids: &[FileId]) -> Result<Vec<(File, Vec<ChannelId>)>>;
+    /// Up to `limit` files (deleted ones too) in id order, after `after`,
+    /// each with its channels: a rebuild of the search index reads them.
+    async fn scan_files(
+        &self,
+        after: Option<FileId>,
+        limit: u32,
+    ) -> Result<Vec<(File, Vec<ChannelId>)>>;
+    /// Live files in all.
+    async fn count_files(&self) -> Result<u64>;
     /// Live files, newest first, as the filter says.
     async fn list_files(&self, filter: &FileFilter) -> Result<Vec<File>>;
     /// Bytes of the live files `user` uploaded to `workspace`.
@@ -579,7 +591,7 @@ pub trait SearchQueue: Send + Sync {
     async fn search_backlog(&self) -> Result<u64>;
 }
 
-/// A search engine holding messages (files and people come later).
+/// A search engine holding messages and files.
 #[async_trait]
 pub trait SearchIndex: Send + Sync {
     /// `tantivy`, `postgres` or `elasticsearch`.
@@ -596,6 +608,17 @@ pub trait SearchIndex: Send + Sync {
         &self,
         search: &crate::search::MessageSearch,
     ) -> Result<crate::search::MessageHits>;
+    /// As [`SearchIndex::index_messages`], for files.
+    async fn index_files(
+        &self,
+        upserts: &[crate::search::FileDocument],
+        deletes: &[FileId],
+    ) -> Result<()>;
+    /// One page of files matching `search`, best or newest first.
+    async fn search_files(
+        &self,
+        search: &crate::search::FileSearch,
+    ) -> Result<crate::search::FileHits>;
 }
 
 /// Every store a backend provides.

@@ -3,7 +3,8 @@
 //! Words, `"exact phrases"`, `-excluded`, `a OR b`, prefixes `word*`, and
 //! filters `from:@username`, `in:#channel`, `in:@username` (a direct
 //! conversation), `before:`, `after:`, `on:` (`YYYY-MM-DD`), `during:`
-//! (`YYYY-MM` or `YYYY`), `has:link|file|reaction|pin`, `is:thread|mine`.
+//! (`YYYY-MM` or `YYYY`), `has:link|file|reaction|pin`, `is:thread|mine`,
+//! and `type:` (what kind of file: `image`, `pdf`, …; see [`FileKind`]).
 //! Parsing never fails: an unknown filter, a bad date or an unbalanced
 //! quote is read as words, and [`SearchQuery::echo`] says how the text was
 //! understood.
@@ -13,8 +14,8 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::id::{ChannelId, MessageId, UserId, WorkspaceId};
-use crate::model::Message;
+use crate::id::{ChannelId, FileId, MessageId, UserId, WorkspaceId};
+use crate::model::{File, Message};
 
 /// Longest query text read; the rest is ignored.
 pub const MAX_QUERY_CHARS: usize = 1_000;
@@ -66,6 +67,9 @@ pub struct SearchQuery {
     pub is_thread: bool,
     /// Only the caller's own messages.
     pub is_mine: bool,
+    /// Only files of one of these kinds (messages sharing one, in a
+    /// message search).
+    pub types: Vec<FileKind>,
 }
 
 impl SearchQuery {
@@ -116,6 +120,7 @@ impl SearchQuery {
         if self.is_mine {
             parts.push("is:mine".into());
         }
+        parts.extend(self.types.iter().map(|t| format!("type:{}", t.as_str())));
         parts.join(" ")
     }
 }
@@ -279,6 +284,15 @@ fn apply_filter(query: &mut SearchQuery, word: &str) -> bool {
             }
             _ => false,
         },
+        "type" => match FileKind::named(value) {
+            Some(kind) => {
+                if !query.types.contains(&kind) {
+                    query.types.push(kind);
+                }
+                true
+            }
+            None => false,
+        },
         _ => false,
     }
 }
@@ -383,6 +397,146 @@ pub fn has_link(text: &str) -> bool {
     text.contains("http://") || text.contains("https://")
 }
 
+crate::model::text_enum!(
+    /// What kind of file a file is, as `type:` filters name it.
+    FileKind {
+        Image = "image",
+        Video = "video",
+        Audio = "audio",
+        Pdf = "pdf",
+        Document = "document",
+        Spreadsheet = "spreadsheet",
+        Presentation = "presentation",
+        Text = "text",
+        Archive = "archive",
+        Other = "other",
+    }
+);
+
+impl FileKind {
+    /// The kind of a file of (sniffed) type `mime`.
+    pub fn of(mime: &str) -> Self {
+        let mime = mime.to_ascii_lowercase();
+        let (family, subtype) = mime.split_once('/').unwrap_or((mime.as_str(), ""));
+        let subtype = subtype.split(';').next().unwrap_or_default().trim();
+        let has = |words: &[&str]| words.iter().any(|w| subtype.contains(w));
+        match family {
+            "image" => Self::Image,
+            "video" => Self::Video,
+            "audio" => Self::Audio,
+            _ if subtype == "pdf" => Self::Pdf,
+            _ if subtype == "csv" || has(&["spreadsheet", "excel"]) => Self::Spreadsheet,
+            _ if has(&["presentation", "powerpoint"]) => Self::Presentation,
+            _ if subtype == "msword"
+                || subtype == "rtf"
+                || has(&["wordprocessing", "opendocument.text"]) =>
+            {
+                Self::Document
+            }
+            _ if has(&[
+                "zip",
+                "gzip",
+                "tar",
+                "7z",
+                "rar",
+                "bzip",
+                "xz",
+                "zstd",
+                "compressed",
+            ]) =>
+            {
+                Self::Archive
+            }
+            "text" => Self::Text,
+            _ if has(&["json", "xml", "javascript", "yaml", "toml", "x-sh"]) => Self::Text,
+            _ => Self::Other,
+        }
+    }
+
+    /// The kind a `type:` filter names (`image`, `images`, `doc`, `zip`…).
+    pub fn named(text: &str) -> Option<Self> {
+        let text = text.to_ascii_lowercase();
+        let text = text
+            .strip_suffix('s')
+            .filter(|t| t.len() > 2)
+            .unwrap_or(&text);
+        Some(match text {
+            "image" | "photo" | "picture" | "png" | "jpg" | "jpeg" | "gif" => Self::Image,
+            "video" | "movie" => Self::Video,
+            "audio" | "sound" => Self::Audio,
+            "pdf" => Self::Pdf,
+            "document" | "doc" | "docx" => Self::Document,
+            "spreadsheet" | "sheet" | "csv" | "xlsx" => Self::Spreadsheet,
+            "presentation" | "slide" | "pptx" => Self::Presentation,
+            "text" | "txt" | "code" | "snippet" => Self::Text,
+            "archive" | "zip" => Self::Archive,
+            "other" => Self::Other,
+            _ => return None,
+        })
+    }
+}
+
+/// Most characters of a file's extracted text the index holds.
+pub const MAX_INDEXED_FILE_TEXT: usize = 100_000;
+
+/// A file as the index holds it: found by its name and its text, by those
+/// who uploaded it or can read a channel it is shared in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileDocument {
+    pub id: FileId,
+    pub workspace_id: WorkspaceId,
+    pub uploader_id: UserId,
+    /// The channels it is shared in (by a live message).
+    pub channels: Vec<ChannelId>,
+    pub name: String,
+    /// Its extracted text, at most [`MAX_INDEXED_FILE_TEXT`] characters.
+    pub text: String,
+    pub kind: FileKind,
+    pub created_at: DateTime<Utc>,
+    /// As [`MessageDocument::version`].
+    pub version: i64,
+}
+
+impl FileDocument {
+    /// The document of `file`, shared in `channels`, read for outbox entry
+    /// `version`; `None` when it should not be found (deleted).
+    pub fn of(file: &File, channels: Vec<ChannelId>, version: i64) -> Option<Self> {
+        if file.deleted_at.is_some() {
+            return None;
+        }
+        let text = file.extracted_text.as_deref().unwrap_or_default();
+        let text = match text.char_indices().nth(MAX_INDEXED_FILE_TEXT) {
+            Some((end, _)) => &text[..end],
+            None => text,
+        };
+        Some(Self {
+            id: file.id,
+            workspace_id: file.workspace_id,
+            uploader_id: file.uploader_id,
+            channels,
+            name: file.original_filename.clone(),
+            text: text.to_owned(),
+            kind: FileKind::of(&file.mime_type),
+            created_at: file.created_at,
+            version,
+        })
+    }
+
+    /// What words are looked for in: the name, then the text.
+    pub fn content(&self) -> String {
+        file_content(&self.name, &self.text)
+    }
+}
+
+/// The searched text of a file named `name` with text `text`.
+pub fn file_content(name: &str, text: &str) -> String {
+    if text.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{name}\n{text}")
+    }
+}
+
 /// How results are ordered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -397,11 +551,11 @@ pub enum SearchSort {
 
 /// Where the previous page stopped: its last hit's sort key.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SearchCursor {
+pub struct SearchCursor<I = MessageId> {
     /// The relevance score (relevance order) or the time in microseconds
     /// (date order) of the last hit.
     pub key: f64,
-    pub id: MessageId,
+    pub id: I,
 }
 
 /// A search of messages, with the caller's rights already applied.
@@ -431,24 +585,50 @@ pub struct Snippet {
     pub highlights: Vec<[usize; 2]>,
 }
 
-/// One message found.
+/// A search of files, with the caller's rights already applied.
+#[derive(Clone, Debug)]
+pub struct FileSearch {
+    pub workspace_id: WorkspaceId,
+    /// Files shared in one of these channels (what the caller may read,
+    /// narrowed by `in:` filters)…
+    pub channels: Vec<ChannelId>,
+    /// …or uploaded by this user (the caller, unless `in:` narrows).
+    pub uploaded_by: Option<UserId>,
+    /// Only files uploaded by these users (when not empty).
+    pub uploaders: Vec<UserId>,
+    pub query: SearchQuery,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub sort: SearchSort,
+    pub after: Option<SearchCursor<FileId>>,
+    pub limit: usize,
+}
+
+/// One thing found: a message or a file.
 #[derive(Clone, Debug, PartialEq)]
-pub struct MessageHit {
-    pub id: MessageId,
+pub struct SearchHit<I = MessageId> {
+    pub id: I,
     /// The sort key (see [`SearchCursor::key`]).
     pub key: f64,
     pub snippet: Option<Snippet>,
 }
 
-/// A page of messages found.
+/// A page of things found.
 #[derive(Clone, Debug, PartialEq)]
-pub struct MessageHits {
-    pub hits: Vec<MessageHit>,
-    /// Messages matching in all (every page).
+pub struct SearchHits<I = MessageId> {
+    pub hits: Vec<SearchHit<I>>,
+    /// Matches in all (every page).
     pub total: u64,
     /// Whether `total` is exact (else it is a lower bound).
     pub total_is_exact: bool,
 }
+
+/// One message found.
+pub type MessageHit = SearchHit<MessageId>;
+/// A page of messages found.
+pub type MessageHits = SearchHits<MessageId>;
+/// A page of files found.
+pub type FileHits = SearchHits<FileId>;
 
 #[cfg(test)]
 mod tests {
@@ -500,6 +680,37 @@ mod tests {
             q.echo(),
             "from:@ann in:#ops in:@bob after:2026-11-30 before:2026-12-10 has:link has:pin is:thread is:mine"
         );
+    }
+
+    #[test]
+    fn file_types_are_read_from_names_and_mime_types() {
+        let q = parse_query("report type:PDF type:images type:pdf type:banana");
+        assert_eq!(q.types, vec![FileKind::Pdf, FileKind::Image]);
+        assert_eq!(
+            q.must,
+            vec![vec![word("report")], vec![word("type:banana")]]
+        );
+        assert_eq!(q.echo(), "report type:banana type:pdf type:image");
+        for (mime, kind) in [
+            ("image/png", FileKind::Image),
+            ("application/pdf", FileKind::Pdf),
+            ("text/csv", FileKind::Spreadsheet),
+            ("text/plain; charset=utf-8", FileKind::Text),
+            ("application/json", FileKind::Text),
+            ("application/zip", FileKind::Archive),
+            ("application/gzip", FileKind::Archive),
+            (
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                FileKind::Document,
+            ),
+            (
+                "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+                FileKind::Presentation,
+            ),
+            ("application/octet-stream", FileKind::Other),
+        ] {
+            assert_eq!(FileKind::of(mime), kind, "{mime}");
+        }
     }
 
     #[test]

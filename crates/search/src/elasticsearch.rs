@@ -16,6 +16,10 @@
 //! phrases keep their positions) and `exact` the whole tokens, so every
 //! engine finds the same messages. `content` keeps the text (the design's
 //! field, standard analyzer) for snippets.
+//!
+//! Files are in the design's files index, behind one alias
+//! (`{prefix}-files`), with the same `words`, `exact` and `flags` fields
+//! made from their name and extracted text.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -23,10 +27,11 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, Utc};
-use confab_core::id::{MessageId, WorkspaceId};
+use confab_core::id::{FileId, MessageId, WorkspaceId};
 use confab_core::ports::{SearchIndex, WorkspaceStore};
 use confab_core::search::{
-    MessageDocument, MessageHit, MessageHits, MessageSearch, SearchSort, SearchTerm,
+    file_content, FileDocument, FileHits, FileSearch, MessageDocument, MessageHits, MessageSearch,
+    SearchHit, SearchHits, SearchTerm,
 };
 use confab_core::{Error, Result};
 use reqwest::{Method, StatusCode, Url};
@@ -35,7 +40,9 @@ use tantivy::tokenizer::TextAnalyzer;
 
 use crate::analysis::{self, terms};
 use crate::flags;
+use crate::scope::{typed, Scope};
 use crate::snippet::Marker;
+use crate::IndexKind;
 
 /// Matches counted exactly; past this the total is "more than".
 const COUNT_BOUND: u64 = 10_000;
@@ -227,7 +234,7 @@ impl ElasticsearchIndex {
             .await?;
         if status == StatusCode::NOT_FOUND {
             let physical = self.layout().live_index(alias);
-            let mut body = self.layout().messages_index();
+            let mut body = self.layout().index_body(alias);
             let mut aliases = serde_json::Map::new();
             aliases.insert(alias.to_owned(), json!({}));
             body["aliases"] = Value::Object(aliases);
@@ -251,7 +258,7 @@ impl ElasticsearchIndex {
     /// Send `actions` in one `_bulk` request. A write older than the
     /// document held (a version conflict) is dropped as meant; a delete of
     /// what is absent is no error; any other refusal fails the call.
-    async fn bulk(&self, actions: &[Action<'_>], refresh: Refresh) -> Result<()> {
+    async fn bulk(&self, actions: &[Action], refresh: Refresh) -> Result<()> {
         if actions.is_empty() {
             return Ok(());
         }
@@ -328,27 +335,74 @@ impl ElasticsearchIndex {
             self.ensure_alias(&alias).await?;
             // A workspace that changed size: its copy in the other place goes.
             let other = layout.alias(message.workspace_id, !dedicated, message.created_at);
-            actions.push(Action::Delete(other, message.id));
-            actions.push(Action::Index(alias, message));
+            actions.push(Action::Delete(other, message.id.to_string()));
+            actions.push(Action::Index(alias, Indexed::message(message)));
         }
         self.delete(deletes).await?;
         self.bulk(&actions, refresh).await
     }
 
-    /// Start a rebuild: new physical indexes are filled while the aliases
-    /// keep pointing at the old ones.
-    pub fn rebuild(&self) -> Rebuild<'_> {
+    /// Take `deletes` out of the files index and write `upserts` into it.
+    pub async fn write_files(
+        &self,
+        upserts: &[FileDocument],
+        deletes: &[FileId],
+        refresh: bool,
+    ) -> Result<()> {
+        let alias = self.layout().files_alias();
+        self.ensure_alias(&alias).await?;
+        let mut actions: Vec<Action> = deletes
+            .iter()
+            .map(|id| Action::Delete(alias.clone(), id.to_string()))
+            .collect();
+        actions.extend(
+            upserts
+                .iter()
+                .map(|file| Action::Index(alias.clone(), Indexed::file(file))),
+        );
+        let refresh = if refresh {
+            Refresh::Now
+        } else {
+            Refresh::WaitFor
+        };
+        self.bulk(&actions, refresh).await
+    }
+
+    /// Start a rebuild of the `kind` indexes: new physical indexes are
+    /// filled while the aliases keep pointing at the old ones.
+    pub fn rebuild(&self, kind: IndexKind) -> Rebuild<'_> {
         Rebuild {
             index: self,
+            kind,
             stamp: Utc::now().format("%Y%m%d%H%M%S").to_string(),
             made: HashMap::new(),
         }
+    }
+
+    /// One page of `search` over `targets`, with snippets from the text
+    /// that `text` reads from a hit's source.
+    async fn search(
+        &self,
+        kind: IndexKind,
+        targets: &str,
+        search: &Scope<'_>,
+    ) -> Result<SearchHits<uuid::Uuid>> {
+        let answer = self
+            .call(
+                Method::POST,
+                &format!("/{targets}/_search?ignore_unavailable=true&allow_no_indices=true"),
+                Some(Body::Json(search_body(kind, search))),
+            )
+            .await?;
+        let mut marker = Marker::new(search.query);
+        hits_of(kind, &answer, marker.as_mut())
     }
 }
 
 /// A rebuild under way.
 pub struct Rebuild<'a> {
     index: &'a ElasticsearchIndex,
+    kind: IndexKind,
     stamp: String,
     /// Alias → the new physical index made for it.
     made: HashMap<String, String>,
@@ -360,17 +414,34 @@ impl Rebuild<'_> {
         let mut actions = Vec::with_capacity(documents.len());
         for message in documents {
             let alias = self.index.alias_of(message).await?;
-            if !self.made.contains_key(&alias) {
-                let physical = self.index.layout().rebuilt_index(&alias, &self.stamp);
-                let body = self.index.layout().messages_index();
-                self.index
-                    .call(Method::PUT, &format!("/{physical}"), Some(Body::Json(body)))
-                    .await?;
-                self.made.insert(alias.clone(), physical);
-            }
-            actions.push(Action::Index(self.made[&alias].clone(), message));
+            let physical = self.physical(&alias).await?;
+            actions.push(Action::Index(physical, Indexed::message(message)));
         }
         self.index.bulk(&actions, Refresh::No).await
+    }
+
+    /// Write file `documents` into the new files index.
+    pub async fn write_files(&mut self, documents: &[FileDocument]) -> Result<()> {
+        let physical = self.physical(&self.index.layout().files_alias()).await?;
+        let actions: Vec<Action> = documents
+            .iter()
+            .map(|file| Action::Index(physical.clone(), Indexed::file(file)))
+            .collect();
+        self.index.bulk(&actions, Refresh::No).await
+    }
+
+    /// The new physical index of `alias`, made at first use.
+    async fn physical(&mut self, alias: &str) -> Result<String> {
+        if let Some(physical) = self.made.get(alias) {
+            return Ok(physical.clone());
+        }
+        let physical = self.index.layout().rebuilt_index(alias, &self.stamp);
+        let body = self.index.layout().index_body(alias);
+        self.index
+            .call(Method::PUT, &format!("/{physical}"), Some(Body::Json(body)))
+            .await?;
+        self.made.insert(alias.to_owned(), physical.clone());
+        Ok(physical)
     }
 
     /// Point every alias at its new index in one call, and remove the old
@@ -384,7 +455,7 @@ impl Rebuild<'_> {
                 .call(Method::POST, &format!("/{physical}/_refresh"), None)
                 .await?;
         }
-        let pattern = index.layout().all_aliases();
+        let pattern = index.layout().aliases_of(self.kind);
         let (status, current) = index
             .send(Method::GET, &format!("/_alias/{pattern}"), None)
             .await?;
@@ -437,44 +508,69 @@ enum Body {
     Lines(String),
 }
 
-/// One line pair (or line) of a `_bulk` request.
-enum Action<'a> {
-    /// Write the document into this index or alias, unless the one there
-    /// has a higher version.
-    Index(String, &'a MessageDocument),
-    /// Remove the document of this id from this alias, if it is there.
-    Delete(String, MessageId),
+/// A document to index: its id, version and JSON.
+struct Indexed {
+    id: String,
+    version: i64,
+    body: Value,
 }
 
-impl Action<'_> {
+impl Indexed {
+    fn message(message: &MessageDocument) -> Self {
+        Self {
+            id: message.id.to_string(),
+            version: message.version,
+            body: document(message),
+        }
+    }
+
+    fn file(file: &FileDocument) -> Self {
+        Self {
+            id: file.id.to_string(),
+            version: file.version,
+            body: file_document(file),
+        }
+    }
+}
+
+/// One line pair (or line) of a `_bulk` request.
+enum Action {
+    /// Write the document into this index or alias, unless the one there
+    /// has a higher version.
+    Index(String, Indexed),
+    /// Remove the document of this id from this alias, if it is there.
+    Delete(String, String),
+}
+
+impl Action {
     fn write_to(&self, lines: &mut String) {
         let head = match self {
-            Action::Index(index, message) => json!({"index": {
+            Action::Index(index, document) => json!({"index": {
                 "_index": index,
-                "_id": message.id.to_string(),
-                "version": message.version,
+                "_id": document.id,
+                "version": document.version,
                 "version_type": "external_gte",
                 "require_alias": is_alias(index),
             }}),
             Action::Delete(alias, id) => {
-                json!({"delete": {"_index": alias, "_id": id.to_string()}})
+                json!({"delete": {"_index": alias, "_id": id}})
             }
         };
         lines.push_str(&head.to_string());
         lines.push('\n');
-        if let Action::Index(_, message) = self {
-            lines.push_str(&document(message).to_string());
+        if let Action::Index(_, document) = self {
+            lines.push_str(&document.body.to_string());
             lines.push('\n');
         }
     }
 }
 
-/// Alias names hold `-messages-` right after the prefix; physical ones a
-/// generation first ([`Layout::physical`]).
+/// Alias names have `messages-…` or `files` right after the prefix;
+/// physical ones a generation first ([`Layout::physical`]).
 fn is_alias(index: &str) -> bool {
     index
-        .split_once("-messages-")
-        .is_some_and(|(prefix, _)| !prefix.contains('-'))
+        .split_once('-')
+        .is_some_and(|(_, rest)| rest.starts_with("messages-") || rest == "files")
 }
 
 /// When the documents of a `_bulk` request become searchable.
@@ -539,7 +635,63 @@ impl Layout<'_> {
     }
 
     fn all_aliases(&self) -> String {
-        format!("{}-messages-*", self.0.prefix)
+        self.aliases_of(IndexKind::Messages)
+    }
+
+    /// The aliases of every index of `kind`, as a pattern.
+    fn aliases_of(&self, kind: IndexKind) -> String {
+        match kind {
+            IndexKind::Messages => format!("{}-messages-*", self.0.prefix),
+            IndexKind::Files => self.files_alias(),
+        }
+    }
+
+    /// The alias of the files index.
+    fn files_alias(&self) -> String {
+        format!("{}-files", self.0.prefix)
+    }
+
+    /// The settings and mappings of the index behind `alias`.
+    fn index_body(&self, alias: &str) -> Value {
+        if alias == self.files_alias() {
+            self.files_index()
+        } else {
+            self.messages_index()
+        }
+    }
+
+    fn settings(&self) -> Value {
+        json!({
+            "number_of_shards": self.0.shards,
+            "number_of_replicas": self.0.replicas,
+            "refresh_interval": self.0.refresh_interval,
+        })
+    }
+
+    /// The design's files index, with the fields Confab's analyzer fills.
+    fn files_index(&self) -> Value {
+        json!({
+            "settings": self.settings(),
+            "mappings": {
+                "properties": {
+                    "file_id": {"type": "keyword"},
+                    "workspace_id": {"type": "keyword"},
+                    "filename": {"type": "text", "fields": {"keyword": {"type": "keyword"}}},
+                    "file_size": {"type": "long"},
+                    "mime_type": {"type": "keyword"},
+                    "uploader_id": {"type": "keyword"},
+                    "uploader_name": {"type": "text"},
+                    "extracted_text": {"type": "text"},
+                    "created_at": {"type": "date"},
+                    "channel_ids": {"type": "keyword"},
+                    "tags": {"type": "keyword"},
+                    "words": {"type": "text", "analyzer": "whitespace"},
+                    "exact": {"type": "keyword"},
+                    "flags": {"type": "keyword"},
+                    "created_micros": {"type": "long"},
+                }
+            }
+        })
     }
 
     /// The physical index a live node creates behind `alias`.
@@ -563,11 +715,7 @@ impl Layout<'_> {
     /// Confab's analyzer fills.
     fn messages_index(&self) -> Value {
         json!({
-            "settings": {
-                "number_of_shards": self.0.shards,
-                "number_of_replicas": self.0.replicas,
-                "refresh_interval": self.0.refresh_interval,
-            },
+            "settings": self.settings(),
             "mappings": {
                 "properties": {
                     "message_id": {"type": "keyword"},
@@ -608,12 +756,36 @@ fn shared_shard(workspace: WorkspaceId, count: u32) -> u32 {
     (hash % u64::from(count.max(1))) as u32
 }
 
-/// The JSON document of a message.
-fn document(message: &MessageDocument) -> Value {
-    let words = terms(&mut analysis::words(), &message.content).join(" ");
-    let mut exact = terms(&mut analysis::exact(), &message.content);
+/// The analyzer's words (in order) and exact tokens (a set) of `text`.
+fn analyzed(text: &str) -> (String, Vec<String>) {
+    let words = terms(&mut analysis::words(), text).join(" ");
+    let mut exact = terms(&mut analysis::exact(), text);
     exact.sort();
     exact.dedup();
+    (words, exact)
+}
+
+/// The JSON document of a file.
+fn file_document(file: &FileDocument) -> Value {
+    let (words, exact) = analyzed(&file.content());
+    json!({
+        "file_id": file.id.to_string(),
+        "workspace_id": file.workspace_id.to_string(),
+        "filename": file.name,
+        "uploader_id": file.uploader_id.to_string(),
+        "extracted_text": file.text,
+        "created_at": file.created_at.to_rfc3339(),
+        "created_micros": file.created_at.timestamp_micros(),
+        "channel_ids": file.channels.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+        "words": words,
+        "exact": exact,
+        "flags": flags::of_file(file),
+    })
+}
+
+/// The JSON document of a message.
+fn document(message: &MessageDocument) -> Value {
+    let (words, exact) = analyzed(&message.content);
     json!({
         "message_id": message.id.to_string(),
         "workspace_id": message.workspace_id.to_string(),
@@ -630,9 +802,18 @@ fn document(message: &MessageDocument) -> Value {
     })
 }
 
+/// The id, channel and author fields of the documents of `kind`.
+fn field_names(kind: IndexKind) -> (&'static str, &'static str, &'static str) {
+    match kind {
+        IndexKind::Messages => ("message_id", "channel_id", "user_id"),
+        IndexKind::Files => ("file_id", "channel_ids", "uploader_id"),
+    }
+}
+
 /// The query DSL of a search: the words as scoring clauses, the rights and
 /// filters as filter clauses of their own.
-fn search_body(search: &MessageSearch) -> Value {
+fn search_body(kind: IndexKind, search: &Scope<'_>) -> Value {
+    let (id_field, channel_field, author_field) = field_names(kind);
     let mut words = analysis::words();
     let mut exact = analysis::exact();
     let must: Vec<Value> = search
@@ -654,13 +835,22 @@ fn search_body(search: &MessageSearch) -> Value {
         .iter()
         .filter_map(|t| term_query(&mut words, &mut exact, t))
         .collect();
+    let channels: Vec<String> = search.channels.iter().map(|c| c.to_string()).collect();
+    let in_channels = json!({"terms": {channel_field: channels}});
+    let readable = match search.or_author {
+        Some(author) => json!({"bool": {"should": [
+            in_channels,
+            {"term": {author_field: author.to_string()}},
+        ], "minimum_should_match": 1}}),
+        None => in_channels,
+    };
     let mut filter = vec![
-        json!({"term": {"workspace_id": search.workspace_id.to_string()}}),
-        json!({"terms": {"channel_id": search.channels.iter().map(|c| c.to_string()).collect::<Vec<_>>()}}),
+        json!({"term": {"workspace_id": search.workspace.to_string()}}),
+        readable,
     ];
     if !search.authors.is_empty() {
         let authors: Vec<String> = search.authors.iter().map(|u| u.to_string()).collect();
-        filter.push(json!({"terms": {"user_id": authors}}));
+        filter.push(json!({"terms": {author_field: authors}}));
     }
     if search.since.is_some() || search.until.is_some() {
         let mut range = serde_json::Map::new();
@@ -672,29 +862,36 @@ fn search_body(search: &MessageSearch) -> Value {
         }
         filter.push(json!({"range": {"created_micros": range}}));
     }
-    for flag in flags::required(search) {
+    for flag in &search.all_flags {
         filter.push(json!({"term": {"flags": flag}}));
     }
-    let by_date = search.sort == SearchSort::Newest || !search.query.has_terms();
+    if !search.any_flags.is_empty() {
+        filter.push(json!({"terms": {"flags": search.any_flags}}));
+    }
+    let by_date = search.by_date();
     let sort = if by_date {
-        json!([{"created_micros": "desc"}, {"message_id": "desc"}])
+        json!([{"created_micros": "desc"}, {id_field: "desc"}])
     } else {
-        json!([{"_score": "desc"}, {"message_id": "desc"}])
+        json!([{"_score": "desc"}, {id_field: "desc"}])
+    };
+    let source = match kind {
+        IndexKind::Messages => json!(["content"]),
+        IndexKind::Files => json!(["filename", "extracted_text"]),
     };
     let mut body = json!({
-        "size": search.limit.max(1),
+        "size": search.limit,
         "track_total_hits": COUNT_BOUND,
         "query": {"bool": {"must": must, "must_not": must_not, "filter": filter}},
         "sort": sort,
-        "_source": ["content"],
+        "_source": source,
     });
-    if let Some(cursor) = search.after {
+    if let Some((key, id)) = search.after {
         let key = if by_date {
-            json!(cursor.key as i64)
+            json!(key as i64)
         } else {
-            json!(cursor.key)
+            json!(key)
         };
-        body["search_after"] = json!([key, cursor.id.to_string()]);
+        body["search_after"] = json!([key, id.to_string()]);
     }
     body
 }
@@ -734,23 +931,34 @@ fn term_query(
 }
 
 /// The hits of a search answer, with snippets made from their text.
-fn hits_of(answer: &Value, marker: Option<&mut Marker>) -> Result<MessageHits> {
+fn hits_of(
+    kind: IndexKind,
+    answer: &Value,
+    marker: Option<&mut Marker>,
+) -> Result<SearchHits<uuid::Uuid>> {
     let mut marker = marker;
     let mut hits = Vec::new();
     for hit in answer["hits"]["hits"].as_array().into_iter().flatten() {
-        let id: MessageId = hit["_id"]
+        let id: uuid::Uuid = hit["_id"]
             .as_str()
             .and_then(|id| id.parse().ok())
-            .ok_or_else(|| Error::Unavailable("a search hit without a message id".into()))?;
+            .ok_or_else(|| Error::Unavailable("a search hit without an id".into()))?;
         let key = hit["sort"][0].as_f64().unwrap_or(0.0);
-        let snippet = match (&mut marker, hit["_source"]["content"].as_str()) {
-            (Some(marker), Some(content)) => marker.snippet(content),
+        let source = &hit["_source"];
+        let text = match kind {
+            IndexKind::Messages => source["content"].as_str().map(str::to_owned),
+            IndexKind::Files => source["filename"].as_str().map(|name| {
+                file_content(name, source["extracted_text"].as_str().unwrap_or_default())
+            }),
+        };
+        let snippet = match (&mut marker, text) {
+            (Some(marker), Some(text)) => marker.snippet(&text),
             _ => None,
         };
-        hits.push(MessageHit { id, key, snippet });
+        hits.push(SearchHit { id, key, snippet });
     }
     let total = &answer["hits"]["total"];
-    Ok(MessageHits {
+    Ok(SearchHits {
         hits,
         total: total["value"].as_u64().unwrap_or(0),
         total_is_exact: total["relation"] != "gte",
@@ -773,15 +981,22 @@ impl SearchIndex for ElasticsearchIndex {
 
     async fn search_messages(&self, search: &MessageSearch) -> Result<MessageHits> {
         let targets = self.layout().search_targets(search.workspace_id);
-        let answer = self
-            .call(
-                Method::POST,
-                &format!("/{targets}/_search?ignore_unavailable=true&allow_no_indices=true"),
-                Some(Body::Json(search_body(search))),
-            )
+        let hits = self
+            .search(IndexKind::Messages, &targets, &Scope::from(search))
             .await?;
-        let mut marker = Marker::new(&search.query);
-        hits_of(&answer, marker.as_mut())
+        Ok(typed(hits, MessageId))
+    }
+
+    async fn index_files(&self, upserts: &[FileDocument], deletes: &[FileId]) -> Result<()> {
+        self.write_files(upserts, deletes, false).await
+    }
+
+    async fn search_files(&self, search: &FileSearch) -> Result<FileHits> {
+        let targets = self.layout().files_alias();
+        let hits = self
+            .search(IndexKind::Files, &targets, &Scope::from(search))
+            .await?;
+        Ok(typed(hits, FileId))
     }
 }
 
@@ -790,7 +1005,7 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
     use confab_core::id::{ChannelId, UserId};
-    use confab_core::search::{parse_query, SearchCursor};
+    use confab_core::search::{parse_query, FileKind, SearchCursor, SearchSort};
 
     fn layout_options(monthly: bool) -> ElasticsearchOptions {
         ElasticsearchOptions {
@@ -864,9 +1079,17 @@ mod tests {
     fn bulk_writes_are_versioned_and_clear_the_other_place() {
         let message = message("hello");
         let mut lines = String::new();
-        Action::Delete("confab-messages-ws-1".into(), message.id).write_to(&mut lines);
-        Action::Index("confab-messages-shared-3".into(), &message).write_to(&mut lines);
-        Action::Index("confab-r2026-messages-shared-3".into(), &message).write_to(&mut lines);
+        Action::Delete("confab-messages-ws-1".into(), message.id.to_string()).write_to(&mut lines);
+        Action::Index(
+            "confab-messages-shared-3".into(),
+            Indexed::message(&message),
+        )
+        .write_to(&mut lines);
+        Action::Index(
+            "confab-r2026-messages-shared-3".into(),
+            Indexed::message(&message),
+        )
+        .write_to(&mut lines);
         let parsed: Vec<Value> = lines
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
@@ -950,7 +1173,7 @@ mod tests {
             }),
             limit: 20,
         };
-        let body = search_body(&search);
+        let body = search_body(IndexKind::Messages, &Scope::from(&search));
         let query = &body["query"]["bool"];
         assert_eq!(query["must"].as_array().unwrap().len(), 3);
         assert_eq!(
@@ -981,6 +1204,61 @@ mod tests {
     }
 
     #[test]
+    fn files_are_found_in_their_channels_or_by_their_uploader() {
+        let options = layout_options(false);
+        let layout = Layout(&options);
+        assert_eq!(layout.files_alias(), "confab-files");
+        assert!(is_alias("confab-files"));
+        assert!(!is_alias(&layout.live_index("confab-files")));
+        assert_eq!(
+            layout.index_body("confab-files")["mappings"]["properties"]["channel_ids"]["type"],
+            "keyword"
+        );
+        let (workspace, channel, me) = (WorkspaceId::new(), ChannelId::new(), UserId::new());
+        let search = FileSearch {
+            workspace_id: workspace,
+            channels: vec![channel],
+            uploaded_by: Some(me),
+            uploaders: Vec::new(),
+            query: parse_query("budget type:pdf type:spreadsheet"),
+            since: None,
+            until: None,
+            sort: SearchSort::Relevance,
+            after: None,
+            limit: 20,
+        };
+        let body = search_body(IndexKind::Files, &Scope::from(&search));
+        let filters = body["query"]["bool"]["filter"].as_array().unwrap();
+        assert_eq!(
+            filters[1],
+            json!({"bool": {"should": [
+                {"terms": {"channel_ids": [channel.to_string()]}},
+                {"term": {"uploader_id": me.to_string()}},
+            ], "minimum_should_match": 1}})
+        );
+        assert_eq!(
+            filters[2],
+            json!({"terms": {"flags": ["pdf", "spreadsheet"]}})
+        );
+        assert_eq!(body["sort"][1], json!({"file_id": "desc"}));
+        let file = FileDocument {
+            id: FileId::new(),
+            workspace_id: workspace,
+            uploader_id: me,
+            channels: vec![channel],
+            name: "Budget-2027.pdf".into(),
+            text: "Quarterly numbers".into(),
+            kind: FileKind::Pdf,
+            created_at: Utc::now(),
+            version: 3,
+        };
+        let doc = file_document(&file);
+        assert_eq!(doc["words"], "budget 2027 pdf quarter number");
+        assert_eq!(doc["flags"], json!(["pdf"]));
+        assert_eq!(doc["channel_ids"], json!([channel.to_string()]));
+    }
+
+    #[test]
     fn answers_become_hits_with_snippets_and_bounded_totals() {
         let id = MessageId::new();
         let answer = json!({"hits": {
@@ -988,9 +1266,9 @@ mod tests {
             "hits": [{"_id": id.to_string(), "_source": {"content": "we deploy today"}, "sort": [2.5, id.to_string()]}]
         }});
         let mut marker = Marker::new(&parse_query("deploy"));
-        let hits = hits_of(&answer, marker.as_mut()).unwrap();
+        let hits = hits_of(IndexKind::Messages, &answer, marker.as_mut()).unwrap();
         assert_eq!((hits.total, hits.total_is_exact), (10_000, false));
-        assert_eq!(hits.hits[0].id, id);
+        assert_eq!(hits.hits[0].id, id.0);
         assert_eq!(hits.hits[0].key, 2.5);
         assert_eq!(hits.hits[0].snippet.as_ref().unwrap().highlights, [[3, 9]]);
     }

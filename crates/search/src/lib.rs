@@ -1,5 +1,5 @@
-//! Search engines behind Confab's search port: [`TantivyIndex`], the
-//! embedded one, an index on local disk; [`PostgresSearch`], full-text
+//! Search engines behind Confab's search port, each holding messages and
+//! files: [`TantivyIndex`], the embedded one, indexes on local disk; [`PostgresSearch`], full-text
 //! search in the PostgreSQL database; and [`ElasticsearchIndex`], a cluster
 //! over HTTP. Both read text with one analyzer
 //! ([`analysis`]) and mark snippets with one [`snippet::Marker`].
@@ -10,6 +10,7 @@ mod elasticsearch;
 mod flags;
 mod postgres;
 mod query;
+mod scope;
 pub mod snippet;
 
 pub use elasticsearch::{ElasticsearchIndex, ElasticsearchOptions, Rebuild};
@@ -19,10 +20,14 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use confab_core::id::MessageId;
+use confab_core::id::{FileId, MessageId};
 use confab_core::ports::SearchIndex;
-use confab_core::search::{MessageDocument, MessageHit, MessageHits, MessageSearch, SearchSort};
+use confab_core::search::{
+    FileDocument, FileHits, FileSearch, MessageDocument, MessageHits, MessageSearch, SearchHit,
+    SearchHits,
+};
 use confab_core::{Error, Result};
+use scope::{typed, Scope};
 use snippet::Marker;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::schema::{
@@ -34,7 +39,9 @@ use tantivy::{
     TantivyDocument, Term,
 };
 
-/// The fields of the messages index.
+/// The fields of an index: of messages, or of files (whose `channel` holds
+/// every channel a file is shared in, `author` its uploader, `content` its
+/// name and text, and `flags` its kind).
 #[derive(Clone, Copy)]
 pub(crate) struct Fields {
     pub id: Field,
@@ -83,10 +90,29 @@ fn schema() -> (Schema, Fields) {
 /// Memory the writer may use before it flushes a segment.
 const WRITER_MEMORY: usize = 64 * 1024 * 1024;
 
-/// Messages in a Tantivy index on local disk. One process writes it (the
-/// embedded shape); searches run while it writes.
+/// Messages and files in Tantivy indexes on local disk, one directory
+/// each. One process writes them (the embedded shape); searches run while
+/// it writes.
 pub struct TantivyIndex {
-    inner: Arc<Inner>,
+    messages: Arc<Inner>,
+    files: Arc<Inner>,
+}
+
+/// What a [`TantivyIndex`] holds, each in a directory of that name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IndexKind {
+    Messages,
+    Files,
+}
+
+impl IndexKind {
+    /// The name of its directory.
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            IndexKind::Messages => "messages",
+            IndexKind::Files => "files",
+        }
+    }
 }
 
 struct Inner {
@@ -96,8 +122,30 @@ struct Inner {
 }
 
 impl TantivyIndex {
+    /// Open the indexes under `root` (`messages/`, `files/`), creating them
+    /// when absent.
+    pub fn open(root: &Path) -> Result<Self> {
+        Ok(Self {
+            messages: Arc::new(Inner::open(&root.join(IndexKind::Messages.dir_name()))?),
+            files: Arc::new(Inner::open(&root.join(IndexKind::Files.dir_name()))?),
+        })
+    }
+
+    /// Run blocking index work off the async threads.
+    async fn blocking<T: Send + 'static>(
+        inner: &Arc<Inner>,
+        work: impl FnOnce(&Inner) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let inner = inner.clone();
+        tokio::task::spawn_blocking(move || work(&inner))
+            .await
+            .map_err(Error::internal)?
+    }
+}
+
+impl Inner {
     /// Open the index in `dir`, creating it (and the directory) when absent.
-    pub fn open(dir: &Path) -> Result<Self> {
+    fn open(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| {
             Error::Unavailable(format!(
                 "cannot create the search index at {}: {e}",
@@ -125,23 +173,10 @@ impl TantivyIndex {
             .map_err(index_err)?;
         let writer = index.writer(WRITER_MEMORY).map_err(index_err)?;
         Ok(Self {
-            inner: Arc::new(Inner {
-                fields,
-                reader,
-                writer: Mutex::new(writer),
-            }),
+            fields,
+            reader,
+            writer: Mutex::new(writer),
         })
-    }
-
-    /// Run blocking index work off the async threads.
-    async fn blocking<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&Inner) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || work(&inner))
-            .await
-            .map_err(Error::internal)?
     }
 }
 
@@ -149,31 +184,72 @@ fn index_err(err: impl std::fmt::Display) -> Error {
     Error::Unavailable(format!("search index: {err}"))
 }
 
-fn id_term(fields: &Fields, id: MessageId) -> Term {
+fn id_term(fields: &Fields, id: uuid::Uuid) -> Term {
     Term::from_field_text(fields.id, &id.to_string())
 }
 
-fn document(fields: &Fields, message: &MessageDocument) -> TantivyDocument {
-    let (hi, lo) = message.id.0.as_u64_pair();
+/// A document of one id, written in the fields every index has.
+struct Entry<'a> {
+    id: uuid::Uuid,
+    workspace: String,
+    channels: Vec<String>,
+    author: String,
+    created_micros: i64,
+    content: std::borrow::Cow<'a, str>,
+    flags: Vec<&'static str>,
+}
+
+impl<'a> From<&'a MessageDocument> for Entry<'a> {
+    fn from(message: &'a MessageDocument) -> Self {
+        Entry {
+            id: message.id.0,
+            workspace: message.workspace_id.to_string(),
+            channels: vec![message.channel_id.to_string()],
+            author: message.user_id.to_string(),
+            created_micros: message.created_at.timestamp_micros(),
+            content: message.content.as_str().into(),
+            flags: flags::of_document(message),
+        }
+    }
+}
+
+impl From<&FileDocument> for Entry<'static> {
+    fn from(file: &FileDocument) -> Self {
+        Entry {
+            id: file.id.0,
+            workspace: file.workspace_id.to_string(),
+            channels: file.channels.iter().map(|c| c.to_string()).collect(),
+            author: file.uploader_id.to_string(),
+            created_micros: file.created_at.timestamp_micros(),
+            content: file.content().into(),
+            flags: flags::of_file(file),
+        }
+    }
+}
+
+fn document(fields: &Fields, entry: &Entry<'_>) -> TantivyDocument {
+    let (hi, lo) = entry.id.as_u64_pair();
     let mut document = doc!(
-        fields.id => message.id.to_string(),
-        fields.workspace => message.workspace_id.to_string(),
-        fields.channel => message.channel_id.to_string(),
-        fields.author => message.user_id.to_string(),
-        fields.created => message.created_at.timestamp_micros(),
+        fields.id => entry.id.to_string(),
+        fields.workspace => entry.workspace.clone(),
+        fields.author => entry.author.clone(),
+        fields.created => entry.created_micros,
         fields.id_hi => hi,
         fields.id_lo => lo,
-        fields.content => message.content.clone(),
-        fields.exact => message.content.clone(),
+        fields.content => entry.content.to_string(),
+        fields.exact => entry.content.to_string(),
     );
-    for flag in flags::of_document(message) {
+    for channel in &entry.channels {
+        document.add_text(fields.channel, channel);
+    }
+    for flag in &entry.flags {
         document.add_text(fields.flags, flag);
     }
     document
 }
 
 impl Inner {
-    fn apply(&self, upserts: &[MessageDocument], deletes: &[MessageId]) -> Result<()> {
+    fn apply(&self, upserts: &[Entry<'_>], deletes: &[uuid::Uuid]) -> Result<()> {
         let mut writer = self
             .writer
             .lock()
@@ -181,10 +257,10 @@ impl Inner {
         for id in deletes {
             writer.delete_term(id_term(&self.fields, *id));
         }
-        for message in upserts {
-            writer.delete_term(id_term(&self.fields, message.id));
+        for entry in upserts {
+            writer.delete_term(id_term(&self.fields, entry.id));
             writer
-                .add_document(document(&self.fields, message))
+                .add_document(document(&self.fields, entry))
                 .map_err(index_err)?;
         }
         writer.commit().map_err(index_err)?;
@@ -192,16 +268,16 @@ impl Inner {
         self.reader.reload().map_err(index_err)
     }
 
-    fn search(&self, search: &MessageSearch) -> Result<MessageHits> {
+    fn search(&self, search: &Scope<'_>) -> Result<SearchHits<uuid::Uuid>> {
         let searcher = self.reader.searcher();
         let query = query::build(&self.fields, search);
-        let after = search.after.map(|c| {
-            let (hi, lo) = c.id.0.as_u64_pair();
-            (c.key, hi, lo)
+        let after = search.after.map(|(key, id)| {
+            let (hi, lo) = id.as_u64_pair();
+            (key, hi, lo)
         });
-        let by_date = search.sort == SearchSort::Newest || !search.query.has_terms();
+        let by_date = search.by_date();
         let collector =
-            TopDocs::with_limit(search.limit.max(1)).tweak_score(move |segment: &SegmentReader| {
+            TopDocs::with_limit(search.limit).tweak_score(move |segment: &SegmentReader| {
                 let columns = segment.fast_fields();
                 let hi = columns.u64("id_hi").map(|c| c.first_or_default_col(0));
                 let lo = columns.u64("id_lo").map(|c| c.first_or_default_col(0));
@@ -228,7 +304,7 @@ impl Inner {
             .map_err(index_err)?;
         let total = total as u64;
         // Snippets only mark words: a search of filters alone has none.
-        let mut marker = Marker::new(&search.query);
+        let mut marker = Marker::new(search.query);
         let mut hits = Vec::with_capacity(top.len());
         for (key, address) in top {
             if key == SortKey::EXCLUDED {
@@ -244,13 +320,13 @@ impl Inner {
                 (Some(marker), Some(content)) => marker.snippet(content),
                 _ => None,
             };
-            hits.push(MessageHit {
+            hits.push(SearchHit {
                 id,
                 key: key.0,
                 snippet,
             });
         }
-        Ok(MessageHits {
+        Ok(SearchHits {
             hits,
             total,
             total_is_exact: true,
@@ -281,13 +357,42 @@ impl SearchIndex for TantivyIndex {
         if upserts.is_empty() && deletes.is_empty() {
             return Ok(());
         }
-        let (upserts, deletes) = (upserts.to_vec(), deletes.to_vec());
-        self.blocking(move |inner| inner.apply(&upserts, &deletes))
-            .await
+        let (upserts, deletes) = (upserts.to_vec(), ids(deletes, |id| id.0));
+        Self::blocking(&self.messages, move |inner| {
+            let entries: Vec<Entry<'_>> = upserts.iter().map(Entry::from).collect();
+            inner.apply(&entries, &deletes)
+        })
+        .await
     }
 
     async fn search_messages(&self, search: &MessageSearch) -> Result<MessageHits> {
         let search = search.clone();
-        self.blocking(move |inner| inner.search(&search)).await
+        let hits = Self::blocking(&self.messages, move |inner| {
+            inner.search(&Scope::from(&search))
+        })
+        .await?;
+        Ok(typed(hits, MessageId))
     }
+
+    async fn index_files(&self, upserts: &[FileDocument], deletes: &[FileId]) -> Result<()> {
+        if upserts.is_empty() && deletes.is_empty() {
+            return Ok(());
+        }
+        let entries: Vec<Entry<'static>> = upserts.iter().map(Entry::from).collect();
+        let deletes = ids(deletes, |id| id.0);
+        Self::blocking(&self.files, move |inner| inner.apply(&entries, &deletes)).await
+    }
+
+    async fn search_files(&self, search: &FileSearch) -> Result<FileHits> {
+        let search = search.clone();
+        let hits = Self::blocking(&self.files, move |inner| {
+            inner.search(&Scope::from(&search))
+        })
+        .await?;
+        Ok(typed(hits, FileId))
+    }
+}
+
+fn ids<I: Copy>(ids: &[I], uuid: impl Fn(I) -> uuid::Uuid) -> Vec<uuid::Uuid> {
+    ids.iter().map(|id| uuid(*id)).collect()
 }

@@ -1,6 +1,7 @@
 //! PostgreSQL full-text search: the `message_search` table (monthly
-//! partitions, a GIN index on its `words` tsvector) written by the indexer
-//! and read with a tsquery built from the parsed query.
+//! partitions, a GIN index on its `words` tsvector) and the `file_search`
+//! table, written by the indexer and read with a tsquery built from the
+//! parsed query.
 //!
 //! Both vector and query are made by Confab's analyzer ([`crate::analysis`])
 //! rather than by a text search configuration, so PostgreSQL finds exactly
@@ -13,10 +14,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use confab_core::id::MessageId;
+use confab_core::id::{FileId, MessageId};
 use confab_core::ports::SearchIndex;
 use confab_core::search::{
-    MessageDocument, MessageHit, MessageHits, MessageSearch, SearchQuery, SearchSort, SearchTerm,
+    FileDocument, FileHits, FileSearch, MessageDocument, MessageHits, MessageSearch, SearchHit,
+    SearchHits, SearchQuery, SearchTerm,
 };
 use confab_core::{Error, Result};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -26,7 +28,9 @@ use uuid::Uuid;
 
 use crate::analysis::{self, terms, tokens};
 use crate::flags;
+use crate::scope::{typed, Scope};
 use crate::snippet::Marker;
+use crate::IndexKind;
 
 /// Matches counted exactly; past this the total is "more than".
 pub const COUNT_BOUND: u64 = 10_000;
@@ -105,21 +109,38 @@ impl PostgresSearch {
         self.write(documents, &[], Some(started)).await
     }
 
-    /// Remove the rows of messages deleted or gone: the end of a rebuild.
-    /// One statement over the whole table: exempt from the statement limit.
-    pub async fn remove_unsearchable(&self) -> Result<u64> {
+    /// As [`Self::rebuild_messages`], for files.
+    pub async fn rebuild_files(
+        &self,
+        documents: &[FileDocument],
+        started: DateTime<Utc>,
+    ) -> Result<()> {
+        self.write_files(documents, &[], Some(started)).await
+    }
+
+    /// Remove the rows of messages (or files) deleted or gone: the end of a
+    /// rebuild. One statement over the whole table: exempt from the
+    /// statement limit.
+    pub async fn remove_unsearchable(&self, kind: IndexKind) -> Result<u64> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         sqlx::query("SET LOCAL statement_timeout = 0")
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        let done = sqlx::query(
-            "DELETE FROM message_search s WHERE NOT EXISTS (SELECT 1 FROM messages m \
-             WHERE m.message_id = s.message_id AND m.created_at = s.created_at AND NOT m.is_deleted)",
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        let statement = match kind {
+            IndexKind::Messages => {
+                "DELETE FROM message_search s WHERE NOT EXISTS (SELECT 1 FROM messages m \
+                 WHERE m.message_id = s.message_id AND m.created_at = s.created_at AND NOT m.is_deleted)"
+            }
+            IndexKind::Files => {
+                "DELETE FROM file_search s WHERE NOT EXISTS (SELECT 1 FROM files f \
+                 WHERE f.file_id = s.file_id AND f.deleted_at IS NULL)"
+            }
+        };
+        let done = sqlx::query(statement)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         Ok(done.rows_affected())
     }
@@ -128,7 +149,12 @@ impl PostgresSearch {
     /// prints it: which partitions and indexes a search reads.
     pub async fn explain(&self, search: &MessageSearch) -> Result<String> {
         let mut builder = QueryBuilder::new("EXPLAIN ");
-        page_query(&mut builder, search, tsquery(&search.query).as_deref());
+        page_query(
+            &mut builder,
+            IndexKind::Messages,
+            &Scope::from(search),
+            tsquery(&search.query).as_deref(),
+        );
         let lines: Vec<String> = builder
             .build_query_scalar()
             .fetch_all(&self.pool)
@@ -207,9 +233,124 @@ impl PostgresSearch {
         tx.commit().await.map_err(db_err)
     }
 
-    async fn count(&self, search: &MessageSearch, tsquery: Option<&str>) -> Result<u64> {
+    /// As [`Self::write`], for files: a file the database holds as deleted
+    /// is not written.
+    async fn write_files(
+        &self,
+        upserts: &[FileDocument],
+        deletes: &[FileId],
+        unless_since: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        if upserts.is_empty() && deletes.is_empty() {
+            return Ok(());
+        }
+        let mut latest: BTreeMap<FileId, &FileDocument> = BTreeMap::new();
+        for file in upserts {
+            latest.insert(file.id, file);
+        }
+        let documents: Vec<&FileDocument> = latest.into_values().collect();
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        if !deletes.is_empty() {
+            let ids: Vec<Uuid> = deletes.iter().map(|id| id.0).collect();
+            sqlx::query("DELETE FROM file_search WHERE file_id = ANY($1)")
+                .bind(ids)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        if !documents.is_empty() {
+            let contents: Vec<String> = documents.iter().map(|f| f.content()).collect();
+            let channels: Vec<String> = documents
+                .iter()
+                .map(|f| {
+                    let ids: Vec<String> = f.channels.iter().map(|c| c.to_string()).collect();
+                    ids.join(",")
+                })
+                .collect();
+            sqlx::query(
+                "INSERT INTO file_search (file_id, created_at, workspace_id, user_id, channel_ids, \
+                     flags, words, content, version, indexed_at) \
+                 SELECT d.id, d.at, d.ws, d.author, string_to_array(d.channels, ',')::uuid[], \
+                     d.flags, d.words::tsvector, d.content, d.version, now() \
+                 FROM UNNEST($1::uuid[], $2::timestamptz[], $3::uuid[], $4::uuid[], $5::text[], \
+                             $6::int2[], $7::text[], $9::int8[], $10::text[]) \
+                      AS d(id, at, ws, author, channels, flags, words, version, content) \
+                 WHERE NOT EXISTS (SELECT 1 FROM files f \
+                     WHERE f.file_id = d.id AND f.deleted_at IS NOT NULL) \
+                 ON CONFLICT (file_id) DO UPDATE SET \
+                     workspace_id = EXCLUDED.workspace_id, user_id = EXCLUDED.user_id, \
+                     channel_ids = EXCLUDED.channel_ids, flags = EXCLUDED.flags, \
+                     words = EXCLUDED.words, content = EXCLUDED.content, \
+                     version = GREATEST(file_search.version, EXCLUDED.version), \
+                     indexed_at = EXCLUDED.indexed_at \
+                 WHERE CASE WHEN $8::timestamptz IS NULL \
+                     THEN file_search.version <= EXCLUDED.version \
+                     ELSE file_search.indexed_at < $8 END",
+            )
+            .bind(documents.iter().map(|f| f.id.0).collect::<Vec<_>>())
+            .bind(documents.iter().map(|f| f.created_at).collect::<Vec<_>>())
+            .bind(documents.iter().map(|f| f.workspace_id.0).collect::<Vec<_>>())
+            .bind(documents.iter().map(|f| f.uploader_id.0).collect::<Vec<_>>())
+            .bind(channels)
+            .bind(documents.iter().map(|f| flags::bits(&flags::of_file(f))).collect::<Vec<_>>())
+            .bind(contents.iter().map(|c| vector_text(c)).collect::<Vec<_>>())
+            .bind(unless_since)
+            .bind(documents.iter().map(|f| f.version).collect::<Vec<_>>())
+            .bind(contents)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    /// One page of `search` over the table of `kind`.
+    async fn search(&self, kind: IndexKind, search: &Scope<'_>) -> Result<SearchHits<Uuid>> {
+        let tsquery = tsquery(search.query);
+        let mut builder = QueryBuilder::new("");
+        page_query(&mut builder, kind, search, tsquery.as_deref());
+        let rows = builder
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let mut marker = Marker::new(search.query);
+        let mut hits = Vec::with_capacity(rows.len());
+        let mut counted: Option<i64> = None;
+        for row in rows {
+            counted = row.try_get("total").map_err(db_err)?;
+            let id: Uuid = row.try_get("id").map_err(db_err)?;
+            let content: Option<String> = row.try_get("content").map_err(db_err)?;
+            let snippet = match (&mut marker, content) {
+                (Some(marker), Some(content)) => marker.snippet(&content),
+                _ => None,
+            };
+            hits.push(SearchHit {
+                id,
+                key: row.try_get("key").map_err(db_err)?,
+                snippet,
+            });
+        }
+        let counted = match counted {
+            Some(total) => total as u64,
+            None if counts_inline(search, tsquery.as_deref()) => 0,
+            None => self.count(kind, search, tsquery.as_deref()).await?,
+        };
+        Ok(SearchHits {
+            hits,
+            total: counted.min(self.count_bound),
+            total_is_exact: counted <= self.count_bound,
+        })
+    }
+
+    async fn count(
+        &self,
+        kind: IndexKind,
+        search: &Scope<'_>,
+        tsquery: Option<&str>,
+    ) -> Result<u64> {
         let mut builder = QueryBuilder::new("SELECT count(*) FROM (SELECT 1");
-        matching(&mut builder, search, tsquery);
+        matching(&mut builder, kind, search, tsquery);
         builder
             .push(" LIMIT ")
             .push_bind(self.count_bound as i64 + 1)
@@ -315,20 +456,52 @@ fn term_query(
     }
 }
 
+/// The table of `kind` and its id column.
+fn table(kind: IndexKind) -> (&'static str, &'static str) {
+    match kind {
+        IndexKind::Messages => ("message_search", "message_id"),
+        IndexKind::Files => ("file_search", "file_id"),
+    }
+}
+
+/// Where a page's text comes from (for its snippets): what the inner
+/// select adds, the join, and the text. A message's text is read from
+/// `messages` by primary key after the page is chosen; a file's is kept
+/// beside its words.
+fn text_source(kind: IndexKind) -> (&'static str, &'static str, &'static str) {
+    match kind {
+        IndexKind::Messages => (
+            "",
+            "LEFT JOIN messages m ON m.message_id = p.id AND m.created_at = p.created_at",
+            "m.content",
+        ),
+        IndexKind::Files => (", s.content", "", "p.content"),
+    }
+}
+
 /// `FROM … WHERE …`: the caller's rights and the filters, each a condition
 /// of its own, and the words when there are any.
 fn matching(
     builder: &mut QueryBuilder<'_, Postgres>,
-    search: &MessageSearch,
+    kind: IndexKind,
+    search: &Scope<'_>,
     tsquery: Option<&str>,
 ) {
     let channels: Vec<Uuid> = search.channels.iter().map(|c| c.0).collect();
     builder
-        .push(" FROM message_search s WHERE s.workspace_id = ")
-        .push_bind(search.workspace_id.0)
-        .push(" AND s.channel_id = ANY(")
-        .push_bind(channels)
-        .push(")");
+        .push(format!(" FROM {} s WHERE s.workspace_id = ", table(kind).0))
+        .push_bind(search.workspace.0);
+    match kind {
+        IndexKind::Messages => builder
+            .push(" AND (s.channel_id = ANY(")
+            .push_bind(channels)
+            .push(")"),
+        IndexKind::Files => builder.push(" AND (s.channel_ids && ").push_bind(channels),
+    };
+    if let Some(author) = search.or_author {
+        builder.push(" OR s.user_id = ").push_bind(author.0);
+    }
+    builder.push(")");
     if !search.authors.is_empty() {
         let authors: Vec<Uuid> = search.authors.iter().map(|u| u.0).collect();
         builder
@@ -342,13 +515,17 @@ fn matching(
     if let Some(until) = search.until {
         builder.push(" AND s.created_at < ").push_bind(until);
     }
-    let flags = flags::bits(&flags::required(search));
-    if flags != 0 {
+    let all = flags::bits(&search.all_flags);
+    if all != 0 {
         builder
             .push(" AND s.flags & ")
-            .push_bind(flags)
+            .push_bind(all)
             .push(" = ")
-            .push_bind(flags);
+            .push_bind(all);
+    }
+    let any = flags::bits(&search.any_flags);
+    if any != 0 {
+        builder.push(" AND s.flags & ").push_bind(any).push(" <> 0");
     }
     if let Some(tsquery) = tsquery {
         builder
@@ -358,24 +535,23 @@ fn matching(
     }
 }
 
-fn by_date(search: &MessageSearch) -> bool {
-    search.sort == SearchSort::Newest || !search.query.has_terms()
-}
-
 /// Whether the page query counts the matches too: a first page ranked by
 /// relevance (a page by date stops early; a later page sees only what
 /// follows its cursor).
-fn counts_inline(search: &MessageSearch, tsquery: Option<&str>) -> bool {
-    tsquery.is_some() && !by_date(search) && search.after.is_none()
+fn counts_inline(search: &Scope<'_>, tsquery: Option<&str>) -> bool {
+    tsquery.is_some() && !search.by_date() && search.after.is_none()
 }
 
-/// The page: its ids and sort keys, and the text of each message for its
-/// snippet (read by primary key, month and id, after the page is chosen).
+/// The page: its ids and sort keys, and the text of each hit for its
+/// snippet (read by primary key after the page is chosen).
 fn page_query(
     builder: &mut QueryBuilder<'_, Postgres>,
-    search: &MessageSearch,
+    kind: IndexKind,
+    search: &Scope<'_>,
     tsquery: Option<&str>,
 ) {
+    let id = table(kind).1;
+    let (column, join, text) = text_source(kind);
     // Ranking visits every match anyway: a first page counts them in the
     // same pass.
     let total = if counts_inline(search, tsquery) {
@@ -384,8 +560,8 @@ fn page_query(
         "NULL::int8"
     };
     builder.push(format!(
-        "SELECT p.message_id, p.key, p.total, m.content FROM \
-         (SELECT s.message_id, s.created_at, {total} AS total, "
+        "SELECT p.id, p.key, p.total, {text} AS content FROM \
+         (SELECT s.{id} AS id, s.created_at{column}, {total} AS total, "
     ));
     let rank = |builder: &mut QueryBuilder<'_, Postgres>, tsquery: &str| {
         builder
@@ -393,7 +569,7 @@ fn page_query(
             .push_bind(tsquery.to_owned())
             .push("::tsquery)::float8");
     };
-    let ranked = tsquery.filter(|_| !by_date(search));
+    let ranked = tsquery.filter(|_| !search.by_date());
     match ranked {
         Some(q) => rank(builder, q),
         None => {
@@ -401,42 +577,38 @@ fn page_query(
         }
     }
     builder.push(" AS key");
-    matching(builder, search, tsquery);
-    if let Some(cursor) = search.after {
+    matching(builder, kind, search, tsquery);
+    if let Some((key, after)) = search.after {
         match ranked {
             Some(q) => {
                 builder.push(" AND (");
                 rank(builder, q);
                 builder
-                    .push(", s.message_id) < (")
-                    .push_bind(cursor.key)
+                    .push(format!(", s.{id}) < ("))
+                    .push_bind(key)
                     .push(", ")
-                    .push_bind(cursor.id.0)
+                    .push_bind(after)
                     .push(")");
             }
             None => {
-                let at =
-                    DateTime::from_timestamp_micros(cursor.key.round() as i64).unwrap_or_default();
+                let at = DateTime::from_timestamp_micros(key.round() as i64).unwrap_or_default();
                 builder
-                    .push(" AND (s.created_at, s.message_id) < (")
+                    .push(format!(" AND (s.created_at, s.{id}) < ("))
                     .push_bind(at)
                     .push(", ")
-                    .push_bind(cursor.id.0)
+                    .push_bind(after)
                     .push(")");
             }
         }
     }
     builder.push(match ranked {
-        Some(_) => " ORDER BY key DESC, s.message_id DESC",
-        None => " ORDER BY s.created_at DESC, s.message_id DESC",
+        Some(_) => format!(" ORDER BY key DESC, s.{id} DESC"),
+        None => format!(" ORDER BY s.created_at DESC, s.{id} DESC"),
     });
     builder
         .push(" LIMIT ")
-        .push_bind(search.limit.max(1) as i64)
-        .push(
-            ") p LEFT JOIN messages m ON m.message_id = p.message_id AND m.created_at = p.created_at \
-             ORDER BY p.key DESC, p.message_id DESC",
-        );
+        .push_bind(search.limit as i64)
+        .push(format!(") p {join} ORDER BY p.key DESC, p.id DESC"));
 }
 
 #[async_trait]
@@ -454,41 +626,19 @@ impl SearchIndex for PostgresSearch {
     }
 
     async fn search_messages(&self, search: &MessageSearch) -> Result<MessageHits> {
-        let tsquery = tsquery(&search.query);
-        let mut builder = QueryBuilder::new("");
-        page_query(&mut builder, search, tsquery.as_deref());
-        let rows = builder
-            .build()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
-        let mut marker = Marker::new(&search.query);
-        let mut hits = Vec::with_capacity(rows.len());
-        let mut counted: Option<i64> = None;
-        for row in rows {
-            counted = row.try_get("total").map_err(db_err)?;
-            let id: Uuid = row.try_get("message_id").map_err(db_err)?;
-            let content: Option<String> = row.try_get("content").map_err(db_err)?;
-            let snippet = match (&mut marker, content) {
-                (Some(marker), Some(content)) => marker.snippet(&content),
-                _ => None,
-            };
-            hits.push(MessageHit {
-                id: MessageId(id),
-                key: row.try_get("key").map_err(db_err)?,
-                snippet,
-            });
-        }
-        let counted = match counted {
-            Some(total) => total as u64,
-            None if counts_inline(search, tsquery.as_deref()) => 0,
-            None => self.count(search, tsquery.as_deref()).await?,
-        };
-        Ok(MessageHits {
-            hits,
-            total: counted.min(self.count_bound),
-            total_is_exact: counted <= self.count_bound,
-        })
+        let hits = self
+            .search(IndexKind::Messages, &Scope::from(search))
+            .await?;
+        Ok(typed(hits, MessageId))
+    }
+
+    async fn index_files(&self, upserts: &[FileDocument], deletes: &[FileId]) -> Result<()> {
+        self.write_files(upserts, deletes, None).await
+    }
+
+    async fn search_files(&self, search: &FileSearch) -> Result<FileHits> {
+        let hits = self.search(IndexKind::Files, &Scope::from(search)).await?;
+        Ok(typed(hits, FileId))
     }
 }
 

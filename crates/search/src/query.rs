@@ -1,11 +1,11 @@
-//! A [`MessageSearch`] as a Tantivy query: the caller's rights and the
+//! A search ([`Scope`]) as a Tantivy query: the caller's rights and the
 //! filters as clauses of their own, and the words the person typed, each
 //! made into terms by the analyzers the index was written with (never
 //! parsed as query syntax).
 
 use std::ops::Bound;
 
-use confab_core::search::{MessageSearch, SearchTerm};
+use confab_core::search::SearchTerm;
 use tantivy::query::{
     AllQuery, BooleanQuery, Occur, PhraseQuery, Query, RangeQuery, RegexQuery, TermQuery,
     TermSetQuery,
@@ -14,9 +14,10 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::Term;
 
 use crate::analysis::{self, terms};
+use crate::scope::Scope;
 use crate::Fields;
 
-pub(crate) fn build(fields: &Fields, search: &MessageSearch) -> Box<dyn Query> {
+pub(crate) fn build(fields: &Fields, search: &Scope<'_>) -> Box<dyn Query> {
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let mut words = analysis::words();
     let mut exact = analysis::exact();
@@ -49,19 +50,33 @@ pub(crate) fn build(fields: &Fields, search: &MessageSearch) -> Box<dyn Query> {
 }
 
 /// The rights and the filters: each a clause every hit must satisfy.
-fn filters(fields: &Fields, search: &MessageSearch) -> Vec<Box<dyn Query>> {
+fn filters(fields: &Fields, search: &Scope<'_>) -> Vec<Box<dyn Query>> {
     let text = |field, value: String| Term::from_field_text(field, &value);
+    let in_channels: Box<dyn Query> = Box::new(TermSetQuery::new(
+        search
+            .channels
+            .iter()
+            .map(|c| text(fields.channel, c.to_string())),
+    ));
+    let readable: Box<dyn Query> = match search.or_author {
+        Some(author) => Box::new(BooleanQuery::new(vec![
+            (Occur::Should, in_channels),
+            (
+                Occur::Should,
+                Box::new(TermQuery::new(
+                    text(fields.author, author.to_string()),
+                    IndexRecordOption::Basic,
+                )),
+            ),
+        ])),
+        None => in_channels,
+    };
     let mut out: Vec<Box<dyn Query>> = vec![
         Box::new(TermQuery::new(
-            text(fields.workspace, search.workspace_id.to_string()),
+            text(fields.workspace, search.workspace.to_string()),
             IndexRecordOption::Basic,
         )),
-        Box::new(TermSetQuery::new(
-            search
-                .channels
-                .iter()
-                .map(|c| text(fields.channel, c.to_string())),
-        )),
+        readable,
     ];
     if !search.authors.is_empty() {
         out.push(Box::new(TermSetQuery::new(
@@ -82,10 +97,18 @@ fn filters(fields: &Fields, search: &MessageSearch) -> Vec<Box<dyn Query>> {
         });
         out.push(Box::new(RangeQuery::new(lower, upper)));
     }
-    for flag in crate::flags::required(search) {
+    for flag in &search.all_flags {
         out.push(Box::new(TermQuery::new(
-            text(fields.flags, flag.to_owned()),
+            text(fields.flags, (*flag).to_owned()),
             IndexRecordOption::Basic,
+        )));
+    }
+    if !search.any_flags.is_empty() {
+        out.push(Box::new(TermSetQuery::new(
+            search
+                .any_flags
+                .iter()
+                .map(|flag| text(fields.flags, (*flag).to_owned())),
         )));
     }
     out

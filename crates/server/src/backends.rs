@@ -125,9 +125,9 @@ pub async fn open_elasticsearch(
     Ok(confab_search::ElasticsearchIndex::connect(options, workspaces).await?)
 }
 
-/// Where the embedded messages index lives.
+/// Where the embedded indexes live (`messages/`, `files/`).
 pub fn search_dir(config: &Config) -> std::path::PathBuf {
-    config.data_dir.join("search").join("messages")
+    config.data_dir.join("search")
 }
 
 /// Create the data directory if needed and make sure it is writable.

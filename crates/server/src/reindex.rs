@@ -1,23 +1,24 @@
-//! `confab reindex`: rebuild a search index from the database. The embedded
+//! `confab reindex`: rebuild search indexes from the database. An embedded
 //! index is built anew beside the old one, which it replaces only once
 //! complete; PostgreSQL search is rewritten row by row while servers keep
 //! answering from it; Elasticsearch indexes are filled anew and swapped in
 //! behind their aliases.
 
+use std::collections::HashSet;
 use std::time::Instant;
 
 use anyhow::{anyhow, Context};
 use chrono::{DateTime, Utc};
 use confab_core::config::Config;
-use confab_core::id::MessageId;
+use confab_core::id::{FileId, MessageId};
 use confab_core::ports::{SearchIndex, Stores};
-use confab_core::search::MessageDocument;
-use confab_search::{ElasticsearchIndex, PostgresSearch, Rebuild, TantivyIndex};
+use confab_core::search::{FileDocument, MessageDocument};
+use confab_search::{ElasticsearchIndex, IndexKind, PostgresSearch, Rebuild, TantivyIndex};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::backends;
 
-/// Messages read and indexed at a time.
+/// Rows read and indexed at a time.
 const BATCH: u32 = 5_000;
 
 /// What `confab reindex` rebuilds.
@@ -29,78 +30,104 @@ pub enum Target {
     All,
 }
 
+impl Target {
+    /// The indexes it rebuilds.
+    fn kinds(self) -> Vec<IndexKind> {
+        match self {
+            Target::Messages => vec![IndexKind::Messages],
+            Target::Files => vec![IndexKind::Files],
+            Target::Users => Vec::new(),
+            Target::All => vec![IndexKind::Messages, IndexKind::Files],
+        }
+    }
+}
+
 pub async fn reindex(config: Config, target: Target) -> anyhow::Result<()> {
-    if matches!(target, Target::Files | Target::Users) {
-        println!("Files and people are not searchable yet: there is no index of them to rebuild.");
+    if matches!(target, Target::Users) {
+        println!(
+            "People are searched in the database directly: there is no index of them to rebuild."
+        );
         return Ok(());
     }
     let stores = backends::open_stores(&config).await?;
-    let started = Instant::now();
-    let indexed = match config.search.backend.as_str() {
-        "postgres" => rebuild_in_place(&config, &stores).await?,
-        "elasticsearch" => rebuild_elasticsearch(&config, &stores).await?,
-        _ => {
-            let indexed = rebuild_tantivy(&config, &stores).await?;
-            // No server ran meanwhile: what the outbox held is in the index.
-            drain_outbox(&stores).await?;
-            indexed
-        }
-    };
+    for kind in target.kinds() {
+        let started = Instant::now();
+        let indexed = match config.search.backend.as_str() {
+            "postgres" => rebuild_in_place(&config, &stores, kind).await?,
+            "elasticsearch" => rebuild_elasticsearch(&config, &stores, kind).await?,
+            _ => rebuild_tantivy(&config, &stores, kind).await?,
+        };
+        println!(
+            "Reindexed {indexed} {} in {:.1} s.",
+            kind.dir_name(),
+            started.elapsed().as_secs_f64()
+        );
+    }
     stores.admin.close().await;
-    println!(
-        "Reindexed {indexed} messages in {:.1} s.",
-        started.elapsed().as_secs_f64()
-    );
     Ok(())
 }
 
-/// Build a new embedded index beside the live one and put it in its place.
-async fn rebuild_tantivy(config: &Config, stores: &Stores) -> anyhow::Result<u64> {
-    let live = backends::search_dir(config);
+/// Build a new embedded index of `kind` beside the live one and put it in
+/// its place.
+async fn rebuild_tantivy(config: &Config, stores: &Stores, kind: IndexKind) -> anyhow::Result<u64> {
+    let live_root = backends::search_dir(config);
     // The embedded index has one writer: a running server holds it.
-    drop(TantivyIndex::open(&live).map_err(|e| {
+    drop(TantivyIndex::open(&live_root).map_err(|e| {
         anyhow!("the search index is in use or unreadable ({e}); stop `confab serve` first")
     })?);
-    let fresh = live.with_extension("new");
-    if fresh.exists() {
-        std::fs::remove_dir_all(&fresh)
-            .with_context(|| format!("cannot remove {}", fresh.display()))?;
+    let fresh_root = live_root.with_extension("new");
+    if fresh_root.exists() {
+        std::fs::remove_dir_all(&fresh_root)
+            .with_context(|| format!("cannot remove {}", fresh_root.display()))?;
     }
-    let index = TantivyIndex::open(&fresh).map_err(anyhow::Error::msg)?;
-    let indexed = index_everything(stores, &mut Writer::Tantivy(&index)).await?;
+    let index = TantivyIndex::open(&fresh_root).map_err(anyhow::Error::msg)?;
+    let indexed = index_everything(stores, kind, &mut Writer::Tantivy(&index)).await?;
     drop(index);
-    swap(&live, &fresh)?;
+    swap(
+        &live_root.join(kind.dir_name()),
+        &fresh_root.join(kind.dir_name()),
+    )?;
+    std::fs::remove_dir_all(&fresh_root)
+        .with_context(|| format!("cannot remove {}", fresh_root.display()))?;
     Ok(indexed)
 }
 
 /// Rewrite every row of PostgreSQL search while servers go on answering
 /// from it (and indexing what changes meanwhile, which the rebuild leaves
-/// alone), then remove the rows of messages deleted or gone. The outbox is
+/// alone), then remove the rows of what is deleted or gone. The outbox is
 /// left to the servers' indexers.
-async fn rebuild_in_place(config: &Config, stores: &Stores) -> anyhow::Result<u64> {
+async fn rebuild_in_place(
+    config: &Config,
+    stores: &Stores,
+    kind: IndexKind,
+) -> anyhow::Result<u64> {
     let index = backends::open_postgres_search(config).await?;
     let started = index.rebuild_started().await?;
-    let indexed = index_everything(stores, &mut Writer::Postgres(&index, started)).await?;
-    let removed = index.remove_unsearchable().await?;
+    let indexed = index_everything(stores, kind, &mut Writer::Postgres(&index, started)).await?;
+    let removed = index.remove_unsearchable(kind).await?;
     if removed > 0 {
-        println!("Removed {removed} rows of messages no longer searchable.");
+        println!("Removed {removed} rows no longer searchable.");
     }
     index.close().await;
     Ok(indexed)
 }
 
 /// Fill new Elasticsearch indexes while servers answer from the old ones,
-/// swap every alias at once, then write every message again through the
+/// swap every alias at once, then write everything again through the
 /// aliases: what servers indexed meanwhile went to the old indexes.
-async fn rebuild_elasticsearch(config: &Config, stores: &Stores) -> anyhow::Result<u64> {
+async fn rebuild_elasticsearch(
+    config: &Config,
+    stores: &Stores,
+    kind: IndexKind,
+) -> anyhow::Result<u64> {
     let index = backends::open_elasticsearch(config, stores).await?;
-    let mut rebuild = Writer::Rebuild(index.rebuild());
-    let indexed = index_everything(stores, &mut rebuild).await?;
+    let mut rebuild = Writer::Rebuild(index.rebuild(kind));
+    let indexed = index_everything(stores, kind, &mut rebuild).await?;
     if let Writer::Rebuild(rebuild) = rebuild {
         rebuild.swap().await?;
     }
     println!("Swapped the aliases; catching up with changes made meanwhile.");
-    index_everything(stores, &mut Writer::Current(&index)).await?;
+    index_everything(stores, kind, &mut Writer::Current(&index)).await?;
     Ok(indexed)
 }
 
@@ -111,7 +138,7 @@ enum Writer<'a> {
     Postgres(&'a PostgresSearch, DateTime<Utc>),
     /// New Elasticsearch indexes, not yet behind the aliases.
     Rebuild(Rebuild<'a>),
-    /// Elasticsearch through the aliases, deleted messages removed.
+    /// Elasticsearch through the aliases, deleted ones removed.
     Current(&'a ElasticsearchIndex),
 }
 
@@ -128,17 +155,45 @@ impl Writer<'_> {
             Writer::Current(index) => index.write_current(documents, deleted).await,
         }
     }
+
+    async fn write_files(
+        &mut self,
+        documents: &[FileDocument],
+        deleted: &[FileId],
+    ) -> confab_core::Result<()> {
+        match self {
+            Writer::Tantivy(index) => index.index_files(documents, &[]).await,
+            Writer::Postgres(index, started) => index.rebuild_files(documents, *started).await,
+            Writer::Rebuild(rebuild) => rebuild.write_files(documents).await,
+            Writer::Current(index) => index.write_files(documents, deleted, true).await,
+        }
+    }
 }
 
-/// Index every searchable message, with a progress bar; how many.
-async fn index_everything(stores: &Stores, index: &mut Writer<'_>) -> anyhow::Result<u64> {
-    let total = stores.messages.count_messages().await?;
-    let bar = ProgressBar::new(total).with_style(
-        ProgressStyle::with_template(
-            "{bar:40} {human_pos}/{human_len} messages, {per_sec}, ETA {eta}",
-        )
+/// A progress bar over `total` rows of `what`.
+fn progress(total: u64, what: &str) -> ProgressBar {
+    ProgressBar::new(total).with_style(
+        ProgressStyle::with_template(&format!(
+            "{{bar:40}} {{human_pos}}/{{human_len}} {what}, {{per_sec}}, ETA {{eta}}"
+        ))
         .expect("a progress template"),
-    );
+    )
+}
+
+/// Index everything of `kind`, with a progress bar; how many.
+async fn index_everything(
+    stores: &Stores,
+    kind: IndexKind,
+    index: &mut Writer<'_>,
+) -> anyhow::Result<u64> {
+    match kind {
+        IndexKind::Messages => index_every_message(stores, index).await,
+        IndexKind::Files => index_every_file(stores, index).await,
+    }
+}
+
+async fn index_every_message(stores: &Stores, index: &mut Writer<'_>) -> anyhow::Result<u64> {
+    let bar = progress(stores.messages.count_messages().await?, "messages");
     let mut after = None;
     let mut indexed = 0u64;
     loop {
@@ -147,7 +202,7 @@ async fn index_everything(stores: &Stores, index: &mut Writer<'_>) -> anyhow::Re
         after = Some(last.id);
         let ids: Vec<MessageId> = page.iter().map(|m| m.id).collect();
         let attached = stores.files.files_for_messages(&ids).await?;
-        let with_files: std::collections::HashSet<MessageId> = attached
+        let with_files: HashSet<MessageId> = attached
             .into_iter()
             .map(|(link, _)| link.message_id)
             .collect();
@@ -159,6 +214,31 @@ async fn index_everything(stores: &Stores, index: &mut Writer<'_>) -> anyhow::Re
         index.write(&documents, &deleted).await?;
         indexed += documents.len() as u64;
         bar.inc(page.len() as u64);
+    }
+    bar.finish();
+    Ok(indexed)
+}
+
+async fn index_every_file(stores: &Stores, index: &mut Writer<'_>) -> anyhow::Result<u64> {
+    let bar = progress(stores.files.count_files().await?, "files");
+    let mut after = None;
+    let mut indexed = 0u64;
+    loop {
+        let page = stores.files.scan_files(after, BATCH).await?;
+        let Some((last, _)) = page.last() else { break };
+        after = Some(last.id);
+        let deleted: Vec<FileId> = page
+            .iter()
+            .filter(|(f, _)| f.deleted_at.is_some())
+            .map(|(f, _)| f.id)
+            .collect();
+        let documents: Vec<FileDocument> = page
+            .into_iter()
+            .filter_map(|(file, channels)| FileDocument::of(&file, channels, 0))
+            .collect();
+        index.write_files(&documents, &deleted).await?;
+        indexed += documents.len() as u64;
+        bar.inc(documents.len() as u64);
     }
     bar.finish();
     Ok(indexed)
@@ -180,19 +260,4 @@ fn swap(live: &std::path::Path, fresh: &std::path::Path) -> anyhow::Result<()> {
             .with_context(|| format!("cannot remove {}", old.display()))?;
     }
     Ok(())
-}
-
-async fn drain_outbox(stores: &Stores) -> anyhow::Result<()> {
-    loop {
-        let now = confab_core::time::now();
-        let work = stores
-            .search_queue
-            .claim_search_work(10_000, now, now + chrono::Duration::seconds(60))
-            .await?;
-        if work.is_empty() {
-            return Ok(());
-        }
-        let seqs: Vec<i64> = work.iter().map(|w| w.seq).collect();
-        stores.search_queue.finish_search_work(&seqs).await?;
-    }
 }

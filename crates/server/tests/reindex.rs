@@ -1,5 +1,5 @@
-//! `confab reindex`: the embedded index rebuilt from the database, never
-//! while a server holds it; PostgreSQL search rebuilt while servers answer.
+//! `confab reindex`: the embedded indexes rebuilt from the database, never
+//! while a server holds them; PostgreSQL search rebuilt while servers answer.
 
 mod common;
 
@@ -23,20 +23,49 @@ async fn found(
     q: &str,
     count: usize,
 ) -> Vec<String> {
+    let path = format!("search/messages?q={q}&sort=newest");
+    searched(http, base, token, ws, &path, count, |r| {
+        &r["message"]["content"]
+    })
+    .await
+}
+
+/// The names of the files search finds for `q`, waiting as [`found`].
+async fn files_found(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    ws: &str,
+    q: &str,
+    count: usize,
+) -> Vec<String> {
+    let path = format!("search/files?q={q}");
+    searched(http, base, token, ws, &path, count, |r| &r["file"]["name"]).await
+}
+
+/// What `text_of` reads from each result of the search at `path` of the
+/// workspace, once there are `count` (or ten seconds passed).
+async fn searched(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    ws: &str,
+    path: &str,
+    count: usize,
+    text_of: fn(&Value) -> &Value,
+) -> Vec<String> {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let page = send(
-            http.get(format!(
-                "{base}/api/v1/workspaces/{ws}/search/messages?q={q}&sort=newest"
-            ))
-            .bearer_auth(token),
+            http.get(format!("{base}/api/v1/workspaces/{ws}/{path}"))
+                .bearer_auth(token),
         )
         .await;
         let found: Vec<String> = page["results"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|r| r["message"]["content"].as_str().unwrap().to_owned())
+            .map(|r| text_of(r).as_str().unwrap().to_owned())
             .collect();
         if found.len() == count || std::time::Instant::now() > deadline {
             return found;
@@ -94,6 +123,31 @@ async fn walnuts(http: &reqwest::Client, base: &str) -> (String, String) {
     (token, ws)
 }
 
+/// Upload `bytes` as `name` in two steps; the file's id.
+async fn upload(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    ws: &str,
+    name: &str,
+    bytes: &[u8],
+) -> String {
+    let planned = send(
+        http.post(format!("{base}/api/v1/workspaces/{ws}/uploads"))
+            .bearer_auth(token)
+            .json(&json!({ "filename": name, "length": bytes.len() })),
+    )
+    .await;
+    let url = planned["upload_url"].as_str().unwrap();
+    let sent = send(
+        http.put(format!("{base}{url}"))
+            .bearer_auth(token)
+            .body(bytes.to_vec()),
+    )
+    .await;
+    sent["id"].as_str().unwrap().to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reindex_rebuilds_the_index_and_waits_for_the_server_to_stop() {
     let dir = tempfile::tempdir().unwrap();
@@ -102,6 +156,18 @@ async fn reindex_rebuilds_the_index_and_waits_for_the_server_to_stop() {
     let server = Server::start(confab(&data));
     let base = server.base.clone();
     let (token, ws) = walnuts(&http, &base).await;
+    let kept = upload(&http, &base, &token, &ws, "hazelnut-kept.txt", b"kept").await;
+    let dropped = upload(&http, &base, &token, &ws, "hazelnut-dropped.txt", b"gone").await;
+    send(
+        http.delete(format!("{base}/api/v1/files/{dropped}"))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(
+        files_found(&http, &base, &token, &ws, "hazelnut", 1).await,
+        ["hazelnut-kept.txt"]
+    );
+    assert!(!kept.is_empty());
 
     // While the server holds the index, the rebuild is refused.
     let busy = run(confab(&data).args(["reindex", "messages"]));
@@ -119,13 +185,24 @@ async fn reindex_rebuilds_the_index_and_waits_for_the_server_to_stop() {
     assert!(rebuilt.status.success(), "{}", stderr_of(&rebuilt));
     let said = String::from_utf8_lossy(&rebuilt.stdout).into_owned();
     assert!(said.contains("Reindexed 2 messages"), "{said}");
-    assert!(!data.join("search").join("messages.new").exists());
+    assert!(!said.contains("files"), "{said}");
+    assert!(!data.join("search.new").exists());
+    // Files too: the lost files index is rebuilt, without the deleted one.
+    std::fs::remove_dir_all(data.join("search").join("files")).unwrap();
+    let rebuilt = run(confab(&data).args(["reindex", "files"]));
+    assert!(rebuilt.status.success(), "{}", stderr_of(&rebuilt));
+    let said = String::from_utf8_lossy(&rebuilt.stdout).into_owned();
+    assert!(said.contains("Reindexed 1 files"), "{said}");
 
     let server = Server::start(confab(&data));
     let base = server.base.clone();
     assert_eq!(
         found(&http, &base, &token, &ws, "walnut", 2).await,
         ["walnut three", "walnut one"]
+    );
+    assert_eq!(
+        files_found(&http, &base, &token, &ws, "hazelnut", 1).await,
+        ["hazelnut-kept.txt"]
     );
     assert!(server.stop().success());
 }

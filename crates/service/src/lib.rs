@@ -42,7 +42,10 @@ pub use realtime::{
     MAX_TYPING_SIGNALS_PER_MINUTE, NODE_UPKEEP, REPLAY_OVERLAP,
 };
 pub use sealing::SecretKey;
-pub use search::{FoundMessage, FoundPeople, SearchRequest, SearchResults, MAX_SEARCH_RESULTS};
+pub use search::{
+    FileResults, FoundFile, FoundMessage, FoundPeople, SearchRequest, SearchResults,
+    MAX_SEARCH_RESULTS,
+};
 pub use tokens::{hash_token, session_handle};
 pub use workspaces::{CreatedWorkspace, IssuedInvitation, NewWorkspaceRequest};
 

@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveTime};
-use confab_core::id::{ChannelId, MessageId, UserId, WorkspaceId};
-use confab_core::model::{Channel, ChannelType, Message, User, WorkspaceRole};
+use confab_core::id::{ChannelId, FileId, MessageId, UserId, WorkspaceId};
+use confab_core::model::{Channel, ChannelType, File, Message, User, WorkspaceRole};
 use confab_core::page::Page;
 use confab_core::permissions::{allows, WorkspaceAction};
-use confab_core::ports::{SearchIndex, SearchKind};
+use confab_core::ports::{SearchIndex, SearchKind, SearchWork};
 use confab_core::search::{
-    parse_query, MessageDocument, MessageSearch, SearchCursor, SearchQuery, SearchSort, Snippet,
-    MAX_QUERY_CHARS,
+    parse_query, FileDocument, FileSearch, MessageDocument, MessageSearch, SearchCursor, SearchHit,
+    SearchQuery, SearchSort, Snippet, MAX_QUERY_CHARS,
 };
 use confab_core::{time, Error, Result};
 use tokio::sync::{watch, Notify};
@@ -46,12 +46,12 @@ pub(crate) struct Search {
     wake: Arc<Notify>,
 }
 
-/// A search as asked.
+/// A search as asked (of messages, or with `FileId` cursors of files).
 #[derive(Clone, Debug)]
-pub struct SearchRequest {
+pub struct SearchRequest<I = MessageId> {
     pub text: String,
     pub sort: SearchSort,
-    pub after: Option<SearchCursor>,
+    pub after: Option<SearchCursor<I>>,
     pub limit: u32,
 }
 
@@ -64,6 +64,25 @@ pub struct FoundMessage {
     /// The thread's first message, for a reply.
     pub parent: Option<Message>,
     pub snippet: Option<Snippet>,
+}
+
+/// A file found, with who uploaded it.
+#[derive(Clone, Debug)]
+pub struct FoundFile {
+    pub file: File,
+    /// Absent when the account is gone.
+    pub uploader: Option<User>,
+    pub snippet: Option<Snippet>,
+}
+
+/// One page of files found.
+#[derive(Clone, Debug)]
+pub struct FileResults {
+    pub query: SearchQuery,
+    pub results: Vec<FoundFile>,
+    pub total: u64,
+    pub total_is_exact: bool,
+    pub next: Option<SearchCursor<FileId>>,
 }
 
 /// People found, and whether the caller may see their addresses.
@@ -126,13 +145,58 @@ impl Services {
         if work.is_empty() {
             return Ok(0);
         }
-        let mut ids: Vec<MessageId> = work
-            .iter()
-            .filter(|w| w.kind == SearchKind::Message)
-            .map(|w| MessageId(w.entity_id))
+        self.index_message_work(&search.index, &work).await?;
+        self.index_file_work(&search.index, &work).await?;
+        let seqs: Vec<i64> = work.iter().map(|w| w.seq).collect();
+        self.stores.search_queue.finish_search_work(&seqs).await?;
+        Ok(work.len())
+    }
+
+    /// Index the current state of the files `work` names.
+    async fn index_file_work(
+        &self,
+        index: &Arc<dyn SearchIndex>,
+        work: &[SearchWork],
+    ) -> Result<()> {
+        let versions = latest_versions(work, SearchKind::File);
+        if versions.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<FileId> = versions.keys().map(|id| FileId(*id)).collect();
+        let mut found: HashMap<FileId, (File, Vec<ChannelId>)> = self
+            .stores
+            .files
+            .files_for_search(&ids)
+            .await?
+            .into_iter()
+            .map(|(file, channels)| (file.id, (file, channels)))
             .collect();
-        ids.sort();
-        ids.dedup();
+        let mut upserts = Vec::new();
+        let mut deletes = Vec::new();
+        for id in ids {
+            let version = versions[&id.0];
+            match found
+                .remove(&id)
+                .and_then(|(file, channels)| FileDocument::of(&file, channels, version))
+            {
+                Some(document) => upserts.push(document),
+                None => deletes.push(id),
+            }
+        }
+        index.index_files(&upserts, &deletes).await
+    }
+
+    /// Index the current state of the messages `work` names.
+    async fn index_message_work(
+        &self,
+        index: &Arc<dyn SearchIndex>,
+        work: &[SearchWork],
+    ) -> Result<()> {
+        let versions = latest_versions(work, SearchKind::Message);
+        if versions.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<MessageId> = versions.keys().map(|id| MessageId(*id)).collect();
         let messages: HashMap<MessageId, Message> = self
             .stores
             .messages
@@ -141,18 +205,11 @@ impl Services {
             .into_iter()
             .map(|m| (m.id, m))
             .collect();
-        // The current state of each message decides: a delete wins over
-        // any earlier edit, whatever the order of the entries.
-        let mut versions: HashMap<MessageId, i64> = HashMap::new();
-        for entry in work.iter().filter(|w| w.kind == SearchKind::Message) {
-            let version = versions.entry(MessageId(entry.entity_id)).or_default();
-            *version = (*version).max(entry.seq);
-        }
         let with_files = self.messages_with_files(&ids).await?;
         let mut upserts = Vec::new();
         let mut deletes = Vec::new();
         for id in ids {
-            let version = versions.get(&id).copied().unwrap_or_default();
+            let version = versions[&id.0];
             match messages
                 .get(&id)
                 .and_then(|m| MessageDocument::of(m, with_files.contains(&id), version))
@@ -161,10 +218,7 @@ impl Services {
                 None => deletes.push(id),
             }
         }
-        search.index.index_messages(&upserts, &deletes).await?;
-        let seqs: Vec<i64> = work.iter().map(|w| w.seq).collect();
-        self.stores.search_queue.finish_search_work(&seqs).await?;
-        Ok(work.len())
+        index.index_messages(&upserts, &deletes).await
     }
 
     /// Which of `ids` share a live file (`has:file`).
@@ -231,21 +285,9 @@ impl Services {
         workspace: WorkspaceId,
         request: SearchRequest,
     ) -> Result<SearchResults> {
-        let search = self
-            .search
-            .as_ref()
-            .ok_or_else(|| Error::Unavailable("search is not configured on this server".into()))?;
-        if request.text.trim().is_empty() {
-            return Err(Error::invalid("q", "type something to search for"));
-        }
-        if request.text.chars().count() > MAX_QUERY_CHARS {
-            return Err(Error::invalid(
-                "q",
-                format!("is longer than {MAX_QUERY_CHARS} characters"),
-            ));
-        }
-        let query = parse_query(&request.text);
-        let (_, me) = self.workspace_for(caller, workspace).await?;
+        let (search, query, role) = self
+            .prepare_search(caller, workspace, &request.text)
+            .await?;
         let empty = |query: SearchQuery| SearchResults {
             query,
             results: Vec::new(),
@@ -253,41 +295,39 @@ impl Services {
             total_is_exact: true,
             next: None,
         };
-        if query.is_empty() || query.dates_exclude_everything() {
-            return Ok(empty(query));
-        }
-        let readable = self.readable_channels(caller, workspace, me.role).await?;
-        let channels = self.narrow_channels(caller, &readable, &query).await?;
-        let authors = self.authors(caller, &query).await?;
-        let (Some(channels), Some(authors)) = (channels, authors) else {
+        let Some(rights) = self.rights(caller, workspace, role, &query).await? else {
             return Ok(empty(query));
         };
+        // Messages are only in channels (an upload alone is no message).
+        if rights.channels.is_empty() {
+            return Ok(empty(query));
+        }
         let limit = request.limit.clamp(1, MAX_SEARCH_RESULTS) as usize;
-        let hits = search
+        let mut hits = search
             .index
             .search_messages(&MessageSearch {
                 workspace_id: workspace,
-                channels: channels.clone(),
-                authors: authors.clone(),
+                channels: rights.channels.clone(),
+                authors: rights.authors.clone(),
                 since: query.since.map(midnight),
                 until: query.until.map(midnight),
                 query: query.clone(),
                 sort: request.sort,
                 after: request.after,
-                limit,
+                // One more: whether another page follows.
+                limit: limit + 1,
             })
             .await?;
-        let next = (hits.hits.len() == limit)
-            .then(|| {
-                hits.hits.last().map(|h| SearchCursor {
-                    key: h.key,
-                    id: h.id,
-                })
-            })
-            .flatten();
-        let allowed: HashSet<ChannelId> = channels.into_iter().collect();
+        let next = take_page(&mut hits.hits, limit);
+        let allowed: HashSet<ChannelId> = rights.channels.into_iter().collect();
         let results = self
-            .hydrate(workspace, &readable, &allowed, &authors, hits.hits)
+            .hydrate(
+                workspace,
+                &rights.readable,
+                &allowed,
+                &rights.authors,
+                hits.hits,
+            )
             .await?;
         Ok(SearchResults {
             query,
@@ -296,6 +336,103 @@ impl Services {
             total_is_exact: hits.total_is_exact,
             next,
         })
+    }
+
+    /// Files matching `request` that the caller may read now: those they
+    /// uploaded and those shared in a channel they may read (`in:` keeps
+    /// only the latter, in the channels it names; `from:` narrows by
+    /// uploader; `type:` by kind).
+    pub async fn search_files(
+        &self,
+        caller: &Caller,
+        workspace: WorkspaceId,
+        request: SearchRequest<FileId>,
+    ) -> Result<FileResults> {
+        let (search, query, role) = self
+            .prepare_search(caller, workspace, &request.text)
+            .await?;
+        let empty = |query: SearchQuery| FileResults {
+            query,
+            results: Vec::new(),
+            total: 0,
+            total_is_exact: true,
+            next: None,
+        };
+        let Some(rights) = self.rights(caller, workspace, role, &query).await? else {
+            return Ok(empty(query));
+        };
+        let narrowed = !query.in_channels.is_empty() || !query.in_direct.is_empty();
+        let limit = request.limit.clamp(1, MAX_SEARCH_RESULTS) as usize;
+        let mut hits = search
+            .index
+            .search_files(&FileSearch {
+                workspace_id: workspace,
+                channels: rights.channels.clone(),
+                uploaded_by: (!narrowed).then_some(caller.user.id),
+                uploaders: rights.authors.clone(),
+                since: query.since.map(midnight),
+                until: query.until.map(midnight),
+                query: query.clone(),
+                sort: request.sort,
+                after: request.after,
+                // One more: whether another page follows.
+                limit: limit + 1,
+            })
+            .await?;
+        let next = take_page(&mut hits.hits, limit);
+        let results = self
+            .hydrate_files(caller, workspace, &rights, narrowed, hits.hits)
+            .await?;
+        Ok(FileResults {
+            query,
+            results,
+            total: hits.total,
+            total_is_exact: hits.total_is_exact,
+            next,
+        })
+    }
+
+    /// The files of `hits`, read from the database and checked again: live,
+    /// of this workspace, by an allowed uploader, and uploaded by the
+    /// caller or shared now in a channel the search covers.
+    async fn hydrate_files(
+        &self,
+        caller: &Caller,
+        workspace: WorkspaceId,
+        rights: &Rights,
+        narrowed: bool,
+        hits: Vec<SearchHit<FileId>>,
+    ) -> Result<Vec<FoundFile>> {
+        let ids: Vec<FileId> = hits.iter().map(|h| h.id).collect();
+        let allowed: HashSet<ChannelId> = rights.channels.iter().copied().collect();
+        let mut files: HashMap<FileId, File> = self
+            .stores
+            .files
+            .files_for_search(&ids)
+            .await?
+            .into_iter()
+            .filter(|(f, channels)| {
+                f.workspace_id == workspace
+                    && f.deleted_at.is_none()
+                    && (rights.authors.is_empty() || rights.authors.contains(&f.uploader_id))
+                    && ((!narrowed && f.uploader_id == caller.user.id)
+                        || channels.iter().any(|c| allowed.contains(c)))
+            })
+            .map(|(f, _)| (f.id, f))
+            .collect();
+        let uploader_ids: Vec<UserId> = files.values().map(|f| f.uploader_id).collect();
+        let users = self.users_by_id(&uploader_ids).await?;
+        Ok(hits
+            .into_iter()
+            .filter_map(|hit| {
+                let file = files.remove(&hit.id)?;
+                Some(FoundFile {
+                    uploader: users.get(&file.uploader_id).cloned(),
+                    snippet: hit.snippet,
+                    file,
+                })
+            })
+            .collect())
     }
 
     /// Active members of `workspace` whose display name (or one of its
@@ -346,6 +483,62 @@ impl Services {
             people: found.items.into_iter().map(|(_, user)| user).collect(),
             addresses_shown: by_email,
         })
+    }
+
+    /// The engine, and the query of `text` if it is one to search for.
+    async fn prepare_search(
+        &self,
+        caller: &Caller,
+        workspace: WorkspaceId,
+        text: &str,
+    ) -> Result<(&Search, SearchQuery, WorkspaceRole)> {
+        let search = self
+            .search
+            .as_ref()
+            .ok_or_else(|| Error::Unavailable("search is not configured on this server".into()))?;
+        if text.trim().is_empty() {
+            return Err(Error::invalid("q", "type something to search for"));
+        }
+        if text.chars().count() > MAX_QUERY_CHARS {
+            return Err(Error::invalid(
+                "q",
+                format!("is longer than {MAX_QUERY_CHARS} characters"),
+            ));
+        }
+        let query = parse_query(text);
+        let (_, me) = self.workspace_for(caller, workspace).await?;
+        Ok((search, query, me.role))
+    }
+
+    /// What the caller may search with `query`: the readable channels (all
+    /// of them, and those `in:` keeps) and the authors `from:` and
+    /// `is:mine` allow; `None` when the query leaves nothing to find.
+    async fn rights(
+        &self,
+        caller: &Caller,
+        workspace: WorkspaceId,
+        role: WorkspaceRole,
+        query: &SearchQuery,
+    ) -> Result<Option<Rights>> {
+        if query.is_empty() || query.dates_exclude_everything() {
+            return Ok(None);
+        }
+        let readable = self.readable_channels(caller, workspace, role).await?;
+        let narrowed = !query.in_channels.is_empty() || !query.in_direct.is_empty();
+        let channels = match self.narrow_channels(caller, &readable, query).await? {
+            Some(channels) => channels,
+            // `in:` that names nothing readable leaves nothing.
+            None if narrowed => return Ok(None),
+            None => Vec::new(),
+        };
+        let Some(authors) = self.authors(caller, query).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Rights {
+            readable,
+            channels,
+            authors,
+        }))
     }
 
     /// The channels of `workspace` the caller may read: those they are in,
@@ -485,14 +678,7 @@ impl Services {
             .map(|m| (m.id, m))
             .collect();
         let user_ids: Vec<UserId> = messages.values().map(|m| m.user_id).collect();
-        let users: HashMap<UserId, User> = self
-            .stores
-            .users
-            .get_users(&user_ids)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u))
-            .collect();
+        let users = self.users_by_id(&user_ids).await?;
         Ok(hits
             .into_iter()
             .filter_map(|hit| {
@@ -507,6 +693,44 @@ impl Services {
             })
             .collect())
     }
+}
+
+/// What a search may find, from the caller's rights and the query.
+struct Rights {
+    readable: HashMap<ChannelId, Channel>,
+    /// Readable channels the query covers.
+    channels: Vec<ChannelId>,
+    /// Allowed authors (empty: anyone).
+    authors: Vec<UserId>,
+}
+
+/// For each entity of `kind` in `work`, the highest entry naming it: the
+/// version its document is written with. The current state decides what
+/// is written, so a delete wins over any earlier edit whatever the order
+/// of the entries.
+fn latest_versions(
+    work: &[SearchWork],
+    kind: SearchKind,
+) -> std::collections::BTreeMap<uuid::Uuid, i64> {
+    let mut versions = std::collections::BTreeMap::new();
+    for entry in work.iter().filter(|w| w.kind == kind) {
+        let version = versions.entry(entry.entity_id).or_insert(entry.seq);
+        *version = (*version).max(entry.seq);
+    }
+    versions
+}
+
+/// Cut `hits` (asked for one more than `limit`) to a page; the cursor
+/// after its last hit when more follow.
+fn take_page<I: Copy>(hits: &mut Vec<SearchHit<I>>, limit: usize) -> Option<SearchCursor<I>> {
+    if hits.len() <= limit {
+        return None;
+    }
+    hits.truncate(limit);
+    hits.last().map(|h| SearchCursor {
+        key: h.key,
+        id: h.id,
+    })
 }
 
 fn midnight(day: NaiveDate) -> chrono::DateTime<chrono::Utc> {

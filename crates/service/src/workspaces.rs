@@ -259,6 +259,18 @@ impl Services {
     }
 
     /// Each item of `page` with the account of its user (read in one
+    /// The accounts of `ids` that exist, by id.
+    pub(crate) async fn users_by_id(&self, ids: &[UserId]) -> Result<HashMap<UserId, User>> {
+        Ok(self
+            .stores
+            .users
+            .get_users(ids)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect())
+    }
+
     /// query); items whose account is gone are left out.
     pub(crate) async fn with_users<T, K>(
         &self,
@@ -266,14 +278,7 @@ impl Services {
         user_of: impl Fn(&T) -> UserId,
     ) -> Result<Page<(T, User), K>> {
         let ids: Vec<UserId> = page.items.iter().map(&user_of).collect();
-        let mut users: HashMap<UserId, User> = self
-            .stores
-            .users
-            .get_users(&ids)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u))
-            .collect();
+        let mut users = self.users_by_id(&ids).await?;
         let items = page
             .items
             .into_iter()

@@ -63,8 +63,14 @@ async fn attach(
         .execute(&mut *conn)
         .await
         .map_err(db_err)?;
-    // The message now has a file (`has:file` in search).
+    // The message now has a file (`has:file` in search), the file a channel.
     crate::messages::enqueue_for_search(conn, message).await?;
+    sqlx::query(sql!(enqueue_file_sql))
+        .bind(file.0)
+        .bind(at)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
     let row = sqlx::query("SELECT * FROM message_files WHERE message_id = $1 AND file_id = $2")
         .bind(message.0)
         .bind(file.0)
@@ -78,6 +84,26 @@ fn attachments(rows: &[sqlx::postgres::PgRow]) -> Result<Vec<(MessageFile, File)
     rows.iter()
         .map(|row| Ok((decode_row::<MessageFile>(row)?, decode_row::<File>(row)?)))
         .collect()
+}
+
+impl PostgresStore {
+    /// `files`, each with the channels it is shared in.
+    async fn with_their_channels(&self, files: Vec<File>) -> Result<Vec<(File, Vec<ChannelId>)>> {
+        if files.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = channels_of_files_sql(p, files.len());
+        let mut query = sqlx::query_as::<_, (Uuid, Uuid)>(&sql);
+        for file in &files {
+            query = query.bind(file.id.0);
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(db_err)?;
+        let pairs = rows
+            .into_iter()
+            .map(|(file, channel)| (FileId(file), ChannelId(channel)))
+            .collect();
+        Ok(with_channels(files, pairs))
+    }
 }
 
 #[async_trait]
@@ -135,12 +161,23 @@ impl FileStore for PostgresStore {
         q.push(" WHERE file_id = ")
             .push_bind(id.0)
             .push(" RETURNING *");
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
         let row = q
             .build()
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await
             .map_err(db_err)?
             .ok_or(Error::NotFound("file"))?;
+        // New text is new words to find the file by.
+        if update.extracted_text.is_some() {
+            sqlx::query(sql!(enqueue_file_sql))
+                .bind(id.0)
+                .bind(time::now())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
         decode_row::<File>(&row)
     }
 
@@ -215,6 +252,47 @@ impl FileStore for PostgresStore {
             .await
             .map_err(db_err)?;
         Ok(ids.into_iter().map(ChannelId).collect())
+    }
+
+    async fn files_for_search(&self, ids: &[FileId]) -> Result<Vec<(File, Vec<ChannelId>)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = files_by_ids_sql(p, ids.len());
+        let mut query = sqlx::query(&sql);
+        for id in ids {
+            query = query.bind(id.0);
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(db_err)?;
+        let files = rows.iter().map(decode_row::<File>).collect::<Result<_>>()?;
+        self.with_their_channels(files).await
+    }
+
+    async fn scan_files(
+        &self,
+        after: Option<FileId>,
+        limit: u32,
+    ) -> Result<Vec<(File, Vec<ChannelId>)>> {
+        let sql = scan_files_sql(p, after.is_some());
+        let mut query = sqlx::query(&sql);
+        if let Some(after) = after {
+            query = query.bind(after.0);
+        }
+        let rows = query
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let files = rows.iter().map(decode_row::<File>).collect::<Result<_>>()?;
+        self.with_their_channels(files).await
+    }
+
+    async fn count_files(&self) -> Result<u64> {
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM files WHERE deleted_at IS NULL")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(count as u64)
     }
 
     async fn list_files(&self, filter: &FileFilter) -> Result<Vec<File>> {

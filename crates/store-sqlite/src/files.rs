@@ -56,8 +56,14 @@ async fn attach(
         .execute(&mut *conn)
         .await
         .map_err(db_err)?;
-    // The message now has a file (`has:file` in search).
+    // The message now has a file (`has:file` in search), the file a channel.
     crate::messages::enqueue_for_search(conn, message, at).await?;
+    sqlx::query(sql!(enqueue_file_sql))
+        .bind(file.to_string())
+        .bind(ts(at))
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
     let row = sqlx::query("SELECT * FROM message_files WHERE message_id = ? AND file_id = ?")
         .bind(message.to_string())
         .bind(file.to_string())
@@ -65,6 +71,31 @@ async fn attach(
         .await
         .map_err(db_err)?;
     decode_row::<MessageFile>(&row)
+}
+
+impl SqliteStore {
+    /// `files`, each with the channels it is shared in.
+    async fn with_their_channels(&self, files: Vec<File>) -> Result<Vec<(File, Vec<ChannelId>)>> {
+        if files.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = channels_of_files_sql(q, files.len());
+        let mut query = sqlx::query_as::<_, (String, String)>(&sql);
+        for file in &files {
+            query = query.bind(file.id.to_string());
+        }
+        let rows = query.fetch_all(&self.reader).await.map_err(db_err)?;
+        let pairs = rows
+            .into_iter()
+            .map(|(file, channel)| {
+                Ok((
+                    file.parse().map_err(Error::internal)?,
+                    channel.parse().map_err(Error::internal)?,
+                ))
+            })
+            .collect::<Result<_>>()?;
+        Ok(with_channels(files, pairs))
+    }
 }
 
 #[async_trait]
@@ -121,7 +152,25 @@ impl FileStore for SqliteStore {
         q.push(" WHERE file_id = ")
             .push_bind(id.to_string())
             .push(" RETURNING *");
-        let row = self.write_built(q).await?.ok_or(Error::NotFound("file"))?;
+        // New text is new words to find the file by.
+        let searchable = update.extracted_text.is_some();
+        let row = self
+            .write(move |conn| {
+                Box::pin(async move {
+                    let row = q.build().fetch_optional(&mut *conn).await.map_err(db_err)?;
+                    if row.is_some() && searchable {
+                        sqlx::query(sql!(enqueue_file_sql))
+                            .bind(id.to_string())
+                            .bind(ts(time::now()))
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(db_err)?;
+                    }
+                    Ok(row)
+                })
+            })
+            .await?
+            .ok_or(Error::NotFound("file"))?;
         decode_row::<File>(&row)
     }
 
@@ -203,6 +252,47 @@ impl FileStore for SqliteStore {
             .await
             .map_err(db_err)?;
         crate::parse_ids(&ids)
+    }
+
+    async fn files_for_search(&self, ids: &[FileId]) -> Result<Vec<(File, Vec<ChannelId>)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = files_by_ids_sql(q, ids.len());
+        let mut query = sqlx::query(&sql);
+        for id in ids {
+            query = query.bind(id.to_string());
+        }
+        let rows = query.fetch_all(&self.reader).await.map_err(db_err)?;
+        let files = rows.iter().map(decode_row::<File>).collect::<Result<_>>()?;
+        self.with_their_channels(files).await
+    }
+
+    async fn scan_files(
+        &self,
+        after: Option<FileId>,
+        limit: u32,
+    ) -> Result<Vec<(File, Vec<ChannelId>)>> {
+        let sql = scan_files_sql(q, after.is_some());
+        let mut query = sqlx::query(&sql);
+        if let Some(after) = after {
+            query = query.bind(after.to_string());
+        }
+        let rows = query
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        let files = rows.iter().map(decode_row::<File>).collect::<Result<_>>()?;
+        self.with_their_channels(files).await
+    }
+
+    async fn count_files(&self) -> Result<u64> {
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM files WHERE deleted_at IS NULL")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db_err)?;
+        Ok(count as u64)
     }
 
     async fn list_files(&self, filter: &FileFilter) -> Result<Vec<File>> {

@@ -3,6 +3,7 @@ use std::sync::LazyLock;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use confab_core::columns::{message_columns, pinned_count_sql};
+use confab_core::file_sql::enqueue_message_files_sql;
 use confab_core::id::{ChannelId, MessageId, UserId};
 use confab_core::model::*;
 use confab_core::ports::MessageStore;
@@ -248,6 +249,12 @@ async fn delete(conn: &mut SqliteConnection, id: MessageId, at: DateTime<Utc>) -
         adjust_reply_count(conn, parent, -1, stamp).await?;
     }
     // A deleted message no longer shares its files.
+    sqlx::query(&enqueue_message_files_sql(|n| format!("?{n}")))
+        .bind(id.to_string())
+        .bind(ts(stamp))
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
     sqlx::query("DELETE FROM message_files WHERE message_id = ?")
         .bind(id.to_string())
         .execute(&mut *conn)

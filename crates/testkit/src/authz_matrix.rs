@@ -52,6 +52,7 @@ pub fn access_of(operation: &str) -> Option<Access> {
         | "PUT /workspaces/{workspace}/presence"
         | "GET /workspaces/{workspace}/unread"
         | "GET /workspaces/{workspace}/search/messages"
+        | "GET /workspaces/{workspace}/search/files"
         | "GET /workspaces/{workspace}/files"
         | "POST /workspaces/{workspace}/files"
         | "POST /workspaces/{workspace}/uploads"

@@ -6,9 +6,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use confab_core::id::{ChannelId, MessageId, UserId, WorkspaceId};
+use confab_core::id::{ChannelId, FileId, MessageId, UserId, WorkspaceId};
 use confab_core::ports::SearchIndex;
-use confab_core::search::{parse_query, MessageDocument, MessageSearch, SearchCursor, SearchSort};
+use confab_core::search::{
+    parse_query, FileDocument, FileKind, FileSearch, MessageDocument, MessageSearch, SearchCursor,
+    SearchSort,
+};
 
 /// The search port cases, one test each, run through `$harness`.
 #[macro_export]
@@ -19,6 +22,8 @@ macro_rules! search_index_conformance {
             every_hit_is_paged_once_in_order,
             rights_and_filters_narrow_every_search,
             quotes_and_backslashes_are_only_text,
+            files_are_found_in_their_channels_or_by_their_uploader,
+            files_are_found_by_name_and_text_and_kind,
         );
     };
 }
@@ -284,5 +289,234 @@ pub async fn quotes_and_backslashes_are_only_text(index: Arc<dyn SearchIndex>) {
     assert_eq!(
         found(&index, &place.search(r"C:tempit's")).await,
         [unescaped.id]
+    );
+}
+
+/// A file of `place`'s workspace, uploaded by `uploader`, shared in
+/// `channels`.
+fn file(
+    place: &Place,
+    uploader: UserId,
+    channels: &[ChannelId],
+    name: &str,
+    text: &str,
+    kind: FileKind,
+    at: DateTime<Utc>,
+) -> FileDocument {
+    FileDocument {
+        id: FileId::new(),
+        workspace_id: place.workspace,
+        uploader_id: uploader,
+        channels: channels.to_vec(),
+        name: name.to_owned(),
+        text: text.to_owned(),
+        kind,
+        created_at: at,
+        version: 1,
+    }
+}
+
+/// A search of files in `channels` of `place`'s workspace, or uploaded by
+/// `uploaded_by`.
+fn file_search(
+    place: &Place,
+    channels: &[ChannelId],
+    uploaded_by: Option<UserId>,
+    text: &str,
+) -> FileSearch {
+    FileSearch {
+        workspace_id: place.workspace,
+        channels: channels.to_vec(),
+        uploaded_by,
+        uploaders: Vec::new(),
+        query: parse_query(text),
+        since: None,
+        until: None,
+        sort: SearchSort::Relevance,
+        after: None,
+        limit: 100,
+    }
+}
+
+async fn files_found(index: &Arc<dyn SearchIndex>, search: &FileSearch) -> BTreeSet<FileId> {
+    let hits = index.search_files(search).await.unwrap();
+    assert_eq!(hits.total, hits.hits.len() as u64);
+    hits.hits.iter().map(|h| h.id).collect()
+}
+
+pub async fn files_are_found_in_their_channels_or_by_their_uploader(index: Arc<dyn SearchIndex>) {
+    let place = Place::new();
+    let (me, someone) = (UserId::new(), UserId::new());
+    let (general, private) = (ChannelId::new(), ChannelId::new());
+    let shared = file(
+        &place,
+        someone,
+        &[general, private],
+        "budget shared.txt",
+        "",
+        FileKind::Text,
+        day(1),
+    );
+    let private_only = file(
+        &place,
+        someone,
+        &[private],
+        "budget private.txt",
+        "",
+        FileKind::Text,
+        day(2),
+    );
+    let mine = file(
+        &place,
+        me,
+        &[],
+        "budget mine.txt",
+        "",
+        FileKind::Text,
+        day(3),
+    );
+    let theirs = file(
+        &place,
+        someone,
+        &[],
+        "budget theirs.txt",
+        "",
+        FileKind::Text,
+        day(4),
+    );
+    let foreign_place = Place::new();
+    let foreign = file(
+        &foreign_place,
+        me,
+        &[general],
+        "budget foreign.txt",
+        "",
+        FileKind::Text,
+        day(5),
+    );
+    index
+        .index_files(
+            &[
+                shared.clone(),
+                private_only.clone(),
+                mine.clone(),
+                theirs.clone(),
+                foreign.clone(),
+            ],
+            &[],
+        )
+        .await
+        .unwrap();
+    let set = |files: &[&FileDocument]| files.iter().map(|f| f.id).collect::<BTreeSet<_>>();
+
+    // A member of `general` who uploaded `mine`: never `theirs`, the
+    // private channel's file, or another workspace's.
+    let search = file_search(&place, &[general], Some(me), "budget");
+    assert_eq!(files_found(&index, &search).await, set(&[&shared, &mine]));
+    // Narrowed to channels (`in:`): uploads alone no longer count.
+    let search = file_search(&place, &[general, private], None, "budget");
+    assert_eq!(
+        files_found(&index, &search).await,
+        set(&[&shared, &private_only])
+    );
+    // No channel, nothing uploaded: nothing.
+    let search = file_search(&place, &[], Some(UserId::new()), "budget");
+    assert!(files_found(&index, &search).await.is_empty());
+    // By uploader.
+    let mut search = file_search(&place, &[general, private], Some(me), "budget");
+    search.uploaders = vec![someone];
+    assert_eq!(
+        files_found(&index, &search).await,
+        set(&[&shared, &private_only])
+    );
+
+    // Unshared from `general` and deleted: gone from those searches.
+    let mut unshared = shared.clone();
+    unshared.channels = vec![private];
+    unshared.version = 2;
+    index.index_files(&[unshared], &[mine.id]).await.unwrap();
+    let search = file_search(&place, &[general], Some(me), "budget");
+    assert!(files_found(&index, &search).await.is_empty());
+    index
+        .index_files(&[], &[mine.id, FileId::new()])
+        .await
+        .unwrap();
+}
+
+pub async fn files_are_found_by_name_and_text_and_kind(index: Arc<dyn SearchIndex>) {
+    let place = Place::new();
+    let channel = place.channel;
+    let sheet = file(
+        &place,
+        place.author,
+        &[channel],
+        "Quarterly-Budget_2027.xlsx",
+        "Revenue forecast for the northern region",
+        FileKind::Spreadsheet,
+        day(1),
+    );
+    let photo = file(
+        &place,
+        place.author,
+        &[channel],
+        "team photo.png",
+        "",
+        FileKind::Image,
+        day(2),
+    );
+    let report = file(
+        &place,
+        place.author,
+        &[channel],
+        "report.pdf",
+        "The forecasts were revised; see PLT-3699.",
+        FileKind::Pdf,
+        day(3),
+    );
+    index
+        .index_files(&[sheet.clone(), photo.clone(), report.clone()], &[])
+        .await
+        .unwrap();
+    let set = |files: &[&FileDocument]| files.iter().map(|f| f.id).collect::<BTreeSet<_>>();
+    let search = |text: &str| file_search(&place, &[channel], None, text);
+    for (text, expected) in [
+        ("budget", set(&[&sheet])),
+        ("quarterly-budget_2027.xlsx", set(&[&sheet])),
+        ("forecast", set(&[&sheet, &report])),
+        ("\"northern region\"", set(&[&sheet])),
+        ("PLT-3699", set(&[&report])),
+        ("photo", set(&[&photo])),
+        ("forecast type:pdf", set(&[&report])),
+        ("type:image", set(&[&photo])),
+        ("type:image type:spreadsheet", set(&[&sheet, &photo])),
+        ("forecast -revenue", set(&[&report])),
+        ("type:video", BTreeSet::new()),
+    ] {
+        assert_eq!(files_found(&index, &search(text)).await, expected, "{text}");
+    }
+    // Snippets mark what matched in the name and text.
+    let hits = index.search_files(&search("northern")).await.unwrap();
+    let snippet = hits.hits[0].snippet.clone().expect("a snippet");
+    let [start, end] = snippet.highlights[0];
+    let marked: String = snippet.text.chars().skip(start).take(end - start).collect();
+    assert_eq!(marked, "northern");
+    // Newest first, a page at a time.
+    let mut by_date = search("type:image type:spreadsheet type:pdf");
+    by_date.sort = SearchSort::Newest;
+    by_date.limit = 2;
+    let first = index.search_files(&by_date).await.unwrap();
+    assert_eq!(
+        first.hits.iter().map(|h| h.id).collect::<Vec<_>>(),
+        [report.id, photo.id]
+    );
+    let last = first.hits.last().unwrap();
+    by_date.after = Some(SearchCursor {
+        key: last.key,
+        id: last.id,
+    });
+    let second = index.search_files(&by_date).await.unwrap();
+    assert_eq!(
+        second.hits.iter().map(|h| h.id).collect::<Vec<_>>(),
+        [sheet.id]
     );
 }

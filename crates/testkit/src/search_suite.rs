@@ -21,6 +21,8 @@ macro_rules! search_conformance {
             search_shows_only_what_the_caller_may_read,
             search_follows_edits_deletes_and_pages,
             people_are_found_by_name_title_and_address_for_admins,
+            files_are_found_only_by_those_who_may_read_them,
+            files_are_found_by_name_and_text_as_they_change,
         );
     };
 }
@@ -582,4 +584,327 @@ pub async fn people_are_found_by_name_title_and_address_for_admins(app: TestApp)
         )
         .await;
     assert_eq!(hidden.status, StatusCode::NOT_FOUND, "{hidden:?}");
+}
+
+/// `GET /workspaces/{ws}/search/files` with `q` and more parameters.
+pub async fn search_files(app: &TestApp, token: &str, ws: &str, q: &str, more: &str) -> Reply {
+    let q: String = url_encode(q);
+    app.get(
+        &format!("/api/v1/workspaces/{ws}/search/files?q={q}{more}"),
+        token,
+    )
+    .await
+}
+
+/// The names of the files found, in order.
+fn file_names_in(reply: &Reply) -> Vec<String> {
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    reply.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["file"]["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn files_found(app: &TestApp, token: &str, ws: &str, q: &str) -> BTreeSet<String> {
+    file_names_in(&search_files(app, token, ws, q, "").await)
+        .into_iter()
+        .collect()
+}
+
+/// Upload a text file `name` saying `text`; its id.
+async fn upload_text(app: &TestApp, token: &str, ws: &str, name: &str, text: &str) -> String {
+    upload_bytes(app, token, ws, name, text.as_bytes()).await
+}
+
+async fn upload_bytes(app: &TestApp, token: &str, ws: &str, name: &str, bytes: &[u8]) -> String {
+    let reply = crate::files_suite::upload(app, token, ws, name, "text/plain", bytes).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    reply.body["id"].as_str().unwrap().to_owned()
+}
+
+/// Post `files` to `channel`; the message.
+async fn share(app: &TestApp, token: &str, channel: &str, files: &[&str]) -> Value {
+    let reply = app
+        .post(
+            &format!("/api/v1/channels/{channel}/messages"),
+            Some(token),
+            json!({ "content": "", "file_ids": files }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    reply.body
+}
+
+pub async fn files_are_found_only_by_those_who_may_read_them(app: TestApp) {
+    let owner = app.user("owner").await;
+    let ws = app.workspace(&owner, "File rights").await;
+    let general = app.general_channel(&owner, &ws).await;
+    let mut tokens = Vec::new();
+    for (name, role) in [
+        ("admin", "admin"),
+        ("member", "member"),
+        ("guest", "guest"),
+        ("leaver", "member"),
+        ("gone", "member"),
+    ] {
+        let token = app.user(name).await;
+        app.join(&owner, &ws, &token, role).await;
+        tokens.push((name, token));
+    }
+    let token = |name: &str| tokens.iter().find(|(n, _)| *n == name).unwrap().1.clone();
+    let mut ids = std::collections::HashMap::new();
+    for (name, t) in &tokens {
+        ids.insert(*name, app.user_id(t).await);
+    }
+    let open = new_channel(&app, &owner, &ws, "open", false).await;
+    let secret = new_channel(&app, &owner, &ws, "secret", true).await;
+    app.add_to_channel(&owner, &secret, &ids["member"]).await;
+    app.add_to_channel(&owner, &secret, &ids["leaver"]).await;
+    let old = new_channel(&app, &owner, &ws, "old", false).await;
+    let dm = conversation(&app, &owner, &ws, &[&ids["member"]]).await;
+    let group = conversation(&app, &owner, &ws, &[&ids["member"], &ids["admin"]]).await;
+    let guest_room = new_channel(&app, &owner, &ws, "guest-room", false).await;
+    app.add_to_channel(&owner, &guest_room, &ids["guest"]).await;
+    for (channel, tag) in [
+        (&general, "general"),
+        (&open, "open"),
+        (&secret, "secret"),
+        (&old, "old"),
+        (&dm, "dm"),
+        (&group, "group"),
+        (&guest_room, "guestroom"),
+    ] {
+        let file = upload_text(&app, &owner, &ws, &format!("needle-{tag}.txt"), tag).await;
+        share(&app, &owner, channel, &[&file]).await;
+    }
+    // Uploaded and never shared: its uploader's alone.
+    upload_text(&app, &token("member"), &ws, "needle-unshared.txt", "mine").await;
+    upload_text(&app, &token("guest"), &ws, "needle-guestown.txt", "mine").await;
+    // Shared, then the message deleted: no longer in `open`.
+    let withdrawn = upload_text(&app, &owner, &ws, "needle-withdrawn.txt", "oops").await;
+    let message = share(&app, &owner, &open, &[&withdrawn]).await;
+    let deleted = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/messages/{}", message["id"].as_str().unwrap()),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert!(deleted.status.is_success(), "{deleted:?}");
+    let archived = app
+        .post(
+            &format!("/api/v1/channels/{old}/archive"),
+            Some(&owner),
+            json!({}),
+        )
+        .await;
+    assert!(archived.status.is_success(), "{archived:?}");
+    let left = app
+        .post(
+            &format!("/api/v1/channels/{secret}/leave"),
+            Some(&token("leaver")),
+            json!({}),
+        )
+        .await;
+    assert!(left.status.is_success(), "{left:?}");
+    let deactivated = app
+        .post(
+            &format!("/api/v1/workspaces/{ws}/members/{}/deactivate", ids["gone"]),
+            Some(&owner),
+            json!({}),
+        )
+        .await;
+    assert!(deactivated.status.is_success(), "{deactivated:?}");
+    let outsider = app.user("outsider").await;
+    let other = app.workspace(&outsider, "Elsewhere").await;
+    let elsewhere = app.general_channel(&outsider, &other).await;
+    let foreign = upload_text(&app, &outsider, &other, "needle-elsewhere.txt", "x").await;
+    share(&app, &outsider, &elsewhere, &[&foreign]).await;
+    app.indexed().await;
+
+    let with = |extra: &[&str]| {
+        let mut all = vec![
+            "needle-general.txt",
+            "needle-open.txt",
+            "needle-old.txt",
+            "needle-guestroom.txt",
+        ];
+        all.extend_from_slice(extra);
+        set(&all)
+    };
+    for (who, token, expected) in [
+        (
+            "owner",
+            owner.clone(),
+            with(&[
+                "needle-secret.txt",
+                "needle-dm.txt",
+                "needle-group.txt",
+                "needle-withdrawn.txt",
+            ]),
+        ),
+        ("admin", token("admin"), with(&["needle-group.txt"])),
+        (
+            "member",
+            token("member"),
+            with(&[
+                "needle-secret.txt",
+                "needle-dm.txt",
+                "needle-group.txt",
+                "needle-unshared.txt",
+            ]),
+        ),
+        (
+            "guest",
+            token("guest"),
+            set(&["needle-guestroom.txt", "needle-guestown.txt"]),
+        ),
+        ("leaver", token("leaver"), with(&[])),
+    ] {
+        assert_eq!(
+            files_found(&app, &token, &ws, "needle").await,
+            expected,
+            "{who}"
+        );
+        let reply = search_files(&app, &token, &ws, "needle", "").await;
+        assert_eq!(reply.body["total"], expected.len(), "{who}: {reply:?}");
+        // Naming a place never widens what is found.
+        for q in [
+            "needle in:#secret",
+            "in:@owner",
+            "needle in:#guest-room",
+            "type:text",
+        ] {
+            for hit in files_found(&app, &token, &ws, q).await {
+                assert!(expected.contains(&hit), "{who} found {hit} with {q}");
+            }
+        }
+    }
+    // `in:` keeps the files shared there, not the caller's other uploads.
+    assert_eq!(
+        files_found(&app, &token("member"), &ws, "needle in:#secret").await,
+        set(&["needle-secret.txt"])
+    );
+    for (who, token) in [
+        ("deactivated", token("gone")),
+        ("outsider", outsider.clone()),
+    ] {
+        let refused = search_files(&app, &token, &ws, "needle", "").await;
+        assert_eq!(refused.status, StatusCode::NOT_FOUND, "{who}: {refused:?}");
+    }
+    assert_eq!(
+        files_found(&app, &outsider, &other, "needle").await,
+        set(&["needle-elsewhere.txt"])
+    );
+}
+
+pub async fn files_are_found_by_name_and_text_as_they_change(app: TestApp) {
+    let ann = app.user("ann").await;
+    let bob = app.user("bob").await;
+    let ws = app.workspace(&ann, "File text").await;
+    app.join(&ann, &ws, &bob, "member").await;
+    let general = app.general_channel(&ann, &ws).await;
+    let notes = upload_text(
+        &app,
+        &ann,
+        &ws,
+        "Quarterly_Notes.md",
+        "The kumquat harvest forecast for PLT-3699.",
+    )
+    .await;
+    let pdf = upload_bytes(
+        &app,
+        &ann,
+        &ws,
+        "summary.pdf",
+        &crate::files_suite::pdf_with_text("Persimmon shipments doubled"),
+    )
+    .await;
+    crate::files_suite::processed(&app, &ann, &notes).await;
+    crate::files_suite::processed(&app, &ann, &pdf).await;
+    app.indexed().await;
+    let one = |name: &str| set(&[name]);
+    // By the words of the name and of the text, its exact tokens, its kind.
+    for (q, expected) in [
+        ("quarterly", one("Quarterly_Notes.md")),
+        ("kumquat", one("Quarterly_Notes.md")),
+        ("PLT-3699", one("Quarterly_Notes.md")),
+        ("\"harvest forecast\"", one("Quarterly_Notes.md")),
+        ("persimmon", one("summary.pdf")),
+        ("type:pdf", one("summary.pdf")),
+        ("kumquat type:pdf", set(&[])),
+        ("from:@ann type:text", one("Quarterly_Notes.md")),
+        ("from:@bob", set(&[])),
+    ] {
+        assert_eq!(files_found(&app, &ann, &ws, q).await, expected, "{q}");
+    }
+    let reply = search_files(&app, &ann, &ws, "kumquat", "").await;
+    let result = &reply.body["results"][0];
+    assert_eq!(result["uploader"]["username"], "ann", "{reply:?}");
+    let snippet = &result["snippet"];
+    let text: Vec<char> = snippet["text"].as_str().unwrap().chars().collect();
+    let [start, end] = [0, 1].map(|i| snippet["highlights"][0][i].as_u64().unwrap() as usize);
+    assert_eq!(text[start..end].iter().collect::<String>(), "kumquat");
+    assert_eq!(reply.body["query"]["text"], "kumquat");
+
+    // Bob finds them once they are shared where he can read, and not after.
+    assert!(files_found(&app, &bob, &ws, "kumquat").await.is_empty());
+    let message = share(&app, &ann, &general, &[&notes, &pdf]).await;
+    app.indexed().await;
+    assert_eq!(
+        files_found(&app, &bob, &ws, "kumquat").await,
+        one("Quarterly_Notes.md")
+    );
+    // Newest first, a page at a time.
+    let first = search_files(&app, &bob, &ws, "type:text type:pdf", "&limit=1").await;
+    assert_eq!(file_names_in(&first), ["summary.pdf"]);
+    assert_eq!(first.body["total"], 2);
+    let next = first.body["next_cursor"].as_str().unwrap();
+    let second = search_files(
+        &app,
+        &bob,
+        &ws,
+        "type:text type:pdf",
+        &format!("&limit=1&cursor={next}"),
+    )
+    .await;
+    assert_eq!(file_names_in(&second), ["Quarterly_Notes.md"]);
+    assert!(second.body["next_cursor"].is_null(), "{second:?}");
+    let bad = search_files(&app, &bob, &ws, "x", "&cursor=not-a-cursor").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{bad:?}");
+
+    let removed = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/messages/{}", message["id"].as_str().unwrap()),
+            Some(&ann),
+            None,
+        )
+        .await;
+    assert!(removed.status.is_success(), "{removed:?}");
+    app.indexed().await;
+    assert!(files_found(&app, &bob, &ws, "kumquat").await.is_empty());
+    assert_eq!(
+        files_found(&app, &ann, &ws, "kumquat").await,
+        one("Quarterly_Notes.md")
+    );
+    // Deleted: found by nobody.
+    let gone = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/files/{notes}"),
+            Some(&ann),
+            None,
+        )
+        .await;
+    assert!(gone.status.is_success(), "{gone:?}");
+    app.indexed().await;
+    assert!(files_found(&app, &ann, &ws, "kumquat").await.is_empty());
+    assert_eq!(
+        files_found(&app, &ann, &ws, "persimmon").await,
+        one("summary.pdf")
+    );
 }

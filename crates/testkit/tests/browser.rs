@@ -1124,6 +1124,28 @@ async fn files_are_attached_dropped_pasted_previewed_and_listed() {
         problems.extend(accessibility_problems(&bob, "files, dark").await);
         assert!(problems.is_empty(), "{problems:#?}");
 
+        // Bob searches files: by name, the match marked, a download.
+        app.indexed().await;
+        fill(&bob, "input.search", "plan\u{E007}").await;
+        wait_for(&bob, ".search-tabs").await;
+        click(&bob, ".search-tabs [role=tab]:nth-child(2)").await;
+        wait_for_text(&bob, ".search-results .file-result .file-name", "plan.txt").await;
+        assert_eq!(
+            ask(&bob, "return document.querySelector('.file-result mark').textContent;").await,
+            json!("plan")
+        );
+        assert_eq!(
+            ask(
+                &bob,
+                "return fetch(document.querySelector('.file-result a').href).then((r) => r.text());"
+            )
+            .await,
+            json!("plan: ship it")
+        );
+        screenshot(&bob, "files-search-desktop-dark").await;
+        assert_accessible(&bob, "files search, dark").await;
+        click(&bob, ".close-search").await;
+
         // Ann deletes the text file: it leaves Bob's screen at once.
         let deleted = ask(
             &ann,

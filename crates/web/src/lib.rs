@@ -82,14 +82,19 @@ static ASSETS: LazyLock<HashMap<&'static str, Arc<Asset>>> = LazyLock::new(|| {
         .collect()
 });
 
+/// Modules imported only when a rare screen needs them (`import()`): not
+/// preloaded, not part of the first load.
+pub const LAZY_MODULES: &[&str] = &["js/qr.js"];
+
 /// The page with its asset addresses under the current version, and a
-/// `modulepreload` link for every module in place of its marker (the
-/// browser fetches them all at once instead of discovering the import graph
-/// one level at a time).
+/// `modulepreload` link for every module but the lazy ones in place of its
+/// marker (the browser fetches them all at once instead of discovering the
+/// import graph one level at a time).
 fn versioned_page(page: &[u8]) -> Vec<u8> {
     let links: String = FILES
         .iter()
         .filter(|(name, _)| name.starts_with("js/") && name.ends_with(".js"))
+        .filter(|(name, _)| !LAZY_MODULES.contains(name))
         .map(|(name, _)| format!("<link rel=\"modulepreload\" href=\"/assets/{name}\">\n  "))
         .collect();
     String::from_utf8_lossy(page)
@@ -266,11 +271,12 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
         })
 }
 
-/// Names and sizes of the client's files, for the benchmark of what a
-/// first load transfers.
+/// Names and sizes of the files a first load transfers (all but the lazy
+/// modules).
 pub fn sizes() -> Vec<(&'static str, usize, Option<usize>)> {
     let mut sizes: Vec<_> = ASSETS
         .iter()
+        .filter(|(name, _)| !LAZY_MODULES.contains(name))
         .map(|(name, asset)| {
             (
                 *name,
@@ -395,6 +401,25 @@ mod tests {
         }
     }
 
+    #[test]
+    fn lazy_modules_are_only_imported_lazily() {
+        for lazy in LAZY_MODULES {
+            let file = lazy.rsplit('/').next().unwrap();
+            for (name, bytes) in FILES {
+                let text = String::from_utf8_lossy(bytes);
+                let statically = text.lines().any(|line| {
+                    line.trim_start().starts_with("import ") && line.contains(&format!("/{file}'"))
+                });
+                assert!(!statically, "{name} imports {lazy} statically");
+            }
+            assert!(
+                FILES.iter().any(|(_, bytes)| String::from_utf8_lossy(bytes)
+                    .contains(&format!("import('../{file}')"))),
+                "nothing imports {lazy}"
+            );
+        }
+    }
+
     #[tokio::test]
     async fn the_page_preloads_every_module() {
         let (_, _, body) = get("/", &[BROWSER]).await;
@@ -403,9 +428,12 @@ mod tests {
         let modules: Vec<&str> = FILES
             .iter()
             .map(|(name, _)| *name)
-            .filter(|name| name.ends_with(".js"))
+            .filter(|name| name.ends_with(".js") && !LAZY_MODULES.contains(name))
             .collect();
         assert!(modules.len() > 10, "{modules:?}");
+        for lazy in LAZY_MODULES {
+            assert!(!page.contains(lazy), "{lazy} preloaded: {page}");
+        }
         for module in modules {
             let link = format!(
                 "<link rel=\"modulepreload\" href=\"/assets/{}/{module}\">",

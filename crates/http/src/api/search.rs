@@ -1,12 +1,12 @@
-//! Search over REST: messages the caller may read, with the query echoed
-//! back as it was understood.
+//! Search over REST: messages and files the caller may read, with the
+//! query echoed back as it was understood, and people.
 
 use axum::extract::{Path, State};
 use axum::Json;
-use confab_core::id::WorkspaceId;
-use confab_core::search::{SearchCursor, SearchSort, Snippet};
+use confab_core::id::{FileId, WorkspaceId};
+use confab_core::search::{SearchCursor, SearchQuery, SearchSort, Snippet};
 use confab_core::Error;
-use confab_service::{FoundMessage, SearchRequest};
+use confab_service::{FoundFile, FoundMessage, SearchRequest};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -15,12 +15,13 @@ use utoipa_axum::routes;
 
 use super::parse_id;
 use crate::extract::{ApiQuery, Authed};
-use crate::wire::{cursor, ChannelBrief, ErrorBody, MessageView, PersonView};
+use crate::wire::{cursor, ChannelBrief, ErrorBody, FileView, MessageView, PersonView};
 use crate::{ApiError, AppState};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(search_messages))
+        .routes(routes!(search_files))
         .routes(routes!(search_people))
 }
 
@@ -29,10 +30,11 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 struct SearchParams {
     /// What to look for: words, `"phrases"`, `-excluded`, `a OR b`,
-    /// `prefix*`, and filters `from:@user`, `in:#channel`, `in:@user`,
-    /// `before:`/`after:`/`on:` `YYYY-MM-DD`, `during:` `YYYY-MM` or `YYYY`,
-    /// `has:link|file|reaction|pin`, `is:thread|mine`. Anything else is
-    /// read as words.
+    /// `prefix*`, and filters `from:@user` (for files, the uploader),
+    /// `in:#channel`, `in:@user`, `before:`/`after:`/`on:` `YYYY-MM-DD`,
+    /// `during:` `YYYY-MM` or `YYYY`, `has:link|file|reaction|pin`,
+    /// `is:thread|mine`, `type:image|video|audio|pdf|document|spreadsheet|
+    /// presentation|text|archive|other`. Anything else is read as words.
     #[param(min_length = 1, max_length = 1000)]
     q: String,
     /// `relevance` (default; newest first when the query has no words) or
@@ -83,11 +85,20 @@ struct SearchAnswer {
     next_cursor: Option<String>,
 }
 
-fn encode_cursor(at: SearchCursor) -> String {
+impl UnderstoodQuery {
+    fn of(query: &SearchQuery) -> Result<Self, ApiError> {
+        Ok(Self {
+            text: query.echo(),
+            parts: serde_json::to_value(query).map_err(Error::internal)?,
+        })
+    }
+}
+
+fn encode_cursor<I: std::fmt::Display>(at: SearchCursor<I>) -> String {
     cursor::encode(&format!("{}_{}", at.key, at.id))
 }
 
-fn decode_cursor(text: &str) -> Result<SearchCursor, ApiError> {
+fn decode_cursor<I: std::str::FromStr>(text: &str) -> Result<SearchCursor<I>, ApiError> {
     let raw: String = cursor::decode(text)?;
     let bad = || {
         ApiError(Error::invalid(
@@ -146,11 +157,82 @@ async fn search_messages(
         )
         .await?;
     Ok(Json(SearchAnswer {
-        query: UnderstoodQuery {
-            text: found.query.echo(),
-            parts: serde_json::to_value(&found.query).map_err(Error::internal)?,
-        },
+        query: UnderstoodQuery::of(&found.query)?,
         results: found.results.into_iter().map(SearchResult::from).collect(),
+        total: found.total,
+        total_is_exact: found.total_is_exact,
+        next_cursor: found.next.map(encode_cursor),
+    }))
+}
+
+/// A file found.
+#[derive(Serialize, ToSchema)]
+struct FileResult {
+    file: FileView,
+    /// Absent when the account is gone.
+    uploader: Option<PersonView>,
+    /// The part of the name and text around what matched, with the
+    /// matches' character offsets (never HTML).
+    snippet: Option<Snippet>,
+}
+
+/// A page of files found.
+#[derive(Serialize, ToSchema)]
+struct FileSearchAnswer {
+    query: UnderstoodQuery,
+    results: Vec<FileResult>,
+    /// Files matching in all.
+    total: u64,
+    /// Whether `total` is exact (else at least that many).
+    total_is_exact: bool,
+    /// Pass as `cursor` for the next page; absent on the last.
+    next_cursor: Option<String>,
+}
+
+impl From<FoundFile> for FileResult {
+    fn from(found: FoundFile) -> Self {
+        Self {
+            file: found.file.into(),
+            uploader: found.uploader.map(PersonView::from),
+            snippet: found.snippet,
+        }
+    }
+}
+
+/// Search the files of a workspace that the caller may read now, by name
+/// and extracted text: those they uploaded, and those shared in channels
+/// they may read.
+#[utoipa::path(get, path = "/workspaces/{workspace}/search/files", tag = "search",
+    params(("workspace" = String, Path, description = "Workspace id"), SearchParams),
+    responses((status = 200, body = FileSearchAnswer), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 503, description = "No search engine, or it is unreachable", body = ErrorBody)))]
+async fn search_files(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(workspace): Path<String>,
+    ApiQuery(params): ApiQuery<SearchParams>,
+) -> Result<Json<FileSearchAnswer>, ApiError> {
+    let id: WorkspaceId = parse_id(&workspace, "workspace")?;
+    let after = params
+        .cursor
+        .as_deref()
+        .map(decode_cursor::<FileId>)
+        .transpose()?;
+    let found = app
+        .search_files(
+            &caller,
+            id,
+            SearchRequest {
+                text: params.q,
+                sort: params.sort.unwrap_or_default(),
+                after,
+                limit: params.limit.unwrap_or(20),
+            },
+        )
+        .await?;
+    Ok(Json(FileSearchAnswer {
+        query: UnderstoodQuery::of(&found.query)?,
+        results: found.results.into_iter().map(FileResult::from).collect(),
         total: found.total,
         total_is_exact: found.total_is_exact,
         next_cursor: found.next.map(encode_cursor),

@@ -1,6 +1,6 @@
-// Search: the box in the top bar, results in a side pane (what was
-// understood, the matches marked), and a result opening its message in
-// its channel.
+// Search: the box in the top bar, results in a side pane (messages or
+// files, what was understood, the matches marked), a message result
+// opening in its channel and a file result downloading.
 
 import * as api from '../api.js';
 import { h, replace } from '../dom.js';
@@ -34,10 +34,11 @@ export const searchMethods = {
    */
   async runSearch(text) {
     const next = text === null;
-    const state = next ? this.search : { text, sort: this.search?.sort || 'relevance', results: [] };
+    const kept = { sort: this.search?.sort || 'relevance', kind: this.search?.kind || 'messages' };
+    const state = next ? this.search : { text, ...kept, results: [] };
     if (!state || !state.text.trim()) return;
     const cursor = next && state.next ? `&cursor=${encodeURIComponent(state.next)}` : '';
-    const path = `/workspaces/${this.workspaceId}/search/messages?q=${encodeURIComponent(state.text)}&sort=${state.sort}&limit=20${cursor}`;
+    const path = `/workspaces/${this.workspaceId}/search/${state.kind}?q=${encodeURIComponent(state.text)}&sort=${state.sort}&limit=20${cursor}`;
     try {
       const answer = await api.get(path);
       this.search = {
@@ -73,11 +74,21 @@ export const searchMethods = {
       h('option', { value: 'newest', selected: s.sort === 'newest' }, 'Newest'),
     );
     const count = s.total === 1 ? '1 result' : `${s.exact ? '' : 'more than '}${s.total ?? 0} results`;
+    const tab = (kind, label) =>
+      h('button', {
+        type: 'button',
+        role: 'tab',
+        'aria-selected': String(s.kind === kind),
+        onclick: () => {
+          this.search = { ...this.search, kind };
+          this.runSearch(this.search.text);
+        },
+      }, label);
+    const tabs = h('div', { class: 'search-tabs', role: 'tablist', 'aria-label': 'What to search' }, tab('messages', 'Messages'), tab('files', 'Files'));
     const results = h(
       'ol',
       { class: 'search-results', 'aria-label': 'Results' },
-      ...s.results.map((r) =>
-        h(
+      ...s.results.map((r) => r.file ? this.foundFile(r) : h(
           'li',
           { class: 'search-result', 'data-id': r.message.id },
           h(
@@ -95,8 +106,7 @@ export const searchMethods = {
             r.parent && h('span', { class: 'result-parent' }, `In a thread: ${r.parent.content.slice(0, 80)}`),
             h('span', { class: 'result-text' }, ...(r.snippet ? marked(r.snippet) : [r.message.content])),
           ),
-        ),
-      ),
+        )),
     );
     this.searchPane = this.searchPane || h('aside', { class: 'thread search-pane', 'aria-label': 'Search results' });
     replace(
@@ -108,6 +118,7 @@ export const searchMethods = {
         sort,
         h('button', { type: 'button', class: 'close-search', 'aria-label': 'Close the search', onclick: () => this.closeSearch() }, '×'),
       ),
+      tabs,
       h(
         'div',
         { class: 'search-body' },
@@ -121,6 +132,23 @@ export const searchMethods = {
     const shell = this.root.querySelector('.shell');
     if (!shell.contains(this.searchPane)) shell.appendChild(this.searchPane);
     shell.classList.add('with-thread');
+  },
+
+  /** A file found: its name (a download), who shared it, when, and the
+   * words that matched. */
+  foundFile(r) {
+    return h(
+      'li',
+      { class: 'search-result file-result', 'data-id': r.file.id },
+      h('a', { class: 'open-result', href: r.file.url_private, download: r.file.name },
+        h('span', { class: 'result-meta' },
+          h('span', { class: 'file-name' }, r.file.name),
+          ' · ',
+          h('span', { class: 'author' }, r.uploader ? r.uploader.display_name : 'Someone'),
+          ' · ',
+          h('time', { datetime: r.file.created_at }, shortTime(r.file.created_at))),
+        r.snippet && h('span', { class: 'result-text' }, ...marked(r.snippet))),
+    );
   },
 
   /** How a result names its place: `#name`, or the people. */

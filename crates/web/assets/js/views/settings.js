@@ -3,7 +3,6 @@
 
 import * as api from '../api.js';
 import { h, replace } from '../dom.js';
-import { qrCanvas } from '../qr.js';
 import { setTimeZone, shortTime } from '../time.js';
 
 /**
@@ -170,12 +169,14 @@ function mfaSection(user, onUser) {
     }
     const start = section('Set up', [field('Your password', { name: 'password', type: 'password', required: true, autocomplete: 'current-password' })], 'Set up two-factor login', async (values) => {
       const enrolled = await api.post('/me/mfa/enroll', values);
-      showEnrollment(enrolled);
+      await showEnrollment(enrolled);
       return '';
     });
     replace(box, title, h('p', {}, 'Off. Turn it on to ask for a code from an authenticator app at login.'), start);
   };
-  const showEnrollment = (enrolled) => {
+  const showEnrollment = async (enrolled) => {
+    // Loaded when needed: most visits never draw a QR code.
+    const { qrCanvas } = await import('../qr.js');
     const qr = qrCanvas(enrolled.otpauth_uri);
     qr.setAttribute('role', 'img');
     qr.setAttribute('aria-label', 'QR code of your two-factor secret');
