@@ -21,6 +21,11 @@ pub trait UserStore: Send + Sync {
     async fn get_user(&self, id: UserId) -> Result<Option<User>>;
     /// Several users at once, in no particular order; unknown ids are skipped.
     async fn get_users(&self, ids: &[UserId]) -> Result<Vec<User>>;
+    /// Up to `limit` accounts in id order, after `after`: a rebuild of the
+    /// people index reads them.
+    async fn scan_users(&self, after: Option<UserId>, limit: u32) -> Result<Vec<User>>;
+    /// Accounts in all.
+    async fn count_users(&self) -> Result<u64>;
     /// Case-insensitive lookup.
     async fn find_user_by_email(&self, email: &str) -> Result<Option<User>>;
     /// Case-insensitive lookup.
@@ -77,6 +82,9 @@ pub trait WorkspaceStore: Send + Sync {
         &self,
         user: UserId,
     ) -> Result<Vec<(Workspace, WorkspaceMember)>>;
+    /// Every membership (in any state) of `users`: what the people index
+    /// holds of them.
+    async fn memberships_of(&self, users: &[UserId]) -> Result<Vec<WorkspaceMember>>;
     /// Add a member. Conflict on `user_id` if already a member, and on
     /// `max_members` when the workspace's active and invited members are
     /// already at its limit (checked in the same transaction).
@@ -591,7 +599,7 @@ pub trait SearchQueue: Send + Sync {
     async fn search_backlog(&self) -> Result<u64>;
 }
 
-/// A search engine holding messages and files.
+/// A search engine holding messages, files and people.
 #[async_trait]
 pub trait SearchIndex: Send + Sync {
     /// `tantivy`, `postgres` or `elasticsearch`.
@@ -619,6 +627,16 @@ pub trait SearchIndex: Send + Sync {
         &self,
         search: &crate::search::FileSearch,
     ) -> Result<crate::search::FileHits>;
+    /// Replace every document of `users` by `documents` (theirs: one per
+    /// active membership). Idempotent.
+    async fn index_people(
+        &self,
+        users: &[UserId],
+        documents: &[crate::search::PersonDocument],
+    ) -> Result<()>;
+    /// People matching `search`, by display name (lowercased), at most its
+    /// limit.
+    async fn search_people(&self, search: &crate::search::PeopleSearch) -> Result<Vec<UserId>>;
 }
 
 /// Every store a backend provides.

@@ -15,7 +15,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::id::{ChannelId, FileId, MessageId, UserId, WorkspaceId};
-use crate::model::{File, Message};
+use crate::model::{File, MemberStatus, Message, User, UserStatus, WorkspaceMember};
 
 /// Longest query text read; the rest is ignored.
 pub const MAX_QUERY_CHARS: usize = 1_000;
@@ -535,6 +535,96 @@ pub fn file_content(name: &str, text: &str) -> String {
     } else {
         format!("{name}\n{text}")
     }
+}
+
+/// A member of a workspace as the index holds them: found by the start of
+/// a word of their display name, username, title or department, and (by
+/// admins) of their address.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PersonDocument {
+    pub user_id: UserId,
+    pub workspace_id: WorkspaceId,
+    pub username: String,
+    pub display_name: String,
+    /// The workspace's title for them, else their own.
+    pub title: Option<String>,
+    pub department: Option<String>,
+    pub email: String,
+    /// As [`MessageDocument::version`].
+    pub version: i64,
+}
+
+impl PersonDocument {
+    /// The document of `user` as `member`, read for outbox entry
+    /// `version`; `None` unless both the account and the membership are
+    /// active.
+    pub fn of(user: &User, member: &WorkspaceMember, version: i64) -> Option<Self> {
+        let active = user.status == UserStatus::Active && member.status == MemberStatus::Active;
+        if !active || member.user_id != user.id {
+            return None;
+        }
+        Some(Self {
+            user_id: user.id,
+            workspace_id: member.workspace_id,
+            username: user.username.clone(),
+            display_name: user.display_name.clone(),
+            title: member.title.clone().or_else(|| user.title.clone()),
+            department: member.department.clone(),
+            email: user.email.to_lowercase(),
+            version,
+        })
+    }
+
+    /// The words the person is found by (not the address), lowercased.
+    pub fn words(&self) -> Vec<String> {
+        let mut words = person_words(&self.display_name);
+        words.extend(person_words(&self.username));
+        for text in [&self.title, &self.department].into_iter().flatten() {
+            words.extend(person_words(text));
+        }
+        words.sort();
+        words.dedup();
+        words
+    }
+
+    /// What people are ordered by: the display name, lowercased.
+    pub fn name_key(&self) -> String {
+        self.display_name.to_lowercase()
+    }
+}
+
+/// The documents of `users` as members (`memberships`, theirs), each
+/// written with `version`: one per active membership of an active account.
+pub fn person_documents(
+    users: &[User],
+    memberships: &[WorkspaceMember],
+    version: impl Fn(UserId) -> i64,
+) -> Vec<PersonDocument> {
+    let users: std::collections::HashMap<UserId, &User> = users.iter().map(|u| (u.id, u)).collect();
+    memberships
+        .iter()
+        .filter_map(|member| {
+            let user = users.get(&member.user_id)?;
+            PersonDocument::of(user, member, version(user.id))
+        })
+        .collect()
+}
+
+/// The whitespace-separated words of `text`, lowercased: people are found
+/// by the start of one (`100%_done` is one word, `%` a plain character).
+pub fn person_words(text: &str) -> Vec<String> {
+    text.split_whitespace().map(str::to_lowercase).collect()
+}
+
+/// A search of the active members of a workspace.
+#[derive(Clone, Debug)]
+pub struct PeopleSearch {
+    pub workspace_id: WorkspaceId,
+    /// Each is the start of one of a person's words (or address).
+    pub words: Vec<String>,
+    /// Whether a word may also start the address (admins only).
+    pub by_email: bool,
+    pub limit: usize,
 }
 
 /// How results are ordered.

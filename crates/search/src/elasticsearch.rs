@@ -19,7 +19,8 @@
 //!
 //! Files are in the design's files index, behind one alias
 //! (`{prefix}-files`), with the same `words`, `exact` and `flags` fields
-//! made from their name and extracted text.
+//! made from their name and extracted text; people in its users index
+//! (`{prefix}-users`), one document per active membership.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -27,11 +28,11 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, Utc};
-use confab_core::id::{FileId, MessageId, WorkspaceId};
+use confab_core::id::{FileId, MessageId, UserId, WorkspaceId};
 use confab_core::ports::{SearchIndex, WorkspaceStore};
 use confab_core::search::{
     file_content, FileDocument, FileHits, FileSearch, MessageDocument, MessageHits, MessageSearch,
-    SearchHit, SearchHits, SearchTerm,
+    PeopleSearch, PersonDocument, SearchHit, SearchHits, SearchTerm,
 };
 use confab_core::{Error, Result};
 use reqwest::{Method, StatusCode, Url};
@@ -40,7 +41,7 @@ use tantivy::tokenizer::TextAnalyzer;
 
 use crate::analysis::{self, terms};
 use crate::flags;
-use crate::scope::{typed, Scope};
+use crate::scope::{typed, Documents, Scope};
 use crate::snippet::Marker;
 use crate::IndexKind;
 
@@ -368,6 +369,37 @@ impl ElasticsearchIndex {
         self.bulk(&actions, refresh).await
     }
 
+    /// Replace every document of `users` in the users index by
+    /// `documents`.
+    pub async fn write_people(
+        &self,
+        users: &[UserId],
+        documents: &[PersonDocument],
+        refresh: bool,
+    ) -> Result<()> {
+        let alias = self.layout().users_alias();
+        self.ensure_alias(&alias).await?;
+        if !users.is_empty() {
+            let ids: Vec<String> = users.iter().map(|id| id.to_string()).collect();
+            self.call(
+                Method::POST,
+                &format!("/{alias}/_delete_by_query?refresh=true&conflicts=proceed"),
+                Some(Body::Json(json!({"query": {"terms": {"user_id": ids}}}))),
+            )
+            .await?;
+        }
+        let actions: Vec<Action> = documents
+            .iter()
+            .map(|person| Action::Index(alias.clone(), Indexed::person(person)))
+            .collect();
+        let refresh = if refresh {
+            Refresh::Now
+        } else {
+            Refresh::WaitFor
+        };
+        self.bulk(&actions, refresh).await
+    }
+
     /// Start a rebuild of the `kind` indexes: new physical indexes are
     /// filled while the aliases keep pointing at the old ones.
     pub fn rebuild(&self, kind: IndexKind) -> Rebuild<'_> {
@@ -379,11 +411,11 @@ impl ElasticsearchIndex {
         }
     }
 
-    /// One page of `search` over `targets`, with snippets from the text
-    /// that `text` reads from a hit's source.
+    /// One page of `search` over `targets`, with snippets made from each
+    /// hit's text.
     async fn search(
         &self,
-        kind: IndexKind,
+        kind: Documents,
         targets: &str,
         search: &Scope<'_>,
     ) -> Result<SearchHits<uuid::Uuid>> {
@@ -417,6 +449,16 @@ impl Rebuild<'_> {
             let physical = self.physical(&alias).await?;
             actions.push(Action::Index(physical, Indexed::message(message)));
         }
+        self.index.bulk(&actions, Refresh::No).await
+    }
+
+    /// Write person `documents` into the new users index.
+    pub async fn write_people(&mut self, documents: &[PersonDocument]) -> Result<()> {
+        let physical = self.physical(&self.index.layout().users_alias()).await?;
+        let actions: Vec<Action> = documents
+            .iter()
+            .map(|person| Action::Index(physical.clone(), Indexed::person(person)))
+            .collect();
         self.index.bulk(&actions, Refresh::No).await
     }
 
@@ -524,6 +566,14 @@ impl Indexed {
         }
     }
 
+    fn person(person: &PersonDocument) -> Self {
+        Self {
+            id: format!("{}:{}", person.user_id, person.workspace_id),
+            version: person.version,
+            body: person_document(person),
+        }
+    }
+
     fn file(file: &FileDocument) -> Self {
         Self {
             id: file.id.to_string(),
@@ -568,9 +618,9 @@ impl Action {
 /// Alias names have `messages-…` or `files` right after the prefix;
 /// physical ones a generation first ([`Layout::physical`]).
 fn is_alias(index: &str) -> bool {
-    index
-        .split_once('-')
-        .is_some_and(|(_, rest)| rest.starts_with("messages-") || rest == "files")
+    index.split_once('-').is_some_and(|(_, rest)| {
+        rest.starts_with("messages-") || rest == "files" || rest == "users"
+    })
 }
 
 /// When the documents of a `_bulk` request become searchable.
@@ -643,7 +693,13 @@ impl Layout<'_> {
         match kind {
             IndexKind::Messages => format!("{}-messages-*", self.0.prefix),
             IndexKind::Files => self.files_alias(),
+            IndexKind::People => self.users_alias(),
         }
+    }
+
+    /// The alias of the users index.
+    fn users_alias(&self) -> String {
+        format!("{}-users", self.0.prefix)
     }
 
     /// The alias of the files index.
@@ -655,9 +711,34 @@ impl Layout<'_> {
     fn index_body(&self, alias: &str) -> Value {
         if alias == self.files_alias() {
             self.files_index()
+        } else if alias == self.users_alias() {
+            self.users_index()
         } else {
             self.messages_index()
         }
+    }
+
+    /// The design's users index, with the words and order key Confab adds.
+    fn users_index(&self) -> Value {
+        json!({
+            "settings": self.settings(),
+            "mappings": {
+                "properties": {
+                    "user_id": {"type": "keyword"},
+                    "workspace_id": {"type": "keyword"},
+                    "username": {"type": "keyword"},
+                    "display_name": {"type": "text", "fields": {"keyword": {"type": "keyword"}}},
+                    "email": {"type": "keyword"},
+                    "title": {"type": "text"},
+                    "department": {"type": "keyword"},
+                    "bio": {"type": "text"},
+                    "status": {"type": "keyword"},
+                    "last_active": {"type": "date"},
+                    "words": {"type": "keyword"},
+                    "name_key": {"type": "keyword"},
+                }
+            }
+        })
     }
 
     fn settings(&self) -> Value {
@@ -783,6 +864,47 @@ fn file_document(file: &FileDocument) -> Value {
     })
 }
 
+/// The JSON document of a person in a workspace.
+fn person_document(person: &PersonDocument) -> Value {
+    json!({
+        "user_id": person.user_id.to_string(),
+        "workspace_id": person.workspace_id.to_string(),
+        "username": person.username.to_lowercase(),
+        "display_name": person.display_name,
+        "email": person.email,
+        "title": person.title,
+        "department": person.department,
+        "status": "active",
+        "words": person.words(),
+        "name_key": person.name_key(),
+    })
+}
+
+/// The query DSL of a people search: each word starts a word (or, for
+/// admins, the address), within the workspace, by display name.
+fn people_body(search: &PeopleSearch) -> Value {
+    let must: Vec<Value> = search
+        .words
+        .iter()
+        .map(|word| {
+            let mut starts = vec![json!({"prefix": {"words": word}})];
+            if search.by_email {
+                starts.push(json!({"prefix": {"email": word}}));
+            }
+            json!({"bool": {"should": starts, "minimum_should_match": 1}})
+        })
+        .collect();
+    json!({
+        "size": search.limit.max(1),
+        "query": {"bool": {
+            "must": must,
+            "filter": [{"term": {"workspace_id": search.workspace_id.to_string()}}],
+        }},
+        "sort": [{"name_key": "asc"}, {"username": "asc"}],
+        "_source": ["user_id"],
+    })
+}
+
 /// The JSON document of a message.
 fn document(message: &MessageDocument) -> Value {
     let (words, exact) = analyzed(&message.content);
@@ -803,16 +925,16 @@ fn document(message: &MessageDocument) -> Value {
 }
 
 /// The id, channel and author fields of the documents of `kind`.
-fn field_names(kind: IndexKind) -> (&'static str, &'static str, &'static str) {
+fn field_names(kind: Documents) -> (&'static str, &'static str, &'static str) {
     match kind {
-        IndexKind::Messages => ("message_id", "channel_id", "user_id"),
-        IndexKind::Files => ("file_id", "channel_ids", "uploader_id"),
+        Documents::Messages => ("message_id", "channel_id", "user_id"),
+        Documents::Files => ("file_id", "channel_ids", "uploader_id"),
     }
 }
 
 /// The query DSL of a search: the words as scoring clauses, the rights and
 /// filters as filter clauses of their own.
-fn search_body(kind: IndexKind, search: &Scope<'_>) -> Value {
+fn search_body(kind: Documents, search: &Scope<'_>) -> Value {
     let (id_field, channel_field, author_field) = field_names(kind);
     let mut words = analysis::words();
     let mut exact = analysis::exact();
@@ -875,8 +997,8 @@ fn search_body(kind: IndexKind, search: &Scope<'_>) -> Value {
         json!([{"_score": "desc"}, {id_field: "desc"}])
     };
     let source = match kind {
-        IndexKind::Messages => json!(["content"]),
-        IndexKind::Files => json!(["filename", "extracted_text"]),
+        Documents::Messages => json!(["content"]),
+        Documents::Files => json!(["filename", "extracted_text"]),
     };
     let mut body = json!({
         "size": search.limit,
@@ -932,7 +1054,7 @@ fn term_query(
 
 /// The hits of a search answer, with snippets made from their text.
 fn hits_of(
-    kind: IndexKind,
+    kind: Documents,
     answer: &Value,
     marker: Option<&mut Marker>,
 ) -> Result<SearchHits<uuid::Uuid>> {
@@ -946,8 +1068,8 @@ fn hits_of(
         let key = hit["sort"][0].as_f64().unwrap_or(0.0);
         let source = &hit["_source"];
         let text = match kind {
-            IndexKind::Messages => source["content"].as_str().map(str::to_owned),
-            IndexKind::Files => source["filename"].as_str().map(|name| {
+            Documents::Messages => source["content"].as_str().map(str::to_owned),
+            Documents::Files => source["filename"].as_str().map(|name| {
                 file_content(name, source["extracted_text"].as_str().unwrap_or_default())
             }),
         };
@@ -982,7 +1104,7 @@ impl SearchIndex for ElasticsearchIndex {
     async fn search_messages(&self, search: &MessageSearch) -> Result<MessageHits> {
         let targets = self.layout().search_targets(search.workspace_id);
         let hits = self
-            .search(IndexKind::Messages, &targets, &Scope::from(search))
+            .search(Documents::Messages, &targets, &Scope::from(search))
             .await?;
         Ok(typed(hits, MessageId))
     }
@@ -994,9 +1116,35 @@ impl SearchIndex for ElasticsearchIndex {
     async fn search_files(&self, search: &FileSearch) -> Result<FileHits> {
         let targets = self.layout().files_alias();
         let hits = self
-            .search(IndexKind::Files, &targets, &Scope::from(search))
+            .search(Documents::Files, &targets, &Scope::from(search))
             .await?;
         Ok(typed(hits, FileId))
+    }
+
+    async fn index_people(&self, users: &[UserId], documents: &[PersonDocument]) -> Result<()> {
+        self.write_people(users, documents, false).await
+    }
+
+    async fn search_people(&self, search: &PeopleSearch) -> Result<Vec<UserId>> {
+        let alias = self.layout().users_alias();
+        let answer = self
+            .call(
+                Method::POST,
+                &format!("/{alias}/_search?ignore_unavailable=true&allow_no_indices=true"),
+                Some(Body::Json(people_body(search))),
+            )
+            .await?;
+        answer["hits"]["hits"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|hit| {
+                hit["_source"]["user_id"]
+                    .as_str()
+                    .and_then(|id| id.parse().ok())
+                    .ok_or_else(|| Error::Unavailable("a people hit without a user id".into()))
+            })
+            .collect()
     }
 }
 
@@ -1173,7 +1321,7 @@ mod tests {
             }),
             limit: 20,
         };
-        let body = search_body(IndexKind::Messages, &Scope::from(&search));
+        let body = search_body(Documents::Messages, &Scope::from(&search));
         let query = &body["query"]["bool"];
         assert_eq!(query["must"].as_array().unwrap().len(), 3);
         assert_eq!(
@@ -1227,7 +1375,7 @@ mod tests {
             after: None,
             limit: 20,
         };
-        let body = search_body(IndexKind::Files, &Scope::from(&search));
+        let body = search_body(Documents::Files, &Scope::from(&search));
         let filters = body["query"]["bool"]["filter"].as_array().unwrap();
         assert_eq!(
             filters[1],
@@ -1259,6 +1407,34 @@ mod tests {
     }
 
     #[test]
+    fn people_are_found_by_the_start_of_their_words_in_the_users_index() {
+        let options = layout_options(false);
+        let layout = Layout(&options);
+        assert!(is_alias(&layout.users_alias()));
+        let mapping = layout.index_body("confab-users");
+        assert_eq!(
+            mapping["mappings"]["properties"]["department"]["type"],
+            "keyword"
+        );
+        let workspace = WorkspaceId::new();
+        let body = people_body(&PeopleSearch {
+            workspace_id: workspace,
+            words: vec!["mar".into()],
+            by_email: true,
+            limit: 20,
+        });
+        assert_eq!(
+            body["query"]["bool"]["must"][0]["bool"]["should"],
+            json!([{"prefix": {"words": "mar"}}, {"prefix": {"email": "mar"}}])
+        );
+        assert_eq!(
+            body["query"]["bool"]["filter"][0],
+            json!({"term": {"workspace_id": workspace.to_string()}})
+        );
+        assert_eq!(body["sort"][0], json!({"name_key": "asc"}));
+    }
+
+    #[test]
     fn answers_become_hits_with_snippets_and_bounded_totals() {
         let id = MessageId::new();
         let answer = json!({"hits": {
@@ -1266,7 +1442,7 @@ mod tests {
             "hits": [{"_id": id.to_string(), "_source": {"content": "we deploy today"}, "sort": [2.5, id.to_string()]}]
         }});
         let mut marker = Marker::new(&parse_query("deploy"));
-        let hits = hits_of(IndexKind::Messages, &answer, marker.as_mut()).unwrap();
+        let hits = hits_of(Documents::Messages, &answer, marker.as_mut()).unwrap();
         assert_eq!((hits.total, hits.total_is_exact), (10_000, false));
         assert_eq!(hits.hits[0].id, id.0);
         assert_eq!(hits.hits[0].key, 2.5);

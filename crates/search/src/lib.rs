@@ -8,6 +8,7 @@
 pub mod analysis;
 mod elasticsearch;
 mod flags;
+mod people;
 mod postgres;
 mod query;
 mod scope;
@@ -20,11 +21,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use confab_core::id::{FileId, MessageId};
+use confab_core::id::{FileId, MessageId, UserId};
 use confab_core::ports::SearchIndex;
 use confab_core::search::{
-    FileDocument, FileHits, FileSearch, MessageDocument, MessageHits, MessageSearch, SearchHit,
-    SearchHits,
+    FileDocument, FileHits, FileSearch, MessageDocument, MessageHits, MessageSearch, PeopleSearch,
+    PersonDocument, SearchHit, SearchHits,
 };
 use confab_core::{Error, Result};
 use scope::{typed, Scope};
@@ -96,6 +97,7 @@ const WRITER_MEMORY: usize = 64 * 1024 * 1024;
 pub struct TantivyIndex {
     messages: Arc<Inner>,
     files: Arc<Inner>,
+    people: Arc<people::PeopleIndex>,
 }
 
 /// What a [`TantivyIndex`] holds, each in a directory of that name.
@@ -103,6 +105,7 @@ pub struct TantivyIndex {
 pub enum IndexKind {
     Messages,
     Files,
+    People,
 }
 
 impl IndexKind {
@@ -111,6 +114,7 @@ impl IndexKind {
         match self {
             IndexKind::Messages => "messages",
             IndexKind::Files => "files",
+            IndexKind::People => "people",
         }
     }
 }
@@ -128,13 +132,16 @@ impl TantivyIndex {
         Ok(Self {
             messages: Arc::new(Inner::open(&root.join(IndexKind::Messages.dir_name()))?),
             files: Arc::new(Inner::open(&root.join(IndexKind::Files.dir_name()))?),
+            people: Arc::new(people::PeopleIndex::open(
+                &root.join(IndexKind::People.dir_name()),
+            )?),
         })
     }
 
     /// Run blocking index work off the async threads.
-    async fn blocking<T: Send + 'static>(
-        inner: &Arc<Inner>,
-        work: impl FnOnce(&Inner) -> Result<T> + Send + 'static,
+    async fn blocking<I: Send + Sync + 'static, T: Send + 'static>(
+        inner: &Arc<I>,
+        work: impl FnOnce(&I) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let inner = inner.clone();
         tokio::task::spawn_blocking(move || work(&inner))
@@ -146,32 +153,8 @@ impl TantivyIndex {
 impl Inner {
     /// Open the index in `dir`, creating it (and the directory) when absent.
     fn open(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            Error::Unavailable(format!(
-                "cannot create the search index at {}: {e}",
-                dir.display()
-            ))
-        })?;
         let (schema, fields) = schema();
-        let directory = tantivy::directory::MmapDirectory::open(dir).map_err(index_err)?;
-        let index = Index::open_or_create(directory, schema).map_err(|e| {
-            Error::Unavailable(format!(
-                "cannot open the search index at {} ({e}); `confab reindex` rebuilds it",
-                dir.display()
-            ))
-        })?;
-        index
-            .tokenizers()
-            .register(analysis::WORDS, analysis::words());
-        index
-            .tokenizers()
-            .register(analysis::EXACT, analysis::exact());
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()
-            .map_err(index_err)?;
-        let writer = index.writer(WRITER_MEMORY).map_err(index_err)?;
+        let (reader, writer) = open_index(dir, schema)?;
         Ok(Self {
             fields,
             reader,
@@ -180,7 +163,39 @@ impl Inner {
     }
 }
 
-fn index_err(err: impl std::fmt::Display) -> Error {
+/// Open the index of `schema` in `dir`, creating it (and the directory)
+/// when absent, with Confab's analyzers: its reader (reloaded by hand,
+/// after each commit) and its one writer.
+pub(crate) fn open_index(dir: &Path, schema: Schema) -> Result<(IndexReader, IndexWriter)> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::Unavailable(format!(
+            "cannot create the search index at {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let directory = tantivy::directory::MmapDirectory::open(dir).map_err(index_err)?;
+    let index = Index::open_or_create(directory, schema).map_err(|e| {
+        Error::Unavailable(format!(
+            "cannot open the search index at {} ({e}); `confab reindex` rebuilds it",
+            dir.display()
+        ))
+    })?;
+    index
+        .tokenizers()
+        .register(analysis::WORDS, analysis::words());
+    index
+        .tokenizers()
+        .register(analysis::EXACT, analysis::exact());
+    let reader = index
+        .reader_builder()
+        .reload_policy(ReloadPolicy::Manual)
+        .try_into()
+        .map_err(index_err)?;
+    let writer = index.writer(WRITER_MEMORY).map_err(index_err)?;
+    Ok((reader, writer))
+}
+
+pub(crate) fn index_err(err: impl std::fmt::Display) -> Error {
     Error::Unavailable(format!("search index: {err}"))
 }
 
@@ -390,6 +405,19 @@ impl SearchIndex for TantivyIndex {
         })
         .await?;
         Ok(typed(hits, FileId))
+    }
+
+    async fn index_people(&self, users: &[UserId], documents: &[PersonDocument]) -> Result<()> {
+        if users.is_empty() && documents.is_empty() {
+            return Ok(());
+        }
+        let (users, documents) = (users.to_vec(), documents.to_vec());
+        Self::blocking(&self.people, move |people| people.apply(&users, &documents)).await
+    }
+
+    async fn search_people(&self, search: &PeopleSearch) -> Result<Vec<UserId>> {
+        let search = search.clone();
+        Self::blocking(&self.people, move |people| people.search(&search)).await
     }
 }
 

@@ -14,11 +14,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use confab_core::id::{FileId, MessageId};
+use confab_core::id::{FileId, MessageId, UserId};
 use confab_core::ports::SearchIndex;
 use confab_core::search::{
-    FileDocument, FileHits, FileSearch, MessageDocument, MessageHits, MessageSearch, SearchHit,
-    SearchHits, SearchQuery, SearchTerm,
+    FileDocument, FileHits, FileSearch, MessageDocument, MessageHits, MessageSearch, PeopleSearch,
+    PersonDocument, SearchHit, SearchHits, SearchQuery, SearchTerm,
 };
 use confab_core::{Error, Result};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use crate::analysis::{self, terms, tokens};
 use crate::flags;
-use crate::scope::{typed, Scope};
+use crate::scope::{typed, Documents, Scope};
 use crate::snippet::Marker;
 use crate::IndexKind;
 
@@ -136,6 +136,11 @@ impl PostgresSearch {
                 "DELETE FROM file_search s WHERE NOT EXISTS (SELECT 1 FROM files f \
                  WHERE f.file_id = s.file_id AND f.deleted_at IS NULL)"
             }
+            IndexKind::People => {
+                "DELETE FROM person_search s WHERE NOT EXISTS (SELECT 1 FROM workspace_members m \
+                 JOIN users u ON u.user_id = m.user_id WHERE m.workspace_id = s.workspace_id \
+                 AND m.user_id = s.user_id AND m.status = 'active' AND u.status = 'active')"
+            }
         };
         let done = sqlx::query(statement)
             .execute(&mut *tx)
@@ -151,7 +156,7 @@ impl PostgresSearch {
         let mut builder = QueryBuilder::new("EXPLAIN ");
         page_query(
             &mut builder,
-            IndexKind::Messages,
+            Documents::Messages,
             &Scope::from(search),
             tsquery(&search.query).as_deref(),
         );
@@ -304,8 +309,42 @@ impl PostgresSearch {
         tx.commit().await.map_err(db_err)
     }
 
+    /// Replace the rows of `users` by `documents`, in one transaction.
+    pub async fn write_people(&self, users: &[UserId], documents: &[PersonDocument]) -> Result<()> {
+        if users.is_empty() && documents.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let ids: Vec<Uuid> = users.iter().map(|id| id.0).collect();
+        sqlx::query("DELETE FROM person_search WHERE user_id = ANY($1)")
+            .bind(ids)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if !documents.is_empty() {
+            sqlx::query(
+                "INSERT INTO person_search (user_id, workspace_id, name_key, username, words, version) \
+                 SELECT d.id, d.ws, d.name_key, d.username, d.words::tsvector, d.version \
+                 FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::int8[]) \
+                      AS d(id, ws, name_key, username, words, version) \
+                 ON CONFLICT (workspace_id, user_id) DO UPDATE SET name_key = EXCLUDED.name_key, \
+                     username = EXCLUDED.username, words = EXCLUDED.words, version = EXCLUDED.version",
+            )
+            .bind(documents.iter().map(|p| p.user_id.0).collect::<Vec<_>>())
+            .bind(documents.iter().map(|p| p.workspace_id.0).collect::<Vec<_>>())
+            .bind(documents.iter().map(PersonDocument::name_key).collect::<Vec<_>>())
+            .bind(documents.iter().map(|p| p.username.to_lowercase()).collect::<Vec<_>>())
+            .bind(documents.iter().map(person_vector).collect::<Vec<_>>())
+            .bind(documents.iter().map(|p| p.version).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
     /// One page of `search` over the table of `kind`.
-    async fn search(&self, kind: IndexKind, search: &Scope<'_>) -> Result<SearchHits<Uuid>> {
+    async fn search(&self, kind: Documents, search: &Scope<'_>) -> Result<SearchHits<Uuid>> {
         let tsquery = tsquery(search.query);
         let mut builder = QueryBuilder::new("");
         page_query(&mut builder, kind, search, tsquery.as_deref());
@@ -345,7 +384,7 @@ impl PostgresSearch {
 
     async fn count(
         &self,
-        kind: IndexKind,
+        kind: Documents,
         search: &Scope<'_>,
         tsquery: Option<&str>,
     ) -> Result<u64> {
@@ -399,6 +438,30 @@ pub fn vector_text(content: &str) -> String {
 /// A lexeme quoted for tsvector and tsquery input.
 fn quoted(lexeme: &str) -> String {
     format!("'{}'", lexeme.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// A person's words as tsvector lexemes, the address marked.
+fn person_vector(person: &PersonDocument) -> String {
+    let mut lexemes: Vec<String> = person.words().iter().map(|w| quoted(w)).collect();
+    lexemes.push(quoted(&format!("{EXACT_MARK}{}", person.email)));
+    lexemes.join(" ")
+}
+
+/// A people search as a tsquery: each word starts a word (or the address).
+fn people_tsquery(search: &PeopleSearch) -> String {
+    let parts: Vec<String> = search
+        .words
+        .iter()
+        .map(|word| {
+            let start = format!("{}:*", quoted(word));
+            if search.by_email {
+                format!("({start} | {}:*)", quoted(&format!("{EXACT_MARK}{word}")))
+            } else {
+                start
+            }
+        })
+        .collect();
+    parts.join(" & ")
 }
 
 /// The words of `query` as a tsquery, or `None` when it has none.
@@ -457,10 +520,10 @@ fn term_query(
 }
 
 /// The table of `kind` and its id column.
-fn table(kind: IndexKind) -> (&'static str, &'static str) {
+fn table(kind: Documents) -> (&'static str, &'static str) {
     match kind {
-        IndexKind::Messages => ("message_search", "message_id"),
-        IndexKind::Files => ("file_search", "file_id"),
+        Documents::Messages => ("message_search", "message_id"),
+        Documents::Files => ("file_search", "file_id"),
     }
 }
 
@@ -468,14 +531,14 @@ fn table(kind: IndexKind) -> (&'static str, &'static str) {
 /// select adds, the join, and the text. A message's text is read from
 /// `messages` by primary key after the page is chosen; a file's is kept
 /// beside its words.
-fn text_source(kind: IndexKind) -> (&'static str, &'static str, &'static str) {
+fn text_source(kind: Documents) -> (&'static str, &'static str, &'static str) {
     match kind {
-        IndexKind::Messages => (
+        Documents::Messages => (
             "",
             "LEFT JOIN messages m ON m.message_id = p.id AND m.created_at = p.created_at",
             "m.content",
         ),
-        IndexKind::Files => (", s.content", "", "p.content"),
+        Documents::Files => (", s.content", "", "p.content"),
     }
 }
 
@@ -483,7 +546,7 @@ fn text_source(kind: IndexKind) -> (&'static str, &'static str, &'static str) {
 /// of its own, and the words when there are any.
 fn matching(
     builder: &mut QueryBuilder<'_, Postgres>,
-    kind: IndexKind,
+    kind: Documents,
     search: &Scope<'_>,
     tsquery: Option<&str>,
 ) {
@@ -492,11 +555,11 @@ fn matching(
         .push(format!(" FROM {} s WHERE s.workspace_id = ", table(kind).0))
         .push_bind(search.workspace.0);
     match kind {
-        IndexKind::Messages => builder
+        Documents::Messages => builder
             .push(" AND (s.channel_id = ANY(")
             .push_bind(channels)
             .push(")"),
-        IndexKind::Files => builder.push(" AND (s.channel_ids && ").push_bind(channels),
+        Documents::Files => builder.push(" AND (s.channel_ids && ").push_bind(channels),
     };
     if let Some(author) = search.or_author {
         builder.push(" OR s.user_id = ").push_bind(author.0);
@@ -546,7 +609,7 @@ fn counts_inline(search: &Scope<'_>, tsquery: Option<&str>) -> bool {
 /// snippet (read by primary key after the page is chosen).
 fn page_query(
     builder: &mut QueryBuilder<'_, Postgres>,
-    kind: IndexKind,
+    kind: Documents,
     search: &Scope<'_>,
     tsquery: Option<&str>,
 ) {
@@ -627,7 +690,7 @@ impl SearchIndex for PostgresSearch {
 
     async fn search_messages(&self, search: &MessageSearch) -> Result<MessageHits> {
         let hits = self
-            .search(IndexKind::Messages, &Scope::from(search))
+            .search(Documents::Messages, &Scope::from(search))
             .await?;
         Ok(typed(hits, MessageId))
     }
@@ -637,8 +700,29 @@ impl SearchIndex for PostgresSearch {
     }
 
     async fn search_files(&self, search: &FileSearch) -> Result<FileHits> {
-        let hits = self.search(IndexKind::Files, &Scope::from(search)).await?;
+        let hits = self.search(Documents::Files, &Scope::from(search)).await?;
         Ok(typed(hits, FileId))
+    }
+
+    async fn index_people(&self, users: &[UserId], documents: &[PersonDocument]) -> Result<()> {
+        self.write_people(users, documents).await
+    }
+
+    async fn search_people(&self, search: &PeopleSearch) -> Result<Vec<UserId>> {
+        if search.words.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT user_id FROM person_search WHERE workspace_id = $1 AND words @@ $2::tsquery \
+             ORDER BY name_key, username LIMIT $3",
+        )
+        .bind(search.workspace_id.0)
+        .bind(people_tsquery(search))
+        .bind(search.limit.max(1) as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(ids.into_iter().map(UserId).collect())
     }
 }
 

@@ -170,7 +170,7 @@ fn words_query(fields: &Fields, parts: &[String]) -> Box<dyn Query> {
 }
 
 /// `text` matched literally by Tantivy's regular expressions.
-fn regex_escape(text: &str) -> String {
+pub(crate) fn regex_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if "\\.+*?()|[]{}^$#&-~\"<>@".contains(c) {

@@ -11,6 +11,13 @@ use uuid::Uuid;
 
 use crate::flags;
 
+/// What a [`Scope`] searches: messages or files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Documents {
+    Messages,
+    Files,
+}
+
 /// A search, with the caller's rights applied.
 pub(crate) struct Scope<'a> {
     pub workspace: WorkspaceId,

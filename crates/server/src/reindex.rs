@@ -10,9 +10,9 @@ use std::time::Instant;
 use anyhow::{anyhow, Context};
 use chrono::{DateTime, Utc};
 use confab_core::config::Config;
-use confab_core::id::{FileId, MessageId};
+use confab_core::id::{FileId, MessageId, UserId};
 use confab_core::ports::{SearchIndex, Stores};
-use confab_core::search::{FileDocument, MessageDocument};
+use confab_core::search::{person_documents, FileDocument, MessageDocument, PersonDocument};
 use confab_search::{ElasticsearchIndex, IndexKind, PostgresSearch, Rebuild, TantivyIndex};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -36,19 +36,13 @@ impl Target {
         match self {
             Target::Messages => vec![IndexKind::Messages],
             Target::Files => vec![IndexKind::Files],
-            Target::Users => Vec::new(),
-            Target::All => vec![IndexKind::Messages, IndexKind::Files],
+            Target::Users => vec![IndexKind::People],
+            Target::All => vec![IndexKind::Messages, IndexKind::Files, IndexKind::People],
         }
     }
 }
 
 pub async fn reindex(config: Config, target: Target) -> anyhow::Result<()> {
-    if matches!(target, Target::Users) {
-        println!(
-            "People are searched in the database directly: there is no index of them to rebuild."
-        );
-        return Ok(());
-    }
     let stores = backends::open_stores(&config).await?;
     for kind in target.kinds() {
         let started = Instant::now();
@@ -57,9 +51,12 @@ pub async fn reindex(config: Config, target: Target) -> anyhow::Result<()> {
             "elasticsearch" => rebuild_elasticsearch(&config, &stores, kind).await?,
             _ => rebuild_tantivy(&config, &stores, kind).await?,
         };
+        let what = match kind {
+            IndexKind::People => "memberships of people",
+            other => other.dir_name(),
+        };
         println!(
-            "Reindexed {indexed} {} in {:.1} s.",
-            kind.dir_name(),
+            "Reindexed {indexed} {what} in {:.1} s.",
             started.elapsed().as_secs_f64()
         );
     }
@@ -156,6 +153,20 @@ impl Writer<'_> {
         }
     }
 
+    /// Replace the documents of `users` by `documents`.
+    async fn write_people(
+        &mut self,
+        users: &[UserId],
+        documents: &[PersonDocument],
+    ) -> confab_core::Result<()> {
+        match self {
+            Writer::Tantivy(index) => index.index_people(users, documents).await,
+            Writer::Postgres(index, _) => index.write_people(users, documents).await,
+            Writer::Rebuild(rebuild) => rebuild.write_people(documents).await,
+            Writer::Current(index) => index.write_people(users, documents, true).await,
+        }
+    }
+
     async fn write_files(
         &mut self,
         documents: &[FileDocument],
@@ -189,7 +200,28 @@ async fn index_everything(
     match kind {
         IndexKind::Messages => index_every_message(stores, index).await,
         IndexKind::Files => index_every_file(stores, index).await,
+        IndexKind::People => index_every_person(stores, index).await,
     }
+}
+
+/// Every account's documents (one per active membership); how many.
+async fn index_every_person(stores: &Stores, index: &mut Writer<'_>) -> anyhow::Result<u64> {
+    let bar = progress(stores.users.count_users().await?, "accounts");
+    let mut after = None;
+    let mut indexed = 0u64;
+    loop {
+        let page = stores.users.scan_users(after, BATCH).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        let ids: Vec<UserId> = page.iter().map(|u| u.id).collect();
+        let memberships = stores.workspaces.memberships_of(&ids).await?;
+        let documents = person_documents(&page, &memberships, |_| 0);
+        index.write_people(&ids, &documents).await?;
+        indexed += documents.len() as u64;
+        bar.inc(page.len() as u64);
+    }
+    bar.finish();
+    Ok(indexed)
 }
 
 async fn index_every_message(stores: &Stores, index: &mut Writer<'_>) -> anyhow::Result<u64> {

@@ -193,6 +193,12 @@ async fn reindex_rebuilds_the_index_and_waits_for_the_server_to_stop() {
     assert!(rebuilt.status.success(), "{}", stderr_of(&rebuilt));
     let said = String::from_utf8_lossy(&rebuilt.stdout).into_owned();
     assert!(said.contains("Reindexed 1 files"), "{said}");
+    // And people.
+    std::fs::remove_dir_all(data.join("search").join("people")).unwrap();
+    let rebuilt = run(confab(&data).args(["reindex", "users"]));
+    assert!(rebuilt.status.success(), "{}", stderr_of(&rebuilt));
+    let said = String::from_utf8_lossy(&rebuilt.stdout).into_owned();
+    assert!(said.contains("Reindexed 1 memberships of people"), "{said}");
 
     let server = Server::start(confab(&data));
     let base = server.base.clone();
@@ -204,6 +210,12 @@ async fn reindex_rebuilds_the_index_and_waits_for_the_server_to_stop() {
         files_found(&http, &base, &token, &ws, "hazelnut", 1).await,
         ["hazelnut-kept.txt"]
     );
+    let people = send(
+        http.get(format!("{base}/api/v1/workspaces/{ws}/search/people?q=an"))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(people["people"][0]["username"], "ann", "{people}");
     assert!(server.stop().success());
 }
 

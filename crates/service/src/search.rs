@@ -8,13 +8,16 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveTime};
 use confab_core::id::{ChannelId, FileId, MessageId, UserId, WorkspaceId};
-use confab_core::model::{Channel, ChannelType, File, Message, User, WorkspaceRole};
+use confab_core::model::{
+    Channel, ChannelType, File, MemberStatus, Message, User, UserStatus, WorkspaceRole,
+};
 use confab_core::page::Page;
 use confab_core::permissions::{allows, WorkspaceAction};
 use confab_core::ports::{SearchIndex, SearchKind, SearchWork};
 use confab_core::search::{
-    parse_query, FileDocument, FileSearch, MessageDocument, MessageSearch, SearchCursor, SearchHit,
-    SearchQuery, SearchSort, Snippet, MAX_QUERY_CHARS,
+    parse_query, person_documents, person_words, FileDocument, FileSearch, MessageDocument,
+    MessageSearch, PeopleSearch, SearchCursor, SearchHit, SearchQuery, SearchSort, Snippet,
+    MAX_QUERY_CHARS,
 };
 use confab_core::{time, Error, Result};
 use tokio::sync::{watch, Notify};
@@ -147,6 +150,7 @@ impl Services {
         }
         self.index_message_work(&search.index, &work).await?;
         self.index_file_work(&search.index, &work).await?;
+        self.index_person_work(&search.index, &work).await?;
         let seqs: Vec<i64> = work.iter().map(|w| w.seq).collect();
         self.stores.search_queue.finish_search_work(&seqs).await?;
         Ok(work.len())
@@ -184,6 +188,24 @@ impl Services {
             }
         }
         index.index_files(&upserts, &deletes).await
+    }
+
+    /// Index the current state of the people `work` names: a document per
+    /// active membership of an active account, none for the others.
+    async fn index_person_work(
+        &self,
+        index: &Arc<dyn SearchIndex>,
+        work: &[SearchWork],
+    ) -> Result<()> {
+        let versions = latest_versions(work, SearchKind::User);
+        if versions.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<UserId> = versions.keys().map(|id| UserId(*id)).collect();
+        let accounts = self.stores.users.get_users(&ids).await?;
+        let memberships = self.stores.workspaces.memberships_of(&ids).await?;
+        let documents = person_documents(&accounts, &memberships, |id| versions[&id.0]);
+        index.index_people(&ids, &documents).await
     }
 
     /// Index the current state of the messages `work` names.
@@ -435,9 +457,12 @@ impl Services {
             .collect())
     }
 
-    /// Active members of `workspace` whose display name (or one of its
-    /// words) or username starts with `text`, or whose title or department
-    /// holds it; by address too for admins. Guests may not search people.
+    /// Active members of `workspace` each word of whose `text` starts a
+    /// word of their display name, username, title or department (or, for
+    /// admins, their address), by display name. With no search engine, the
+    /// database is searched instead (the whole `text` starting the name,
+    /// a word of it or the username, or within the title or department).
+    /// Guests may not search people.
     pub async fn search_people(
         &self,
         caller: &Caller,
@@ -460,16 +485,28 @@ impl Services {
             return Err(Error::Forbidden("guests cannot search people".into()));
         }
         let by_email = matches!(me.role, WorkspaceRole::Owner | WorkspaceRole::Admin);
-        let ids = self
-            .stores
-            .workspaces
-            .search_members(
-                workspace,
-                text,
-                by_email,
-                limit.clamp(1, MAX_SEARCH_RESULTS),
-            )
-            .await?;
+        let limit = limit.clamp(1, MAX_SEARCH_RESULTS);
+        let ids = match &self.search {
+            Some(search) => {
+                let found = search
+                    .index
+                    .search_people(&PeopleSearch {
+                        workspace_id: workspace,
+                        words: person_words(text),
+                        by_email,
+                        limit: limit as usize,
+                    })
+                    .await?;
+                self.still_members(workspace, found).await?
+            }
+            // Without an engine, the database is searched directly.
+            None => {
+                self.stores
+                    .workspaces
+                    .search_members(workspace, text, by_email, limit)
+                    .await?
+            }
+        };
         let found = self
             .with_users(
                 Page {
@@ -539,6 +576,34 @@ impl Services {
             channels,
             authors,
         }))
+    }
+
+    /// Of `found` (people the index found in `workspace`), those who are
+    /// active members with active accounts now, by display name: a lagging
+    /// index never shows someone who left.
+    async fn still_members(
+        &self,
+        workspace: WorkspaceId,
+        found: Vec<UserId>,
+    ) -> Result<Vec<UserId>> {
+        let accounts = self.users_by_id(&found).await?;
+        let members: HashSet<UserId> = self
+            .stores
+            .workspaces
+            .memberships_of(&found)
+            .await?
+            .into_iter()
+            .filter(|m| m.workspace_id == workspace && m.status == MemberStatus::Active)
+            .map(|m| m.user_id)
+            .collect();
+        let mut people: Vec<&User> = found
+            .iter()
+            .filter(|id| members.contains(id))
+            .filter_map(|id| accounts.get(id))
+            .filter(|u| u.status == UserStatus::Active)
+            .collect();
+        people.sort_by_key(|u| (u.display_name.to_lowercase(), u.username.to_lowercase()));
+        Ok(people.into_iter().map(|u| u.id).collect())
     }
 
     /// The channels of `workspace` the caller may read: those they are in,

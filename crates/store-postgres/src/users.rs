@@ -86,6 +86,26 @@ impl UserStore for PostgresStore {
         rows.iter().map(decode_row::<User>).collect()
     }
 
+    async fn scan_users(&self, after: Option<UserId>, limit: u32) -> Result<Vec<User>> {
+        let rows = sqlx::query(
+            "SELECT * FROM users WHERE $1::uuid IS NULL OR user_id > $1 ORDER BY user_id LIMIT $2",
+        )
+        .bind(after.map(|id| id.0))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(decode_row::<User>).collect()
+    }
+
+    async fn count_users(&self) -> Result<u64> {
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(count as u64)
+    }
+
     async fn find_user_by_email(&self, email: &str) -> Result<Option<User>> {
         self.user_where("lower(email) = lower($1)", email.to_owned())
             .await

@@ -174,6 +174,16 @@ impl WorkspaceStore for PostgresStore {
         decode_row::<Workspace>(&row)
     }
 
+    async fn memberships_of(&self, users: &[UserId]) -> Result<Vec<WorkspaceMember>> {
+        let ids: Vec<uuid::Uuid> = users.iter().map(|id| id.0).collect();
+        let rows = sqlx::query("SELECT * FROM workspace_members WHERE user_id = ANY($1)")
+            .bind(&ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(decode_row::<WorkspaceMember>).collect()
+    }
+
     async fn list_workspaces_for_user(
         &self,
         user: UserId,

@@ -80,6 +80,26 @@ impl UserStore for SqliteStore {
         rows.iter().map(decode_row::<User>).collect()
     }
 
+    async fn scan_users(&self, after: Option<UserId>, limit: u32) -> Result<Vec<User>> {
+        let rows = sqlx::query(
+            "SELECT * FROM users WHERE ?1 IS NULL OR user_id > ?1 ORDER BY user_id LIMIT ?2",
+        )
+        .bind(after.map(|id| id.to_string()))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(decode_row::<User>).collect()
+    }
+
+    async fn count_users(&self) -> Result<u64> {
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db_err)?;
+        Ok(count as u64)
+    }
+
     async fn find_user_by_email(&self, email: &str) -> Result<Option<User>> {
         self.user_where("lower(email) = lower(?)", email.to_owned())
             .await

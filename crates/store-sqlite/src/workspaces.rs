@@ -187,6 +187,21 @@ impl WorkspaceStore for SqliteStore {
         decode_row::<Workspace>(&row)
     }
 
+    async fn memberships_of(&self, users: &[UserId]) -> Result<Vec<WorkspaceMember>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q =
+            QueryBuilder::<Sqlite>::new("SELECT * FROM workspace_members WHERE user_id IN (");
+        let mut list = q.separated(", ");
+        for id in users {
+            list.push_bind(id.to_string());
+        }
+        q.push(")");
+        let rows = q.build().fetch_all(&self.reader).await.map_err(db_err)?;
+        rows.iter().map(decode_row::<WorkspaceMember>).collect()
+    }
+
     async fn list_workspaces_for_user(
         &self,
         user: UserId,

@@ -9,8 +9,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use confab_core::id::{ChannelId, FileId, MessageId, UserId, WorkspaceId};
 use confab_core::ports::SearchIndex;
 use confab_core::search::{
-    parse_query, FileDocument, FileKind, FileSearch, MessageDocument, MessageSearch, SearchCursor,
-    SearchSort,
+    parse_query, person_words, FileDocument, FileKind, FileSearch, MessageDocument, MessageSearch,
+    PeopleSearch, PersonDocument, SearchCursor, SearchSort,
 };
 
 /// The search port cases, one test each, run through `$harness`.
@@ -24,6 +24,7 @@ macro_rules! search_index_conformance {
             quotes_and_backslashes_are_only_text,
             files_are_found_in_their_channels_or_by_their_uploader,
             files_are_found_by_name_and_text_and_kind,
+            people_are_found_by_the_start_of_their_words,
         );
     };
 }
@@ -519,4 +520,98 @@ pub async fn files_are_found_by_name_and_text_and_kind(index: Arc<dyn SearchInde
         second.hits.iter().map(|h| h.id).collect::<Vec<_>>(),
         [sheet.id]
     );
+}
+
+fn person(
+    workspace: WorkspaceId,
+    user: UserId,
+    username: &str,
+    display_name: &str,
+    title: Option<&str>,
+) -> PersonDocument {
+    PersonDocument {
+        user_id: user,
+        workspace_id: workspace,
+        username: username.to_owned(),
+        display_name: display_name.to_owned(),
+        title: title.map(str::to_owned),
+        department: Some("Platform Team".into()),
+        email: format!("{username}@example.test"),
+        version: 1,
+    }
+}
+
+pub async fn people_are_found_by_the_start_of_their_words(index: Arc<dyn SearchIndex>) {
+    let (here, elsewhere) = (WorkspaceId::new(), WorkspaceId::new());
+    let (maria, marco, zed, lopez) = (UserId::new(), UserId::new(), UserId::new(), UserId::new());
+    let documents = vec![
+        person(
+            here,
+            maria,
+            "maria",
+            "Maria López",
+            Some("Platform engineer"),
+        ),
+        person(elsewhere, maria, "maria", "Maria López", None),
+        person(here, marco, "marco", "Marco Polo", Some("Sales")),
+        person(here, zed, "zed", "Zed 100%_done", None),
+        person(here, lopez, "lopez_fan", "Fan of López", None),
+        person(elsewhere, UserId::new(), "mario", "Mario Elsewhere", None),
+    ];
+    index
+        .index_people(&[maria, marco, zed, lopez], &documents)
+        .await
+        .unwrap();
+    let search = |text: &str, by_email: bool| PeopleSearch {
+        workspace_id: here,
+        words: person_words(text),
+        by_email,
+        limit: 20,
+    };
+    for (text, by_email, expected) in [
+        ("mar", false, vec![marco, maria]),
+        ("MAR", false, vec![marco, maria]),
+        ("lóp", false, vec![lopez, maria]),
+        ("engineer", false, vec![maria]),
+        ("platform team", false, vec![lopez, marco, maria, zed]),
+        ("maria plat", false, vec![maria]),
+        ("100%_", false, vec![zed]),
+        ("%", false, vec![]),
+        ("maria@", false, vec![]),
+        ("maria@", true, vec![maria]),
+        ("mario", false, vec![]),
+    ] {
+        assert_eq!(
+            index.search_people(&search(text, by_email)).await.unwrap(),
+            expected,
+            "{text} (by address: {by_email})"
+        );
+    }
+    let mut limited = search("platform", false);
+    limited.limit = 2;
+    assert_eq!(index.search_people(&limited).await.unwrap(), [lopez, marco]);
+
+    // Renamed in one place, gone from the other: a user's documents are
+    // replaced whole.
+    let renamed = person(here, maria, "maria", "Mariana Lopez", None);
+    index.index_people(&[maria], &[renamed]).await.unwrap();
+    assert_eq!(
+        index
+            .search_people(&search("mariana", false))
+            .await
+            .unwrap(),
+        [maria]
+    );
+    let mut other_place = search("maria", false);
+    other_place.workspace_id = elsewhere;
+    assert!(index.search_people(&other_place).await.unwrap().is_empty());
+    index
+        .index_people(&[maria, UserId::new()], &[])
+        .await
+        .unwrap();
+    assert!(index
+        .search_people(&search("mariana", false))
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -523,6 +523,8 @@ pub async fn people_are_found_by_name_title_and_address_for_admins(app: TestApp)
     }
     let member = tokens[0].1.clone();
     let guest = tokens[2].1.clone();
+    // People are found through the search engine: once indexed.
+    app.indexed().await;
     let people = |token: String, q: &'static str| {
         let (app, ws) = (&app, ws.clone());
         async move {
@@ -568,6 +570,31 @@ pub async fn people_are_found_by_name_title_and_address_for_admins(app: TestApp)
         )
         .await;
     assert_eq!(as_owner.body["people"][0]["email"], "maria@example.test");
+    // A new name is found once indexed, the old one no longer; a member
+    // deactivated is found no more.
+    let renamed = app
+        .patch(
+            "/api/v1/me",
+            &tokens[1].1,
+            json!({"display_name": "Marcel Proust"}),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{renamed:?}");
+    let deactivated = app
+        .post(
+            &format!(
+                "/api/v1/workspaces/{ws}/members/{}/deactivate",
+                app.user_id(&tokens[0].1).await
+            ),
+            Some(&owner),
+            json!({}),
+        )
+        .await;
+    assert!(deactivated.status.is_success(), "{deactivated:?}");
+    app.indexed().await;
+    assert_eq!(people(owner.clone(), "proust").await, ["marco"]);
+    assert_eq!(people(owner.clone(), "mar").await, ["marco"]);
+    assert_eq!(people(owner.clone(), "lopez").await, ["lopez_fan"]);
     // Guests may not look people up; outsiders do not see the workspace.
     let refused = app
         .get(

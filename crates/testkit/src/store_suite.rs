@@ -56,6 +56,7 @@ macro_rules! store_conformance {
             concurrent_identical_reactions_give_one,
             pins_are_set_cleared_and_listed,
             every_change_of_a_message_queues_it_for_search,
+            changes_of_people_queue_them_for_search,
             search_work_is_held_released_and_finished,
             every_message_is_scanned_once_in_order,
             changes_since_a_time_are_listed_oldest_first,
@@ -3352,8 +3353,51 @@ async fn queued(stores: &Stores) -> Vec<(SearchKind, uuid::Uuid)> {
     work.into_iter().map(|w| (w.kind, w.entity_id)).collect()
 }
 
+/// Take every waiting outbox entry away (what setting up a world queued).
+async fn drain_queue(stores: &Stores) {
+    loop {
+        let now = time::now();
+        let work = stores
+            .search_queue
+            .claim_search_work(1_000, now, now + Duration::seconds(60))
+            .await
+            .unwrap();
+        if work.is_empty() {
+            return;
+        }
+        let seqs: Vec<i64> = work.iter().map(|w| w.seq).collect();
+        stores.search_queue.finish_search_work(&seqs).await.unwrap();
+    }
+}
+
+pub async fn changes_of_people_queue_them_for_search(stores: Stores) {
+    let w = world(stores).await;
+    let person = |id: UserId| (SearchKind::User, id.0);
+    // Setting up the world made members: each was queued.
+    assert!(queued(&w.stores).await.contains(&person(w.owner.id)));
+    drain_queue(&w.stores).await;
+    let users = &w.stores.users;
+    let rename = ProfileUpdate {
+        display_name: Some("Someone Else".into()),
+        ..ProfileUpdate::default()
+    };
+    users.update_profile(w.owner.id, &rename).await.unwrap();
+    assert_eq!(queued(&w.stores).await, [person(w.owner.id)]);
+    drain_queue(&w.stores).await;
+    // What people search does not read queues nothing.
+    users.record_login(w.owner.id, time::now()).await.unwrap();
+    users.set_password_hash(w.owner.id, "x").await.unwrap();
+    assert!(queued(&w.stores).await.is_empty());
+    users
+        .set_user_status(w.owner.id, UserStatus::Deactivated)
+        .await
+        .unwrap();
+    assert_eq!(queued(&w.stores).await, [person(w.owner.id)]);
+}
+
 pub async fn every_change_of_a_message_queues_it_for_search(stores: Stores) {
     let w = world(stores).await;
+    drain_queue(&w.stores).await;
     let msgs = &w.stores.messages;
     let m = w.post("first").await;
     let message = |id: MessageId| (SearchKind::Message, id.0);
@@ -3389,6 +3433,7 @@ pub async fn every_change_of_a_message_queues_it_for_search(stores: Stores) {
 
 pub async fn search_work_is_held_released_and_finished(stores: Stores) {
     let w = world(stores).await;
+    drain_queue(&w.stores).await;
     let a = w.post("a").await;
     let b = w.post("b").await;
     let c = w.post("c").await;
