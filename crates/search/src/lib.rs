@@ -8,10 +8,12 @@
 pub mod analysis;
 mod elasticsearch;
 mod flags;
+pub mod handover;
 mod people;
 mod postgres;
 mod query;
 mod scope;
+mod slot;
 pub mod snippet;
 
 pub use elasticsearch::{ElasticsearchIndex, ElasticsearchOptions, Rebuild};
@@ -29,6 +31,7 @@ use confab_core::search::{
 };
 use confab_core::{Error, Result};
 use scope::{typed, Scope};
+use slot::Slot;
 use snippet::Marker;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::schema::{
@@ -95,9 +98,10 @@ const WRITER_MEMORY: usize = 64 * 1024 * 1024;
 /// each. One process writes them (the embedded shape); searches run while
 /// it writes.
 pub struct TantivyIndex {
-    messages: Arc<Inner>,
-    files: Arc<Inner>,
-    people: Arc<people::PeopleIndex>,
+    root: std::path::PathBuf,
+    messages: Arc<Slot<Inner>>,
+    files: Arc<Slot<Inner>>,
+    people: Arc<Slot<people::PeopleIndex>>,
 }
 
 /// What a [`TantivyIndex`] holds, each in a directory of that name.
@@ -109,6 +113,9 @@ pub enum IndexKind {
 }
 
 impl IndexKind {
+    /// Every kind.
+    pub const ALL: [IndexKind; 3] = [IndexKind::Messages, IndexKind::Files, IndexKind::People];
+
     /// The name of its directory.
     pub fn dir_name(self) -> &'static str {
         match self {
@@ -126,31 +133,72 @@ struct Inner {
 }
 
 impl TantivyIndex {
-    /// Open the indexes under `root` (`messages/`, `files/`), creating them
-    /// when absent.
+    /// Open the indexes under `root` (`messages/`, `files/`, `people/`),
+    /// creating them when absent.
     pub fn open(root: &Path) -> Result<Self> {
+        let dir = |kind: IndexKind| root.join(kind.dir_name());
         Ok(Self {
-            messages: Arc::new(Inner::open(&root.join(IndexKind::Messages.dir_name()))?),
-            files: Arc::new(Inner::open(&root.join(IndexKind::Files.dir_name()))?),
-            people: Arc::new(people::PeopleIndex::open(
-                &root.join(IndexKind::People.dir_name()),
-            )?),
+            root: root.to_owned(),
+            messages: Arc::new(Slot::open(&dir(IndexKind::Messages))?),
+            files: Arc::new(Slot::open(&dir(IndexKind::Files))?),
+            people: Arc::new(Slot::open(&dir(IndexKind::People))?),
         })
     }
 
     /// Run blocking index work off the async threads.
-    async fn blocking<I: Send + Sync + 'static, T: Send + 'static>(
-        inner: &Arc<I>,
-        work: impl FnOnce(&I) -> Result<T> + Send + 'static,
+    async fn blocking<I: slot::Opened, T: Send + 'static>(
+        slot: &Arc<Slot<I>>,
+        work: impl FnOnce(&Slot<I>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let inner = inner.clone();
-        tokio::task::spawn_blocking(move || work(&inner))
+        let slot = slot.clone();
+        tokio::task::spawn_blocking(move || work(&slot))
             .await
             .map_err(Error::internal)?
     }
+
+    /// Refuse writes to the index of `kind` (their outbox entries wait)
+    /// while a rebuild reads the database; returns once no write is under
+    /// way. Blocks.
+    pub fn pause(&self, kind: IndexKind) {
+        match kind {
+            IndexKind::Messages => self.messages.pause(),
+            IndexKind::Files => self.files.pause(),
+            IndexKind::People => self.people.pause(),
+        }
+    }
+
+    /// Take writes to the index of `kind` again (a rebuild given up).
+    pub fn resume(&self, kind: IndexKind) {
+        match kind {
+            IndexKind::Messages => self.messages.resume(),
+            IndexKind::Files => self.files.resume(),
+            IndexKind::People => self.people.resume(),
+        }
+    }
+
+    /// Whether writes to the index of `kind` are paused.
+    pub fn is_paused(&self, kind: IndexKind) -> bool {
+        match kind {
+            IndexKind::Messages => self.messages.is_paused(),
+            IndexKind::Files => self.files.is_paused(),
+            IndexKind::People => self.people.is_paused(),
+        }
+    }
+
+    /// Put the index of `kind` rebuilt under [`handover::rebuild_root`] in
+    /// the place of the one in use, and take writes again. Blocks.
+    pub fn adopt(&self, kind: IndexKind) -> Result<()> {
+        let live = self.root.join(kind.dir_name());
+        let fresh = handover::rebuild_root(&self.root).join(kind.dir_name());
+        match kind {
+            IndexKind::Messages => self.messages.replace(&live, &fresh),
+            IndexKind::Files => self.files.replace(&live, &fresh),
+            IndexKind::People => self.people.replace(&live, &fresh),
+        }
+    }
 }
 
-impl Inner {
+impl slot::Opened for Inner {
     /// Open the index in `dir`, creating it (and the directory) when absent.
     fn open(dir: &Path) -> Result<Self> {
         let (schema, fields) = schema();
@@ -160,6 +208,10 @@ impl Inner {
             reader,
             writer: Mutex::new(writer),
         })
+    }
+
+    fn writer(&self) -> &Mutex<IndexWriter> {
+        &self.writer
     }
 }
 
@@ -264,11 +316,12 @@ fn document(fields: &Fields, entry: &Entry<'_>) -> TantivyDocument {
 }
 
 impl Inner {
-    fn apply(&self, upserts: &[Entry<'_>], deletes: &[uuid::Uuid]) -> Result<()> {
-        let mut writer = self
-            .writer
-            .lock()
-            .map_err(|_| index_err("writer lock poisoned"))?;
+    fn apply(
+        &self,
+        writer: &mut IndexWriter,
+        upserts: &[Entry<'_>],
+        deletes: &[uuid::Uuid],
+    ) -> Result<()> {
         for id in deletes {
             writer.delete_term(id_term(&self.fields, *id));
         }
@@ -279,7 +332,6 @@ impl Inner {
                 .map_err(index_err)?;
         }
         writer.commit().map_err(index_err)?;
-        drop(writer);
         self.reader.reload().map_err(index_err)
     }
 
@@ -373,17 +425,17 @@ impl SearchIndex for TantivyIndex {
             return Ok(());
         }
         let (upserts, deletes) = (upserts.to_vec(), ids(deletes, |id| id.0));
-        Self::blocking(&self.messages, move |inner| {
+        Self::blocking(&self.messages, move |slot| {
             let entries: Vec<Entry<'_>> = upserts.iter().map(Entry::from).collect();
-            inner.apply(&entries, &deletes)
+            slot.write(|inner, writer| inner.apply(writer, &entries, &deletes))
         })
         .await
     }
 
     async fn search_messages(&self, search: &MessageSearch) -> Result<MessageHits> {
         let search = search.clone();
-        let hits = Self::blocking(&self.messages, move |inner| {
-            inner.search(&Scope::from(&search))
+        let hits = Self::blocking(&self.messages, move |slot| {
+            slot.get().search(&Scope::from(&search))
         })
         .await?;
         Ok(typed(hits, MessageId))
@@ -395,13 +447,16 @@ impl SearchIndex for TantivyIndex {
         }
         let entries: Vec<Entry<'static>> = upserts.iter().map(Entry::from).collect();
         let deletes = ids(deletes, |id| id.0);
-        Self::blocking(&self.files, move |inner| inner.apply(&entries, &deletes)).await
+        Self::blocking(&self.files, move |slot| {
+            slot.write(|inner, writer| inner.apply(writer, &entries, &deletes))
+        })
+        .await
     }
 
     async fn search_files(&self, search: &FileSearch) -> Result<FileHits> {
         let search = search.clone();
-        let hits = Self::blocking(&self.files, move |inner| {
-            inner.search(&Scope::from(&search))
+        let hits = Self::blocking(&self.files, move |slot| {
+            slot.get().search(&Scope::from(&search))
         })
         .await?;
         Ok(typed(hits, FileId))
@@ -412,12 +467,15 @@ impl SearchIndex for TantivyIndex {
             return Ok(());
         }
         let (users, documents) = (users.to_vec(), documents.to_vec());
-        Self::blocking(&self.people, move |people| people.apply(&users, &documents)).await
+        Self::blocking(&self.people, move |slot| {
+            slot.write(|people, writer| people.apply(writer, &users, &documents))
+        })
+        .await
     }
 
     async fn search_people(&self, search: &PeopleSearch) -> Result<Vec<UserId>> {
         let search = search.clone();
-        Self::blocking(&self.people, move |people| people.search(&search)).await
+        Self::blocking(&self.people, move |slot| slot.get().search(&search)).await
     }
 }
 

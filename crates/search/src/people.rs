@@ -56,8 +56,8 @@ pub(crate) fn name_key(name: &str) -> u64 {
     u64::from_be_bytes(bytes)
 }
 
-impl PeopleIndex {
-    pub(crate) fn open(dir: &Path) -> Result<Self> {
+impl crate::slot::Opened for PeopleIndex {
+    fn open(dir: &Path) -> Result<Self> {
         let (schema, fields) = schema();
         let (reader, writer) = open_index(dir, schema)?;
         Ok(Self {
@@ -67,12 +67,19 @@ impl PeopleIndex {
         })
     }
 
-    pub(crate) fn apply(&self, users: &[UserId], documents: &[PersonDocument]) -> Result<()> {
+    fn writer(&self) -> &Mutex<IndexWriter> {
+        &self.writer
+    }
+}
+
+impl PeopleIndex {
+    pub(crate) fn apply(
+        &self,
+        writer: &mut IndexWriter,
+        users: &[UserId],
+        documents: &[PersonDocument],
+    ) -> Result<()> {
         let f = self.fields;
-        let mut writer = self
-            .writer
-            .lock()
-            .map_err(|_| index_err("writer lock poisoned"))?;
         for user in users {
             writer.delete_term(Term::from_field_text(f.user, &user.to_string()));
         }
@@ -89,7 +96,6 @@ impl PeopleIndex {
             writer.add_document(document).map_err(index_err)?;
         }
         writer.commit().map_err(index_err)?;
-        drop(writer);
         self.reader.reload().map_err(index_err)
     }
 

@@ -77,17 +77,25 @@ fn is_postgres(url: &str) -> bool {
 
 /// The search engine of `search.backend`: Tantivy under the data directory,
 /// PostgreSQL full-text search in the database, or an Elasticsearch cluster
-/// (which must answer at start).
+/// (which must answer at start); and the embedded index itself when it is
+/// the one (a rebuild can replace its indexes while the server runs).
 pub async fn open_search(
     config: &Config,
     stores: &Stores,
-) -> anyhow::Result<Arc<dyn confab_core::ports::SearchIndex>> {
+) -> anyhow::Result<(
+    Arc<dyn confab_core::ports::SearchIndex>,
+    Option<Arc<confab_search::TantivyIndex>>,
+)> {
     Ok(match config.search.backend.as_str() {
-        "postgres" => Arc::new(open_postgres_search(config).await?),
-        "elasticsearch" => Arc::new(open_elasticsearch(config, stores).await?),
-        _ => Arc::new(
-            confab_search::TantivyIndex::open(&search_dir(config)).map_err(anyhow::Error::msg)?,
-        ),
+        "postgres" => (Arc::new(open_postgres_search(config).await?), None),
+        "elasticsearch" => (Arc::new(open_elasticsearch(config, stores).await?), None),
+        _ => {
+            let embedded = Arc::new(
+                confab_search::TantivyIndex::open(&search_dir(config))
+                    .map_err(anyhow::Error::msg)?,
+            );
+            (embedded.clone(), Some(embedded))
+        }
     })
 }
 

@@ -4,6 +4,7 @@
 mod backends;
 mod config;
 mod files_cli;
+mod handover;
 mod logging;
 mod reindex;
 mod serve;

@@ -1,18 +1,19 @@
 //! `confab reindex`: rebuild search indexes from the database. An embedded
 //! index is built anew beside the old one, which it replaces only once
-//! complete; PostgreSQL search is rewritten row by row while servers keep
+//! complete (a running server keeps answering from the old one); PostgreSQL search is rewritten row by row while servers keep
 //! answering from it; Elasticsearch indexes are filled anew and swapped in
 //! behind their aliases.
 
 use std::collections::HashSet;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context};
+use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 use confab_core::config::Config;
 use confab_core::id::{FileId, MessageId, UserId};
 use confab_core::ports::{SearchIndex, Stores};
 use confab_core::search::{person_documents, FileDocument, MessageDocument, PersonDocument};
+use confab_search::handover::{self, Handover, Step};
 use confab_search::{ElasticsearchIndex, IndexKind, PostgresSearch, Rebuild, TantivyIndex};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -65,28 +66,92 @@ pub async fn reindex(config: Config, target: Target) -> anyhow::Result<()> {
 }
 
 /// Build a new embedded index of `kind` beside the live one and put it in
-/// its place.
+/// its place. With a server holding the index, it pauses writes to it for
+/// the rebuild (changes wait in the outbox), answers searches from the old
+/// index meanwhile and takes the new one up at the end.
 async fn rebuild_tantivy(config: &Config, stores: &Stores, kind: IndexKind) -> anyhow::Result<u64> {
     let live_root = backends::search_dir(config);
+    let fresh_root = handover::rebuild_root(&live_root);
     // The embedded index has one writer: a running server holds it.
-    drop(TantivyIndex::open(&live_root).map_err(|e| {
-        anyhow!("the search index is in use or unreadable ({e}); stop `confab serve` first")
-    })?);
-    let fresh_root = live_root.with_extension("new");
-    if fresh_root.exists() {
-        std::fs::remove_dir_all(&fresh_root)
-            .with_context(|| format!("cannot remove {}", fresh_root.display()))?;
+    let served = match TantivyIndex::open(&live_root) {
+        Ok(index) => {
+            drop(index);
+            None
+        }
+        Err(err) => Some((Handover::new(&live_root, kind), err)),
+    };
+    let fresh = fresh_root.join(kind.dir_name());
+    if fresh.exists() {
+        std::fs::remove_dir_all(&fresh)
+            .with_context(|| format!("cannot remove {}", fresh.display()))?;
     }
+    let keep_alive = match &served {
+        Some((handover, err)) => Some(start_handover(handover, err).await?),
+        None => None,
+    };
     let index = TantivyIndex::open(&fresh_root).map_err(anyhow::Error::msg)?;
-    let indexed = index_everything(stores, kind, &mut Writer::Tantivy(&index)).await?;
+    let indexed = index_everything(stores, kind, &mut Writer::Tantivy(&index)).await;
     drop(index);
-    swap(
-        &live_root.join(kind.dir_name()),
-        &fresh_root.join(kind.dir_name()),
-    )?;
-    std::fs::remove_dir_all(&fresh_root)
-        .with_context(|| format!("cannot remove {}", fresh_root.display()))?;
-    Ok(indexed)
+    if let Some(task) = keep_alive {
+        task.abort();
+    }
+    match served {
+        Some((handover, _)) => {
+            let indexed = indexed.inspect_err(|_| handover.clear())?;
+            handover.mark(Step::Ready)?;
+            // The server takes `.ready` away once it has looked.
+            let answered = handover.wait_for_gone(Step::Ready, ANSWER_TIME).await;
+            let adopted = handover.has(Step::Adopted);
+            handover.clear();
+            if !answered || !adopted {
+                bail!("the running server did not take up the rebuilt index (see its log); the old one stays in use");
+            }
+            println!("The running server answers from the rebuilt index; changes made meanwhile follow within 30 s.");
+            remove_rebuild_root(&fresh_root)?;
+            Ok(indexed)
+        }
+        None => {
+            let indexed = indexed?;
+            swap(&live_root.join(kind.dir_name()), &fresh)?;
+            remove_rebuild_root(&fresh_root)?;
+            Ok(indexed)
+        }
+    }
+}
+
+/// How long a running server may take to answer a step of the hand-over.
+const ANSWER_TIME: Duration = Duration::from_secs(30);
+
+/// Ask the server holding the index to pause writes to it; a task that
+/// keeps the request alive until aborted.
+async fn start_handover(
+    handover: &Handover,
+    opening: &confab_core::Error,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    handover.clear();
+    handover.mark(Step::Building)?;
+    if !handover.wait_for(Step::Paused, ANSWER_TIME).await {
+        handover.clear();
+        bail!("the search index is in use or unreadable ({opening}) and no running server answered; stop `confab serve` and try again");
+    }
+    println!(
+        "A running server holds the index: it answers from the old one until the rebuild is done."
+    );
+    let alive = handover.clone();
+    Ok(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            let _ = alive.mark(Step::Building);
+        }
+    }))
+}
+
+fn remove_rebuild_root(root: &std::path::Path) -> anyhow::Result<()> {
+    if root.exists() {
+        std::fs::remove_dir_all(root)
+            .with_context(|| format!("cannot remove {}", root.display()))?;
+    }
+    Ok(())
 }
 
 /// Rewrite every row of PostgreSQL search while servers go on answering

@@ -23,7 +23,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let secret_key = backends::secret_key(&config)?;
     let realtime = backends::open_realtime(&config).await?;
     let mailer = backends::open_mailer(&config)?;
-    let search = backends::open_search(&config, &stores).await?;
+    let (search, embedded_search) = backends::open_search(&config, &stores).await?;
+    // A rebuild under way when the server starts: pause before indexing.
+    if let Some(index) = &embedded_search {
+        crate::handover::look(index, &backends::search_dir(&config));
+    }
     let blobs = backends::open_blobs(&config).await?;
     let scanner = backends::open_scanner(&config).await?;
     let listener = TcpListener::bind(config.server.listen)
@@ -76,6 +80,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         let (services, stop) = (services.clone(), stop_rx.clone());
         tokio::spawn(async move { services.run_indexer(stop).await })
     };
+    let handovers = embedded_search.map(|index| {
+        let (root, stop) = (backends::search_dir(&config), stop_rx.clone());
+        tokio::spawn(crate::handover::run(index, root, stop))
+    });
     let file_upkeep = {
         let (services, stop) = (services.clone(), stop_rx.clone());
         tokio::spawn(async move { services.run_file_upkeep(stop).await })
@@ -113,6 +121,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     maintenance.await.ok();
     indexer.await.ok();
+    if let Some(handovers) = handovers {
+        handovers.await.ok();
+    }
     file_upkeep.await.ok();
     file_processing.await.ok();
     stores.admin.close().await;

@@ -1,5 +1,6 @@
-//! `confab reindex`: the embedded indexes rebuilt from the database, never
-//! while a server holds them; PostgreSQL search rebuilt while servers answer.
+//! `confab reindex`: the embedded indexes rebuilt from the database, while
+//! a server holds them or not; PostgreSQL search rebuilt while servers
+//! answer.
 
 mod common;
 
@@ -149,7 +150,7 @@ async fn upload(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reindex_rebuilds_the_index_and_waits_for_the_server_to_stop() {
+async fn reindex_rebuilds_the_embedded_index_while_served_or_not() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let http = reqwest::Client::new();
@@ -169,14 +170,55 @@ async fn reindex_rebuilds_the_index_and_waits_for_the_server_to_stop() {
     );
     assert!(!kept.is_empty());
 
-    // While the server holds the index, the rebuild is refused.
-    let busy = run(confab(&data).args(["reindex", "messages"]));
-    assert!(!busy.status.success());
-    assert!(
-        stderr_of(&busy).contains("stop `confab serve` first"),
-        "{}",
-        stderr_of(&busy)
+    // While the server holds the index, it is rebuilt all the same: the
+    // server answers from the old index meanwhile, keeps what changes during
+    // the rebuild for the new one, and indexes into the new one after.
+    let rebuilding = confab(&data)
+        .args(["reindex", "messages"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let general = send(
+        http.get(format!("{base}/api/v1/workspaces/{ws}/channels"))
+            .bearer_auth(&token),
+    )
+    .await;
+    let general = general["channels"][0]["channel"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let post = |text: &'static str| {
+        let (http, base, token, general) = (&http, &base, &token, &general);
+        async move {
+            send(
+                http.post(format!("{base}/api/v1/channels/{general}/messages"))
+                    .bearer_auth(token)
+                    .json(&json!({ "content": text })),
+            )
+            .await;
+        }
+    };
+    post("walnut four").await;
+    let rebuilt = rebuilding.wait_with_output().unwrap();
+    assert!(rebuilt.status.success(), "{}", stderr_of(&rebuilt));
+    let said = String::from_utf8_lossy(&rebuilt.stdout).into_owned();
+    assert!(said.contains("answers from the rebuilt index"), "{said}");
+    post("walnut five").await;
+    let mut walnuts = Vec::new();
+    // Changes that waited for the rebuild follow within 30 s.
+    for _ in 0..4 {
+        walnuts = found(&http, &base, &token, &ws, "walnut", 4).await;
+        if walnuts.len() == 4 {
+            break;
+        }
+    }
+    assert_eq!(
+        walnuts,
+        ["walnut five", "walnut four", "walnut three", "walnut one"]
     );
+    assert!(!data.join("search.new").exists());
+    assert!(!data.join("search").join(".messages.building").exists());
 
     // Lost index: rebuilt from the database, without the deleted message.
     assert!(server.stop().success());
@@ -184,7 +226,7 @@ async fn reindex_rebuilds_the_index_and_waits_for_the_server_to_stop() {
     let rebuilt = run(confab(&data).args(["reindex", "messages"]));
     assert!(rebuilt.status.success(), "{}", stderr_of(&rebuilt));
     let said = String::from_utf8_lossy(&rebuilt.stdout).into_owned();
-    assert!(said.contains("Reindexed 2 messages"), "{said}");
+    assert!(said.contains("Reindexed 4 messages"), "{said}");
     assert!(!said.contains("files"), "{said}");
     assert!(!data.join("search.new").exists());
     // Files too: the lost files index is rebuilt, without the deleted one.
@@ -203,8 +245,8 @@ async fn reindex_rebuilds_the_index_and_waits_for_the_server_to_stop() {
     let server = Server::start(confab(&data));
     let base = server.base.clone();
     assert_eq!(
-        found(&http, &base, &token, &ws, "walnut", 2).await,
-        ["walnut three", "walnut one"]
+        found(&http, &base, &token, &ws, "walnut", 4).await,
+        ["walnut five", "walnut four", "walnut three", "walnut one"]
     );
     assert_eq!(
         files_found(&http, &base, &token, &ws, "hazelnut", 1).await,
