@@ -26,6 +26,36 @@ pub fn rebuild_root(root: &Path) -> PathBuf {
     root.with_extension("new")
 }
 
+/// Put the index directory `fresh` in the place of `live`, whose directory
+/// is moved aside (to `live.old`, an older one there removed); the path it
+/// was moved to, for the caller to remove once nothing reads it. On failure
+/// `live` is as it was.
+pub fn put_in_place(live: &Path, fresh: &Path) -> std::io::Result<PathBuf> {
+    let old = live.with_extension("old");
+    if old.exists() {
+        std::fs::remove_dir_all(&old)?;
+    }
+    if live.exists() {
+        std::fs::rename(live, &old)?;
+    }
+    if let Err(err) = std::fs::rename(fresh, live) {
+        if old.exists() {
+            std::fs::rename(&old, live)?;
+        }
+        return Err(err);
+    }
+    Ok(old)
+}
+
+/// Undo [`put_in_place`]: `live` back to `fresh`, `old` back to `live`.
+pub fn take_back(live: &Path, fresh: &Path, old: &Path) -> std::io::Result<()> {
+    std::fs::rename(live, fresh)?;
+    if old.exists() {
+        std::fs::rename(old, live)?;
+    }
+    Ok(())
+}
+
 /// A step of the hand-over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {

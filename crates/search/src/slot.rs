@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use confab_core::{Error, Result};
 use tantivy::IndexWriter;
 
-use crate::index_err;
+use crate::{handover, index_err};
 
 /// An index opened from a directory, with its one writer.
 pub(crate) trait Opened: Sized + Send + Sync + 'static {
@@ -78,29 +78,18 @@ impl<I: Opened> Slot<I> {
     /// Put the index built in `fresh` in the place of the one in `live`,
     /// and take writes again. On failure the old index stays in use.
     pub(crate) fn replace(&self, live: &Path, fresh: &Path) -> Result<()> {
-        let old = live.with_extension("old");
-        let moved = |from: &Path, to: &Path| {
-            std::fs::rename(from, to).map_err(|e| {
-                Error::Unavailable(format!(
-                    "cannot move {} to {}: {e}",
-                    from.display(),
-                    to.display()
-                ))
-            })
+        let moved = |err: std::io::Error| {
+            Error::Unavailable(format!(
+                "cannot put {} in the place of {}: {err}",
+                fresh.display(),
+                live.display()
+            ))
         };
-        if old.exists() {
-            std::fs::remove_dir_all(&old).map_err(index_err)?;
-        }
-        moved(live, &old)?;
-        if let Err(err) = moved(fresh, live) {
-            moved(&old, live)?;
-            return Err(err);
-        }
+        let old = handover::put_in_place(live, fresh).map_err(moved)?;
         let opened = match I::open(live) {
             Ok(opened) => opened,
             Err(err) => {
-                moved(live, fresh)?;
-                moved(&old, live)?;
+                handover::take_back(live, fresh, &old).map_err(moved)?;
                 return Err(err);
             }
         };

@@ -107,13 +107,13 @@ async fn rebuild_tantivy(config: &Config, stores: &Stores, kind: IndexKind) -> a
                 bail!("the running server did not take up the rebuilt index (see its log); the old one stays in use");
             }
             println!("The running server answers from the rebuilt index; changes made meanwhile follow within 30 s.");
-            remove_rebuild_root(&fresh_root)?;
+            remove_if_there(&fresh_root)?;
             Ok(indexed)
         }
         None => {
             let indexed = indexed?;
             swap(&live_root.join(kind.dir_name()), &fresh)?;
-            remove_rebuild_root(&fresh_root)?;
+            remove_if_there(&fresh_root)?;
             Ok(indexed)
         }
     }
@@ -146,7 +146,8 @@ async fn start_handover(
     }))
 }
 
-fn remove_rebuild_root(root: &std::path::Path) -> anyhow::Result<()> {
+/// Remove the directory `root` if it exists.
+fn remove_if_there(root: &std::path::Path) -> anyhow::Result<()> {
     if root.exists() {
         std::fs::remove_dir_all(root)
             .with_context(|| format!("cannot remove {}", root.display()))?;
@@ -343,18 +344,12 @@ async fn index_every_file(stores: &Stores, index: &mut Writer<'_>) -> anyhow::Re
 
 /// Put `fresh` in the place of `live` (kept aside until then).
 fn swap(live: &std::path::Path, fresh: &std::path::Path) -> anyhow::Result<()> {
-    let old = live.with_extension("old");
-    if old.exists() {
-        std::fs::remove_dir_all(&old)
-            .with_context(|| format!("cannot remove {}", old.display()))?;
-    }
-    if live.exists() {
-        std::fs::rename(live, &old).with_context(|| format!("cannot move {}", live.display()))?;
-    }
-    std::fs::rename(fresh, live).with_context(|| format!("cannot move {}", fresh.display()))?;
-    if old.exists() {
-        std::fs::remove_dir_all(&old)
-            .with_context(|| format!("cannot remove {}", old.display()))?;
-    }
-    Ok(())
+    let old = handover::put_in_place(live, fresh).with_context(|| {
+        format!(
+            "cannot put {} in the place of {}",
+            fresh.display(),
+            live.display()
+        )
+    })?;
+    remove_if_there(&old)
 }

@@ -157,7 +157,7 @@ async fn reindex_rebuilds_the_embedded_index_while_served_or_not() {
     let server = Server::start(confab(&data));
     let base = server.base.clone();
     let (token, ws) = walnuts(&http, &base).await;
-    let kept = upload(&http, &base, &token, &ws, "hazelnut-kept.txt", b"kept").await;
+    upload(&http, &base, &token, &ws, "hazelnut-kept.txt", b"kept").await;
     let dropped = upload(&http, &base, &token, &ws, "hazelnut-dropped.txt", b"gone").await;
     send(
         http.delete(format!("{base}/api/v1/files/{dropped}"))
@@ -168,7 +168,6 @@ async fn reindex_rebuilds_the_embedded_index_while_served_or_not() {
         files_found(&http, &base, &token, &ws, "hazelnut", 1).await,
         ["hazelnut-kept.txt"]
     );
-    assert!(!kept.is_empty());
 
     // While the server holds the index, it is rebuilt all the same: the
     // server answers from the old index meanwhile, keeps what changes during

@@ -11,7 +11,6 @@ use confab_core::id::{ChannelId, FileId, MessageId, UserId, WorkspaceId};
 use confab_core::model::{
     Channel, ChannelType, File, MemberStatus, Message, User, UserStatus, WorkspaceRole,
 };
-use confab_core::page::Page;
 use confab_core::permissions::{allows, WorkspaceAction};
 use confab_core::ports::{SearchIndex, SearchKind, SearchWork};
 use confab_core::search::{
@@ -383,14 +382,13 @@ impl Services {
         let Some(rights) = self.rights(caller, workspace, role, &query).await? else {
             return Ok(empty(query));
         };
-        let narrowed = !query.in_channels.is_empty() || !query.in_direct.is_empty();
         let limit = request.limit.clamp(1, MAX_SEARCH_RESULTS) as usize;
         let mut hits = search
             .index
             .search_files(&FileSearch {
                 workspace_id: workspace,
                 channels: rights.channels.clone(),
-                uploaded_by: (!narrowed).then_some(caller.user.id),
+                uploaded_by: (!rights.narrowed).then_some(caller.user.id),
                 uploaders: rights.authors.clone(),
                 since: query.since.map(midnight),
                 until: query.until.map(midnight),
@@ -403,7 +401,7 @@ impl Services {
             .await?;
         let next = take_page(&mut hits.hits, limit);
         let results = self
-            .hydrate_files(caller, workspace, &rights, narrowed, hits.hits)
+            .hydrate_files(caller, workspace, &rights, hits.hits)
             .await?;
         Ok(FileResults {
             query,
@@ -422,7 +420,6 @@ impl Services {
         caller: &Caller,
         workspace: WorkspaceId,
         rights: &Rights,
-        narrowed: bool,
         hits: Vec<SearchHit<FileId>>,
     ) -> Result<Vec<FoundFile>> {
         let ids: Vec<FileId> = hits.iter().map(|h| h.id).collect();
@@ -437,7 +434,7 @@ impl Services {
                 f.workspace_id == workspace
                     && f.deleted_at.is_none()
                     && (rights.authors.is_empty() || rights.authors.contains(&f.uploader_id))
-                    && ((!narrowed && f.uploader_id == caller.user.id)
+                    && ((!rights.narrowed && f.uploader_id == caller.user.id)
                         || channels.iter().any(|c| allowed.contains(c)))
             })
             .map(|(f, _)| (f.id, f))
@@ -486,7 +483,7 @@ impl Services {
         }
         let by_email = matches!(me.role, WorkspaceRole::Owner | WorkspaceRole::Admin);
         let limit = limit.clamp(1, MAX_SEARCH_RESULTS);
-        let ids = match &self.search {
+        let people = match &self.search {
             Some(search) => {
                 let found = search
                     .index
@@ -501,23 +498,17 @@ impl Services {
             }
             // Without an engine, the database is searched directly.
             None => {
-                self.stores
+                let ids = self
+                    .stores
                     .workspaces
                     .search_members(workspace, text, by_email, limit)
-                    .await?
+                    .await?;
+                let mut users = self.users_by_id(&ids).await?;
+                ids.iter().filter_map(|id| users.remove(id)).collect()
             }
         };
-        let found = self
-            .with_users(
-                Page {
-                    items: ids,
-                    next: None::<()>,
-                },
-                |id| *id,
-            )
-            .await?;
         Ok(FoundPeople {
-            people: found.items.into_iter().map(|(_, user)| user).collect(),
+            people,
             addresses_shown: by_email,
         })
     }
@@ -575,18 +566,15 @@ impl Services {
             readable,
             channels,
             authors,
+            narrowed,
         }))
     }
 
     /// Of `found` (people the index found in `workspace`), those who are
     /// active members with active accounts now, by display name: a lagging
     /// index never shows someone who left.
-    async fn still_members(
-        &self,
-        workspace: WorkspaceId,
-        found: Vec<UserId>,
-    ) -> Result<Vec<UserId>> {
-        let accounts = self.users_by_id(&found).await?;
+    async fn still_members(&self, workspace: WorkspaceId, found: Vec<UserId>) -> Result<Vec<User>> {
+        let mut accounts = self.users_by_id(&found).await?;
         let members: HashSet<UserId> = self
             .stores
             .workspaces
@@ -596,14 +584,14 @@ impl Services {
             .filter(|m| m.workspace_id == workspace && m.status == MemberStatus::Active)
             .map(|m| m.user_id)
             .collect();
-        let mut people: Vec<&User> = found
+        let mut people: Vec<User> = found
             .iter()
             .filter(|id| members.contains(id))
-            .filter_map(|id| accounts.get(id))
+            .filter_map(|id| accounts.remove(id))
             .filter(|u| u.status == UserStatus::Active)
             .collect();
         people.sort_by_key(|u| (u.display_name.to_lowercase(), u.username.to_lowercase()));
-        Ok(people.into_iter().map(|u| u.id).collect())
+        Ok(people)
     }
 
     /// The channels of `workspace` the caller may read: those they are in,
@@ -767,6 +755,8 @@ struct Rights {
     channels: Vec<ChannelId>,
     /// Allowed authors (empty: anyone).
     authors: Vec<UserId>,
+    /// Whether `in:` named the places (then only they count).
+    narrowed: bool,
 }
 
 /// For each entity of `kind` in `work`, the highest entry naming it: the
