@@ -145,6 +145,7 @@ const USER_COLUMNS: &[&str] = &[
     "updated_at",
     "last_login_at",
     "email_verified_at",
+    "is_bot",
 ];
 const CHANNEL_COLUMNS: &[&str] = &[
     "channel_id",
@@ -489,6 +490,7 @@ impl FromColumns for User {
             updated_at: row.ts("updated_at")?,
             last_login_at: row.opt_ts("last_login_at")?,
             email_verified_at: row.opt_ts("email_verified_at")?,
+            is_bot: row.flag("is_bot")?,
         })
     }
 }
@@ -584,7 +586,7 @@ impl FromColumns for ChannelMember {
 /// own takes. `prefix` is a table alias with its dot (or nothing);
 /// `json_length` the dialect's function for the length of a JSON array.
 pub fn message_columns(prefix: &str, json_length: &str) -> String {
-    const COLUMNS: [&str; 19] = [
+    const COLUMNS: [&str; 20] = [
         "message_id",
         "workspace_id",
         "channel_id",
@@ -604,6 +606,7 @@ pub fn message_columns(prefix: &str, json_length: &str) -> String {
         "client_msg_id",
         "created_at",
         "updated_at",
+        "ts",
     ];
     let mut list: Vec<String> = COLUMNS.iter().map(|c| format!("{prefix}{c}")).collect();
     list.push(format!("{json_length}({prefix}edit_history) AS edit_count"));
@@ -643,6 +646,7 @@ impl FromColumns for Message {
             client_msg_id: row.opt_text("client_msg_id")?,
             created_at: row.ts("created_at")?,
             updated_at: row.ts("updated_at")?,
+            ts: row.int("ts")?,
         })
     }
 }
@@ -726,6 +730,57 @@ impl FromColumns for Integration {
         })
     }
 }
+
+impl FromColumns for ApiToken {
+    fn from_columns(row: &impl Columns) -> Result<Self> {
+        Ok(ApiToken {
+            id: row.id("token_id")?,
+            token_hash: row.text("token_hash")?,
+            kind: row.parsed("kind")?,
+            user_id: row.id("user_id")?,
+            workspace_id: row.id("workspace_id")?,
+            integration_id: row.opt_id("integration_id")?,
+            label: row.text("label")?,
+            scopes: row.string_list("scopes")?,
+            created_at: row.ts("created_at")?,
+            last_used_at: row.opt_ts("last_used_at")?,
+            revoked_at: row.opt_ts("revoked_at")?,
+        })
+    }
+}
+
+impl FromColumns for (ApiToken, User) {
+    fn from_columns(row: &impl Columns) -> Result<Self> {
+        let token = ApiToken::from_columns(&Prefixed { row, prefix: "t_" })?;
+        let user = User::from_columns(&Prefixed { row, prefix: "u_" })?;
+        Ok((token, user))
+    }
+}
+
+/// A token (by the hash of its text) with the user it acts as, columns
+/// prefixed `t_` and `u_`.
+pub fn token_with_user_sql(hash: &str) -> String {
+    format!(
+        "SELECT {}, {} FROM api_tokens t JOIN users u ON u.user_id = t.user_id
+         WHERE t.token_hash = {hash}",
+        select("t", TOKEN_COLUMNS),
+        select("u", USER_COLUMNS),
+    )
+}
+
+const TOKEN_COLUMNS: &[&str] = &[
+    "token_id",
+    "token_hash",
+    "kind",
+    "user_id",
+    "workspace_id",
+    "integration_id",
+    "label",
+    "scopes",
+    "created_at",
+    "last_used_at",
+    "revoked_at",
+];
 
 impl FromColumns for Session {
     fn from_columns(row: &impl Columns) -> Result<Self> {
@@ -813,5 +868,90 @@ impl FromColumns for Author {
             display_name: row.text("author_display_name")?,
             avatar_url: row.opt_text("author_avatar_url")?,
         })
+    }
+}
+
+/// Statements of the API token store, the same for every database but
+/// their placeholders (`p(n)` writes the `n`th).
+pub mod token_sql {
+    /// Insert a token: id, hash, kind, user, workspace, integration, label,
+    /// scopes, created.
+    pub fn insert(p: fn(usize) -> String) -> String {
+        format!(
+            "INSERT INTO api_tokens
+               (token_id, token_hash, kind, user_id, workspace_id, integration_id, label, scopes, created_at)
+             VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}) RETURNING *",
+            p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9)
+        )
+    }
+
+    /// Insert a bot user: id, email, username, display name, created, and
+    /// the dialect's `true`.
+    pub fn insert_bot_user(p: fn(usize) -> String, yes: &str) -> String {
+        format!(
+            "INSERT INTO users (user_id, email, username, display_name, is_bot, created_at, updated_at)
+             VALUES ({}, {}, {}, {}, {yes}, {}, {}) RETURNING *",
+            p(1), p(2), p(3), p(4), p(5), p(5)
+        )
+    }
+
+    /// A person's own tokens in a workspace (user, workspace), newest first.
+    pub fn of_user(p: fn(usize) -> String) -> String {
+        format!(
+            "SELECT * FROM api_tokens WHERE user_id = {} AND workspace_id = {} AND kind = 'user'
+             ORDER BY token_id DESC",
+            p(1),
+            p(2)
+        )
+    }
+
+    /// Revoke live tokens (at, token id, integration id).
+    pub fn revoke(p: fn(usize) -> String) -> String {
+        format!(
+            "UPDATE api_tokens SET revoked_at = {}
+             WHERE revoked_at IS NULL AND (token_id = {} OR integration_id = {})",
+            p(1),
+            p(2),
+            p(3)
+        )
+    }
+
+    /// Record a use (at, token id), and of the integration (at, integration id).
+    pub fn touch(p: fn(usize) -> String) -> [String; 2] {
+        [
+            format!(
+                "UPDATE api_tokens SET last_used_at = {} WHERE token_id = {}",
+                p(1),
+                p(2)
+            ),
+            format!(
+                "UPDATE integrations SET last_used_at = {} WHERE integration_id = {}",
+                p(1),
+                p(2)
+            ),
+        ]
+    }
+
+    /// Insert an integration: id, workspace, app name, app id, type,
+    /// config, credentials, scopes, channel, installer, created.
+    pub fn insert_integration(p: fn(usize) -> String) -> String {
+        format!(
+            "INSERT INTO integrations
+               (integration_id, workspace_id, app_name, app_id, integration_type, config,
+                credentials, scopes, channel_id, installed_by, created_at, updated_at)
+             VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}) RETURNING *",
+            p(1),
+            p(2),
+            p(3),
+            p(4),
+            p(5),
+            p(6),
+            p(7),
+            p(8),
+            p(9),
+            p(10),
+            p(11),
+            p(11)
+        )
     }
 }

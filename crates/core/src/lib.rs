@@ -19,6 +19,7 @@ pub mod permissions;
 pub mod ports;
 pub mod realtime;
 pub mod search;
+pub mod slack;
 pub mod sniff;
 pub mod time;
 

@@ -28,6 +28,8 @@ pub enum WorkspaceAction {
     SetMemberActive { target: WorkspaceRole },
     /// Edit another member's title, department, timezone or permissions.
     EditMember { target: WorkspaceRole },
+    /// Install, list and remove integrations (bots, webhooks, commands).
+    ManageIntegrations,
 }
 
 /// Rank for comparisons: owner > admin > member > guest.
@@ -61,7 +63,7 @@ pub fn allows(actor: WorkspaceRole, action: WorkspaceAction) -> bool {
             Member => matches!(role, Member | Guest),
             Guest => false,
         },
-        ManageInvitations => is_manager(actor),
+        ManageInvitations | ManageIntegrations => is_manager(actor),
         // Only owners touch owners (promote to, or demote from, owner);
         // admins manage everyone below owner.
         ChangeRole { from, to } => match actor {

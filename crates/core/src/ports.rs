@@ -270,6 +270,8 @@ pub trait MessageStore: Send + Sync {
     /// A message, deleted or not (deleted ones have empty content), without
     /// its edit history (`edit_count` says how long it is).
     async fn get_message(&self, id: MessageId) -> Result<Option<Message>>;
+    /// The message of `channel` whose stamp is `ts` (microseconds).
+    async fn message_by_ts(&self, channel: ChannelId, ts: i64) -> Result<Option<Message>>;
     /// Several messages at once (without edit history), in no particular
     /// order; unknown ids are skipped.
     async fn get_messages(&self, ids: &[MessageId]) -> Result<Vec<Message>>;
@@ -456,6 +458,25 @@ pub trait IntegrationStore: Send + Sync {
         last_error: Option<&str>,
     ) -> Result<Integration>;
     async fn touch_integration(&self, id: IntegrationId, at: DateTime<Utc>) -> Result<()>;
+    /// Install a bot: its user (`is_bot`), its workspace membership, its
+    /// integration and its token, in one transaction.
+    async fn create_bot(&self, bot: &NewBot) -> Result<(User, Integration)>;
+    async fn create_api_token(&self, token: &NewApiToken) -> Result<ApiToken>;
+    async fn get_api_token(&self, id: IntegrationId) -> Result<Option<ApiToken>>;
+    /// The token whose text hashes to `hash`, with the user it acts as.
+    async fn token_with_user(&self, hash: &str) -> Result<Option<(ApiToken, User)>>;
+    /// A person's own tokens (`xoxp-`) in a workspace, newest first.
+    async fn user_api_tokens(&self, user: UserId, workspace: WorkspaceId) -> Result<Vec<ApiToken>>;
+    /// Revoke a token (`id`), or every token of an integration
+    /// (`integration`); how many were live.
+    async fn revoke_api_tokens(
+        &self,
+        id: Option<IntegrationId>,
+        integration: Option<IntegrationId>,
+        at: DateTime<Utc>,
+    ) -> Result<u64>;
+    /// Record a use of a token (and of its integration).
+    async fn touch_api_token(&self, token: &ApiToken, at: DateTime<Utc>) -> Result<()>;
 }
 
 /// Durable security state: sessions, pending MFA logins, used TOTP steps and

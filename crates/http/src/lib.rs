@@ -11,6 +11,7 @@ mod health;
 mod limits;
 mod request_id;
 mod serve;
+mod slack;
 mod wire;
 pub(crate) mod ws;
 
@@ -73,6 +74,7 @@ pub fn router(services: Services, options: HttpOptions) -> (Router, Arc<Hub>) {
                 async move { axum::Json(document.as_ref().clone()) }
             }),
         )
+        .merge(slack::routes())
         .merge(health::routes())
         .merge(confab_web::routes(health::about()))
         .fallback(error::not_found)

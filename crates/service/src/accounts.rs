@@ -1,7 +1,7 @@
 //! Sign-up, login, sessions, logout, passwords, profiles.
 
 use chrono::{DateTime, Utc};
-use confab_core::id::UserId;
+use confab_core::id::{UserId, WorkspaceId};
 use confab_core::model::*;
 use confab_core::{time, Error, Result};
 
@@ -45,6 +45,26 @@ pub struct Caller {
     /// This request slid the session's expiry (a cookie holding it should
     /// be renewed to match).
     pub renewed: bool,
+    /// The API token the caller came with: it acts in its workspace alone.
+    pub token: Option<ApiToken>,
+}
+
+impl Caller {
+    /// A token acts only in its own workspace: anything else is not found.
+    pub fn may_act_in(&self, workspace: WorkspaceId) -> Result<()> {
+        match &self.token {
+            Some(token) if token.workspace_id != workspace => Err(Error::NotFound("workspace")),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the caller's token carries `scope` (a session carries every
+    /// scope: scopes narrow tokens only).
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.token
+            .as_ref()
+            .is_none_or(|t| t.scopes.iter().any(|s| s == scope))
+    }
 }
 
 const MINUTE: std::time::Duration = std::time::Duration::from_secs(60);
@@ -278,6 +298,7 @@ impl Services {
             user,
             session,
             renewed,
+            token: None,
         })
     }
 

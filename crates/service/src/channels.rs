@@ -103,6 +103,9 @@ impl Services {
             .workspace_member
             .filter(|m| m.status == MemberStatus::Active)
             .ok_or(Error::NotFound("channel"))?;
+        caller
+            .may_act_in(context.workspace.id)
+            .map_err(|_| Error::NotFound("channel"))?;
         check_2fa_rule(&context.workspace, caller)?;
         let access = ChannelAccess {
             channel: context.channel,

@@ -7,6 +7,7 @@ mod channels;
 mod email;
 mod files;
 mod gateway;
+mod integrations;
 mod messages;
 mod mfa;
 mod passwords;
@@ -33,6 +34,7 @@ pub use files::{
 pub use gateway::{
     ClientCommand, CloseReason, Delivery, Hub, Outgoing, Socket, SocketStep, MAX_SOCKETS_PER_USER,
 };
+pub use integrations::{InstallRequest, Installed, TokenRefusal, MAX_USER_TOKENS};
 pub use messages::{
     check_emoji, HistoryPage, HistoryQuery, PostMessage, Posted, MAX_MESSAGE_CHARS,
 };

@@ -169,6 +169,21 @@ impl ChannelAccess {
 }
 
 impl Services {
+    /// The channel if the caller may read its messages: as
+    /// [`Services::channel_access`], except that a bot reads only the
+    /// channels it was added to.
+    pub(crate) async fn readable_channel(
+        &self,
+        caller: &Caller,
+        channel: ChannelId,
+    ) -> Result<ChannelAccess> {
+        let access = self.channel_access(caller, channel).await?;
+        if caller.user.is_bot {
+            access.require_member()?;
+        }
+        Ok(access)
+    }
+
     /// The message and its channel, if the caller may see the channel.
     async fn message_access(
         &self,
@@ -182,7 +197,7 @@ impl Services {
             .await?
             .ok_or(Error::NotFound("message"))?;
         let access = self
-            .channel_access(caller, message.channel_id)
+            .readable_channel(caller, message.channel_id)
             .await
             .map_err(|e| match e {
                 Error::NotFound(_) => Error::NotFound("message"),
@@ -273,9 +288,10 @@ impl Services {
             channel_id: channel,
             user_id: caller.user.id,
             content,
-            message_type: match shared.is_empty() {
-                true => MessageType::Text,
-                false => MessageType::File,
+            message_type: match (shared.is_empty(), caller.user.is_bot) {
+                (false, _) => MessageType::File,
+                (true, true) => MessageType::Bot,
+                (true, false) => MessageType::Text,
             },
             formatted_content,
             thread_id: post.thread_id,
@@ -312,6 +328,62 @@ impl Services {
     /// `channel` / `here` for the broadcast mentions, in the order written.
     /// At most [`MAX_MENTIONS`] names are looked up, in one query.
     async fn resolve_mentions(&self, content: &str) -> Result<Vec<String>> {
+        let mut targets = self.slack_mentions(content).await?;
+        for target in self.named_mentions(content).await? {
+            if !targets.contains(&target) && targets.len() < MAX_MENTIONS {
+                targets.push(target);
+            }
+        }
+        Ok(targets)
+    }
+
+    /// Mentions written as Slack's clients write them: `<@U…>` (a user id,
+    /// kept if the user exists), `<!here>`, `<!channel>`, `<!everyone>`.
+    async fn slack_mentions(&self, content: &str) -> Result<Vec<String>> {
+        let mut targets: Vec<String> = Vec::new();
+        let mut users: Vec<UserId> = Vec::new();
+        for (at, _) in content.match_indices('<') {
+            let Some(end) = content[at..].find('>') else {
+                break;
+            };
+            let inner = &content[at + 1..at + end];
+            let inner = inner.split('|').next().unwrap_or_default();
+            let target = match inner {
+                "!here" => Some(MENTION_HERE.to_owned()),
+                "!channel" | "!everyone" => Some(MENTION_CHANNEL.to_owned()),
+                _ => inner
+                    .strip_prefix('@')
+                    .and_then(|id| {
+                        confab_core::slack::decode_as(id, &[confab_core::slack::SlackKind::User])
+                    })
+                    .map(|uuid| {
+                        users.push(UserId(uuid));
+                        uuid.to_string()
+                    }),
+            };
+            if let Some(target) = target.filter(|t| !targets.contains(t)) {
+                targets.push(target);
+            }
+            if targets.len() == MAX_MENTIONS {
+                break;
+            }
+        }
+        if !users.is_empty() {
+            let known: Vec<String> = self
+                .stores
+                .users
+                .get_users(&users)
+                .await?
+                .iter()
+                .map(|u| u.id.to_string())
+                .collect();
+            targets.retain(|t| !users.iter().any(|u| u.to_string() == *t) || known.contains(t));
+        }
+        Ok(targets)
+    }
+
+    /// Mentions written `@username`, `@channel`, `@here`.
+    async fn named_mentions(&self, content: &str) -> Result<Vec<String>> {
         let tokens = mention_tokens(content);
         let names: Vec<String> = tokens
             .iter()
@@ -363,6 +435,23 @@ impl Services {
     }
 
     /// One message.
+    /// The message of a channel by its stamp (Slack's `ts`), if the caller
+    /// may read the channel.
+    pub async fn message_at(
+        &self,
+        caller: &Caller,
+        channel: ChannelId,
+        ts: i64,
+    ) -> Result<Message> {
+        self.readable_channel(caller, channel).await?;
+        self.stores
+            .messages
+            .message_by_ts(channel, ts)
+            .await?
+            .filter(|m| !m.is_deleted)
+            .ok_or(Error::NotFound("message"))
+    }
+
     pub async fn message(&self, caller: &Caller, id: MessageId) -> Result<Message> {
         Ok(self.message_access(caller, id).await?.0)
     }
@@ -376,7 +465,7 @@ impl Services {
         query: HistoryQuery,
         limit: u32,
     ) -> Result<HistoryPage> {
-        self.channel_access(caller, channel).await?;
+        self.readable_channel(caller, channel).await?;
         let mut page = match query {
             HistoryQuery::Latest => self.latest_page(channel, limit).await?,
             _ => {
@@ -631,7 +720,7 @@ impl Services {
 
     /// The pinned messages of a channel.
     pub async fn pins(&self, caller: &Caller, channel: ChannelId) -> Result<Vec<Message>> {
-        self.channel_access(caller, channel).await?;
+        self.readable_channel(caller, channel).await?;
         self.stores.messages.list_pinned(channel).await
     }
 

@@ -105,6 +105,7 @@ impl Services {
     }
 
     async fn membership(&self, workspace: WorkspaceId, caller: &Caller) -> Result<WorkspaceMember> {
+        caller.may_act_in(workspace)?;
         self.stores
             .workspaces
             .get_member(workspace, caller.user.id)
@@ -234,6 +235,35 @@ impl Services {
             self.after_2fa_rule_changed(id).await;
         }
         Ok((updated, me))
+    }
+
+    /// One member of a workspace with their account, by user id or by
+    /// address; anyone else is not found.
+    pub async fn find_member(
+        &self,
+        caller: &Caller,
+        id: WorkspaceId,
+        user: Option<UserId>,
+        email: Option<&str>,
+    ) -> Result<(WorkspaceMember, User)> {
+        let (_, me) = self.workspace_for(caller, id).await?;
+        if !allows(me.role, WorkspaceAction::ListMembers) {
+            return Err(forbidden("list the members of this workspace"));
+        }
+        let account = match (user, email) {
+            (Some(user), _) => self.stores.users.get_user(user).await?,
+            (None, Some(email)) => self.stores.users.find_user_by_email(email).await?,
+            (None, None) => None,
+        }
+        .ok_or(Error::NotFound("user"))?;
+        let member = self
+            .stores
+            .workspaces
+            .get_member(id, account.id)
+            .await?
+            .filter(|m| m.status != MemberStatus::Invited)
+            .ok_or(Error::NotFound("user"))?;
+        Ok((member, account))
     }
 
     /// Members of a workspace, by member id, with optional filters, each
@@ -616,7 +646,9 @@ fn checked_settings(value: &serde_json::Value) -> Result<serde_json::Value> {
 
 /// A workspace that requires 2FA refuses callers who have not enrolled.
 pub(crate) fn check_2fa_rule(workspace: &Workspace, caller: &Caller) -> Result<()> {
-    if workspace.require_2fa && !caller.user.mfa_enabled {
+    caller.may_act_in(workspace.id)?;
+    // A bot has no second factor to enroll; an admin installed it.
+    if workspace.require_2fa && !caller.user.mfa_enabled && !caller.user.is_bot {
         return Err(Error::Forbidden(
             "this workspace requires two-factor authentication: enroll first".into(),
         ));

@@ -29,6 +29,41 @@ enum Lock {
 /// The columns of message reads: all but the edit history.
 static COLUMNS: LazyLock<String> = LazyLock::new(|| message_columns("", "jsonb_array_length"));
 
+/// Most attempts at a stamp while other posts to the channel take theirs.
+const STAMP_ATTEMPTS: usize = 50;
+
+/// Claim the message's stamp in its channel: its creation time, or just
+/// after the channel's latest stamp at or after it. A concurrent post that
+/// wants the same stamp waits on the primary key of `message_ts` until the
+/// other commits, then tries the next.
+async fn claim_stamp(
+    tx: &mut PgConnection,
+    new: &NewMessage,
+    created_at: DateTime<Utc>,
+) -> Result<i64> {
+    for _ in 0..STAMP_ATTEMPTS {
+        let claimed: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO message_ts (channel_id, ts, message_id, created_at)
+             SELECT $1, COALESCE(MAX(ts) + 1, $2), $3, $4
+             FROM message_ts WHERE channel_id = $1 AND ts >= $2
+             ON CONFLICT DO NOTHING RETURNING ts",
+        )
+        .bind(new.channel_id.0)
+        .bind(created_at.timestamp_micros())
+        .bind(new.id.0)
+        .bind(created_at)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if let Some(stamp) = claimed {
+            return Ok(stamp);
+        }
+    }
+    Err(Error::Unavailable(
+        "too many messages are being posted to this channel at once".into(),
+    ))
+}
+
 /// A message with its whole edit history (what an edit needs).
 async fn fetch_message(
     conn: &mut PgConnection,
@@ -151,11 +186,12 @@ impl MessageStore for PostgresStore {
             stamp = time::now();
             parent_reply_count = Some(adjust_reply_count(&mut tx, parent_id, 1, stamp).await?);
         }
+        let stamp_ts = claim_stamp(&mut tx, new, created_at).await?;
         let row = sqlx::query(
             "INSERT INTO messages
                (message_id, workspace_id, channel_id, user_id, content, message_type,
-                formatted_content, thread_id, client_msg_id, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *",
+                formatted_content, thread_id, client_msg_id, created_at, updated_at, ts)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *",
         )
         .bind(new.id.0)
         .bind(new.workspace_id.0)
@@ -168,6 +204,7 @@ impl MessageStore for PostgresStore {
         .bind(&new.client_msg_id)
         .bind(created_at)
         .bind(stamp)
+        .bind(stamp_ts)
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -181,6 +218,26 @@ impl MessageStore for PostgresStore {
             created: true,
             parent_reply_count,
         })
+    }
+
+    async fn message_by_ts(&self, channel: ChannelId, stamp: i64) -> Result<Option<Message>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {} FROM messages
+                 WHERE (message_id, created_at) =
+                       (SELECT message_id, created_at FROM message_ts WHERE channel_id = $1 AND ts = $2)",
+                *COLUMNS
+            )
+        });
+        sqlx::query(&SQL)
+            .bind(channel.0)
+            .bind(stamp)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(decode_row::<Message>)
+            .transpose()
     }
 
     async fn get_message(&self, id: MessageId) -> Result<Option<Message>> {

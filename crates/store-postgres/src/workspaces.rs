@@ -17,7 +17,7 @@ use confab_core::columns::{
 
 use crate::{db_err, decode_row, json_value, Cols, PostgresStore};
 
-async fn insert_member(
+pub(crate) async fn insert_member(
     conn: &mut PgConnection,
     member: &NewWorkspaceMember,
 ) -> Result<WorkspaceMember> {

@@ -1,39 +1,68 @@
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use confab_core::id::{IntegrationId, WorkspaceId};
+use confab_core::columns::{token_sql, token_with_user_sql};
+use confab_core::id::{IntegrationId, UserId, WorkspaceId};
 use confab_core::model::*;
 use confab_core::ports::IntegrationStore;
 use confab_core::{time, Error, Result};
+use sqlx::SqliteConnection;
 
+use crate::workspaces::insert_member;
 use crate::{db_err, decode_row, json_text, ts, SqliteStore};
+
+fn param(n: usize) -> String {
+    format!("?{n}")
+}
+
+async fn insert_integration(
+    conn: &mut SqliteConnection,
+    new: &NewIntegration,
+) -> Result<Integration> {
+    static SQL: LazyLock<String> = LazyLock::new(|| token_sql::insert_integration(param));
+    let row = sqlx::query(SQL.as_str())
+        .bind(new.id.to_string())
+        .bind(new.workspace_id.to_string())
+        .bind(&new.app_name)
+        .bind(&new.app_id)
+        .bind(&new.integration_type)
+        .bind(json_text(&new.config))
+        .bind(new.credentials.as_ref().map(json_text))
+        .bind(json_text(&new.scopes))
+        .bind(new.channel_id.map(|c| c.to_string()))
+        .bind(new.installed_by.to_string())
+        .bind(ts(new.created_at))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    decode_row::<Integration>(&row)
+}
+
+async fn insert_token(conn: &mut SqliteConnection, new: &NewApiToken) -> Result<ApiToken> {
+    static SQL: LazyLock<String> = LazyLock::new(|| token_sql::insert(param));
+    let row = sqlx::query(SQL.as_str())
+        .bind(new.id.to_string())
+        .bind(&new.token_hash)
+        .bind(new.kind.as_str())
+        .bind(new.user_id.to_string())
+        .bind(new.workspace_id.to_string())
+        .bind(new.integration_id.map(|i| i.to_string()))
+        .bind(&new.label)
+        .bind(json_text(&new.scopes))
+        .bind(ts(new.created_at))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    decode_row::<ApiToken>(&row)
+}
 
 #[async_trait]
 impl IntegrationStore for SqliteStore {
     async fn create_integration(&self, new: &NewIntegration) -> Result<Integration> {
-        let row = self
-            .write_row(
-                sqlx::query(
-                    "INSERT INTO integrations
-               (integration_id, workspace_id, app_name, app_id, integration_type, config,
-                credentials, scopes, channel_id, installed_by, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
-                )
-                .bind(new.id.to_string())
-                .bind(new.workspace_id.to_string())
-                .bind(new.app_name.clone())
-                .bind(new.app_id.clone())
-                .bind(new.integration_type.clone())
-                .bind(json_text(&new.config))
-                .bind(new.credentials.as_ref().map(json_text))
-                .bind(serde_json::to_string(&new.scopes).map_err(Error::internal)?)
-                .bind(new.channel_id.map(|c| c.to_string()))
-                .bind(new.installed_by.to_string())
-                .bind(ts(new.created_at))
-                .bind(ts(new.created_at)),
-            )
-            .await?
-            .ok_or(Error::Internal("the write returned no row".into()))?;
-        decode_row::<Integration>(&row)
+        let new = new.clone();
+        self.write(move |conn| Box::pin(async move { insert_integration(conn, &new).await }))
+            .await
     }
 
     async fn get_integration(&self, id: IntegrationId) -> Result<Option<Integration>> {
@@ -92,5 +121,105 @@ impl IntegrationStore for SqliteStore {
             return Err(Error::NotFound("integration"));
         }
         Ok(())
+    }
+
+    async fn create_bot(&self, bot: &NewBot) -> Result<(User, Integration)> {
+        let bot = bot.clone();
+        self.write(move |conn| {
+            Box::pin(async move {
+                static SQL: LazyLock<String> =
+                    LazyLock::new(|| token_sql::insert_bot_user(param, "1"));
+                let row = sqlx::query(SQL.as_str())
+                    .bind(bot.user.id.to_string())
+                    .bind(&bot.user.email)
+                    .bind(&bot.user.username)
+                    .bind(&bot.user.display_name)
+                    .bind(ts(bot.user.created_at))
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                let user = decode_row::<User>(&row)?;
+                insert_member(conn, &bot.member).await?;
+                let integration = insert_integration(conn, &bot.integration).await?;
+                insert_token(conn, &bot.token).await?;
+                Ok((user, integration))
+            })
+        })
+        .await
+    }
+
+    async fn create_api_token(&self, token: &NewApiToken) -> Result<ApiToken> {
+        let token = token.clone();
+        self.write(move |conn| Box::pin(async move { insert_token(conn, &token).await }))
+            .await
+    }
+
+    async fn get_api_token(&self, id: IntegrationId) -> Result<Option<ApiToken>> {
+        sqlx::query("SELECT * FROM api_tokens WHERE token_id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(decode_row::<ApiToken>)
+            .transpose()
+    }
+
+    async fn token_with_user(&self, hash: &str) -> Result<Option<(ApiToken, User)>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| token_with_user_sql("?"));
+        sqlx::query(SQL.as_str())
+            .bind(hash)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(decode_row::<(ApiToken, User)>)
+            .transpose()
+    }
+
+    async fn user_api_tokens(&self, user: UserId, workspace: WorkspaceId) -> Result<Vec<ApiToken>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| token_sql::of_user(param));
+        let rows = sqlx::query(SQL.as_str())
+            .bind(user.to_string())
+            .bind(workspace.to_string())
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(decode_row::<ApiToken>).collect()
+    }
+
+    async fn revoke_api_tokens(
+        &self,
+        id: Option<IntegrationId>,
+        integration: Option<IntegrationId>,
+        at: DateTime<Utc>,
+    ) -> Result<u64> {
+        static SQL: LazyLock<String> = LazyLock::new(|| token_sql::revoke(param));
+        self.write_exec(
+            sqlx::query(SQL.as_str())
+                .bind(ts(at))
+                .bind(id.map(|i| i.to_string()))
+                .bind(integration.map(|i| i.to_string())),
+        )
+        .await
+    }
+
+    async fn touch_api_token(&self, token: &ApiToken, at: DateTime<Utc>) -> Result<()> {
+        static SQL: LazyLock<[String; 2]> = LazyLock::new(|| token_sql::touch(param));
+        let ids = [Some(token.id), token.integration_id];
+        self.write(move |conn| {
+            Box::pin(async move {
+                for (sql, id) in SQL.iter().zip(ids) {
+                    sqlx::query(sql)
+                        .bind(ts(at))
+                        .bind(id.map(|i| i.to_string()))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db_err)?;
+                }
+                Ok(())
+            })
+        })
+        .await
     }
 }

@@ -118,11 +118,15 @@ async fn insert(conn: &mut SqliteConnection, new: NewMessage) -> Result<Inserted
         parent.accepts_reply_in(new.channel_id)?;
         parent_reply_count = Some(adjust_reply_count(conn, parent_id, 1, stamp).await?);
     }
+    // The stamp: the creation time, or just after the channel's latest
+    // stamp at or after it (the writer runs one transaction at a time).
     let row = sqlx::query(
         "INSERT INTO messages
            (message_id, workspace_id, channel_id, user_id, content, message_type,
-            formatted_content, thread_id, client_msg_id, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+            formatted_content, thread_id, client_msg_id, created_at, updated_at, ts)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
+                 (SELECT COALESCE(MAX(ts) + 1, ?12) FROM messages WHERE channel_id = ?3 AND ts >= ?12))
+         RETURNING *",
     )
     .bind(new.id.to_string())
     .bind(new.workspace_id.to_string())
@@ -135,6 +139,7 @@ async fn insert(conn: &mut SqliteConnection, new: NewMessage) -> Result<Inserted
     .bind(&new.client_msg_id)
     .bind(ts(created_at))
     .bind(ts(stamp))
+    .bind(created_at.timestamp_micros())
     .fetch_one(&mut *conn)
     .await
     .map_err(db_err)?;
@@ -374,6 +379,24 @@ impl MessageStore for SqliteStore {
             LazyLock::new(|| format!("SELECT {} FROM messages WHERE message_id = ?", *COLUMNS));
         sqlx::query(&SQL)
             .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(decode_row::<Message>)
+            .transpose()
+    }
+
+    async fn message_by_ts(&self, channel: ChannelId, stamp: i64) -> Result<Option<Message>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {} FROM messages WHERE channel_id = ? AND ts = ?",
+                *COLUMNS
+            )
+        });
+        sqlx::query(&SQL)
+            .bind(channel.to_string())
+            .bind(stamp)
             .fetch_optional(&self.reader)
             .await
             .map_err(db_err)?

@@ -16,7 +16,7 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use crate::channels::{insert_channel, insert_channel_member};
 use crate::{db_err, decode_row, json_text, ts, Cols, SqliteStore};
 
-async fn insert_member(
+pub(crate) async fn insert_member(
     conn: &mut SqliteConnection,
     member: &NewWorkspaceMember,
 ) -> Result<WorkspaceMember> {

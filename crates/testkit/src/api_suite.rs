@@ -48,6 +48,7 @@ macro_rules! api_conformance {
             reactivation_respects_the_member_limit,
         );
         $crate::search_conformance!($harness $(, #[$attr])*);
+        $crate::slack_conformance!($harness $(, #[$attr])*);
     };
 }
 

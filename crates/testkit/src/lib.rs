@@ -19,6 +19,7 @@ pub mod realtime_harness;
 pub mod realtime_suite;
 pub mod search_index_suite;
 pub mod search_suite;
+pub mod slack_suite;
 pub mod store_suite;
 pub mod ws_client;
 

@@ -69,6 +69,7 @@ pub fn sample_message(channel: ChannelId, user: UserId, content: &str) -> Messag
         client_msg_id: None,
         created_at: at,
         updated_at: at,
+        ts: at.timestamp_micros(),
     }
 }
 

@@ -49,6 +49,7 @@ macro_rules! store_conformance {
             the_latest_page_comes_with_its_authors,
             threads_count_replies_and_list_them_oldest_first,
             concurrent_replies_are_all_counted,
+            message_stamps_are_unique_per_channel_under_concurrency,
             replies_are_refused_for_bad_parents,
             edits_keep_history,
             deletes_are_soft_and_final,
@@ -1474,6 +1475,51 @@ pub async fn concurrent_replies_are_all_counted(stores: Stores) {
         .await
         .unwrap();
     assert_eq!(listed.len(), 50);
+}
+
+pub async fn message_stamps_are_unique_per_channel_under_concurrency(stores: Stores) {
+    let w = world(stores).await;
+    // Forty posts created in one millisecond, written at once.
+    let at = time::now();
+    let tasks = (0..40).map(|i| {
+        let stores = w.stores.clone();
+        let mut post = text(&w.general, w.owner.id, &format!("same instant {i}"));
+        post.id = MessageId::at(at);
+        tokio::spawn(async move { stores.messages.insert_message(&post).await.unwrap() })
+    });
+    let mut stamps = Vec::new();
+    for result in join_all(tasks).await {
+        let message = result.unwrap().message;
+        assert!(message.ts >= at.timestamp_millis() * 1000, "{message:?}");
+        stamps.push((message.ts, message.id));
+    }
+    let mut distinct: Vec<i64> = stamps.iter().map(|(ts, _)| *ts).collect();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 40);
+    for (ts, id) in &stamps {
+        let found = w
+            .stores
+            .messages
+            .message_by_ts(w.general.id, *ts)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.id, *id);
+        assert_eq!(found.ts, *ts);
+    }
+    // A later post stamps after every one of them; another channel's
+    // stamps are its own.
+    let later = w.post("later").await;
+    assert!(later.ts > *distinct.last().unwrap());
+    assert_eq!(
+        w.stores
+            .messages
+            .message_by_ts(ChannelId::new(), later.ts)
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 pub async fn replies_are_refused_for_bad_parents(stores: Stores) {

@@ -144,6 +144,10 @@ pub struct Message {
     pub client_msg_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The message's stamp in its channel, in microseconds: unique per
+    /// channel, increasing, close to `created_at` (Slack's `ts`).
+    #[serde(default)]
+    pub ts: i64,
 }
 
 /// What is needed to insert a message. `created_at` is derived from `id`.

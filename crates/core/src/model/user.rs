@@ -38,6 +38,10 @@ pub struct User {
     pub last_login_at: Option<DateTime<Utc>>,
     /// When the account proved it receives mail at `email`.
     pub email_verified_at: Option<DateTime<Utc>>,
+    /// A bot user of an integration: it has no password and acts only
+    /// through its token.
+    #[serde(default)]
+    pub is_bot: bool,
 }
 
 /// What is needed to create a user; everything else takes its default.

@@ -4,6 +4,7 @@ mod accounts;
 mod channels;
 mod common;
 mod files;
+mod integrations;
 mod messages;
 mod realtime;
 mod search;
@@ -34,6 +35,7 @@ use crate::AppState;
         (name = "realtime", description = "Presence and typing (also carried by the WebSocket gateway at /api/v1/ws)"),
         (name = "search", description = "Searching messages"),
         (name = "files", description = "Uploading, downloading, listing and deleting files"),
+        (name = "integrations", description = "Bots and personal API tokens for the Slack-compatible Web API at /api/<method>"),
     )
 )]
 struct ApiDoc;
@@ -62,6 +64,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .merge(realtime::routes())
         .merge(search::routes())
         .merge(files::routes())
+        .merge(integrations::routes())
 }
 
 /// Parse an id from the path; a malformed one is simply not found.

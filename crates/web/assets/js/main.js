@@ -65,10 +65,12 @@ async function route() {
     }, navigate);
     return;
   }
-  const inWorkspace = path.match(/^\/w\/([^/]+)(?:\/c\/([^/]+)(?:\/t\/([^/]+))?)?/);
+  // /w/{workspace}[/c/{channel}[/t/{thread} | /m/{message}]]: a message
+  // link (a permalink) opens its channel around the message.
+  const inWorkspace = path.match(/^\/w\/([^/]+)(?:\/c\/([^/]+)(?:\/t\/([^/]+)|\/m\/([^/]+))?)?/);
   if (inWorkspace) {
     sessionStorage.setItem('confab.last-workspace', path);
-    await showWorkspace(root, user, inWorkspace[1], inWorkspace[2] || null, inWorkspace[3] || null, navigate);
+    await showWorkspace(root, user, inWorkspace[1], inWorkspace[2] || null, inWorkspace[3] || null, navigate, inWorkspace[4] || null);
     return;
   }
   closeWorkspace();

@@ -126,7 +126,7 @@ export class WorkspaceView {
     this.gateway = new Gateway((event) => this.onEvent(event), (state) => this.onSocket(state));
   }
 
-  async open(channelId) {
+  async open(channelId, aroundId = null) {
     const [{ workspace, membership }, { channels }] = await Promise.all([
       api.get(`/workspaces/${this.workspaceId}`),
       api.get(`/workspaces/${this.workspaceId}/channels`),
@@ -143,7 +143,7 @@ export class WorkspaceView {
     await this.refreshUnread();
     const general = this.channels.find((c) => c.is_general) || this.channels[0];
     const chosen = this.channels.find((c) => c.id === channelId) || general;
-    if (chosen) await this.showChannel(chosen.id);
+    if (chosen) await this.showChannel(chosen.id, chosen.id === channelId ? aroundId : null);
   }
 
   /** Ctrl/Cmd+K opens the switcher; Alt+Up/Down moves through channels. */
@@ -762,14 +762,15 @@ let current = null;
  * @param {string|null} channelId
  * @param {string|null} threadId a thread to open beside the channel
  * @param {(path: string) => void} navigate
+ * @param {string|null} [messageId] a message to show the channel around
  */
-export async function showWorkspace(root, user, workspaceId, channelId, threadId, navigate) {
+export async function showWorkspace(root, user, workspaceId, channelId, threadId, navigate, messageId = null) {
   if (current && current.workspaceId === workspaceId && root.contains(current.list)) {
-    if (channelId && channelId !== current.channelId) await current.showChannel(channelId);
+    if (channelId && (channelId !== current.channelId || messageId)) await current.showChannel(channelId, messageId);
   } else {
     if (current) current.close();
     current = new WorkspaceView(root, user, workspaceId, navigate);
-    await current.open(channelId);
+    await current.open(channelId, messageId);
   }
   if (threadId && (!current.thread || current.thread.parentId !== threadId)) await current.openThread(threadId);
 }

@@ -1,0 +1,223 @@
+//! Integrations (bots) and personal API tokens, for the Slack-compatible
+//! Web API at `/api/<method>`.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use confab_core::id::{IntegrationId, WorkspaceId};
+use confab_core::model::{ApiToken, Integration};
+use confab_service::InstallRequest;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::parse_id;
+use crate::extract::{ApiJson, Authed};
+use crate::wire::ErrorBody;
+use crate::{ApiError, AppState};
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, install))
+        .routes(routes!(remove))
+        .routes(routes!(my_tokens, create_token))
+        .routes(routes!(revoke_token))
+}
+
+/// An installed integration. Its secrets are never shown after creation.
+#[derive(Serialize, ToSchema)]
+struct IntegrationView {
+    #[schema(value_type = String, format = Uuid)]
+    id: IntegrationId,
+    #[serde(rename = "type")]
+    integration_type: String,
+    name: String,
+    /// Its id as Slack's clients see it (`api_app_id`).
+    app_id: String,
+    scopes: Vec<String>,
+    /// `active`, or `revoked` once removed.
+    status: String,
+    last_error: Option<String>,
+    /// The bot's user, for a bot.
+    bot_user_id: Option<String>,
+    installed_by: String,
+    created_at: DateTime<Utc>,
+    last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<Integration> for IntegrationView {
+    fn from(i: Integration) -> Self {
+        Self {
+            id: i.id,
+            bot_user_id: i.config["bot_user_id"].as_str().map(str::to_owned),
+            integration_type: i.integration_type,
+            name: i.app_name,
+            app_id: i.app_id,
+            scopes: i.scopes,
+            status: i.status,
+            last_error: i.last_error,
+            installed_by: i.installed_by.to_string(),
+            created_at: i.created_at,
+            last_used_at: i.last_used_at,
+        }
+    }
+}
+
+/// An API token, without its secret.
+#[derive(Serialize, ToSchema)]
+struct TokenView {
+    #[schema(value_type = String, format = Uuid)]
+    id: IntegrationId,
+    label: String,
+    /// `bot` (`xoxb-`) or `user` (`xoxp-`).
+    kind: String,
+    scopes: Vec<String>,
+    created_at: DateTime<Utc>,
+    last_used_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<ApiToken> for TokenView {
+    fn from(t: ApiToken) -> Self {
+        Self {
+            id: t.id,
+            label: t.label,
+            kind: t.kind.as_str().to_owned(),
+            scopes: t.scopes,
+            created_at: t.created_at,
+            last_used_at: t.last_used_at,
+            revoked_at: t.revoked_at,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct InstallBody {
+    /// `bot` (webhooks and slash commands are not available yet).
+    #[serde(rename = "type")]
+    integration_type: String,
+    name: String,
+    /// Slack's scope names; `groups:*` stands for every `groups:` scope.
+    #[serde(default)]
+    scopes: Vec<String>,
+}
+
+/// An integration just installed, with its token shown this once.
+#[derive(Serialize, ToSchema)]
+struct Installed {
+    integration: IntegrationView,
+    /// The bot token (`xoxb-…`): keep it, it is not shown again.
+    token: Option<String>,
+}
+
+#[utoipa::path(get, path = "/workspaces/{workspace}/integrations", tag = "integrations", params(("workspace" = String, Path, description = "Workspace id")),
+    responses((status = 200, body = Vec<IntegrationView>), (status = 403, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn list(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(workspace): Path<String>,
+) -> Result<Json<Vec<IntegrationView>>, ApiError> {
+    let id: WorkspaceId = parse_id(&workspace, "workspace")?;
+    let found = app.integrations(&caller, id).await?;
+    Ok(Json(found.into_iter().map(Into::into).collect()))
+}
+
+#[utoipa::path(post, path = "/workspaces/{workspace}/integrations", tag = "integrations", params(("workspace" = String, Path, description = "Workspace id")), request_body = InstallBody,
+    responses((status = 201, body = Installed), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn install(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(workspace): Path<String>,
+    ApiJson(body): ApiJson<InstallBody>,
+) -> Result<(StatusCode, Json<Installed>), ApiError> {
+    let id: WorkspaceId = parse_id(&workspace, "workspace")?;
+    let request = InstallRequest {
+        integration_type: body.integration_type,
+        name: body.name,
+        scopes: body.scopes,
+    };
+    let installed = app.install_integration(&caller, id, request).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Installed {
+            integration: installed.integration.into(),
+            token: installed.token,
+        }),
+    ))
+}
+
+#[utoipa::path(delete, path = "/integrations/{integration}", tag = "integrations", params(("integration" = String, Path, description = "Integration id")),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn remove(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(integration): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id: IntegrationId = parse_id(&integration, "integration")?;
+    app.remove_integration(&caller, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct TokenBody {
+    /// What the token is for, to recognise it later.
+    label: String,
+    scopes: Vec<String>,
+}
+
+/// A personal token just made, shown this once.
+#[derive(Serialize, ToSchema)]
+struct TokenCreated {
+    token: TokenView,
+    /// The token (`xoxp-…`): keep it, it is not shown again.
+    secret: String,
+}
+
+#[utoipa::path(get, path = "/workspaces/{workspace}/tokens", tag = "integrations", params(("workspace" = String, Path, description = "Workspace id")),
+    responses((status = 200, body = Vec<TokenView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn my_tokens(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(workspace): Path<String>,
+) -> Result<Json<Vec<TokenView>>, ApiError> {
+    let id: WorkspaceId = parse_id(&workspace, "workspace")?;
+    let tokens = app.user_tokens(&caller, id).await?;
+    Ok(Json(tokens.into_iter().map(Into::into).collect()))
+}
+
+#[utoipa::path(post, path = "/workspaces/{workspace}/tokens", tag = "integrations", params(("workspace" = String, Path, description = "Workspace id")), request_body = TokenBody,
+    responses((status = 201, body = TokenCreated), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn create_token(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(workspace): Path<String>,
+    ApiJson(body): ApiJson<TokenBody>,
+) -> Result<(StatusCode, Json<TokenCreated>), ApiError> {
+    let id: WorkspaceId = parse_id(&workspace, "workspace")?;
+    let (token, secret) = app
+        .create_user_token(&caller, id, &body.label, &body.scopes)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TokenCreated {
+            token: token.into(),
+            secret,
+        }),
+    ))
+}
+
+#[utoipa::path(delete, path = "/tokens/{token}", tag = "integrations", params(("token" = String, Path, description = "Token id")),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn revoke_token(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(token): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id: IntegrationId = parse_id(&token, "token")?;
+    app.revoke_token(&caller, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,406 @@
+//! Integrations and API tokens: bots installed by workspace admins, and
+//! personal tokens people make for their own scripts. Tokens are shown
+//! once; only their SHA-256 is kept.
+
+use chrono::{DateTime, Utc};
+use confab_core::id::*;
+use confab_core::model::*;
+use confab_core::permissions::{allows, WorkspaceAction};
+use confab_core::{time, Error, Result};
+use serde_json::json;
+
+use crate::accounts::Caller;
+use crate::tokens::hash_token;
+use crate::{validate, Services};
+
+/// Most live personal tokens one person keeps in one workspace.
+pub const MAX_USER_TOKENS: usize = 25;
+
+/// How long a token's last use may be stale before it is recorded again.
+const TOUCH_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
+
+/// What is needed to install an integration.
+#[derive(Clone, Debug, Default)]
+pub struct InstallRequest {
+    pub integration_type: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+}
+
+/// An integration just installed, with its secret shown this once.
+pub struct Installed {
+    pub integration: Integration,
+    /// The bot user of a bot.
+    pub bot_user: Option<User>,
+    /// The bot token (`xoxb-…`).
+    pub token: Option<String>,
+}
+
+/// Why a token was refused, as Slack's clients tell these apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenRefusal {
+    /// Not a token this server issued.
+    Invalid,
+    /// Revoked (or its integration removed).
+    Revoked,
+    /// Its user is deactivated, or no longer an active member.
+    Inactive,
+}
+
+/// The text of a new token: its kind's prefix and 256 random bits.
+fn new_api_token(kind: TokenKind) -> (String, String) {
+    let prefix = match kind {
+        TokenKind::Bot => "xoxb",
+        TokenKind::User => "xoxp",
+    };
+    let (secret, _) = crate::tokens::new_token();
+    let token = format!("{prefix}-{secret}");
+    let hash = hash_token(&token);
+    (token, hash)
+}
+
+/// A username for a bot named `name`: its letters, and a random suffix so
+/// two workspaces may install bots of one name.
+fn bot_username(name: &str) -> String {
+    let base: String = name
+        .chars()
+        .filter_map(|c| match c {
+            'a'..='z' | '0'..='9' | '_' | '-' => Some(c),
+            'A'..='Z' => Some(c.to_ascii_lowercase()),
+            ' ' | '.' => Some('-'),
+            _ => None,
+        })
+        .take(24)
+        .collect();
+    let base = base.trim_matches('-');
+    let suffix = &random_suffix()[..8];
+    match base.is_empty() {
+        true => format!("bot-{suffix}"),
+        false => format!("{base}-{suffix}"),
+    }
+}
+
+fn random_suffix() -> String {
+    hex(&rand::random::<[u8; 8]>())
+}
+
+impl Services {
+    /// The caller's membership if it may manage the workspace's integrations.
+    async fn integration_manager(&self, caller: &Caller, workspace: WorkspaceId) -> Result<()> {
+        let (_, me) = self.workspace_for(caller, workspace).await?;
+        if !allows(me.role, WorkspaceAction::ManageIntegrations) {
+            return Err(Error::Forbidden(
+                "only workspace owners and admins manage integrations".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Install an integration. A bot gets a user of its own, a membership
+    /// and a bot token with the asked scopes, written together.
+    pub async fn install_integration(
+        &self,
+        caller: &Caller,
+        workspace: WorkspaceId,
+        request: InstallRequest,
+    ) -> Result<Installed> {
+        self.integration_manager(caller, workspace).await?;
+        let kind: IntegrationType = request.integration_type.parse().map_err(|_| {
+            Error::invalid(
+                "type",
+                "must be bot, incoming_webhook, outgoing_webhook or slash_command",
+            )
+        })?;
+        if kind != IntegrationType::Bot {
+            return Err(Error::invalid(
+                "type",
+                format!("{kind} integrations are not available yet: only bots can be installed"),
+            ));
+        }
+        let name = validate::text("name", &request.name, 1, 80)?;
+        let scopes = normalize_scopes(&request.scopes)?;
+        let now = time::now();
+        let integration_id = IntegrationId::new();
+        let user_id = UserId::new();
+        let (token, token_hash) = new_api_token(TokenKind::Bot);
+        let bot = NewBot {
+            user: NewUser {
+                id: user_id,
+                email: format!("bot-{user_id}@bots.invalid"),
+                username: bot_username(&name),
+                display_name: name.clone(),
+                password_hash: None,
+                created_at: now,
+            },
+            member: NewWorkspaceMember {
+                id: MemberId::new(),
+                workspace_id: workspace,
+                user_id,
+                role: WorkspaceRole::Member,
+                status: MemberStatus::Active,
+                invited_by: Some(caller.user.id),
+                invitation_token: None,
+                joined_at: now,
+            },
+            integration: NewIntegration {
+                id: integration_id,
+                workspace_id: workspace,
+                app_name: name.clone(),
+                app_id: confab_core::slack::encode(
+                    confab_core::slack::SlackKind::App,
+                    integration_id.0,
+                ),
+                integration_type: kind.as_str().to_owned(),
+                config: json!({ "bot_user_id": user_id }),
+                credentials: None,
+                scopes: scopes.clone(),
+                channel_id: None,
+                installed_by: caller.user.id,
+                created_at: now,
+            },
+            token: NewApiToken {
+                id: IntegrationId::new(),
+                token_hash,
+                kind: TokenKind::Bot,
+                user_id,
+                workspace_id: workspace,
+                integration_id: Some(integration_id),
+                label: name,
+                scopes,
+                created_at: now,
+            },
+        };
+        let (user, integration) = self.stores.integrations.create_bot(&bot).await?;
+        Ok(Installed {
+            integration,
+            bot_user: Some(user),
+            token: Some(token),
+        })
+    }
+
+    /// The workspace's integrations (owners and admins).
+    pub async fn integrations(
+        &self,
+        caller: &Caller,
+        workspace: WorkspaceId,
+    ) -> Result<Vec<Integration>> {
+        self.integration_manager(caller, workspace).await?;
+        self.stores.integrations.list_integrations(workspace).await
+    }
+
+    /// Remove an integration: its tokens stop working at once and its bot
+    /// user is deactivated.
+    pub async fn remove_integration(&self, caller: &Caller, id: IntegrationId) -> Result<()> {
+        let integration = self
+            .stores
+            .integrations
+            .get_integration(id)
+            .await?
+            .ok_or(Error::NotFound("integration"))?;
+        self.integration_manager(caller, integration.workspace_id)
+            .await
+            .map_err(|_| Error::NotFound("integration"))?;
+        let now = time::now();
+        self.stores
+            .integrations
+            .revoke_api_tokens(None, Some(id), now)
+            .await?;
+        self.stores
+            .integrations
+            .set_integration_status(id, "revoked", None)
+            .await?;
+        let bot_user = integration.config["bot_user_id"]
+            .as_str()
+            .and_then(|u| u.parse::<UserId>().ok());
+        if let Some(bot) = bot_user {
+            self.stores
+                .users
+                .set_user_status(bot, UserStatus::Deactivated)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Make a personal token (`xoxp-…`) acting as the caller in a workspace
+    /// with the chosen scopes; the token is shown this once.
+    pub async fn create_user_token(
+        &self,
+        caller: &Caller,
+        workspace: WorkspaceId,
+        label: &str,
+        scopes: &[String],
+    ) -> Result<(ApiToken, String)> {
+        if caller.token.is_some() {
+            return Err(Error::Forbidden(
+                "a token cannot make tokens: sign in to make one".into(),
+            ));
+        }
+        self.workspace_for(caller, workspace).await?;
+        let label = validate::text("label", label, 1, 100)?;
+        let scopes = normalize_scopes(scopes)?;
+        if scopes.is_empty() {
+            return Err(Error::invalid("scopes", "name at least one scope"));
+        }
+        let live = self
+            .stores
+            .integrations
+            .user_api_tokens(caller.user.id, workspace)
+            .await?
+            .into_iter()
+            .filter(|t| t.revoked_at.is_none())
+            .count();
+        if live >= MAX_USER_TOKENS {
+            return Err(Error::conflict(
+                "tokens",
+                format!("keep at most {MAX_USER_TOKENS} tokens per workspace: revoke one first"),
+            ));
+        }
+        let (token, token_hash) = new_api_token(TokenKind::User);
+        let stored = self
+            .stores
+            .integrations
+            .create_api_token(&NewApiToken {
+                id: IntegrationId::new(),
+                token_hash,
+                kind: TokenKind::User,
+                user_id: caller.user.id,
+                workspace_id: workspace,
+                integration_id: None,
+                label,
+                scopes,
+                created_at: time::now(),
+            })
+            .await?;
+        Ok((stored, token))
+    }
+
+    /// The caller's personal tokens in a workspace (never their secrets).
+    pub async fn user_tokens(
+        &self,
+        caller: &Caller,
+        workspace: WorkspaceId,
+    ) -> Result<Vec<ApiToken>> {
+        self.workspace_for(caller, workspace).await?;
+        self.stores
+            .integrations
+            .user_api_tokens(caller.user.id, workspace)
+            .await
+    }
+
+    /// Revoke one of the caller's own tokens (or, through `auth.revoke`,
+    /// the token the caller came with).
+    pub async fn revoke_token(&self, caller: &Caller, id: IntegrationId) -> Result<bool> {
+        let token = self
+            .stores
+            .integrations
+            .get_api_token(id)
+            .await?
+            .filter(|t| t.user_id == caller.user.id)
+            .ok_or(Error::NotFound("token"))?;
+        let revoked = self
+            .stores
+            .integrations
+            .revoke_api_tokens(Some(token.id), None, time::now())
+            .await?;
+        Ok(revoked > 0)
+    }
+
+    /// The caller behind an API token, or why it is refused.
+    pub async fn authenticate_api_token(
+        &self,
+        token: &str,
+    ) -> Result<std::result::Result<Caller, TokenRefusal>> {
+        let shaped = ["xoxb-", "xoxp-"].iter().any(|p| {
+            token
+                .strip_prefix(p)
+                .is_some_and(crate::tokens::looks_like_token)
+        });
+        if !shaped {
+            return Ok(Err(TokenRefusal::Invalid));
+        }
+        let Some((stored, user)) = self
+            .stores
+            .integrations
+            .token_with_user(&hash_token(token))
+            .await?
+        else {
+            return Ok(Err(TokenRefusal::Invalid));
+        };
+        if stored.revoked_at.is_some() {
+            return Ok(Err(TokenRefusal::Revoked));
+        }
+        let member = self
+            .stores
+            .workspaces
+            .get_member(stored.workspace_id, user.id)
+            .await?;
+        let active = user.status == UserStatus::Active
+            && member.is_some_and(|m| m.status == MemberStatus::Active);
+        if !active {
+            return Ok(Err(TokenRefusal::Inactive));
+        }
+        let now = time::now();
+        if stored
+            .last_used_at
+            .is_none_or(|at| now - at >= TOUCH_INTERVAL)
+        {
+            self.stores
+                .integrations
+                .touch_api_token(&stored, now)
+                .await?;
+        }
+        Ok(Ok(token_caller(user, stored, now)))
+    }
+}
+
+/// A caller for a token: the session it stands in for lives as long as
+/// the request and carries the token's scopes.
+fn token_caller(user: User, token: ApiToken, now: DateTime<Utc>) -> Caller {
+    let session = Session {
+        id: format!("token:{}", token.id),
+        user_id: user.id,
+        workspace_id: Some(token.workspace_id),
+        device_type: match token.kind {
+            TokenKind::Bot => "bot".into(),
+            TokenKind::User => "api".into(),
+        },
+        ip_address: None,
+        user_agent: None,
+        permissions: token.scopes.clone(),
+        created_at: token.created_at,
+        last_activity_at: now,
+        expires_at: now + chrono::Duration::hours(1),
+        revoked_at: None,
+    };
+    Caller {
+        user,
+        session,
+        renewed: false,
+        token: Some(token),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_have_their_prefix_and_256_bits() {
+        let (bot, hash) = new_api_token(TokenKind::Bot);
+        assert!(bot.starts_with("xoxb-"));
+        assert_eq!(bot.len(), 5 + 43);
+        assert_eq!(hash_token(&bot), hash);
+        let (user, _) = new_api_token(TokenKind::User);
+        assert!(user.starts_with("xoxp-"));
+        assert_ne!(new_api_token(TokenKind::User).0, user);
+    }
+
+    #[test]
+    fn bot_usernames_are_clean_and_distinct() {
+        let name = bot_username("Deploy Bot!");
+        assert!(name.starts_with("deploy-bot-"), "{name}");
+        assert_eq!(name.len(), "deploy-bot-".len() + 8);
+        assert_ne!(bot_username("Deploy Bot!"), name);
+        assert!(bot_username("☃").starts_with("bot-"));
+    }
+}

@@ -1,0 +1,795 @@
+//! The Slack-compatible Web API over HTTP: bots and personal tokens, the
+//! argument encodings Slack's clients use, Slack's ids, stamps, errors and
+//! pagination, and who may see what through a token.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use confab_core::id::{ChannelId, UserId};
+use confab_core::slack::{encode, SlackKind};
+
+use crate::app::TestApp;
+
+/// The Web API cases, one test each, run through `$harness`.
+#[macro_export]
+macro_rules! slack_conformance {
+    ($harness:path $(, #[$attr:meta])*) => {
+        $crate::__conformance_cases!(slack_suite, 2, $harness, [$(#[$attr])*],
+            bots_post_read_and_page_like_slack_clients_expect,
+            tokens_are_checked_scoped_and_revocable,
+            bad_web_api_input_gets_slack_errors_and_changes_nothing,
+        );
+    };
+}
+
+/// A workspace with its owner's session, a bot installed with `scopes`
+/// and its token.
+struct World {
+    owner: String,
+    workspace: String,
+    general: String,
+    bot_token: String,
+    bot_user: String,
+}
+
+async fn world(app: &TestApp, scopes: &[&str]) -> World {
+    let owner = app.user("owner").await;
+    let workspace = app.workspace(&owner, "Acme").await;
+    let general = app.general_channel(&owner, &workspace).await;
+    let installed = app
+        .post(
+            &format!("/api/v1/workspaces/{workspace}/integrations"),
+            Some(&owner),
+            json!({"type": "bot", "name": "Deploy Bot", "scopes": scopes}),
+        )
+        .await;
+    assert_eq!(installed.status, StatusCode::CREATED, "{installed:?}");
+    let bot_token = installed.body["token"].as_str().unwrap().to_owned();
+    assert!(bot_token.starts_with("xoxb-"));
+    let bot_user = installed.body["integration"]["bot_user_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    World {
+        owner,
+        workspace,
+        general,
+        bot_token,
+        bot_user,
+    }
+}
+
+/// Call a Web API method with a JSON body and a bearer token.
+async fn slack(app: &TestApp, method: &str, token: &str, args: Value) -> Value {
+    let reply = app.post(&format!("/api/{method}"), Some(token), args).await;
+    assert_eq!(reply.status, StatusCode::OK, "{method}: {reply:?}");
+    reply.body
+}
+
+fn ok(answer: &Value) {
+    assert_eq!(answer["ok"], json!(true), "{answer}");
+}
+
+fn error(answer: &Value) -> &str {
+    assert_eq!(answer["ok"], json!(false), "{answer}");
+    answer["error"].as_str().unwrap()
+}
+
+/// The Slack id of the channel named `name`, as `token` lists it.
+async fn slack_channel(app: &TestApp, token: &str, name: &str) -> String {
+    let listed = slack(app, "conversations.list", token, json!({})).await;
+    ok(&listed);
+    listed["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == json!(name))
+        .unwrap_or_else(|| panic!("{name} in {listed}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+pub async fn bots_post_read_and_page_like_slack_clients_expect(app: TestApp) {
+    let w = world(
+        &app,
+        &[
+            "chat:write",
+            "channels:read",
+            "channels:history",
+            "channels:join",
+            "reactions:*",
+            "pins:*",
+            "users:read",
+            "team:read",
+        ],
+    )
+    .await;
+    let bot = &w.bot_token;
+    let who = slack(&app, "auth.test", bot, json!({})).await;
+    ok(&who);
+    assert!(who["user_id"].as_str().unwrap().starts_with('U'));
+    assert!(who["team_id"].as_str().unwrap().starts_with('T'));
+    assert!(who["bot_id"].as_str().unwrap().starts_with('B'));
+    let general = slack_channel(&app, bot, "general").await;
+    assert!(general.starts_with('C'), "{general}");
+
+    // A bot reads and posts only where it was added.
+    let history = slack(
+        &app,
+        "conversations.history",
+        bot,
+        json!({"channel": general}),
+    )
+    .await;
+    assert_eq!(error(&history), "not_in_channel");
+    let refused = slack(
+        &app,
+        "chat.postMessage",
+        bot,
+        json!({"channel": general, "text": "hi"}),
+    )
+    .await;
+    assert_eq!(error(&refused), "not_in_channel");
+    ok(&slack(&app, "conversations.join", bot, json!({"channel": general})).await);
+
+    // Posts: each stamp is unique, increasing, and finds its message.
+    let mut stamps = Vec::new();
+    for i in 0..7 {
+        let posted = slack(
+            &app,
+            "chat.postMessage",
+            bot,
+            json!({"channel": general, "text": format!("deploy {i}")}),
+        )
+        .await;
+        ok(&posted);
+        assert_eq!(posted["channel"], json!(general));
+        assert_eq!(posted["message"]["text"], json!(format!("deploy {i}")));
+        assert_eq!(posted["message"]["subtype"], json!("bot_message"));
+        assert_eq!(posted["message"]["ts"], posted["ts"]);
+        stamps.push(posted["ts"].as_str().unwrap().to_owned());
+    }
+    let as_number = |ts: &str| ts.replace('.', "").parse::<u64>().unwrap();
+    assert!(
+        stamps
+            .windows(2)
+            .all(|p| as_number(&p[0]) < as_number(&p[1])),
+        "{stamps:?}"
+    );
+    assert!(stamps
+        .iter()
+        .all(|ts| ts.len() == 17 && ts.as_bytes()[10] == b'.'));
+
+    // History: newest first, paged with the cursor, `has_more` exact.
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = slack(
+            &app,
+            "conversations.history",
+            bot,
+            json!({"channel": general, "limit": 3, "cursor": cursor}),
+        )
+        .await;
+        ok(&page);
+        for m in page["messages"].as_array().unwrap() {
+            seen.push(m["ts"].as_str().unwrap().to_owned());
+        }
+        cursor = page["response_metadata"]["next_cursor"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(page["has_more"], json!(!cursor.is_empty()));
+        if cursor.is_empty() {
+            break;
+        }
+    }
+    let mut newest_first = stamps.clone();
+    newest_first.reverse();
+    assert_eq!(seen, newest_first);
+    // `latest` and `oldest` bound by stamp; `inclusive` keeps the ends.
+    let window = slack(
+        &app,
+        "conversations.history",
+        bot,
+        json!({"channel": general, "latest": stamps[5], "oldest": stamps[2]}),
+    )
+    .await;
+    let texts: Vec<&str> = window["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["deploy 4", "deploy 3"]);
+    let window = slack(
+        &app,
+        "conversations.history",
+        bot,
+        json!({"channel": general, "latest": stamps[5], "oldest": stamps[2], "inclusive": "1"}),
+    )
+    .await;
+    assert_eq!(window["messages"].as_array().unwrap().len(), 4);
+
+    // Threads: replies under the parent's stamp, parent first.
+    let parent = &stamps[0];
+    for i in 0..3 {
+        let reply = slack(
+            &app,
+            "chat.postMessage",
+            bot,
+            json!({"channel": general, "text": format!("step {i}"), "thread_ts": parent}),
+        )
+        .await;
+        ok(&reply);
+        assert_eq!(reply["message"]["thread_ts"], json!(parent));
+    }
+    let thread = slack(
+        &app,
+        "conversations.replies",
+        bot,
+        json!({"channel": general, "ts": parent}),
+    )
+    .await;
+    ok(&thread);
+    let texts: Vec<&str> = thread["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["deploy 0", "step 0", "step 1", "step 2"]);
+    assert_eq!(thread["messages"][0]["reply_count"], json!(3));
+
+    // Update, react, pin, delete: Slack's answers, and its "already" errors.
+    let updated = slack(
+        &app,
+        "chat.update",
+        bot,
+        json!({"channel": general, "ts": stamps[6], "text": "deployed"}),
+    )
+    .await;
+    ok(&updated);
+    assert_eq!(updated["message"]["text"], json!("deployed"));
+    assert!(updated["message"]["edited"]["ts"].is_string());
+    ok(&slack(
+        &app,
+        "reactions.add",
+        bot,
+        json!({"channel": general, "timestamp": stamps[6], "name": "rocket"}),
+    )
+    .await);
+    let again = slack(
+        &app,
+        "reactions.add",
+        bot,
+        json!({"channel": general, "timestamp": stamps[6], "name": "rocket"}),
+    )
+    .await;
+    assert_eq!(error(&again), "already_reacted");
+    let got = slack(
+        &app,
+        "reactions.get",
+        bot,
+        json!({"channel": general, "timestamp": stamps[6]}),
+    )
+    .await;
+    assert_eq!(
+        got["message"]["reactions"],
+        json!([{"name": "rocket", "users": [who["user_id"]], "count": 1}])
+    );
+    let none = slack(
+        &app,
+        "reactions.remove",
+        bot,
+        json!({"channel": general, "timestamp": stamps[5], "name": "rocket"}),
+    )
+    .await;
+    assert_eq!(error(&none), "no_reaction");
+    ok(&slack(
+        &app,
+        "pins.add",
+        bot,
+        json!({"channel": general, "timestamp": stamps[6]}),
+    )
+    .await);
+    assert_eq!(
+        error(
+            &slack(
+                &app,
+                "pins.add",
+                bot,
+                json!({"channel": general, "timestamp": stamps[6]})
+            )
+            .await
+        ),
+        "already_pinned"
+    );
+    let pins = slack(&app, "pins.list", bot, json!({"channel": general})).await;
+    assert_eq!(pins["items"][0]["message"]["ts"], json!(stamps[6]));
+    ok(&slack(
+        &app,
+        "chat.delete",
+        bot,
+        json!({"channel": general, "ts": stamps[1]}),
+    )
+    .await);
+    let gone = slack(
+        &app,
+        "chat.update",
+        bot,
+        json!({"channel": general, "ts": stamps[1], "text": "x"}),
+    )
+    .await;
+    assert_eq!(error(&gone), "message_not_found");
+
+    // The owner's message is the bot's to read but not to change.
+    let mine = app
+        .post(
+            &format!("/api/v1/channels/{}/messages", w.general),
+            Some(&w.owner),
+            json!({"content": "hello <@bot> and @here"}),
+        )
+        .await;
+    assert_eq!(mine.status, StatusCode::CREATED, "{mine:?}");
+    let latest = slack(
+        &app,
+        "conversations.history",
+        bot,
+        json!({"channel": general, "limit": 1}),
+    )
+    .await;
+    let owner_ts = latest["messages"][0]["ts"].as_str().unwrap().to_owned();
+    assert_eq!(
+        latest["messages"][0]["text"],
+        json!("hello <@bot> and @here")
+    );
+    let cant = slack(
+        &app,
+        "chat.update",
+        bot,
+        json!({"channel": general, "ts": owner_ts, "text": "mine now"}),
+    )
+    .await;
+    assert_eq!(error(&cant), "cant_update_message");
+    let cant = slack(
+        &app,
+        "chat.delete",
+        bot,
+        json!({"channel": general, "ts": owner_ts}),
+    )
+    .await;
+    assert_eq!(error(&cant), "cant_delete_message");
+
+    // A permalink opens the message in the web client.
+    let link = slack(
+        &app,
+        "chat.getPermalink",
+        bot,
+        json!({"channel": general, "message_ts": stamps[6]}),
+    )
+    .await;
+    ok(&link);
+    let permalink = link["permalink"].as_str().unwrap();
+    assert!(
+        permalink.contains(&format!("/w/{}/c/{}/m/", w.workspace, w.general)),
+        "{permalink}"
+    );
+
+    // Mentions written as Slack writes them reach the person.
+    let owner_id = who_is(&app, &w.owner).await;
+    let mention = slack(
+        &app,
+        "chat.postMessage",
+        bot,
+        json!({"channel": general, "text": format!("ping <@{owner_id}>")}),
+    )
+    .await;
+    ok(&mention);
+    let unread = app
+        .get(
+            &format!("/api/v1/workspaces/{}/unread", w.workspace),
+            &w.owner,
+        )
+        .await;
+    assert_eq!(unread.status, StatusCode::OK, "{unread:?}");
+    let general_state = unread.body["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel_id"] == json!(w.general))
+        .cloned()
+        .unwrap();
+    assert_eq!(general_state["mentions"], json!(1), "{general_state}");
+
+    // People and the team, in Slack's shapes.
+    let users = slack(&app, "users.list", bot, json!({})).await;
+    let names: Vec<&str> = users["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"owner"), "{users}");
+    assert!(users["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|u| u["profile"].get("email").is_none()));
+    let me = slack(&app, "users.info", bot, json!({"user": who["user_id"]})).await;
+    assert_eq!(me["user"]["is_bot"], json!(true));
+    assert_eq!(me["user"]["id"], json!(slack_user(&w.bot_user)));
+    let team = slack(&app, "team.info", bot, json!({})).await;
+    assert_eq!(team["team"]["name"], json!("Acme"));
+    assert_eq!(team["team"]["id"], who["team_id"]);
+}
+
+/// The Slack id of the user with Confab id `id`.
+fn slack_user(id: &str) -> String {
+    encode(SlackKind::User, id.parse::<UserId>().unwrap().0)
+}
+
+/// The Slack id of `token`'s user, from a personal token made for it.
+async fn who_is(app: &TestApp, session: &str) -> String {
+    let workspaces = app.get("/api/v1/workspaces", session).await;
+    let workspace = workspaces.body["workspaces"][0]["workspace"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let made = app
+        .post(
+            &format!("/api/v1/workspaces/{workspace}/tokens"),
+            Some(session),
+            json!({"label": "whoami", "scopes": ["team:read"]}),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{made:?}");
+    let token = made.body["secret"].as_str().unwrap().to_owned();
+    let who = slack(app, "auth.test", &token, json!({})).await;
+    who["user_id"].as_str().unwrap().to_owned()
+}
+
+pub async fn tokens_are_checked_scoped_and_revocable(app: TestApp) {
+    let w = world(&app, &["chat:write", "channels:read"]).await;
+    let general = slack_channel(&app, &w.bot_token, "general").await;
+
+    // No token, a made-up one, and the `token` argument instead of a header.
+    let anonymous = app.post("/api/auth.test", None, json!({})).await;
+    assert_eq!(error(&anonymous.body), "not_authed");
+    assert_eq!(
+        error(&slack(&app, "auth.test", "xoxb-nothing", json!({})).await),
+        "invalid_auth"
+    );
+    let session_token = slack(&app, "auth.test", &w.owner, json!({})).await;
+    assert_eq!(error(&session_token), "invalid_auth");
+    let form = reqwest::Client::new()
+        .post(format!("{}/api/auth.test", app.base))
+        .form(&[("token", w.bot_token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    ok(&form.json::<Value>().await.unwrap());
+
+    // A missing scope names what was needed and what the token has.
+    let denied = slack(
+        &app,
+        "conversations.history",
+        &w.bot_token,
+        json!({"channel": general}),
+    )
+    .await;
+    assert_eq!(error(&denied), "missing_scope");
+    assert_eq!(denied["needed"], json!("channels:history"));
+    assert_eq!(denied["provided"], json!("chat:write,channels:read"));
+    assert_eq!(
+        error(&slack(&app, "users.list", &w.bot_token, json!({})).await),
+        "missing_scope"
+    );
+
+    // A private channel the bot is not in does not exist for it; neither
+    // does another workspace's channel, even for its owner's own token.
+    let secret = app
+        .post(
+            &format!("/api/v1/workspaces/{}/channels", w.workspace),
+            Some(&w.owner),
+            json!({"name": "secret", "private": true}),
+        )
+        .await;
+    assert_eq!(secret.status, StatusCode::CREATED, "{secret:?}");
+    let listed = slack(&app, "conversations.list", &w.bot_token, json!({})).await;
+    assert!(!listed.to_string().contains("secret"), "{listed}");
+    let other = app.workspace(&w.owner, "Elsewhere").await;
+    let other_general = app.general_channel(&w.owner, &other).await;
+    let made = app
+        .post(
+            &format!("/api/v1/workspaces/{}/tokens", w.workspace),
+            Some(&w.owner),
+            json!({"label": "script", "scopes": ["channels:*", "groups:*", "chat:write"]}),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{made:?}");
+    let personal = made.body["secret"].as_str().unwrap().to_owned();
+    assert!(personal.starts_with("xoxp-"));
+    let token_id = made.body["token"]["id"].as_str().unwrap().to_owned();
+    let mine = slack(
+        &app,
+        "conversations.list",
+        &personal,
+        json!({"types": "private_channel"}),
+    )
+    .await;
+    assert_eq!(mine["channels"].as_array().unwrap().len(), 1, "{mine}");
+    let foreign = encode(
+        SlackKind::Channel,
+        other_general.parse::<ChannelId>().unwrap().0,
+    );
+    let crossed = slack(
+        &app,
+        "conversations.history",
+        &personal,
+        json!({"channel": foreign}),
+    )
+    .await;
+    assert_eq!(error(&crossed), "channel_not_found");
+    let crossed = slack(
+        &app,
+        "chat.postMessage",
+        &personal,
+        json!({"channel": foreign, "text": "x"}),
+    )
+    .await;
+    assert_eq!(error(&crossed), "channel_not_found");
+
+    // Revoked tokens and deactivated people are told so.
+    let revoked = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/tokens/{token_id}"),
+            Some(&w.owner),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{revoked:?}");
+    assert_eq!(
+        error(&slack(&app, "auth.test", &personal, json!({})).await),
+        "token_revoked"
+    );
+    let bye = slack(&app, "auth.revoke", &w.bot_token, json!({})).await;
+    assert_eq!(bye["revoked"], json!(true));
+    assert_eq!(
+        error(&slack(&app, "auth.test", &w.bot_token, json!({})).await),
+        "token_revoked"
+    );
+
+    let member = app.user("member").await;
+    app.join(&w.owner, &w.workspace, &member, "member").await;
+    let made = app
+        .post(
+            &format!("/api/v1/workspaces/{}/tokens", w.workspace),
+            Some(&member),
+            json!({"label": "mine", "scopes": ["chat:write"]}),
+        )
+        .await;
+    let member_token = made.body["secret"].as_str().unwrap().to_owned();
+    ok(&slack(&app, "auth.test", &member_token, json!({})).await);
+    let member_id = app.user_id(&member).await;
+    let off = app
+        .post(
+            &format!(
+                "/api/v1/workspaces/{}/members/{member_id}/deactivate",
+                w.workspace
+            ),
+            Some(&w.owner),
+            json!({}),
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::OK, "{off:?}");
+    assert_eq!(
+        error(&slack(&app, "auth.test", &member_token, json!({})).await),
+        "account_inactive"
+    );
+
+    // Only admins install; a removed bot's token stops at once.
+    let refused = app
+        .post(
+            &format!("/api/v1/workspaces/{}/integrations", w.workspace),
+            Some(&w.owner),
+            json!({"type": "bot", "name": "x", "scopes": ["admin"]}),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{refused:?}");
+    let second = world_bot(&app, &w, &["chat:write"]).await;
+    let listed = app
+        .get(
+            &format!("/api/v1/workspaces/{}/integrations", w.workspace),
+            &w.owner,
+        )
+        .await;
+    assert_eq!(listed.body.as_array().unwrap().len(), 2, "{listed:?}");
+    assert!(!listed.body.to_string().contains("xoxb-"));
+    let integration = listed.body[1]["id"].as_str().unwrap().to_owned();
+    let removed = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/integrations/{integration}"),
+            Some(&w.owner),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{removed:?}");
+    assert_eq!(
+        error(&slack(&app, "auth.test", &second, json!({})).await),
+        "token_revoked"
+    );
+}
+
+async fn world_bot(app: &TestApp, w: &World, scopes: &[&str]) -> String {
+    let installed = app
+        .post(
+            &format!("/api/v1/workspaces/{}/integrations", w.workspace),
+            Some(&w.owner),
+            json!({"type": "bot", "name": "Second", "scopes": scopes}),
+        )
+        .await;
+    assert_eq!(installed.status, StatusCode::CREATED, "{installed:?}");
+    installed.body["token"].as_str().unwrap().to_owned()
+}
+
+pub async fn bad_web_api_input_gets_slack_errors_and_changes_nothing(app: TestApp) {
+    let w = world(
+        &app,
+        &[
+            "chat:write",
+            "channels:read",
+            "channels:history",
+            "channels:join",
+        ],
+    )
+    .await;
+    let bot = &w.bot_token;
+    let general = slack_channel(&app, bot, "general").await;
+    ok(&slack(&app, "conversations.join", bot, json!({"channel": general})).await);
+
+    assert_eq!(
+        error(&slack(&app, "chat.postMessagez", bot, json!({})).await),
+        "unknown_method"
+    );
+    assert_eq!(
+        error(&slack(&app, "chat.postMessage", bot, json!({"channel": general})).await),
+        "no_text"
+    );
+    assert_eq!(
+        error(
+            &slack(
+                &app,
+                "chat.postMessage",
+                bot,
+                json!({"channel": "C024BE91L", "text": "x"})
+            )
+            .await
+        ),
+        "channel_not_found"
+    );
+    assert_eq!(
+        error(
+            &slack(
+                &app,
+                "chat.postMessage",
+                bot,
+                json!({"channel": general, "text": "x".repeat(40_001)})
+            )
+            .await
+        ),
+        "msg_too_long"
+    );
+    assert_eq!(
+        error(
+            &slack(
+                &app,
+                "chat.postMessage",
+                bot,
+                json!({"channel": general, "blocks": "[{not json"})
+            )
+            .await
+        ),
+        "invalid_blocks"
+    );
+    let huge = json!([{"type": "section", "text": {"type": "mrkdwn", "text": "y".repeat(70_000)}}]);
+    assert_eq!(
+        error(
+            &slack(
+                &app,
+                "chat.postMessage",
+                bot,
+                json!({"channel": general, "text": "x", "blocks": huge})
+            )
+            .await
+        ),
+        "invalid_blocks"
+    );
+    assert_eq!(
+        error(
+            &slack(
+                &app,
+                "chat.update",
+                bot,
+                json!({"channel": general, "ts": "yesterday", "text": "x"})
+            )
+            .await
+        ),
+        "invalid_ts"
+    );
+    assert_eq!(
+        error(
+            &slack(
+                &app,
+                "conversations.history",
+                bot,
+                json!({"channel": general, "cursor": "!!"})
+            )
+            .await
+        ),
+        "invalid_cursor"
+    );
+    assert_eq!(
+        error(&slack(&app, "files.list", bot, json!({})).await),
+        "not_implemented"
+    );
+    let bad_json = app
+        .http
+        .post(format!("{}/api/chat.postMessage", app.base))
+        .bearer_auth(bot)
+        .header("content-type", "application/json; charset=utf-8")
+        .body("{\"channel\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error(&bad_json.json::<Value>().await.unwrap()),
+        "invalid_json"
+    );
+    let get_write = app
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/chat.postMessage?channel={general}&text=x"),
+            Some(bot),
+            None,
+        )
+        .await;
+    assert_eq!(error(&get_write.body), "invalid_arguments");
+
+    // Nothing above posted anything.
+    let history = slack(
+        &app,
+        "conversations.history",
+        bot,
+        json!({"channel": general}),
+    )
+    .await;
+    assert_eq!(history["messages"], json!([]), "{history}");
+
+    // Blocks come back as given, from a form as JSON text or a JSON body.
+    let blocks = json!([{"type": "section", "text": {"type": "mrkdwn", "text": "*built*"}}]);
+    let form = app
+        .http
+        .post(format!("{}/api/chat.postMessage", app.base))
+        .bearer_auth(bot)
+        .form(&[
+            ("channel", general.as_str()),
+            ("blocks", &blocks.to_string()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    ok(&form);
+    assert_eq!(form["message"]["blocks"], blocks);
+    assert_eq!(form["message"]["text"], json!("*built*"));
+    let echoed = app
+        .call(reqwest::Method::GET, "/api/api.test?foo=bar", None, None)
+        .await;
+    assert_eq!(echoed.body, json!({"ok": true, "args": {"foo": "bar"}}));
+}
