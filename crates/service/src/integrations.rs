@@ -199,7 +199,10 @@ impl Services {
             .ok_or(Error::NotFound("integration"))?;
         self.integration_manager(caller, integration.workspace_id)
             .await
-            .map_err(|_| Error::NotFound("integration"))?;
+            .map_err(|e| match e {
+                Error::NotFound(_) => Error::NotFound("integration"),
+                other => other,
+            })?;
         let now = time::now();
         self.stores
             .integrations

@@ -56,6 +56,8 @@ pub fn access_of(operation: &str) -> Option<Access> {
         | "GET /workspaces/{workspace}/files"
         | "POST /workspaces/{workspace}/files"
         | "POST /workspaces/{workspace}/uploads"
+        | "GET /workspaces/{workspace}/tokens"
+        | "POST /workspaces/{workspace}/tokens"
         | "POST /workspaces/{workspace}/conversations" => WorkspaceMember,
         "GET /workspaces/{workspace}/members"
         | "GET /workspaces/{workspace}/search/people"
@@ -68,7 +70,13 @@ pub fn access_of(operation: &str) -> Option<Access> {
         | "DELETE /workspaces/{workspace}/invitations/{invitation}"
         | "PATCH /workspaces/{workspace}/members/{user}"
         | "POST /workspaces/{workspace}/members/{user}/deactivate"
-        | "POST /workspaces/{workspace}/members/{user}/reactivate" => Admin,
+        | "POST /workspaces/{workspace}/members/{user}/reactivate"
+        | "GET /workspaces/{workspace}/integrations"
+        | "POST /workspaces/{workspace}/integrations"
+        | "DELETE /integrations/{integration}" => Admin,
+        // The owner's own API token: like the private channel, nobody
+        // else knows it exists.
+        "DELETE /tokens/{token}" => ChannelMember,
         // A file shared only in the private channel.
         op if op.contains("{channel}") || op.contains("{message}") || op.contains("{file}") => {
             ChannelMember
@@ -91,6 +99,9 @@ struct World {
 /// Ids that fill an operation's path and body.
 #[derive(Clone, Debug)]
 struct Ids {
+    /// An installed bot, and a personal API token of the owner's.
+    integration: String,
+    token: String,
     workspace: String,
     channel: String,
     message: String,
@@ -180,6 +191,8 @@ async fn ok(reply: Reply, expected: StatusCode) -> Reply {
 
 /// The ids a world's workspace is made of.
 struct Secret {
+    integration: String,
+    token: String,
     workspace: String,
     channel: String,
     message: String,
@@ -261,7 +274,29 @@ async fn workspace_with_secret(
     )
     .await;
     let invitation = id_in(&invitation, "/invitation/id");
+    let integration = ok(
+        app.post(
+            &format!("/api/v1/workspaces/{ws}/integrations"),
+            Some(owner),
+            json!({"type": "bot", "name": "Matrix", "scopes": ["chat:write"]}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let token = ok(
+        app.post(
+            &format!("/api/v1/workspaces/{ws}/tokens"),
+            Some(owner),
+            json!({"label": "matrix", "scopes": ["chat:write"]}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
     Secret {
+        integration: id_in(&integration, "/integration/id"),
+        token: id_in(&token, "/token/id"),
         workspace: ws,
         channel,
         message,
@@ -294,6 +329,8 @@ async fn build_world(app: &TestApp, people: &People, round: usize) -> World {
     )
     .await;
     let own = Ids {
+        integration: secret.integration,
+        token: secret.token,
         workspace,
         channel: secret.channel,
         message: secret.message,
@@ -312,6 +349,8 @@ async fn build_world(app: &TestApp, people: &People, round: usize) -> World {
     )
     .await;
     let foreign = Ids {
+        integration: secret.integration,
+        token: secret.token,
         workspace: secret.workspace,
         channel: secret.channel,
         message: secret.message,
@@ -378,6 +417,8 @@ fn fill(op: &Operation, ids: &Ids) -> String {
         .replace("{user}", user)
         .replace("{invitation}", &ids.invitation)
         .replace("{file}", &ids.file)
+        .replace("{integration}", &ids.integration)
+        .replace("{token}", &ids.token)
         .replace("{emoji}", "tada");
     let query = if op.path.ends_with("/presence") && op.method == Method::GET {
         format!("?user_ids={}", ids.user)
@@ -409,6 +450,12 @@ fn body_for(op: &Operation, ids: &Ids) -> Option<Value> {
         "PATCH /workspaces/{workspace}/members/{user}" => json!({"title": "changed"}),
         "PUT /workspaces/{workspace}/presence" => json!({"status": "away"}),
         "POST /workspaces/{workspace}/uploads" => json!({"filename": "notes.txt", "length": 5}),
+        "POST /workspaces/{workspace}/integrations" => {
+            json!({"type": "bot", "name": "Matrix bot", "scopes": ["chat:write"]})
+        }
+        "POST /workspaces/{workspace}/tokens" => {
+            json!({"label": "matrix", "scopes": ["chat:write"]})
+        }
         _ => json!({}),
     })
 }
