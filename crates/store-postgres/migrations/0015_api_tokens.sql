@@ -6,7 +6,8 @@
 -- one more than the channel's latest stamp at or after it. A unique index
 -- on the partitioned messages table would have to hold the partition key,
 -- so uniqueness lives in message_ts (unpartitioned), written in the same
--- transaction; concurrent posts to one channel meet on its primary key.
+-- transaction. Posts to one channel take their stamps one at a time, under
+-- a transaction-scoped advisory lock, so stamps increase in commit order.
 -- Messages from before are stamped by their creation time, ties broken by id.
 
 ALTER TABLE users ADD COLUMN is_bot BOOLEAN NOT NULL DEFAULT false;

@@ -29,39 +29,45 @@ enum Lock {
 /// The columns of message reads: all but the edit history.
 static COLUMNS: LazyLock<String> = LazyLock::new(|| message_columns("", "jsonb_array_length"));
 
-/// Most attempts at a stamp while other posts to the channel take theirs.
-const STAMP_ATTEMPTS: usize = 50;
-
 /// Claim the message's stamp in its channel: its creation time, or just
-/// after the channel's latest stamp at or after it. A concurrent post that
-/// wants the same stamp waits on the primary key of `message_ts` until the
-/// other commits, then tries the next.
+/// after the channel's latest stamp at or after it. Posts to one channel
+/// take their stamps one at a time, under a lock held to the commit, so
+/// stamps also increase in the order readers see the posts.
 async fn claim_stamp(
     tx: &mut PgConnection,
     new: &NewMessage,
     created_at: DateTime<Utc>,
 ) -> Result<i64> {
-    for _ in 0..STAMP_ATTEMPTS {
-        let claimed: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO message_ts (channel_id, ts, message_id, created_at)
-             SELECT $1, COALESCE(MAX(ts) + 1, $2), $3, $4
-             FROM message_ts WHERE channel_id = $1 AND ts >= $2
-             ON CONFLICT DO NOTHING RETURNING ts",
-        )
-        .bind(new.channel_id.0)
-        .bind(created_at.timestamp_micros())
-        .bind(new.id.0)
-        .bind(created_at)
-        .fetch_optional(&mut *tx)
+    sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+        .bind(STAMP_LOCK_CLASS)
+        .bind(channel_lock_key(new.channel_id))
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        if let Some(stamp) = claimed {
-            return Ok(stamp);
-        }
-    }
-    Err(Error::Unavailable(
-        "too many messages are being posted to this channel at once".into(),
-    ))
+    sqlx::query_scalar(
+        "INSERT INTO message_ts (channel_id, ts, message_id, created_at)
+         SELECT $1, COALESCE(MAX(ts) + 1, $2), $3, $4
+         FROM message_ts WHERE channel_id = $1 AND ts >= $2
+         RETURNING ts",
+    )
+    .bind(new.channel_id.0)
+    .bind(created_at.timestamp_micros())
+    .bind(new.id.0)
+    .bind(created_at)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(db_err)
+}
+
+/// The class of the advisory locks that order stamps (the two-key form,
+/// apart from the one-key locks of partition maintenance).
+const STAMP_LOCK_CLASS: i32 = 0x7473;
+
+/// The lock key of a channel: the last random bits of its id (two channels
+/// that share one only wait for each other).
+fn channel_lock_key(channel: ChannelId) -> i32 {
+    let bytes = channel.0.as_bytes();
+    i32::from_be_bytes([bytes[12], bytes[13], bytes[14], bytes[15]])
 }
 
 /// A message with its whole edit history (what an edit needs).
