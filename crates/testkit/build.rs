@@ -1,4 +1,4 @@
-// Turns the PostgreSQL, Redis, Elasticsearch, S3 and browser suites on when their servers (or
+// Turns the PostgreSQL, Redis, Elasticsearch, S3, browser and Slack SDK suites on when their servers (or
 // the browser driver) are configured, so that `cargo test` reports them as
 // ignored, not as passed, otherwise.
 fn main() {
@@ -25,6 +25,16 @@ fn main() {
     println!("cargo::rerun-if-env-changed=CONFAB_TEST_CHROMEDRIVER");
     if std::env::var_os("CONFAB_TEST_CHROMEDRIVER").is_some_and(|v| !v.is_empty()) {
         println!("cargo::rustc-cfg=confab_browser");
+    }
+    println!("cargo::rustc-check-cfg=cfg(confab_slack_python)");
+    println!("cargo::rerun-if-env-changed=CONFAB_TEST_SLACK_PYTHON");
+    if std::env::var_os("CONFAB_TEST_SLACK_PYTHON").is_some_and(|v| !v.is_empty()) {
+        println!("cargo::rustc-cfg=confab_slack_python");
+    }
+    println!("cargo::rustc-check-cfg=cfg(confab_slack_node)");
+    println!("cargo::rerun-if-env-changed=CONFAB_TEST_SLACK_NODE_MODULES");
+    if std::env::var_os("CONFAB_TEST_SLACK_NODE_MODULES").is_some_and(|v| !v.is_empty()) {
+        println!("cargo::rustc-cfg=confab_slack_node");
     }
     if std::env::var_os("CONFAB_TEST_POSTGRES_URL").is_some_and(|v| !v.is_empty()) {
         println!("cargo::rustc-cfg=confab_postgres");

@@ -206,6 +206,9 @@ struct TicketBody {
 }
 
 const TICKET_KIND: &str = "upload";
+/// The kind of upload tokens that are capabilities (see
+/// [`Services::plan_capability_upload`]).
+const CAPABILITY_KIND: &str = "upload-url";
 
 /// A planned upload checked by [`Services::check_planned_upload`], ready
 /// for its bytes.
@@ -500,6 +503,53 @@ impl Services {
         workspace: WorkspaceId,
         plan: PlannedUpload,
     ) -> Result<UploadTicket> {
+        self.seal_plan(caller, workspace, plan, TICKET_KIND).await
+    }
+
+    /// Plan an upload whose URL takes the bytes with no credentials of its
+    /// own (the Web API's files v2): the sealed token is the capability,
+    /// acting for the caller who planned it.
+    pub async fn plan_capability_upload(
+        &self,
+        caller: &Caller,
+        workspace: WorkspaceId,
+        plan: PlannedUpload,
+    ) -> Result<UploadTicket> {
+        self.seal_plan(caller, workspace, plan, CAPABILITY_KIND)
+            .await
+    }
+
+    /// The caller a capability upload token acts for, while they are still
+    /// an active member of its workspace.
+    pub async fn upload_capability(&self, token: &str) -> Result<Caller> {
+        let body: TicketBody = self
+            .policy
+            .secret_key
+            .open_token(token)
+            .and_then(|plain| serde_json::from_str(&plain).ok())
+            .filter(|b: &TicketBody| b.kind == CAPABILITY_KIND)
+            .ok_or(Error::NotFound("upload"))?;
+        let user = self
+            .stores
+            .users
+            .get_user(body.user)
+            .await?
+            .filter(|u| u.status == UserStatus::Active)
+            .ok_or(Error::NotFound("upload"))?;
+        Ok(crate::integrations::acting_caller(
+            user,
+            body.workspace,
+            "api",
+        ))
+    }
+
+    async fn seal_plan(
+        &self,
+        caller: &Caller,
+        workspace: WorkspaceId,
+        plan: PlannedUpload,
+        kind: &str,
+    ) -> Result<UploadTicket> {
         if plan.length == 0 {
             return Err(Error::invalid("length", "must be at least 1 byte"));
         }
@@ -510,7 +560,7 @@ impl Services {
         }
         let until = time::now() + chrono_duration(UPLOAD_TICKET_LIFETIME);
         let body = TicketBody {
-            kind: TICKET_KIND.into(),
+            kind: kind.into(),
             file: FileId::new(),
             workspace,
             user: caller.user.id,
@@ -535,7 +585,10 @@ impl Services {
             .secret_key
             .open_token(token)
             .and_then(|plain| serde_json::from_str(&plain).ok())
-            .filter(|b: &TicketBody| b.kind == TICKET_KIND && b.user == caller.user.id)
+            .filter(|b: &TicketBody| {
+                [TICKET_KIND, CAPABILITY_KIND].contains(&b.kind.as_str())
+                    && b.user == caller.user.id
+            })
             .ok_or(Error::NotFound("upload"))?;
         Ok(body)
     }

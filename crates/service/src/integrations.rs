@@ -2,7 +2,6 @@
 //! personal tokens people make for their own scripts. Tokens are shown
 //! once; only their SHA-256 is kept.
 
-use chrono::{DateTime, Utc};
 use confab_core::id::*;
 use confab_core::model::*;
 use confab_core::permissions::{allows, WorkspaceAction};
@@ -352,25 +351,38 @@ impl Services {
                 .touch_api_token(&stored, now)
                 .await?;
         }
-        Ok(Ok(token_caller(user, stored, now)))
+        Ok(Ok(token_caller(user, stored)))
     }
 }
 
 /// A caller for a token: the session it stands in for lives as long as
 /// the request and carries the token's scopes.
-fn token_caller(user: User, token: ApiToken, now: DateTime<Utc>) -> Caller {
+fn token_caller(user: User, token: ApiToken) -> Caller {
+    let device = match token.kind {
+        TokenKind::Bot => "bot",
+        TokenKind::User => "api",
+    };
+    let mut caller = acting_caller(user, token.workspace_id, device);
+    caller.session.id = format!("token:{}", token.id);
+    caller.session.permissions = token.scopes.clone();
+    caller.token = Some(token);
+    caller
+}
+
+/// A caller acting for `user` in `workspace` without a login session (an
+/// API token, an upload capability): the session it stands in for lives
+/// as long as the request.
+pub(crate) fn acting_caller(user: User, workspace: WorkspaceId, device: &str) -> Caller {
+    let now = time::now();
     let session = Session {
-        id: format!("token:{}", token.id),
+        id: format!("acting:{}", user.id),
         user_id: user.id,
-        workspace_id: Some(token.workspace_id),
-        device_type: match token.kind {
-            TokenKind::Bot => "bot".into(),
-            TokenKind::User => "api".into(),
-        },
+        workspace_id: Some(workspace),
+        device_type: device.to_owned(),
         ip_address: None,
         user_agent: None,
-        permissions: token.scopes.clone(),
-        created_at: token.created_at,
+        permissions: Vec::new(),
+        created_at: now,
         last_activity_at: now,
         expires_at: now + chrono::Duration::hours(1),
         revoked_at: None,
@@ -379,7 +391,7 @@ fn token_caller(user: User, token: ApiToken, now: DateTime<Utc>) -> Caller {
         user,
         session,
         renewed: false,
-        token: Some(token),
+        token: None,
     }
 }
 

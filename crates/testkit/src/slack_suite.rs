@@ -733,7 +733,7 @@ pub async fn bad_web_api_input_gets_slack_errors_and_changes_nothing(app: TestAp
         "invalid_cursor"
     );
     assert_eq!(
-        error(&slack(&app, "files.list", bot, json!({})).await),
+        error(&slack(&app, "reactions.list", bot, json!({})).await),
         "not_implemented"
     );
     let bad_json = app

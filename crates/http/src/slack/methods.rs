@@ -37,22 +37,7 @@ const fn write(scope: Option<&'static str>) -> Spec {
 
 /// Methods of Slack's API that this server answers with `not_implemented`
 /// for now (the README lists them).
-const NOT_YET: &[&str] = &[
-    "chat.postEphemeral",
-    "users.setPresence",
-    "users.getPresence",
-    "users.profile.get",
-    "users.profile.set",
-    "reactions.list",
-    "files.getUploadURLExternal",
-    "files.completeUploadExternal",
-    "files.info",
-    "files.list",
-    "files.delete",
-    "search.messages",
-    "search.files",
-    "search.all",
-];
+const NOT_YET: &[&str] = &["chat.postEphemeral", "reactions.list"];
 
 /// The method of that name.
 pub(crate) fn find(method: &str) -> Option<Spec> {
@@ -87,6 +72,15 @@ pub(crate) fn find(method: &str) -> Option<Spec> {
         "pins.add" | "pins.remove" => write(Some("pins:write")),
         "pins.list" => read(Some("pins:read")),
         "team.info" => read(Some("team:read")),
+        "users.getPresence" => read(Some("users:read")),
+        "users.setPresence" => write(Some("users:write")),
+        "users.profile.get" => read(Some("users.profile:read")),
+        "users.profile.set" => write(Some("users.profile:write")),
+        "files.getUploadURLExternal" | "files.completeUploadExternal" | "files.delete" => {
+            write(Some("files:write"))
+        }
+        "files.info" | "files.list" => read(Some("files:read")),
+        "search.messages" | "search.files" | "search.all" => read(Some("search:read")),
         "emoji.list" => read(Some("emoji:read")),
         other if NOT_YET.contains(&other) => read(None),
         _ => return None,
@@ -106,8 +100,19 @@ pub(crate) fn api_test(args: &Args) -> Answer {
 }
 
 /// Run `method` for `caller`.
-pub(crate) async fn run(app: &App, caller: &Caller, method: &str, args: &Args) -> Answer {
-    let call = Call { app, caller, args };
+pub(crate) async fn run(
+    app: &App,
+    caller: &Caller,
+    method: &str,
+    args: &Args,
+    base: &str,
+) -> Answer {
+    let call = Call {
+        app,
+        caller,
+        args,
+        base,
+    };
     match method {
         "auth.test" => call.auth_test().await,
         "auth.revoke" => call.auth_revoke().await,
@@ -144,12 +149,24 @@ pub(crate) async fn run(app: &App, caller: &Caller, method: &str, args: &Args) -
         "pins.list" => call.pins().await,
         "team.info" => call.team_info().await,
         "emoji.list" => Ok(answer(json!({"emoji": {}}))),
+        "users.getPresence" => call.get_presence().await,
+        "users.setPresence" => call.set_presence().await,
+        "users.profile.get" => call.get_profile().await,
+        "users.profile.set" => call.set_profile().await,
+        "files.getUploadURLExternal" => call.upload_url().await,
+        "files.completeUploadExternal" => call.complete_upload().await,
+        "files.info" => call.file_info().await,
+        "files.list" => call.list_files().await,
+        "files.delete" => call.delete_file().await,
+        "search.messages" => call.search(true, false).await,
+        "search.files" => call.search(false, true).await,
+        "search.all" => call.search(true, true).await,
         _ => Err(SlackError::new("not_implemented")),
     }
 }
 
 /// The fields of a JSON object.
-fn answer(value: Value) -> Map<String, Value> {
+pub(super) fn answer(value: Value) -> Map<String, Value> {
     match value {
         Value::Object(map) => map,
         _ => Map::new(),
@@ -202,14 +219,17 @@ fn limit(args: &Args, default: u32, most: u32) -> Result<u32, SlackError> {
     })
 }
 
-struct Call<'a> {
-    app: &'a App,
-    caller: &'a Caller,
-    args: &'a Args,
+/// One call of a method: the server, the caller, the arguments, and the
+/// server's address as the caller reached it (for links).
+pub(super) struct Call<'a> {
+    pub app: &'a App,
+    pub caller: &'a Caller,
+    pub args: &'a Args,
+    pub base: &'a str,
 }
 
 impl Call<'_> {
-    fn workspace(&self) -> WorkspaceId {
+    pub(super) fn workspace(&self) -> WorkspaceId {
         self.caller
             .token
             .as_ref()
@@ -235,7 +255,11 @@ impl Call<'_> {
     }
 
     /// The message of `channel` at the stamp in argument `name`.
-    async fn message_at(&self, channel: ChannelId, name: &str) -> Result<Message, SlackError> {
+    pub(super) async fn message_at(
+        &self,
+        channel: ChannelId,
+        name: &str,
+    ) -> Result<Message, SlackError> {
         let ts = self
             .args
             .text(name)
@@ -254,7 +278,7 @@ impl Call<'_> {
         let workspace = self.workspace();
         let (team, _) = self.app.workspace_for(self.caller, workspace).await?;
         let mut fields = answer(json!({
-            "url": format!("{}/", self.base_url()),
+            "url": format!("{}/", self.base),
             "team": team.name,
             "user": self.caller.user.username,
             "team_id": team_id(workspace),
@@ -265,16 +289,6 @@ impl Call<'_> {
             fields.insert("bot_id".into(), json!(objects::bot_id(self.caller.user.id)));
         }
         Ok(fields)
-    }
-
-    fn base_url(&self) -> String {
-        self.app
-            .options
-            .public_url
-            .clone()
-            .unwrap_or_default()
-            .trim_end_matches('/')
-            .to_owned()
     }
 
     async fn auth_revoke(&self) -> Answer {
@@ -405,17 +419,11 @@ impl Call<'_> {
         let link = match message.thread_id {
             Some(parent) => format!(
                 "{}/w/{}/c/{}/t/{}",
-                self.base_url(),
-                message.workspace_id,
-                message.channel_id,
-                parent
+                self.base, message.workspace_id, message.channel_id, parent
             ),
             None => format!(
                 "{}/w/{}/c/{}/m/{}",
-                self.base_url(),
-                message.workspace_id,
-                message.channel_id,
-                message.id
+                self.base, message.workspace_id, message.channel_id, message.id
             ),
         };
         let access = self.app.channel_access(self.caller, id).await?;
@@ -958,6 +966,100 @@ impl Call<'_> {
             })
             .collect();
         Ok(answer(json!({"items": items})))
+    }
+
+    async fn get_presence(&self) -> Answer {
+        let user = match self.args.text("user") {
+            Some(text) => parse_user(&text)?,
+            None => self.caller.user.id,
+        };
+        let found = self
+            .app
+            .presence(self.caller, self.workspace(), &[user])
+            .await?;
+        let presence = found.into_iter().next().flatten();
+        let online = presence
+            .as_ref()
+            .is_some_and(|p| p.status == confab_core::realtime::PresenceStatus::Online);
+        let away = presence
+            .as_ref()
+            .is_some_and(|p| p.status == confab_core::realtime::PresenceStatus::Away);
+        Ok(answer(json!({
+            "presence": if online { "active" } else { "away" },
+            "online": online,
+            "auto_away": false,
+            "manual_away": away,
+            "last_activity": presence.map(|p| p.last_seen.timestamp()),
+        })))
+    }
+
+    async fn set_presence(&self) -> Answer {
+        use confab_core::realtime::PresenceStatus;
+        let status = match self.args.required("presence")?.as_str() {
+            "auto" => PresenceStatus::Online,
+            "away" => PresenceStatus::Away,
+            _ => return Err(SlackError::new("invalid_presence")),
+        };
+        let update = confab_service::PresenceUpdate {
+            status: Some(status),
+            custom_status: None,
+        };
+        self.app
+            .set_presence(self.caller, self.workspace(), update)
+            .await?;
+        Ok(Map::new())
+    }
+
+    async fn get_profile(&self) -> Answer {
+        let user = match self.args.text("user") {
+            Some(text) => parse_user(&text)?,
+            None => self.caller.user.id,
+        };
+        let (member, account) = self
+            .app
+            .find_member(self.caller, self.workspace(), Some(user), None)
+            .await?;
+        let with_email = self.caller.has_scope("users:read.email") || user == self.caller.user.id;
+        let object = objects::user(&account, Some(&member), with_email);
+        Ok(answer(json!({"profile": object["profile"]})))
+    }
+
+    async fn set_profile(&self) -> Answer {
+        if self.caller.user.is_bot {
+            return Err(SlackError::new("not_allowed_token_type"));
+        }
+        let mut fields = match self.args.json("profile")? {
+            Some(Value::Object(fields)) => fields,
+            Some(_) => return Err(SlackError::new("invalid_profile")),
+            None => Map::new(),
+        };
+        if let (Some(name), Some(value)) = (self.args.text("name"), self.args.text("value")) {
+            fields.insert(name, Value::String(value));
+        }
+        let text = |key: &str| fields.get(key).and_then(Value::as_str).map(str::to_owned);
+        let optional = |key: &str| text(key).map(|v| Some(v).filter(|v| !v.is_empty()));
+        let update = ProfileUpdate {
+            display_name: text("display_name").or_else(|| text("real_name")),
+            title: optional("title"),
+            phone: optional("phone"),
+            pronouns: optional("pronouns"),
+            ..Default::default()
+        };
+        let changed = self
+            .app
+            .update_profile(self.caller, update)
+            .await
+            .map_err(|e| match e {
+                confab_core::Error::Invalid { .. } => SlackError::new("invalid_profile"),
+                other => other.into(),
+            })?;
+        let member = self
+            .app
+            .find_member(self.caller, self.workspace(), Some(changed.id), None)
+            .await?
+            .0;
+        let object = objects::user(&changed, Some(&member), true);
+        Ok(answer(json!({"profile": object["profile"]})))
     }
 
     async fn team_info(&self) -> Answer {

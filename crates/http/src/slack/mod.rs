@@ -5,8 +5,10 @@
 //! Slack's error code; HTTP 429 with `Retry-After` when rate limited).
 
 mod args;
+mod files;
 mod methods;
 mod objects;
+mod search;
 
 use std::time::Duration;
 
@@ -24,7 +26,9 @@ pub(crate) use args::Args;
 
 /// The Web API's routes.
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/api/{method}", any(call))
+    Router::new()
+        .route("/api/{method}", any(call))
+        .route("/api/uploads/{token}", axum::routing::post(files::receive))
 }
 
 /// A Slack error: its code, and any fields that go with it.
@@ -155,7 +159,8 @@ async fn call(
         if let Some(scope) = spec.scope {
             require_scope(&caller, scope)?;
         }
-        methods::run(&app, &caller, &method, &args).await
+        let base = base_url(&app, &headers);
+        methods::run(&app, &caller, &method, &args, &base).await
     }
     .await;
     match outcome {
@@ -167,6 +172,23 @@ async fn call(
         }
         Err(err) => err.into_response(),
     }
+}
+
+/// The server's address for links: `server.public_url`, or the host the
+/// request was sent to.
+pub(crate) fn base_url(app: &AppState, headers: &HeaderMap) -> String {
+    if let Some(public) = &app.options.public_url {
+        return public.trim_end_matches('/').to_owned();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })
+        .unwrap_or("localhost");
+    format!("http://{host}")
 }
 
 /// The token of a call: `Authorization: Bearer`, or the `token` argument.
