@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::accounts::Caller;
 use crate::tokens::hash_token;
+use crate::PostMessage;
 use crate::{validate, Services};
 
 /// Most live personal tokens one person keeps in one workspace.
@@ -24,15 +25,18 @@ pub struct InstallRequest {
     pub integration_type: String,
     pub name: String,
     pub scopes: Vec<String>,
+    /// The channel an incoming webhook posts to.
+    pub channel: Option<ChannelId>,
 }
 
 /// An integration just installed, with its secret shown this once.
 pub struct Installed {
     pub integration: Integration,
-    /// The bot user of a bot.
+    /// The integration's bot user.
     pub bot_user: Option<User>,
-    /// The bot token (`xoxb-…`).
-    pub token: Option<String>,
+    /// The bot token (`xoxb-…`) of a bot; the secret of an incoming
+    /// webhook's URL (`/hooks/{id}/{secret}`).
+    pub secret: String,
 }
 
 /// Why a token was refused, as Slack's clients tell these apart.
@@ -95,8 +99,11 @@ impl Services {
         Ok(())
     }
 
-    /// Install an integration. A bot gets a user of its own, a membership
-    /// and a bot token with the asked scopes, written together.
+    /// Install an integration. Each has a bot user of its own and a
+    /// workspace membership, written together with the integration and
+    /// with what the kind needs: a bot its token (`xoxb-`) with the asked
+    /// scopes; an incoming webhook its channel (the bot joins it) and the
+    /// secret of its URL, of which only the SHA-256 is kept.
     pub async fn install_integration(
         &self,
         caller: &Caller,
@@ -110,19 +117,11 @@ impl Services {
                 "must be bot, incoming_webhook, outgoing_webhook or slash_command",
             )
         })?;
-        if kind != IntegrationType::Bot {
-            return Err(Error::invalid(
-                "type",
-                format!("{kind} integrations are not available yet: only bots can be installed"),
-            ));
-        }
         let name = validate::text("name", &request.name, 1, 80)?;
-        let scopes = normalize_scopes(&request.scopes)?;
         let now = time::now();
         let integration_id = IntegrationId::new();
         let user_id = UserId::new();
-        let (token, token_hash) = new_api_token(TokenKind::Bot);
-        let bot = NewBot {
+        let mut bot = NewBot {
             user: NewUser {
                 id: user_id,
                 email: format!("bot-{user_id}@bots.invalid"),
@@ -152,29 +151,135 @@ impl Services {
                 integration_type: kind.as_str().to_owned(),
                 config: json!({ "bot_user_id": user_id }),
                 credentials: None,
-                scopes: scopes.clone(),
+                scopes: Vec::new(),
                 channel_id: None,
                 installed_by: caller.user.id,
                 created_at: now,
             },
-            token: NewApiToken {
-                id: IntegrationId::new(),
-                token_hash,
-                kind: TokenKind::Bot,
-                user_id,
-                workspace_id: workspace,
-                integration_id: Some(integration_id),
-                label: name,
-                scopes,
-                created_at: now,
-            },
+            token: None,
+            channel_member: None,
+        };
+        let mut joined = None;
+        let secret = match kind {
+            IntegrationType::Bot => {
+                let scopes = normalize_scopes(&request.scopes)?;
+                let (token, token_hash) = new_api_token(TokenKind::Bot);
+                bot.integration.scopes = scopes.clone();
+                bot.token = Some(NewApiToken {
+                    id: IntegrationId::new(),
+                    token_hash,
+                    kind: TokenKind::Bot,
+                    user_id,
+                    workspace_id: workspace,
+                    integration_id: Some(integration_id),
+                    label: name,
+                    scopes,
+                    created_at: now,
+                });
+                token
+            }
+            IntegrationType::IncomingWebhook => {
+                let channel = request
+                    .channel
+                    .ok_or_else(|| Error::invalid("channel_id", "name the channel it posts to"))?;
+                let access = self.channel_access(caller, channel).await?;
+                if access.channel.workspace_id != workspace {
+                    return Err(Error::NotFound("channel"));
+                }
+                let (secret, secret_hash) = crate::tokens::new_token();
+                bot.integration.channel_id = Some(channel);
+                bot.integration.credentials = Some(json!({ "secret_sha256": secret_hash }));
+                bot.channel_member = Some(NewChannelMember {
+                    id: MembershipId::new(),
+                    channel_id: channel,
+                    user_id,
+                    role: ChannelRole::Member,
+                    invited_by: Some(caller.user.id),
+                    joined_at: now,
+                });
+                joined = Some(access.channel);
+                secret
+            }
+            other => {
+                return Err(Error::invalid(
+                    "type",
+                    format!("{other} integrations are not available yet: install a bot or an incoming webhook"),
+                ))
+            }
         };
         let (user, integration) = self.stores.integrations.create_bot(&bot).await?;
+        if let Some(channel) = &joined {
+            self.after_membership_change(channel, user_id, true).await;
+        }
         Ok(Installed {
             integration,
             bot_user: Some(user),
-            token: Some(token),
+            secret,
         })
+    }
+
+    /// Post through an incoming webhook: `id` and `secret` are its URL's.
+    /// An unknown, removed or mistyped hook is [`Error::NotFound`] on
+    /// `service`, whatever the reason, so the URL tells nothing.
+    pub async fn post_by_webhook(
+        &self,
+        id: IntegrationId,
+        secret: &str,
+        thread_ts: Option<i64>,
+        mut post: PostMessage,
+    ) -> Result<crate::Posted> {
+        let gone = || Error::NotFound("service");
+        let hook = self
+            .stores
+            .integrations
+            .get_integration(id)
+            .await?
+            .filter(|i| {
+                i.integration_type == IntegrationType::IncomingWebhook.as_str()
+                    && i.status == "active"
+            })
+            .ok_or_else(gone)?;
+        let expected = hook
+            .credentials
+            .as_ref()
+            .and_then(|c| c["secret_sha256"].as_str())
+            .ok_or_else(gone)?;
+        let given = hash_token(secret);
+        if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+            return Err(gone());
+        }
+        let channel = hook.channel_id.ok_or_else(gone)?;
+        let bot_user = hook.config["bot_user_id"]
+            .as_str()
+            .and_then(|u| u.parse::<UserId>().ok())
+            .ok_or_else(gone)?;
+        let user = self
+            .stores
+            .users
+            .get_user(bot_user)
+            .await?
+            .filter(|u| u.status == UserStatus::Active)
+            .ok_or_else(gone)?;
+        let caller = acting_caller(user, hook.workspace_id, "bot");
+        if let Some(ts) = thread_ts {
+            let parent = self
+                .message_at(&caller, channel, ts)
+                .await
+                .map_err(|e| match e {
+                    Error::NotFound(_) => Error::NotFound("thread"),
+                    other => other,
+                })?;
+            post.thread_id = Some(parent.thread_id.unwrap_or(parent.id));
+        }
+        let posted = self.post_message(&caller, channel, post).await?;
+        let now = time::now();
+        if hook
+            .last_used_at
+            .is_none_or(|at| now - at >= TOUCH_INTERVAL)
+        {
+            self.stores.integrations.touch_integration(id, now).await?;
+        }
+        Ok(posted)
     }
 
     /// The workspace's integrations (owners and admins).
@@ -393,6 +498,11 @@ pub(crate) fn acting_caller(user: User, workspace: WorkspaceId, device: &str) ->
         renewed: false,
         token: None,
     }
+}
+
+/// Whether two hashes are equal, taking the same time wherever they differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use confab_core::ports::IntegrationStore;
 use confab_core::{time, Error, Result};
 use sqlx::PgConnection;
 
+use crate::channels::insert_channel_member;
 use crate::workspaces::insert_member;
 use crate::{db_err, decode_row, json_value, PostgresStore};
 
@@ -133,7 +134,12 @@ impl IntegrationStore for PostgresStore {
         let user = decode_row::<User>(&row)?;
         insert_member(&mut tx, &bot.member).await?;
         let integration = insert_integration(&mut tx, &bot.integration).await?;
-        insert_token(&mut tx, &bot.token).await?;
+        if let Some(token) = &bot.token {
+            insert_token(&mut tx, token).await?;
+        }
+        if let Some(membership) = &bot.channel_member {
+            insert_channel_member(&mut tx, membership).await?;
+        }
         tx.commit().await.map_err(db_err)?;
         Ok((user, integration))
     }

@@ -9,6 +9,7 @@ use confab_core::ports::IntegrationStore;
 use confab_core::{time, Error, Result};
 use sqlx::SqliteConnection;
 
+use crate::channels::insert_channel_member;
 use crate::workspaces::insert_member;
 use crate::{db_err, decode_row, json_text, ts, SqliteStore};
 
@@ -141,7 +142,12 @@ impl IntegrationStore for SqliteStore {
                 let user = decode_row::<User>(&row)?;
                 insert_member(conn, &bot.member).await?;
                 let integration = insert_integration(conn, &bot.integration).await?;
-                insert_token(conn, &bot.token).await?;
+                if let Some(token) = &bot.token {
+                    insert_token(conn, token).await?;
+                }
+                if let Some(membership) = &bot.channel_member {
+                    insert_channel_member(conn, membership).await?;
+                }
                 Ok((user, integration))
             })
         })

@@ -9,6 +9,7 @@ import time
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
 
 API = os.environ["CONFAB_API"]
 bot = WebClient(token=os.environ["CONFAB_BOT_TOKEN"], base_url=API)
@@ -175,6 +176,15 @@ for i in range(100):
         break
 else:
     raise AssertionError("never rate limited")
+
+# Incoming webhooks through the SDK's WebhookClient.
+hook = WebhookClient(os.environ["CONFAB_WEBHOOK_URL"])
+sent = hook.send(text="from the webhook client", blocks=blocks)
+assert (sent.status_code, sent.body) == (200, "ok"), (sent.status_code, sent.body)
+last = bot.conversations_history(channel=general, limit=1)["messages"][0]
+assert last["text"] == "from the webhook client" and last["blocks"] == blocks, last
+refused = WebhookClient(os.environ["CONFAB_WEBHOOK_URL"] + "x").send(text="x")
+assert (refused.status_code, refused.body) == (404, "no_service")
 
 # Revoking: the token stops working at once.
 assert bot.auth_revoke()["revoked"] is True

@@ -18,6 +18,7 @@ macro_rules! slack_conformance {
             bots_post_read_and_page_like_slack_clients_expect,
             tokens_are_checked_scoped_and_revocable,
             bad_web_api_input_gets_slack_errors_and_changes_nothing,
+            incoming_webhooks_post_into_their_channel_until_removed,
         );
     };
 }
@@ -792,4 +793,207 @@ pub async fn bad_web_api_input_gets_slack_errors_and_changes_nothing(app: TestAp
         .call(reqwest::Method::GET, "/api/api.test?foo=bar", None, None)
         .await;
     assert_eq!(echoed.body, json!({"ok": true, "args": {"foo": "bar"}}));
+}
+
+/// POST to an incoming webhook URL; its status and plain-text answer.
+async fn hook(body: reqwest::RequestBuilder) -> (StatusCode, String) {
+    let response = body.send().await.unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+pub async fn incoming_webhooks_post_into_their_channel_until_removed(app: TestApp) {
+    let w = world(
+        &app,
+        &["channels:read", "channels:history", "channels:join"],
+    )
+    .await;
+    let member = app.user("member").await;
+    app.join(&w.owner, &w.workspace, &member, "member").await;
+    let install = |token: String, channel: String| {
+        let app = &app;
+        let workspace = w.workspace.clone();
+        async move {
+            app.post(
+                &format!("/api/v1/workspaces/{workspace}/integrations"),
+                Some(&token),
+                json!({"type": "incoming_webhook", "name": "Alerts", "channel_id": channel}),
+            )
+            .await
+        }
+    };
+    let refused = install(member.clone(), w.general.clone()).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
+    let installed = install(w.owner.clone(), w.general.clone()).await;
+    assert_eq!(installed.status, StatusCode::CREATED, "{installed:?}");
+    assert!(installed.body.get("token").is_none());
+    let url = installed.body["url"].as_str().unwrap().to_owned();
+    let integration = installed.body["integration"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(url.contains(&format!("/hooks/{integration}/")), "{url}");
+    let path = &url[url.find("/hooks/").unwrap()..];
+    let endpoint = format!("{}{path}", app.base);
+
+    // JSON, a `payload=` form, blocks alone, and a reply in a thread.
+    let (status, text) = hook(
+        app.http
+            .post(&endpoint)
+            .json(&json!({"text": "deploy ok", "username": "CI", "icon_emoji": ":rocket:"})),
+    )
+    .await;
+    assert_eq!((status, text.as_str()), (StatusCode::OK, "ok"));
+    let payload = json!({"text": "from a form"}).to_string();
+    let (status, text) = hook(app.http.post(&endpoint).form(&[("payload", payload)])).await;
+    assert_eq!((status, text.as_str()), (StatusCode::OK, "ok"));
+    let blocks = json!([{"type": "section", "text": {"type": "mrkdwn", "text": "*blocks only*"}}]);
+    let (status, _) = hook(app.http.post(&endpoint).json(&json!({"blocks": blocks}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let general = slack_channel(&app, &w.bot_token, "general").await;
+    ok(&slack(
+        &app,
+        "conversations.join",
+        &w.bot_token,
+        json!({"channel": general}),
+    )
+    .await);
+    let history = slack(
+        &app,
+        "conversations.history",
+        &w.bot_token,
+        json!({"channel": general}),
+    )
+    .await;
+    let messages = history["messages"].as_array().unwrap();
+    let texts: Vec<&str> = messages
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["*blocks only*", "from a form", "deploy ok"]);
+    assert_eq!(messages[2]["username"], json!("CI"));
+    assert_eq!(messages[2]["icons"], json!({"emoji": ":rocket:"}));
+    assert_eq!(messages[2]["subtype"], json!("bot_message"));
+    assert_eq!(messages[0]["blocks"], blocks);
+    let parent = messages[2]["ts"].as_str().unwrap().to_owned();
+    let (status, _) = hook(
+        app.http
+            .post(&endpoint)
+            .json(&json!({"text": "in the thread", "thread_ts": parent})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let thread = slack(
+        &app,
+        "conversations.replies",
+        &w.bot_token,
+        json!({"channel": general, "ts": parent}),
+    )
+    .await;
+    assert_eq!(thread["messages"][1]["text"], json!("in the thread"));
+
+    // Slack's plain-text refusals, none of which posts anything.
+    let cases: Vec<(reqwest::RequestBuilder, StatusCode, &str)> = vec![
+        (
+            app.http.post(&endpoint).json(&json!({"text": ""})),
+            StatusCode::BAD_REQUEST,
+            "no_text",
+        ),
+        (
+            app.http
+                .post(&endpoint)
+                .header("content-type", "application/json")
+                .body("{\"text\": "),
+            StatusCode::BAD_REQUEST,
+            "invalid_payload",
+        ),
+        (
+            app.http.post(&endpoint).form(&[("payload", "not json")]),
+            StatusCode::BAD_REQUEST,
+            "invalid_payload",
+        ),
+        (
+            app.http
+                .post(&endpoint)
+                .json(&json!({"text": "x", "thread_ts": "never"})),
+            StatusCode::BAD_REQUEST,
+            "invalid_thread_ts",
+        ),
+        (
+            app.http
+                .post(format!("{endpoint}x"))
+                .json(&json!({"text": "x"})),
+            StatusCode::NOT_FOUND,
+            "no_service",
+        ),
+        (
+            app.http
+                .post(format!("{}/hooks/{}/{}", app.base, uuid_like(), "secret"))
+                .json(&json!({"text": "x"})),
+            StatusCode::NOT_FOUND,
+            "no_service",
+        ),
+    ];
+    for (request, expected, code) in cases {
+        let (status, text) = hook(request).await;
+        assert_eq!((status, text.as_str()), (expected, code));
+    }
+    // A hook on an archived channel is gone for now (410).
+    let room = app
+        .post(
+            &format!("/api/v1/workspaces/{}/channels", w.workspace),
+            Some(&w.owner),
+            json!({"name": "alerts"}),
+        )
+        .await;
+    assert_eq!(room.status, StatusCode::CREATED, "{room:?}");
+    let room = room.body["id"].as_str().unwrap().to_owned();
+    let second = install(w.owner.clone(), room.clone()).await;
+    let second_url = second.body["url"].as_str().unwrap().to_owned();
+    let second_endpoint = format!(
+        "{}{}",
+        app.base,
+        &second_url[second_url.find("/hooks/").unwrap()..]
+    );
+    let done = app
+        .post(
+            &format!("/api/v1/channels/{room}/archive"),
+            Some(&w.owner),
+            json!({}),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{done:?}");
+    let (status, text) = hook(app.http.post(&second_endpoint).json(&json!({"text": "x"}))).await;
+    assert_eq!(
+        (status, text.as_str()),
+        (StatusCode::GONE, "channel_is_archived")
+    );
+    let history = slack(
+        &app,
+        "conversations.history",
+        &w.bot_token,
+        json!({"channel": general}),
+    )
+    .await;
+    assert_eq!(history["messages"].as_array().unwrap().len(), 3);
+
+    // Removed: the URL answers no_service.
+    let removed = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/integrations/{integration}"),
+            Some(&w.owner),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{removed:?}");
+    let (status, text) = hook(app.http.post(&endpoint).json(&json!({"text": "after"}))).await;
+    assert_eq!(
+        (status, text.as_str()),
+        (StatusCode::NOT_FOUND, "no_service")
+    );
+}
+
+/// An id that names no integration.
+fn uuid_like() -> String {
+    ChannelId::new().to_string()
 }

@@ -47,8 +47,9 @@ async fn token(app: &TestApp, session: &str, workspace: &str, scopes: &[&str]) -
 }
 
 /// Run `program script` against a fresh server with a workspace, a bot
-/// with every scope, a person's token with every scope and one with
-/// `chat:write` alone; the script must pass and say so.
+/// with every scope, a person's token with every scope, one with
+/// `chat:write` alone and an incoming webhook into the general channel;
+/// the script must pass and say so.
 async fn run_against_server(
     program: String,
     script: &'static str,
@@ -80,6 +81,16 @@ async fn run_against_server(
             let bot = installed.body["token"].as_str().unwrap().to_owned();
             let person = token(&app, &owner, &workspace, ALL_SCOPES).await;
             let narrow = token(&app, &owner, &workspace, &["chat:write"]).await;
+            let general = app.general_channel(&owner, &workspace).await;
+            let hook = app
+                .post(
+                    &format!("/api/v1/workspaces/{workspace}/integrations"),
+                    Some(&owner),
+                    json!({"type": "incoming_webhook", "name": "SDK hook", "channel_id": general}),
+                )
+                .await;
+            assert_eq!(hook.status, StatusCode::CREATED, "{hook:?}");
+            let hook_url = hook.body["url"].as_str().unwrap().to_owned();
             let mut command = std::process::Command::new(&program);
             command
                 .arg(script)
@@ -88,6 +99,7 @@ async fn run_against_server(
                 .env("CONFAB_USER_TOKEN", &person)
                 .env("CONFAB_NARROW_TOKEN", &narrow)
                 .env("CONFAB_OWNER_EMAIL", "sdkowner@example.test")
+                .env("CONFAB_WEBHOOK_URL", &hook_url)
                 .envs(extra_env);
             // The script blocks on its calls while the server answers them.
             let outcome = tokio::task::spawn_blocking(move || command.output())

@@ -155,14 +155,15 @@ pub struct NewApiToken {
     pub created_at: DateTime<Utc>,
 }
 
-/// A bot to install: its user, its membership, its integration and its
-/// token, written together.
+/// A bot to install: its user, its membership, its integration, and its
+/// token (a bot) or its channel (an incoming webhook), written together.
 #[derive(Clone, Debug)]
 pub struct NewBot {
     pub user: crate::model::NewUser,
     pub member: crate::model::NewWorkspaceMember,
     pub integration: NewIntegration,
-    pub token: NewApiToken,
+    pub token: Option<NewApiToken>,
+    pub channel_member: Option<crate::model::NewChannelMember>,
 }
 
 #[cfg(test)]

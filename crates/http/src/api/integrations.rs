@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use confab_core::id::{IntegrationId, WorkspaceId};
+use confab_core::id::{ChannelId, IntegrationId, WorkspaceId};
 use confab_core::model::{ApiToken, Integration};
 use confab_service::InstallRequest;
 use serde::{Deserialize, Serialize};
@@ -40,8 +40,11 @@ struct IntegrationView {
     /// `active`, or `revoked` once removed.
     status: String,
     last_error: Option<String>,
-    /// The bot's user, for a bot.
+    /// The integration's bot user.
     bot_user_id: Option<String>,
+    /// The channel an incoming webhook posts to.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    channel_id: Option<ChannelId>,
     installed_by: String,
     created_at: DateTime<Utc>,
     last_used_at: Option<DateTime<Utc>>,
@@ -52,6 +55,7 @@ impl From<Integration> for IntegrationView {
         Self {
             id: i.id,
             bot_user_id: i.config["bot_user_id"].as_str().map(str::to_owned),
+            channel_id: i.channel_id,
             integration_type: i.integration_type,
             name: i.app_name,
             app_id: i.app_id,
@@ -96,21 +100,30 @@ impl From<ApiToken> for TokenView {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct InstallBody {
-    /// `bot` (webhooks and slash commands are not available yet).
+    /// `bot` or `incoming_webhook` (outgoing webhooks and slash commands
+    /// are not available yet).
     #[serde(rename = "type")]
     integration_type: String,
     name: String,
-    /// Slack's scope names; `groups:*` stands for every `groups:` scope.
+    /// A bot's scopes, Slack's names; `groups:*` stands for every
+    /// `groups:` scope.
     #[serde(default)]
     scopes: Vec<String>,
+    /// The channel an incoming webhook posts to (Confab's id).
+    channel_id: Option<String>,
 }
 
-/// An integration just installed, with its token shown this once.
+/// An integration just installed, with its secret shown this once.
 #[derive(Serialize, ToSchema)]
 struct Installed {
     integration: IntegrationView,
-    /// The bot token (`xoxb-…`): keep it, it is not shown again.
+    /// A bot's token (`xoxb-…`): keep it, it is not shown again.
+    #[serde(skip_serializing_if = "Option::is_none")]
     token: Option<String>,
+    /// An incoming webhook's URL, its secret inside: keep it, it is not
+    /// shown again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
 }
 
 #[utoipa::path(get, path = "/workspaces/{workspace}/integrations", tag = "integrations", params(("workspace" = String, Path, description = "Workspace id")),
@@ -131,20 +144,35 @@ async fn install(
     State(app): State<AppState>,
     Authed(caller): Authed,
     Path(workspace): Path<String>,
+    headers: axum::http::HeaderMap,
     ApiJson(body): ApiJson<InstallBody>,
 ) -> Result<(StatusCode, Json<Installed>), ApiError> {
     let id: WorkspaceId = parse_id(&workspace, "workspace")?;
+    let channel = match body.channel_id.as_deref() {
+        Some(text) => Some(parse_id::<ChannelId>(text, "channel")?),
+        None => None,
+    };
     let request = InstallRequest {
         integration_type: body.integration_type,
         name: body.name,
         scopes: body.scopes,
+        channel,
     };
     let installed = app.install_integration(&caller, id, request).await?;
+    let is_hook = installed.integration.channel_id.is_some();
+    let base = crate::slack::base_url(&app, &headers);
+    let url = is_hook.then(|| {
+        format!(
+            "{base}/hooks/{}/{}",
+            installed.integration.id, installed.secret
+        )
+    });
     Ok((
         StatusCode::CREATED,
         Json(Installed {
             integration: installed.integration.into(),
-            token: installed.token,
+            token: (!is_hook).then_some(installed.secret),
+            url,
         }),
     ))
 }

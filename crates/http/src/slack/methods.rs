@@ -1081,7 +1081,7 @@ impl Call<'_> {
 
 /// The text Slack shows for a message given only blocks or attachments:
 /// their `text` fields, in order.
-fn fallback_text(formatted: &Map<String, Value>) -> Option<String> {
+pub(super) fn fallback_text(formatted: &Map<String, Value>) -> Option<String> {
     fn texts(value: &Value, found: &mut Vec<String>) {
         match value {
             Value::Object(map) => {

@@ -6,6 +6,7 @@
 
 mod args;
 mod files;
+mod hooks;
 mod methods;
 mod objects;
 mod search;
@@ -29,6 +30,7 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/{method}", any(call))
         .route("/api/uploads/{token}", axum::routing::post(files::receive))
+        .route("/hooks/{id}/{secret}", axum::routing::post(hooks::receive))
 }
 
 /// A Slack error: its code, and any fields that go with it.

@@ -106,10 +106,20 @@ pub(crate) fn message(m: &Message, parent_ts: Option<i64>) -> Value {
         fields.insert("reactions".into(), Value::Array(reactions));
     }
     if let Some(Value::Object(formatted)) = &m.formatted_content {
-        for key in ["blocks", "attachments", "metadata"] {
+        for key in ["blocks", "attachments", "metadata", "username"] {
             if let Some(value) = formatted.get(key) {
                 fields.insert(key.into(), value.clone());
             }
+        }
+        let mut icons = serde_json::Map::new();
+        if let Some(emoji) = formatted.get("icon_emoji") {
+            icons.insert("emoji".into(), emoji.clone());
+        }
+        if let Some(url) = formatted.get("icon_url") {
+            icons.insert("image_48".into(), url.clone());
+        }
+        if !icons.is_empty() {
+            fields.insert("icons".into(), Value::Object(icons));
         }
     }
     object
