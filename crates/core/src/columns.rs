@@ -782,6 +782,23 @@ const TOKEN_COLUMNS: &[&str] = &[
     "revoked_at",
 ];
 
+impl FromColumns for EventDelivery {
+    fn from_columns(row: &impl Columns) -> Result<Self> {
+        Ok(EventDelivery {
+            id: row.id("delivery_id")?,
+            integration_id: row.id("integration_id")?,
+            event_id: row.text("event_id")?,
+            payload: row.json("payload")?,
+            status: row.text("status")?,
+            attempts: row.small("attempts")?,
+            next_attempt_at: row.ts("next_attempt_at")?,
+            last_error: row.opt_text("last_error")?,
+            created_at: row.ts("created_at")?,
+            delivered_at: row.opt_ts("delivered_at")?,
+        })
+    }
+}
+
 impl FromColumns for Session {
     fn from_columns(row: &impl Columns) -> Result<Self> {
         Ok(Session {
@@ -952,6 +969,84 @@ pub mod token_sql {
             p(10),
             p(11),
             p(11)
+        )
+    }
+}
+
+/// Statements of the event delivery queue, the same for every database but
+/// their placeholders (`p(n)` writes the `n`th).
+pub mod delivery_sql {
+    /// Queue one delivery: id, integration, event id, payload, created (also
+    /// the first attempt's time).
+    pub fn insert(p: fn(usize) -> String) -> String {
+        format!(
+            "INSERT INTO event_deliveries
+               (delivery_id, integration_id, event_id, payload, next_attempt_at, created_at)
+             VALUES ({}, {}, {}, {}, {}, {}) ON CONFLICT (event_id) DO NOTHING",
+            p(1),
+            p(2),
+            p(3),
+            p(4),
+            p(5),
+            p(5)
+        )
+    }
+
+    /// Claim due deliveries (lease until, now, limit); `lock` is the
+    /// dialect's row lock for the inner select (empty on SQLite).
+    pub fn claim(p: fn(usize) -> String, lock: &str) -> String {
+        format!(
+            "UPDATE event_deliveries SET claimed_until = {lease}
+             WHERE delivery_id IN (
+                 SELECT delivery_id FROM event_deliveries
+                 WHERE status = 'pending' AND next_attempt_at <= {now}
+                   AND (claimed_until IS NULL OR claimed_until < {now})
+                 ORDER BY created_at, delivery_id LIMIT {limit} {lock})
+             RETURNING *",
+            lease = p(1),
+            now = p(2),
+            limit = p(3),
+        )
+    }
+
+    /// Record an attempt: status, attempts, next attempt, last error,
+    /// delivered at, id.
+    pub fn finish(p: fn(usize) -> String) -> String {
+        format!(
+            "UPDATE event_deliveries
+             SET status = {}, attempts = {}, next_attempt_at = {}, last_error = {},
+                 delivered_at = {}, claimed_until = NULL
+             WHERE delivery_id = {}",
+            p(1),
+            p(2),
+            p(3),
+            p(4),
+            p(5),
+            p(6)
+        )
+    }
+
+    /// The latest deliveries of an integration (integration, limit).
+    pub fn recent(p: fn(usize) -> String) -> String {
+        format!(
+            "SELECT * FROM event_deliveries WHERE integration_id = {}
+             ORDER BY created_at DESC, delivery_id DESC LIMIT {}",
+            p(1),
+            p(2)
+        )
+    }
+
+    /// Replace an integration's configuration, status and last error
+    /// (config, status, last error, updated, id).
+    pub fn update_integration(p: fn(usize) -> String) -> String {
+        format!(
+            "UPDATE integrations SET config = {}, status = {}, last_error = {}, updated_at = {}
+             WHERE integration_id = {} RETURNING *",
+            p(1),
+            p(2),
+            p(3),
+            p(4),
+            p(5)
         )
     }
 }

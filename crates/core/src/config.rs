@@ -22,6 +22,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub secrets: SecretsConfig,
     pub mail: MailConfig,
+    pub integrations: IntegrationsConfig,
 }
 
 impl Default for Config {
@@ -37,6 +38,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             secrets: SecretsConfig::default(),
             mail: MailConfig::default(),
+            integrations: IntegrationsConfig::default(),
         }
     }
 }
@@ -311,6 +313,15 @@ impl Default for MailConfig {
             from: "Confab <confab@localhost>".into(),
         }
     }
+}
+
+/// Integrations: where the server may send bots' events.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntegrationsConfig {
+    /// Networks inside (loopback, private, link-local) that request URLs may
+    /// still reach, as CIDR (`["10.0.5.0/24"]`). Empty: none.
+    pub allowed_networks: Vec<String>,
 }
 
 /// The key that seals secrets kept at rest (TOTP seeds).

@@ -477,6 +477,60 @@ pub trait IntegrationStore: Send + Sync {
     ) -> Result<u64>;
     /// Record a use of a token (and of its integration).
     async fn touch_api_token(&self, token: &ApiToken, at: DateTime<Utc>) -> Result<()>;
+    /// Replace an integration's configuration, status and last error.
+    async fn update_integration(
+        &self,
+        id: IntegrationId,
+        config: &serde_json::Value,
+        status: &str,
+        last_error: Option<&str>,
+    ) -> Result<Integration>;
+    /// Queue events for bots.
+    async fn enqueue_deliveries(&self, deliveries: &[NewEventDelivery]) -> Result<()>;
+    /// Claim up to `limit` pending deliveries due at `now`, oldest first,
+    /// until `lease_until`: no other node takes them meanwhile.
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<EventDelivery>>;
+    /// Record the outcome of an attempt (and end the claim).
+    async fn finish_delivery(&self, id: IntegrationId, update: &DeliveryUpdate) -> Result<()>;
+    /// The latest deliveries of an integration, newest first.
+    async fn recent_deliveries(
+        &self,
+        integration: IntegrationId,
+        limit: u32,
+    ) -> Result<Vec<EventDelivery>>;
+}
+
+/// Sends an event to a URL outside: the Events API's deliveries, URL
+/// verification, slash commands. Refuses addresses it may not reach.
+#[async_trait]
+pub trait OutboundHttp: Send + Sync {
+    /// POST `body` with `headers` to `url`, waiting at most `timeout`.
+    async fn post(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+        body: Vec<u8>,
+        timeout: std::time::Duration,
+    ) -> Outbound;
+}
+
+/// What became of an outbound request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outbound {
+    /// The receiver answered with this status and (the start of) this body.
+    Answered { status: u16, body: String },
+    /// No answer within the time allowed.
+    TimedOut,
+    /// The address may not be reached (loopback, private, link-local,
+    /// metadata …, unless allowed), or the URL is not http(s).
+    Refused(String),
+    /// The connection failed.
+    Failed(String),
 }
 
 /// Durable security state: sessions, pending MFA logins, used TOTP steps and

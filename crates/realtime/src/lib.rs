@@ -1,9 +1,11 @@
 //! Confab's event bus and ephemeral state: in process memory for the embedded
 //! shape, Redis for several nodes. Everything here may be lost without losing
-//! user data: the database stays the authority.
+//! user data: the database stays the authority. Also the outbound requests
+//! that deliver events to integrations, guarded against reaching inside.
 #![forbid(unsafe_code)]
 
 mod memory;
+mod outbound;
 mod redis;
 mod ttl_map;
 
@@ -12,6 +14,7 @@ use confab_core::realtime::FillToken;
 use tokio::sync::broadcast;
 
 pub use crate::memory::{MemoryBus, MemoryState};
+pub use crate::outbound::{is_internal, HttpOutbound};
 pub use crate::redis::{RedisBus, RedisOptions, RedisState};
 
 /// Events buffered for a node subscriber that falls behind; past this, it is

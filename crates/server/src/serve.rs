@@ -71,7 +71,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .with_mailer(mailer)
     .with_search(search)
     .with_files(blobs, backends::file_policy(&config))
-    .with_inspector(std::sync::Arc::new(confab_files::Inspector));
+    .with_inspector(std::sync::Arc::new(confab_files::Inspector))
+    .with_outbound(std::sync::Arc::new(
+        confab_realtime::HttpOutbound::allowing(&config.integrations.allowed_networks)
+            .map_err(|e| anyhow::anyhow!("integrations.allowed_networks: {e}"))?,
+    ));
     let services = match scanner {
         Some(scanner) => services.with_scanner(scanner),
         None => services,
@@ -91,6 +95,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let file_processing = {
         let (services, stop) = (services.clone(), stop_rx.clone());
         tokio::spawn(async move { services.run_file_processing(stop).await })
+    };
+    let event_delivery = {
+        let (services, stop) = (services.clone(), stop_rx.clone());
+        tokio::spawn(async move { services.run_event_delivery(stop).await })
     };
     let options = confab_http::HttpOptions {
         secure_cookies: public_url.starts_with("https://"),
@@ -126,6 +134,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     file_upkeep.await.ok();
     file_processing.await.ok();
+    event_delivery.await.ok();
     stores.admin.close().await;
     announce("Confab stopped.");
     Ok(())

@@ -37,6 +37,8 @@ pub struct Installed {
     /// The bot token (`xoxb-…`) of a bot; the secret of an incoming
     /// webhook's URL (`/hooks/{id}/{secret}`).
     pub secret: String,
+    /// A bot's signing secret, which signs the events it is sent.
+    pub signing_secret: Option<String>,
 }
 
 /// Why a token was refused, as Slack's clients tell these apart.
@@ -89,7 +91,11 @@ fn random_suffix() -> String {
 
 impl Services {
     /// The caller's membership if it may manage the workspace's integrations.
-    async fn integration_manager(&self, caller: &Caller, workspace: WorkspaceId) -> Result<()> {
+    pub(crate) async fn integration_manager(
+        &self,
+        caller: &Caller,
+        workspace: WorkspaceId,
+    ) -> Result<()> {
         let (_, me) = self.workspace_for(caller, workspace).await?;
         if !allows(me.role, WorkspaceAction::ManageIntegrations) {
             return Err(Error::Forbidden(
@@ -160,9 +166,13 @@ impl Services {
             channel_member: None,
         };
         let mut joined = None;
+        let mut signing_secret = None;
         let secret = match kind {
             IntegrationType::Bot => {
                 let scopes = normalize_scopes(&request.scopes)?;
+                let (signing, sealed) = self.new_signing_secret()?;
+                signing_secret = Some(signing);
+                bot.integration.credentials = Some(json!({ "signing_secret": sealed }));
                 let (token, token_hash) = new_api_token(TokenKind::Bot);
                 bot.integration.scopes = scopes.clone();
                 bot.token = Some(NewApiToken {
@@ -215,6 +225,7 @@ impl Services {
             integration,
             bot_user: Some(user),
             secret,
+            signing_secret,
         })
     }
 

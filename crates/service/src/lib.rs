@@ -5,6 +5,7 @@
 mod accounts;
 mod channels;
 mod email;
+mod events;
 mod files;
 mod gateway;
 mod integrations;
@@ -27,6 +28,7 @@ use confab_core::Result;
 pub use accounts::{Caller, IssuedSession, LoginOutcome, SignUp};
 pub use channels::{ChannelAccess, NewChannelRequest, MAX_GROUP_MEMBERS};
 pub use email::EMAIL_VERIFICATION_TTL;
+pub use events::{slack_signature, EventPolicy, EVENT_TYPES};
 pub use files::{
     entity_tag, Download, DownloadRequest, FilePage, FilePolicy, FileQuery, PlannedSend,
     PlannedUpload, PublicLink, RangeRequest, TierMove, Upload, UploadTicket, THUMBNAIL_SIZES,
@@ -92,6 +94,8 @@ pub struct Policy {
     /// Where people open the server (`https://chat.example.com`): the base
     /// of links in mail. Without it, mail carries the bare token.
     pub public_url: Option<String>,
+    /// How events are delivered to bots.
+    pub events: EventPolicy,
 }
 
 impl Default for Policy {
@@ -116,6 +120,7 @@ impl Default for Policy {
             max_sessions_per_user: 100,
             secret_key: SecretKey::default(),
             public_url: None,
+            events: EventPolicy::default(),
         }
     }
 }
@@ -134,6 +139,8 @@ pub struct Services {
     search: Option<search::Search>,
     /// Blob storage for files, when there is one.
     files: Option<files::FilesPart>,
+    /// Where events for bots go out, when they do.
+    events: Option<events::EventsPart>,
 }
 
 impl Services {
@@ -151,6 +158,7 @@ impl Services {
             node_id: Arc::from(confab_core::id::random_hex_id()),
             search: None,
             files: None,
+            events: None,
         }
     }
 

@@ -138,6 +138,15 @@ impl Services {
             self.realtime.bus.publish(&envelope).await,
             "publishing an event",
         );
+        // Bots hear of a channel's events once, from the channel's topic
+        // (or the workspace's, for a new channel).
+        let for_bots = matches!(
+            (&envelope.topic, &envelope.event),
+            (Topic::Channel(_), _) | (Topic::Workspace(_), Event::ChannelCreated { .. })
+        );
+        if for_bots {
+            self.queue_bot_events(&envelope.event).await;
+        }
     }
 
     /// Tell each channel a file was shared into, and its uploader, of a

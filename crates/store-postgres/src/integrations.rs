@@ -2,7 +2,7 @@ use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use confab_core::columns::{token_sql, token_with_user_sql};
+use confab_core::columns::{delivery_sql, token_sql, token_with_user_sql};
 use confab_core::id::{IntegrationId, UserId, WorkspaceId};
 use confab_core::model::*;
 use confab_core::ports::IntegrationStore;
@@ -213,5 +213,96 @@ impl IntegrationStore for PostgresStore {
         }
         tx.commit().await.map_err(db_err)?;
         Ok(())
+    }
+
+    async fn update_integration(
+        &self,
+        id: IntegrationId,
+        config: &serde_json::Value,
+        status: &str,
+        last_error: Option<&str>,
+    ) -> Result<Integration> {
+        static SQL: LazyLock<String> = LazyLock::new(|| delivery_sql::update_integration(param));
+        let row = sqlx::query(SQL.as_str())
+            .bind(json_value(config))
+            .bind(status)
+            .bind(last_error)
+            .bind(time::now())
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .ok_or(Error::NotFound("integration"))?;
+        decode_row::<Integration>(&row)
+    }
+
+    async fn enqueue_deliveries(&self, deliveries: &[NewEventDelivery]) -> Result<()> {
+        static SQL: LazyLock<String> = LazyLock::new(|| delivery_sql::insert(param));
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        for d in deliveries {
+            sqlx::query(SQL.as_str())
+                .bind(d.id.0)
+                .bind(d.integration_id.0)
+                .bind(&d.event_id)
+                .bind(json_value(&d.payload))
+                .bind(d.created_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<EventDelivery>> {
+        static SQL: LazyLock<String> =
+            LazyLock::new(|| delivery_sql::claim(param, "FOR UPDATE SKIP LOCKED"));
+        let rows = sqlx::query(SQL.as_str())
+            .bind(lease_until)
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let mut claimed = rows
+            .iter()
+            .map(decode_row::<EventDelivery>)
+            .collect::<Result<Vec<_>>>()?;
+        claimed.sort_by_key(|d| (d.created_at, d.id));
+        Ok(claimed)
+    }
+
+    async fn finish_delivery(&self, id: IntegrationId, update: &DeliveryUpdate) -> Result<()> {
+        static SQL: LazyLock<String> = LazyLock::new(|| delivery_sql::finish(param));
+        sqlx::query(SQL.as_str())
+            .bind(&update.status)
+            .bind(update.attempts)
+            .bind(update.next_attempt_at)
+            .bind(&update.last_error)
+            .bind(update.delivered_at)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn recent_deliveries(
+        &self,
+        integration: IntegrationId,
+        limit: u32,
+    ) -> Result<Vec<EventDelivery>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| delivery_sql::recent(param));
+        let rows = sqlx::query(SQL.as_str())
+            .bind(integration.0)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(decode_row::<EventDelivery>).collect()
     }
 }

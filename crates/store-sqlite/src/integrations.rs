@@ -2,7 +2,7 @@ use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use confab_core::columns::{token_sql, token_with_user_sql};
+use confab_core::columns::{delivery_sql, token_sql, token_with_user_sql};
 use confab_core::id::{IntegrationId, UserId, WorkspaceId};
 use confab_core::model::*;
 use confab_core::ports::IntegrationStore;
@@ -227,5 +227,106 @@ impl IntegrationStore for SqliteStore {
             })
         })
         .await
+    }
+
+    async fn update_integration(
+        &self,
+        id: IntegrationId,
+        config: &serde_json::Value,
+        status: &str,
+        last_error: Option<&str>,
+    ) -> Result<Integration> {
+        static SQL: LazyLock<String> = LazyLock::new(|| delivery_sql::update_integration(param));
+        let row = self
+            .write_row(
+                sqlx::query(SQL.as_str())
+                    .bind(json_text(config))
+                    .bind(status.to_owned())
+                    .bind(last_error.map(str::to_owned))
+                    .bind(ts(time::now()))
+                    .bind(id.to_string()),
+            )
+            .await?
+            .ok_or(Error::NotFound("integration"))?;
+        decode_row::<Integration>(&row)
+    }
+
+    async fn enqueue_deliveries(&self, deliveries: &[NewEventDelivery]) -> Result<()> {
+        static SQL: LazyLock<String> = LazyLock::new(|| delivery_sql::insert(param));
+        let deliveries = deliveries.to_vec();
+        self.write(move |conn| {
+            Box::pin(async move {
+                for d in &deliveries {
+                    sqlx::query(SQL.as_str())
+                        .bind(d.id.to_string())
+                        .bind(d.integration_id.to_string())
+                        .bind(&d.event_id)
+                        .bind(json_text(&d.payload))
+                        .bind(ts(d.created_at))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db_err)?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<EventDelivery>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| delivery_sql::claim(param, ""));
+        let mut claimed = self
+            .write(move |conn| {
+                Box::pin(async move {
+                    let rows = sqlx::query(SQL.as_str())
+                        .bind(ts(lease_until))
+                        .bind(ts(now))
+                        .bind(i64::from(limit))
+                        .fetch_all(&mut *conn)
+                        .await
+                        .map_err(db_err)?;
+                    rows.iter()
+                        .map(decode_row::<EventDelivery>)
+                        .collect::<Result<Vec<_>>>()
+                })
+            })
+            .await?;
+        claimed.sort_by_key(|d| (d.created_at, d.id));
+        Ok(claimed)
+    }
+
+    async fn finish_delivery(&self, id: IntegrationId, update: &DeliveryUpdate) -> Result<()> {
+        static SQL: LazyLock<String> = LazyLock::new(|| delivery_sql::finish(param));
+        self.write_exec(
+            sqlx::query(SQL.as_str())
+                .bind(update.status.clone())
+                .bind(update.attempts)
+                .bind(ts(update.next_attempt_at))
+                .bind(update.last_error.clone())
+                .bind(update.delivered_at.map(ts))
+                .bind(id.to_string()),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn recent_deliveries(
+        &self,
+        integration: IntegrationId,
+        limit: u32,
+    ) -> Result<Vec<EventDelivery>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| delivery_sql::recent(param));
+        let rows = sqlx::query(SQL.as_str())
+            .bind(integration.to_string())
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(decode_row::<EventDelivery>).collect()
     }
 }

@@ -26,6 +26,12 @@ pub fn test_options() -> confab_http::HttpOptions {
     }
 }
 
+/// Outbound requests of test servers: they may reach receivers the tests
+/// start on 127.0.0.1, and nothing else inside.
+pub fn test_outbound() -> confab_realtime::HttpOutbound {
+    confab_realtime::HttpOutbound::allowing(&["127.0.0.1/32".to_owned()]).expect("a network")
+}
+
 /// In-process bus and state.
 pub fn memory_realtime() -> Realtime {
     let state = Arc::new(MemoryState::new());
@@ -236,7 +242,8 @@ impl TestApp {
             .with_mailer(Arc::new(mailer))
             .with_search(index)
             .with_files(files.blobs.clone(), files.policy.clone())
-            .with_inspector(Arc::new(confab_files::Inspector));
+            .with_inspector(Arc::new(confab_files::Inspector))
+            .with_outbound(Arc::new(test_outbound()));
         let services = match files.scanner.clone() {
             Some(scanner) => services.with_scanner(scanner),
             None => services,
@@ -251,6 +258,11 @@ impl TestApp {
             let services = services.clone();
             let stopped = indexer_stopped.clone();
             tokio::spawn(async move { services.run_file_processing(stopped).await });
+        }
+        {
+            let services = services.clone();
+            let stopped = indexer_stopped.clone();
+            tokio::spawn(async move { services.run_event_delivery(stopped).await });
         }
         {
             let services = services.clone();

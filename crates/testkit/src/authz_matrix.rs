@@ -73,7 +73,9 @@ pub fn access_of(operation: &str) -> Option<Access> {
         | "POST /workspaces/{workspace}/members/{user}/reactivate"
         | "GET /workspaces/{workspace}/integrations"
         | "POST /workspaces/{workspace}/integrations"
-        | "DELETE /integrations/{integration}" => Admin,
+        | "DELETE /integrations/{integration}"
+        | "PUT /integrations/{integration}/events"
+        | "GET /integrations/{integration}/deliveries" => Admin,
         // The owner's own API token: like the private channel, nobody
         // else knows it exists.
         "DELETE /tokens/{token}" => ChannelMember,

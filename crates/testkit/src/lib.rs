@@ -17,6 +17,7 @@ pub mod process;
 pub mod proxy;
 pub mod realtime_harness;
 pub mod realtime_suite;
+pub mod receiver;
 pub mod search_index_suite;
 pub mod search_suite;
 pub mod slack_suite;

@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 use confab_core::id::{ChannelId, UserId};
 use confab_core::slack::{encode, SlackKind};
 
-use crate::app::TestApp;
+use crate::app::{test_options, TestApp};
+use crate::receiver::{Answer, Received, Receiver};
 
 /// The Web API cases, one test each, run through `$harness`.
 #[macro_export]
@@ -19,6 +20,7 @@ macro_rules! slack_conformance {
             tokens_are_checked_scoped_and_revocable,
             bad_web_api_input_gets_slack_errors_and_changes_nothing,
             incoming_webhooks_post_into_their_channel_until_removed,
+            events_reach_bots_signed_in_order_and_retried,
         );
     };
 }
@@ -31,6 +33,9 @@ struct World {
     general: String,
     bot_token: String,
     bot_user: String,
+    /// The bot's integration, and the secret its events are signed with.
+    integration: String,
+    signing_secret: String,
 }
 
 async fn world(app: &TestApp, scopes: &[&str]) -> World {
@@ -57,6 +62,14 @@ async fn world(app: &TestApp, scopes: &[&str]) -> World {
         general,
         bot_token,
         bot_user,
+        integration: installed.body["integration"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        signing_secret: installed.body["signing_secret"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
     }
 }
 
@@ -996,4 +1009,306 @@ pub async fn incoming_webhooks_post_into_their_channel_until_removed(app: TestAp
 /// An id that names no integration.
 fn uuid_like() -> String {
     ChannelId::new().to_string()
+}
+
+/// Every request `receiver` got is signed with `secret` as Slack signs.
+fn assert_signed(received: &[Received], secret: &str) {
+    for request in received {
+        let timestamp: i64 = request.headers["x-slack-request-timestamp"]
+            .parse()
+            .unwrap();
+        assert!((chrono::Utc::now().timestamp() - timestamp).abs() < 60);
+        assert_eq!(
+            request.headers["x-slack-signature"],
+            confab_service::slack_signature(secret, timestamp, &request.raw),
+            "{:?}",
+            request.body
+        );
+    }
+}
+
+async fn subscribe(app: &TestApp, w: &World, url: &str, events: &[&str]) -> crate::app::Reply {
+    app.call(
+        reqwest::Method::PUT,
+        &format!("/api/v1/integrations/{}/events", w.integration),
+        Some(&w.owner),
+        Some(json!({"url": url, "events": events})),
+    )
+    .await
+}
+
+pub async fn events_reach_bots_signed_in_order_and_retried(app: TestApp) {
+    let policy = confab_service::Policy {
+        events: confab_service::EventPolicy {
+            timeout: std::time::Duration::from_millis(400),
+            retry_delays: vec![std::time::Duration::from_millis(50); 2],
+            failures_to_disable: 2,
+        },
+        ..Default::default()
+    };
+    let app = app.restart(policy, test_options()).await;
+    let w = world(
+        &app,
+        &[
+            "chat:write",
+            "channels:read",
+            "channels:join",
+            "reactions:write",
+        ],
+    )
+    .await;
+    let events = [
+        "message",
+        "app_mention",
+        "reaction_added",
+        "member_joined_channel",
+        "channel_created",
+    ];
+
+    // Inside addresses and URLs that do not answer the challenge are refused.
+    for url in [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]:9/events",
+        "ftp://example.com/x",
+    ] {
+        let refused = subscribe(&app, &w, url, &events).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::BAD_REQUEST,
+            "{url}: {refused:?}"
+        );
+        assert_eq!(refused.body["error"]["field"], json!("url"));
+    }
+    let deaf = Receiver::start(Vec::new()).await;
+    let wrong = subscribe(
+        &app,
+        &w,
+        &deaf.url.replace("/events", "/elsewhere"),
+        &events,
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST, "{wrong:?}");
+
+    // The first event fails with a 500, then times out, then arrives.
+    let receiver = Receiver::start(vec![
+        Answer::Status(500),
+        Answer::Slow(std::time::Duration::from_millis(900)),
+    ])
+    .await;
+    let subscribed = subscribe(&app, &w, &receiver.url, &events).await;
+    assert_eq!(subscribed.status, StatusCode::OK, "{subscribed:?}");
+    assert_eq!(subscribed.body["event_url"], json!(receiver.url));
+    let checks = receiver.received();
+    assert_eq!(checks.len(), 1);
+    assert_eq!(checks[0].body["type"], json!("url_verification"));
+
+    let general = slack_channel(&app, &w.bot_token, "general").await;
+    ok(&slack(
+        &app,
+        "conversations.join",
+        &w.bot_token,
+        json!({"channel": general}),
+    )
+    .await);
+    let bot = who_is_bot(&app, &w).await;
+    let said = app
+        .post(
+            &format!("/api/v1/channels/{}/messages", w.general),
+            Some(&w.owner),
+            json!({"content": format!("deploy please <@{bot}>")}),
+        )
+        .await;
+    assert_eq!(said.status, StatusCode::CREATED, "{said:?}");
+    let message_id = said.body["id"].as_str().unwrap().to_owned();
+    let reacted = app
+        .post(
+            &format!("/api/v1/messages/{message_id}/reactions"),
+            Some(&w.owner),
+            json!({"emoji": "eyes"}),
+        )
+        .await;
+    assert!(reacted.status.is_success(), "{reacted:?}");
+    let made = app
+        .post(
+            &format!("/api/v1/workspaces/{}/channels", w.workspace),
+            Some(&w.owner),
+            json!({"name": "launches"}),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{made:?}");
+
+    let kinds_of = |seen: &[Received]| -> Vec<String> {
+        let mut firsts: Vec<String> = Vec::new();
+        let mut ids: Vec<&str> = Vec::new();
+        for r in seen.iter().filter(|r| r.body["type"] == "event_callback") {
+            let id = r.body["event_id"].as_str().unwrap();
+            if !ids.contains(&id) {
+                ids.push(id);
+                firsts.push(r.body["event"]["type"].as_str().unwrap().to_owned());
+            }
+        }
+        firsts
+    };
+    let seen = receiver
+        .wait_for("five events, the first three times", |seen| {
+            let callbacks = seen
+                .iter()
+                .filter(|r| r.body["type"] == "event_callback")
+                .count();
+            kinds_of(seen).len() == 5 && callbacks == 7
+        })
+        .await;
+    // In the order they happened.
+    assert_eq!(
+        kinds_of(&seen),
+        [
+            "member_joined_channel",
+            "message",
+            "app_mention",
+            "reaction_added",
+            "channel_created"
+        ]
+    );
+    assert_signed(&seen, &w.signing_secret);
+    let callbacks: Vec<&Received> = seen
+        .iter()
+        .filter(|r| r.body["type"] == "event_callback")
+        .collect();
+    // The first reception got a 500 and the second timed out: each such
+    // event came again, numbered, with the reason.
+    let mut reasons = Vec::new();
+    for (at, request) in callbacks.iter().enumerate() {
+        let earlier = callbacks[..at]
+            .iter()
+            .filter(|r| r.body["event_id"] == request.body["event_id"])
+            .count();
+        match earlier {
+            0 => assert!(!request.headers.contains_key("x-slack-retry-num")),
+            n => {
+                assert_eq!(request.headers["x-slack-retry-num"], n.to_string());
+                reasons.push(request.headers["x-slack-retry-reason"].clone());
+            }
+        }
+    }
+    reasons.sort();
+    assert_eq!(reasons, ["http_error", "http_timeout"]);
+    // The envelope and the events, as Slack's.
+    let message = callbacks
+        .iter()
+        .find(|r| r.body["event"]["type"] == "message")
+        .unwrap();
+    let envelope = &message.body;
+    assert_eq!(envelope["authorizations"][0]["user_id"], json!(bot));
+    assert_eq!(envelope["authorizations"][0]["is_bot"], json!(true));
+    assert!(envelope["team_id"].as_str().unwrap().starts_with('T'));
+    assert!(envelope["api_app_id"].as_str().unwrap().starts_with('A'));
+    assert!(envelope["event_id"].as_str().unwrap().starts_with("Ev"));
+    assert_eq!(envelope["event"]["channel"], json!(general));
+    assert_eq!(envelope["event"]["channel_type"], json!("channel"));
+    assert_eq!(
+        envelope["event"]["text"],
+        json!(format!("deploy please <@{bot}>"))
+    );
+    let reaction = callbacks
+        .iter()
+        .find(|r| r.body["event"]["type"] == "reaction_added")
+        .unwrap();
+    assert_eq!(reaction.body["event"]["reaction"], json!("eyes"));
+    assert_eq!(
+        reaction.body["event"]["item"]["ts"],
+        envelope["event"]["ts"]
+    );
+
+    // Each delivered once, as far as Confab knows: one acknowledgement each.
+    let deliveries = app
+        .get(
+            &format!("/api/v1/integrations/{}/deliveries", w.integration),
+            &w.owner,
+        )
+        .await;
+    let listed = deliveries.body.as_array().unwrap();
+    assert_eq!(listed.len(), 5, "{deliveries:?}");
+    assert!(
+        listed.iter().all(|d| d["status"] == "delivered"),
+        "{deliveries:?}"
+    );
+    let attempts: i64 = listed.iter().map(|d| d["attempts"].as_i64().unwrap()).sum();
+    assert_eq!(attempts, 7);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        receiver.events().len(),
+        7,
+        "nothing is sent again once acknowledged"
+    );
+
+    // A URL that keeps failing turns the bot's events off, with its error.
+    let broken = Receiver::start(vec![Answer::Status(503); 6]).await;
+    assert_eq!(
+        subscribe(&app, &w, &broken.url, &["message"]).await.status,
+        StatusCode::OK
+    );
+    for text in ["one", "two"] {
+        let said = app
+            .post(
+                &format!("/api/v1/channels/{}/messages", w.general),
+                Some(&w.owner),
+                json!({"content": text}),
+            )
+            .await;
+        assert_eq!(said.status, StatusCode::CREATED);
+    }
+    broken
+        .wait_for("two events, three times each", |seen| {
+            seen.iter()
+                .filter(|r| r.body["type"] == "event_callback")
+                .count()
+                == 6
+        })
+        .await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let disabled = loop {
+        let listed = app
+            .get(
+                &format!("/api/v1/workspaces/{}/integrations", w.workspace),
+                &w.owner,
+            )
+            .await;
+        let bot_view = listed
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == json!(w.integration))
+            .cloned()
+            .unwrap();
+        if bot_view["status"] == "events_disabled" {
+            break bot_view;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{bot_view}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(
+        disabled["last_error"].as_str().unwrap().contains("503"),
+        "{disabled}"
+    );
+    let said = app
+        .post(
+            &format!("/api/v1/channels/{}/messages", w.general),
+            Some(&w.owner),
+            json!({"content": "three"}),
+        )
+        .await;
+    assert_eq!(said.status, StatusCode::CREATED);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(broken.events().len(), 6, "no more events once turned off");
+    // The bot's token still works; setting the URL again turns events on.
+    ok(&slack(&app, "auth.test", &w.bot_token, json!({})).await);
+    let again = subscribe(&app, &w, &receiver.url, &["message"]).await;
+    assert_eq!(again.body["status"], json!("active"), "{again:?}");
+}
+
+/// The Slack id of the world's bot.
+async fn who_is_bot(app: &TestApp, w: &World) -> String {
+    let who = slack(app, "auth.test", &w.bot_token, json!({})).await;
+    who["user_id"].as_str().unwrap().to_owned()
 }

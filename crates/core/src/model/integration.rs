@@ -188,3 +188,43 @@ mod tests {
         assert!(normalize_scopes(&[]).unwrap().is_empty());
     }
 }
+
+/// An event on its way to a bot's request URL (the `event_deliveries`
+/// table).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventDelivery {
+    pub id: IntegrationId,
+    pub integration_id: IntegrationId,
+    /// Slack's `event_id`: the receiver's key for "seen this already".
+    pub event_id: String,
+    /// The whole `event_callback` envelope, as sent.
+    pub payload: Value,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// An event to queue for one bot.
+#[derive(Clone, Debug)]
+pub struct NewEventDelivery {
+    pub id: IntegrationId,
+    pub integration_id: IntegrationId,
+    pub event_id: String,
+    pub payload: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What became of one attempt at a delivery.
+#[derive(Clone, Debug)]
+pub struct DeliveryUpdate {
+    /// `pending` (to try again at `next_attempt_at`), `delivered` or `failed`.
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}

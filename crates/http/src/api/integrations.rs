@@ -22,6 +22,8 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, install))
         .routes(routes!(remove))
+        .routes(routes!(subscribe))
+        .routes(routes!(deliveries))
         .routes(routes!(my_tokens, create_token))
         .routes(routes!(revoke_token))
 }
@@ -45,6 +47,9 @@ struct IntegrationView {
     /// The channel an incoming webhook posts to.
     #[schema(value_type = Option<String>, format = Uuid)]
     channel_id: Option<ChannelId>,
+    /// Where a bot's events go, and which.
+    event_url: Option<String>,
+    events: Vec<String>,
     installed_by: String,
     created_at: DateTime<Utc>,
     last_used_at: Option<DateTime<Utc>>,
@@ -56,6 +61,15 @@ impl From<Integration> for IntegrationView {
             id: i.id,
             bot_user_id: i.config["bot_user_id"].as_str().map(str::to_owned),
             channel_id: i.channel_id,
+            event_url: i.config["event_url"].as_str().map(str::to_owned),
+            events: i.config["events"]
+                .as_array()
+                .map(|e| {
+                    e.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
             integration_type: i.integration_type,
             name: i.app_name,
             app_id: i.app_id,
@@ -124,6 +138,10 @@ struct Installed {
     /// shown again.
     #[serde(skip_serializing_if = "Option::is_none")]
     url: Option<String>,
+    /// A bot's signing secret: the events it is sent are signed with it
+    /// (`X-Slack-Signature`). Not shown again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signing_secret: Option<String>,
 }
 
 #[utoipa::path(get, path = "/workspaces/{workspace}/integrations", tag = "integrations", params(("workspace" = String, Path, description = "Workspace id")),
@@ -173,6 +191,7 @@ async fn install(
             integration: installed.integration.into(),
             token: (!is_hook).then_some(installed.secret),
             url,
+            signing_secret: installed.signing_secret,
         }),
     ))
 }
@@ -248,4 +267,70 @@ async fn revoke_token(
     let id: IntegrationId = parse_id(&token, "token")?;
     app.revoke_token(&caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct EventsBody {
+    /// The bot's request URL; null stops its events. It must answer
+    /// Slack's `url_verification` with its challenge.
+    url: Option<String>,
+    /// Events to send: `message`, `app_mention`, `reaction_added`,
+    /// `reaction_removed`, `member_joined_channel`, `channel_created`.
+    #[serde(default)]
+    events: Vec<String>,
+}
+
+#[utoipa::path(put, path = "/integrations/{integration}/events", tag = "integrations", params(("integration" = String, Path, description = "Integration id")), request_body = EventsBody,
+    responses((status = 200, body = IntegrationView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn subscribe(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(integration): Path<String>,
+    ApiJson(body): ApiJson<EventsBody>,
+) -> Result<Json<IntegrationView>, ApiError> {
+    let id: IntegrationId = parse_id(&integration, "integration")?;
+    let changed = app
+        .subscribe_bot_events(&caller, id, body.url.as_deref(), &body.events)
+        .await?;
+    Ok(Json(changed.into()))
+}
+
+/// One event sent (or being sent) to a bot.
+#[derive(Serialize, ToSchema)]
+struct DeliveryView {
+    event_id: String,
+    /// `pending`, `delivered` or `failed`.
+    status: String,
+    attempts: i32,
+    last_error: Option<String>,
+    #[schema(value_type = Object)]
+    payload: serde_json::Value,
+    created_at: DateTime<Utc>,
+    delivered_at: Option<DateTime<Utc>>,
+}
+
+#[utoipa::path(get, path = "/integrations/{integration}/deliveries", tag = "integrations", params(("integration" = String, Path, description = "Integration id")),
+    responses((status = 200, body = Vec<DeliveryView>, description = "The latest 100, newest first"), (status = 403, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn deliveries(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(integration): Path<String>,
+) -> Result<Json<Vec<DeliveryView>>, ApiError> {
+    let id: IntegrationId = parse_id(&integration, "integration")?;
+    let found = app.event_deliveries(&caller, id).await?;
+    Ok(Json(
+        found
+            .into_iter()
+            .map(|d| DeliveryView {
+                event_id: d.event_id,
+                status: d.status,
+                attempts: d.attempts,
+                last_error: d.last_error,
+                payload: d.payload,
+                created_at: d.created_at,
+                delivered_at: d.delivered_at,
+            })
+            .collect(),
+    ))
 }
