@@ -21,6 +21,18 @@ pub enum Topic {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
+    /// A message for one person only, not kept (a slash command's answer,
+    /// `chat.postEphemeral`): sent on that person's topic.
+    Ephemeral {
+        channel_id: ChannelId,
+        /// Who it is from (a bot).
+        user_id: UserId,
+        text: String,
+        /// Blocks or attachments, as given.
+        formatted_content: Option<serde_json::Value>,
+        /// The thread it belongs to, if any.
+        thread_id: Option<MessageId>,
+    },
     /// A top-level message was posted.
     MessageCreated {
         message: Message,

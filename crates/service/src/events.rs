@@ -252,7 +252,7 @@ impl Services {
         Ok(())
     }
 
-    /// POST `body` to `url`, signed with the bot's secret.
+    /// POST `body` as JSON to `url`, signed with the bot's secret.
     async fn send_signed(
         &self,
         part: &EventsPart,
@@ -261,11 +261,44 @@ impl Services {
         body: &Value,
         extra: &[(String, String)],
     ) -> Result<Outbound> {
-        let secret = self.signing_secret(integration)?;
         let bytes = serde_json::to_vec(body).map_err(Error::internal)?;
+        self.send_signed_bytes(part, integration, url, bytes, "application/json", extra)
+            .await
+    }
+
+    /// POST a form to `url`, signed with the integration's secret (a slash
+    /// command's call).
+    pub(crate) async fn send_signed_form(
+        &self,
+        integration: &Integration,
+        url: &str,
+        body: Vec<u8>,
+    ) -> Result<Outbound> {
+        let part = self.events_part()?.clone();
+        self.send_signed_bytes(
+            &part,
+            integration,
+            url,
+            body,
+            "application/x-www-form-urlencoded",
+            &[],
+        )
+        .await
+    }
+
+    async fn send_signed_bytes(
+        &self,
+        part: &EventsPart,
+        integration: &Integration,
+        url: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        extra: &[(String, String)],
+    ) -> Result<Outbound> {
+        let secret = self.signing_secret(integration)?;
         let timestamp = time::now().timestamp();
         let mut headers = vec![
-            ("content-type".to_owned(), "application/json".to_owned()),
+            ("content-type".to_owned(), content_type.to_owned()),
             (
                 "x-slack-request-timestamp".to_owned(),
                 timestamp.to_string(),

@@ -9,6 +9,7 @@ use confab_core::{time, Error, Result};
 use serde_json::json;
 
 use crate::accounts::Caller;
+use crate::commands::check_command;
 use crate::tokens::hash_token;
 use crate::PostMessage;
 use crate::{validate, Services};
@@ -27,6 +28,9 @@ pub struct InstallRequest {
     pub scopes: Vec<String>,
     /// The channel an incoming webhook posts to.
     pub channel: Option<ChannelId>,
+    /// A slash command's name (`/deploy`) and the URL it calls.
+    pub command: Option<String>,
+    pub url: Option<String>,
 }
 
 /// An integration just installed, with its secret shown this once.
@@ -210,10 +214,21 @@ impl Services {
                 joined = Some(access.channel);
                 secret
             }
-            other => {
+            IntegrationType::SlashCommand => {
+                let command = check_command(request.command.as_deref().unwrap_or_default())?;
+                self.require_free_command(workspace, &command).await?;
+                let url = validate::url("url", request.url.as_deref().unwrap_or_default())?;
+                let (signing, sealed) = self.new_signing_secret()?;
+                signing_secret = Some(signing);
+                bot.integration.credentials = Some(json!({ "signing_secret": sealed }));
+                bot.integration.config["command"] = json!(command);
+                bot.integration.config["url"] = json!(url);
+                String::new()
+            }
+            IntegrationType::OutgoingWebhook => {
                 return Err(Error::invalid(
                     "type",
-                    format!("{other} integrations are not available yet: install a bot or an incoming webhook"),
+                    "outgoing webhooks are not available yet: install a bot and subscribe it to message events",
                 ))
             }
         };

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod channels;
+mod commands;
 mod email;
 mod events;
 mod files;
@@ -27,6 +28,7 @@ use confab_core::Result;
 
 pub use accounts::{Caller, IssuedSession, LoginOutcome, SignUp};
 pub use channels::{ChannelAccess, NewChannelRequest, MAX_GROUP_MEMBERS};
+pub use commands::{check_command, CommandOutcome, RESPONSE_URL_LIFETIME};
 pub use email::EMAIL_VERIFICATION_TTL;
 pub use events::{slack_signature, EventPolicy, EVENT_TYPES};
 pub use files::{

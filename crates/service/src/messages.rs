@@ -241,11 +241,23 @@ impl Services {
     ) -> Result<Posted> {
         let access = self.channel_access(caller, channel).await?;
         access.require_member()?;
-        if access.channel.is_archived {
+        self.post_into(caller, &access.channel, post).await
+    }
+
+    /// Post into `channel` as the caller, whose right to post there was
+    /// checked (membership, or an integration answering a member).
+    pub(crate) async fn post_into(
+        &self,
+        caller: &Caller,
+        channel_row: &Channel,
+        post: PostMessage,
+    ) -> Result<Posted> {
+        let channel = channel_row.id;
+        if channel_row.is_archived {
             return Err(Error::conflict("channel", "the channel is archived"));
         }
         let shared = self
-            .files_to_share(caller, access.channel.workspace_id, &post.file_ids)
+            .files_to_share(caller, channel_row.workspace_id, &post.file_ids)
             .await?;
         let content = match shared.is_empty() || !post.content.trim().is_empty() {
             true => check_content(&post.content)?,
@@ -254,7 +266,7 @@ impl Services {
         let formatted_content = check_formatted(post.formatted_content)?;
         let client_msg_id =
             validate::optional_text("client_msg_id", post.client_msg_id.as_deref(), 100)?;
-        if post.thread_id.is_some() && !access.channel.allow_threads {
+        if post.thread_id.is_some() && !channel_row.allow_threads {
             return Err(Error::invalid(
                 "thread_id",
                 "threads are turned off in this channel",
@@ -284,7 +296,7 @@ impl Services {
         let mentions = self.resolve_mentions(&content).await?;
         let new = NewMessage {
             id: MessageId::new(),
-            workspace_id: access.channel.workspace_id,
+            workspace_id: channel_row.workspace_id,
             channel_id: channel,
             user_id: caller.user.id,
             content,

@@ -163,7 +163,9 @@ refused = fails("missing_scope", narrow.conversations_history, channel=general)
 assert refused["needed"] == "channels:history", refused.data
 fails("channel_not_found", bot.chat_postMessage, channel="C024BE91L", text="x")
 fails("invalid_ts", bot.chat_update, channel=general, ts="not-a-ts", text="x")
-fails("not_implemented", bot.chat_postEphemeral, channel=general, user=owner["user_id"], text="x")
+assert bot.chat_postEphemeral(channel=general, user=owner["user_id"], text="only you")["message_ts"]
+fails("user_not_in_channel", bot.chat_postEphemeral, channel=general, user="U024BE7LH", text="x")
+fails("not_implemented", bot.reactions_list)
 
 # The message rate limit is a 429 with Retry-After, as Slack's.
 for i in range(100):

@@ -286,6 +286,16 @@ async fn workspace_with_secret(
         StatusCode::CREATED,
     )
     .await;
+    ok(
+        app.post(
+            &format!("/api/v1/workspaces/{ws}/integrations"),
+            Some(owner),
+            json!({"type": "slash_command", "name": "Matrix command", "command": "/matrix", "url": "http://127.0.0.1:9/command"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
     let token = ok(
         app.post(
             &format!("/api/v1/workspaces/{ws}/tokens"),
@@ -442,6 +452,8 @@ fn body_for(op: &Operation, ids: &Ids) -> Option<Value> {
         "POST /channels/{channel}/members" => json!({"user_id": ids.outside_user}),
         "PATCH /channels/{channel}/members/{user}" => json!({"role": "member"}),
         "POST /channels/{channel}/messages" => json!({"content": "hello"}),
+        "POST /channels/{channel}/commands" => json!({"command": "/matrix", "text": "hi"}),
+        "PUT /integrations/{integration}/events" => json!({"url": null}),
         "POST /channels/{channel}/read" => json!({"message_id": ids.message}),
         "PATCH /messages/{message}" => json!({"content": "changed"}),
         "POST /messages/{message}/reactions" => json!({"emoji": "eyes"}),

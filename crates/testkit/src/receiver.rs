@@ -15,7 +15,7 @@ use axum::Router;
 use serde_json::Value;
 
 /// How the receiver answers one event.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum Answer {
     /// 200.
     Ok,
@@ -23,6 +23,8 @@ pub enum Answer {
     Status(u16),
     /// 200, after this long.
     Slow(Duration),
+    /// 200 with this JSON.
+    Json(Value),
 }
 
 /// One request received.
@@ -53,7 +55,14 @@ impl Drop for Receiver {
 }
 
 async fn receive(State(inner): State<Arc<Inner>>, headers: HeaderMap, raw: Bytes) -> Response {
-    let body: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+    // JSON (events), or a form (slash commands) read as an object.
+    let body: Value = serde_json::from_slice(&raw).unwrap_or_else(|_| {
+        Value::Object(
+            form_urlencoded::parse(&raw)
+                .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+                .collect(),
+        )
+    });
     let headers: HashMap<String, String> = headers
         .iter()
         .map(|(k, v)| {
@@ -86,6 +95,7 @@ async fn receive(State(inner): State<Arc<Inner>>, headers: HeaderMap, raw: Bytes
             tokio::time::sleep(wait).await;
             StatusCode::OK.into_response()
         }
+        Answer::Json(value) => axum::Json(value).into_response(),
     }
 }
 
@@ -98,6 +108,7 @@ impl Receiver {
         });
         let app = Router::new()
             .route("/events", post(receive))
+            .route("/command", post(receive))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/events", listener.local_addr().unwrap());
@@ -105,6 +116,16 @@ impl Receiver {
             axum::serve(listener, app).await.unwrap();
         });
         Self { url, inner, task }
+    }
+
+    /// The address of its slash command route.
+    pub fn command_url(&self) -> String {
+        self.url.replace("/events", "/command")
+    }
+
+    /// Answer the next requests as `plan` says.
+    pub fn plan(&self, plan: Vec<Answer>) {
+        *self.inner.plan.lock().unwrap() = plan;
     }
 
     /// Everything received so far.

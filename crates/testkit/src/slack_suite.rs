@@ -21,6 +21,7 @@ macro_rules! slack_conformance {
             bad_web_api_input_gets_slack_errors_and_changes_nothing,
             incoming_webhooks_post_into_their_channel_until_removed,
             events_reach_bots_signed_in_order_and_retried,
+            slash_commands_call_their_url_and_answer_as_it_says,
         );
     };
 }
@@ -1311,4 +1312,176 @@ pub async fn events_reach_bots_signed_in_order_and_retried(app: TestApp) {
 async fn who_is_bot(app: &TestApp, w: &World) -> String {
     let who = slack(app, "auth.test", &w.bot_token, json!({})).await;
     who["user_id"].as_str().unwrap().to_owned()
+}
+
+pub async fn slash_commands_call_their_url_and_answer_as_it_says(app: TestApp) {
+    let w = world(
+        &app,
+        &["channels:read", "channels:history", "channels:join"],
+    )
+    .await;
+    let receiver = Receiver::start(Vec::new()).await;
+    let installs = format!("/api/v1/workspaces/{}/integrations", w.workspace);
+    let install = |command: &str| {
+        let body = json!({"type": "slash_command", "name": "Deploy", "command": command, "url": receiver.command_url()});
+        app.post(&installs, Some(&w.owner), body)
+    };
+    let installed = install("/Deploy").await;
+    assert_eq!(installed.status, StatusCode::CREATED, "{installed:?}");
+    assert!(installed.body.get("token").is_none());
+    let secret = installed.body["signing_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(install("/deploy").await.status, StatusCode::CONFLICT);
+    assert_eq!(install("deploy").await.status, StatusCode::BAD_REQUEST);
+    let commands = format!("/api/v1/channels/{}/commands", w.general);
+    let run = |command: &str, text: &str| {
+        app.post(
+            &commands,
+            Some(&w.owner),
+            json!({"command": command, "text": text}),
+        )
+    };
+
+    // An ephemeral answer comes back to the caller alone; nothing is posted.
+    receiver.plan(vec![Answer::Json(
+        json!({"response_type": "ephemeral", "text": "Deploying prod"}),
+    )]);
+    let answered = run("/deploy", "prod now").await;
+    assert_eq!(answered.status, StatusCode::OK, "{answered:?}");
+    assert_eq!(answered.body["response_type"], json!("ephemeral"));
+    assert_eq!(answered.body["text"], json!("Deploying prod"));
+    let calls = receiver.received();
+    assert_eq!(calls.len(), 1);
+    let form = &calls[0].body;
+    assert_eq!(form["command"], json!("/deploy"));
+    assert_eq!(form["text"], json!("prod now"));
+    assert_eq!(form["user_name"], json!("owner"));
+    assert!(form["user_id"].as_str().unwrap().starts_with('U'));
+    assert!(form["channel_id"].as_str().unwrap().starts_with('C'));
+    assert_eq!(form["channel_name"], json!("general"));
+    assert!(form["trigger_id"].as_str().unwrap().len() >= 16);
+    assert_eq!(
+        calls[0].headers["content-type"],
+        "application/x-www-form-urlencoded"
+    );
+    assert_signed(&calls, &secret);
+    let general = slack_channel(&app, &w.bot_token, "general").await;
+    ok(&slack(
+        &app,
+        "conversations.join",
+        &w.bot_token,
+        json!({"channel": general}),
+    )
+    .await);
+    let history = slack(
+        &app,
+        "conversations.history",
+        &w.bot_token,
+        json!({"channel": general}),
+    )
+    .await;
+    assert_eq!(history["messages"], json!([]), "{history}");
+
+    // In the channel: posted as the command's bot.
+    receiver.plan(vec![Answer::Json(
+        json!({"response_type": "in_channel", "text": "Deployed!"}),
+    )]);
+    let answered = run("/deploy", "").await;
+    assert_eq!(
+        answered.body["response_type"],
+        json!("in_channel"),
+        "{answered:?}"
+    );
+    assert_eq!(answered.body["message"]["content"], json!("Deployed!"));
+    let history = slack(
+        &app,
+        "conversations.history",
+        &w.bot_token,
+        json!({"channel": general}),
+    )
+    .await;
+    assert_eq!(history["messages"][0]["text"], json!("Deployed!"));
+    assert_eq!(history["messages"][0]["subtype"], json!("bot_message"));
+
+    // The response URL takes later answers.
+    let response_url = receiver.received()[1].body["response_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = &response_url[response_url.find("/commands/respond/").unwrap()..];
+    let later = app
+        .http
+        .post(format!("{}{path}", app.base))
+        .json(&json!({"response_type": "in_channel", "text": "Rolled out to 100%"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(later.status(), StatusCode::OK);
+    assert_eq!(later.json::<Value>().await.unwrap(), json!({"ok": true}));
+    let history = slack(
+        &app,
+        "conversations.history",
+        &w.bot_token,
+        json!({"channel": general}),
+    )
+    .await;
+    assert_eq!(history["messages"][0]["text"], json!("Rolled out to 100%"));
+    let ephemeral = app
+        .http
+        .post(format!("{}{path}", app.base))
+        .body("just for you")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ephemeral.status(), StatusCode::OK);
+    let forged = app
+        .http
+        .post(format!(
+            "{}/commands/respond/{}x",
+            app.base,
+            &path["/commands/respond/".len()..]
+        ))
+        .json(&json!({"text": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::NOT_FOUND);
+    let empty = app
+        .http
+        .post(format!("{}{path}", app.base))
+        .json(&json!({"text": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty.status(), StatusCode::BAD_REQUEST);
+
+    // A failing URL is told to the caller; unknown commands are not found.
+    receiver.plan(vec![Answer::Status(500)]);
+    let failed = run("/deploy", "again").await;
+    assert_eq!(failed.body["response_type"], json!("failed"), "{failed:?}");
+    assert!(failed.body["text"].as_str().unwrap().contains("500"));
+    assert_eq!(run("/nothing", "").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        run("not a command", "").await.status,
+        StatusCode::BAD_REQUEST
+    );
+    let outsider = app.user("outsider").await;
+    let foreign = app
+        .post(
+            &format!("/api/v1/channels/{}/commands", w.general),
+            Some(&outsider),
+            json!({"command": "/deploy"}),
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    let history = slack(
+        &app,
+        "conversations.history",
+        &w.bot_token,
+        json!({"channel": general}),
+    )
+    .await;
+    assert_eq!(history["messages"].as_array().unwrap().len(), 2);
 }

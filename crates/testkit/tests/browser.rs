@@ -1163,3 +1163,55 @@ async fn files_are_attached_dropped_pasted_previewed_and_listed() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(confab_browser), ignore = "set CONFAB_TEST_CHROMEDRIVER to run")]
+async fn slash_commands_answer_in_the_channel_or_to_the_caller_alone() {
+    use confab_testkit::receiver::{Answer, Receiver};
+    with_sqlite(|stores| async move {
+        let app = app(stores, Policy::default()).await;
+        let driver = Driver::start();
+        let ann = driver.browser(1280, 800, false).await;
+        sign_up(&ann, &app.base, "ann").await;
+        wait_for(&ann, "#new-workspace")
+            .await
+            .send_keys("Acme\u{E007}")
+            .await
+            .unwrap();
+        wait_for(&ann, ".composer textarea").await;
+        let session = app.log_in("ann").await;
+        let workspaces = app.get("/api/v1/workspaces", &session).await;
+        let workspace = workspaces.body["workspaces"][0]["workspace"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let receiver = Receiver::start(vec![
+            Answer::Json(json!({"text": "Deploying *prod* now"})),
+            Answer::Json(json!({"response_type": "in_channel", "text": "Deployed prod"})),
+        ])
+        .await;
+        let installed = app
+            .post(
+                &format!("/api/v1/workspaces/{workspace}/integrations"),
+                Some(&session),
+                json!({"type": "slash_command", "name": "Deploy", "command": "/deploy", "url": receiver.command_url()}),
+            )
+            .await;
+        assert_eq!(installed.status, reqwest::StatusCode::CREATED, "{installed:?}");
+
+        say(&ann, "/deploy prod").await;
+        wait_for_text(&ann, ".message.ephemeral", "Deploying prod now").await;
+        wait_for_text(&ann, ".message.ephemeral", "Only visible to you").await;
+        assert_eq!(receiver.received()[0].body["text"], json!("prod"));
+        screenshot(&ann, "slash-command-desktop-light").await;
+        assert_accessible(&ann, "slash command answer").await;
+        say(&ann, "/deploy finish").await;
+        wait_for_message(&ann, "Deployed prod").await;
+        say(&ann, "/nothing here").await;
+        wait_for_text(&ann, ".messages", "/nothing: ").await;
+        // Nothing of the commands was posted as ann's own message.
+        let texts = shown(&ann).await.join("\n");
+        assert!(!texts.contains("/deploy prod"), "{texts}");
+    })
+    .await;
+}

@@ -7,7 +7,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use confab_core::id::{ChannelId, IntegrationId, WorkspaceId};
 use confab_core::model::{ApiToken, Integration};
-use confab_service::InstallRequest;
+use confab_service::{CommandOutcome, InstallRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -23,6 +23,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list, install))
         .routes(routes!(remove))
         .routes(routes!(subscribe))
+        .routes(routes!(run_command))
         .routes(routes!(deliveries))
         .routes(routes!(my_tokens, create_token))
         .routes(routes!(revoke_token))
@@ -114,8 +115,8 @@ impl From<ApiToken> for TokenView {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct InstallBody {
-    /// `bot` or `incoming_webhook` (outgoing webhooks and slash commands
-    /// are not available yet).
+    /// `bot`, `incoming_webhook` or `slash_command` (outgoing webhooks are
+    /// not available yet).
     #[serde(rename = "type")]
     integration_type: String,
     name: String,
@@ -125,6 +126,10 @@ struct InstallBody {
     scopes: Vec<String>,
     /// The channel an incoming webhook posts to (Confab's id).
     channel_id: Option<String>,
+    /// A slash command's name (`/deploy`).
+    command: Option<String>,
+    /// The URL a slash command calls.
+    url: Option<String>,
 }
 
 /// An integration just installed, with its secret shown this once.
@@ -175,9 +180,12 @@ async fn install(
         name: body.name,
         scopes: body.scopes,
         channel,
+        command: body.command,
+        url: body.url,
     };
     let installed = app.install_integration(&caller, id, request).await?;
     let is_hook = installed.integration.channel_id.is_some();
+    let is_bot = installed.integration.integration_type == "bot";
     let base = crate::slack::base_url(&app, &headers);
     let url = is_hook.then(|| {
         format!(
@@ -189,7 +197,7 @@ async fn install(
         StatusCode::CREATED,
         Json(Installed {
             integration: installed.integration.into(),
-            token: (!is_hook).then_some(installed.secret),
+            token: is_bot.then_some(installed.secret),
             url,
             signing_secret: installed.signing_secret,
         }),
@@ -333,4 +341,72 @@ async fn deliveries(
             })
             .collect(),
     ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CommandBody {
+    /// The command's name (`/deploy`).
+    command: String,
+    /// What was typed after it.
+    #[serde(default)]
+    text: String,
+}
+
+/// What a slash command answered.
+#[derive(Serialize, ToSchema)]
+struct CommandAnswer {
+    /// `ephemeral` (for the caller alone, not kept), `in_channel` (posted
+    /// as the command's bot: `message`), `none` (acknowledged with nothing
+    /// to show) or `failed` (`text` says why).
+    response_type: &'static str,
+    text: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    formatted_content: Option<serde_json::Value>,
+    message: Option<crate::wire::MessageView>,
+}
+
+#[utoipa::path(post, path = "/channels/{channel}/commands", tag = "integrations", params(("channel" = String, Path, description = "Channel id")), request_body = CommandBody,
+    responses((status = 200, body = CommandAnswer), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody, description = "No such channel, or no such command in its workspace")))]
+async fn run_command(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(channel): Path<String>,
+    headers: axum::http::HeaderMap,
+    ApiJson(body): ApiJson<CommandBody>,
+) -> Result<Json<CommandAnswer>, ApiError> {
+    let id: ChannelId = parse_id(&channel, "channel")?;
+    let base = crate::slack::base_url(&app, &headers);
+    let outcome = app
+        .run_command(&caller, id, &body.command, &body.text, &base)
+        .await?;
+    Ok(Json(match outcome {
+        CommandOutcome::Ephemeral {
+            text,
+            formatted_content,
+        } => CommandAnswer {
+            response_type: "ephemeral",
+            text: Some(text),
+            formatted_content,
+            message: None,
+        },
+        CommandOutcome::InChannel(posted) => CommandAnswer {
+            response_type: "in_channel",
+            text: None,
+            formatted_content: None,
+            message: Some(crate::wire::MessageView::from(posted.inserted.message)),
+        },
+        CommandOutcome::Acknowledged => CommandAnswer {
+            response_type: "none",
+            text: None,
+            formatted_content: None,
+            message: None,
+        },
+        CommandOutcome::Failed(why) => CommandAnswer {
+            response_type: "failed",
+            text: Some(why),
+            formatted_content: None,
+            message: None,
+        },
+    }))
 }

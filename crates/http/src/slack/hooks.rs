@@ -119,3 +119,30 @@ pub(crate) async fn receive(
         Err(other) => crate::ApiError(other).into_response(),
     }
 }
+
+/// `POST /commands/respond/{token}`: a slash command's `response_url`, for
+/// 30 minutes. Answers `{"ok": true}`, or `{"ok": false, "error"}` with 404
+/// for an unknown or expired URL and 400 for a body without text.
+pub(crate) async fn respond(
+    State(app): State<AppState>,
+    Path(token): Path<String>,
+    body: Bytes,
+) -> Response {
+    let text = String::from_utf8_lossy(&body);
+    let refused = |status: StatusCode, code: &str| {
+        (
+            status,
+            axum::Json(serde_json::json!({"ok": false, "error": code})),
+        )
+            .into_response()
+    };
+    match app.respond_to_command(&token, &text).await {
+        Ok(_) => axum::Json(serde_json::json!({"ok": true})).into_response(),
+        Err(Error::NotFound(_)) => refused(StatusCode::NOT_FOUND, "expired_url"),
+        Err(Error::Invalid { .. }) => refused(StatusCode::BAD_REQUEST, "no_text"),
+        Err(Error::Conflict { message, .. }) if message.contains("archived") => {
+            refused(StatusCode::GONE, "channel_is_archived")
+        }
+        Err(other) => crate::ApiError(other).into_response(),
+    }
+}

@@ -37,16 +37,15 @@ const fn write(scope: Option<&'static str>) -> Spec {
 
 /// Methods of Slack's API that this server answers with `not_implemented`
 /// for now (the README lists them).
-const NOT_YET: &[&str] = &["chat.postEphemeral", "reactions.list"];
+const NOT_YET: &[&str] = &["reactions.list"];
 
 /// The method of that name.
 pub(crate) fn find(method: &str) -> Option<Spec> {
     Some(match method {
         "api.test" | "auth.test" => read(None),
         "auth.revoke" => write(None),
-        "chat.postMessage" | "chat.meMessage" | "chat.update" | "chat.delete" => {
-            write(Some("chat:write"))
-        }
+        "chat.postMessage" | "chat.meMessage" | "chat.update" | "chat.delete"
+        | "chat.postEphemeral" => write(Some("chat:write")),
         "chat.getPermalink" => read(None),
         "conversations.list"
         | "conversations.info"
@@ -118,6 +117,7 @@ pub(crate) async fn run(
         "auth.revoke" => call.auth_revoke().await,
         "chat.postMessage" => call.post_message(false).await,
         "chat.meMessage" => call.post_message(true).await,
+        "chat.postEphemeral" => call.post_ephemeral().await,
         "chat.update" => call.update_message().await,
         "chat.delete" => call.delete_message().await,
         "chat.getPermalink" => call.permalink().await,
@@ -354,6 +354,60 @@ impl Call<'_> {
             "ts": format_ts(message.ts),
             "message": objects::message(message, parent_ts),
         })))
+    }
+
+    async fn post_ephemeral(&self) -> Answer {
+        let id = parse_channel(
+            &self
+                .args
+                .required("channel")
+                .map_err(|_| SlackError::new("channel_not_found"))?,
+        )?;
+        let to = parse_user(
+            &self
+                .args
+                .required("user")
+                .map_err(|_| SlackError::new("user_not_in_channel"))?,
+        )
+        .map_err(|_| SlackError::new("user_not_in_channel"))?;
+        let mut formatted = Map::new();
+        for key in ["blocks", "attachments"] {
+            if let Some(value) = self.args.json(key)? {
+                formatted.insert(key.into(), value);
+            }
+        }
+        let text = self
+            .args
+            .text("text")
+            .or_else(|| fallback_text(&formatted))
+            .ok_or_else(|| SlackError::new("no_text"))?;
+        if text.chars().count() > confab_service::MAX_MESSAGE_CHARS {
+            return Err(SlackError::new("msg_too_long"));
+        }
+        let thread = match self.args.text("thread_ts") {
+            Some(_) => {
+                let parent = self.message_at(id, "thread_ts").await?;
+                Some(parent.thread_id.unwrap_or(parent.id))
+            }
+            None => None,
+        };
+        let post = PostMessage {
+            content: text,
+            formatted_content: (!formatted.is_empty()).then_some(Value::Object(formatted)),
+            thread_id: thread,
+            ..Default::default()
+        };
+        self.app
+            .post_ephemeral(self.caller, id, to, post)
+            .await
+            .map_err(|e| match e {
+                confab_core::Error::NotFound("user_in_channel") => {
+                    SlackError::new("user_not_in_channel")
+                }
+                other => other.into(),
+            })?;
+        let now = chrono::Utc::now().timestamp_micros();
+        Ok(answer(json!({"message_ts": format_ts(now)})))
     }
 
     async fn update_message(&self) -> Answer {

@@ -31,6 +31,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/{method}", any(call))
         .route("/api/uploads/{token}", axum::routing::post(files::receive))
         .route("/hooks/{id}/{secret}", axum::routing::post(hooks::receive))
+        .route(
+            "/commands/respond/{token}",
+            axum::routing::post(hooks::respond),
+        )
 }
 
 /// A Slack error: its code, and any fields that go with it.

@@ -1,10 +1,14 @@
 //! HTTP benchmark: N concurrent clients post into K channels and read
 //! history pages, over real HTTP; prints posts/s and p50/p99 latencies.
+//! `--via slack` does the same through the Slack-compatible Web API
+//! (`chat.postMessage`, `conversations.history`) with personal tokens;
+//! `--via both` runs REST then the Web API and prints the ratio.
 //!
 //! ```text
 //! cargo run --release -p confab-testkit --bin http-bench -- \
 //!     [--backend sqlite|postgres | --url http://127.0.0.1:8080] \
-//!     [--clients 32] [--channels 10] [--posts 50000] [--read-every 10]
+//!     [--clients 32] [--channels 10] [--posts 50000] [--read-every 10] \
+//!     [--via rest|slack|both]
 //! ```
 //! Without `--url` the server runs in this process over a temporary
 //! database (PostgreSQL from `CONFAB_TEST_POSTGRES_URL`), with the message
@@ -25,17 +29,106 @@ use confab_testkit::app::TestApp;
 use confab_testkit::harness::{PgTestDb, POSTGRES_URL_VAR};
 use serde_json::{json, Value};
 
+#[derive(Clone, Copy)]
 struct Params {
     clients: usize,
     channels: usize,
     posts: usize,
     read_every: usize,
+    via: Via,
+}
+
+/// Which API the clients call.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Via {
+    Rest,
+    Slack,
 }
 
 struct Client {
     http: reqwest::Client,
     base: String,
     token: String,
+    /// A personal Web API token (`xoxp-`).
+    slack_token: String,
+}
+
+impl Client {
+    /// Call a Web API method with a JSON body; its answer, which must be ok.
+    async fn slack(&self, method: &str, body: Value) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .post(format!("{}/api/{method}", self.base))
+            .bearer_auth(&self.slack_token)
+            .json(&body)
+            .send()
+            .await?;
+        let body: Value = response.json().await?;
+        if body["ok"] != json!(true) {
+            bail!("{method}: {body}");
+        }
+        Ok(body)
+    }
+
+    /// Post one message, through the API chosen.
+    async fn post(
+        &self,
+        via: Via,
+        channel: &str,
+        content: String,
+        key: String,
+    ) -> anyhow::Result<()> {
+        match via {
+            Via::Rest => {
+                self.send(
+                    reqwest::Method::POST,
+                    &format!("/api/v1/channels/{channel}/messages"),
+                    Some(json!({"content": content, "client_msg_id": key})),
+                )
+                .await?;
+            }
+            Via::Slack => {
+                let slack_channel = slack_id(channel)?;
+                self.slack(
+                    "chat.postMessage",
+                    json!({"channel": slack_channel, "text": content, "client_msg_id": key}),
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Read the latest page of 50, through the API chosen.
+    async fn read(&self, via: Via, channel: &str) -> anyhow::Result<()> {
+        match via {
+            Via::Rest => {
+                self.send(
+                    reqwest::Method::GET,
+                    &format!("/api/v1/channels/{channel}/messages?limit=50"),
+                    None,
+                )
+                .await?;
+            }
+            Via::Slack => {
+                self.slack(
+                    "conversations.history",
+                    json!({"channel": slack_id(channel)?, "limit": 50}),
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The Web API's id of a channel.
+fn slack_id(channel: &str) -> anyhow::Result<String> {
+    let id: uuid::Uuid = channel.parse()?;
+    Ok(confab_core::slack::encode(
+        confab_core::slack::SlackKind::Channel,
+        id,
+    ))
 }
 
 impl Client {
@@ -113,6 +206,7 @@ async fn set_up(base: &str, params: &Params) -> anyhow::Result<(Vec<Client>, Vec
             http: http.clone(),
             base: base.to_owned(),
             token,
+            slack_token: String::new(),
         });
     }
     let owner = &clients[0];
@@ -168,10 +262,51 @@ async fn set_up(base: &str, params: &Params) -> anyhow::Result<(Vec<Client>, Vec
         }
         channels.push(id);
     }
+    for client in &mut clients {
+        let made = client
+            .send(
+                reqwest::Method::POST,
+                &format!("/api/v1/workspaces/{ws}/tokens"),
+                Some(json!({"label": "bench", "scopes": ["chat:write", "channels:history"]})),
+            )
+            .await?;
+        client.slack_token = made["secret"].as_str().context("token")?.to_owned();
+    }
     Ok((clients, channels))
 }
 
-async fn drive(base: &str, params: &Params) -> anyhow::Result<()> {
+/// Run the load as `params` says; with `Via` both, twice, and the ratio.
+async fn drive(base: &str, params: &Params, both: bool) -> anyhow::Result<()> {
+    if !both {
+        return drive_one(base, params).await.map(drop);
+    }
+    let rest = drive_one(
+        base,
+        &Params {
+            via: Via::Rest,
+            ..*params
+        },
+    )
+    .await?;
+    let slack = drive_one(
+        base,
+        &Params {
+            via: Via::Slack,
+            ..*params
+        },
+    )
+    .await?;
+    println!(
+        "Web API / REST: {:.2} of the posts per second ({:.0} vs {:.0})",
+        slack / rest,
+        slack,
+        rest
+    );
+    Ok(())
+}
+
+/// One run; its posts per second.
+async fn drive_one(base: &str, params: &Params) -> anyhow::Result<f64> {
     let (clients, channels) = set_up(base, params).await?;
     let channels = Arc::new(channels);
     let next = Arc::new(AtomicUsize::new(0));
@@ -182,6 +317,7 @@ async fn drive(base: &str, params: &Params) -> anyhow::Result<()> {
         let next = next.clone();
         let total = params.posts;
         let read_every = params.read_every.max(1);
+        let via = params.via;
         tasks.push(tokio::spawn(async move {
             let mut posts = Vec::new();
             let mut reads = Vec::new();
@@ -193,18 +329,17 @@ async fn drive(base: &str, params: &Params) -> anyhow::Result<()> {
                 let channel = &channels[(c + n) % channels.len()];
                 let t = Instant::now();
                 client
-                    .send(
-                        reqwest::Method::POST,
-                        &format!("/api/v1/channels/{channel}/messages"),
-                        Some(json!({"content": format!("message {n} from client {c}"), "client_msg_id": format!("{c}-{n}")})),
+                    .post(
+                        via,
+                        channel,
+                        format!("message {n} from client {c}"),
+                        format!("{c}-{n}"),
                     )
                     .await?;
                 posts.push(t.elapsed());
                 if n.is_multiple_of(read_every) {
                     let t = Instant::now();
-                    client
-                        .send(reqwest::Method::GET, &format!("/api/v1/channels/{channel}/messages?limit=50"), None)
-                        .await?;
+                    client.read(via, channel).await?;
                     reads.push(t.elapsed());
                 }
             }
@@ -221,6 +356,8 @@ async fn drive(base: &str, params: &Params) -> anyhow::Result<()> {
     let elapsed = started.elapsed();
     posts.sort();
     reads.sort();
+    let rate = posts.len() as f64 / elapsed.as_secs_f64();
+    println!("via {:?}:", params.via);
     println!(
         "posts: {} in {:.1} s = {:.0} posts/s; post p50 {}, p99 {}",
         posts.len(),
@@ -235,7 +372,7 @@ async fn drive(base: &str, params: &Params) -> anyhow::Result<()> {
         ms(percentile(&reads, 50.0)),
         ms(percentile(&reads, 99.0)),
     );
-    Ok(())
+    Ok(rate)
 }
 
 fn unlimited() -> Policy {
@@ -257,7 +394,9 @@ async fn main() -> anyhow::Result<()> {
         channels: 10,
         posts: 50_000,
         read_every: 10,
+        via: Via::Rest,
     };
+    let mut both = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
@@ -268,6 +407,12 @@ async fn main() -> anyhow::Result<()> {
             "--channels" => params.channels = value()?.parse()?,
             "--posts" => params.posts = value()?.parse()?,
             "--read-every" => params.read_every = value()?.parse()?,
+            "--via" => match value()?.as_str() {
+                "rest" => params.via = Via::Rest,
+                "slack" => params.via = Via::Slack,
+                "both" => both = true,
+                other => bail!("--via takes rest, slack or both, not {other}"),
+            },
             other => bail!("unknown argument {other}"),
         }
     }
@@ -280,7 +425,7 @@ async fn main() -> anyhow::Result<()> {
     );
     if let Some(url) = url {
         println!("[external server {url}]");
-        return drive(url.trim_end_matches('/'), &params).await;
+        return drive(url.trim_end_matches('/'), &params, both).await;
     }
     match backend.as_str() {
         "sqlite" => {
@@ -289,7 +434,7 @@ async fn main() -> anyhow::Result<()> {
             let store = SqliteStore::open(&SqliteOptions::new(db)).await?;
             let app = TestApp::start_with(Stores::new(Arc::new(store)), unlimited()).await;
             println!("[sqlite, in-process server]");
-            drive(&app.base, &params).await?;
+            drive(&app.base, &params, both).await?;
             app.stop().await;
         }
         "postgres" => {
@@ -302,7 +447,7 @@ async fn main() -> anyhow::Result<()> {
                 let store = PostgresStore::open(&options).await?;
                 let app = TestApp::start_with(Stores::new(Arc::new(store)), unlimited()).await;
                 println!("[postgres, in-process server]");
-                let result = drive(&app.base, &params).await;
+                let result = drive(&app.base, &params, both).await;
                 app.stop().await;
                 result
             }

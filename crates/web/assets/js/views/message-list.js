@@ -74,6 +74,7 @@ export const messageMethods = {
       this.fileLooks(message),
       message.pending,
       message.failed,
+      message.ephemeral,
       grouped,
       this.editing === message.id,
       this.names.get(message.user_id),
@@ -94,13 +95,16 @@ export const messageMethods = {
   },
 
   messageItem(message, grouped) {
-    const name = this.names.get(message.user_id) || 'Someone';
+    const name = this.names.get(message.user_id) || (message.ephemeral ? 'Confab' : 'Someone');
     const body = message.is_deleted
       ? h('p', { class: 'deleted' }, 'This message was deleted.')
       : h('div', { class: 'body' }, render(message.content));
     return h(
       'li',
-      { class: `message${grouped ? ' grouped' : ''}${message.pending ? ' pending' : ''}`, 'data-id': message.id },
+      {
+        class: `message${grouped ? ' grouped' : ''}${message.pending ? ' pending' : ''}${message.ephemeral ? ' ephemeral' : ''}`,
+        'data-id': message.id,
+      },
       !grouped && this.avatar(message.user_id, name),
       !grouped &&
         h(
@@ -121,7 +125,8 @@ export const messageMethods = {
           message.reply_count === 1 ? '1 reply' : `${message.reply_count} replies`,
         ),
       !message.is_deleted && (message.reactions || []).length > 0 && this.reactionBar(message),
-      !message.is_deleted && !message.pending && this.toolbar(message),
+      message.ephemeral && h('p', { class: 'ephemeral-note' }, 'Only visible to you'),
+      !message.is_deleted && !message.pending && !message.ephemeral && this.toolbar(message),
       message.failed &&
         h(
           'p',

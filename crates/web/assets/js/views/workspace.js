@@ -382,7 +382,7 @@ export class WorkspaceView {
 
   /** Loaded message ids, oldest first (not the pending ones). */
   loadedIds() {
-    return [...this.messages.keys()].filter((id) => !id.startsWith('pending')).sort();
+    return [...this.messages.keys()].filter((id) => !isLocal(id)).sort();
   }
 
   /** Drop the oldest (or newest) loaded messages beyond the bound. */
@@ -519,6 +519,8 @@ export class WorkspaceView {
    * @param {any[]} [files] uploaded files the message carries
    */
   async send(content, clientId = crypto.randomUUID(), files = []) {
+    const command = content.match(/^(\/[a-z0-9_-]{1,31})(?:\s+([\s\S]*))?$/i);
+    if (command && files.length === 0) return this.runCommand(command[1].toLowerCase(), command[2] || '');
     const channelId = this.channelId;
     // The next keystroke starts a new message: say so at once.
     this.typingSent = 0;
@@ -550,13 +552,54 @@ export class WorkspaceView {
     this.draw();
   }
 
+  /**
+   * Run a slash command: its answer for the caller alone shows here; one
+   * for the channel arrives as a message.
+   * @param {string} command
+   * @param {string} text
+   */
+  async runCommand(command, text) {
+    const channelId = this.channelId;
+    try {
+      const answer = await api.post(`/channels/${channelId}/commands`, { command, text });
+      if (answer.response_type === 'ephemeral' || answer.response_type === 'failed') {
+        this.showEphemeral(channelId, answer.text || '', null);
+      }
+    } catch (error) {
+      this.showEphemeral(channelId, `${command}: ${api.describe(error)}`, null);
+    }
+  }
+
+  /**
+   * Show a message only this person sees, until the channel is left.
+   * @param {string} channelId
+   * @param {string} text
+   * @param {string|null} userId who it is from (a bot), if known
+   */
+  showEphemeral(channelId, text, userId) {
+    if (channelId !== this.channelId) return;
+    const key = `ephemeral-${crypto.randomUUID()}`;
+    this.messages.set(key, {
+      id: `~${key}`,
+      user_id: userId || 'confab',
+      content: text,
+      created_at: new Date().toISOString(),
+      ephemeral: true,
+    });
+    this.draw();
+  }
+
   markRead(messageId) {
-    const newest = messageId || [...this.messages.keys()].filter((id) => !id.startsWith('pending')).sort().pop();
+    const newest = messageId || [...this.messages.keys()].filter((id) => !isLocal(id)).sort().pop();
     this.unread.delete(this.channelId);
     if (newest) api.post(`/channels/${this.channelId}/read`, { message_id: newest }).catch(() => {});
   }
 
   onEvent(event) {
+    if (event.type === 'ephemeral') {
+      this.showEphemeral(event.channel_id, event.text, event.user_id);
+      return;
+    }
     if (this.applyWorkspaceEvent(event) || this.applyFileEvent(event)) return;
     if (event.channel_id === this.channelId && this.applyChange(event)) {
       this.draw();
@@ -753,6 +796,15 @@ Object.assign(
 );
 
 let current = null;
+
+/**
+ * Whether a key of the message map is this client's own (a message being
+ * sent, or one only this person sees), not one the server keeps.
+ * @param {string} key
+ */
+function isLocal(key) {
+  return key.startsWith('pending') || key.startsWith('ephemeral');
+}
 
 /**
  * Open (or move within) a workspace.
