@@ -260,8 +260,8 @@ impl Services {
         })
     }
 
-    /// The caller acting as an integration's bot user.
-    async fn integration_bot(&self, integration: &Integration) -> Result<Caller> {
+    /// The caller acting as an integration's bot user, while it is active.
+    pub(crate) async fn integration_bot(&self, integration: &Integration) -> Result<Caller> {
         let gone = || Error::NotFound("integration");
         let id: UserId = integration.config["bot_user_id"]
             .as_str()

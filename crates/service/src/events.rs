@@ -316,7 +316,11 @@ impl Services {
     }
 
     /// An integration the caller may manage.
-    async fn managed_integration(&self, caller: &Caller, id: IntegrationId) -> Result<Integration> {
+    pub(crate) async fn managed_integration(
+        &self,
+        caller: &Caller,
+        id: IntegrationId,
+    ) -> Result<Integration> {
         let integration = self
             .stores
             .integrations

@@ -275,18 +275,7 @@ impl Services {
             return Err(gone());
         }
         let channel = hook.channel_id.ok_or_else(gone)?;
-        let bot_user = hook.config["bot_user_id"]
-            .as_str()
-            .and_then(|u| u.parse::<UserId>().ok())
-            .ok_or_else(gone)?;
-        let user = self
-            .stores
-            .users
-            .get_user(bot_user)
-            .await?
-            .filter(|u| u.status == UserStatus::Active)
-            .ok_or_else(gone)?;
-        let caller = acting_caller(user, hook.workspace_id, "bot");
+        let caller = self.integration_bot(&hook).await.map_err(|_| gone())?;
         if let Some(ts) = thread_ts {
             let parent = self
                 .message_at(&caller, channel, ts)
@@ -321,18 +310,7 @@ impl Services {
     /// Remove an integration: its tokens stop working at once and its bot
     /// user is deactivated.
     pub async fn remove_integration(&self, caller: &Caller, id: IntegrationId) -> Result<()> {
-        let integration = self
-            .stores
-            .integrations
-            .get_integration(id)
-            .await?
-            .ok_or(Error::NotFound("integration"))?;
-        self.integration_manager(caller, integration.workspace_id)
-            .await
-            .map_err(|e| match e {
-                Error::NotFound(_) => Error::NotFound("integration"),
-                other => other,
-            })?;
+        let integration = self.managed_integration(caller, id).await?;
         let now = time::now();
         self.stores
             .integrations

@@ -30,6 +30,8 @@ pub enum Answer {
 /// One request received.
 #[derive(Clone, Debug)]
 pub struct Received {
+    /// When it arrived.
+    pub at: std::time::Instant,
     pub headers: HashMap<String, String>,
     pub raw: Vec<u8>,
     pub body: Value,
@@ -73,6 +75,7 @@ async fn receive(State(inner): State<Arc<Inner>>, headers: HeaderMap, raw: Bytes
         })
         .collect();
     inner.received.lock().unwrap().push(Received {
+        at: std::time::Instant::now(),
         headers,
         raw: raw.to_vec(),
         body: body.clone(),

@@ -49,78 +49,60 @@ impl Call<'_> {
     }
 
     async fn found_messages(&self, text: &str, paging: &Paging) -> Result<Value, SlackError> {
-        let mut after = None;
-        for page in 1..=paging.page {
+        let (shown, total) = nth_page(paging, |after| async move {
             let request = SearchRequest {
                 text: text.to_owned(),
                 sort: paging.sort,
-                after: after.take(),
+                after,
                 limit: paging.count,
             };
             let found = self
                 .app
                 .search_messages(self.caller, self.workspace(), request)
                 .await?;
-            if page < paging.page && found.next.is_some() {
-                after = found.next;
-                continue;
-            }
-            let shown = if page == paging.page {
-                found.results
-            } else {
-                Vec::new()
-            };
-            let matches: Vec<Value> = shown
-                .iter()
-                .map(|hit| {
-                    let m = &hit.message;
-                    json!({
-                        "type": "message",
-                        "iid": m.id.to_string(),
-                        "user": user_id(m.user_id),
-                        "username": hit.author.as_ref().map(|u| u.username.clone()).unwrap_or_default(),
-                        "ts": format_ts(m.ts),
-                        "text": m.content,
-                        "team": super::objects::team_id(m.workspace_id),
-                        "channel": {"id": channel_id(&hit.channel), "name": hit.channel.name},
-                        "permalink": format!("{}/w/{}/c/{}/m/{}", self.base, m.workspace_id, m.channel_id, m.id),
-                    })
+            Ok((found.results, found.total, found.next))
+        })
+        .await?;
+        let matches: Vec<Value> = shown
+            .iter()
+            .map(|hit| {
+                let m = &hit.message;
+                json!({
+                    "type": "message",
+                    "iid": m.id.to_string(),
+                    "user": user_id(m.user_id),
+                    "username": hit.author.as_ref().map(|u| u.username.clone()).unwrap_or_default(),
+                    "ts": format_ts(m.ts),
+                    "text": m.content,
+                    "team": super::objects::team_id(m.workspace_id),
+                    "channel": {"id": channel_id(&hit.channel), "name": hit.channel.name},
+                    "permalink": format!("{}/w/{}/c/{}/m/{}", self.base, m.workspace_id, m.channel_id, m.id),
                 })
-                .collect();
-            return Ok(with_paging(matches, found.total, paging));
-        }
-        Ok(with_paging(Vec::new(), 0, paging))
+            })
+            .collect();
+        Ok(with_paging(matches, total, paging))
     }
 
     async fn found_files(&self, text: &str, paging: &Paging) -> Result<Value, SlackError> {
-        let mut after = None;
-        for page in 1..=paging.page {
+        let (shown, total) = nth_page(paging, |after| async move {
             let request = SearchRequest {
                 text: text.to_owned(),
                 sort: paging.sort,
-                after: after.take(),
+                after,
                 limit: paging.count,
             };
             let found = self
                 .app
                 .search_files(self.caller, self.workspace(), request)
                 .await?;
-            if page < paging.page && found.next.is_some() {
-                after = found.next;
-                continue;
-            }
-            let shown = if page == paging.page {
-                found.results
-            } else {
-                Vec::new()
-            };
-            let matches: Vec<Value> = shown
-                .iter()
-                .map(|hit| file_object(&hit.file, self.base))
-                .collect();
-            return Ok(with_paging(matches, found.total, paging));
-        }
-        Ok(with_paging(Vec::new(), 0, paging))
+            Ok((found.results, found.total, found.next))
+        })
+        .await?;
+        let matches: Vec<Value> = shown
+            .iter()
+            .map(|hit| file_object(&hit.file, self.base))
+            .collect();
+        Ok(with_paging(matches, total, paging))
     }
 
     pub(super) async fn search(&self, messages: bool, files: bool) -> Answer {
@@ -138,6 +120,27 @@ impl Call<'_> {
         }
         Ok(answer)
     }
+}
+
+/// The hits of page `paging.page` (and the total), walking the search's
+/// cursors from the first page; past the last page, none.
+async fn nth_page<T, C, F, Fut>(paging: &Paging, mut fetch: F) -> Result<(Vec<T>, u64), SlackError>
+where
+    F: FnMut(Option<C>) -> Fut,
+    Fut: std::future::Future<Output = confab_core::Result<(Vec<T>, u64, Option<C>)>>,
+{
+    let mut after = None;
+    for page in 1..=paging.page {
+        let (hits, total, next) = fetch(after.take()).await?;
+        if page == paging.page {
+            return Ok((hits, total));
+        }
+        match next {
+            Some(cursor) => after = Some(cursor),
+            None => return Ok((Vec::new(), total)),
+        }
+    }
+    Ok((Vec::new(), 0))
 }
 
 /// Matches with Slack's `paging` and `pagination` blocks.

@@ -3,6 +3,10 @@
 //! `--via slack` does the same through the Slack-compatible Web API
 //! (`chat.postMessage`, `conversations.history`) with personal tokens;
 //! `--via both` runs REST then the Web API and prints the ratio.
+//! `--events` subscribes a bot to the channels' messages at a receiver in
+//! this process and prints the delivery rate and the delay from post to
+//! delivery (an external server must allow 127.0.0.1 in
+//! `integrations.allowed_networks`).
 //!
 //! ```text
 //! cargo run --release -p confab-testkit --bin http-bench -- \
@@ -36,6 +40,7 @@ struct Params {
     posts: usize,
     read_every: usize,
     via: Via,
+    events: bool,
 }
 
 /// Which API the clients call.
@@ -277,6 +282,9 @@ async fn set_up(base: &str, params: &Params) -> anyhow::Result<(Vec<Client>, Vec
 
 /// Run the load as `params` says; with `Via` both, twice, and the ratio.
 async fn drive(base: &str, params: &Params, both: bool) -> anyhow::Result<()> {
+    if params.events {
+        return drive_events(base, params).await;
+    }
     if !both {
         return drive_one(base, params).await.map(drop);
     }
@@ -395,6 +403,7 @@ async fn main() -> anyhow::Result<()> {
         posts: 50_000,
         read_every: 10,
         via: Via::Rest,
+        events: false,
     };
     let mut both = false;
     let mut args = std::env::args().skip(1);
@@ -407,6 +416,7 @@ async fn main() -> anyhow::Result<()> {
             "--channels" => params.channels = value()?.parse()?,
             "--posts" => params.posts = value()?.parse()?,
             "--read-every" => params.read_every = value()?.parse()?,
+            "--events" => params.events = true,
             "--via" => match value()?.as_str() {
                 "rest" => params.via = Via::Rest,
                 "slack" => params.via = Via::Slack,
@@ -457,5 +467,108 @@ async fn main() -> anyhow::Result<()> {
         }
         other => bail!("unknown backend {other}"),
     }
+    Ok(())
+}
+
+/// A bot subscribed to every bench channel's messages at a receiver here;
+/// the clients post and the receiver times each event's arrival.
+async fn drive_events(base: &str, params: &Params) -> anyhow::Result<()> {
+    let (clients, channels) = set_up(base, params).await?;
+    let owner = &clients[0];
+    let workspaces = owner
+        .send(reqwest::Method::GET, "/api/v1/workspaces", None)
+        .await?;
+    let ws = workspaces["workspaces"][0]["workspace"]["id"]
+        .as_str()
+        .context("workspace")?
+        .to_owned();
+    let installed = owner
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/workspaces/{ws}/integrations"),
+            Some(json!({"type": "bot", "name": "bench bot", "scopes": ["channels:join"]})),
+        )
+        .await?;
+    let bot = Client {
+        http: owner.http.clone(),
+        base: base.to_owned(),
+        token: String::new(),
+        slack_token: installed["token"].as_str().context("bot token")?.to_owned(),
+    };
+    for channel in channels.iter() {
+        bot.slack("conversations.join", json!({"channel": slack_id(channel)?}))
+            .await?;
+    }
+    let receiver = confab_testkit::receiver::Receiver::start(Vec::new()).await;
+    let integration = installed["integration"]["id"].as_str().context("id")?;
+    owner
+        .send(
+            reqwest::Method::PUT,
+            &format!("/api/v1/integrations/{integration}/events"),
+            Some(json!({"url": receiver.url, "events": ["message"]})),
+        )
+        .await?;
+    let sent = Arc::new(std::sync::Mutex::new(vec![None; params.posts]));
+    let next = Arc::new(AtomicUsize::new(0));
+    let channels = Arc::new(channels);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (c, client) in clients.into_iter().enumerate() {
+        let (channels, next, sent) = (channels.clone(), next.clone(), sent.clone());
+        let total = params.posts;
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= total {
+                    break;
+                }
+                let channel = &channels[(c + n) % channels.len()];
+                sent.lock().unwrap()[n] = Some(Instant::now());
+                client
+                    .post(Via::Rest, channel, format!("evt {n}"), format!("{c}-{n}"))
+                    .await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let posted = started.elapsed();
+    let deadline = Instant::now() + std::time::Duration::from_secs(120);
+    while receiver.events().len() < params.posts {
+        if Instant::now() > deadline {
+            bail!(
+                "only {} of {} events arrived",
+                receiver.events().len(),
+                params.posts
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let events = receiver.events();
+    let sent = sent.lock().unwrap().clone();
+    let mut delays = Vec::new();
+    let mut last = started;
+    for event in &events {
+        let text = event.body["event"]["text"].as_str().unwrap_or_default();
+        let n: usize = text.trim_start_matches("evt ").parse()?;
+        let at = sent[n].context("sent")?;
+        delays.push(event.at.saturating_duration_since(at));
+        last = last.max(event.at);
+    }
+    delays.sort();
+    let span = last.duration_since(started);
+    println!(
+        "events: {} posted in {:.1} s; {} delivered in {:.1} s = {:.0} events/s; delay from post to delivery p50 {}, p99 {}, max {}",
+        params.posts,
+        posted.as_secs_f64(),
+        events.len(),
+        span.as_secs_f64(),
+        events.len() as f64 / span.as_secs_f64(),
+        ms(percentile(&delays, 50.0)),
+        ms(percentile(&delays, 99.0)),
+        ms(*delays.last().context("no events")?),
+    );
     Ok(())
 }
