@@ -131,6 +131,42 @@ impl FromRequestParts<AppState> for Authed {
     }
 }
 
+/// The caller of a download: as [`Authed`], or through a Web API token
+/// (`xoxb-`/`xoxp-`) with `files:read`, so that bots fetch `url_private`
+/// as Slack's do.
+pub struct AuthedOrToken(pub Caller);
+
+impl FromRequestParts<AppState> for AuthedOrToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let bearer = session_credential(&parts.headers)
+            .filter(|(token, source)| {
+                *source == Credential::Bearer
+                    && (token.starts_with("xoxb-") || token.starts_with("xoxp-"))
+            })
+            .map(|(token, _)| token);
+        let Some(token) = bearer else {
+            return Authed::from_request_parts(parts, state)
+                .await
+                .map(|Authed(caller)| Self(caller));
+        };
+        let caller = state
+            .authenticate_api_token(&token)
+            .await?
+            .map_err(|_| ApiError(Error::Unauthenticated))?;
+        if !caller.has_scope("files:read") {
+            return Err(ApiError(Error::Forbidden(
+                "this token lacks the files:read scope".into(),
+            )));
+        }
+        Ok(Self(caller))
+    }
+}
+
 /// Where a request's session token came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Credential {

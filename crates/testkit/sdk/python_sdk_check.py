@@ -6,6 +6,8 @@ first difference."""
 
 import os
 import time
+import urllib.error
+import urllib.request
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -139,6 +141,22 @@ file_id = uploaded["file"]["id"]
 assert file_id.startswith("F") and uploaded["file"]["name"] == "notes.txt", uploaded.data
 assert bot.files_info(file=file_id)["file"]["size"] == len("quarterly numbers in a text file")
 assert [f["id"] for f in bot.files_list(channel=general)["files"]] == [file_id]
+
+
+def download(url, token):
+    """The bytes at `url` fetched with `token`, as bots fetch url_private."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request) as answer:
+        return answer.read()
+
+
+private = uploaded["file"]["url_private"]
+assert download(private, os.environ["CONFAB_BOT_TOKEN"]) == b"quarterly numbers in a text file"
+try:
+    download(private, os.environ["CONFAB_NARROW_TOKEN"])
+    raise AssertionError("a token without files:read downloaded a file")
+except urllib.error.HTTPError as refused:
+    assert refused.code == 403, refused.code
 
 # Search acts as a person; the index catches up within seconds.
 fails("not_allowed_token_type", bot.search_messages, query="sdk")

@@ -256,6 +256,15 @@ pub async fn bots_post_read_and_page_like_slack_clients_expect(app: TestApp) {
         .collect();
     assert_eq!(texts, ["deploy 0", "step 0", "step 1", "step 2"]);
     assert_eq!(thread["messages"][0]["reply_count"], json!(3));
+    assert_eq!(
+        thread["messages"][0]["reply_users"],
+        json!([who["user_id"]])
+    );
+    assert_eq!(
+        thread["messages"][0]["latest_reply"],
+        thread["messages"][3]["ts"]
+    );
+    assert_eq!(thread["messages"][1]["parent_user_id"], who["user_id"]);
 
     // Update, react, pin, delete: Slack's answers, and its "already" errors.
     let updated = slack(

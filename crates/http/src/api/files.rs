@@ -23,7 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::parse_id;
-use crate::extract::{ApiJson, ApiQuery, Authed};
+use crate::extract::{ApiJson, ApiQuery, Authed, AuthedOrToken};
 use crate::wire::{cursor, ErrorBody, FileView};
 use crate::{ApiError, AppState};
 
@@ -447,10 +447,11 @@ fn content_headers(file: &File) -> Vec<(header::HeaderName, String)> {
         ("If-None-Match" = Option<String>, Header, description = "Entity tags the client holds")),
     responses((status = 200, description = "The bytes, as the sniffed type; active types (HTML, SVG, ...) as attachments"),
         (status = 206, description = "The range asked for"), (status = 304, description = "The client's copy is current"),
+        (status = 403, description = "A Web API token without `files:read`", body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 416, description = "The range lies outside the file")))]
 async fn content(
     State(app): State<AppState>,
-    Authed(caller): Authed,
+    AuthedOrToken(caller): AuthedOrToken,
     Path(file): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {

@@ -657,9 +657,27 @@ impl Call<'_> {
             .flatten();
         let mut objects: Vec<Value> = Vec::new();
         if after.is_none() {
-            objects.push(objects::message(&parent, None));
+            let mut head = objects::message(&parent, None);
+            // The whole thread is on this page: say who replied and when last.
+            if !more && !replies.is_empty() {
+                let mut people: Vec<String> = Vec::new();
+                for reply in &replies {
+                    let id = user_id(reply.user_id);
+                    if !people.contains(&id) {
+                        people.push(id);
+                    }
+                }
+                head["reply_users_count"] = json!(people.len());
+                head["reply_users"] = json!(people);
+                head["latest_reply"] = json!(format_ts(replies.last().map_or(parent.ts, |r| r.ts)));
+            }
+            objects.push(head);
         }
-        objects.extend(replies.iter().map(|m| objects::message(m, Some(parent.ts))));
+        objects.extend(replies.iter().map(|m| {
+            let mut object = objects::message(m, Some(parent.ts));
+            object["parent_user_id"] = json!(user_id(parent.user_id));
+            object
+        }));
         Ok(answer(json!({
             "messages": objects,
             "has_more": more,
