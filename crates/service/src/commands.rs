@@ -197,13 +197,12 @@ impl Services {
             ("response_url", format!("{base}/commands/respond/{sealed}")),
             ("trigger_id", hex(&rand::random::<[u8; 16]>())),
         ];
-        let body = fields
-            .iter()
-            .map(|(k, v)| format!("{k}={}", form_escape(v)))
-            .collect::<Vec<_>>()
-            .join("&");
+        let form: serde_json::Map<String, Value> = fields
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), Value::String(v)))
+            .collect();
         let outcome = self
-            .send_signed_form(&integration, &url, body.into_bytes())
+            .send_signed_form(&integration, &url, form_body(&Value::Object(form)))
             .await?;
         let answer = match outcome {
             Outbound::Answered { status: 200, body } => Answer::parse(&body),
@@ -362,6 +361,20 @@ impl Services {
         .await;
         Ok(())
     }
+}
+
+/// A JSON object of text fields as an `application/x-www-form-urlencoded`
+/// body, in the object's order.
+pub(crate) fn form_body(fields: &Value) -> Vec<u8> {
+    let empty = serde_json::Map::new();
+    fields
+        .as_object()
+        .unwrap_or(&empty)
+        .iter()
+        .map(|(k, v)| format!("{k}={}", form_escape(v.as_str().unwrap_or_default())))
+        .collect::<Vec<_>>()
+        .join("&")
+        .into_bytes()
 }
 
 /// `text` escaped for an `application/x-www-form-urlencoded` body.

@@ -374,15 +374,20 @@ impl Services {
         let Some(channel) = self.stores.channels.get_channel(channel_id).await? else {
             return Ok(Vec::new());
         };
-        let subscribers: Vec<Subscriber> = self
+        let integrations = self
             .stores
             .integrations
             .list_integrations(channel.workspace_id)
-            .await?
-            .into_iter()
+            .await?;
+        let subscribers: Vec<Subscriber> = integrations
+            .iter()
+            .cloned()
             .filter_map(Subscriber::of)
             .collect();
         let mut deliveries = Vec::new();
+        if let Event::MessageCreated { message } = event {
+            deliveries.extend(self.outgoing_webhook_calls(message, &channel, &integrations));
+        }
         for bot in subscribers {
             let sees = match kind {
                 // A new public channel is news to every bot that asked.
@@ -533,6 +538,99 @@ impl Services {
         }
     }
 
+    /// The calls a new top-level message makes to the outgoing webhooks of
+    /// its channel: those with no trigger words, or one the text starts
+    /// with. Bots' messages call none (no loops between hooks).
+    fn outgoing_webhook_calls(
+        &self,
+        message: &Message,
+        channel: &Channel,
+        integrations: &[Integration],
+    ) -> Vec<NewEventDelivery> {
+        if message.message_type == MessageType::Bot {
+            return Vec::new();
+        }
+        let mut calls = Vec::new();
+        for hook in integrations.iter().filter(|i| {
+            i.integration_type == IntegrationType::OutgoingWebhook.as_str()
+                && i.status == "active"
+                && i.channel_id == Some(channel.id)
+        }) {
+            let triggers: Vec<&str> = hook.config["trigger_words"]
+                .as_array()
+                .map(|words| words.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let trigger = match triggers.is_empty() {
+                true => Some(""),
+                false => triggers
+                    .iter()
+                    .copied()
+                    .find(|word| message.content.starts_with(word)),
+            };
+            let Some(trigger) = trigger else {
+                continue;
+            };
+            let token = hook
+                .credentials
+                .as_ref()
+                .and_then(|c| c["token"].as_str())
+                .and_then(|sealed| self.policy.secret_key.open(sealed).ok())
+                .unwrap_or_default();
+            let form = json!({
+                "token": token,
+                "team_id": encode(SlackKind::Team, channel.workspace_id.0),
+                "channel_id": conversation_id(channel),
+                "channel_name": channel.name,
+                "timestamp": format_ts(message.ts),
+                "user_id": user_id(message.user_id),
+                "text": message.content,
+                "trigger_word": trigger,
+            });
+            calls.push(NewEventDelivery {
+                id: IntegrationId::new(),
+                integration_id: hook.id,
+                event_id: new_event_id(),
+                payload: json!({ "outgoing_webhook": form }),
+                created_at: time::now(),
+            });
+        }
+        calls
+    }
+
+    /// Post an outgoing webhook's answer (`{"text": …}`) in its channel, as
+    /// its bot. A failure is logged: the call itself was delivered.
+    async fn answer_outgoing_webhook(&self, hook: &Integration, body: &str) {
+        let Ok(Value::Object(answer)) = serde_json::from_str::<Value>(body) else {
+            return;
+        };
+        let text = answer
+            .get("text")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if text.trim().is_empty() {
+            return;
+        }
+        let posted = async {
+            let channel_id = hook.channel_id.ok_or(Error::NotFound("channel"))?;
+            let channel = self
+                .stores
+                .channels
+                .get_channel(channel_id)
+                .await?
+                .ok_or(Error::NotFound("channel"))?;
+            let bot = self.integration_bot(hook).await?;
+            let post = crate::PostMessage {
+                content: text.to_owned(),
+                ..Default::default()
+            };
+            self.post_into(&bot, &channel, post).await
+        }
+        .await;
+        if let Err(e) = posted {
+            tracing::warn!(error = %e, "posting an outgoing webhook's answer failed");
+        }
+    }
+
     /// Deliver queued events until `stop`: due deliveries are claimed in
     /// batches, oldest first, and sent one by one.
     pub async fn run_event_delivery(&self, mut stop: watch::Receiver<bool>) {
@@ -584,8 +682,14 @@ impl Services {
             .integrations
             .get_integration(delivery.integration_id)
             .await?;
+        // A bot's events go to its request URL, an outgoing webhook's
+        // messages to its URL.
         let target = integration.as_ref().and_then(|i| {
-            let url = i.config["event_url"].as_str()?.to_owned();
+            let key = match i.integration_type == IntegrationType::OutgoingWebhook.as_str() {
+                true => "url",
+                false => "event_url",
+            };
+            let url = i.config[key].as_str()?.to_owned();
             (i.status == "active").then_some(url)
         });
         let (Some(integration), Some(url)) = (integration, target) else {
@@ -606,9 +710,21 @@ impl Services {
             ));
             extra.push(("x-slack-retry-reason".to_owned(), reason.to_owned()));
         }
-        let outcome = self
-            .send_signed(part, &integration, &url, &delivery.payload, &extra)
-            .await?;
+        let outcome = match delivery.payload.get("outgoing_webhook") {
+            Some(form) => {
+                let body = crate::commands::form_body(form);
+                self.send_signed_form(&integration, &url, body).await?
+            }
+            None => {
+                self.send_signed(part, &integration, &url, &delivery.payload, &extra)
+                    .await?
+            }
+        };
+        if let (Outbound::Answered { status: 200, body }, Some(_)) =
+            (&outcome, delivery.payload.get("outgoing_webhook"))
+        {
+            self.answer_outgoing_webhook(&integration, body).await;
+        }
         let failure = match outcome {
             Outbound::Answered { status, .. } if (200..300).contains(&status) => None,
             Outbound::Answered { status, .. } => {

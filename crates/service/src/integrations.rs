@@ -28,9 +28,13 @@ pub struct InstallRequest {
     pub scopes: Vec<String>,
     /// The channel an incoming webhook posts to.
     pub channel: Option<ChannelId>,
-    /// A slash command's name (`/deploy`) and the URL it calls.
+    /// A slash command's name (`/deploy`); the URL a slash command or an
+    /// outgoing webhook calls.
     pub command: Option<String>,
     pub url: Option<String>,
+    /// The words an outgoing webhook listens for at the start of a message
+    /// (none: every message).
+    pub trigger_words: Vec<String>,
 }
 
 /// An integration just installed, with its secret shown this once.
@@ -226,10 +230,35 @@ impl Services {
                 String::new()
             }
             IntegrationType::OutgoingWebhook => {
-                return Err(Error::invalid(
-                    "type",
-                    "outgoing webhooks are not available yet: install a bot and subscribe it to message events",
-                ))
+                let channel = request.channel.ok_or_else(|| {
+                    Error::invalid("channel_id", "name the channel it listens to")
+                })?;
+                let access = self.channel_access(caller, channel).await?;
+                if access.channel.workspace_id != workspace {
+                    return Err(Error::NotFound("channel"));
+                }
+                let url = validate::url("url", request.url.as_deref().unwrap_or_default())?;
+                let triggers = trigger_words(&request.trigger_words)?;
+                let (token, _) = crate::tokens::new_token();
+                let (signing, sealed) = self.new_signing_secret()?;
+                signing_secret = Some(signing);
+                bot.integration.channel_id = Some(channel);
+                bot.integration.credentials = Some(json!({
+                    "signing_secret": sealed,
+                    "token": self.policy.secret_key.seal(&token)?,
+                }));
+                bot.integration.config["url"] = json!(url);
+                bot.integration.config["trigger_words"] = json!(triggers);
+                bot.channel_member = Some(NewChannelMember {
+                    id: MembershipId::new(),
+                    channel_id: channel,
+                    user_id,
+                    role: ChannelRole::Member,
+                    invited_by: Some(caller.user.id),
+                    joined_at: now,
+                });
+                joined = Some(access.channel);
+                token
             }
         };
         let (user, integration) = self.stores.integrations.create_bot(&bot).await?;
@@ -502,6 +531,23 @@ pub(crate) fn acting_caller(user: User, workspace: WorkspaceId, device: &str) ->
         renewed: false,
         token: None,
     }
+}
+
+/// An outgoing webhook's trigger words: at most 10, each 1 to 50
+/// characters without spaces around.
+fn trigger_words(words: &[String]) -> Result<Vec<String>> {
+    let words: Vec<String> = words
+        .iter()
+        .map(|w| w.trim().to_owned())
+        .filter(|w| !w.is_empty())
+        .collect();
+    if words.len() > 10 || words.iter().any(|w| w.chars().count() > 50) {
+        return Err(Error::invalid(
+            "trigger_words",
+            "at most 10 words of at most 50 characters",
+        ));
+    }
+    Ok(words)
 }
 
 /// Whether two hashes are equal, taking the same time wherever they differ.

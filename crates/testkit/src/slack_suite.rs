@@ -22,6 +22,7 @@ macro_rules! slack_conformance {
             incoming_webhooks_post_into_their_channel_until_removed,
             events_reach_bots_signed_in_order_and_retried,
             slash_commands_call_their_url_and_answer_as_it_says,
+            outgoing_webhooks_call_on_their_words_and_post_the_answer,
         );
     };
 }
@@ -1493,4 +1494,88 @@ pub async fn slash_commands_call_their_url_and_answer_as_it_says(app: TestApp) {
     )
     .await;
     assert_eq!(history["messages"].as_array().unwrap().len(), 2);
+}
+
+pub async fn outgoing_webhooks_call_on_their_words_and_post_the_answer(app: TestApp) {
+    let w = world(
+        &app,
+        &["channels:read", "channels:history", "channels:join"],
+    )
+    .await;
+    let receiver = Receiver::start(vec![Answer::Json(json!({"text": "on it"}))]).await;
+    let installed = app
+        .post(
+            &format!("/api/v1/workspaces/{}/integrations", w.workspace),
+            Some(&w.owner),
+            json!({"type": "outgoing_webhook", "name": "Deployer", "channel_id": w.general,
+                   "url": receiver.command_url(), "trigger_words": ["deploy", "ship"]}),
+        )
+        .await;
+    assert_eq!(installed.status, StatusCode::CREATED, "{installed:?}");
+    let token = installed.body["verification_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let secret = installed.body["signing_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(installed.body.get("token").is_none());
+    let listed = app
+        .get(
+            &format!("/api/v1/workspaces/{}/integrations", w.workspace),
+            &w.owner,
+        )
+        .await;
+    assert!(
+        !listed.body.to_string().contains(&token),
+        "the token is never shown again"
+    );
+
+    let messages = format!("/api/v1/channels/{}/messages", w.general);
+    let say = |text: &'static str| app.post(&messages, Some(&w.owner), json!({"content": text}));
+    assert_eq!(say("hello there").await.status, StatusCode::CREATED);
+    assert_eq!(say("deploy prod please").await.status, StatusCode::CREATED);
+    let calls = receiver.wait_for("one call", |seen| !seen.is_empty()).await;
+    let form = &calls[0].body;
+    assert_eq!(form["token"], json!(token));
+    assert_eq!(form["trigger_word"], json!("deploy"));
+    assert_eq!(form["text"], json!("deploy prod please"));
+    assert_eq!(form["channel_name"], json!("general"));
+    assert!(form["timestamp"].as_str().unwrap().contains('.'));
+    assert_signed(&calls, &secret);
+
+    // The answer is posted as the hook's bot, and calls nothing again.
+    let general = slack_channel(&app, &w.bot_token, "general").await;
+    ok(&slack(
+        &app,
+        "conversations.join",
+        &w.bot_token,
+        json!({"channel": general}),
+    )
+    .await);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let history = slack(
+            &app,
+            "conversations.history",
+            &w.bot_token,
+            json!({"channel": general, "limit": 1}),
+        )
+        .await;
+        if history["messages"][0]["text"] == json!("on it") {
+            assert_eq!(history["messages"][0]["subtype"], json!("bot_message"));
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{history}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(say("ship it").await.status, StatusCode::CREATED);
+    receiver
+        .wait_for("a second call", |seen| seen.len() == 2)
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let calls = receiver.received();
+    assert_eq!(calls.len(), 2, "only the messages with a trigger word call");
+    assert_eq!(calls[1].body["trigger_word"], json!("ship"));
 }

@@ -115,8 +115,7 @@ impl From<ApiToken> for TokenView {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct InstallBody {
-    /// `bot`, `incoming_webhook` or `slash_command` (outgoing webhooks are
-    /// not available yet).
+    /// `bot`, `incoming_webhook`, `outgoing_webhook` or `slash_command`.
     #[serde(rename = "type")]
     integration_type: String,
     name: String,
@@ -128,8 +127,12 @@ struct InstallBody {
     channel_id: Option<String>,
     /// A slash command's name (`/deploy`).
     command: Option<String>,
-    /// The URL a slash command calls.
+    /// The URL a slash command or an outgoing webhook calls.
     url: Option<String>,
+    /// The words an outgoing webhook listens for at the start of a
+    /// message (none: every message of its channel).
+    #[serde(default)]
+    trigger_words: Vec<String>,
 }
 
 /// An integration just installed, with its secret shown this once.
@@ -143,8 +146,12 @@ struct Installed {
     /// shown again.
     #[serde(skip_serializing_if = "Option::is_none")]
     url: Option<String>,
-    /// A bot's signing secret: the events it is sent are signed with it
-    /// (`X-Slack-Signature`). Not shown again.
+    /// An outgoing webhook's token, sent in each call for the receiver to
+    /// check. Not shown again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verification_token: Option<String>,
+    /// The signing secret of a bot, slash command or outgoing webhook: what
+    /// it is sent is signed with it (`X-Slack-Signature`). Not shown again.
     #[serde(skip_serializing_if = "Option::is_none")]
     signing_secret: Option<String>,
 }
@@ -182,10 +189,12 @@ async fn install(
         channel,
         command: body.command,
         url: body.url,
+        trigger_words: body.trigger_words,
     };
     let installed = app.install_integration(&caller, id, request).await?;
-    let is_hook = installed.integration.channel_id.is_some();
-    let is_bot = installed.integration.integration_type == "bot";
+    let kind = installed.integration.integration_type.as_str();
+    let (is_bot, is_hook) = (kind == "bot", kind == "incoming_webhook");
+    let is_outgoing = kind == "outgoing_webhook";
     let base = crate::slack::base_url(&app, &headers);
     let url = is_hook.then(|| {
         format!(
@@ -197,7 +206,8 @@ async fn install(
         StatusCode::CREATED,
         Json(Installed {
             integration: installed.integration.into(),
-            token: is_bot.then_some(installed.secret),
+            token: is_bot.then(|| installed.secret.clone()),
+            verification_token: is_outgoing.then_some(installed.secret),
             url,
             signing_secret: installed.signing_secret,
         }),
