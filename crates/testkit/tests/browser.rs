@@ -1212,6 +1212,21 @@ async fn slash_commands_answer_in_the_channel_or_to_the_caller_alone() {
         // Nothing of the commands was posted as ann's own message.
         let texts = shown(&ann).await.join("\n");
         assert!(!texts.contains("/deploy prod"), "{texts}");
+
+        // The integrations dialog: the command is listed; a bot and a
+        // personal token are made, their secrets shown once.
+        click(&ann, ".integrations-button").await;
+        wait_for_text(&ann, ".integration-list", "Deploy").await;
+        fill(&ann, "#bot-name", "Helper").await;
+        click(&ann, ".add-a-bot button[type=submit]").await;
+        wait_for_text(&ann, ".add-a-bot .secret-once", "xoxb-").await;
+        wait_for_text(&ann, ".integration-list", "Helper").await;
+        fill(&ann, "#token-label", "my script").await;
+        click(&ann, ".make-a-token button[type=submit]").await;
+        wait_for_text(&ann, ".make-a-token .secret-once", "xoxp-").await;
+        wait_for_text(&ann, ".token-list", "my script").await;
+        screenshot(&ann, "integrations-desktop-light").await;
+        assert_accessible(&ann, "integrations").await;
     })
     .await;
 }

@@ -198,6 +198,16 @@ export class WorkspaceView {
       h('button', { type: 'button', class: 'show-members', onclick: () => showMembers(this.context()) }, 'Members'),
       this.isAdmin() &&
         h('button', { type: 'button', class: 'workspace-settings-button', onclick: () => showWorkspaceSettings(this.context()) }, 'Settings'),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'integrations-button',
+          // Loaded on first use: most people never open it.
+          onclick: async () => (await import('./integrations.js')).showIntegrations(this.context()),
+        },
+        'Integrations',
+      ),
       h('a', { href: '/settings', 'data-route': '', class: 'account' }, 'Account'),
       h('button', { type: 'button', onclick: () => this.logOut() }, 'Log out'),
     );
