@@ -140,6 +140,9 @@ uploaded = bot.files_upload_v2(
 file_id = uploaded["file"]["id"]
 assert file_id.startswith("F") and uploaded["file"]["name"] == "notes.txt", uploaded.data
 assert bot.files_info(file=file_id)["file"]["size"] == len("quarterly numbers in a text file")
+shared = bot.conversations_history(channel=general, limit=1)["messages"][0]
+assert shared["text"] == "the notes" and shared["subtype"] == "file_share", shared
+assert [f["id"] for f in shared["files"]] == [file_id], shared
 assert [f["id"] for f in bot.files_list(channel=general)["files"]] == [file_id]
 
 

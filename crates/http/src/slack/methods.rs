@@ -356,6 +356,26 @@ impl Call<'_> {
         })))
     }
 
+    /// A message object with the files `message` shares (`files`, and
+    /// `upload: false` as Slack's).
+    fn with_files(
+        &self,
+        mut object: Value,
+        message: &Message,
+        shared: &[(MessageFile, File)],
+    ) -> Value {
+        let files: Vec<Value> = shared
+            .iter()
+            .filter(|(link, _)| link.message_id == message.id)
+            .map(|(_, file)| super::files::file_object(file, self.base))
+            .collect();
+        if !files.is_empty() {
+            object["files"] = Value::Array(files);
+            object["upload"] = json!(false);
+        }
+        object
+    }
+
     async fn post_ephemeral(&self) -> Answer {
         let id = parse_channel(
             &self
@@ -595,6 +615,7 @@ impl Call<'_> {
                 confab_core::Error::Invalid { .. } => SlackError::new("invalid_cursor"),
                 other => other.into(),
             })?;
+        let shared = page.files;
         let mut messages: Vec<Message> = page
             .messages
             .into_iter()
@@ -613,7 +634,10 @@ impl Call<'_> {
         let next = more
             .then(|| messages.last().map(|m| m.id.to_string()))
             .flatten();
-        let objects: Vec<Value> = messages.iter().map(|m| objects::message(m, None)).collect();
+        let objects: Vec<Value> = messages
+            .iter()
+            .map(|m| self.with_files(objects::message(m, None), m, &shared))
+            .collect();
         Ok(answer(json!({
             "messages": objects,
             "has_more": more,
@@ -649,6 +673,7 @@ impl Call<'_> {
             .app
             .thread(self.caller, parent.id, after, room + 1)
             .await?;
+        let shared = page.files;
         let mut replies = page.messages;
         let more = replies.len() > room as usize;
         replies.truncate(room as usize);
@@ -674,7 +699,7 @@ impl Call<'_> {
             objects.push(head);
         }
         objects.extend(replies.iter().map(|m| {
-            let mut object = objects::message(m, Some(parent.ts));
+            let mut object = self.with_files(objects::message(m, Some(parent.ts)), m, &shared);
             object["parent_user_id"] = json!(user_id(parent.user_id));
             object
         }));

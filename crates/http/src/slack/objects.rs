@@ -63,9 +63,15 @@ pub(crate) fn message(m: &Message, parent_ts: Option<i64>) -> Value {
         "team": team_id(m.workspace_id),
     });
     let fields = object.as_object_mut().expect("an object");
-    if m.message_type == MessageType::Bot {
-        fields.insert("subtype".into(), json!("bot_message"));
-        fields.insert("bot_id".into(), json!(bot_id(m.user_id)));
+    match m.message_type {
+        MessageType::Bot => {
+            fields.insert("subtype".into(), json!("bot_message"));
+            fields.insert("bot_id".into(), json!(bot_id(m.user_id)));
+        }
+        MessageType::File => {
+            fields.insert("subtype".into(), json!("file_share"));
+        }
+        MessageType::Text | MessageType::System => {}
     }
     let thread_ts = match (m.thread_id, parent_ts) {
         (Some(_), Some(parent)) => Some(parent),
