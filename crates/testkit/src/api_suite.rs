@@ -2933,6 +2933,15 @@ pub async fn reactivation_respects_the_member_limit(app: TestApp) {
 }
 
 pub async fn mfa_changes_need_the_password_and_end_other_sessions(app: TestApp) {
+    // The codes below are chosen relative to the current 30-second step
+    // (one is the step before); a step boundary crossed midway would make
+    // that one the code already used to enroll. So all of it runs in one
+    // step.
+    within_window(
+        std::time::Duration::from_secs(30),
+        std::time::Duration::from_secs(20),
+    )
+    .await;
     let first = app.user("uma").await;
     let second = app.log_in("uma").await;
     let wrong = app
