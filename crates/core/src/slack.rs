@@ -6,6 +6,8 @@
 
 use uuid::Uuid;
 
+use crate::id::UserId;
+use crate::model::{Channel, ChannelType};
 use crate::{Error, Result};
 
 /// What a Slack id names: its prefix letter.
@@ -107,6 +109,22 @@ pub fn decode_as(id: &str, kinds: &[SlackKind]) -> Option<Uuid> {
     decode(id)
         .filter(|(kind, _)| kinds.contains(kind))
         .map(|(_, uuid)| uuid)
+}
+
+/// The Slack id of a user (people and bots alike).
+pub fn user_id(id: UserId) -> String {
+    encode(SlackKind::User, id.0)
+}
+
+/// The Slack id of a conversation: `C` for channels, public or private,
+/// `D` for a direct conversation, `G` for a group.
+pub fn conversation_id(channel: &Channel) -> String {
+    let kind = match channel.channel_type {
+        ChannelType::Public | ChannelType::Private => SlackKind::Channel,
+        ChannelType::Direct => SlackKind::Direct,
+        ChannelType::Group => SlackKind::Group,
+    };
+    encode(kind, channel.id.0)
 }
 
 /// A message stamp (microseconds) as Slack writes it: `"1700000000.000100"`.

@@ -8,7 +8,7 @@ use confab_core::id::*;
 use confab_core::model::*;
 use confab_core::ports::Outbound;
 use confab_core::realtime::{Event, Topic};
-use confab_core::slack::{encode, SlackKind};
+use confab_core::slack::{conversation_id, encode, user_id, SlackKind};
 use confab_core::{time, Error, Result};
 use serde_json::Value;
 
@@ -177,18 +177,14 @@ impl Services {
             .seal_token(&serde_json::to_string(&ticket).map_err(Error::internal)?)?;
         let team = encode(SlackKind::Team, workspace.workspace_id.0);
         let channel_name = access.channel.name.clone();
-        let conversation = match access.channel.channel_type {
-            ChannelType::Direct => encode(SlackKind::Direct, channel.0),
-            ChannelType::Group => encode(SlackKind::Group, channel.0),
-            _ => encode(SlackKind::Channel, channel.0),
-        };
+        let conversation = conversation_id(&access.channel);
         let fields = [
             ("token", integration.app_id.clone()),
             ("team_id", team),
             ("team_domain", String::new()),
             ("channel_id", conversation),
             ("channel_name", channel_name),
-            ("user_id", encode(SlackKind::User, caller.user.id.0)),
+            ("user_id", user_id(caller.user.id)),
             ("user_name", caller.user.username.clone()),
             ("command", name.clone()),
             ("text", text.to_owned()),

@@ -13,7 +13,7 @@ use confab_core::id::*;
 use confab_core::model::*;
 use confab_core::ports::{Outbound, OutboundHttp};
 use confab_core::realtime::Event;
-use confab_core::slack::{encode, format_ts, SlackKind};
+use confab_core::slack::{conversation_id, encode, format_ts, user_id, SlackKind};
 use confab_core::{time, Error, Result};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
@@ -91,16 +91,6 @@ fn uuid_now() -> uuid::Uuid {
     IntegrationId::new().0
 }
 
-/// The Slack id of a conversation.
-fn conversation_id(channel: &Channel) -> String {
-    let kind = match channel.channel_type {
-        ChannelType::Public | ChannelType::Private => SlackKind::Channel,
-        ChannelType::Direct => SlackKind::Direct,
-        ChannelType::Group => SlackKind::Group,
-    };
-    encode(kind, channel.id.0)
-}
-
 /// `channel_type` of a message event.
 fn channel_type(channel: &Channel) -> &'static str {
     match channel.channel_type {
@@ -109,10 +99,6 @@ fn channel_type(channel: &Channel) -> &'static str {
         ChannelType::Direct => "im",
         ChannelType::Group => "mpim",
     }
-}
-
-fn user_id(id: UserId) -> String {
-    encode(SlackKind::User, id.0)
 }
 
 /// A bot subscribed to events: its integration, user and request URL.

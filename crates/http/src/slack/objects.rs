@@ -3,14 +3,11 @@
 
 use confab_core::id::{ChannelId, UserId, WorkspaceId};
 use confab_core::model::*;
+pub(crate) use confab_core::slack::{conversation_id as channel_id, user_id};
 use confab_core::slack::{decode_as, encode, format_ts, SlackKind};
 use serde_json::{json, Value};
 
 use super::SlackError;
-
-pub(crate) fn user_id(id: UserId) -> String {
-    encode(SlackKind::User, id.0)
-}
 
 pub(crate) fn team_id(id: WorkspaceId) -> String {
     encode(SlackKind::Team, id.0)
@@ -19,15 +16,6 @@ pub(crate) fn team_id(id: WorkspaceId) -> String {
 /// The id of a bot as `bot_id`: its user, with the bot letter.
 pub(crate) fn bot_id(user: UserId) -> String {
     encode(SlackKind::Bot, user.0)
-}
-
-pub(crate) fn channel_id(channel: &Channel) -> String {
-    let kind = match channel.channel_type {
-        ChannelType::Public | ChannelType::Private => SlackKind::Channel,
-        ChannelType::Direct => SlackKind::Direct,
-        ChannelType::Group => SlackKind::Group,
-    };
-    encode(kind, channel.id.0)
 }
 
 /// A conversation id (`C…`, `D…`, `G…`); anything else is not found.
