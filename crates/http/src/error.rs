@@ -40,6 +40,15 @@ fn retry_after_secs(delay: Duration) -> u64 {
     delay.as_secs() + u64::from(delay.subsec_nanos() > 0).max(u64::from(delay.is_zero()))
 }
 
+/// `response` with the `Retry-After` header of `delay`.
+pub(crate) fn with_retry_after(mut response: Response, delay: Duration) -> Response {
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(retry_after_secs(delay)),
+    );
+    response
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = status_of(&self.0);
@@ -49,14 +58,11 @@ impl IntoResponse for ApiError {
             return status.into_response();
         }
         let body = error_detail(&self.0, self.0.to_string());
-        let mut response = (status, Json(json!({ "error": body }))).into_response();
-        if let Error::RateLimited { retry_after } = &self.0 {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(retry_after_secs(*retry_after)),
-            );
+        let response = (status, Json(json!({ "error": body }))).into_response();
+        match &self.0 {
+            Error::RateLimited { retry_after } => with_retry_after(response, *retry_after),
+            _ => response,
         }
-        response
     }
 }
 

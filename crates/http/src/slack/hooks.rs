@@ -4,7 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use confab_core::id::IntegrationId;
 use confab_core::slack::parse_ts;
@@ -13,9 +13,6 @@ use confab_service::PostMessage;
 use serde_json::{Map, Value};
 
 use crate::AppState;
-
-/// Largest hook body (as the Web API's).
-const MAX_HOOK_BYTES: usize = crate::MAX_BODY_BYTES;
 
 fn answer(status: StatusCode, text: &'static str) -> Response {
     (status, text).into_response()
@@ -28,10 +25,8 @@ async fn payload(request: Request) -> Option<Map<String, Value>> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    // The server's body limit applies: a larger body is refused here.
     let body = Bytes::from_request(request, &()).await.ok()?;
-    if body.len() > MAX_HOOK_BYTES {
-        return None;
-    }
     let json = if is_form {
         form_urlencoded::parse(&body)
             .find(|(name, _)| name == "payload")
@@ -108,14 +103,10 @@ pub(crate) async fn receive(
         }
         Err(Error::Invalid { .. }) => answer(StatusCode::BAD_REQUEST, "invalid_payload"),
         Err(Error::TooLarge { .. }) => answer(StatusCode::BAD_REQUEST, "msg_too_long"),
-        Err(Error::RateLimited { retry_after }) => {
-            let mut limited = answer(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
-            let secs = retry_after.as_secs().max(1) + u64::from(retry_after.subsec_nanos() > 0);
-            limited
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-            limited
-        }
+        Err(Error::RateLimited { retry_after }) => crate::error::with_retry_after(
+            answer(StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            retry_after,
+        ),
         Err(other) => crate::ApiError(other).into_response(),
     }
 }

@@ -14,7 +14,7 @@ mod search;
 use std::time::Duration;
 
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Json, Router};
@@ -126,14 +126,10 @@ impl IntoResponse for SlackError {
         body.insert("error".into(), json!(self.code));
         body.extend(self.extra);
         match self.retry_after {
-            Some(delay) => {
-                let secs = delay.as_secs().max(1) + u64::from(delay.subsec_nanos() > 0);
-                let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-                response
-            }
+            Some(delay) => crate::error::with_retry_after(
+                (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response(),
+                delay,
+            ),
             None => Json(body).into_response(),
         }
     }
