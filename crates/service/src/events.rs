@@ -101,6 +101,25 @@ fn channel_type(channel: &Channel) -> &'static str {
     }
 }
 
+/// The `app_mention` a message event `body` also is for `bot`, when the
+/// message names the bot and is not its own.
+fn app_mention(event: &Event, body: &Value, bot: UserId) -> Option<Value> {
+    let (Event::MessageCreated { message } | Event::ThreadReply { message, .. }) = event else {
+        return None;
+    };
+    let named = message.content.contains(&format!("<@{}>", user_id(bot)));
+    if !named || message.user_id == bot {
+        return None;
+    }
+    let mut mention = body.clone();
+    mention["type"] = json!("app_mention");
+    if let Some(fields) = mention.as_object_mut() {
+        fields.remove("channel_type");
+        fields.remove("subtype");
+    }
+    Some(mention)
+}
+
 /// A bot subscribed to events: its integration, user and request URL.
 struct Subscriber {
     integration: Integration,
@@ -357,23 +376,55 @@ impl Services {
             Event::ChannelCreated { channel } => (channel.id, "channel_created"),
             _ => return Ok(Vec::new()),
         };
-        let Some(channel) = self.stores.channels.get_channel(channel_id).await? else {
-            return Ok(Vec::new());
+        // Most workspaces have no bot listening: ask that first, by the
+        // workspace the event names when it names one.
+        let known_workspace = match event {
+            Event::MessageCreated { message } | Event::ThreadReply { message, .. } => {
+                Some(message.workspace_id)
+            }
+            Event::ChannelCreated { channel } => Some(channel.workspace_id),
+            _ => None,
         };
+        let channel = match known_workspace {
+            Some(_) => None,
+            None => match self.stores.channels.get_channel(channel_id).await? {
+                Some(channel) => Some(channel),
+                None => return Ok(Vec::new()),
+            },
+        };
+        let workspace = known_workspace
+            .or(channel.as_ref().map(|c| c.workspace_id))
+            .unwrap_or_default();
         let integrations = self
             .stores
             .integrations
-            .list_integrations(channel.workspace_id)
+            .list_integrations(workspace)
             .await?;
         let subscribers: Vec<Subscriber> = integrations
             .iter()
             .cloned()
             .filter_map(Subscriber::of)
             .collect();
+        let hooks_listen = matches!(event, Event::MessageCreated { .. })
+            && integrations
+                .iter()
+                .any(|i| i.channel_id == Some(channel_id));
+        if subscribers.is_empty() && !hooks_listen {
+            return Ok(Vec::new());
+        }
+        let channel = match channel {
+            Some(channel) => channel,
+            None => match self.stores.channels.get_channel(channel_id).await? {
+                Some(channel) => channel,
+                None => return Ok(Vec::new()),
+            },
+        };
         let mut deliveries = Vec::new();
         if let Event::MessageCreated { message } = event {
             deliveries.extend(self.outgoing_webhook_calls(message, &channel, &integrations));
         }
+        // The events are the same for every bot: read and built once.
+        let mut bodies: Option<Vec<Value>> = None;
         for bot in subscribers {
             let sees = match kind {
                 // A new public channel is news to every bot that asked.
@@ -388,24 +439,24 @@ impl Services {
             if !sees {
                 continue;
             }
-            for inner in self.event_bodies(event, &channel, &bot).await? {
-                let kind = inner["type"].as_str().unwrap_or_default().to_owned();
-                if bot.wants(&kind) {
-                    deliveries.push(self.envelope(&bot, &channel, inner));
+            if bodies.is_none() {
+                bodies = Some(self.event_bodies(event, &channel).await?);
+            }
+            for inner in bodies.iter().flatten() {
+                let mention = app_mention(event, inner, bot.bot_user);
+                for inner in std::iter::once(inner.clone()).chain(mention) {
+                    let kind = inner["type"].as_str().unwrap_or_default().to_owned();
+                    if bot.wants(&kind) {
+                        deliveries.push(self.envelope(&bot, &channel, inner));
+                    }
                 }
             }
         }
         Ok(deliveries)
     }
 
-    /// Slack's inner events for `event` (a message that names the bot is
-    /// also an `app_mention`).
-    async fn event_bodies(
-        &self,
-        event: &Event,
-        channel: &Channel,
-        bot: &Subscriber,
-    ) -> Result<Vec<Value>> {
+    /// Slack's inner events for `event`, the same for every bot.
+    async fn event_bodies(&self, event: &Event, channel: &Channel) -> Result<Vec<Value>> {
         let now = time::now();
         let event_ts = format_ts(now.timestamp_micros());
         let conversation = conversation_id(channel);
@@ -429,19 +480,7 @@ impl Services {
                     body["subtype"] = json!("bot_message");
                     body["bot_id"] = json!(encode(SlackKind::Bot, message.user_id.0));
                 }
-                let mentioned = message
-                    .content
-                    .contains(&format!("<@{}>", user_id(bot.bot_user)));
-                let mut bodies = vec![body.clone()];
-                if mentioned && message.user_id != bot.bot_user {
-                    body["type"] = json!("app_mention");
-                    if let Some(map) = body.as_object_mut() {
-                        map.remove("channel_type");
-                        map.remove("subtype");
-                    }
-                    bodies.push(body);
-                }
-                bodies
+                vec![body]
             }
             Event::ReactionAdded {
                 message_id,
