@@ -255,6 +255,16 @@ impl Call<'_> {
     }
 
     /// The message of `channel` at the stamp in argument `name`.
+    /// The conversation the call names, as it named it (what Slack echoes
+    /// back); read after the call checked it.
+    fn channel_arg(&self) -> String {
+        self.args
+            .text("channel")
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    }
+
     pub(super) async fn message_at(
         &self,
         channel: ChannelId,
@@ -461,9 +471,8 @@ impl Call<'_> {
                 confab_core::Error::Forbidden(_) => SlackError::new("cant_update_message"),
                 other => other.into(),
             })?;
-        let access = self.app.channel_access(self.caller, id).await?;
         Ok(answer(json!({
-            "channel": channel_id(&access.channel),
+            "channel": self.channel_arg(),
             "ts": format_ts(edited.ts),
             "text": edited.content,
             "message": objects::message(&edited, None),
@@ -480,9 +489,8 @@ impl Call<'_> {
                 confab_core::Error::Forbidden(_) => SlackError::new("cant_delete_message"),
                 other => other.into(),
             })?;
-        let access = self.app.channel_access(self.caller, id).await?;
         Ok(answer(json!({
-            "channel": channel_id(&access.channel),
+            "channel": self.channel_arg(),
             "ts": format_ts(message.ts),
         })))
     }
@@ -500,9 +508,8 @@ impl Call<'_> {
                 self.base, message.workspace_id, message.channel_id, message.id
             ),
         };
-        let access = self.app.channel_access(self.caller, id).await?;
         Ok(answer(json!({
-            "channel": channel_id(&access.channel),
+            "channel": self.channel_arg(),
             "permalink": link,
         })))
     }
@@ -1048,14 +1055,14 @@ impl Call<'_> {
 
     async fn pins(&self) -> Answer {
         let id = parse_channel(&self.args.required("channel")?)?;
-        let access = self.app.channel_access(self.caller, id).await?;
         let pinned = self.app.pins(self.caller, id).await?;
+        let channel = self.channel_arg();
         let items: Vec<Value> = pinned
             .iter()
             .map(|m| {
                 json!({
                     "type": "message",
-                    "channel": channel_id(&access.channel),
+                    "channel": channel,
                     "created": m.pinned_at.map(|at| at.timestamp()),
                     "created_by": m.pinned_by.map(user_id),
                     "message": objects::message(m, None),
