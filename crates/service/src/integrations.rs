@@ -40,10 +40,9 @@ pub struct InstallRequest {
 /// An integration just installed, with its secret shown this once.
 pub struct Installed {
     pub integration: Integration,
-    /// The integration's bot user.
-    pub bot_user: Option<User>,
-    /// The bot token (`xoxb-…`) of a bot; the secret of an incoming
-    /// webhook's URL (`/hooks/{id}/{secret}`).
+    /// A bot's token (`xoxb-…`), an incoming webhook's URL secret
+    /// (`/hooks/{id}/{secret}`), an outgoing webhook's verification token;
+    /// empty for a slash command.
     pub secret: String,
     /// A bot's signing secret, which signs the events it is sent.
     pub signing_secret: Option<String>,
@@ -261,13 +260,12 @@ impl Services {
                 token
             }
         };
-        let (user, integration) = self.stores.integrations.create_bot(&bot).await?;
+        let (_, integration) = self.stores.integrations.create_bot(&bot).await?;
         if let Some(channel) = &joined {
             self.after_membership_change(channel, user_id, true).await;
         }
         Ok(Installed {
             integration,
-            bot_user: Some(user),
             secret,
             signing_secret,
         })
