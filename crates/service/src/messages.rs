@@ -354,11 +354,17 @@ impl Services {
     async fn slack_mentions(&self, content: &str) -> Result<Vec<String>> {
         let mut targets: Vec<String> = Vec::new();
         let mut users: Vec<UserId> = Vec::new();
-        for (at, _) in content.match_indices('<') {
-            let Some(end) = content[at..].find('>') else {
+        // One pass: each `<…>` is read once (a text of many `<` and one
+        // `>` at its end must not be scanned again for every `<`).
+        let mut rest = content;
+        while let Some(open) = rest.find('<') {
+            let after = &rest[open + 1..];
+            let Some(close) = after.find('>') else {
                 break;
             };
-            let inner = &content[at + 1..at + end];
+            rest = &after[close + 1..];
+            // Of `<a <@U…>`, the tag is the part after the last `<`.
+            let inner = after[..close].rsplit('<').next().unwrap_or_default();
             let inner = inner.split('|').next().unwrap_or_default();
             let target = match inner {
                 "!here" => Some(MENTION_HERE.to_owned()),
