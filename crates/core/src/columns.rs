@@ -366,6 +366,78 @@ pub fn pending_invitations_sql(workspace: &str, now: &str) -> String {
     )
 }
 
+/// Who replied in a thread, by first reply, with the latest reply's stamp
+/// in every row (placeholders: 1 the parent, 2 its creation time, so that
+/// partitions before it are skipped, 3 the limit).
+pub fn thread_summary_sql(p: impl Fn(usize) -> String) -> String {
+    format!(
+        "SELECT user_id, MIN(created_at) AS first_at,
+                (SELECT MAX(ts) FROM messages
+                 WHERE thread_id = {parent} AND created_at >= {from} AND NOT is_deleted) AS latest_ts
+         FROM messages WHERE thread_id = {parent} AND created_at >= {from} AND NOT is_deleted
+         GROUP BY user_id ORDER BY first_at LIMIT {limit}",
+        parent = p(1),
+        from = p(2),
+        limit = p(3)
+    )
+}
+
+/// Record one reaction in `message_reactions`, beside the message's JSON
+/// (placeholders 1–6: message, user, emoji, workspace, channel, time).
+/// Recording it twice keeps the first time.
+pub fn reaction_insert_sql(p: impl Fn(usize) -> String) -> String {
+    format!(
+        "INSERT INTO message_reactions (message_id, user_id, emoji, workspace_id, channel_id, reacted_at)
+         VALUES ({}, {}, {}, {}, {}, {}) ON CONFLICT DO NOTHING",
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5),
+        p(6)
+    )
+}
+
+/// Forget one reaction (placeholders 1–3: message, user, emoji).
+pub fn reaction_delete_sql(p: impl Fn(usize) -> String) -> String {
+    format!(
+        "DELETE FROM message_reactions WHERE message_id = {} AND user_id = {} AND emoji = {}",
+        p(1),
+        p(2),
+        p(3)
+    )
+}
+
+/// The messages a person reacted to in a workspace, in the channels a
+/// viewer is an active member of, by their latest reaction, newest first
+/// (placeholders: 1 the person, 2 the workspace, 3 the viewer; with
+/// `after_cursor`, 4 and 5 the last time and message of the page before and
+/// 6 the limit, else 4 the limit).
+pub fn reacted_by_sql(after_cursor: bool, p: impl Fn(usize) -> String) -> String {
+    let (having, limit) = match after_cursor {
+        true => (
+            format!(
+                "HAVING (MAX(r.reacted_at), r.message_id) < ({}, {})",
+                p(4),
+                p(5)
+            ),
+            p(6),
+        ),
+        false => (String::new(), p(4)),
+    };
+    format!(
+        "SELECT r.message_id, MAX(r.reacted_at) AS reacted_at FROM message_reactions r
+         WHERE r.user_id = {user} AND r.workspace_id = {workspace}
+           AND r.channel_id IN (SELECT cm.channel_id FROM channel_members cm
+                                WHERE cm.user_id = {viewer} AND cm.is_active)
+         GROUP BY r.message_id {having}
+         ORDER BY reacted_at DESC, r.message_id DESC LIMIT {limit}",
+        user = p(1),
+        workspace = p(2),
+        viewer = p(3),
+    )
+}
+
 /// The pinned, undeleted messages of a channel (placeholder: the channel),
 /// counted in a pin's transaction against [`MAX_PINS_PER_CHANNEL`].
 pub fn pinned_count_sql(channel: &str) -> String {
@@ -586,7 +658,7 @@ impl FromColumns for ChannelMember {
 /// own takes. `prefix` is a table alias with its dot (or nothing);
 /// `json_length` the dialect's function for the length of a JSON array.
 pub fn message_columns(prefix: &str, json_length: &str) -> String {
-    const COLUMNS: [&str; 20] = [
+    const COLUMNS: [&str; 21] = [
         "message_id",
         "workspace_id",
         "channel_id",
@@ -595,6 +667,7 @@ pub fn message_columns(prefix: &str, json_length: &str) -> String {
         "message_type",
         "formatted_content",
         "thread_id",
+        "broadcast",
         "reply_count",
         "is_pinned",
         "pinned_by",
@@ -611,6 +684,47 @@ pub fn message_columns(prefix: &str, json_length: &str) -> String {
     let mut list: Vec<String> = COLUMNS.iter().map(|c| format!("{prefix}{c}")).collect();
     list.push(format!("{json_length}({prefix}edit_history) AS edit_count"));
     list.join(", ")
+}
+
+/// Which rows of a channel its history shows, in the order `direction`
+/// (`DESC` newest first, `ASC` oldest first): the top-level messages and the
+/// replies also sent to the channel. Each is read by its own index range scan
+/// and the two are merged, so no number of replies slows a page.
+///
+/// `select` is a query over `messages` aliased by `prefix` (with its dot, or
+/// empty) whose WHERE clause holds the placeholder `{shown}`; `limit` is the
+/// dialect's parameter for the page size, which may be repeated.
+pub fn channel_history_sql(select: &str, prefix: &str, direction: &str, limit: &str) -> String {
+    let inner_order = format!("{prefix}created_at {direction}, {prefix}message_id {direction}");
+    let part = |shown: &str, alias: &str| {
+        format!(
+            "SELECT * FROM ({} ORDER BY {inner_order} LIMIT {limit}) AS {alias}",
+            select.replace("{shown}", &format!("{prefix}{shown}")),
+        )
+    };
+    format!(
+        "{} UNION ALL {} ORDER BY created_at {direction}, message_id {direction} LIMIT {limit}",
+        part("thread_id IS NULL", "top_level"),
+        part("broadcast", "broadcasts"),
+    )
+}
+
+impl FromColumns for Replier {
+    fn from_columns(row: &impl Columns) -> Result<Self> {
+        Ok(Replier {
+            user_id: row.id("user_id")?,
+            latest_ts: row.int("latest_ts")?,
+        })
+    }
+}
+
+impl FromColumns for Reacted {
+    fn from_columns(row: &impl Columns) -> Result<Self> {
+        Ok(Reacted {
+            message_id: row.id("message_id")?,
+            reacted_at: row.ts("reacted_at")?,
+        })
+    }
 }
 
 impl FromColumns for Message {
@@ -633,6 +747,7 @@ impl FromColumns for Message {
             message_type: row.parsed("message_type")?,
             formatted_content: row.opt_json("formatted_content")?,
             thread_id: row.opt_id("thread_id")?,
+            broadcast: row.flag("broadcast")?,
             reply_count: row.small("reply_count")?,
             is_pinned: row.flag("is_pinned")?,
             pinned_by: row.opt_id("pinned_by")?,

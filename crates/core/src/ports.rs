@@ -305,6 +305,10 @@ pub trait MessageStore: Send + Sync {
         after: Option<MessageId>,
         limit: u32,
     ) -> Result<Vec<Message>>;
+    /// Who replied in a thread (undeleted replies), in the order of their
+    /// first reply, at most [`MAX_THREAD_REPLIERS`]; and the stamp of the
+    /// latest reply.
+    async fn thread_summary(&self, parent: MessageId) -> Result<ThreadSummary>;
     /// Replace the content, appending the previous version to `edit_history`.
     /// NotFound for a deleted message.
     /// `mentions` replace the message's mentions (as for [`NewMessage`]).
@@ -322,6 +326,17 @@ pub trait MessageStore: Send + Sync {
     /// One reaction per user per emoji; atomic under concurrency.
     async fn add_reaction(&self, id: MessageId, user: UserId, emoji: &str) -> Result<Changed>;
     async fn remove_reaction(&self, id: MessageId, user: UserId, emoji: &str) -> Result<Changed>;
+    /// The messages `user` reacted to in `workspace`, in the channels
+    /// `viewer` is an active member of, by `user`'s latest reaction on each,
+    /// newest first, after `before` (the last of the page before).
+    async fn reacted_by(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+        viewer: UserId,
+        before: Option<Reacted>,
+        limit: u32,
+    ) -> Result<Vec<Reacted>>;
     /// Pin the message as `pinned_by`, or unpin it with `None`.
     async fn set_pinned(
         &self,

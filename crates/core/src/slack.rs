@@ -6,8 +6,10 @@
 
 use uuid::Uuid;
 
-use crate::id::UserId;
-use crate::model::{Channel, ChannelType};
+use serde_json::{json, Value};
+
+use crate::id::{UserId, WorkspaceId};
+use crate::model::{Channel, ChannelType, Message, MessageType};
 use crate::{Error, Result};
 
 /// What a Slack id names: its prefix letter.
@@ -153,6 +155,98 @@ pub fn parse_ts(text: &str) -> Result<i64> {
         format!("{frac:0<6}").parse().map_err(|_| bad())?
     };
     Ok(secs * 1_000_000 + frac)
+}
+
+/// A workspace id as `team`.
+pub fn team_id(id: WorkspaceId) -> String {
+    encode(SlackKind::Team, id.0)
+}
+
+/// The id of a bot as `bot_id`: its user, with the bot letter.
+pub fn bot_id(user: UserId) -> String {
+    encode(SlackKind::Bot, user.0)
+}
+
+/// A message object. `thread_ts` is the parent's stamp for a reply (the
+/// caller knows it), the message's own for a parent with replies.
+pub fn message(m: &Message, parent_ts: Option<i64>) -> Value {
+    let mut object = json!({
+        "type": "message",
+        "user": user_id(m.user_id),
+        "text": m.content,
+        "ts": format_ts(m.ts),
+        "team": team_id(m.workspace_id),
+    });
+    let fields = object.as_object_mut().expect("an object");
+    match m.message_type {
+        MessageType::Bot => {
+            fields.insert("subtype".into(), json!("bot_message"));
+            fields.insert("bot_id".into(), json!(bot_id(m.user_id)));
+        }
+        MessageType::File => {
+            fields.insert("subtype".into(), json!("file_share"));
+        }
+        MessageType::Text | MessageType::System => {}
+    }
+    if m.broadcast {
+        fields.insert("subtype".into(), json!("thread_broadcast"));
+    }
+    let thread_ts = match (m.thread_id, parent_ts) {
+        (Some(_), Some(parent)) => Some(parent),
+        (None, _) if m.reply_count > 0 => Some(m.ts),
+        _ => None,
+    };
+    if let Some(thread) = thread_ts {
+        fields.insert("thread_ts".into(), json!(format_ts(thread)));
+    }
+    if m.thread_id.is_none() && m.reply_count > 0 {
+        fields.insert("reply_count".into(), json!(m.reply_count));
+    }
+    if let Some(edited) = m.edited_at {
+        fields.insert(
+            "edited".into(),
+            json!({"user": user_id(m.user_id), "ts": format_ts(edited.timestamp_micros())}),
+        );
+    }
+    if m.is_pinned {
+        fields.insert(
+            "pinned_to".into(),
+            json!([encode(SlackKind::Channel, m.channel_id.0)]),
+        );
+    }
+    if !m.reactions.0.is_empty() {
+        let reactions: Vec<Value> = m
+            .reactions
+            .0
+            .iter()
+            .map(|(name, users)| {
+                json!({
+                    "name": name,
+                    "users": users.iter().map(|u| user_id(*u)).collect::<Vec<_>>(),
+                    "count": users.len(),
+                })
+            })
+            .collect();
+        fields.insert("reactions".into(), Value::Array(reactions));
+    }
+    if let Some(Value::Object(formatted)) = &m.formatted_content {
+        for key in ["blocks", "attachments", "metadata", "username"] {
+            if let Some(value) = formatted.get(key) {
+                fields.insert(key.into(), value.clone());
+            }
+        }
+        let mut icons = serde_json::Map::new();
+        if let Some(emoji) = formatted.get("icon_emoji") {
+            icons.insert("emoji".into(), emoji.clone());
+        }
+        if let Some(url) = formatted.get("icon_url") {
+            icons.insert("image_48".into(), url.clone());
+        }
+        if !icons.is_empty() {
+            fields.insert("icons".into(), Value::Object(icons));
+        }
+    }
+    object
 }
 
 #[cfg(test)]

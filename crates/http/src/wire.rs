@@ -396,6 +396,8 @@ pub struct MessageView {
     pub formatted_content: Option<Value>,
     #[schema(value_type = Option<String>, format = Uuid)]
     pub thread_id: Option<MessageId>,
+    /// A reply also shown in the channel.
+    pub broadcast: bool,
     pub reply_count: i32,
     pub is_pinned: bool,
     #[schema(value_type = Option<String>, format = Uuid)]
@@ -514,6 +516,7 @@ impl From<Message> for MessageView {
             message_type: m.message_type,
             formatted_content: m.formatted_content,
             thread_id: m.thread_id,
+            broadcast: m.broadcast,
             reply_count: m.reply_count,
             is_pinned: m.is_pinned,
             pinned_by: m.pinned_by,

@@ -462,23 +462,16 @@ impl Services {
         let conversation = conversation_id(channel);
         Ok(match event {
             Event::MessageCreated { message } | Event::ThreadReply { message, .. } => {
-                let mut body = json!({
-                    "type": "message",
-                    "channel": conversation,
-                    "user": user_id(message.user_id),
-                    "text": message.content,
-                    "ts": format_ts(message.ts),
-                    "event_ts": format_ts(message.ts),
-                    "channel_type": channel_type(channel),
-                });
-                if let Some(parent) = message.thread_id {
-                    if let Some(parent) = self.stores.messages.get_message(parent).await? {
-                        body["thread_ts"] = json!(format_ts(parent.ts));
-                    }
-                }
-                if message.message_type == MessageType::Bot {
-                    body["subtype"] = json!("bot_message");
-                    body["bot_id"] = json!(encode(SlackKind::Bot, message.user_id.0));
+                let parent = match message.thread_id {
+                    Some(parent) => self.stores.messages.get_message(parent).await?,
+                    None => None,
+                };
+                let mut body = confab_core::slack::message(message, parent.as_ref().map(|p| p.ts));
+                body["channel"] = json!(conversation);
+                body["event_ts"] = json!(format_ts(message.ts));
+                body["channel_type"] = json!(channel_type(channel));
+                if let Some(parent) = &parent {
+                    body["parent_user_id"] = json!(user_id(parent.user_id));
                 }
                 vec![body]
             }

@@ -40,7 +40,7 @@ pub use gateway::{
 };
 pub use integrations::{InstallRequest, Installed, TokenRefusal, MAX_USER_TOKENS};
 pub use messages::{
-    check_emoji, HistoryPage, HistoryQuery, PostMessage, Posted, MAX_MESSAGE_CHARS,
+    check_emoji, HistoryPage, HistoryQuery, PostMessage, Posted, ReactedPage, MAX_MESSAGE_CHARS,
 };
 pub use mfa::MfaEnrollment;
 pub use realtime::{

@@ -1,6 +1,8 @@
 //! Messages: posting, history, threads, edits, deletes, reactions, pins and
 //! read markers, each checked against what the caller may see and do.
 
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 use std::time::Duration;
 
 use confab_core::id::*;
@@ -50,10 +52,20 @@ pub struct PostMessage {
     pub content: String,
     pub formatted_content: Option<Value>,
     pub thread_id: Option<MessageId>,
+    /// A reply also sent to the channel.
+    pub broadcast: bool,
     pub client_msg_id: Option<String>,
     /// Files to share with the message (uploaded by anyone, readable by
     /// the poster); the text may then be empty.
     pub file_ids: Vec<FileId>,
+}
+
+/// A page of what someone reacted to: each reaction's message and channel,
+/// and where the next page starts (none at the end).
+#[derive(Clone, Debug)]
+pub struct ReactedPage {
+    pub items: Vec<(Reacted, Message, Channel)>,
+    pub last: Option<Reacted>,
 }
 
 /// A posted message and the files it carries.
@@ -307,6 +319,7 @@ impl Services {
             },
             formatted_content,
             thread_id: post.thread_id,
+            broadcast: post.broadcast && post.thread_id.is_some(),
             client_msg_id,
             mentions,
         };
@@ -588,6 +601,34 @@ impl Services {
             .edit_history)
     }
 
+    /// The undeleted messages of `ids`, by id (no access check: the caller
+    /// checks what it shows).
+    pub(crate) async fn live_messages(
+        &self,
+        ids: &[MessageId],
+    ) -> Result<HashMap<MessageId, Message>> {
+        Ok(self
+            .stores
+            .messages
+            .get_messages(ids)
+            .await?
+            .into_iter()
+            .filter(|m| !m.is_deleted)
+            .map(|m| (m.id, m))
+            .collect())
+    }
+
+    /// Who replied in a thread and when it last moved, if the caller may
+    /// read it.
+    pub async fn thread_summary(
+        &self,
+        caller: &Caller,
+        parent: MessageId,
+    ) -> Result<ThreadSummary> {
+        self.message_access(caller, parent).await?;
+        self.stores.messages.thread_summary(parent).await
+    }
+
     /// Replies of a thread, oldest first, with the files they carry.
     pub async fn thread(
         &self,
@@ -740,6 +781,55 @@ impl Services {
     pub async fn pins(&self, caller: &Caller, channel: ChannelId) -> Result<Vec<Message>> {
         self.readable_channel(caller, channel).await?;
         self.stores.messages.list_pinned(channel).await
+    }
+
+    /// What `user` reacted to in `workspace`, by their latest reaction,
+    /// newest first, after `before`: each message with its channel. Only
+    /// the channels the caller is an active member of are looked in, so
+    /// nobody learns of a message through someone else's reaction.
+    pub async fn reacted_by(
+        &self,
+        caller: &Caller,
+        workspace: WorkspaceId,
+        user: UserId,
+        before: Option<Reacted>,
+        limit: u32,
+    ) -> Result<ReactedPage> {
+        self.workspace_for(caller, workspace).await?;
+        let limit = limit.clamp(1, confab_core::page::MAX_PAGE_SIZE);
+        let reacted = self
+            .stores
+            .messages
+            .reacted_by(workspace, user, caller.user.id, before, limit)
+            .await?;
+        let last = (reacted.len() == limit as usize)
+            .then(|| reacted.last().copied())
+            .flatten();
+        let ids: Vec<MessageId> = reacted.iter().map(|r| r.message_id).collect();
+        let mut messages = self.live_messages(&ids).await?;
+        let mut channels: HashMap<ChannelId, Option<Channel>> = HashMap::new();
+        let mut items = Vec::with_capacity(reacted.len());
+        for r in reacted {
+            let Some(message) = messages.remove(&r.message_id) else {
+                continue;
+            };
+            let channel = match channels.entry(message.channel_id) {
+                Entry::Occupied(known) => known.get().clone(),
+                Entry::Vacant(slot) => {
+                    // A token may lack the scope for a kind of channel.
+                    let access = match self.readable_channel(caller, message.channel_id).await {
+                        Ok(access) => Some(access.channel),
+                        Err(Error::NotFound(_) | Error::Forbidden(_)) => None,
+                        Err(other) => return Err(other),
+                    };
+                    slot.insert(access).clone()
+                }
+            };
+            if let Some(channel) = channel {
+                items.push((r, message, channel));
+            }
+        }
+        Ok(ReactedPage { items, last })
     }
 
     /// Move the caller's read marker in a channel forward to `message`.

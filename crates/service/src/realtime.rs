@@ -277,7 +277,7 @@ impl Services {
         let everyone = mentions
             .iter()
             .any(|m| m == MENTION_CHANNEL || m == MENTION_HERE);
-        let unread = i64::from(message.thread_id.is_none());
+        let unread = i64::from(message.in_channel_history());
         let deltas: Vec<(UserId, i64, i64)> = members
             .into_iter()
             .filter(|u| *u != message.user_id)

@@ -721,15 +721,7 @@ impl Services {
             .map(|m| (m.id, m))
             .collect();
         let parent_ids: Vec<MessageId> = messages.values().filter_map(|m| m.thread_id).collect();
-        let parents: HashMap<MessageId, Message> = self
-            .stores
-            .messages
-            .get_messages(&parent_ids)
-            .await?
-            .into_iter()
-            .filter(|m| !m.is_deleted)
-            .map(|m| (m.id, m))
-            .collect();
+        let parents = self.live_messages(&parent_ids).await?;
         let user_ids: Vec<UserId> = messages.values().map(|m| m.user_id).collect();
         let users = self.users_by_id(&user_ids).await?;
         Ok(hits

@@ -2,9 +2,12 @@ use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use confab_core::columns::{message_columns, pinned_count_sql};
+use confab_core::columns::{
+    channel_history_sql, message_columns, pinned_count_sql, reacted_by_sql, reaction_delete_sql,
+    reaction_insert_sql, thread_summary_sql,
+};
 use confab_core::file_sql::enqueue_message_files_sql;
-use confab_core::id::{ChannelId, MessageId, UserId};
+use confab_core::id::{ChannelId, MessageId, UserId, WorkspaceId};
 use confab_core::model::*;
 use confab_core::ports::MessageStore;
 use confab_core::time;
@@ -122,14 +125,13 @@ async fn adjust_reply_count(
 /// The newest messages of a channel with their authors: one index range
 /// scan on the newest partitions joined to users by primary key.
 pub static LATEST_WITH_AUTHORS_SQL: LazyLock<String> = LazyLock::new(|| {
-    format!(
+    let select = format!(
         "SELECT {}, u.display_name AS author_display_name, u.avatar_url AS author_avatar_url
         FROM messages m JOIN users u ON u.user_id = m.user_id
-        WHERE m.channel_id = $1 AND m.thread_id IS NULL AND NOT m.is_deleted
-        ORDER BY m.created_at DESC, m.message_id DESC
-        LIMIT $2",
+        WHERE m.channel_id = $1 AND {{shown}} AND NOT m.is_deleted",
         message_columns("m.", "jsonb_array_length")
-    )
+    );
+    channel_history_sql(&select, "m.", "DESC", "$2")
 });
 
 #[async_trait]
@@ -196,8 +198,8 @@ impl MessageStore for PostgresStore {
         let row = sqlx::query(
             "INSERT INTO messages
                (message_id, workspace_id, channel_id, user_id, content, message_type,
-                formatted_content, thread_id, client_msg_id, created_at, updated_at, ts)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *",
+                formatted_content, thread_id, client_msg_id, created_at, updated_at, ts, broadcast)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *",
         )
         .bind(new.id.0)
         .bind(new.workspace_id.0)
@@ -211,6 +213,7 @@ impl MessageStore for PostgresStore {
         .bind(created_at)
         .bind(stamp)
         .bind(stamp_ts)
+        .bind(new.thread_id.is_some() && new.broadcast)
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -336,33 +339,33 @@ impl MessageStore for PostgresStore {
     ) -> Result<Vec<Message>> {
         static BASE: LazyLock<String> = LazyLock::new(|| {
             format!(
-                "SELECT {} FROM messages WHERE channel_id = $1 AND thread_id IS NULL AND NOT is_deleted",
+                "SELECT {} FROM messages WHERE channel_id = $1 AND {{shown}} AND NOT is_deleted",
                 *COLUMNS
             )
         });
-        let base = BASE.as_str();
+        static LATEST: LazyLock<String> =
+            LazyLock::new(|| channel_history_sql(&BASE, "", "DESC", "$2"));
         // The plain created_at bound lets PostgreSQL skip whole partitions.
+        static BEFORE: LazyLock<String> = LazyLock::new(|| {
+            let select = format!(
+                "{} AND created_at <= $2 AND (created_at, message_id) < ($2, $3)",
+                *BASE
+            );
+            channel_history_sql(&select, "", "DESC", "$4")
+        });
+        static AFTER: LazyLock<String> = LazyLock::new(|| {
+            let select = format!(
+                "{} AND created_at >= $2 AND (created_at, message_id) > ($2, $3)",
+                *BASE
+            );
+            channel_history_sql(&select, "", "ASC", "$4")
+        });
         let (sql, cursor) = match range {
-            HistoryRange::Latest => (
-                format!("{base} ORDER BY created_at DESC, message_id DESC LIMIT $2"),
-                None,
-            ),
-            HistoryRange::Before(id) => (
-                format!(
-                    "{base} AND created_at <= $2 AND (created_at, message_id) < ($2, $3)
-                     ORDER BY created_at DESC, message_id DESC LIMIT $4"
-                ),
-                Some(id),
-            ),
-            HistoryRange::After(id) => (
-                format!(
-                    "{base} AND created_at >= $2 AND (created_at, message_id) > ($2, $3)
-                     ORDER BY created_at ASC, message_id ASC LIMIT $4"
-                ),
-                Some(id),
-            ),
+            HistoryRange::Latest => (&*LATEST, None),
+            HistoryRange::Before(id) => (&*BEFORE, Some(id)),
+            HistoryRange::After(id) => (&*AFTER, Some(id)),
         };
-        let mut query = sqlx::query(&sql).bind(channel.0);
+        let mut query = sqlx::query(sql).bind(channel.0);
         if let Some(id) = cursor {
             query = query.bind(id.created_at()).bind(id.0);
         }
@@ -406,6 +409,18 @@ impl MessageStore for PostgresStore {
             .await
             .map_err(db_err)?;
         rows.iter().map(decode_row::<Message>).collect()
+    }
+
+    async fn thread_summary(&self, parent: MessageId) -> Result<ThreadSummary> {
+        static SQL: LazyLock<String> = LazyLock::new(|| thread_summary_sql(|n| format!("${n}")));
+        let rows = sqlx::query(&SQL)
+            .bind(parent.0)
+            .bind(parent.created_at())
+            .bind(i64::from(MAX_THREAD_REPLIERS))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(decode_row::<Replier>).collect()
     }
 
     async fn edit_message(
@@ -499,12 +514,37 @@ impl MessageStore for PostgresStore {
     }
 
     async fn add_reaction(&self, id: MessageId, user: UserId, emoji: &str) -> Result<Changed> {
-        self.change_reactions(id, |r| r.add(emoji, user)).await
+        self.change_reactions(id, user, emoji, true).await
     }
 
     async fn remove_reaction(&self, id: MessageId, user: UserId, emoji: &str) -> Result<Changed> {
-        self.change_reactions(id, |r| Ok(r.remove(emoji, user)))
+        self.change_reactions(id, user, emoji, false).await
+    }
+
+    async fn reacted_by(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+        viewer: UserId,
+        before: Option<Reacted>,
+        limit: u32,
+    ) -> Result<Vec<Reacted>> {
+        static FIRST: LazyLock<String> =
+            LazyLock::new(|| reacted_by_sql(false, |n| format!("${n}")));
+        static NEXT: LazyLock<String> = LazyLock::new(|| reacted_by_sql(true, |n| format!("${n}")));
+        let mut query = sqlx::query(if before.is_some() { &NEXT } else { &FIRST })
+            .bind(user.0)
+            .bind(workspace.0)
+            .bind(viewer.0);
+        if let Some(last) = before {
+            query = query.bind(last.reacted_at).bind(last.message_id.0);
+        }
+        let rows = query
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
             .await
+            .map_err(db_err)?;
+        rows.iter().map(decode_row::<Reacted>).collect()
     }
 
     async fn set_pinned(
@@ -602,15 +642,26 @@ impl MessageStore for PostgresStore {
 }
 
 impl PostgresStore {
+    /// Add or remove `user`'s `emoji` on the message, keeping
+    /// `message_reactions` in step with the JSON in one transaction.
     async fn change_reactions(
         &self,
         id: MessageId,
-        change: impl FnOnce(&mut Reactions) -> Result<bool> + Send,
+        user: UserId,
+        emoji: &str,
+        add: bool,
     ) -> Result<Changed> {
+        static INSERT: LazyLock<String> =
+            LazyLock::new(|| reaction_insert_sql(|n| format!("${n}")));
+        static DELETE: LazyLock<String> =
+            LazyLock::new(|| reaction_delete_sql(|n| format!("${n}")));
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let mut message = lock_live_message(&mut tx, id).await?;
         let had_reactions = !message.reactions.0.is_empty();
-        let changed = change(&mut message.reactions)?;
+        let changed = match add {
+            true => message.reactions.add(emoji, user)?,
+            false => message.reactions.remove(emoji, user),
+        };
         if changed {
             message.updated_at = time::now();
             sqlx::query(&format!(
@@ -623,6 +674,17 @@ impl PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+            let recorded = match add {
+                true => sqlx::query(&INSERT)
+                    .bind(id.0)
+                    .bind(user.0)
+                    .bind(emoji)
+                    .bind(message.workspace_id.0)
+                    .bind(message.channel_id.0)
+                    .bind(message.updated_at),
+                false => sqlx::query(&DELETE).bind(id.0).bind(user.0).bind(emoji),
+            };
+            recorded.execute(&mut *tx).await.map_err(db_err)?;
             // `has:reaction` changes only with the first and the last.
             if had_reactions == message.reactions.0.is_empty() {
                 enqueue_for_search(&mut tx, id).await?;

@@ -2,9 +2,12 @@ use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use confab_core::columns::{message_columns, pinned_count_sql};
+use confab_core::columns::{
+    channel_history_sql, message_columns, pinned_count_sql, reacted_by_sql, reaction_delete_sql,
+    reaction_insert_sql, thread_summary_sql,
+};
 use confab_core::file_sql::enqueue_message_files_sql;
-use confab_core::id::{ChannelId, MessageId, UserId};
+use confab_core::id::{ChannelId, MessageId, UserId, WorkspaceId};
 use confab_core::model::*;
 use confab_core::ports::MessageStore;
 use confab_core::time;
@@ -123,9 +126,10 @@ async fn insert(conn: &mut SqliteConnection, new: NewMessage) -> Result<Inserted
     let row = sqlx::query(
         "INSERT INTO messages
            (message_id, workspace_id, channel_id, user_id, content, message_type,
-            formatted_content, thread_id, client_msg_id, created_at, updated_at, ts)
+            formatted_content, thread_id, client_msg_id, created_at, updated_at, ts, broadcast)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
-                 (SELECT COALESCE(MAX(ts) + 1, ?12) FROM messages WHERE channel_id = ?3 AND ts >= ?12))
+                 (SELECT COALESCE(MAX(ts) + 1, ?12) FROM messages WHERE channel_id = ?3 AND ts >= ?12),
+                 ?13)
          RETURNING *",
     )
     .bind(new.id.to_string())
@@ -140,6 +144,7 @@ async fn insert(conn: &mut SqliteConnection, new: NewMessage) -> Result<Inserted
     .bind(ts(created_at))
     .bind(ts(stamp))
     .bind(created_at.timestamp_micros())
+    .bind(new.thread_id.is_some() && new.broadcast)
     .fetch_one(&mut *conn)
     .await
     .map_err(db_err)?;
@@ -316,14 +321,27 @@ async fn pin(
     })
 }
 
-async fn change_reactions(
-    conn: &mut SqliteConnection,
+/// One person's change of one reaction on a message.
+struct ReactionChange {
     id: MessageId,
-    change: impl FnOnce(&mut Reactions) -> Result<bool>,
-) -> Result<Changed> {
+    user: UserId,
+    emoji: String,
+    add: bool,
+}
+
+async fn change_reactions(conn: &mut SqliteConnection, change: ReactionChange) -> Result<Changed> {
+    let ReactionChange {
+        id,
+        user,
+        emoji,
+        add,
+    } = change;
     let mut message = live_message(conn, id).await?;
     let had_reactions = !message.reactions.0.is_empty();
-    let changed = change(&mut message.reactions)?;
+    let changed = match add {
+        true => message.reactions.add(&emoji, user)?,
+        false => message.reactions.remove(&emoji, user),
+    };
     if changed {
         message.updated_at = time::now();
         sqlx::query("UPDATE messages SET reactions = ?, updated_at = ? WHERE message_id = ?")
@@ -333,12 +351,40 @@ async fn change_reactions(
             .execute(&mut *conn)
             .await
             .map_err(db_err)?;
+        record_reaction(conn, &message, user, &emoji, add).await?;
         // `has:reaction` changes only with the first and the last.
         if had_reactions == message.reactions.0.is_empty() {
             enqueue_for_search(conn, id, message.updated_at).await?;
         }
     }
     Ok(Changed { message, changed })
+}
+
+/// Keep `message_reactions` in step with the JSON, in its transaction.
+async fn record_reaction(
+    conn: &mut SqliteConnection,
+    message: &Message,
+    user: UserId,
+    emoji: &str,
+    add: bool,
+) -> Result<()> {
+    static INSERT: LazyLock<String> = LazyLock::new(|| reaction_insert_sql(|n| format!("?{n}")));
+    static DELETE: LazyLock<String> = LazyLock::new(|| reaction_delete_sql(|n| format!("?{n}")));
+    let query = match add {
+        true => sqlx::query(&INSERT)
+            .bind(message.id.to_string())
+            .bind(user.to_string())
+            .bind(emoji)
+            .bind(message.workspace_id.to_string())
+            .bind(message.channel_id.to_string())
+            .bind(ts(message.updated_at)),
+        false => sqlx::query(&DELETE)
+            .bind(message.id.to_string())
+            .bind(user.to_string())
+            .bind(emoji),
+    };
+    query.execute(&mut *conn).await.map_err(db_err)?;
+    Ok(())
 }
 
 #[async_trait]
@@ -349,14 +395,13 @@ impl MessageStore for SqliteStore {
         limit: u32,
     ) -> Result<Vec<(Message, Author)>> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
-            format!(
+            let select = format!(
                 "SELECT {}, u.display_name AS author_display_name, u.avatar_url AS author_avatar_url
                  FROM messages m JOIN users u ON u.user_id = m.user_id
-                 WHERE m.channel_id = ? AND m.thread_id IS NULL AND m.is_deleted = 0
-                 ORDER BY m.created_at DESC, m.message_id DESC
-                 LIMIT ?",
+                 WHERE m.channel_id = ?1 AND {{shown}} AND m.is_deleted = 0",
                 message_columns("m.", "json_array_length")
-            )
+            );
+            channel_history_sql(&select, "m.", "DESC", "?2")
         });
         let rows = sqlx::query(&SQL)
             .bind(channel.to_string())
@@ -471,26 +516,26 @@ impl MessageStore for SqliteStore {
     ) -> Result<Vec<Message>> {
         static BASE: LazyLock<String> = LazyLock::new(|| {
             format!(
-                "SELECT {} FROM messages WHERE channel_id = ? AND thread_id IS NULL AND is_deleted = 0",
+                "SELECT {} FROM messages WHERE channel_id = ?1 AND {{shown}} AND is_deleted = 0",
                 *COLUMNS
             )
         });
-        let base = BASE.as_str();
+        static LATEST: LazyLock<String> =
+            LazyLock::new(|| channel_history_sql(&BASE, "", "DESC", "?2"));
+        static BEFORE: LazyLock<String> = LazyLock::new(|| {
+            let select = format!("{} AND (created_at, message_id) < (?2, ?3)", *BASE);
+            channel_history_sql(&select, "", "DESC", "?4")
+        });
+        static AFTER: LazyLock<String> = LazyLock::new(|| {
+            let select = format!("{} AND (created_at, message_id) > (?2, ?3)", *BASE);
+            channel_history_sql(&select, "", "ASC", "?4")
+        });
         let (sql, cursor) = match range {
-            HistoryRange::Latest => (
-                format!("{base} ORDER BY created_at DESC, message_id DESC LIMIT ?"),
-                None,
-            ),
-            HistoryRange::Before(id) => (
-                format!("{base} AND (created_at, message_id) < (?, ?) ORDER BY created_at DESC, message_id DESC LIMIT ?"),
-                Some(id),
-            ),
-            HistoryRange::After(id) => (
-                format!("{base} AND (created_at, message_id) > (?, ?) ORDER BY created_at ASC, message_id ASC LIMIT ?"),
-                Some(id),
-            ),
+            HistoryRange::Latest => (&*LATEST, None),
+            HistoryRange::Before(id) => (&*BEFORE, Some(id)),
+            HistoryRange::After(id) => (&*AFTER, Some(id)),
         };
-        let mut query = sqlx::query(&sql).bind(channel.to_string());
+        let mut query = sqlx::query(sql).bind(channel.to_string());
         if let Some(id) = cursor {
             query = query.bind(ts(id.created_at())).bind(id.to_string());
         }
@@ -535,6 +580,18 @@ impl MessageStore for SqliteStore {
         rows.iter().map(decode_row::<Message>).collect()
     }
 
+    async fn thread_summary(&self, parent: MessageId) -> Result<ThreadSummary> {
+        static SQL: LazyLock<String> = LazyLock::new(|| thread_summary_sql(|n| format!("?{n}")));
+        let rows = sqlx::query(&SQL)
+            .bind(parent.to_string())
+            .bind(ts(parent.created_at()))
+            .bind(i64::from(MAX_THREAD_REPLIERS))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(decode_row::<Replier>).collect()
+    }
+
     async fn edit_message(
         &self,
         id: MessageId,
@@ -555,19 +612,53 @@ impl MessageStore for SqliteStore {
     }
 
     async fn add_reaction(&self, id: MessageId, user: UserId, emoji: &str) -> Result<Changed> {
-        let emoji = emoji.to_owned();
-        self.write(move |conn| Box::pin(change_reactions(conn, id, move |r| r.add(&emoji, user))))
+        let change = ReactionChange {
+            id,
+            user,
+            emoji: emoji.to_owned(),
+            add: true,
+        };
+        self.write(move |conn| Box::pin(change_reactions(conn, change)))
             .await
     }
 
     async fn remove_reaction(&self, id: MessageId, user: UserId, emoji: &str) -> Result<Changed> {
-        let emoji = emoji.to_owned();
-        self.write(move |conn| {
-            Box::pin(change_reactions(conn, id, move |r| {
-                Ok(r.remove(&emoji, user))
-            }))
-        })
-        .await
+        let change = ReactionChange {
+            id,
+            user,
+            emoji: emoji.to_owned(),
+            add: false,
+        };
+        self.write(move |conn| Box::pin(change_reactions(conn, change)))
+            .await
+    }
+
+    async fn reacted_by(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+        viewer: UserId,
+        before: Option<Reacted>,
+        limit: u32,
+    ) -> Result<Vec<Reacted>> {
+        static FIRST: LazyLock<String> =
+            LazyLock::new(|| reacted_by_sql(false, |n| format!("?{n}")));
+        static NEXT: LazyLock<String> = LazyLock::new(|| reacted_by_sql(true, |n| format!("?{n}")));
+        let mut query = sqlx::query(if before.is_some() { &NEXT } else { &FIRST })
+            .bind(user.to_string())
+            .bind(workspace.to_string())
+            .bind(viewer.to_string());
+        if let Some(last) = before {
+            query = query
+                .bind(ts(last.reacted_at))
+                .bind(last.message_id.to_string());
+        }
+        let rows = query
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(decode_row::<Reacted>).collect()
     }
 
     async fn set_pinned(

@@ -1,16 +1,22 @@
 """Slack's Python SDK (slack_sdk) against a Confab server: every Web API
 method Confab answers, through the SDK's own calls, pagination iterators and
-files v2 upload. Run by the `slack_sdks` test, which starts the server and
+files v2 upload, the rate-limit retry handler and request signatures. Run by the `slack_sdks` test, which starts the server and
 passes its address and tokens in the environment. Exits non-zero on the
 first difference."""
 
+import http.server
+import json
 import os
+import queue
+import threading
 import time
 import urllib.error
 import urllib.request
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
 API = os.environ["CONFAB_API"]
@@ -75,6 +81,11 @@ thread = [
     for m in page["messages"]
 ]
 assert thread == ["sdk 0", "reply 0", "reply 1", "reply 2"], thread
+# A reply also sent to the channel is in the history too.
+loud = bot.chat_postMessage(channel=general, thread_ts=stamps[0], text="to all", reply_broadcast=True)
+assert loud["message"]["subtype"] == "thread_broadcast", loud.data
+top = bot.conversations_history(channel=general, limit=1)["messages"][0]
+assert (top["ts"], top["thread_ts"], top["subtype"]) == (loud["ts"], stamps[0], "thread_broadcast"), top
 
 updated = bot.chat_update(channel=general, ts=stamps[1], text="sdk edited")
 assert updated["text"] == "sdk edited" and "edited" in updated["message"]
@@ -91,6 +102,14 @@ got = bot.reactions_get(channel=general, timestamp=stamps[3])["message"]["reacti
 assert got == [{"name": "tada", "users": [me["user_id"]], "count": 1}], got
 bot.reactions_remove(channel=general, timestamp=stamps[3], name="tada")
 fails("no_reaction", bot.reactions_remove, channel=general, timestamp=stamps[3], name="tada")
+# What the bot reacted to, latest first, through the SDK's cursor iterator;
+# others list it by naming the bot.
+bot.reactions_add(channel=general, timestamp=stamps[1], name="eyes")
+bot.reactions_add(channel=general, timestamp=stamps[4], name="eyes")
+listed = [i["message"]["ts"] for page in bot.reactions_list(limit=1) for i in page["items"]]
+assert listed == [stamps[4], stamps[1]], listed
+named = person.reactions_list(user=me["user_id"])["items"]
+assert [(i["channel"], i["message"]["ts"]) for i in named] == [(general, stamps[4]), (general, stamps[1])]
 bot.pins_add(channel=general, timestamp=stamps[4])
 fails("already_pinned", bot.pins_add, channel=general, timestamp=stamps[4])
 assert [i["message"]["ts"] for i in bot.pins_list(channel=general)["items"]] == [stamps[4]]
@@ -186,7 +205,6 @@ fails("channel_not_found", bot.chat_postMessage, channel="C024BE91L", text="x")
 fails("invalid_ts", bot.chat_update, channel=general, ts="not-a-ts", text="x")
 assert bot.chat_postEphemeral(channel=general, user=owner["user_id"], text="only you")["message_ts"]
 fails("user_not_in_channel", bot.chat_postEphemeral, channel=general, user="U024BE7LH", text="x")
-fails("not_implemented", bot.reactions_list)
 
 # The message rate limit is a 429 with Retry-After, as Slack's.
 for i in range(100):
@@ -199,6 +217,71 @@ for i in range(100):
         break
 else:
     raise AssertionError("never rate limited")
+
+
+class CountedRetries(RateLimitErrorRetryHandler):
+    """The SDK's rate-limit handler, counting the retries it makes."""
+
+    retries = 0
+
+    def prepare_for_next_attempt(self, **kwargs):
+        CountedRetries.retries += 1
+        super().prepare_for_next_attempt(**kwargs)
+
+
+# The SDK's retry handler waits as long as Retry-After says; the retry
+# goes through.
+patient = WebClient(
+    token=os.environ["CONFAB_USER_TOKEN"],
+    base_url=API,
+    retry_handlers=[CountedRetries(max_retry_count=1)],
+)
+assert patient.chat_postMessage(channel=general, text="after the wait")["ok"]
+assert CountedRetries.retries == 1, CountedRetries.retries
+
+# Events reach a request URL signed as Slack signs them: the SDK's
+# SignatureVerifier accepts them, and refuses a body changed on the way.
+verifier = SignatureVerifier(os.environ["CONFAB_SIGNING_SECRET"])
+received = queue.Queue()
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        payload = json.loads(body)
+        answer = json.dumps({"challenge": payload.get("challenge", "")}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+        received.put((body, headers, payload))
+
+    def log_message(self, *args):
+        pass
+
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+request = urllib.request.Request(
+    f"{os.environ['CONFAB_REST']}/integrations/{os.environ['CONFAB_BOT_INTEGRATION']}/events",
+    data=json.dumps({"url": f"http://127.0.0.1:{server.server_port}/events", "events": ["message"]}).encode(),
+    headers={"Authorization": f"Bearer {os.environ['CONFAB_SESSION']}", "Content-Type": "application/json"},
+    method="PUT",
+)
+urllib.request.urlopen(request).read()
+person.chat_postMessage(channel=general, text="heard by the receiver")
+deadline = time.time() + 30
+while True:
+    body, headers, payload = received.get(timeout=max(deadline - time.time(), 0.1))
+    if payload.get("type") == "event_callback" and payload["event"]["text"] == "heard by the receiver":
+        break
+stamp, signature = headers["x-slack-request-timestamp"], headers["x-slack-signature"]
+assert verifier.is_valid(body=body, timestamp=stamp, signature=signature)
+assert verifier.is_valid_request(body, headers)
+assert not verifier.is_valid(body=body.replace(b"receiver", b"intruder"), timestamp=stamp, signature=signature)
+server.shutdown()
 
 # Incoming webhooks through the SDK's WebhookClient.
 hook = WebhookClient(os.environ["CONFAB_WEBHOOK_URL"])

@@ -87,6 +87,7 @@ pub fn text(channel: &Channel, user: UserId, content: &str) -> NewMessage {
         message_type: MessageType::Text,
         formatted_content: None,
         thread_id: None,
+        broadcast: false,
         client_msg_id: None,
         mentions: Vec::new(),
     }

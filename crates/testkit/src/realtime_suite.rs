@@ -56,6 +56,7 @@ pub fn sample_message(channel: ChannelId, user: UserId, content: &str) -> Messag
         message_type: MessageType::Text,
         formatted_content: None,
         thread_id: None,
+        broadcast: false,
         reply_count: 0,
         is_pinned: false,
         pinned_by: None,

@@ -266,6 +266,54 @@ pub async fn bots_post_read_and_page_like_slack_clients_expect(app: TestApp) {
         thread["messages"][3]["ts"]
     );
     assert_eq!(thread["messages"][1]["parent_user_id"], who["user_id"]);
+    // A reply also sent to the channel: in the thread and in the history.
+    let loud = slack(
+        &app,
+        "chat.postMessage",
+        bot,
+        json!({"channel": general, "text": "shipped", "thread_ts": parent, "reply_broadcast": true}),
+    )
+    .await;
+    ok(&loud);
+    assert_eq!(loud["message"]["subtype"], json!("thread_broadcast"));
+    let latest = slack(
+        &app,
+        "conversations.history",
+        bot,
+        json!({"channel": general, "limit": 2}),
+    )
+    .await;
+    ok(&latest);
+    let top = &latest["messages"][0];
+    assert_eq!(top["ts"], loud["ts"]);
+    assert_eq!(top["subtype"], json!("thread_broadcast"));
+    assert_eq!(top["thread_ts"], json!(parent));
+    assert_eq!(top["parent_user_id"], who["user_id"]);
+    assert_eq!(latest["messages"][1]["ts"], json!(stamps[6]));
+    let thread = slack(
+        &app,
+        "conversations.replies",
+        bot,
+        json!({"channel": general, "ts": parent}),
+    )
+    .await;
+    assert_eq!(thread["messages"][0]["reply_count"], json!(4));
+    assert_eq!(thread["messages"][4]["ts"], loud["ts"]);
+    // A page shorter than the thread still says who replied and when last.
+    let first_page = slack(
+        &app,
+        "conversations.replies",
+        bot,
+        json!({"channel": general, "ts": parent, "limit": 2}),
+    )
+    .await;
+    assert_eq!(first_page["has_more"], json!(true));
+    assert_eq!(
+        first_page["messages"][0]["reply_users"],
+        json!([who["user_id"]])
+    );
+    assert_eq!(first_page["messages"][0]["reply_users_count"], json!(1));
+    assert_eq!(first_page["messages"][0]["latest_reply"], loud["ts"]);
 
     // Update, react, pin, delete: Slack's answers, and its "already" errors.
     let updated = slack(
@@ -304,6 +352,15 @@ pub async fn bots_post_read_and_page_like_slack_clients_expect(app: TestApp) {
         got["message"]["reactions"],
         json!([{"name": "rocket", "users": [who["user_id"]], "count": 1}])
     );
+    let listed = slack(&app, "reactions.list", bot, json!({})).await;
+    ok(&listed);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed["items"][0]["type"], json!("message"));
+    assert_eq!(listed["items"][0]["channel"], json!(general));
+    assert_eq!(listed["items"][0]["message"]["ts"], json!(stamps[6]));
+    assert_eq!(listed["response_metadata"]["next_cursor"], json!(""));
+    let bad_cursor = slack(&app, "reactions.list", bot, json!({"cursor": "bmV4dDp4"})).await;
+    assert_eq!(error(&bad_cursor), "invalid_cursor");
     let none = slack(
         &app,
         "reactions.remove",
@@ -759,7 +816,7 @@ pub async fn bad_web_api_input_gets_slack_errors_and_changes_nothing(app: TestAp
     );
     assert_eq!(
         error(&slack(&app, "reactions.list", bot, json!({})).await),
-        "not_implemented"
+        "missing_scope"
     );
     let bad_json = app
         .http

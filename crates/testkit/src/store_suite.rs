@@ -48,12 +48,14 @@ macro_rules! store_conformance {
             history_pages_newest_first_by_keyset,
             the_latest_page_comes_with_its_authors,
             threads_count_replies_and_list_them_oldest_first,
+            replies_sent_to_the_channel_show_in_its_history,
             concurrent_replies_are_all_counted,
             message_stamps_are_unique_per_channel_under_concurrency,
             replies_are_refused_for_bad_parents,
             edits_keep_history,
             deletes_are_soft_and_final,
             reactions_are_one_per_user_per_emoji,
+            what_someone_reacted_to_is_listed_latest_first_where_the_viewer_reads,
             concurrent_identical_reactions_give_one,
             pins_are_set_cleared_and_listed,
             every_change_of_a_message_queues_it_for_search,
@@ -1448,6 +1450,113 @@ pub async fn threads_count_replies_and_list_them_oldest_first(stores: Stores) {
     assert_eq!(top.parent_reply_count, None);
 }
 
+pub async fn replies_sent_to_the_channel_show_in_its_history(stores: Stores) {
+    let w = world(stores).await;
+    let reader = w.member("reader", WorkspaceRole::Member).await;
+    w.stores
+        .channels
+        .add_channel_member(&new_channel_member(w.general.id, reader.id))
+        .await
+        .unwrap();
+    let parent = w.post("parent").await;
+    // Many plain replies between: the page must not depend on them.
+    for i in 0..30 {
+        w.reply(&parent, &format!("quiet {i}")).await;
+    }
+    let mut word = text(&w.general, reader.id, "the reader's word");
+    word.thread_id = Some(parent.id);
+    let word = w
+        .stores
+        .messages
+        .insert_message(&word)
+        .await
+        .unwrap()
+        .message;
+    let mut loud = text(&w.general, w.owner.id, "also in the channel");
+    loud.thread_id = Some(parent.id);
+    loud.broadcast = true;
+    let loud = w
+        .stores
+        .messages
+        .insert_message(&loud)
+        .await
+        .unwrap()
+        .message;
+    assert!(loud.broadcast && loud.in_channel_history());
+    // `broadcast` without a thread means nothing.
+    let mut top = text(&w.general, w.owner.id, "top");
+    top.broadcast = true;
+    let top = w
+        .stores
+        .messages
+        .insert_message(&top)
+        .await
+        .unwrap()
+        .message;
+    assert!(!top.broadcast);
+    let ids = |page: Vec<Message>| page.iter().map(|m| m.id).collect::<Vec<_>>();
+    let messages = &w.stores.messages;
+    let latest = messages
+        .history(w.general.id, HistoryRange::Latest, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(latest), vec![top.id, loud.id, parent.id]);
+    let with_authors = messages.latest_with_authors(w.general.id, 2).await.unwrap();
+    assert_eq!(
+        with_authors.iter().map(|(m, _)| m.id).collect::<Vec<_>>(),
+        vec![top.id, loud.id]
+    );
+    let before = messages
+        .history(w.general.id, HistoryRange::Before(top.id), 1)
+        .await
+        .unwrap();
+    assert_eq!(ids(before), vec![loud.id]);
+    let after = messages
+        .history(w.general.id, HistoryRange::After(parent.id), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(after),
+        vec![top.id, loud.id],
+        "newest first, as every page"
+    );
+    // It stays in its thread and counts there.
+    let thread = messages.thread_replies(parent.id, None, 100).await.unwrap();
+    assert_eq!(thread.len(), 32);
+    assert_eq!(thread.last().map(|m| m.id), Some(loud.id));
+    let summary = messages.thread_summary(parent.id).await.unwrap();
+    assert_eq!(
+        summary,
+        ThreadSummary {
+            repliers: vec![w.owner.id, reader.id],
+            latest_ts: Some(loud.ts),
+        }
+    );
+    // Unread: the parent, the broadcast and the top-level post.
+    let state = w
+        .stores
+        .channels
+        .read_states(w.workspace.id, reader.id, Some(w.general.id))
+        .await
+        .unwrap();
+    assert_eq!(state[0].unread, 3);
+    // Deleted, it leaves the channel's history as well.
+    messages.delete_message(loud.id, time::now()).await.unwrap();
+    let latest = messages
+        .history(w.general.id, HistoryRange::Latest, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(latest), vec![top.id, parent.id]);
+    let summary = messages.thread_summary(parent.id).await.unwrap();
+    assert_eq!(
+        summary.latest_ts,
+        Some(word.ts),
+        "a deleted reply is not the latest"
+    );
+    let empty = messages.thread_summary(top.id).await.unwrap();
+    assert_eq!(empty, ThreadSummary::default());
+}
+
 pub async fn concurrent_replies_are_all_counted(stores: Stores) {
     let w = world(stores).await;
     let parent = w.post("busy thread").await;
@@ -1689,6 +1798,78 @@ pub async fn deletes_are_soft_and_final(stores: Stores) {
             .await,
         Err(Error::NotFound(_))
     ));
+}
+
+pub async fn what_someone_reacted_to_is_listed_latest_first_where_the_viewer_reads(stores: Stores) {
+    let w = world(stores).await;
+    let ivy = w.member("ivy", WorkspaceRole::Member).await;
+    w.stores
+        .channels
+        .add_channel_member(&new_channel_member(w.general.id, ivy.id))
+        .await
+        .unwrap();
+    // The owner's own channel, which Ivy is not in.
+    let private = w.channel("owners").await;
+    let msgs = &w.stores.messages;
+    let first = w.post("first").await;
+    let second = w.post("second").await;
+    let hidden = w.post_in(&private, "hidden").await;
+    for (message, emoji) in [
+        (&first, "tada"),
+        (&hidden, "eyes"),
+        (&second, "tada"),
+        (&first, "rocket"),
+    ] {
+        msgs.add_reaction(message.id, w.owner.id, emoji)
+            .await
+            .unwrap();
+    }
+    msgs.add_reaction(second.id, ivy.id, "tada").await.unwrap();
+    let ids = |page: &[Reacted]| page.iter().map(|r| r.message_id).collect::<Vec<_>>();
+    let ws = w.workspace.id;
+    // Latest reaction first; one item per message, however many emoji.
+    let mine = msgs
+        .reacted_by(ws, w.owner.id, w.owner.id, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(&mine), vec![first.id, second.id, hidden.id]);
+    // Ivy sees the owner's reactions only where she reads.
+    let seen_by_ivy = msgs
+        .reacted_by(ws, w.owner.id, ivy.id, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(&seen_by_ivy), vec![first.id, second.id]);
+    // Pages follow from the last of the page before.
+    let page = msgs
+        .reacted_by(ws, w.owner.id, w.owner.id, None, 2)
+        .await
+        .unwrap();
+    let rest = msgs
+        .reacted_by(ws, w.owner.id, w.owner.id, page.last().copied(), 2)
+        .await
+        .unwrap();
+    assert_eq!(ids(&rest), vec![hidden.id]);
+    // Taking back every reaction on a message drops it; taking back one
+    // of two keeps it.
+    msgs.remove_reaction(hidden.id, w.owner.id, "eyes")
+        .await
+        .unwrap();
+    msgs.remove_reaction(first.id, w.owner.id, "rocket")
+        .await
+        .unwrap();
+    let mine = msgs
+        .reacted_by(ws, w.owner.id, w.owner.id, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(&mine), vec![second.id, first.id]);
+    // Another workspace's list is empty; so is Ivy's of her own there.
+    let elsewhere = msgs
+        .reacted_by(WorkspaceId::new(), w.owner.id, w.owner.id, None, 10)
+        .await
+        .unwrap();
+    assert!(elsewhere.is_empty());
+    let ivys = msgs.reacted_by(ws, ivy.id, ivy.id, None, 10).await.unwrap();
+    assert_eq!(ids(&ivys), vec![second.id]);
 }
 
 pub async fn reactions_are_one_per_user_per_emoji(stores: Stores) {

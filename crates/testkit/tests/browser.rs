@@ -392,6 +392,17 @@ async fn two_people_chat_live_and_nothing_in_a_message_runs() {
         ann.refresh().await.unwrap();
         wait_for_text(&ann, ".thread", "in the thread").await;
         assert_eq!(ann.current_url().await.unwrap(), thread_url);
+        // Ann's next reply also goes to the channel: Bob sees it there.
+        click(&ann, ".thread .also-send input").await;
+        wait_for(&ann, ".thread textarea")
+            .await
+            .send_keys("for everyone\u{E007}")
+            .await
+            .unwrap();
+        wait_for_text(&ann, ".thread .broadcast-note", "Also sent to the channel").await;
+        wait_for_text(&bob, ".messages .broadcast-note", "Replied to a thread").await;
+        wait_for_message(&bob, "for everyone").await;
+        screenshot(&ann, "thread-broadcast-desktop-light").await;
         click(&ann, ".close-thread").await;
         click(&bob, ".close-thread").await;
 

@@ -47,9 +47,10 @@ async fn token(app: &TestApp, session: &str, workspace: &str, scopes: &[&str]) -
 }
 
 /// Run `program script` against a fresh server with a workspace, a bot
-/// with every scope, a person's token with every scope, one with
-/// `chat:write` alone and an incoming webhook into the general channel;
-/// the script must pass and say so.
+/// with every scope (its integration id and signing secret too), a
+/// person's token with every scope and session, one with `chat:write`
+/// alone and an incoming webhook into the general channel; the script must
+/// pass and say so.
 async fn run_against_server(
     program: String,
     script: &'static str,
@@ -79,6 +80,14 @@ async fn run_against_server(
                 .await;
             assert_eq!(installed.status, StatusCode::CREATED, "{installed:?}");
             let bot = installed.body["token"].as_str().unwrap().to_owned();
+            let signing_secret = installed.body["signing_secret"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let integration = installed.body["integration"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
             let person = token(&app, &owner, &workspace, ALL_SCOPES).await;
             let narrow = token(&app, &owner, &workspace, &["chat:write"]).await;
             let general = app.general_channel(&owner, &workspace).await;
@@ -100,6 +109,10 @@ async fn run_against_server(
                 .env("CONFAB_NARROW_TOKEN", &narrow)
                 .env("CONFAB_OWNER_EMAIL", "sdkowner@example.test")
                 .env("CONFAB_WEBHOOK_URL", &hook_url)
+                .env("CONFAB_REST", format!("{}/api/v1", app.base))
+                .env("CONFAB_SESSION", &owner)
+                .env("CONFAB_BOT_INTEGRATION", &integration)
+                .env("CONFAB_SIGNING_SECRET", &signing_secret)
                 .envs(extra_env);
             // The script blocks on its calls while the server answers them.
             let outcome = tokio::task::spawn_blocking(move || command.output())

@@ -125,6 +125,10 @@ pub struct Message {
     pub formatted_content: Option<Value>,
     /// The thread parent, for a reply.
     pub thread_id: Option<MessageId>,
+    /// A reply also sent to the channel: it shows in the channel's history
+    /// as well as in its thread.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub broadcast: bool,
     pub reply_count: i32,
     pub is_pinned: bool,
     pub pinned_by: Option<UserId>,
@@ -161,10 +165,49 @@ pub struct NewMessage {
     pub message_type: MessageType,
     pub formatted_content: Option<Value>,
     pub thread_id: Option<MessageId>,
+    /// A reply also sent to the channel (ignored without `thread_id`).
+    pub broadcast: bool,
     pub client_msg_id: Option<String>,
     /// Who the message mentions: user ids as text, `channel` (for @channel
     /// and @everyone) or `here`. Stored with the message.
     pub mentions: Vec<String>,
+}
+
+/// Most repliers a thread's summary names.
+pub const MAX_THREAD_REPLIERS: u32 = 50;
+
+/// Who took part in a thread and when it last moved.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ThreadSummary {
+    /// In the order of their first reply.
+    pub repliers: Vec<UserId>,
+    /// The `ts` of the latest reply.
+    pub latest_ts: Option<i64>,
+}
+
+/// One row of a thread's summary: a replier, with the thread's latest stamp.
+#[derive(Clone, Copy, Debug)]
+pub struct Replier {
+    pub user_id: UserId,
+    pub latest_ts: i64,
+}
+
+impl FromIterator<Replier> for ThreadSummary {
+    fn from_iter<I: IntoIterator<Item = Replier>>(rows: I) -> Self {
+        let mut summary = ThreadSummary::default();
+        for row in rows {
+            summary.repliers.push(row.user_id);
+            summary.latest_ts = Some(row.latest_ts);
+        }
+        summary
+    }
+}
+
+/// A message someone reacted to, and when they last did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reacted {
+    pub message_id: MessageId,
+    pub reacted_at: DateTime<Utc>,
 }
 
 /// Who wrote a message, as history pages show it.
@@ -227,6 +270,12 @@ pub enum HistoryRange {
 }
 
 impl Message {
+    /// Whether the message shows in its channel's history: top-level
+    /// messages and replies also sent to the channel.
+    pub fn in_channel_history(&self) -> bool {
+        self.thread_id.is_none() || self.broadcast
+    }
+
     /// Whether a reply posted in `channel` may have this message as its thread
     /// parent: it must be a live top-level message of that channel.
     pub fn accepts_reply_in(&self, channel: ChannelId) -> crate::Result<()> {

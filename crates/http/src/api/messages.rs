@@ -155,6 +155,9 @@ struct PostBody {
     /// Reply in the thread of this message.
     #[schema(value_type = Option<String>, format = Uuid)]
     thread_id: Option<MessageId>,
+    /// With `thread_id`: also show the reply in the channel.
+    #[serde(default)]
+    broadcast: bool,
     /// The client's own id for the message: a retry with the same id
     /// returns the first message instead of posting again.
     client_msg_id: Option<String>,
@@ -185,6 +188,7 @@ async fn post(
                 content: body.content,
                 formatted_content: body.formatted_content,
                 thread_id: body.thread_id,
+                broadcast: body.broadcast,
                 client_msg_id: body.client_msg_id,
                 file_ids: body.file_ids,
             },

@@ -8,6 +8,8 @@ use confab_core::model::*;
 use confab_core::slack::{format_ts, parse_ts};
 use confab_service::{Caller, HistoryQuery, NewChannelRequest, PostMessage};
 use serde_json::{json, Map, Value};
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 
 use super::objects::{self, channel_id, conversation, parse_channel, parse_user, team_id, user_id};
 use super::{require_scope, Answer, Args, SlackError};
@@ -37,7 +39,7 @@ const fn write(scope: Option<&'static str>) -> Spec {
 
 /// Methods of Slack's API that this server answers with `not_implemented`
 /// for now (the README lists them).
-const NOT_YET: &[&str] = &["reactions.list"];
+const NOT_YET: &[&str] = &[];
 
 /// The method of that name.
 pub(crate) fn find(method: &str) -> Option<Spec> {
@@ -67,7 +69,7 @@ pub(crate) fn find(method: &str) -> Option<Spec> {
         "users.list" | "users.info" => read(Some("users:read")),
         "users.lookupByEmail" => read(Some("users:read.email")),
         "reactions.add" | "reactions.remove" => write(Some("reactions:write")),
-        "reactions.get" => read(Some("reactions:read")),
+        "reactions.get" | "reactions.list" => read(Some("reactions:read")),
         "pins.add" | "pins.remove" => write(Some("pins:write")),
         "pins.list" => read(Some("pins:read")),
         "team.info" => read(Some("team:read")),
@@ -144,6 +146,7 @@ pub(crate) async fn run(
         "reactions.add" => call.react(true).await,
         "reactions.remove" => call.react(false).await,
         "reactions.get" => call.reactions().await,
+        "reactions.list" => call.reactions_list().await,
         "pins.add" => call.pin(true).await,
         "pins.remove" => call.pin(false).await,
         "pins.list" => call.pins().await,
@@ -205,6 +208,15 @@ fn key_of(cursor: Option<String>) -> Result<Option<String>, SlackError> {
         .and_then(|text| text.strip_prefix("next:").map(str::to_owned))
         .map(Some)
         .ok_or_else(|| SlackError::new("invalid_cursor"))
+}
+
+/// The position `micros/message` a `reactions.list` cursor holds.
+fn reacted_key(key: &str) -> Option<Reacted> {
+    let (micros, message) = key.split_once('/')?;
+    Some(Reacted {
+        reacted_at: chrono::DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+        message_id: message.parse().ok()?,
+    })
 }
 
 fn metadata(next: Option<String>) -> Value {
@@ -353,6 +365,7 @@ impl Call<'_> {
             content: text,
             formatted_content: (!formatted.is_empty()).then_some(Value::Object(formatted)),
             thread_id: parent.as_ref().map(|p| p.thread_id.unwrap_or(p.id)),
+            broadcast: self.args.flag("reply_broadcast", false)?,
             client_msg_id: self.args.text("client_msg_id"),
             file_ids: Vec::new(),
         };
@@ -641,9 +654,17 @@ impl Call<'_> {
         let next = more
             .then(|| messages.last().map(|m| m.id.to_string()))
             .flatten();
+        let parents = self.broadcast_parents(&messages).await?;
         let objects: Vec<Value> = messages
             .iter()
-            .map(|m| self.with_files(objects::message(m, None), m, &shared))
+            .map(|m| {
+                let parent = m.thread_id.and_then(|t| parents.get(&t));
+                let mut object = objects::message(m, parent.map(|p| p.ts));
+                if let Some(parent) = parent {
+                    object["parent_user_id"] = json!(user_id(parent.user_id));
+                }
+                self.with_files(object, m, &shared)
+            })
             .collect();
         Ok(answer(json!({
             "messages": objects,
@@ -651,6 +672,28 @@ impl Call<'_> {
             "pin_count": 0,
             "response_metadata": metadata(next),
         })))
+    }
+
+    /// The thread parents of the replies also sent to the channel among
+    /// `messages`, for their `thread_ts` (few: broadcasts are rare).
+    async fn broadcast_parents(
+        &self,
+        messages: &[Message],
+    ) -> Result<HashMap<MessageId, Message>, SlackError> {
+        let mut parents: HashMap<MessageId, Message> = HashMap::new();
+        for parent in messages.iter().filter_map(|m| m.thread_id) {
+            if let Entry::Vacant(slot) = parents.entry(parent) {
+                match self.app.message(self.caller, parent).await {
+                    Ok(found) => {
+                        slot.insert(found);
+                    }
+                    // A parent gone from view leaves the reply without one.
+                    Err(confab_core::Error::NotFound(_)) => {}
+                    Err(other) => return Err(other.into()),
+                }
+            }
+        }
+        Ok(parents)
     }
 
     async fn replies(&self) -> Answer {
@@ -690,18 +733,12 @@ impl Call<'_> {
         let mut objects: Vec<Value> = Vec::new();
         if after.is_none() {
             let mut head = objects::message(&parent, None);
-            // The whole thread is on this page: say who replied and when last.
-            if !more && !replies.is_empty() {
-                let mut people: Vec<String> = Vec::new();
-                for reply in &replies {
-                    let id = user_id(reply.user_id);
-                    if !people.contains(&id) {
-                        people.push(id);
-                    }
-                }
+            let summary = self.app.thread_summary(self.caller, parent.id).await?;
+            if let Some(latest) = summary.latest_ts {
+                let people: Vec<String> = summary.repliers.into_iter().map(user_id).collect();
                 head["reply_users_count"] = json!(people.len());
                 head["reply_users"] = json!(people);
-                head["latest_reply"] = json!(format_ts(replies.last().map_or(parent.ts, |r| r.ts)));
+                head["latest_reply"] = json!(format_ts(latest));
             }
             objects.push(head);
         }
@@ -1030,6 +1067,46 @@ impl Call<'_> {
             "type": "message",
             "channel": channel_id(&channel),
             "message": objects::message(&message, None),
+        })))
+    }
+
+    /// `reactions.list`: what a person (the caller by default) reacted to,
+    /// latest reaction first, in the conversations the caller reads.
+    async fn reactions_list(&self) -> Answer {
+        let user = match self.args.text("user") {
+            Some(text) => parse_user(&text)?,
+            None => self.caller.user.id,
+        };
+        let limit = limit(self.args, 100, 1000)?;
+        let before = match key_of(self.args.text("cursor"))? {
+            Some(key) => Some(reacted_key(&key).ok_or_else(|| SlackError::new("invalid_cursor"))?),
+            None => None,
+        };
+        let page = self
+            .app
+            .reacted_by(self.caller, self.workspace(), user, before, limit)
+            .await?;
+        let items: Vec<Value> = page
+            .items
+            .iter()
+            .filter(|(_, _, channel)| {
+                self.caller
+                    .has_scope(&conversation_scope(channel.channel_type, "history"))
+            })
+            .map(|(_, message, channel)| {
+                json!({
+                    "type": "message",
+                    "channel": channel_id(channel),
+                    "message": objects::message(message, None),
+                })
+            })
+            .collect();
+        let next = page
+            .last
+            .map(|last| format!("{}/{}", last.reacted_at.timestamp_micros(), last.message_id));
+        Ok(answer(json!({
+            "items": items,
+            "response_metadata": metadata(next),
         })))
     }
 

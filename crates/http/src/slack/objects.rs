@@ -1,22 +1,15 @@
 //! Confab's domain values in the shapes Slack's clients read: ids with
 //! their prefix letters, `ts` stamps, message, conversation and user objects.
 
-use confab_core::id::{ChannelId, UserId, WorkspaceId};
+use confab_core::id::{ChannelId, UserId};
 use confab_core::model::*;
-pub(crate) use confab_core::slack::{conversation_id as channel_id, user_id};
-use confab_core::slack::{decode_as, encode, format_ts, SlackKind};
+pub(crate) use confab_core::slack::{
+    bot_id, conversation_id as channel_id, message, team_id, user_id,
+};
+use confab_core::slack::{decode_as, SlackKind};
 use serde_json::{json, Value};
 
 use super::SlackError;
-
-pub(crate) fn team_id(id: WorkspaceId) -> String {
-    encode(SlackKind::Team, id.0)
-}
-
-/// The id of a bot as `bot_id`: its user, with the bot letter.
-pub(crate) fn bot_id(user: UserId) -> String {
-    encode(SlackKind::Bot, user.0)
-}
 
 /// A conversation id (`C…`, `D…`, `G…`); anything else is not found.
 pub(crate) fn parse_channel(text: &str) -> Result<ChannelId, SlackError> {
@@ -38,85 +31,6 @@ pub(crate) fn parse_user(text: &str) -> Result<UserId, SlackError> {
 /// Seconds since the epoch, as Slack's `created` fields.
 fn unix(at: chrono::DateTime<chrono::Utc>) -> i64 {
     at.timestamp()
-}
-
-/// A message object. `thread_ts` is the parent's stamp for a reply (the
-/// caller knows it), the message's own for a parent with replies.
-pub(crate) fn message(m: &Message, parent_ts: Option<i64>) -> Value {
-    let mut object = json!({
-        "type": "message",
-        "user": user_id(m.user_id),
-        "text": m.content,
-        "ts": format_ts(m.ts),
-        "team": team_id(m.workspace_id),
-    });
-    let fields = object.as_object_mut().expect("an object");
-    match m.message_type {
-        MessageType::Bot => {
-            fields.insert("subtype".into(), json!("bot_message"));
-            fields.insert("bot_id".into(), json!(bot_id(m.user_id)));
-        }
-        MessageType::File => {
-            fields.insert("subtype".into(), json!("file_share"));
-        }
-        MessageType::Text | MessageType::System => {}
-    }
-    let thread_ts = match (m.thread_id, parent_ts) {
-        (Some(_), Some(parent)) => Some(parent),
-        (None, _) if m.reply_count > 0 => Some(m.ts),
-        _ => None,
-    };
-    if let Some(thread) = thread_ts {
-        fields.insert("thread_ts".into(), json!(format_ts(thread)));
-    }
-    if m.thread_id.is_none() && m.reply_count > 0 {
-        fields.insert("reply_count".into(), json!(m.reply_count));
-    }
-    if let Some(edited) = m.edited_at {
-        fields.insert(
-            "edited".into(),
-            json!({"user": user_id(m.user_id), "ts": format_ts(edited.timestamp_micros())}),
-        );
-    }
-    if m.is_pinned {
-        fields.insert(
-            "pinned_to".into(),
-            json!([encode(SlackKind::Channel, m.channel_id.0)]),
-        );
-    }
-    if !m.reactions.0.is_empty() {
-        let reactions: Vec<Value> = m
-            .reactions
-            .0
-            .iter()
-            .map(|(name, users)| {
-                json!({
-                    "name": name,
-                    "users": users.iter().map(|u| user_id(*u)).collect::<Vec<_>>(),
-                    "count": users.len(),
-                })
-            })
-            .collect();
-        fields.insert("reactions".into(), Value::Array(reactions));
-    }
-    if let Some(Value::Object(formatted)) = &m.formatted_content {
-        for key in ["blocks", "attachments", "metadata", "username"] {
-            if let Some(value) = formatted.get(key) {
-                fields.insert(key.into(), value.clone());
-            }
-        }
-        let mut icons = serde_json::Map::new();
-        if let Some(emoji) = formatted.get("icon_emoji") {
-            icons.insert("emoji".into(), emoji.clone());
-        }
-        if let Some(url) = formatted.get("icon_url") {
-            icons.insert("image_48".into(), url.clone());
-        }
-        if !icons.is_empty() {
-            fields.insert("icons".into(), Value::Object(icons));
-        }
-    }
-    object
 }
 
 /// A conversation object; `is_member` from the caller's membership.
@@ -193,6 +107,7 @@ pub(crate) fn user(u: &User, member: Option<&WorkspaceMember>, with_email: bool)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use confab_core::slack::encode;
 
     #[test]
     fn ids_of_each_kind_parse_back_only_as_their_kind() {

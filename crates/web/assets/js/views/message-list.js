@@ -94,6 +94,16 @@ export const messageMethods = {
     return initial;
   },
 
+  /** What a reply also sent to the channel says where it shows. */
+  broadcastNote(message) {
+    if (message.inThread) return h('p', { class: 'broadcast-note' }, 'Also sent to the channel');
+    return h(
+      'button',
+      { type: 'button', class: 'broadcast-note', onclick: () => this.openThread(message.thread_id) },
+      'Replied to a thread',
+    );
+  },
+
   messageItem(message, grouped) {
     const name = this.names.get(message.user_id) || (message.ephemeral ? 'Confab' : 'Someone');
     const body = message.is_deleted
@@ -118,6 +128,7 @@ export const messageMethods = {
       this.editing === message.id ? this.editor(message) : body,
       !message.is_deleted && this.attachments(message),
       message.edited_at && !message.is_deleted && h('span', { class: 'edited' }, '(edited)'),
+      message.broadcast && message.thread_id && !message.is_deleted && this.broadcastNote(message),
       message.reply_count > 0 &&
         h(
           'button',

@@ -20,6 +20,7 @@ export const threadMethods = {
     history.replaceState(null, '', `/w/${this.workspaceId}/c/${this.channelId}/t/${parentId}`);
     const box = h('textarea', { rows: 1, 'aria-label': 'Reply', placeholder: 'Reply in the thread' });
     const mentions = mentionAutocomplete(box, () => this.currentMembers());
+    const alsoSend = h('input', { type: 'checkbox', name: 'broadcast' });
     box.addEventListener('keydown', async (event) => {
       if (mentions.onKey(event)) return;
       if (event.key === 'Escape') this.closeThread();
@@ -32,8 +33,10 @@ export const threadMethods = {
         const saved = await api.post(`/channels/${this.channelId}/messages`, {
           content,
           thread_id: parentId,
+          broadcast: alsoSend.checked,
           client_msg_id: crypto.randomUUID(),
         });
+        alsoSend.checked = false;
         if (this.thread && this.thread.parentId === parentId) {
           this.thread.replies.set(saved.id, saved);
           this.drawThread();
@@ -54,7 +57,13 @@ export const threadMethods = {
         h('button', { type: 'button', class: 'close-thread', 'aria-label': 'Close the thread', onclick: () => this.closeThread() }, '×'),
       ),
       this.threadList,
-      h('form', { class: 'composer', onsubmit: (event) => event.preventDefault() }, box, mentions.list),
+      h(
+        'form',
+        { class: 'composer', onsubmit: (event) => event.preventDefault() },
+        box,
+        h('label', { class: 'also-send' }, alsoSend, ' Also send to the channel'),
+        mentions.list,
+      ),
     );
     const shell = this.root.querySelector('.shell');
     shell.querySelector('aside.thread')?.remove();
@@ -71,7 +80,7 @@ export const threadMethods = {
     replace(
       this.threadList,
       parent && this.messageItem({ ...parent, reply_count: 0 }, false),
-      ...replies.map((m) => this.messageItem({ ...m, reply_count: 0 }, false)),
+      ...replies.map((m) => this.messageItem({ ...m, reply_count: 0, inThread: true }, false)),
     );
   },
 

@@ -624,7 +624,7 @@ export class WorkspaceView {
         this.drawThread();
       }
       this.draw();
-      return;
+      if (!message.broadcast) return;
     }
     if (!message || !message.channel_id) {
       if (event.type === 'member_joined' || event.type === 'member_left' || event.type === 'channel_created') {
@@ -633,12 +633,10 @@ export class WorkspaceView {
       return;
     }
     if (message.channel_id !== this.channelId) {
-      if (event.type === 'message_created' && message.user_id !== this.user.id && !message.thread_id) {
-        this.refreshUnread();
-      }
+      if (isNewInChannel(event) && message.user_id !== this.user.id) this.refreshUnread();
       return;
     }
-    if (message.thread_id) return;
+    if (message.thread_id && !message.broadcast) return;
     // Reading far back, the newest are not loaded: the jump button says so.
     if (this.newer && !this.messages.has(message.id)) {
       this.drawJump();
@@ -662,7 +660,7 @@ export class WorkspaceView {
     if (!this.names.has(message.user_id)) this.learnNames();
     if (this.atBottom()) this.trim(false);
     this.draw();
-    if (event.type === 'message_created' && document.visibilityState === 'visible') this.markRead(message.id);
+    if (isNewInChannel(event) && document.visibilityState === 'visible') this.markRead(message.id);
   }
 
   /**
@@ -814,6 +812,16 @@ let current = null;
  */
 function isLocal(key) {
   return key.startsWith('pending') || key.startsWith('ephemeral');
+}
+
+/**
+ * Whether an event brings a new message to its channel's history: a
+ * top-level post or a reply also sent to the channel.
+ * @param {any} event
+ */
+function isNewInChannel(event) {
+  if (event.type === 'message_created') return !event.message.thread_id;
+  return event.type === 'thread_reply' && Boolean(event.message.broadcast);
 }
 
 /**
