@@ -370,9 +370,10 @@ pub struct MessageDocument {
 
 impl MessageDocument {
     /// The document of `message` read for outbox entry `version`, or
-    /// `None` when it should not be found (deleted).
+    /// `None` when it should not be found (deleted, or a notice Confab
+    /// wrote such as a join).
     pub fn of(message: &Message, has_file: bool, version: i64) -> Option<Self> {
-        if message.is_deleted {
+        if message.is_deleted || message.message_type == crate::model::MessageType::System {
             return None;
         }
         Some(Self {

@@ -186,7 +186,24 @@ pub fn message(m: &Message, parent_ts: Option<i64>) -> Value {
         MessageType::File => {
             fields.insert("subtype".into(), json!("file_share"));
         }
-        MessageType::Text | MessageType::System => {}
+        MessageType::System => {
+            // A notice reads after its author's name, as Slack writes it.
+            let subtype = m
+                .formatted_content
+                .as_ref()
+                .and_then(|f| f["subtype"].as_str());
+            fields.insert("subtype".into(), json!(subtype.unwrap_or("channel_join")));
+            fields.insert(
+                "text".into(),
+                json!(format!("<@{}> {}", user_id(m.user_id), m.content)),
+            );
+            for key in ["topic", "purpose"] {
+                if let Some(value) = m.formatted_content.as_ref().and_then(|f| f.get(key)) {
+                    fields.insert(key.into(), value.clone());
+                }
+            }
+        }
+        MessageType::Text => {}
     }
     if m.broadcast {
         fields.insert("subtype".into(), json!("thread_broadcast"));

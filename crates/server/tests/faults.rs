@@ -263,7 +263,13 @@ async fn channel_contents(
             .json()
             .await
             .unwrap();
-        for message in page["messages"].as_array().unwrap() {
+        // The posts, not the notices of who joined.
+        let posts = page["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["message_type"] != "system");
+        for message in posts {
             let client_id = message["client_msg_id"].as_str().unwrap_or("").to_owned();
             found.entry(client_id).or_default().push((
                 message["id"].as_str().unwrap().to_owned(),

@@ -396,6 +396,17 @@ impl Services {
         };
         self.publish(Topic::Channel(id), updated.updated_at, event)
             .await;
+        let before = &access.channel;
+        if updated.topic != before.topic {
+            let topic = updated.topic.clone().unwrap_or_default();
+            self.post_notice(&updated, caller.user.id, ChannelNotice::Topic(topic))
+                .await;
+        }
+        if updated.purpose != before.purpose {
+            let purpose = updated.purpose.clone().unwrap_or_default();
+            self.post_notice(&updated, caller.user.id, ChannelNotice::Purpose(purpose))
+                .await;
+        }
         Ok(updated)
     }
 

@@ -558,14 +558,15 @@ impl Services {
 
     /// The calls a new top-level message makes to the outgoing webhooks of
     /// its channel: those with no trigger words, or one the text starts
-    /// with. Bots' messages call none (no loops between hooks).
+    /// with. Bots' messages call none (no loops between hooks), nor do the
+    /// notices Confab writes.
     fn outgoing_webhook_calls(
         &self,
         message: &Message,
         channel: &Channel,
         integrations: &[Integration],
     ) -> Vec<NewEventDelivery> {
-        if message.message_type == MessageType::Bot {
+        if matches!(message.message_type, MessageType::Bot | MessageType::System) {
             return Vec::new();
         }
         let mut calls = Vec::new();

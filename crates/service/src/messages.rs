@@ -666,6 +666,11 @@ impl Services {
                 "only the author may edit a message".into(),
             ));
         }
+        if message.message_type == MessageType::System {
+            return Err(Error::Forbidden(
+                "a message Confab wrote cannot be edited".into(),
+            ));
+        }
         if access.channel.is_archived {
             return Err(Error::conflict("channel", "the channel is archived"));
         }

@@ -277,7 +277,8 @@ impl Services {
         let everyone = mentions
             .iter()
             .any(|m| m == MENTION_CHANNEL || m == MENTION_HERE);
-        let unread = i64::from(message.in_channel_history());
+        let unread =
+            i64::from(message.in_channel_history() && message.message_type != MessageType::System);
         let deltas: Vec<(UserId, i64, i64)> = members
             .into_iter()
             .filter(|u| *u != message.user_id)
@@ -376,6 +377,11 @@ impl Services {
         self.publish(Topic::Channel(channel.id), now, event.clone())
             .await;
         self.publish(Topic::User(user), now, event).await;
+        let notice = match joined {
+            true => ChannelNotice::Joined,
+            false => ChannelNotice::Left,
+        };
+        self.post_notice(channel, user, notice).await;
         let state = &self.realtime.state;
         degrade(
             state.forget_channel_members(channel.id).await,
@@ -387,6 +393,38 @@ impl Services {
                 .await,
             "unread counts",
         );
+    }
+
+    /// Write what happened in a channel (a join, a new topic) as a message
+    /// of `user`'s, in channels (not direct conversations). After the
+    /// change it tells of committed: a failure costs the notice alone.
+    pub(crate) async fn post_notice(&self, channel: &Channel, user: UserId, notice: ChannelNotice) {
+        let in_a_channel = matches!(
+            channel.channel_type,
+            ChannelType::Public | ChannelType::Private
+        );
+        if !in_a_channel || channel.is_archived {
+            return;
+        }
+        let new = NewMessage {
+            id: MessageId::new(),
+            workspace_id: channel.workspace_id,
+            channel_id: channel.id,
+            user_id: user,
+            content: notice.text(),
+            message_type: MessageType::System,
+            formatted_content: Some(notice.formatted()),
+            thread_id: None,
+            broadcast: false,
+            client_msg_id: None,
+            mentions: Vec::new(),
+        };
+        match self.stores.messages.insert_message(&new).await {
+            Ok(inserted) => self.after_post(&inserted, &[]).await,
+            Err(err) => {
+                tracing::warn!(error = %err, channel = %channel.id, "a channel notice was not written")
+            }
+        }
     }
 
     /// After a channel was created with `members`.

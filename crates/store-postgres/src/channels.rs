@@ -365,7 +365,8 @@ impl ChannelStore for PostgresStore {
         let rows = sqlx::query(
             "SELECT cm.channel_id, cm.last_read_message_id,
                (SELECT count(*) FROM (SELECT 1 FROM messages m
-                  WHERE m.channel_id = cm.channel_id AND (m.thread_id IS NULL OR m.broadcast) AND NOT m.is_deleted
+                  WHERE m.channel_id = cm.channel_id AND (m.thread_id IS NULL OR m.broadcast)
+                    AND m.message_type <> 'system' AND NOT m.is_deleted
                     AND m.user_id <> cm.user_id
                     AND (cm.last_read_message_at IS NULL
                          OR (m.created_at >= cm.last_read_message_at

@@ -374,7 +374,8 @@ impl ChannelStore for SqliteStore {
         let rows = sqlx::query(
             "SELECT cm.channel_id, cm.last_read_message_id,
                (SELECT count(*) FROM (SELECT 1 FROM messages m
-                  WHERE m.channel_id = cm.channel_id AND (m.thread_id IS NULL OR m.broadcast) AND m.is_deleted = 0
+                  WHERE m.channel_id = cm.channel_id AND (m.thread_id IS NULL OR m.broadcast)
+                    AND m.message_type <> 'system' AND m.is_deleted = 0
                     AND m.user_id != cm.user_id
                     AND (cm.last_read_message_at IS NULL
                          OR (m.created_at, m.message_id) > (cm.last_read_message_at, cm.last_read_message_id))

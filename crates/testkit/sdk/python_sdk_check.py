@@ -62,11 +62,13 @@ assert bot.conversations_join(channel=general)["channel"]["id"] == general
 stamps = [bot.chat_postMessage(channel=general, text=f"sdk {i}")["ts"] for i in range(5)]
 assert stamps == sorted(stamps) and len(set(stamps)) == 5, stamps
 seen = [
-    m["ts"]
+    (m["ts"], m.get("subtype"))
     for page in bot.conversations_history(channel=general, limit=2)
     for m in page["messages"]
 ]
-assert seen == list(reversed(stamps)), seen
+# Before them, the channel says who joined (the bot, the webhook's bot).
+assert [ts for ts, sub in seen if sub != "channel_join"] == list(reversed(stamps)), seen
+assert [sub for _, sub in seen[len(stamps):]] == ["channel_join", "channel_join"], seen
 
 blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*sdk blocks*"}}]
 posted = bot.chat_postMessage(channel=general, blocks=blocks, text="sdk blocks")
@@ -138,6 +140,17 @@ person.conversations_invite(channel=room, users=me["user_id"])
 members = [m for page in person.conversations_members(channel=room, limit=1) for m in page["members"]]
 assert sorted(members) == sorted([owner["user_id"], me["user_id"]]), members
 person.conversations_kick(channel=room, user=me["user_id"])
+# The channel tells what happened in it, in Slack's subtypes.
+told = [
+    (m["subtype"], m["text"])
+    for m in person.conversations_history(channel=room)["messages"]
+]
+assert told == [
+    ("channel_leave", f"<@{me['user_id']}> has left the channel"),
+    ("channel_join", f"<@{me['user_id']}> has joined the channel"),
+    ("channel_purpose", f"<@{owner['user_id']}> set the channel purpose: the purpose"),
+    ("channel_topic", f"<@{owner['user_id']}> set the channel topic: the topic"),
+], told
 info = person.conversations_info(channel=room)["channel"]
 assert info["is_member"] is True and info["purpose"]["value"] == "the purpose"
 person.conversations_archive(channel=room)

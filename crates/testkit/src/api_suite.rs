@@ -30,6 +30,7 @@ macro_rules! api_conformance {
             conversations_are_one_per_set_of_people,
             private_channels_and_conversations_are_invisible_to_outsiders,
             channel_membership_is_managed_by_its_rules,
+            channels_tell_who_joined_left_and_set_the_topic,
             messages_are_posted_paged_edited_and_deleted,
             threads_reactions_and_pins_work,
             message_routes_refuse_outsiders_and_bad_input,
@@ -1858,6 +1859,96 @@ fn ids(reply: &crate::app::Reply) -> Vec<String> {
         .iter()
         .map(|m| m["id"].as_str().unwrap().to_owned())
         .collect()
+}
+
+pub async fn channels_tell_who_joined_left_and_set_the_topic(app: TestApp) {
+    let t = team(&app).await;
+    let room = new_channel(&app, &t.owner, &t.ws, json!({"name": "room"})).await;
+    let joined = app
+        .post(
+            &format!("/api/v1/channels/{room}/join"),
+            Some(&t.member),
+            json!({}),
+        )
+        .await;
+    assert_eq!(joined.status, StatusCode::OK, "{joined:?}");
+    let topic = app
+        .patch(
+            &format!("/api/v1/channels/{room}"),
+            &t.member,
+            json!({"topic": "launch day"}),
+        )
+        .await;
+    assert_eq!(topic.status, StatusCode::OK, "{topic:?}");
+    // Setting the same topic again says nothing new.
+    app.patch(
+        &format!("/api/v1/channels/{room}"),
+        &t.member,
+        json!({"topic": "launch day"}),
+    )
+    .await;
+    say(&app, &t.owner, &room, json!({"content": "welcome"})).await;
+    let left = app
+        .post(
+            &format!("/api/v1/channels/{room}/leave"),
+            Some(&t.member),
+            json!({}),
+        )
+        .await;
+    assert_eq!(left.status, StatusCode::NO_CONTENT);
+    let history = app
+        .get(&format!("/api/v1/channels/{room}/messages"), &t.owner)
+        .await;
+    let seen: Vec<(String, String, String)> = history.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["message_type"].as_str().unwrap().to_owned(),
+                m["content"].as_str().unwrap().to_owned(),
+                m["formatted_content"]["subtype"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    let notice = |content: &str, subtype: &str| ("system".into(), content.into(), subtype.into());
+    assert_eq!(
+        seen,
+        vec![
+            notice("has left the channel", "channel_leave"),
+            ("text".into(), "welcome".into(), String::new()),
+            notice("set the channel topic: launch day", "channel_topic"),
+            notice("has joined the channel", "channel_join"),
+        ]
+    );
+    let messages = history.body["messages"].as_array().unwrap();
+    assert!(messages
+        .iter()
+        .filter(|m| m["message_type"] == "system")
+        .all(|m| m["user_id"] == json!(t.member_id)));
+    // A notice is no one's to rewrite, and counts as nothing unread.
+    let joined_notice = messages[3]["id"].as_str().unwrap();
+    app.post(
+        &format!("/api/v1/channels/{room}/join"),
+        Some(&t.member),
+        json!({}),
+    )
+    .await;
+    let edit = app
+        .patch(
+            &format!("/api/v1/messages/{joined_notice}"),
+            &t.member,
+            json!({"content": "was never here"}),
+        )
+        .await;
+    assert_eq!(edit.status, StatusCode::FORBIDDEN, "{edit:?}");
+    let state = app
+        .get(&format!("/api/v1/channels/{room}/read-state"), &t.member)
+        .await;
+    assert_eq!(state.body["unread"].as_i64(), Some(1), "only the welcome");
 }
 
 pub async fn messages_are_posted_paged_edited_and_deleted(app: TestApp) {

@@ -179,6 +179,7 @@ pub async fn bots_post_read_and_page_like_slack_clients_expect(app: TestApp) {
 
     // History: newest first, paged with the cursor, `has_more` exact.
     let mut seen = Vec::new();
+    let mut joined = json!(null);
     let mut cursor = String::new();
     loop {
         let page = slack(
@@ -191,6 +192,7 @@ pub async fn bots_post_read_and_page_like_slack_clients_expect(app: TestApp) {
         ok(&page);
         for m in page["messages"].as_array().unwrap() {
             seen.push(m["ts"].as_str().unwrap().to_owned());
+            joined = m.clone();
         }
         cursor = page["response_metadata"]["next_cursor"]
             .as_str()
@@ -203,7 +205,16 @@ pub async fn bots_post_read_and_page_like_slack_clients_expect(app: TestApp) {
     }
     let mut newest_first = stamps.clone();
     newest_first.reverse();
-    assert_eq!(seen, newest_first);
+    // The oldest says the bot joined, as Slack writes it.
+    assert_eq!(joined["subtype"], json!("channel_join"), "{joined}");
+    assert_eq!(
+        joined["text"],
+        json!(format!(
+            "<@{}> has joined the channel",
+            who["user_id"].as_str().unwrap()
+        ))
+    );
+    assert_eq!(seen[..seen.len() - 1], newest_first[..]);
     // `latest` and `oldest` bound by stamp; `inclusive` keeps the ends.
     let window = slack(
         &app,
@@ -849,7 +860,7 @@ pub async fn bad_web_api_input_gets_slack_errors_and_changes_nothing(app: TestAp
         json!({"channel": general}),
     )
     .await;
-    assert_eq!(history["messages"], json!([]), "{history}");
+    assert_eq!(posts(&history), Vec::<Value>::new(), "{history}");
 
     // Blocks come back as given, from a form as JSON text or a JSON body.
     let blocks = json!([{"type": "section", "text": {"type": "mrkdwn", "text": "*built*"}}]);
@@ -945,7 +956,7 @@ pub async fn incoming_webhooks_post_into_their_channel_until_removed(app: TestAp
         json!({"channel": general}),
     )
     .await;
-    let messages = history["messages"].as_array().unwrap();
+    let messages = posts(&history);
     let texts: Vec<&str> = messages
         .iter()
         .map(|m| m["text"].as_str().unwrap())
@@ -1055,7 +1066,7 @@ pub async fn incoming_webhooks_post_into_their_channel_until_removed(app: TestAp
         json!({"channel": general}),
     )
     .await;
-    assert_eq!(history["messages"].as_array().unwrap().len(), 3);
+    assert_eq!(posts(&history).len(), 3, "{history}");
 
     // Removed: the URL answers no_service.
     let removed = app
@@ -1212,25 +1223,32 @@ pub async fn events_reach_bots_signed_in_order_and_retried(app: TestApp) {
             let id = r.body["event_id"].as_str().unwrap();
             if !ids.contains(&id) {
                 ids.push(id);
-                firsts.push(r.body["event"]["type"].as_str().unwrap().to_owned());
+                let event = &r.body["event"];
+                let kind = event["type"].as_str().unwrap();
+                firsts.push(match event["subtype"].as_str() {
+                    Some(subtype) => format!("{kind}/{subtype}"),
+                    None => kind.to_owned(),
+                });
             }
         }
         firsts
     };
     let seen = receiver
-        .wait_for("five events, the first three times", |seen| {
+        .wait_for("six events, the first three times", |seen| {
             let callbacks = seen
                 .iter()
                 .filter(|r| r.body["type"] == "event_callback")
                 .count();
-            kinds_of(seen).len() == 5 && callbacks == 7
+            kinds_of(seen).len() == 6 && callbacks == 8
         })
         .await;
-    // In the order they happened.
+    // In the order they happened; the join also tells of itself in the
+    // channel, as Slack's `channel_join` message.
     assert_eq!(
         kinds_of(&seen),
         [
             "member_joined_channel",
+            "message/channel_join",
             "message",
             "app_mention",
             "reaction_added",
@@ -1263,7 +1281,7 @@ pub async fn events_reach_bots_signed_in_order_and_retried(app: TestApp) {
     // The envelope and the events, as Slack's.
     let message = callbacks
         .iter()
-        .find(|r| r.body["event"]["type"] == "message")
+        .find(|r| r.body["event"]["type"] == "message" && r.body["event"]["subtype"].is_null())
         .unwrap();
     let envelope = &message.body;
     assert_eq!(envelope["authorizations"][0]["user_id"], json!(bot));
@@ -1295,17 +1313,17 @@ pub async fn events_reach_bots_signed_in_order_and_retried(app: TestApp) {
         )
         .await;
     let listed = deliveries.body.as_array().unwrap();
-    assert_eq!(listed.len(), 5, "{deliveries:?}");
+    assert_eq!(listed.len(), 6, "{deliveries:?}");
     assert!(
         listed.iter().all(|d| d["status"] == "delivered"),
         "{deliveries:?}"
     );
     let attempts: i64 = listed.iter().map(|d| d["attempts"].as_i64().unwrap()).sum();
-    assert_eq!(attempts, 7);
+    assert_eq!(attempts, 8);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(
         receiver.events().len(),
-        7,
+        8,
         "nothing is sent again once acknowledged"
     );
 
@@ -1449,7 +1467,7 @@ pub async fn slash_commands_call_their_url_and_answer_as_it_says(app: TestApp) {
         json!({"channel": general}),
     )
     .await;
-    assert_eq!(history["messages"], json!([]), "{history}");
+    assert_eq!(posts(&history), Vec::<Value>::new(), "{history}");
 
     // In the channel: posted as the command's bot.
     receiver.plan(vec![Answer::Json(
@@ -1550,7 +1568,23 @@ pub async fn slash_commands_call_their_url_and_answer_as_it_says(app: TestApp) {
         json!({"channel": general}),
     )
     .await;
-    assert_eq!(history["messages"].as_array().unwrap().len(), 2);
+    assert_eq!(posts(&history).len(), 2, "{history}");
+}
+
+/// The messages of a history answer but the notices of who joined or left
+/// and of new topics.
+fn posts(history: &Value) -> Vec<Value> {
+    history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| {
+            !m["subtype"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("channel_"))
+        })
+        .cloned()
+        .collect()
 }
 
 pub async fn outgoing_webhooks_call_on_their_words_and_post_the_answer(app: TestApp) {
@@ -1617,11 +1651,14 @@ pub async fn outgoing_webhooks_call_on_their_words_and_post_the_answer(app: Test
             &app,
             "conversations.history",
             &w.bot_token,
-            json!({"channel": general, "limit": 1}),
+            json!({"channel": general, "limit": 3}),
         )
         .await;
-        if history["messages"][0]["text"] == json!("on it") {
-            assert_eq!(history["messages"][0]["subtype"], json!("bot_message"));
+        let answer = posts(&history)
+            .into_iter()
+            .find(|m| m["text"] == json!("on it"));
+        if let Some(answer) = answer {
+            assert_eq!(answer["subtype"], json!("bot_message"));
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "{history}");

@@ -1236,6 +1236,21 @@ async fn slash_commands_answer_in_the_channel_or_to_the_caller_alone() {
         click(&ann, ".make-a-token button[type=submit]").await;
         wait_for_text(&ann, ".make-a-token .secret-once", "xoxp-").await;
         wait_for_text(&ann, ".token-list", "my script").await;
+        // Webhooks into and out of a channel; a bot's events to a URL
+        // that does not answer the handshake are refused, saying why.
+        fill(&ann, "#hook-name", "Alerts").await;
+        click(&ann, ".add-an-incoming-webhook button[type=submit]").await;
+        wait_for_text(&ann, ".add-an-incoming-webhook .secret-once", "/hooks/").await;
+        fill(&ann, "#outgoing-name", "Listener").await;
+        fill(&ann, "#outgoing-url", "http://127.0.0.1:9/hook").await;
+        fill(&ann, "#outgoing-words", "deploy, ship").await;
+        click(&ann, ".add-an-outgoing-webhook button[type=submit]").await;
+        wait_for_text(&ann, ".add-an-outgoing-webhook .form-status", "Signing secret").await;
+        wait_for_text(&ann, ".integration-list", "Listener").await;
+        wait_for_text(&ann, "#events-bot", "Helper").await;
+        fill(&ann, "#events-url", "http://127.0.0.1:9/events").await;
+        click(&ann, ".send-a-bot-s-events button[type=submit]").await;
+        wait_for(&ann, ".send-a-bot-s-events .form-error").await;
         screenshot(&ann, "integrations-desktop-light").await;
         assert_accessible(&ann, "integrations").await;
     })

@@ -173,6 +173,59 @@ pub struct NewMessage {
     pub mentions: Vec<String>,
 }
 
+/// What a message Confab writes in a channel says happened there. Its
+/// author is the person it is about (who joined, left, or set the topic).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChannelNotice {
+    Joined,
+    Left,
+    /// The new topic; empty when cleared.
+    Topic(String),
+    /// The new purpose; empty when cleared.
+    Purpose(String),
+}
+
+impl ChannelNotice {
+    /// Slack's subtype for the message.
+    pub fn subtype(&self) -> &'static str {
+        match self {
+            Self::Joined => "channel_join",
+            Self::Left => "channel_leave",
+            Self::Topic(_) => "channel_topic",
+            Self::Purpose(_) => "channel_purpose",
+        }
+    }
+
+    /// The message's text, read after its author's name.
+    pub fn text(&self) -> String {
+        match self {
+            Self::Joined => "has joined the channel".into(),
+            Self::Left => "has left the channel".into(),
+            Self::Topic(t) if t.is_empty() => "cleared the channel topic".into(),
+            Self::Topic(t) => format!("set the channel topic: {t}"),
+            Self::Purpose(p) if p.is_empty() => "cleared the channel purpose".into(),
+            Self::Purpose(p) => format!("set the channel purpose: {p}"),
+        }
+    }
+
+    /// The message's `formatted_content`: the subtype, and the topic or
+    /// purpose it set.
+    pub fn formatted(&self) -> Value {
+        let mut fields = serde_json::Map::new();
+        fields.insert("subtype".into(), Value::from(self.subtype()));
+        match self {
+            Self::Topic(t) => {
+                fields.insert("topic".into(), Value::from(t.as_str()));
+            }
+            Self::Purpose(p) => {
+                fields.insert("purpose".into(), Value::from(p.as_str()));
+            }
+            Self::Joined | Self::Left => {}
+        }
+        Value::Object(fields)
+    }
+}
+
 /// Most repliers a thread's summary names.
 pub const MAX_THREAD_REPLIERS: u32 = 50;
 

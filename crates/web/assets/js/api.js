@@ -81,6 +81,7 @@ export function upload(path, file, name, onProgress) {
 export const get = (path) => call('GET', path);
 export const post = (path, body = {}) => call('POST', path, body);
 export const patch = (path, body) => call('PATCH', path, body);
+export const put = (path, body) => call('PUT', path, body);
 export const del = (path) => call('DELETE', path);
 
 /**

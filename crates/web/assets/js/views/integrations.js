@@ -1,6 +1,7 @@
 // Integrations and API tokens for the Slack-compatible Web API: admins add
-// and remove bots, incoming webhooks and slash commands; everyone makes and
-// revokes tokens of their own. Secrets are shown once, when made.
+// and remove bots, incoming and outgoing webhooks and slash commands, and
+// say where a bot's events go; everyone makes and revokes tokens of their
+// own. Secrets are shown once, when made.
 // Loaded on first use.
 
 import * as api from '../api.js';
@@ -20,6 +21,21 @@ const SCOPES = 'chat:write, channels:read, channels:history, channels:join, user
 function field(id, label, attrs) {
   return h('p', { class: 'field' }, h('label', { for: id }, label), h('input', { id, ...attrs }));
 }
+
+/**
+ * A labelled choice among `options` ([value, text] pairs).
+ * @param {string} id
+ * @param {string} label
+ * @param {string} name
+ * @param {[string, string][]} options
+ */
+function choice(id, label, name, options) {
+  const select = h('select', { id, name, required: true }, ...options.map(([value, text]) => h('option', { value }, text)));
+  return h('p', { class: 'field' }, h('label', { for: id }, label), select);
+}
+
+/** The events a bot may be sent. */
+const EVENTS = 'message, app_mention';
 
 /**
  * A secret shown once, with a button that copies it.
@@ -73,8 +89,19 @@ function scopes(text) {
  */
 async function adminPart(workspaceId) {
   const list = h('ul', { class: 'integration-list' });
+  const mine = await api.get(`/workspaces/${workspaceId}/channels`);
+  const channels = mine.channels
+    .map((c) => c.channel)
+    .filter((c) => c.channel_type === 'public' || c.channel_type === 'private')
+    .map((c) => /** @type {[string, string]} */ ([c.id, `#${c.name}`]));
+  const botChoice = choice('events-bot', 'Bot', 'bot', []);
   const draw = async () => {
     const integrations = await api.get(`/workspaces/${workspaceId}/integrations`);
+    const bots = integrations.filter((i) => i.type === 'bot' && i.status === 'active');
+    replace(
+      /** @type {HTMLElement} */ (botChoice.querySelector('select')),
+      ...bots.map((b) => h('option', { value: b.id }, b.event_url ? `${b.name} (events to ${b.event_url})` : b.name)),
+    );
     replace(
       list,
       ...integrations.map((i) =>
@@ -83,6 +110,7 @@ async function adminPart(workspaceId) {
           { 'data-integration': i.id },
           h('strong', {}, i.name),
           ` ${i.type.replace('_', ' ')} · ${i.status}`,
+          i.event_url && ` · events to ${i.event_url}`,
           i.last_error && h('span', { class: 'form-error' }, ` · ${i.last_error}`),
           i.status !== 'revoked' &&
             h(
@@ -124,6 +152,37 @@ async function adminPart(workspaceId) {
       [field('bot-name', 'Name', { name: 'name', required: true, maxlength: 80 }), field('bot-scopes', 'Scopes', { name: 'scopes', value: SCOPES })],
       'Add the bot',
       (v) => install({ type: 'bot', name: v.name, scopes: scopes(v.scopes) }),
+    ),
+    form(
+      'Send a bot\u2019s events',
+      [
+        botChoice,
+        field('events-url', 'Request URL (it must answer Slack\u2019s url_verification)', { name: 'url', type: 'url', required: true }),
+        field('events-kinds', 'Events', { name: 'events', value: EVENTS }),
+      ],
+      'Send them there',
+      async (v) => {
+        await api.put(`/integrations/${v.bot}/events`, { url: v.url, events: scopes(v.events) });
+        await draw();
+        return [h('p', {}, `Events go to ${v.url}.`)];
+      },
+    ),
+    form(
+      'Add an incoming webhook',
+      [field('hook-name', 'Name', { name: 'name', required: true, maxlength: 80 }), choice('hook-channel', 'Posts in', 'channel_id', channels)],
+      'Add the webhook',
+      (v) => install({ type: 'incoming_webhook', name: v.name, channel_id: v.channel_id }),
+    ),
+    form(
+      'Add an outgoing webhook',
+      [
+        field('outgoing-name', 'Name', { name: 'name', required: true, maxlength: 80 }),
+        choice('outgoing-channel', 'Listens in', 'channel_id', channels),
+        field('outgoing-url', 'URL it calls', { name: 'url', type: 'url', required: true }),
+        field('outgoing-words', 'Trigger words (none: every message)', { name: 'trigger_words' }),
+      ],
+      'Add the webhook',
+      (v) => install({ type: 'outgoing_webhook', name: v.name, channel_id: v.channel_id, url: v.url, trigger_words: scopes(v.trigger_words || '') }),
     ),
     form(
       'Add a slash command',

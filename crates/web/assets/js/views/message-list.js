@@ -38,8 +38,10 @@ export const messageMethods = {
         divided = true;
         lastAuthor = null;
       }
-      const grouped = lastAuthor === message.user_id;
-      lastAuthor = message.user_id;
+      // A notice (someone joined, a new topic) stands alone.
+      const notice = message.message_type === 'system';
+      const grouped = !notice && lastAuthor === message.user_id;
+      lastAuthor = notice ? null : message.user_id;
       // A message is drawn again only when something shown of it changed.
       const look = this.looks(message, grouped);
       const known = this.rendered.messages.get(message.id);
@@ -104,8 +106,24 @@ export const messageMethods = {
     );
   },
 
+  /** A notice Confab wrote: who joined or left, a new topic or purpose. */
+  noticeItem(message, name) {
+    return h(
+      'li',
+      { class: 'message notice', 'data-id': message.id },
+      h(
+        'p',
+        {},
+        h('span', { class: 'author' }, name),
+        ` ${message.content} `,
+        h('time', { datetime: message.created_at }, shortTime(message.created_at)),
+      ),
+    );
+  },
+
   messageItem(message, grouped) {
     const name = this.names.get(message.user_id) || (message.ephemeral ? 'Confab' : 'Someone');
+    if (message.message_type === 'system' && !message.is_deleted) return this.noticeItem(message, name);
     const body = message.is_deleted
       ? h('p', { class: 'deleted' }, 'This message was deleted.')
       : h('div', { class: 'body' }, render(message.content));
