@@ -629,6 +629,30 @@ impl Services {
         self.stores.messages.thread_summary(parent).await
     }
 
+    /// The summaries of the threads of `parents`, messages of `channel`
+    /// (a page of its history): those without replies are left out. The
+    /// queries run together.
+    pub async fn thread_summaries(
+        &self,
+        caller: &Caller,
+        channel: ChannelId,
+        parents: &[Message],
+    ) -> Result<HashMap<MessageId, ThreadSummary>> {
+        self.readable_channel(caller, channel).await?;
+        let threads: Vec<MessageId> = parents
+            .iter()
+            .filter(|m| m.channel_id == channel && m.thread_id.is_none() && m.reply_count > 0)
+            .map(|m| m.id)
+            .collect();
+        let summaries = futures_util::future::try_join_all(
+            threads
+                .iter()
+                .map(|id| self.stores.messages.thread_summary(*id)),
+        )
+        .await?;
+        Ok(threads.into_iter().zip(summaries).collect())
+    }
+
     /// Replies of a thread, oldest first, with the files they carry.
     pub async fn thread(
         &self,

@@ -300,6 +300,20 @@ pub async fn bots_post_read_and_page_like_slack_clients_expect(app: TestApp) {
     assert_eq!(top["subtype"], json!("thread_broadcast"));
     assert_eq!(top["thread_ts"], json!(parent));
     assert_eq!(top["parent_user_id"], who["user_id"]);
+    // The parent, further back, says who replied and when last.
+    let back = slack(
+        &app,
+        "conversations.history",
+        bot,
+        json!({"channel": general, "latest": stamps[1]}),
+    )
+    .await;
+    let head = &back["messages"][0];
+    assert_eq!(head["ts"], json!(parent));
+    assert_eq!(head["reply_count"], json!(4));
+    assert_eq!(head["reply_users"], json!([who["user_id"]]));
+    assert_eq!(head["reply_users_count"], json!(1));
+    assert_eq!(head["latest_reply"], loud["ts"]);
     assert_eq!(latest["messages"][1]["ts"], json!(stamps[6]));
     let thread = slack(
         &app,

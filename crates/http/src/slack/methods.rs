@@ -210,6 +210,17 @@ fn key_of(cursor: Option<String>) -> Result<Option<String>, SlackError> {
         .ok_or_else(|| SlackError::new("invalid_cursor"))
 }
 
+/// A thread parent's `reply_users`, `reply_users_count` and
+/// `latest_reply`, when it has replies.
+fn describe_thread(object: &mut Value, summary: &ThreadSummary) {
+    if let Some(latest) = summary.latest_ts {
+        let people: Vec<String> = summary.repliers.iter().copied().map(user_id).collect();
+        object["reply_users_count"] = json!(people.len());
+        object["reply_users"] = json!(people);
+        object["latest_reply"] = json!(format_ts(latest));
+    }
+}
+
 /// The position `micros/message` a `reactions.list` cursor holds.
 fn reacted_key(key: &str) -> Option<Reacted> {
     let (micros, message) = key.split_once('/')?;
@@ -655,6 +666,10 @@ impl Call<'_> {
             .then(|| messages.last().map(|m| m.id.to_string()))
             .flatten();
         let parents = self.broadcast_parents(&messages).await?;
+        let threads = self
+            .app
+            .thread_summaries(self.caller, channel.id, &messages)
+            .await?;
         let objects: Vec<Value> = messages
             .iter()
             .map(|m| {
@@ -662,6 +677,9 @@ impl Call<'_> {
                 let mut object = objects::message(m, parent.map(|p| p.ts));
                 if let Some(parent) = parent {
                     object["parent_user_id"] = json!(user_id(parent.user_id));
+                }
+                if let Some(summary) = threads.get(&m.id) {
+                    describe_thread(&mut object, summary);
                 }
                 self.with_files(object, m, &shared)
             })
@@ -734,12 +752,7 @@ impl Call<'_> {
         if after.is_none() {
             let mut head = objects::message(&parent, None);
             let summary = self.app.thread_summary(self.caller, parent.id).await?;
-            if let Some(latest) = summary.latest_ts {
-                let people: Vec<String> = summary.repliers.into_iter().map(user_id).collect();
-                head["reply_users_count"] = json!(people.len());
-                head["reply_users"] = json!(people);
-                head["latest_reply"] = json!(format_ts(latest));
-            }
+            describe_thread(&mut head, &summary);
             objects.push(head);
         }
         objects.extend(replies.iter().map(|m| {
