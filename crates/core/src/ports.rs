@@ -71,6 +71,12 @@ pub trait WorkspaceStore: Send + Sync {
         general: &NewChannel,
     ) -> Result<(Workspace, Channel)>;
     async fn get_workspace(&self, id: WorkspaceId) -> Result<Option<Workspace>>;
+    /// Up to `limit` workspaces in id order, after `after`.
+    async fn scan_workspaces(
+        &self,
+        after: Option<WorkspaceId>,
+        limit: u32,
+    ) -> Result<Vec<Workspace>>;
     /// Conflict on `domain`.
     async fn update_workspace(
         &self,

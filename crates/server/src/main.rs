@@ -1,6 +1,7 @@
 //! `confab`: the Confab chat server binary.
 #![forbid(unsafe_code)]
 
+mod admin_cli;
 mod backends;
 mod config;
 mod files_cli;
@@ -43,6 +44,12 @@ enum Command {
     Files {
         #[command(subcommand)]
         command: FilesCommand,
+    },
+    /// Manage accounts and workspaces (users are named by username,
+    /// e-mail address or id).
+    Admin {
+        #[command(subcommand)]
+        command: admin_cli::AdminCommand,
     },
 }
 
@@ -108,6 +115,10 @@ async fn run(command: Command, config: confab_core::config::Config) -> anyhow::R
         } => {
             logging::init(&config.log)?;
             files_cli::tier(config, dry_run).await
+        }
+        Command::Admin { command } => {
+            logging::init(&config.log)?;
+            admin_cli::run(config, command).await
         }
     }
 }

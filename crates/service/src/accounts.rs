@@ -115,7 +115,7 @@ impl Services {
         }
     }
 
-    async fn require_free_username(&self, username: &str) -> Result<()> {
+    pub(crate) async fn require_free_username(&self, username: &str) -> Result<()> {
         match self.stores.users.find_user_by_username(username).await? {
             Some(_) => Err(Error::conflict("username", "this username is taken")),
             None => Ok(()),

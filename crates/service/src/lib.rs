@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod accounts;
+mod admin;
 mod channels;
 mod commands;
 mod email;
@@ -27,6 +28,7 @@ use confab_core::ports::{Realtime, Stores};
 use confab_core::Result;
 
 pub use accounts::{Caller, IssuedSession, LoginOutcome, SignUp};
+pub use admin::{CreatedUser, SessionSummary};
 pub use channels::{ChannelAccess, NewChannelRequest, MAX_GROUP_MEMBERS};
 pub use commands::{check_command, CommandOutcome, RESPONSE_URL_LIFETIME};
 pub use email::EMAIL_VERIFICATION_TTL;

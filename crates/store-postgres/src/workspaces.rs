@@ -118,6 +118,20 @@ impl WorkspaceStore for PostgresStore {
             .transpose()
     }
 
+    async fn scan_workspaces(
+        &self,
+        after: Option<WorkspaceId>,
+        limit: u32,
+    ) -> Result<Vec<Workspace>> {
+        let rows = sqlx::query("SELECT * FROM workspaces WHERE $1::uuid IS NULL OR workspace_id > $1 ORDER BY workspace_id LIMIT $2")
+            .bind(after.map(|id| id.0))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(decode_row::<Workspace>).collect()
+    }
+
     async fn update_workspace(
         &self,
         id: WorkspaceId,

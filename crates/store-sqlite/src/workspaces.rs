@@ -133,6 +133,20 @@ impl WorkspaceStore for SqliteStore {
             .transpose()
     }
 
+    async fn scan_workspaces(
+        &self,
+        after: Option<WorkspaceId>,
+        limit: u32,
+    ) -> Result<Vec<Workspace>> {
+        let rows = sqlx::query("SELECT * FROM workspaces WHERE ?1 IS NULL OR workspace_id > ?1 ORDER BY workspace_id LIMIT ?2")
+            .bind(after.map(|id| id.to_string()))
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(decode_row::<Workspace>).collect()
+    }
+
     async fn update_workspace(
         &self,
         id: WorkspaceId,

@@ -698,6 +698,22 @@ pub async fn workspaces_are_listed_for_a_user(stores: Stores) {
         .iter()
         .all(|(ws, m)| m.workspace_id == ws.id && m.user_id == w.owner.id));
     assert!(mine.iter().any(|(ws, _)| ws.id == second.id));
+    // Every workspace, in id order, page by page.
+    let scan = &w.stores.workspaces;
+    let first = scan.scan_workspaces(None, 2).await.unwrap();
+    let rest = scan
+        .scan_workspaces(first.last().map(|ws| ws.id), 2)
+        .await
+        .unwrap();
+    let mut all: Vec<String> = first
+        .iter()
+        .chain(&rest)
+        .map(|ws| ws.name.clone())
+        .collect();
+    assert_eq!((first.len(), rest.len()), (2, 1));
+    assert!(first[0].id < first[1].id && first[1].id < rest[0].id);
+    all.sort();
+    assert_eq!(all, ["Acme", "Beta", "Elsewhere"]);
 }
 
 // ------------------------------------------------------------- channels
