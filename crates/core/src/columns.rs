@@ -367,13 +367,12 @@ pub fn pending_invitations_sql(workspace: &str, now: &str) -> String {
 }
 
 /// Who replied in a thread, by first reply, with the latest reply's stamp
-/// in every row (placeholders: 1 the parent, 2 its creation time, so that
-/// partitions before it are skipped, 3 the limit).
+/// in every row, in one read of the thread (placeholders: 1 the parent,
+/// 2 its creation time, so that partitions before it are skipped, 3 the
+/// limit).
 pub fn thread_summary_sql(p: impl Fn(usize) -> String) -> String {
     format!(
-        "SELECT user_id, MIN(created_at) AS first_at,
-                (SELECT MAX(ts) FROM messages
-                 WHERE thread_id = {parent} AND created_at >= {from} AND NOT is_deleted) AS latest_ts
+        "SELECT user_id, MIN(created_at) AS first_at, MAX(MAX(ts)) OVER () AS latest_ts
          FROM messages WHERE thread_id = {parent} AND created_at >= {from} AND NOT is_deleted
          GROUP BY user_id ORDER BY first_at LIMIT {limit}",
         parent = p(1),

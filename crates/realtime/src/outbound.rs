@@ -93,6 +93,9 @@ impl HttpOutbound {
         let client = reqwest::Client::builder()
             .dns_resolver(Arc::new(GuardedResolver(guard.clone())))
             .redirect(reqwest::redirect::Policy::none())
+            // Straight to the address the guard checked, never through a
+            // proxy named in the environment (which the guard would not see).
+            .no_proxy()
             .user_agent("Confab-Events/1.0")
             .build()
             .expect("an HTTP client");
@@ -170,18 +173,30 @@ impl OutboundHttp for HttpOutbound {
             Err(err) => return Outbound::Failed(err.to_string()),
         };
         let status = response.status().as_u16();
-        let answer = match tokio::time::timeout(timeout, response.bytes()).await {
-            Ok(Ok(bytes)) => bytes,
-            Ok(Err(err)) if err.is_timeout() => return Outbound::TimedOut,
-            Ok(Err(err)) => return Outbound::Failed(err.to_string()),
-            Err(_) => return Outbound::TimedOut,
-        };
-        let kept = &answer[..answer.len().min(MAX_ANSWER_BYTES)];
-        Outbound::Answered {
-            status,
-            body: String::from_utf8_lossy(kept).into_owned(),
+        // The request's timeout covers the body too.
+        match read_answer(response).await {
+            Ok(kept) => Outbound::Answered {
+                status,
+                body: String::from_utf8_lossy(&kept).into_owned(),
+            },
+            Err(err) if err.is_timeout() => Outbound::TimedOut,
+            Err(err) => Outbound::Failed(err.to_string()),
         }
     }
+}
+
+/// The first [`MAX_ANSWER_BYTES`] of an answer, read no further: a
+/// receiver that sends more costs no more memory.
+async fn read_answer(mut response: reqwest::Response) -> reqwest::Result<Vec<u8>> {
+    let mut kept = Vec::new();
+    while kept.len() < MAX_ANSWER_BYTES {
+        let Some(chunk) = response.chunk().await? else {
+            break;
+        };
+        let room = MAX_ANSWER_BYTES - kept.len();
+        kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    }
+    Ok(kept)
 }
 
 #[cfg(test)]

@@ -118,7 +118,7 @@ impl Services {
         if !active {
             self.revoke_sessions(user.id, None, None).await?;
         }
-        self.find_user_by_handle(&user.id.to_string()).await
+        Ok(User { status, ..user })
     }
 
     /// End every session of a user; how many there were.
@@ -154,19 +154,12 @@ impl Services {
         match who {
             Some(who) => {
                 let user = self.find_user_by_handle(who).await?;
-                let memberships = self.stores.workspaces.memberships_of(&[user.id]).await?;
-                let mut workspaces = Vec::with_capacity(memberships.len());
-                for member in memberships {
-                    if let Some(found) = self
-                        .stores
-                        .workspaces
-                        .get_workspace(member.workspace_id)
-                        .await?
-                    {
-                        workspaces.push(found);
-                    }
-                }
-                Ok(workspaces)
+                let listed = self
+                    .stores
+                    .workspaces
+                    .list_workspaces_for_user(user.id)
+                    .await?;
+                Ok(listed.into_iter().map(|(workspace, _)| workspace).collect())
             }
             None => {
                 let mut all: Vec<Workspace> = Vec::new();

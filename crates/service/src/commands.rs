@@ -8,7 +8,7 @@ use confab_core::id::*;
 use confab_core::model::*;
 use confab_core::ports::Outbound;
 use confab_core::realtime::{Event, Topic};
-use confab_core::slack::{conversation_id, encode, user_id, SlackKind};
+use confab_core::slack::{conversation_id, user_id};
 use confab_core::{time, Error, Result};
 use serde_json::Value;
 
@@ -175,7 +175,7 @@ impl Services {
             .policy
             .secret_key
             .seal_token(&serde_json::to_string(&ticket).map_err(Error::internal)?)?;
-        let team = encode(SlackKind::Team, workspace.workspace_id.0);
+        let team = confab_core::slack::team_id(workspace.workspace_id);
         let channel_name = access.channel.name.clone();
         let conversation = conversation_id(&access.channel);
         let fields = [
@@ -247,7 +247,7 @@ impl Services {
         if tell {
             let formatted = answer.formatted_content.clone();
             self.send_ephemeral(channel.id, bot.user.id, user, &answer.text, formatted, None)
-                .await;
+                .await?;
         }
         Ok(CommandOutcome::Ephemeral {
             text: answer.text,
@@ -304,6 +304,7 @@ impl Services {
     }
 
     /// Tell `to` alone of a message in `channel` from `from`; not kept.
+    /// Held to the limits of a post (length, characters, blocks' size).
     pub(crate) async fn send_ephemeral(
         &self,
         channel: ChannelId,
@@ -312,15 +313,20 @@ impl Services {
         text: &str,
         formatted_content: Option<Value>,
         thread_id: Option<MessageId>,
-    ) {
+    ) -> Result<()> {
+        let text = match text.trim().is_empty() {
+            true => String::new(),
+            false => crate::messages::check_content(text)?,
+        };
         let event = Event::Ephemeral {
             channel_id: channel,
             user_id: from,
-            text: text.to_owned(),
-            formatted_content,
+            text,
+            formatted_content: crate::messages::check_formatted(formatted_content)?,
             thread_id,
         };
         self.publish(Topic::User(to), time::now(), event).await;
+        Ok(())
     }
 
     /// `chat.postEphemeral`: a message in `channel` that `to`, a member,
@@ -354,36 +360,20 @@ impl Services {
             post.formatted_content,
             post.thread_id,
         )
-        .await;
-        Ok(())
+        .await
     }
 }
 
 /// A JSON object of text fields as an `application/x-www-form-urlencoded`
 /// body, in the object's order.
 pub(crate) fn form_body(fields: &Value) -> Vec<u8> {
-    let empty = serde_json::Map::new();
-    fields
-        .as_object()
-        .unwrap_or(&empty)
-        .iter()
-        .map(|(k, v)| format!("{k}={}", form_escape(v.as_str().unwrap_or_default())))
-        .collect::<Vec<_>>()
-        .join("&")
-        .into_bytes()
-}
-
-/// `text` escaped for an `application/x-www-form-urlencoded` body.
-fn form_escape(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
-                (b as char).to_string()
-            }
-            b' ' => "+".to_owned(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
+    let mut body = form_urlencoded::Serializer::new(String::new());
+    if let Some(fields) = fields.as_object() {
+        for (name, value) in fields {
+            body.append_pair(name, value.as_str().unwrap_or_default());
+        }
+    }
+    body.finish().into_bytes()
 }
 
 #[cfg(test)]
@@ -411,6 +401,7 @@ mod tests {
         let a = Answer::parse("just text").unwrap();
         assert!(!a.in_channel && a.text == "just text");
         assert!(Answer::parse("  ").is_none());
-        assert_eq!(form_escape("a b&c=/é"), "a+b%26c%3D%2F%C3%A9");
+        let form = form_body(&serde_json::json!({"text": "a b&c=/é", "user": "U1"}));
+        assert_eq!(form, b"text=a+b%26c%3D%2F%C3%A9&user=U1");
     }
 }

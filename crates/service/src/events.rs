@@ -33,10 +33,17 @@ pub const EVENT_TYPES: &[&str] = &[
     "channel_created",
 ];
 
-/// How long a node holds deliveries it claimed before another may take them.
-const DELIVERY_LEASE: Duration = Duration::from_secs(60);
+/// Whether `integration` is an active outgoing webhook on `channel`.
+fn listens_in(integration: &Integration, channel: ChannelId) -> bool {
+    integration.integration_type == IntegrationType::OutgoingWebhook.as_str()
+        && integration.status == "active"
+        && integration.channel_id == Some(channel)
+}
+
 /// Deliveries claimed at once.
 const DELIVERY_BATCH: u32 = 50;
+/// Beyond a batch's sends, before another node may take its deliveries.
+const DELIVERY_LEASE_MARGIN: Duration = Duration::from_secs(30);
 
 /// How events go out, and where to.
 #[derive(Clone)]
@@ -406,9 +413,7 @@ impl Services {
             .filter_map(Subscriber::of)
             .collect();
         let hooks_listen = matches!(event, Event::MessageCreated { .. })
-            && integrations
-                .iter()
-                .any(|i| i.channel_id == Some(channel_id));
+            && integrations.iter().any(|i| listens_in(i, channel_id));
         if subscribers.is_empty() && !hooks_listen {
             return Ok(Vec::new());
         }
@@ -508,7 +513,7 @@ impl Services {
                 "user": user_id(*who),
                 "channel": conversation,
                 "channel_type": if channel.channel_type == ChannelType::Public { "C" } else { "G" },
-                "team": encode(SlackKind::Team, channel.workspace_id.0),
+                "team": confab_core::slack::team_id(channel.workspace_id),
                 "event_ts": event_ts,
             })],
             Event::ChannelCreated { channel } => vec![json!({
@@ -529,7 +534,7 @@ impl Services {
     fn envelope(&self, bot: &Subscriber, channel: &Channel, inner: Value) -> NewEventDelivery {
         let now = time::now();
         let event_id = new_event_id();
-        let team = encode(SlackKind::Team, channel.workspace_id.0);
+        let team = confab_core::slack::team_id(channel.workspace_id);
         let payload = json!({
             "token": bot.integration.app_id,
             "team_id": team,
@@ -570,11 +575,7 @@ impl Services {
             return Vec::new();
         }
         let mut calls = Vec::new();
-        for hook in integrations.iter().filter(|i| {
-            i.integration_type == IntegrationType::OutgoingWebhook.as_str()
-                && i.status == "active"
-                && i.channel_id == Some(channel.id)
-        }) {
+        for hook in integrations.iter().filter(|i| listens_in(i, channel.id)) {
             let triggers: Vec<&str> = hook.config["trigger_words"]
                 .as_array()
                 .map(|words| words.iter().filter_map(Value::as_str).collect())
@@ -597,7 +598,7 @@ impl Services {
                 .unwrap_or_default();
             let form = json!({
                 "token": token,
-                "team_id": encode(SlackKind::Team, channel.workspace_id.0),
+                "team_id": confab_core::slack::team_id(channel.workspace_id),
                 "channel_id": conversation_id(channel),
                 "channel_name": channel.name,
                 "timestamp": format_ts(message.ts),
@@ -682,7 +683,11 @@ impl Services {
     pub async fn deliver_due_events(&self) -> Result<usize> {
         let part = self.events_part()?.clone();
         let now = time::now();
-        let lease = now + crate::chrono_duration(DELIVERY_LEASE);
+        // A batch is sent one after another (in order): the lease lasts
+        // until the last could have timed out, so no other node sends a
+        // delivery of it again meanwhile.
+        let sends = self.policy.events.timeout * DELIVERY_BATCH;
+        let lease = now + crate::chrono_duration(sends + DELIVERY_LEASE_MARGIN);
         let due = self
             .stores
             .integrations

@@ -298,7 +298,7 @@ impl Services {
             .and_then(|c| c["secret_sha256"].as_str())
             .ok_or_else(gone)?;
         let given = hash_token(secret);
-        if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+        if !crate::mfa::same(&given, expected) {
             return Err(gone());
         }
         let channel = hook.channel_id.ok_or_else(gone)?;
@@ -549,10 +549,6 @@ fn trigger_words(words: &[String]) -> Result<Vec<String>> {
 }
 
 /// Whether two hashes are equal, taking the same time wherever they differ.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -75,7 +75,7 @@ pub struct Posted {
     pub files: Vec<(MessageFile, File)>,
 }
 
-fn check_content(content: &str) -> Result<String> {
+pub(crate) fn check_content(content: &str) -> Result<String> {
     if content.trim().is_empty() {
         return Err(Error::invalid("content", "must not be empty"));
     }
@@ -134,7 +134,7 @@ fn mention_tokens(content: &str) -> Vec<String> {
     found
 }
 
-fn check_formatted(value: Option<Value>) -> Result<Option<Value>> {
+pub(crate) fn check_formatted(value: Option<Value>) -> Result<Option<Value>> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(v @ (Value::Object(_) | Value::Array(_))) => {

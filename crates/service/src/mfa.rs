@@ -38,8 +38,9 @@ fn totp_for(user: &User, secret_base32: &str) -> Result<TOTP> {
     .map_err(|e| Error::Internal(format!("cannot build TOTP: {e}")))
 }
 
-/// Compare without an early exit, so timing says nothing about the code.
-fn same(a: &str, b: &str) -> bool {
+/// Compare without an early exit, so timing says nothing about the secret
+/// (a code, a token).
+pub(crate) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())

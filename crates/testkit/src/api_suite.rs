@@ -1881,12 +1881,14 @@ pub async fn channels_tell_who_joined_left_and_set_the_topic(app: TestApp) {
         .await;
     assert_eq!(topic.status, StatusCode::OK, "{topic:?}");
     // Setting the same topic again says nothing new.
-    app.patch(
-        &format!("/api/v1/channels/{room}"),
-        &t.member,
-        json!({"topic": "launch day"}),
-    )
-    .await;
+    let again = app
+        .patch(
+            &format!("/api/v1/channels/{room}"),
+            &t.member,
+            json!({"topic": "launch day"}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{again:?}");
     say(&app, &t.owner, &room, json!({"content": "welcome"})).await;
     let left = app
         .post(
@@ -1931,12 +1933,14 @@ pub async fn channels_tell_who_joined_left_and_set_the_topic(app: TestApp) {
         .all(|m| m["user_id"] == json!(t.member_id)));
     // A notice is no one's to rewrite, and counts as nothing unread.
     let joined_notice = messages[3]["id"].as_str().unwrap();
-    app.post(
-        &format!("/api/v1/channels/{room}/join"),
-        Some(&t.member),
-        json!({}),
-    )
-    .await;
+    let rejoined = app
+        .post(
+            &format!("/api/v1/channels/{room}/join"),
+            Some(&t.member),
+            json!({}),
+        )
+        .await;
+    assert_eq!(rejoined.status, StatusCode::OK, "{rejoined:?}");
     let edit = app
         .patch(
             &format!("/api/v1/messages/{joined_notice}"),
@@ -1949,6 +1953,15 @@ pub async fn channels_tell_who_joined_left_and_set_the_topic(app: TestApp) {
         .get(&format!("/api/v1/channels/{room}/read-state"), &t.member)
         .await;
     assert_eq!(state.body["unread"].as_i64(), Some(1), "only the welcome");
+    // The owner sees the member's notices, none of them unread.
+    let owner_state = app
+        .get(&format!("/api/v1/channels/{room}/read-state"), &t.owner)
+        .await;
+    assert_eq!(
+        owner_state.body["unread"].as_i64(),
+        Some(0),
+        "{owner_state:?}"
+    );
 }
 
 pub async fn messages_are_posted_paged_edited_and_deleted(app: TestApp) {

@@ -1081,6 +1081,19 @@ pub async fn incoming_webhooks_post_into_their_channel_until_removed(app: TestAp
     )
     .await;
     assert_eq!(posts(&history).len(), 3, "{history}");
+    let in_room = app
+        .get(&format!("/api/v1/channels/{room}/messages"), &w.owner)
+        .await;
+    let room_posts = in_room.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["message_type"] != "system")
+        .count();
+    assert_eq!(
+        room_posts, 0,
+        "nothing reached the archived channel: {in_room:?}"
+    );
 
     // Removed: the URL answers no_service.
     let removed = app
@@ -1607,7 +1620,9 @@ pub async fn outgoing_webhooks_call_on_their_words_and_post_the_answer(app: Test
         &["channels:read", "channels:history", "channels:join"],
     )
     .await;
-    let receiver = Receiver::start(vec![Answer::Json(json!({"text": "on it"}))]).await;
+    // The answer starts with a trigger word: were bots' messages to call
+    // hooks, posting it would call the hook again.
+    let receiver = Receiver::start(vec![Answer::Json(json!({"text": "deploy done"}))]).await;
     let installed = app
         .post(
             &format!("/api/v1/workspaces/{}/integrations", w.workspace),
@@ -1670,7 +1685,7 @@ pub async fn outgoing_webhooks_call_on_their_words_and_post_the_answer(app: Test
         .await;
         let answer = posts(&history)
             .into_iter()
-            .find(|m| m["text"] == json!("on it"));
+            .find(|m| m["text"] == json!("deploy done"));
         if let Some(answer) = answer {
             assert_eq!(answer["subtype"], json!("bot_message"));
             break;

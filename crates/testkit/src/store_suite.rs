@@ -1860,6 +1860,7 @@ pub async fn what_someone_reacted_to_is_listed_latest_first_where_the_viewer_rea
         .reacted_by(ws, w.owner.id, w.owner.id, None, 2)
         .await
         .unwrap();
+    assert_eq!(ids(&page), vec![first.id, second.id]);
     let rest = msgs
         .reacted_by(ws, w.owner.id, w.owner.id, page.last().copied(), 2)
         .await

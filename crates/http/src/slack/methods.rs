@@ -435,9 +435,6 @@ impl Call<'_> {
             .text("text")
             .or_else(|| fallback_text(&formatted))
             .ok_or_else(|| SlackError::new("no_text"))?;
-        if text.chars().count() > confab_service::MAX_MESSAGE_CHARS {
-            return Err(SlackError::new("msg_too_long"));
-        }
         let thread = match self.args.text("thread_ts") {
             Some(_) => {
                 let parent = self.message_at(id, "thread_ts").await?;
