@@ -5,6 +5,7 @@
 //! other crate of the workspace.
 #![forbid(unsafe_code)]
 
+pub mod backup;
 pub mod blobs;
 pub mod columns;
 pub mod config;

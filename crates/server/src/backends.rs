@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use confab_core::backup::Census;
 use confab_core::config::Config;
 use confab_core::ports::{Realtime, Stores};
 use confab_realtime::{MemoryBus, MemoryState, RedisBus, RedisOptions, RedisState};
@@ -155,7 +156,7 @@ pub fn secret_key(config: &Config) -> anyhow::Result<SecretKey> {
     if let Some(text) = &config.secrets.key {
         return SecretKey::from_base64(text).map_err(|e| anyhow::anyhow!("secrets.key {e}"));
     }
-    let path = config.data_dir.join("secret.key");
+    let path = secret_key_path(config);
     let key = match std::fs::read_to_string(&path) {
         Ok(text) => SecretKey::from_base64(&text)
             .map_err(|e| anyhow::anyhow!("the key in {} {e}", path.display()))?,
@@ -178,8 +179,13 @@ pub fn secret_key(config: &Config) -> anyhow::Result<SecretKey> {
     Ok(key)
 }
 
+/// Where the key made at the first start is kept.
+pub fn secret_key_path(config: &Config) -> std::path::PathBuf {
+    config.data_dir.join("secret.key")
+}
+
 /// Create `path` with `contents`, readable and writable by the owner only.
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()
@@ -307,4 +313,82 @@ pub async fn open_scanner(
         .await
         .map_err(|e| anyhow::anyhow!("files.clamd_url does not answer: {e}"))?;
     Ok(Some(Arc::new(clamd)))
+}
+
+/// The database engine `database.url` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+impl DatabaseKind {
+    pub fn of(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if is_postgres(url) {
+            Ok(Self::Postgres)
+        } else {
+            bail!("database.url must start with sqlite:// or postgres://")
+        }
+    }
+
+    /// `sqlite` or `postgres`, as the stores name themselves.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+
+    /// The latest schema version this build migrates to.
+    pub fn latest_schema_version(self) -> i64 {
+        match self {
+            Self::Sqlite => confab_store_sqlite::backup::latest_schema_version(),
+            Self::Postgres => confab_store_postgres::backup::latest_schema_version(),
+        }
+    }
+
+    /// Copy the database consistently into the new file `dest` (a SQLite
+    /// file, or a `pg_dump` archive) while it is in use; what the copy holds.
+    pub async fn snapshot(self, url: &str, dest: &Path) -> anyhow::Result<Census> {
+        Ok(match self {
+            Self::Sqlite => confab_store_sqlite::backup::snapshot(url, dest).await?,
+            Self::Postgres => confab_store_postgres::backup::snapshot(url, dest).await?,
+        })
+    }
+
+    /// The schema version and rows of each table of the database.
+    pub async fn census(self, url: &str) -> anyhow::Result<Census> {
+        Ok(match self {
+            Self::Sqlite => confab_store_sqlite::backup::census(url).await?,
+            Self::Postgres => confab_store_postgres::backup::census(url).await?,
+        })
+    }
+
+    /// Whether the database holds any table.
+    pub async fn holds_data(self, url: &str) -> anyhow::Result<bool> {
+        Ok(match self {
+            Self::Sqlite => confab_store_sqlite::backup::holds_data(url).await?,
+            Self::Postgres => confab_store_postgres::backup::holds_data(url).await?,
+        })
+    }
+
+    /// The database file, for a database that is one.
+    pub fn database_file(self, url: &str) -> anyhow::Result<Option<std::path::PathBuf>> {
+        Ok(match self {
+            Self::Sqlite => Some(confab_store_sqlite::backup::database_path(url)?),
+            Self::Postgres => None,
+        })
+    }
+
+    /// Put a copy made by [`Self::snapshot`] in place of the database
+    /// (`clear`: whatever it holds goes).
+    pub async fn restore(self, url: &str, copy: &Path, clear: bool) -> anyhow::Result<()> {
+        match self {
+            Self::Sqlite => confab_store_sqlite::backup::restore(url, copy)?,
+            Self::Postgres => confab_store_postgres::backup::restore(url, copy, clear).await?,
+        }
+        Ok(())
+    }
 }

@@ -3,10 +3,12 @@
 
 mod admin_cli;
 mod backends;
+mod backup;
 mod config;
 mod files_cli;
 mod handover;
 mod logging;
+mod progress;
 mod reindex;
 mod serve;
 
@@ -44,6 +46,22 @@ enum Command {
     Files {
         #[command(subcommand)]
         command: FilesCommand,
+    },
+    /// Back up the database, the stored files and the secret key into a new
+    /// directory under DIR, while the server runs.
+    Backup {
+        dir: PathBuf,
+        /// Then keep only the newest N backups in DIR.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        keep: Option<u16>,
+    },
+    /// Restore a backup (a directory made by `confab backup`) into an empty
+    /// database, file store and data directory.
+    Restore {
+        backup: PathBuf,
+        /// Replace what the database and file store already hold.
+        #[arg(long)]
+        force: bool,
     },
     /// Manage accounts and workspaces (users are named by username,
     /// e-mail address or id).
@@ -115,6 +133,14 @@ async fn run(command: Command, config: confab_core::config::Config) -> anyhow::R
         } => {
             logging::init(&config.log)?;
             files_cli::tier(config, dry_run).await
+        }
+        Command::Backup { dir, keep } => {
+            logging::init(&config.log)?;
+            backup::backup(config, dir, keep.map(usize::from)).await
+        }
+        Command::Restore { backup, force } => {
+            logging::init(&config.log)?;
+            backup::restore(config, backup, force).await
         }
         Command::Admin { command } => {
             logging::init(&config.log)?;

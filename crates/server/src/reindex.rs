@@ -15,9 +15,8 @@ use confab_core::ports::{SearchIndex, Stores};
 use confab_core::search::{person_documents, FileDocument, MessageDocument, PersonDocument};
 use confab_search::handover::{self, Handover, Step};
 use confab_search::{ElasticsearchIndex, IndexKind, PostgresSearch, Rebuild, TantivyIndex};
-use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::backends;
+use crate::{backends, progress};
 
 /// Rows read and indexed at a time.
 const BATCH: u32 = 5_000;
@@ -247,16 +246,6 @@ impl Writer<'_> {
     }
 }
 
-/// A progress bar over `total` rows of `what`.
-fn progress(total: u64, what: &str) -> ProgressBar {
-    ProgressBar::new(total).with_style(
-        ProgressStyle::with_template(&format!(
-            "{{bar:40}} {{human_pos}}/{{human_len}} {what}, {{per_sec}}, ETA {{eta}}"
-        ))
-        .expect("a progress template"),
-    )
-}
-
 /// Index everything of `kind`, with a progress bar; how many.
 async fn index_everything(
     stores: &Stores,
@@ -272,7 +261,7 @@ async fn index_everything(
 
 /// Every account's documents (one per active membership); how many.
 async fn index_every_person(stores: &Stores, index: &mut Writer<'_>) -> anyhow::Result<u64> {
-    let bar = progress(stores.users.count_users().await?, "accounts");
+    let bar = progress::items(stores.users.count_users().await?, "accounts");
     let mut after = None;
     let mut indexed = 0u64;
     loop {
@@ -291,7 +280,7 @@ async fn index_every_person(stores: &Stores, index: &mut Writer<'_>) -> anyhow::
 }
 
 async fn index_every_message(stores: &Stores, index: &mut Writer<'_>) -> anyhow::Result<u64> {
-    let bar = progress(stores.messages.count_messages().await?, "messages");
+    let bar = progress::items(stores.messages.count_messages().await?, "messages");
     let mut after = None;
     let mut indexed = 0u64;
     loop {
@@ -318,7 +307,7 @@ async fn index_every_message(stores: &Stores, index: &mut Writer<'_>) -> anyhow:
 }
 
 async fn index_every_file(stores: &Stores, index: &mut Writer<'_>) -> anyhow::Result<u64> {
-    let bar = progress(stores.files.count_files().await?, "files");
+    let bar = progress::items(stores.files.count_files().await?, "files");
     let mut after = None;
     let mut indexed = 0u64;
     loop {

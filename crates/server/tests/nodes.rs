@@ -671,3 +671,107 @@ async fn a_retry_storm_across_two_nodes_posts_once() {
     probe.clean().await;
     db.drop_database().await;
 }
+
+/// What people see of their data: who they are, their channels with unread
+/// counts and mentions, a channel's history with reactions and threads.
+async fn what_people_see(
+    app: &TestApp,
+    people: &[&str],
+    workspace: &str,
+    general: &str,
+) -> Vec<serde_json::Value> {
+    let mut seen = Vec::new();
+    for token in people {
+        for path in [
+            "/api/v1/me".to_owned(),
+            format!("/api/v1/workspaces/{workspace}/channels"),
+            format!("/api/v1/channels/{general}/messages"),
+            format!("/api/v1/channels/{general}/read-state"),
+            format!("/api/v1/workspaces/{workspace}/unread"),
+        ] {
+            let answer = app.get(&path, token).await;
+            assert_eq!(answer.status, 200, "{path}: {answer:?}");
+            seen.push(answer.body);
+        }
+    }
+    seen
+}
+
+/// Confab keeps nothing only in Redis: with every key of the server gone
+/// (while it runs, and again before a restart) everyone finds the same
+/// sessions, messages, reactions, threads and unread counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(confab_postgres, confab_redis)),
+    ignore = "set CONFAB_TEST_POSTGRES_URL and CONFAB_TEST_REDIS_URL to run"
+)]
+async fn losing_everything_in_redis_loses_no_data() {
+    let db = PgTestDb::create().await;
+    let prefix = test_prefix();
+    let probe = RedisProbe::connect(&redis_url(), &prefix).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = node(dir.path(), &db, &redis_url(), &prefix);
+    let stores = stores_of(&db).await;
+    let app = TestApp::attach(server.base.clone(), stores.clone());
+    let (owner, member, workspace, general) = team(&app).await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let posted = app
+            .post(
+                &format!("/api/v1/channels/{general}/messages"),
+                Some(&owner),
+                json!({"content": format!("kept {n} <@bob>")}),
+            )
+            .await;
+        assert_eq!(posted.status, 201, "{posted:?}");
+        ids.push(posted.body["id"].as_str().unwrap().to_owned());
+    }
+    let reply = app
+        .post(
+            &format!("/api/v1/channels/{general}/messages"),
+            Some(&member),
+            json!({"content": "a reply", "thread_id": ids[0]}),
+        )
+        .await;
+    assert_eq!(reply.status, 201);
+    let reacted = app
+        .post(
+            &format!("/api/v1/messages/{}/reactions", ids[1]),
+            Some(&member),
+            json!({"emoji": "tada"}),
+        )
+        .await;
+    assert_eq!(reacted.status, 200, "{reacted:?}");
+    let read = app
+        .post(
+            &format!("/api/v1/channels/{general}/read"),
+            Some(&member),
+            json!({"message_id": ids[2]}),
+        )
+        .await;
+    assert_eq!(read.status, 200, "{read:?}");
+
+    let before = what_people_see(&app, &[&owner, &member], &workspace, &general).await;
+    assert!(
+        !probe.keys().await.is_empty(),
+        "the server keeps state in Redis"
+    );
+    probe.clean().await;
+    assert!(probe.keys().await.is_empty());
+    let after = what_people_see(&app, &[&owner, &member], &workspace, &general).await;
+    assert_eq!(after, before, "lost with Redis while running");
+
+    assert!(server.stop().success());
+    probe.clean().await;
+    let server = node(dir.path(), &db, &redis_url(), &prefix);
+    let app = TestApp::attach(server.base.clone(), stores.clone());
+    let restarted = what_people_see(&app, &[&owner, &member], &workspace, &general).await;
+    assert_eq!(restarted, before, "lost with Redis across a restart");
+    // Bob read up to the third post: the last two are unread.
+    assert_eq!(restarted[9]["total_unread"], 2, "{}", restarted[9]);
+
+    assert!(server.stop().success());
+    stores.admin.close().await;
+    probe.clean().await;
+    db.drop_database().await;
+}

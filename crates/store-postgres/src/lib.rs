@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+pub mod backup;
 mod channels;
 mod files;
 mod integrations;

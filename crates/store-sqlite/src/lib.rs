@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+pub mod backup;
 mod channels;
 mod files;
 mod integrations;
