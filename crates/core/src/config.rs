@@ -23,6 +23,7 @@ pub struct Config {
     pub secrets: SecretsConfig,
     pub mail: MailConfig,
     pub integrations: IntegrationsConfig,
+    pub metrics: MetricsConfig,
 }
 
 impl Default for Config {
@@ -39,6 +40,7 @@ impl Default for Config {
             secrets: SecretsConfig::default(),
             mail: MailConfig::default(),
             integrations: IntegrationsConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -332,4 +334,17 @@ pub struct SecretsConfig {
     /// `secret.key` in the data directory, made at the first start. Several
     /// nodes must share one key, so set it on each.
     pub key: Option<String>,
+}
+
+/// Prometheus metrics at `/metrics`: on an address of their own, or on the
+/// main listener behind a token; neither by default.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Serve `/metrics` (and nothing else) on this address, without a token:
+    /// bind it where only the monitoring system reaches.
+    pub listen: Option<SocketAddr>,
+    /// Serve `/metrics` on the main listener to requests bearing this token
+    /// (`Authorization: Bearer …`).
+    pub token: Option<String>,
 }

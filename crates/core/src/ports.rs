@@ -653,8 +653,21 @@ pub trait StoreAdmin: Send + Sync {
     /// Periodic upkeep: create partitions ahead of time, move rows out of the
     /// default partition. Safe to run concurrently from several nodes.
     async fn maintain(&self, now: DateTime<Utc>) -> Result<MaintenanceReport>;
+    /// How many connections are open and how many of those are idle.
+    fn pool_usage(&self) -> PoolUsage;
     /// Release connections.
     async fn close(&self);
+}
+
+/// The connections of a store's pools together.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Connections open now.
+    pub open: u32,
+    /// Of those, the ones not in use.
+    pub idle: u32,
+    /// The most the pools may open.
+    pub max: u32,
 }
 
 /// What the search index must look at again: an entity changed (written in

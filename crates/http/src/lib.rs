@@ -9,6 +9,7 @@ mod extract;
 mod forwarded;
 mod health;
 mod limits;
+mod metrics;
 mod request_id;
 mod serve;
 mod slack;
@@ -22,6 +23,7 @@ use confab_service::{Hub, Services};
 
 pub use error::ApiError;
 pub use forwarded::parse_trusted_proxies;
+pub use metrics::MetricsOptions;
 pub use request_id::RequestId;
 pub use serve::{serve, ServeOptions};
 
@@ -36,6 +38,8 @@ pub struct HttpOptions {
     /// Proxies whose forwarding headers name the client
     /// (`server.trusted_proxies`, see [`parse_trusted_proxies`]).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Prometheus metrics, when they are on.
+    pub metrics: Option<MetricsOptions>,
 }
 
 /// What every handler shares: the services, and the HTTP options.
@@ -59,13 +63,25 @@ pub type AppState = Arc<App>;
 /// Largest request body the JSON API accepts.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// The whole HTTP application, and the hub of its WebSockets (to close them
-/// at shutdown).
-pub fn router(services: Services, options: HttpOptions) -> (Router, Arc<Hub>) {
+/// The HTTP application, `/metrics` for a listener of its own, and the hub
+/// of the WebSockets (to close them at shutdown).
+pub struct Routers {
+    pub app: Router,
+    pub metrics: Router,
+    pub hub: Arc<Hub>,
+}
+
+/// The whole HTTP application.
+pub fn router(services: Services, options: HttpOptions) -> Routers {
     let hub = Hub::start(&services);
     let (api, document) = api::routes().split_for_parts();
     let document = Arc::new(api::complete_document(document));
-    let router = Router::new()
+    let state = Arc::new(App {
+        hub: hub.clone(),
+        services,
+        options,
+    });
+    let app = Router::new()
         .nest("/api/v1", api)
         .route(
             "/api/v1/openapi.json",
@@ -76,16 +92,15 @@ pub fn router(services: Services, options: HttpOptions) -> (Router, Arc<Hub>) {
         )
         .merge(slack::routes())
         .merge(health::routes())
+        .merge(metrics::routes())
         .merge(confab_web::routes(health::about()))
+        .route_layer(axum::middleware::from_fn(metrics::record))
         .fallback(error::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(extract::renew_cookie))
         .layer(axum::middleware::from_fn(limits::headers))
         .layer(axum::middleware::from_fn(request_id::assign))
-        .with_state(Arc::new(App {
-            hub: hub.clone(),
-            services,
-            options,
-        }));
-    (router, hub)
+        .with_state(state.clone());
+    let metrics = metrics::open_routes().with_state(state);
+    Routers { app, metrics, hub }
 }

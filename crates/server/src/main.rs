@@ -8,6 +8,7 @@ mod config;
 mod files_cli;
 mod handover;
 mod logging;
+mod metrics;
 mod progress;
 mod reindex;
 mod serve;
@@ -106,6 +107,9 @@ async fn run(command: Command, config: confab_core::config::Config) -> anyhow::R
             // The key is a secret: say that it is set, not what it is.
             if shown.secrets.key.is_some() {
                 shown.secrets.key = Some("(set)".into());
+            }
+            if shown.metrics.token.is_some() {
+                shown.metrics.token = Some("(set)".into());
             }
             if shown.mail.smtp_url.is_some() {
                 shown.mail.smtp_url = Some("(set)".into());

@@ -104,8 +104,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         secure_cookies: public_url.starts_with("https://"),
         public_url: config.server.public_url.clone(),
         trusted_proxies,
+        metrics: crate::metrics::options(&config)?,
     };
-    let (app, hub) = confab_http::router(services, options);
+    let confab_http::Routers { app, metrics, hub } = confab_http::router(services, options);
+    let metrics_server = match config.metrics.listen {
+        Some(address) => Some(serve_metrics(address, metrics, limits, stop_rx.clone()).await?),
+        None => None,
+    };
     let server = confab_http::serve(listener, app, limits, stopped(stop_rx.clone()));
     let mut server = std::pin::pin!(server);
 
@@ -135,9 +140,33 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     file_upkeep.await.ok();
     file_processing.await.ok();
     event_delivery.await.ok();
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.await.ok();
+    }
     stores.admin.close().await;
     announce("Confab stopped.");
     Ok(())
+}
+
+/// Serve `/metrics` alone on `address` until `stop`.
+async fn serve_metrics(
+    address: std::net::SocketAddr,
+    router: axum::Router,
+    limits: confab_http::ServeOptions,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on metrics.listen {address}"))?;
+    let bound = listener.local_addr()?;
+    tracing::info!(address = %bound, "serving metrics");
+    announce(&format!("Metrics at http://{bound}/metrics"));
+    Ok(tokio::spawn(confab_http::serve(
+        listener,
+        router,
+        limits,
+        stopped(stop),
+    )))
 }
 
 /// The connection limits of `server.*`, each of which must be positive.
@@ -186,10 +215,14 @@ async fn maintenance_loop(stores: Stores, stop: watch::Receiver<bool>) {
         tokio::select! {
             _ = ticks.tick() => {
                 let now = confab_core::time::now();
-                if let Err(err) = stores.admin.maintain(now).await {
+                let maintained = stores.admin.maintain(now).await;
+                confab_service::count_job_run("partition_maintenance", &maintained);
+                if let Err(err) = maintained {
                     tracing::error!(error = %err, "maintenance failed");
                 }
-                if let Err(err) = stores.auth.purge_expired(now).await {
+                let purged = stores.auth.purge_expired(now).await;
+                confab_service::count_job_run("session_purge", &purged);
+                if let Err(err) = purged {
                     tracing::error!(error = %err, "purging expired sessions failed");
                 }
             }

@@ -658,7 +658,9 @@ impl Services {
             return;
         };
         loop {
-            let sent = match self.deliver_due_events().await {
+            let delivered = self.deliver_due_events().await;
+            crate::count_job_run("event_delivery", &delivered);
+            let sent = match delivered {
                 Ok(sent) => sent,
                 Err(e) => {
                     tracing::warn!(error = %e, "delivering events failed; trying again");

@@ -829,7 +829,9 @@ impl Services {
             return;
         };
         loop {
-            match self.process_pending_files().await {
+            let processed = self.process_pending_files().await;
+            crate::count_job_run("file_processing", &processed);
+            match processed {
                 Ok(n) if n > 0 => continue,
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "processing files failed; retrying"),
@@ -1094,17 +1096,17 @@ impl Services {
         let mut tierings = tokio::time::interval(TIERING_INTERVAL);
         loop {
             tokio::select! {
-                _ = tierings.tick() => match self.tier_files(true).await {
+                _ = tierings.tick() => match counted("file_tiering", self.tier_files(true).await) {
                     Ok(moved) if moved.is_empty() => {}
                     Ok(moved) => tracing::info!(moved = moved.len(), "moved unread file bytes to lower storage tiers"),
                     Err(e) => tracing::warn!(error = %e, "moving file bytes between tiers failed; retrying tomorrow"),
                 },
                 _ = flushes.tick() => {
-                    if let Err(e) = self.flush_downloads().await {
+                    if let Err(e) = counted("download_counts", self.flush_downloads().await) {
                         tracing::warn!(error = %e, "writing download counts failed; retrying");
                     }
                 }
-                _ = cleanups.tick() => match self.clean_up_files().await {
+                _ = cleanups.tick() => match counted("file_cleanup", self.clean_up_files().await) {
                     Ok(0) => {}
                     Ok(removed) => tracing::info!(removed, "removed unused file bytes"),
                     Err(e) => tracing::warn!(error = %e, "removing unused file bytes failed; retrying"),
@@ -1370,6 +1372,12 @@ impl Services {
         }
         Ok(files)
     }
+}
+
+/// `outcome`, counted as a run of `job`.
+fn counted<T>(job: &'static str, outcome: Result<T>) -> Result<T> {
+    crate::count_job_run(job, &outcome);
+    outcome
 }
 
 #[cfg(test)]

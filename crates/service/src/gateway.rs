@@ -182,7 +182,10 @@ impl Hub {
         let registry = self.lock();
         match item {
             BusItem::Event(envelope) => {
+                record_bus_lag(envelope.cursor);
                 if let Some(slots) = registry.by_topic.get(&envelope.topic) {
+                    metrics::counter!("confab_events_fanned_out_total")
+                        .increment(slots.len() as u64);
                     let outgoing = Outgoing::new(*envelope);
                     for slot in slots.values() {
                         slot.offer(Delivery::Event(outgoing.clone()));
@@ -725,4 +728,11 @@ fn resync(user: UserId) -> SocketStep {
         time::now(),
         Event::ResyncRequired,
     )))
+}
+
+/// How long an event took from its change to this node's hub (the bus's
+/// lag, plus any clock difference between nodes).
+fn record_bus_lag(cursor: i64) {
+    let lag_micros = confab_core::time::now().timestamp_micros() - cursor;
+    metrics::histogram!("confab_bus_lag_seconds").record(lag_micros.max(0) as f64 / 1e6);
 }

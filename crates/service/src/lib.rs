@@ -13,6 +13,7 @@ mod gateway;
 mod integrations;
 mod messages;
 mod mfa;
+mod operations;
 mod passwords;
 mod realtime;
 mod sealing;
@@ -44,7 +45,8 @@ pub use integrations::{InstallRequest, Installed, TokenRefusal, MAX_USER_TOKENS}
 pub use messages::{
     check_emoji, HistoryPage, HistoryQuery, PostMessage, Posted, ReactedPage, MAX_MESSAGE_CHARS,
 };
-pub use mfa::MfaEnrollment;
+pub use mfa::{same as secrets_match, MfaEnrollment};
+pub use operations::{count_job_run, OperationalFigures};
 pub use realtime::{
     PresenceUpdate, Replay, Subscriptions, MAX_PRESENCE_CHANGES_PER_MINUTE,
     MAX_TYPING_SIGNALS_PER_MINUTE, NODE_UPKEEP, REPLAY_OVERLAP,

@@ -268,7 +268,9 @@ impl Services {
         loop {
             let waiting = woken || self.search_backlog().await.map_or(true, |n| n > 0);
             let outcome = if waiting {
-                self.index_pending().await
+                let indexed = self.index_pending().await;
+                crate::count_job_run("search_indexing", &indexed);
+                indexed
             } else {
                 Ok(0)
             };

@@ -211,6 +211,14 @@ impl StoreAdmin for PostgresStore {
         Ok(MaintenanceReport { partitions_created })
     }
 
+    fn pool_usage(&self) -> confab_core::ports::PoolUsage {
+        confab_core::ports::PoolUsage {
+            open: self.pool.size(),
+            idle: self.pool.num_idle() as u32,
+            max: self.pool.options().get_max_connections(),
+        }
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }

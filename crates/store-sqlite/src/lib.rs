@@ -208,6 +208,18 @@ impl StoreAdmin for SqliteStore {
         Ok(MaintenanceReport::default())
     }
 
+    fn pool_usage(&self) -> confab_core::ports::PoolUsage {
+        let pools = [&self.write_pool, &self.reader];
+        confab_core::ports::PoolUsage {
+            open: pools.iter().map(|p| p.size()).sum(),
+            idle: pools.iter().map(|p| p.num_idle() as u32).sum(),
+            max: pools
+                .iter()
+                .map(|p| p.options().get_max_connections())
+                .sum(),
+        }
+    }
+
     async fn close(&self) {
         self.write_pool.close().await;
         self.reader.close().await;

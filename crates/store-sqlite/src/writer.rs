@@ -78,7 +78,11 @@ async fn run(pool: SqlitePool, mut jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        metrics::histogram!("confab_db_group_commit_batch_size").record(batch.len() as f64);
+        let started = std::time::Instant::now();
         run_batch(&pool, batch).await;
+        metrics::histogram!("confab_db_group_commit_seconds")
+            .record(started.elapsed().as_secs_f64());
     }
 }
 

@@ -268,7 +268,7 @@ impl TestApp {
             let services = services.clone();
             tokio::spawn(async move { services.run_file_upkeep(indexer_stopped).await });
         }
-        let (app, hub) = confab_http::router(services.clone(), options);
+        let confab_http::Routers { app, hub, .. } = confab_http::router(services.clone(), options);
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(confab_http::serve(listener, app, limits, async {
