@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// The latest migration applied to a database (the same on both).
+pub const SCHEMA_VERSION_SQL: &str = "SELECT max(version) FROM _sqlx_migrations WHERE success";
+
 /// The schema version and row counts of a database at one moment.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Census {

@@ -15,7 +15,7 @@ use tokio::sync::broadcast;
 
 pub use crate::memory::{MemoryBus, MemoryState};
 pub use crate::outbound::{is_internal, HttpOutbound};
-pub use crate::redis::{RedisBus, RedisOptions, RedisState};
+pub use crate::redis::{NodeClock, RedisBus, RedisOptions, RedisState};
 
 /// Events buffered for a node subscriber that falls behind; past this, it is
 /// told about a gap and catches up from the database.

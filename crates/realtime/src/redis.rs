@@ -488,7 +488,57 @@ impl Scripts {
     }
 }
 
+/// How far a node's clock is from Redis's, as of its last renewal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeClock {
+    pub node: String,
+    /// Milliseconds ahead of Redis's clock (negative: behind).
+    pub offset_ms: i64,
+}
+
 impl RedisState {
+    /// This machine's clock against Redis's (milliseconds ahead), and that
+    /// of every live node as of its last renewal.
+    pub async fn clocks(&self) -> Result<(i64, Vec<NodeClock>)> {
+        let asked = now_ms();
+        let (seconds, micros): (i64, i64) = self
+            .conn
+            .run(|mut c| async move { redis::cmd("TIME").query_async(&mut c).await })
+            .await?;
+        let answered = now_ms();
+        let redis_now = seconds * 1000 + micros / 1000;
+        let local_offset = (asked + answered) / 2 - redis_now;
+        let nodes_key = self.conn.key("nodes");
+        let nodes: Vec<String> = self
+            .conn
+            .run(|mut c| async move { c.smembers(nodes_key).await })
+            .await?;
+        let mut clocks = Vec::new();
+        for node in nodes {
+            let key = self.conn.key(format!("node:{node}"));
+            let (value, left): (Option<String>, i64) =
+                self.conn
+                    .run(|mut c| async move {
+                        redis::pipe().get(&key).pttl(&key).query_async(&mut c).await
+                    })
+                    .await?;
+            let renewal = value
+                .as_deref()
+                .and_then(|v| v.split_once(':'))
+                .and_then(|(at, ttl)| Some((at.parse::<i64>().ok()?, ttl.parse::<i64>().ok()?)));
+            // Gone, or renewed by a version that did not say its clock.
+            let Some((written, lifetime)) = renewal.filter(|_| left >= 0) else {
+                continue;
+            };
+            let renewed_by_redis = redis_now - (lifetime - left);
+            clocks.push(NodeClock {
+                node,
+                offset_ms: written - renewed_by_redis,
+            });
+        }
+        Ok((local_offset, clocks))
+    }
+
     /// Connect (fails if Redis cannot be reached now; later outages only
     /// degrade).
     pub async fn connect(options: &RedisOptions) -> Result<Self> {
@@ -788,9 +838,11 @@ impl EphemeralState for RedisState {
         let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         self.conn
             .run(|mut c| async move {
+                // The node's clock and the key's lifetime at the renewal,
+                // from which `clocks` tells how far the node's clock is off.
                 redis::pipe()
                     .atomic()
-                    .pset_ex(&key, 1, millis)
+                    .pset_ex(&key, format!("{}:{millis}", now_ms()), millis)
                     .ignore()
                     .sadd(&nodes, node)
                     .ignore()

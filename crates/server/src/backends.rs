@@ -16,7 +16,7 @@ use confab_store_sqlite::{SqliteOptions, SqliteStore};
 
 /// Refuse configuration that names a backend this build does not provide,
 /// or backends that cannot work together.
-fn check_supported(config: &Config) -> anyhow::Result<()> {
+pub fn check_supported(config: &Config) -> anyhow::Result<()> {
     match config.search.backend.as_str() {
         "tantivy" => {}
         "postgres" => {
@@ -347,6 +347,15 @@ impl DatabaseKind {
             Self::Sqlite => confab_store_sqlite::backup::latest_schema_version(),
             Self::Postgres => confab_store_postgres::backup::latest_schema_version(),
         }
+    }
+
+    /// The latest migration applied to the database, without migrating
+    /// it; `None` when it has none.
+    pub async fn schema_version(self, url: &str) -> anyhow::Result<Option<i64>> {
+        Ok(match self {
+            Self::Sqlite => confab_store_sqlite::inspect::schema_version(url).await?,
+            Self::Postgres => confab_store_postgres::inspect::schema_version(url).await?,
+        })
     }
 
     /// Copy the database consistently into the new file `dest` (a SQLite

@@ -5,6 +5,7 @@ mod admin_cli;
 mod backends;
 mod backup;
 mod config;
+mod doctor;
 mod files_cli;
 mod handover;
 mod logging;
@@ -64,6 +65,9 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Check the configuration and everything it names (database, Redis,
+    /// files, disk, clocks) and say what is wrong; changes nothing.
+    Doctor,
     /// Manage accounts and workspaces (users are named by username,
     /// e-mail address or id).
     Admin {
@@ -146,6 +150,7 @@ async fn run(command: Command, config: confab_core::config::Config) -> anyhow::R
             logging::init(&config.log)?;
             backup::restore(config, backup, force).await
         }
+        Command::Doctor => doctor::doctor(config).await,
         Command::Admin { command } => {
             logging::init(&config.log)?;
             admin_cli::run(config, command).await

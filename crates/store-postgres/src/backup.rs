@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::str::FromStr;
 
-use confab_core::backup::Census;
+use confab_core::backup::{Census, SCHEMA_VERSION_SQL};
 use confab_core::{Error, Result};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, PgConnection};
@@ -21,7 +21,7 @@ const TABLES_SQL: &str = "SELECT c.relname::text FROM pg_class c \
      WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition \
      ORDER BY 1";
 
-async fn connect(url: &str) -> Result<PgConnection> {
+pub(crate) async fn connect(url: &str) -> Result<PgConnection> {
     PgConnectOptions::from_str(url)
         .map_err(|e| Error::invalid("database.url", e.to_string()))?
         .connect()
@@ -76,11 +76,10 @@ pub async fn census(url: &str) -> Result<Census> {
 }
 
 async fn census_in(conn: &mut PgConnection) -> Result<Census> {
-    let schema_version: Option<i64> =
-        sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(db_err)?;
+    let schema_version: Option<i64> = sqlx::query_scalar(SCHEMA_VERSION_SQL)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_err)?;
     let names: Vec<String> = sqlx::query_scalar(TABLES_SQL)
         .fetch_all(&mut *conn)
         .await

@@ -10,6 +10,7 @@ mod auth;
 pub mod backup;
 mod channels;
 mod files;
+pub mod inspect;
 mod integrations;
 mod messages;
 mod row;
@@ -124,14 +125,7 @@ impl PostgresStore {
     /// Nodes stamp changes with their own clocks and sockets resume on any
     /// node, so clocks far apart could hide a change from a resume: say so.
     async fn warn_if_clocks_differ(&self) -> Result<()> {
-        let asked = chrono::Utc::now();
-        let theirs: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT clock_timestamp()")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err)?;
-        let answered = chrono::Utc::now();
-        let ours = asked + (answered - asked) / 2;
-        let apart = (theirs - ours).abs();
+        let apart = inspect::clock_offset(&self.pool).await?.abs();
         if apart > chrono::Duration::seconds(1) {
             tracing::warn!(
                 apart_ms = apart.num_milliseconds(),

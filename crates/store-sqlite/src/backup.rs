@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use confab_core::backup::Census;
+use confab_core::backup::{Census, SCHEMA_VERSION_SQL};
 use confab_core::{Error, Result};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection, SqliteConnection};
@@ -19,7 +19,7 @@ pub fn database_path(url: &str) -> Result<PathBuf> {
     Ok(options.get_filename().to_path_buf())
 }
 
-async fn open_read_only(path: &Path) -> Result<SqliteConnection> {
+pub(crate) async fn open_read_only(path: &Path) -> Result<SqliteConnection> {
     SqliteConnectOptions::new()
         .filename(path)
         .read_only(true)
@@ -57,11 +57,10 @@ pub async fn census(url: &str) -> Result<Census> {
 async fn census_of(path: &Path) -> Result<Census> {
     let mut conn = open_read_only(path).await?;
     let mut tx = conn.begin().await.map_err(db_err)?;
-    let schema_version: Option<i64> =
-        sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_err)?;
+    let schema_version: Option<i64> = sqlx::query_scalar(SCHEMA_VERSION_SQL)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
     let names: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
     )

@@ -11,6 +11,7 @@ mod auth;
 pub mod backup;
 mod channels;
 mod files;
+pub mod inspect;
 mod integrations;
 mod messages;
 mod row;
