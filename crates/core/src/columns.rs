@@ -264,25 +264,59 @@ pub fn take_attempt_sql(p: fn(usize) -> String) -> String {
     )
 }
 
-/// The statements of [`crate::ports::UserStore::use_email_verification`],
-/// the same for every database but their placeholders: take the token
-/// (`p(1)`: its hash; answers its user and expiry), forget the user's other
-/// tokens (`p(1)`: the user), and mark the address verified (`p(1)`: the
-/// user, `p(2)`: now).
-pub fn email_verification_sql(p: fn(usize) -> String) -> [String; 3] {
+/// The statements that use a single-use token kept in `table`, the same
+/// for every database but their placeholders: take the token (`p(1)`: its
+/// hash; answers its user and expiry, and removes it even when expired),
+/// forget the user's other tokens of the table (`p(1)`: the user), and
+/// `change` the user (`SET` clauses; `p(1)`: the user, `p(2)`: now, `p(3)`
+/// on: the change's own values), answering the user.
+fn single_use_token_sql(table: &str, change: &str, p: fn(usize) -> String) -> [String; 3] {
     [
         format!(
-            "DELETE FROM email_verifications WHERE token_hash = {} RETURNING user_id, expires_at",
+            "DELETE FROM {table} WHERE token_hash = {} RETURNING user_id, expires_at",
             p(1)
         ),
-        format!("DELETE FROM email_verifications WHERE user_id = {}", p(1)),
+        format!("DELETE FROM {table} WHERE user_id = {}", p(1)),
         format!(
-            "UPDATE users SET email_verified_at = COALESCE(email_verified_at, {now}), updated_at = {now}
-             WHERE user_id = {user} RETURNING *",
+            "UPDATE users SET {change}, updated_at = {now} WHERE user_id = {user} RETURNING *",
             now = p(2),
             user = p(1)
         ),
     ]
+}
+
+/// The statements of [`crate::ports::UserStore::use_email_verification`]
+/// (see [`single_use_token_sql`]): the address is marked verified.
+pub fn email_verification_sql(p: fn(usize) -> String) -> [String; 3] {
+    let change = format!("email_verified_at = COALESCE(email_verified_at, {})", p(2));
+    single_use_token_sql("email_verifications", &change, p)
+}
+
+/// The statements of [`crate::ports::UserStore::use_password_reset`] (see
+/// [`single_use_token_sql`]): the password hash becomes `p(3)`.
+pub fn password_reset_sql(p: fn(usize) -> String) -> [String; 3] {
+    single_use_token_sql("password_resets", &format!("password_hash = {}", p(3)), p)
+}
+
+/// The tables whose rows lapse at `expires_at`, purged by
+/// [`crate::ports::AuthStore::purge_expired`].
+pub const EXPIRING_TABLES: [&str; 4] = [
+    "sessions",
+    "login_challenges",
+    "email_verifications",
+    "password_resets",
+];
+
+/// Keep a single-use token: its hash, user, creation and expiry
+/// (`p(1)`…`p(4)`).
+pub fn insert_single_use_token_sql(table: &str, p: fn(usize) -> String) -> String {
+    format!(
+        "INSERT INTO {table} (token_hash, user_id, created_at, expires_at) VALUES ({}, {}, {}, {})",
+        p(1),
+        p(2),
+        p(3),
+        p(4)
+    )
 }
 
 /// Insert a workspace member, or bring back one who left; no row when the

@@ -57,6 +57,25 @@ pub trait UserStore: Send + Sync {
         token_hash: &str,
         at: DateTime<Utc>,
     ) -> Result<Option<User>>;
+    /// Keep a token (its hash) that lets whoever holds it set the password
+    /// of `user` once, before `expires_at`.
+    async fn create_password_reset(
+        &self,
+        user: UserId,
+        token_hash: &str,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Use a reset token: it is gone afterwards whatever happens; if it was
+    /// live, the user's password hash becomes `password_hash` and every
+    /// other reset token of theirs is gone, in one transaction. The user, or
+    /// `None` for an unknown or expired token.
+    async fn use_password_reset(
+        &self,
+        token_hash: &str,
+        at: DateTime<Utc>,
+        password_hash: &str,
+    ) -> Result<Option<User>>;
 }
 
 /// Workspaces and their members.
@@ -605,7 +624,8 @@ pub trait AuthStore: Send + Sync {
     ) -> Result<Option<FailureCount>>;
     async fn get_failures(&self, subject: &str) -> Result<Option<FailureCount>>;
     async fn clear_failures(&self, subject: &str) -> Result<()>;
-    /// Delete sessions and challenges that expired before `before`.
+    /// Delete sessions, challenges and single-use tokens that expired
+    /// before `before`.
     async fn purge_expired(&self, before: DateTime<Utc>) -> Result<u64>;
 }
 

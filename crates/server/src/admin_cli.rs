@@ -27,6 +27,9 @@ pub enum AdminCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Print a single-use link (valid for 24 hours) that sets a new password
+    /// for the user; using it ends their sessions.
+    ResetPassword { user: String },
     /// Deactivate an account: it cannot log in, and its sessions end.
     Deactivate { user: String },
     /// Let a deactivated account log in again.
@@ -51,7 +54,11 @@ pub enum AdminCommand {
 pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
     let stores = backends::open_stores(&config).await?;
     let realtime = backends::open_realtime(&config).await?;
-    let services = Services::new(stores.clone(), realtime, Policy::default());
+    let policy = Policy {
+        public_url: config.server.public_url.clone(),
+        ..Policy::default()
+    };
+    let services = Services::new(stores.clone(), realtime, policy);
     let outcome = execute(&services, command).await;
     stores.admin.close().await;
     for line in outcome? {
@@ -84,6 +91,24 @@ async fn execute(services: &Services, command: AdminCommand) -> anyhow::Result<V
                 lines.push(format!("Password (shown once): {password}"));
             }
             lines
+        }
+        AdminCommand::ResetPassword { user } => {
+            let issued = services.admin_password_reset(&user).await?;
+            let link = issued.link.unwrap_or_else(|| {
+                format!(
+                    "/reset-password?token={} (on the server's address: set server.public_url for a whole link)",
+                    issued.token
+                )
+            });
+            vec![
+                format!(
+                    "A password reset for {} <{}>, to use once before {}:",
+                    issued.user.username,
+                    issued.user.email,
+                    issued.expires_at.format("%Y-%m-%d %H:%M UTC")
+                ),
+                format!("  {link}"),
+            ]
         }
         AdminCommand::Deactivate { user } => {
             let user = services.admin_set_user_active(&user, false).await?;

@@ -223,8 +223,38 @@ async fn every_admin_command_works(command: impl Fn() -> Command) {
     let (status, _) = log_in(&http, &base, "pat@example.test", "pat-password-1").await;
     assert_eq!(status, 200);
 
+    // A reset link made for Pat sets a new password once, and ends her
+    // sessions.
+    let (_, pat_session) = log_in(&http, &base, "pat@example.test", "pat-password-1").await;
+    let pat = pat_session["token"].as_str().unwrap().to_owned();
+    let issued = admin(&mut command(), &["reset-password", "pat"]);
+    assert!(
+        issued.starts_with("A password reset for pat <pat@example.test>, to use once before "),
+        "{issued}"
+    );
+    let token = issued
+        .split("/reset-password?token=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no link in {issued}"))
+        .to_owned();
+    let (status, reset) = post(
+        &http,
+        format!("{base}/api/v1/auth/password-reset"),
+        None,
+        json!({"token": token, "password": "pat-password-2"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{reset}");
+    assert_eq!(whoami(&http, &base, &pat).await, 401);
+    let (status, _) = log_in(&http, &base, "pat@example.test", "pat-password-1").await;
+    assert_eq!(status, 401);
+    let (status, _) = log_in(&http, &base, "pat@example.test", "pat-password-2").await;
+    assert_eq!(status, 200);
+
     // Unknown people and workspaces are said to be unknown.
     for args in [
+        vec!["reset-password", "nobody"],
         vec!["deactivate", "nobody"],
         vec!["sessions", "nobody@example.test"],
         vec!["revoke-sessions", "01a2aaaa-0000-7000-8000-000000000000"],

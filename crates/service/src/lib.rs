@@ -14,6 +14,7 @@ mod integrations;
 mod messages;
 mod mfa;
 mod operations;
+mod password_reset;
 mod passwords;
 mod realtime;
 mod sealing;
@@ -47,6 +48,7 @@ pub use messages::{
 };
 pub use mfa::{same as secrets_match, MfaEnrollment};
 pub use operations::{count_job_run, OperationalFigures};
+pub use password_reset::{IssuedReset, ADMIN_RESET_TTL, MAILED_RESET_TTL};
 pub use realtime::{
     PresenceUpdate, Replay, Subscriptions, MAX_PRESENCE_CHANGES_PER_MINUTE,
     MAX_TYPING_SIGNALS_PER_MINUTE, NODE_UPKEEP, REPLAY_OVERLAP,

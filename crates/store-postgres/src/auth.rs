@@ -231,17 +231,17 @@ impl AuthStore for PostgresStore {
 
     async fn purge_expired(&self, before: DateTime<Utc>) -> Result<u64> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
-            .bind(before)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        let challenges = sqlx::query("DELETE FROM login_challenges WHERE expires_at < $1")
-            .bind(before)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        let mut purged = 0;
+        for table in confab_core::columns::EXPIRING_TABLES {
+            let sql = format!("DELETE FROM {table} WHERE expires_at < $1");
+            let done = sqlx::query(&sql)
+                .bind(before)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            purged += done.rows_affected();
+        }
         tx.commit().await.map_err(db_err)?;
-        Ok(sessions.rows_affected() + challenges.rows_affected())
+        Ok(purged)
     }
 }

@@ -2,7 +2,9 @@ use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use confab_core::columns::email_verification_sql;
+use confab_core::columns::{
+    email_verification_sql, insert_single_use_token_sql, password_reset_sql,
+};
 use confab_core::id::UserId;
 use confab_core::model::{NewUser, ProfileUpdate, User, UserStatus};
 use confab_core::ports::UserStore;
@@ -206,18 +208,11 @@ impl UserStore for PostgresStore {
         at: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO email_verifications (token_hash, user_id, created_at, expires_at)
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(token_hash)
-        .bind(user.0)
-        .bind(at)
-        .bind(expires_at)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(())
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            insert_single_use_token_sql("email_verifications", |n| format!("${n}"))
+        });
+        self.keep_token(&SQL, user, token_hash, at, expires_at)
+            .await
     }
 
     async fn use_email_verification(
@@ -227,7 +222,66 @@ impl UserStore for PostgresStore {
     ) -> Result<Option<User>> {
         static SQL: LazyLock<[String; 3]> =
             LazyLock::new(|| email_verification_sql(|n| format!("${n}")));
-        let [take, forget, mark] = &*SQL;
+        self.use_token(&SQL, token_hash, at, None).await
+    }
+
+    async fn create_password_reset(
+        &self,
+        user: UserId,
+        token_hash: &str,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        static SQL: LazyLock<String> =
+            LazyLock::new(|| insert_single_use_token_sql("password_resets", |n| format!("${n}")));
+        self.keep_token(&SQL, user, token_hash, at, expires_at)
+            .await
+    }
+
+    async fn use_password_reset(
+        &self,
+        token_hash: &str,
+        at: DateTime<Utc>,
+        password_hash: &str,
+    ) -> Result<Option<User>> {
+        static SQL: LazyLock<[String; 3]> =
+            LazyLock::new(|| password_reset_sql(|n| format!("${n}")));
+        self.use_token(&SQL, token_hash, at, Some(password_hash))
+            .await
+    }
+}
+
+impl PostgresStore {
+    /// Keep a single-use token with `insert` (see `insert_single_use_token_sql`).
+    async fn keep_token(
+        &self,
+        insert: &str,
+        user: UserId,
+        token_hash: &str,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(insert)
+            .bind(token_hash)
+            .bind(user.0)
+            .bind(at)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Use a single-use token with `sql` (see `single_use_token_sql`),
+    /// binding `value` as the change's own value.
+    async fn use_token(
+        &self,
+        sql: &[String; 3],
+        token_hash: &str,
+        at: DateTime<Utc>,
+        value: Option<&str>,
+    ) -> Result<Option<User>> {
+        let [take, forget, change] = sql;
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let used: Option<(Uuid, DateTime<Utc>)> = sqlx::query_as(take)
             .bind(token_hash)
@@ -241,12 +295,11 @@ impl UserStore for PostgresStore {
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
-                let row = sqlx::query(mark)
-                    .bind(user)
-                    .bind(at)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
+                let mut update = sqlx::query(change).bind(user).bind(at);
+                if let Some(value) = value {
+                    update = update.bind(value);
+                }
+                let row = update.fetch_one(&mut *tx).await.map_err(db_err)?;
                 Some(decode_row::<User>(&row)?)
             }
             _ => None,

@@ -208,17 +208,17 @@ impl AuthStore for SqliteStore {
         let before = ts(before);
         self.write(move |conn| {
             Box::pin(async move {
-                let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at < ?")
-                    .bind(&before)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db_err)?;
-                let challenges = sqlx::query("DELETE FROM login_challenges WHERE expires_at < ?")
-                    .bind(&before)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db_err)?;
-                Ok(sessions.rows_affected() + challenges.rows_affected())
+                let mut purged = 0;
+                for table in confab_core::columns::EXPIRING_TABLES {
+                    let sql = format!("DELETE FROM {table} WHERE expires_at < ?");
+                    let done = sqlx::query(&sql)
+                        .bind(&before)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db_err)?;
+                    purged += done.rows_affected();
+                }
+                Ok(purged)
             })
         })
         .await

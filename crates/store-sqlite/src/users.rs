@@ -2,7 +2,9 @@ use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use confab_core::columns::email_verification_sql;
+use confab_core::columns::{
+    email_verification_sql, insert_single_use_token_sql, password_reset_sql,
+};
 use confab_core::id::UserId;
 use confab_core::model::{NewUser, ProfileUpdate, User, UserStatus};
 use confab_core::ports::UserStore;
@@ -204,15 +206,11 @@ impl UserStore for SqliteStore {
         at: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<()> {
-        let query = sqlx::query(
-            "INSERT INTO email_verifications (token_hash, user_id, created_at, expires_at)
-             VALUES (?, ?, ?, ?)",
-        )
-        .bind(token_hash.to_owned())
-        .bind(user.to_string())
-        .bind(ts(at))
-        .bind(ts(expires_at));
-        self.write_row(query).await.map(drop)
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            insert_single_use_token_sql("email_verifications", |n| format!("?{n}"))
+        });
+        self.keep_token(&SQL, user, token_hash, at, expires_at)
+            .await
     }
 
     async fn use_email_verification(
@@ -222,10 +220,66 @@ impl UserStore for SqliteStore {
     ) -> Result<Option<User>> {
         static SQL: LazyLock<[String; 3]> =
             LazyLock::new(|| email_verification_sql(|n| format!("?{n}")));
+        self.use_token(&SQL, token_hash, at, None).await
+    }
+
+    async fn create_password_reset(
+        &self,
+        user: UserId,
+        token_hash: &str,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        static SQL: LazyLock<String> =
+            LazyLock::new(|| insert_single_use_token_sql("password_resets", |n| format!("?{n}")));
+        self.keep_token(&SQL, user, token_hash, at, expires_at)
+            .await
+    }
+
+    async fn use_password_reset(
+        &self,
+        token_hash: &str,
+        at: DateTime<Utc>,
+        password_hash: &str,
+    ) -> Result<Option<User>> {
+        static SQL: LazyLock<[String; 3]> =
+            LazyLock::new(|| password_reset_sql(|n| format!("?{n}")));
+        self.use_token(&SQL, token_hash, at, Some(password_hash.to_owned()))
+            .await
+    }
+}
+
+impl SqliteStore {
+    /// Keep a single-use token with `insert` (see `insert_single_use_token_sql`).
+    async fn keep_token(
+        &self,
+        insert: &'static str,
+        user: UserId,
+        token_hash: &str,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        let query = sqlx::query(insert)
+            .bind(token_hash.to_owned())
+            .bind(user.to_string())
+            .bind(ts(at))
+            .bind(ts(expires_at));
+        self.write_row(query).await.map(drop)
+    }
+
+    /// Use a single-use token with `sql` (see `single_use_token_sql`),
+    /// binding `value` as the change's own value.
+    async fn use_token(
+        &self,
+        sql: &'static [String; 3],
+        token_hash: &str,
+        at: DateTime<Utc>,
+        value: Option<String>,
+    ) -> Result<Option<User>> {
         let token_hash = token_hash.to_owned();
         self.write(move |conn| {
             Box::pin(async move {
-                let [take, forget, mark] = &*SQL;
+                let [take, forget, change] = sql;
                 let used: Option<(String, String)> = sqlx::query_as(take)
                     .bind(token_hash)
                     .fetch_optional(&mut *conn)
@@ -240,12 +294,11 @@ impl UserStore for SqliteStore {
                     .execute(&mut *conn)
                     .await
                     .map_err(db_err)?;
-                let row = sqlx::query(mark)
-                    .bind(&user)
-                    .bind(ts(at))
-                    .fetch_one(&mut *conn)
-                    .await
-                    .map_err(db_err)?;
+                let mut update = sqlx::query(change).bind(&user).bind(ts(at));
+                if let Some(value) = value {
+                    update = update.bind(value);
+                }
+                let row = update.fetch_one(&mut *conn).await.map_err(db_err)?;
                 decode_row::<User>(&row).map(Some)
             })
         })

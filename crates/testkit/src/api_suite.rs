@@ -18,6 +18,7 @@ macro_rules! api_conformance {
             bad_input_gets_a_clear_error_and_changes_nothing,
             login_does_not_reveal_accounts_and_is_rate_limited,
             sign_up_checks_the_username_first_and_is_rate_limited,
+            password_resets_by_mail_work_once_and_reveal_no_accounts,
             login_limits_count_every_spelling_of_an_address_together,
             sessions_end_on_logout_password_change_and_deactivation,
             mfa_codes_are_single_use_and_failures_lock,
@@ -659,6 +660,83 @@ pub async fn login_does_not_reveal_accounts_and_is_rate_limited(app: TestApp) {
 fn sign_up_body(username: &str, email: &str) -> Value {
     json!({"email": email, "username": username, "display_name": username,
            "password": "some-password"})
+}
+
+pub async fn password_resets_by_mail_work_once_and_reveal_no_accounts(app: TestApp) {
+    within_window(
+        std::time::Duration::from_secs(3600),
+        std::time::Duration::from_secs(60),
+    )
+    .await;
+    let session = app.user("rhea").await;
+    let ask = |email: &str| {
+        app.post(
+            "/api/v1/auth/password-reset/request",
+            None,
+            json!({ "email": email }),
+        )
+    };
+    let known = ask("rhea@example.test").await;
+    let unknown = ask("nobody@example.test").await;
+    assert_eq!(known.status, StatusCode::ACCEPTED, "{known:?}");
+    assert_eq!((unknown.status, &unknown.body), (known.status, &known.body));
+    assert_eq!(ask("not an address").await.status, StatusCode::BAD_REQUEST);
+    // The mail goes after the answer.
+    let mut code = None;
+    for _ in 0..100 {
+        code = app.reset_code("rhea@example.test");
+        if code.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let code = code.expect("a reset mail");
+    assert!(app.mails_to("nobody@example.test").is_empty());
+
+    let reset = |token: &str, password: &str| {
+        app.post(
+            "/api/v1/auth/password-reset",
+            None,
+            json!({ "token": token, "password": password }),
+        )
+    };
+    assert_eq!(
+        reset("not-a-token", "rhea-new-password").await.status,
+        StatusCode::NOT_FOUND
+    );
+    // A password refused leaves the link usable.
+    let short = reset(&code, "short").await;
+    assert_eq!(short.status, StatusCode::BAD_REQUEST, "{short:?}");
+    assert_eq!(short.body["error"]["field"], "password");
+    let done = reset(&code, "rhea-new-password").await;
+    assert_eq!(done.status, StatusCode::OK, "{done:?}");
+    assert_eq!(done.body["username"], "rhea");
+    assert_eq!(
+        reset(&code, "rhea-third-password").await.status,
+        StatusCode::NOT_FOUND
+    );
+    // Every session ended; only the new password logs in.
+    assert_eq!(
+        app.get("/api/v1/me", &session).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let log_in = |password: &str| {
+        app.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "rhea@example.test", "password": password}),
+        )
+    };
+    assert_eq!(
+        log_in("rhea-password").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(log_in("rhea-new-password").await.status, StatusCode::OK);
+    // Three requests an hour for one address.
+    assert_eq!(ask("rhea@example.test").await.status, StatusCode::ACCEPTED);
+    assert_eq!(ask("rhea@example.test").await.status, StatusCode::ACCEPTED);
+    let refused = ask("Rhea@Example.test").await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{refused:?}");
 }
 
 pub async fn sign_up_checks_the_username_first_and_is_rate_limited(app: TestApp) {

@@ -521,17 +521,25 @@ impl TestApp {
 
     /// The code of the latest verification mail to `address`.
     pub fn verification_code(&self, address: &str) -> String {
+        self.mailed_code(address, "Subject: Confirm your e-mail address")
+            .unwrap_or_else(|| panic!("no verification mail to {address}"))
+    }
+
+    /// The code of the latest password reset mail to `address`, if any.
+    pub fn reset_code(&self, address: &str) -> Option<String> {
+        self.mailed_code(address, "Subject: Reset your Confab password")
+    }
+
+    /// The code of the latest mail to `address` with `subject`.
+    fn mailed_code(&self, address: &str, subject: &str) -> Option<String> {
         let mails = self.mails_to(address);
-        let latest = mails
-            .iter()
-            .rfind(|mail| mail.contains("Subject: Confirm your e-mail address"))
-            .unwrap_or_else(|| panic!("no mail to {address}"));
-        latest
+        let latest = mails.iter().rfind(|mail| mail.contains(subject))?;
+        let code = latest
             .lines()
             .map(str::trim)
             .find(|line| line.len() == 43 && !line.contains(' '))
-            .unwrap_or_else(|| panic!("no code in {latest}"))
-            .to_owned()
+            .unwrap_or_else(|| panic!("no code in {latest}"));
+        Some(code.to_owned())
     }
 
     /// Confirm the address of `name` (signed up by [`Self::sign_up`]) with

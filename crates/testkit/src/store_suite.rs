@@ -76,6 +76,7 @@ macro_rules! store_conformance {
             files_are_claimed_for_processing_once_until_stale,
             integrations_are_installed_and_updated,
             email_verification_tokens_are_single_use,
+            password_reset_tokens_are_single_use,
             sessions_are_created_touched_and_revoked,
             sessions_of_a_user_are_revoked_together,
             expired_sessions_and_challenges_are_purged,
@@ -2902,6 +2903,107 @@ pub async fn email_verification_tokens_are_single_use(stores: Stores) {
         .unwrap()
         .unwrap();
     assert_eq!(again.email_verified_at, Some(now));
+}
+
+pub async fn password_reset_tokens_are_single_use(stores: Stores) {
+    let w = world(stores).await;
+    let users = &w.stores.users;
+    let user = w.member("rey", WorkspaceRole::Member).await;
+    let before = users
+        .get_user(user.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .password_hash;
+    let now = time::now();
+    let later = now + Duration::hours(1);
+    for token in ["first", "second"] {
+        users
+            .create_password_reset(user.id, token, now, later)
+            .await
+            .unwrap();
+    }
+    users
+        .create_password_reset(w.owner.id, "expired", now, now - Duration::seconds(1))
+        .await
+        .unwrap();
+    // Unknown and expired tokens change nothing; the expired one is gone.
+    assert_eq!(
+        users
+            .use_password_reset("unknown", now, "hash-x")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        users
+            .use_password_reset("expired", now, "hash-x")
+            .await
+            .unwrap(),
+        None
+    );
+    let owner = users.get_user(w.owner.id).await.unwrap().unwrap();
+    assert_ne!(owner.password_hash.as_deref(), Some("hash-x"));
+    assert_eq!(
+        users
+            .use_password_reset("expired", now, "hash-x")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        users
+            .get_user(user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash,
+        before
+    );
+    let reset = users
+        .use_password_reset("first", now, "hash-new")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reset.id, user.id);
+    assert_eq!(reset.password_hash.as_deref(), Some("hash-new"));
+    assert_eq!(
+        users
+            .get_user(user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash
+            .as_deref(),
+        Some("hash-new")
+    );
+    // Used, and the user's other token went with it.
+    for token in ["first", "second"] {
+        assert_eq!(
+            users
+                .use_password_reset(token, now, "hash-again")
+                .await
+                .unwrap(),
+            None
+        );
+    }
+    // Expired tokens are purged with sessions.
+    users
+        .create_password_reset(user.id, "lapsing", now, now + Duration::minutes(1))
+        .await
+        .unwrap();
+    w.stores
+        .auth
+        .purge_expired(now + Duration::minutes(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        users
+            .use_password_reset("lapsing", now, "hash-late")
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 pub async fn sessions_are_created_touched_and_revoked(stores: Stores) {

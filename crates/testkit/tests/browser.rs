@@ -957,6 +957,58 @@ async fn people_channels_accounts_and_a_restart() {
             .await;
         assert_eq!(old.status.as_u16(), 401, "{old:?}");
 
+        // Forgotten: a link by mail sets another, and ends her sessions.
+        let logged_in = app
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({"email": "ann@example.test", "password": "ann-new-password"}),
+            )
+            .await;
+        assert_eq!(logged_in.status.as_u16(), 200, "{logged_in:?}");
+        let ann_session = logged_in.body["token"].as_str().unwrap().to_owned();
+        ann.goto(&format!("{}/login", app.base)).await.unwrap();
+        click(&ann, "a[href='/reset-password']").await;
+        fill(&ann, "input[name=email]", "ann@example.test\u{E007}").await;
+        wait_for_text(&ann, "main [role=status]", "a link is on its way").await;
+        eventually(|| {
+            let mailed = app.reset_code("ann@example.test").is_some();
+            async move { mailed.then_some(()).ok_or("no reset mail yet".to_owned()) }
+        })
+        .await;
+        let reset = app.reset_code("ann@example.test").unwrap();
+        ann.goto(&format!("{}/reset-password?token={reset}", app.base))
+            .await
+            .unwrap();
+        wait_for_text(&ann, "h1", "Choose a new password").await;
+        screenshot(&ann, "password-reset-form-desktop-light").await;
+        assert_accessible(&ann, "new password").await;
+        let shown_url = ann.current_url().await.unwrap();
+        assert!(
+            !shown_url.as_str().contains(&reset),
+            "the token leaves the address bar"
+        );
+        fill(&ann, "input[name=password]", "ann-reset-password\u{E007}").await;
+        wait_for_text(&ann, "main [role=status]", "The password of @ann is set").await;
+        screenshot(&ann, "password-reset-desktop-light").await;
+        assert_accessible(&ann, "password reset").await;
+        assert_eq!(
+            app.get("/api/v1/me", &ann_session).await.status.as_u16(),
+            401
+        );
+        let logged_in = app
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({"email": "ann@example.test", "password": "ann-reset-password"}),
+            )
+            .await;
+        assert_eq!(logged_in.status.as_u16(), 200, "{logged_in:?}");
+        click(&ann, "main a[href='/login']").await;
+        fill(&ann, "input[name=email]", "ann@example.test").await;
+        fill(&ann, "input[name=password]", "ann-reset-password\u{E007}").await;
+        wait_for(&ann, "main.home").await;
+
         // With her address confirmed, Ann invites by e-mail.
         ann.goto(general.as_str()).await.unwrap();
         click(&ann, ".show-members").await;

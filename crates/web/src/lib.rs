@@ -38,6 +38,7 @@ pub const CLIENT_ROUTES: &[&str] = &[
     "/login",
     "/signup",
     "/verify-email",
+    "/reset-password",
     "/settings",
     "/invite/{token}",
     "/w/{workspace}",

@@ -33,6 +33,56 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(mfa_disable))
         .routes(routes!(verify_email))
         .routes(routes!(request_email_verification))
+        .routes(routes!(request_password_reset))
+        .routes(routes!(reset_password))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PasswordResetRequestBody {
+    email: String,
+}
+
+/// Mail a single-use link that sets a new password (valid for an hour) to
+/// the address, if an active account has it. Always `202` for a well-formed
+/// address, so nobody learns which addresses have accounts.
+#[utoipa::path(post, path = "/auth/password-reset/request", tag = "accounts", security(()),
+    request_body = PasswordResetRequestBody,
+    responses((status = 202, body = MailSent), (status = 400, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn request_password_reset(
+    State(app): State<AppState>,
+    Client(client): Client,
+    ApiJson(body): ApiJson<PasswordResetRequestBody>,
+) -> Result<(StatusCode, Json<MailSent>), ApiError> {
+    app.request_password_reset(&body.email, &client).await?;
+    Ok((StatusCode::ACCEPTED, Json(MailSent { status: "sent" })))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PasswordResetBody {
+    /// The token of the link (mailed, or made with `confab admin reset-password`).
+    token: String,
+    /// The new password: 8 to 256 characters.
+    #[schema(min_length = 8, max_length = 256)]
+    password: String,
+}
+
+/// Set a new password with a reset token; every session of the account ends
+/// (log in again).
+#[utoipa::path(post, path = "/auth/password-reset", tag = "accounts", security(()),
+    request_body = PasswordResetBody,
+    responses((status = 200, body = UserView), (status = 400, body = ErrorBody),
+        (status = 404, description = "Unknown, used or expired token", body = ErrorBody)))]
+async fn reset_password(
+    State(app): State<AppState>,
+    ApiJson(body): ApiJson<PasswordResetBody>,
+) -> Result<Json<UserView>, ApiError> {
+    Ok(Json(
+        app.reset_password(&body.token, &body.password)
+            .await?
+            .into(),
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]

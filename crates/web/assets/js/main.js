@@ -3,7 +3,7 @@
 
 import * as api from './api.js';
 import { h, replace } from './dom.js';
-import { showAuth } from './views/auth.js';
+import { showAuth, showPasswordReset } from './views/auth.js';
 import { showSettings, showVerifyEmail } from './views/settings.js';
 import { setTimeZone } from './time.js';
 import { closeWorkspace, showHome, showWorkspace } from './views/workspace.js';
@@ -32,6 +32,12 @@ async function route() {
       navigate(sessionStorage.getItem('confab.after-login') || '/');
       sessionStorage.removeItem('confab.after-login');
     });
+    return;
+  }
+  if (path === '/reset-password') {
+    closeWorkspace();
+    user = null;
+    showPasswordReset(root);
     return;
   }
   if (path === '/verify-email') {

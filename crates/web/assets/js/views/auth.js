@@ -44,6 +44,7 @@ export function showAuth(root, mode, done) {
       signingUp ? 'Have an account? ' : 'New here? ',
       h('a', { href: signingUp ? '/login' : '/signup', 'data-route': '' }, signingUp ? 'Log in' : 'Create an account'),
     ),
+    !signingUp && h('p', { class: 'switch' }, h('a', { href: '/reset-password', 'data-route': '' }, 'Forgot your password?')),
   );
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -93,4 +94,65 @@ function showCodeStep(root, challenge, done) {
   });
   replace(root, h('main', { class: 'auth' }, form));
   form.querySelector('input').focus();
+}
+
+/**
+ * `/reset-password`: ask for a link by e-mail, or, with `?token=…` (a
+ * mailed link, or one an operator made), choose the new password.
+ * @param {HTMLElement} root
+ */
+export function showPasswordReset(root) {
+  const token = new URLSearchParams(location.search).get('token');
+  // The token leaves the address bar (and the history) at once.
+  if (token) history.replaceState(null, '', '/reset-password');
+  const status = h('p', { class: 'form-error', role: 'alert' });
+  const done = h('p', { role: 'status' });
+  const form = token
+    ? h(
+        'form',
+        { class: 'auth-form', 'aria-labelledby': 'auth-title' },
+        h('h1', { id: 'auth-title' }, 'Choose a new password'),
+        field('New password', { name: 'password', type: 'password', required: true, minlength: 8, autocomplete: 'new-password' }),
+        h('p', { class: 'hint' }, 'At least 8 characters. You will be logged out everywhere.'),
+        status,
+        done,
+        h('button', { type: 'submit', class: 'primary' }, 'Set the password'),
+      )
+    : h(
+        'form',
+        { class: 'auth-form', 'aria-labelledby': 'auth-title' },
+        h('h1', { id: 'auth-title' }, 'Reset your password'),
+        h('p', {}, 'We will mail a link to set a new password to the address of your account.'),
+        field('E-mail address', { name: 'email', type: 'email', required: true, autocomplete: 'email' }),
+        status,
+        done,
+        h('button', { type: 'submit', class: 'primary' }, 'Mail me a link'),
+        h('p', { class: 'switch' }, h('a', { href: '/login', 'data-route': '' }, 'Back to log in')),
+      );
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const values = Object.fromEntries(new FormData(form));
+    status.textContent = '';
+    try {
+      if (token) {
+        const user = await api.post('/auth/password-reset', { token, password: values.password });
+        replace(
+          form,
+          h('h1', { id: 'auth-title' }, 'Password set'),
+          h('p', { role: 'status' }, `The password of @${user.username} is set. Log in with it.`),
+          h('p', { class: 'switch' }, h('a', { href: '/login', 'data-route': '' }, 'Log in')),
+        );
+      } else {
+        await api.post('/auth/password-reset/request', { email: values.email });
+        done.textContent = `If an account has ${values.email}, a link is on its way. It works once, for an hour.`;
+        form.querySelector('button[type=submit]')?.setAttribute('disabled', '');
+      }
+    } catch (error) {
+      status.textContent = error instanceof api.ApiError && error.status === 404
+        ? 'This link is unknown, used or expired. Ask for a new one.'
+        : api.describe(error);
+    }
+  });
+  replace(root, h('main', { class: 'auth' }, form));
+  form.querySelector('input')?.focus();
 }

@@ -1,0 +1,12 @@
+-- Single-use links that set a new password: printed by an operator
+-- (`confab admin reset-password`) or mailed on request. Only a hash of each
+-- token is kept. Same shape as on SQLite.
+
+CREATE TABLE password_resets (
+    -- SHA-256 (hex) of the token in the link.
+    token_hash VARCHAR(64) PRIMARY KEY,
+    user_id UUID NOT NULL REFERENCES users (user_id),
+    created_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    expires_at TIMESTAMP WITH TIME ZONE NOT NULL
+);
+CREATE INDEX idx_password_resets_user ON password_resets (user_id);
