@@ -24,6 +24,7 @@ pub struct Config {
     pub mail: MailConfig,
     pub integrations: IntegrationsConfig,
     pub metrics: MetricsConfig,
+    pub retention: RetentionConfig,
 }
 
 impl Default for Config {
@@ -41,6 +42,7 @@ impl Default for Config {
             mail: MailConfig::default(),
             integrations: IntegrationsConfig::default(),
             metrics: MetricsConfig::default(),
+            retention: RetentionConfig::default(),
         }
     }
 }
@@ -347,4 +349,20 @@ pub struct MetricsConfig {
     /// Serve `/metrics` on the main listener to requests bearing this token
     /// (`Authorization: Bearer …`).
     pub token: Option<String>,
+}
+
+/// The daily retention run (see `confab_core::retention`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// When it runs each day, `HH:MM` in UTC (one node runs it).
+    pub run_at: String,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            run_at: "02:00".into(),
+        }
+    }
 }

@@ -19,6 +19,7 @@ pub mod page;
 pub mod permissions;
 pub mod ports;
 pub mod realtime;
+pub mod retention;
 pub mod search;
 pub mod slack;
 pub mod sniff;

@@ -273,6 +273,12 @@ pub trait ChannelStore: Send + Sync {
         message: MessageId,
         at: DateTime<Utc>,
     ) -> Result<bool>;
+    /// Every channel of `workspace` (conversations and archived ones too)
+    /// with its `retention_policy`.
+    async fn retention_policies(
+        &self,
+        workspace: WorkspaceId,
+    ) -> Result<Vec<(ChannelId, Option<serde_json::Value>)>>;
 }
 
 /// Messages, threads, reactions, edits and pins.
@@ -378,6 +384,34 @@ pub trait MessageStore: Send + Sync {
         &self,
         channels: &[ChannelId],
         since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Message>>;
+    /// Up to `limit` threads of `channel` whose parent and latest reply are
+    /// older than `before`, oldest first: their parents' ids (see
+    /// [`crate::retention`]).
+    async fn archivable_threads(
+        &self,
+        channel: ChannelId,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<MessageId>>;
+    /// How many threads of `channel` are older than `before` in all, and how
+    /// many messages they hold.
+    async fn count_archivable(
+        &self,
+        channel: ChannelId,
+        before: DateTime<Utc>,
+    ) -> Result<(u64, u64)>;
+    /// Move the threads of `parents` (every reply with its parent) into the
+    /// archive, in one transaction; how many messages moved. Threads
+    /// already moved are skipped.
+    async fn archive_threads(&self, parents: &[MessageId], at: DateTime<Utc>) -> Result<u64>;
+    /// A page of the archive of `channel`, newest first, continuing before
+    /// `before` (the time and id of the last message of the previous page).
+    async fn archived_messages(
+        &self,
+        channel: ChannelId,
+        before: Option<(DateTime<Utc>, MessageId)>,
         limit: u32,
     ) -> Result<Vec<Message>>;
 }
@@ -673,6 +707,14 @@ pub trait StoreAdmin: Send + Sync {
     /// Periodic upkeep: create partitions ahead of time, move rows out of the
     /// default partition. Safe to run concurrently from several nodes.
     async fn maintain(&self, now: DateTime<Utc>) -> Result<MaintenanceReport>;
+    /// Take the run of the periodic `job` unless one started at or after
+    /// `since` (on any node): whether this caller runs it.
+    async fn claim_job_run(
+        &self,
+        job: &str,
+        since: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
     /// How many connections are open and how many of those are idle.
     fn pool_usage(&self) -> PoolUsage;
     /// Release connections.

@@ -58,10 +58,17 @@ pub fn check_supported(config: &Config) -> anyhow::Result<()> {
         "s3" => {}
         other => bail!("files.backend must be \"local\" or \"s3\", not {other:?}"),
     }
+    retention_time(config)?;
     if config.files.max_upload_bytes == 0 {
         bail!("files.max_upload_bytes must be at least 1");
     }
     Ok(())
+}
+
+/// When the daily retention run starts (`retention.run_at`, UTC).
+pub fn retention_time(config: &Config) -> anyhow::Result<chrono::NaiveTime> {
+    chrono::NaiveTime::parse_from_str(&config.retention.run_at, "%H:%M")
+        .map_err(|_| anyhow::anyhow!("retention.run_at must be a time of day such as 02:00 (UTC)"))
 }
 
 /// Whether `text` is a duration as Elasticsearch reads one (`5s`, `500ms`,

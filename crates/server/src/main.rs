@@ -12,6 +12,7 @@ mod logging;
 mod metrics;
 mod progress;
 mod reindex;
+mod retention_cli;
 mod serve;
 
 use std::path::PathBuf;
@@ -68,11 +69,26 @@ enum Command {
     /// Check the configuration and everything it names (database, Redis,
     /// files, disk, clocks) and say what is wrong; changes nothing.
     Doctor,
+    /// Move messages past their retention into the archive.
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
     /// Manage accounts and workspaces (users are named by username,
     /// e-mail address or id).
     Admin {
         #[command(subcommand)]
         command: admin_cli::AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RetentionCommand {
+    /// Run the daily retention run now (with servers running or not).
+    Run {
+        /// Print what would move, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -151,6 +167,12 @@ async fn run(command: Command, config: confab_core::config::Config) -> anyhow::R
             backup::restore(config, backup, force).await
         }
         Command::Doctor => doctor::doctor(config).await,
+        Command::Retention {
+            command: RetentionCommand::Run { dry_run },
+        } => {
+            logging::init(&config.log)?;
+            retention_cli::run(config, dry_run).await
+        }
         Command::Admin { command } => {
             logging::init(&config.log)?;
             admin_cli::run(config, command).await

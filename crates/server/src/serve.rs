@@ -30,6 +30,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let blobs = backends::open_blobs(&config).await?;
     let scanner = backends::open_scanner(&config).await?;
+    // Signals are taken from before the first line that says the server
+    // listens: one sent at once must stop it cleanly, not kill it.
+    let shutdown = shutdown_signal()?;
     let listener = TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
@@ -100,6 +103,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         let (services, stop) = (services.clone(), stop_rx.clone());
         tokio::spawn(async move { services.run_event_delivery(stop).await })
     };
+    let retention = {
+        let (services, stop) = (services.clone(), stop_rx.clone());
+        let run_at = backends::retention_time(&config)?;
+        tokio::spawn(async move { services.run_retention_job(run_at, stop).await })
+    };
     let options = confab_http::HttpOptions {
         secure_cookies: public_url.starts_with("https://"),
         public_url: config.server.public_url.clone(),
@@ -116,7 +124,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     tokio::select! {
         () = &mut server => {}
-        () = shutdown_signal() => {
+        () = shutdown => {
             tracing::info!("shutting down");
             let _ = stop_tx.send(true);
             // Sockets are told to go (1001) so clients resume on another node.
@@ -140,6 +148,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     file_upkeep.await.ok();
     file_processing.await.ok();
     event_delivery.await.ok();
+    retention.await.ok();
     if let Some(metrics_server) = metrics_server {
         metrics_server.await.ok();
     }
@@ -249,24 +258,16 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
+/// Listen for Ctrl-C (SIGINT) and SIGTERM from now on; the future resolves
+/// at the first.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
-    }
+    })
 }

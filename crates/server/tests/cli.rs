@@ -481,3 +481,14 @@ async fn files_tier_moves_unread_bytes_to_the_archive() {
     assert_eq!(download.text().await.unwrap(), "hello");
     assert!(server.stop().success());
 }
+
+/// A SIGTERM sent the moment the server says it listens stops it cleanly:
+/// the signal is caught from before that line, never fatal.
+#[test]
+fn a_signal_right_after_start_stops_the_server_cleanly() {
+    for _ in 0..10 {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start(confab(dir.path()));
+        assert!(server.stop().success());
+    }
+}

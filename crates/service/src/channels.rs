@@ -383,7 +383,11 @@ impl Services {
                 validate::text("purpose", v, 1, 4000)
             })?,
             retention_policy: match update.retention_policy {
-                Some(Some(v)) => Some(Some(validate::json_object("retention_policy", &v)?)),
+                Some(Some(v)) => {
+                    let policy = validate::json_object("retention_policy", &v)?;
+                    validate::retention_keys("retention_policy", &policy)?;
+                    Some(Some(policy))
+                }
                 other => other,
             },
             allow_threads: update.allow_threads,

@@ -17,6 +17,7 @@ mod operations;
 mod password_reset;
 mod passwords;
 mod realtime;
+mod retention;
 mod sealing;
 mod search;
 mod tokens;
@@ -53,6 +54,7 @@ pub use realtime::{
     PresenceUpdate, Replay, Subscriptions, MAX_PRESENCE_CHANGES_PER_MINUTE,
     MAX_TYPING_SIGNALS_PER_MINUTE, NODE_UPKEEP, REPLAY_OVERLAP,
 };
+pub use retention::{ChannelRetention, RetentionReport, RETENTION_BATCH};
 pub use sealing::SecretKey;
 pub use search::{
     FileResults, FoundFile, FoundMessage, FoundPeople, SearchRequest, SearchResults,

@@ -127,6 +127,26 @@ pub fn json_object(field: &str, value: &Value) -> Result<Value> {
     Ok(value.clone())
 }
 
+/// The retention keys of workspace settings or a channel's retention policy
+/// (`field`): `retention_days` a whole number of days from 1 to 36,500,
+/// and the flags `legal_hold` and `keep_forever` booleans.
+pub fn retention_keys(field: &str, value: &Value) -> Result<()> {
+    if let Some(days) = value.get("retention_days") {
+        if !days.as_i64().is_some_and(|d| (1..=36_500).contains(&d)) {
+            return Err(invalid(
+                &format!("{field}.retention_days"),
+                "must be a whole number of days between 1 and 36500",
+            ));
+        }
+    }
+    for flag in ["legal_hold", "keep_forever"] {
+        if value.get(flag).is_some_and(|v| !v.is_boolean()) {
+            return Err(invalid(&format!("{field}.{flag}"), "must be true or false"));
+        }
+    }
+    Ok(())
+}
+
 /// A workspace domain (its short address): 2 to 63 lowercase letters, digits
 /// or inner hyphens.
 pub fn domain(value: &str) -> Result<String> {

@@ -629,18 +629,11 @@ impl Services {
     }
 }
 
-/// Workspace settings: a JSON object whose `retention_days`, if present, is
-/// a positive whole number of days.
+/// Workspace settings: a JSON object whose retention keys, if present, are
+/// well formed (see [`validate::retention_keys`]).
 fn checked_settings(value: &serde_json::Value) -> Result<serde_json::Value> {
     let value = validate::json_object("settings", value)?;
-    if let Some(days) = value.get("retention_days") {
-        if !days.as_i64().is_some_and(|d| (1..=36_500).contains(&d)) {
-            return Err(Error::invalid(
-                "settings.retention_days",
-                "must be a whole number of days between 1 and 36500",
-            ));
-        }
-    }
+    validate::retention_keys("settings", &value)?;
     Ok(value)
 }
 

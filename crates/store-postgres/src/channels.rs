@@ -425,4 +425,11 @@ impl ChannelStore for PostgresStore {
             None => Err(Error::NotFound("channel member")),
         }
     }
+
+    async fn retention_policies(
+        &self,
+        workspace: WorkspaceId,
+    ) -> Result<Vec<(ChannelId, Option<serde_json::Value>)>> {
+        self.retention_policies_here(workspace).await
+    }
 }

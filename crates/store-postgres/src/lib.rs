@@ -13,6 +13,7 @@ mod files;
 pub mod inspect;
 mod integrations;
 mod messages;
+mod retention;
 mod row;
 mod search_queue;
 mod users;
@@ -203,6 +204,15 @@ impl StoreAdmin for PostgresStore {
             tracing::info!(?partitions_created, "created partitions");
         }
         Ok(MaintenanceReport { partitions_created })
+    }
+
+    async fn claim_job_run(
+        &self,
+        job: &str,
+        since: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.claim_job_run_here(job, since, at).await
     }
 
     fn pool_usage(&self) -> confab_core::ports::PoolUsage {

@@ -434,4 +434,11 @@ impl ChannelStore for SqliteStore {
             None => Err(Error::NotFound("channel member")),
         }
     }
+
+    async fn retention_policies(
+        &self,
+        workspace: WorkspaceId,
+    ) -> Result<Vec<(ChannelId, Option<serde_json::Value>)>> {
+        self.retention_policies_here(workspace).await
+    }
 }

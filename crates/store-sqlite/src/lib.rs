@@ -14,6 +14,7 @@ mod files;
 pub mod inspect;
 mod integrations;
 mod messages;
+mod retention;
 mod row;
 mod search_queue;
 mod users;
@@ -207,6 +208,15 @@ impl StoreAdmin for SqliteStore {
         })
         .await?;
         Ok(MaintenanceReport::default())
+    }
+
+    async fn claim_job_run(
+        &self,
+        job: &str,
+        since: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.claim_job_run_here(job, since, at).await
     }
 
     fn pool_usage(&self) -> confab_core::ports::PoolUsage {

@@ -711,4 +711,34 @@ impl MessageStore for SqliteStore {
             .map_err(db_err)?;
         rows.iter().map(decode_row::<Message>).collect()
     }
+
+    async fn archivable_threads(
+        &self,
+        channel: ChannelId,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<MessageId>> {
+        self.archivable_threads_here(channel, before, limit).await
+    }
+
+    async fn count_archivable(
+        &self,
+        channel: ChannelId,
+        before: DateTime<Utc>,
+    ) -> Result<(u64, u64)> {
+        self.count_archivable_here(channel, before).await
+    }
+
+    async fn archive_threads(&self, parents: &[MessageId], at: DateTime<Utc>) -> Result<u64> {
+        self.archive_threads_here(parents, at).await
+    }
+
+    async fn archived_messages(
+        &self,
+        channel: ChannelId,
+        before: Option<(DateTime<Utc>, MessageId)>,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        self.archived_messages_here(channel, before, limit).await
+    }
 }

@@ -77,6 +77,8 @@ macro_rules! store_conformance {
             integrations_are_installed_and_updated,
             email_verification_tokens_are_single_use,
             password_reset_tokens_are_single_use,
+            threads_past_retention_move_to_the_archive_whole,
+            periodic_jobs_are_claimed_once_per_run,
             sessions_are_created_touched_and_revoked,
             sessions_of_a_user_are_revoked_together,
             expired_sessions_and_challenges_are_purged,
@@ -3004,6 +3006,150 @@ pub async fn password_reset_tokens_are_single_use(stores: Stores) {
             .unwrap(),
         None
     );
+}
+
+pub async fn threads_past_retention_move_to_the_archive_whole(stores: Stores) {
+    let w = world(stores).await;
+    let member = w.member("reta", WorkspaceRole::Member).await;
+    w.stores
+        .channels
+        .add_channel_member(&new_channel_member(w.general.id, member.id))
+        .await
+        .unwrap();
+    let msgs = &w.stores.messages;
+    let now = time::now();
+    let old = now - Duration::days(400);
+    let post_at = |at: chrono::DateTime<Utc>, content: &str, thread: Option<MessageId>| {
+        let mut new = text(&w.general, w.owner.id, content);
+        new.id = MessageId::at(at);
+        new.thread_id = thread;
+        new.mentions = vec![member.id.to_string()];
+        new
+    };
+    // An old thread, an old thread still talked in, and a recent message.
+    let aged = msgs
+        .insert_message(&post_at(old, "aged", None))
+        .await
+        .unwrap()
+        .message;
+    let aged_reply = msgs
+        .insert_message(&post_at(
+            old + Duration::hours(1),
+            "aged reply",
+            Some(aged.id),
+        ))
+        .await
+        .unwrap()
+        .message;
+    msgs.add_reaction(aged.id, member.id, "tada").await.unwrap();
+    let alive = msgs
+        .insert_message(&post_at(old, "alive", None))
+        .await
+        .unwrap()
+        .message;
+    msgs.insert_message(&post_at(
+        now - Duration::days(3),
+        "recent reply",
+        Some(alive.id),
+    ))
+    .await
+    .unwrap();
+    let recent = msgs
+        .insert_message(&post_at(now - Duration::days(10), "recent", None))
+        .await
+        .unwrap()
+        .message;
+    let cutoff = now - Duration::days(365);
+
+    assert_eq!(
+        msgs.archivable_threads(w.general.id, cutoff, 10)
+            .await
+            .unwrap(),
+        [aged.id]
+    );
+    assert_eq!(
+        msgs.count_archivable(w.general.id, cutoff).await.unwrap(),
+        (1, 2)
+    );
+    let policies = w
+        .stores
+        .channels
+        .retention_policies(w.workspace.id)
+        .await
+        .unwrap();
+    assert!(policies.contains(&(w.general.id, None)), "{policies:?}");
+    let queued = w.stores.search_queue.search_backlog().await.unwrap();
+    let counts = || async {
+        let states = w
+            .stores
+            .channels
+            .read_states(w.workspace.id, member.id, Some(w.general.id))
+            .await
+            .unwrap();
+        (states[0].unread, states[0].mentions)
+    };
+    let (unread, mentions) = counts().await;
+
+    assert_eq!(msgs.archive_threads(&[aged.id], now).await.unwrap(), 2);
+    // Done once: a second run finds nothing to move.
+    assert_eq!(msgs.archive_threads(&[aged.id], now).await.unwrap(), 0);
+    assert!(msgs
+        .archivable_threads(w.general.id, cutoff, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(msgs.get_message(aged.id).await.unwrap(), None);
+    assert_eq!(msgs.get_message(aged_reply.id).await.unwrap(), None);
+    assert!(msgs.get_message(alive.id).await.unwrap().is_some());
+    assert!(msgs.get_message(recent.id).await.unwrap().is_some());
+    // The search index is told to forget both.
+    assert_eq!(
+        w.stores.search_queue.search_backlog().await.unwrap(),
+        queued + 2
+    );
+    // They no longer count as unread, nor do their mentions.
+    assert_eq!(counts().await, (unread - 1, mentions - 2));
+
+    // The archive keeps the rows whole, newest first, in pages.
+    let archived = msgs
+        .archived_messages(w.general.id, None, 10)
+        .await
+        .unwrap();
+    let ids: Vec<MessageId> = archived.iter().map(|m| m.id).collect();
+    assert_eq!(ids, [aged_reply.id, aged.id]);
+    assert_eq!(archived[1].content, "aged");
+    assert_eq!(archived[1].reactions.0["tada"], vec![member.id]);
+    assert_eq!(archived[0].thread_id, Some(aged.id));
+    let next = msgs
+        .archived_messages(
+            w.general.id,
+            Some((archived[0].created_at, archived[0].id)),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(next.iter().map(|m| m.id).collect::<Vec<_>>(), [aged.id]);
+    let elsewhere = w.channel("elsewhere").await;
+    assert!(msgs
+        .archived_messages(elsewhere.id, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+pub async fn periodic_jobs_are_claimed_once_per_run(stores: Stores) {
+    let admin = &stores.admin;
+    let now = time::now();
+    let since = now - Duration::hours(12);
+    assert!(admin.claim_job_run("nightly", since, now).await.unwrap());
+    assert!(!admin.claim_job_run("nightly", since, now).await.unwrap());
+    assert!(admin.claim_job_run("other", since, now).await.unwrap());
+    // The next day's run.
+    let tomorrow = now + Duration::days(1);
+    assert!(admin
+        .claim_job_run("nightly", tomorrow - Duration::hours(12), tomorrow)
+        .await
+        .unwrap());
 }
 
 pub async fn sessions_are_created_touched_and_revoked(stores: Stores) {

@@ -31,6 +31,58 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(mark_read))
         .routes(routes!(read_state))
         .routes(routes!(unread))
+        .routes(routes!(archive))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct ArchiveQuery {
+    /// Page size (default 50, 1 to 200).
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
+    limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// An archive cursor: the time (microseconds) and id of the last message of
+/// a page.
+fn archive_cursor(text: &str) -> Result<(chrono::DateTime<chrono::Utc>, MessageId), ApiError> {
+    let bad = || ApiError(Error::invalid("cursor", "is not a cursor this server gave"));
+    let (micros, id) = text.split_once('.').ok_or_else(bad)?;
+    let at = micros
+        .parse::<i64>()
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_micros)
+        .ok_or_else(bad)?;
+    Ok((at, id.parse().map_err(|_| bad())?))
+}
+
+/// Messages of a channel moved to the archive by retention, newest first:
+/// for the workspace's owners and admins who may read the channel.
+#[utoipa::path(get, path = "/channels/{channel}/archive", tag = "messages",
+    params(("channel" = String, Path, description = CHANNEL), ArchiveQuery),
+    responses((status = 200, body = MessageList), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn archive(
+    State(app): State<AppState>,
+    Authed(caller): Authed,
+    Path(channel): Path<String>,
+    ApiQuery(query): ApiQuery<ArchiveQuery>,
+) -> Result<Json<MessageList>, ApiError> {
+    let id: ChannelId = parse_id(&channel, "channel")?;
+    let before = query.cursor.as_deref().map(archive_cursor).transpose()?;
+    let limit = page_size(query.limit, 50);
+    let messages = app.archived_messages(&caller, id, before, limit).await?;
+    let next_cursor = (messages.len() == limit as usize)
+        .then(|| messages.last())
+        .flatten()
+        .map(|m| format!("{}.{}", m.created_at.timestamp_micros(), m.id));
+    Ok(Json(MessageList {
+        messages: messages.into_iter().map(MessageView::from).collect(),
+        authors: Vec::new(),
+        next_cursor,
+    }))
 }
 
 const CHANNEL: &str = "Channel id";
