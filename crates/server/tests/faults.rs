@@ -85,29 +85,6 @@ struct Scene {
     channel: String,
 }
 
-async fn sign_up(http: &reqwest::Client, base: &str, name: &str) -> String {
-    let answer = http
-        .post(format!("{base}/api/v1/auth/signup"))
-        .json(
-            &json!({"email": format!("{name}@example.test"), "username": name,
-                      "display_name": name, "password": format!("{name}-password")}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 202);
-    let login: Value = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"email": format!("{name}@example.test"), "password": format!("{name}-password")}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    login["token"].as_str().unwrap().to_owned()
-}
-
 async fn call(http: &reqwest::Client, base: &str, token: &str, path: &str, body: Value) -> Value {
     let answer = http
         .post(format!("{base}/api/v1{path}"))
@@ -122,7 +99,7 @@ async fn call(http: &reqwest::Client, base: &str, token: &str, path: &str, body:
 
 /// A workspace with a channel everyone posting is in.
 async fn set_scene(http: &reqwest::Client, base: &str) -> Scene {
-    let owner = sign_up(http, base, "owner").await;
+    let owner = common::sign_up(base, "owner").await;
     let workspace = call(
         http,
         base,
@@ -145,7 +122,7 @@ async fn set_scene(http: &reqwest::Client, base: &str) -> Scene {
         .to_owned();
     let mut tokens = vec![owner.clone()];
     for p in 1..POSTERS {
-        let token = sign_up(http, base, &format!("poster{p}")).await;
+        let token = common::sign_up(base, &format!("poster{p}")).await;
         let invitation = call(
             http,
             base,
@@ -658,7 +635,7 @@ async fn an_upload_cut_by_kill_9_leaves_nothing_after_a_restart() {
     };
     let mut server = start();
     let http = reqwest::Client::new();
-    let token = sign_up(&http, &server.base, "uploader").await;
+    let token = common::sign_up(&server.base, "uploader").await;
     let workspace = call(
         &http,
         &server.base,

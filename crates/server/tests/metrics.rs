@@ -61,20 +61,7 @@ async fn metrics_count_requests_sockets_events_and_jobs() {
     let server = Server::start(command);
     let base = server.base.clone();
 
-    post(
-        format!("{base}/api/v1/auth/signup"),
-        None,
-        json!({"email": "mo@example.test", "username": "mo", "display_name": "Mo",
-               "password": "mo-password-1"}),
-    )
-    .await;
-    let session = post(
-        format!("{base}/api/v1/auth/login"),
-        None,
-        json!({"email": "mo@example.test", "password": "mo-password-1"}),
-    )
-    .await;
-    let token = session["token"].as_str().unwrap().to_owned();
+    let token = common::sign_up(&base, "mo").await;
     let created = post(
         format!("{base}/api/v1/workspaces"),
         Some(&token),

@@ -31,30 +31,6 @@ async fn call(
     (status, answer.json().await.unwrap_or(Value::Null))
 }
 
-async fn person(base: &str, name: &str) -> String {
-    let http = reqwest::Client::new();
-    let signup = http
-        .post(format!("{base}/api/v1/auth/signup"))
-        .json(
-            &json!({"email": format!("{name}@example.test"), "username": name,
-                      "display_name": name, "password": format!("{name}-password")}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signup.status(), 202);
-    let login: Value = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"email": format!("{name}@example.test"), "password": format!("{name}-password")}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    login["token"].as_str().unwrap().to_owned()
-}
-
 fn retention_run(command: &mut Command, dry: bool) -> String {
     command.args(["retention", "run"]);
     if dry {
@@ -100,8 +76,8 @@ async fn old_message(
 async fn retention_moves_aged_threads(command: impl Fn() -> Command, stores: Stores) {
     let server = Server::start(command());
     let base = server.base.clone();
-    let owner = person(&base, "olga").await;
-    let member = person(&base, "max").await;
+    let owner = common::sign_up(&base, "olga").await;
+    let member = common::sign_up(&base, "max").await;
     let (_, created) = call(
         reqwest::Method::POST,
         format!("{base}/api/v1/workspaces"),
@@ -189,7 +165,7 @@ async fn retention_moves_aged_threads(command: impl Fn() -> Command, stores: Sto
     assert!(!shown.contains(&aged.to_string().as_str()), "{history}");
     let (status, archive) = call(
         reqwest::Method::GET,
-        format!("{base}/api/v1/channels/{general}/archive?limit=1"),
+        format!("{base}/api/v1/channels/{general}/archived-messages?limit=1"),
         &owner,
         None,
     )
@@ -199,7 +175,7 @@ async fn retention_moves_aged_threads(command: impl Fn() -> Command, stores: Sto
     let cursor = archive["next_cursor"].as_str().unwrap();
     let (_, rest) = call(
         reqwest::Method::GET,
-        format!("{base}/api/v1/channels/{general}/archive?limit=1&cursor={cursor}"),
+        format!("{base}/api/v1/channels/{general}/archived-messages?limit=1&cursor={cursor}"),
         &owner,
         None,
     )
@@ -207,7 +183,7 @@ async fn retention_moves_aged_threads(command: impl Fn() -> Command, stores: Sto
     assert_eq!(rest["messages"][0]["id"], aged.to_string());
     let (status, _) = call(
         reqwest::Method::GET,
-        format!("{base}/api/v1/channels/{general}/archive"),
+        format!("{base}/api/v1/channels/{general}/archived-messages"),
         &member,
         None,
     )
@@ -215,7 +191,7 @@ async fn retention_moves_aged_threads(command: impl Fn() -> Command, stores: Sto
     assert_eq!(status, 403, "members do not read the archive");
     let (status, _) = call(
         reqwest::Method::GET,
-        format!("{base}/api/v1/channels/{general}/archive?cursor=nonsense"),
+        format!("{base}/api/v1/channels/{general}/archived-messages?cursor=nonsense"),
         &owner,
         None,
     )

@@ -31,7 +31,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(mark_read))
         .routes(routes!(read_state))
         .routes(routes!(unread))
-        .routes(routes!(archive))
+        .routes(routes!(archived_messages))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -60,11 +60,11 @@ fn archive_cursor(text: &str) -> Result<(chrono::DateTime<chrono::Utc>, MessageI
 
 /// Messages of a channel moved to the archive by retention, newest first:
 /// for the workspace's owners and admins who may read the channel.
-#[utoipa::path(get, path = "/channels/{channel}/archive", tag = "messages",
+#[utoipa::path(get, path = "/channels/{channel}/archived-messages", operation_id = "archived_messages", tag = "messages",
     params(("channel" = String, Path, description = CHANNEL), ArchiveQuery),
     responses((status = 200, body = MessageList), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn archive(
+async fn archived_messages(
     State(app): State<AppState>,
     Authed(caller): Authed,
     Path(channel): Path<String>,

@@ -24,3 +24,31 @@ pub fn run(cmd: &mut Command) -> Output {
 pub fn stderr_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// Sign `name` up (password `{name}-password`) on the server at `base` and
+/// log in; the session token.
+pub async fn sign_up(base: &str, name: &str) -> String {
+    let http = reqwest::Client::new();
+    let answer = http
+        .post(format!("{base}/api/v1/auth/signup"))
+        .json(&serde_json::json!({
+            "email": format!("{name}@example.test"), "username": name,
+            "display_name": name, "password": format!("{name}-password")
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 202);
+    let login: serde_json::Value = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({
+            "email": format!("{name}@example.test"), "password": format!("{name}-password")
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    login["token"].as_str().unwrap().to_owned()
+}
