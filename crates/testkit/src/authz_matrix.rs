@@ -44,6 +44,7 @@ pub fn access_of(operation: &str) -> Option<Access> {
         // An upload's id names its uploader, who alone may use it.
         "PUT /uploads/{upload}" | "POST /uploads/{upload}/complete" => Account,
         "POST /auth/verify-email" | "POST /me/email/verification" => Account,
+        "POST /auth/password-reset/request" | "POST /auth/password-reset" => Account,
         "GET /workspaces" | "POST /workspaces" | "POST /invitations/accept" | "GET /ws" => Account,
         "GET /workspaces/{workspace}"
         | "GET /workspaces/{workspace}/channels"
