@@ -626,6 +626,27 @@ pub mod cursor {
             .ok_or_else(|| Error::invalid("cursor", "is not a cursor this list handed out"))
     }
 
+    /// A cursor after the row of time `at` and id `id` (keyset pages by
+    /// time, then id).
+    pub fn encode_time_id(at: chrono::DateTime<chrono::Utc>, id: impl std::fmt::Display) -> String {
+        encode(&format!("{}_{id}", at.timestamp_micros()))
+    }
+
+    /// The time and id of a cursor made by [`encode_time_id`].
+    pub fn decode_time_id<T: std::str::FromStr>(
+        cursor: &str,
+    ) -> Result<(chrono::DateTime<chrono::Utc>, T)> {
+        let raw: String = decode(cursor)?;
+        let bad = || Error::invalid("cursor", "is not a cursor this list handed out");
+        let (micros, id) = raw.split_once('_').ok_or_else(bad)?;
+        let at = micros
+            .parse::<i64>()
+            .ok()
+            .and_then(chrono::DateTime::from_timestamp_micros)
+            .ok_or_else(bad)?;
+        Ok((at, id.parse().map_err(|_| bad())?))
+    }
+
     #[cfg(test)]
     mod properties {
         use super::*;

@@ -7,7 +7,7 @@ use std::io::Read;
 use clap::Subcommand;
 use confab_core::config::Config;
 use confab_core::id::WorkspaceId;
-use confab_service::{Policy, Services};
+use confab_service::Services;
 
 use crate::backends;
 
@@ -52,13 +52,7 @@ pub enum AdminCommand {
 }
 
 pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
-    let stores = backends::open_stores(&config).await?;
-    let realtime = backends::open_realtime(&config).await?;
-    let policy = Policy {
-        public_url: config.server.public_url.clone(),
-        ..Policy::default()
-    };
-    let services = Services::new(stores.clone(), realtime, policy);
+    let (stores, services) = backends::command_services(&config).await?;
     let outcome = execute(&services, command).await;
     stores.admin.close().await;
     for line in outcome? {

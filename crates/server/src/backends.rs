@@ -247,6 +247,22 @@ pub fn open_mailer(config: &Config) -> anyhow::Result<Arc<dyn confab_core::ports
     })
 }
 
+/// The stores and services a command (not `serve`) works with: the
+/// configured database and real-time backends, and `server.public_url` for
+/// the links it prints. Close the stores when done.
+pub async fn command_services(
+    config: &Config,
+) -> anyhow::Result<(Stores, confab_service::Services)> {
+    let stores = open_stores(config).await?;
+    let realtime = open_realtime(config).await?;
+    let policy = confab_service::Policy {
+        public_url: config.server.public_url.clone(),
+        ..confab_service::Policy::default()
+    };
+    let services = confab_service::Services::new(stores.clone(), realtime, policy);
+    Ok((stores, services))
+}
+
 /// Open (and migrate) the configured database.
 pub async fn open_stores(config: &Config) -> anyhow::Result<Stores> {
     check_supported(config)?;

@@ -3,16 +3,14 @@
 //! list what would move.
 
 use confab_core::config::Config;
-use confab_service::{Policy, Services, TierMove};
+use confab_service::TierMove;
 
 use crate::backends;
 
 pub async fn tier(config: Config, dry_run: bool) -> anyhow::Result<()> {
-    let stores = backends::open_stores(&config).await?;
-    let realtime = backends::open_realtime(&config).await?;
+    let (stores, services) = backends::command_services(&config).await?;
     let blobs = backends::open_blobs(&config).await?;
-    let services = Services::new(stores.clone(), realtime, Policy::default())
-        .with_files(blobs, backends::file_policy(&config));
+    let services = services.with_files(blobs, backends::file_policy(&config));
     let outcome = services.tier_files(!dry_run).await;
     stores.admin.close().await;
     let moves = outcome?;

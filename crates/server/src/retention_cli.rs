@@ -1,14 +1,12 @@
 //! `confab retention run [--dry-run]`: the daily retention run, now.
 
 use confab_core::config::Config;
-use confab_service::{Policy, RetentionReport, Services};
+use confab_service::RetentionReport;
 
 use crate::backends;
 
 pub async fn run(config: Config, dry_run: bool) -> anyhow::Result<()> {
-    let stores = backends::open_stores(&config).await?;
-    let realtime = backends::open_realtime(&config).await?;
-    let services = Services::new(stores.clone(), realtime, Policy::default());
+    let (stores, services) = backends::command_services(&config).await?;
     let report = services
         .run_retention(confab_core::time::now(), dry_run)
         .await;

@@ -179,10 +179,12 @@ impl Hub {
     }
 
     fn dispatch(&self, item: BusItem) {
+        if let BusItem::Event(envelope) = &item {
+            record_bus_lag(envelope.cursor);
+        }
         let registry = self.lock();
         match item {
             BusItem::Event(envelope) => {
-                record_bus_lag(envelope.cursor);
                 if let Some(slots) = registry.by_topic.get(&envelope.topic) {
                     metrics::counter!("confab_events_fanned_out_total")
                         .increment(slots.len() as u64);

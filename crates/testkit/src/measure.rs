@@ -15,3 +15,29 @@ pub fn percentile(sorted: &[Duration], percent: f64) -> Duration {
 pub fn ms(duration: Duration) -> String {
     format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
 }
+
+/// The number after `name` on the command line, or `default`.
+pub fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.windows(2)
+        .find(|w| w[0] == name)
+        .map(|w| w[1].parse().expect("a number"))
+        .unwrap_or(default)
+}
+
+/// Bytes under `dir`; a file that goes meanwhile (a segment merged away)
+/// counts for nothing.
+pub fn dir_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| Some((e.path(), e.metadata().ok()?)))
+        .map(|(path, meta)| {
+            if meta.is_dir() {
+                dir_size(&path)
+            } else {
+                meta.len()
+            }
+        })
+        .sum()
+}

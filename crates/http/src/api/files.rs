@@ -332,7 +332,11 @@ async fn list(
                 .map_err(|_| Error::invalid("user", "is not a user id"))
         })
         .transpose()?;
-    let before = params.cursor.as_deref().map(decode_cursor).transpose()?;
+    let before = params
+        .cursor
+        .as_deref()
+        .map(cursor::decode_time_id)
+        .transpose()?;
     let query = FileQuery {
         channel,
         uploader,
@@ -342,27 +346,8 @@ async fn list(
     let page = app.list_files(&caller, workspace, query).await?;
     Ok(Json(FileList {
         files: page.files.into_iter().map(FileView::from).collect(),
-        next_cursor: page
-            .next
-            .map(|(at, id)| cursor::encode(&format!("{}_{id}", at.timestamp_micros()))),
+        next_cursor: page.next.map(|(at, id)| cursor::encode_time_id(at, id)),
     }))
-}
-
-fn decode_cursor(text: &str) -> Result<(chrono::DateTime<chrono::Utc>, FileId), ApiError> {
-    let raw: String = cursor::decode(text)?;
-    let bad = || {
-        ApiError(Error::invalid(
-            "cursor",
-            "is not a cursor this list handed out",
-        ))
-    };
-    let (micros, id) = raw.split_once('_').ok_or_else(bad)?;
-    let at = micros
-        .parse::<i64>()
-        .ok()
-        .and_then(chrono::DateTime::from_timestamp_micros)
-        .ok_or_else(bad)?;
-    Ok((at, id.parse().map_err(|_| bad())?))
 }
 
 #[utoipa::path(get, path = "/files/{file}", operation_id = "get_file", tag = "files",

@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use super::parse_id;
 use crate::extract::{ApiJson, ApiQuery, Authed};
-use crate::wire::{AuthorView, ErrorBody, MessageView, ReactionView, ReadStateView};
+use crate::wire::{cursor, AuthorView, ErrorBody, MessageView, ReactionView, ReadStateView};
 use crate::{ApiError, AppState};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -45,19 +45,6 @@ struct ArchiveQuery {
     cursor: Option<String>,
 }
 
-/// An archive cursor: the time (microseconds) and id of the last message of
-/// a page.
-fn archive_cursor(text: &str) -> Result<(chrono::DateTime<chrono::Utc>, MessageId), ApiError> {
-    let bad = || ApiError(Error::invalid("cursor", "is not a cursor this server gave"));
-    let (micros, id) = text.split_once('.').ok_or_else(bad)?;
-    let at = micros
-        .parse::<i64>()
-        .ok()
-        .and_then(chrono::DateTime::from_timestamp_micros)
-        .ok_or_else(bad)?;
-    Ok((at, id.parse().map_err(|_| bad())?))
-}
-
 /// Messages of a channel moved to the archive by retention, newest first:
 /// for the workspace's owners and admins who may read the channel.
 #[utoipa::path(get, path = "/channels/{channel}/archived-messages", operation_id = "archived_messages", tag = "messages",
@@ -71,13 +58,17 @@ async fn archived_messages(
     ApiQuery(query): ApiQuery<ArchiveQuery>,
 ) -> Result<Json<MessageList>, ApiError> {
     let id: ChannelId = parse_id(&channel, "channel")?;
-    let before = query.cursor.as_deref().map(archive_cursor).transpose()?;
+    let before = query
+        .cursor
+        .as_deref()
+        .map(cursor::decode_time_id)
+        .transpose()?;
     let limit = page_size(query.limit, 50);
     let messages = app.archived_messages(&caller, id, before, limit).await?;
     let next_cursor = (messages.len() == limit as usize)
         .then(|| messages.last())
         .flatten()
-        .map(|m| format!("{}.{}", m.created_at.timestamp_micros(), m.id));
+        .map(|m| cursor::encode_time_id(m.created_at, m.id));
     Ok(Json(MessageList {
         messages: messages.into_iter().map(MessageView::from).collect(),
         authors: Vec::new(),

@@ -28,6 +28,7 @@ use confab_store_postgres::{PostgresOptions, PostgresStore};
 use confab_store_sqlite::{SqliteOptions, SqliteStore};
 use confab_testkit::fixtures::{self, World};
 use confab_testkit::harness::PgTestDb;
+use confab_testkit::measure::{arg, dir_size};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -35,14 +36,6 @@ const CHANNELS: usize = 200;
 const PEOPLE: usize = 50;
 const DAYS: i64 = 730;
 const BATCH: usize = 10_000;
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.windows(2)
-        .find(|w| w[0] == name)
-        .map(|w| w[1].parse().expect("a number"))
-        .unwrap_or(default)
-}
 
 fn main() {
     let messages = arg("--messages", 1_000_000);
@@ -90,21 +83,6 @@ fn timed(command: &mut Command) -> (f64, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     (took, String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn dir_size(dir: &Path) -> u64 {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| {
-            let entry = entry.unwrap();
-            let meta = entry.metadata().unwrap();
-            if meta.is_dir() {
-                dir_size(&entry.path())
-            } else {
-                meta.len()
-            }
-        })
-        .sum()
 }
 
 /// The people and channels messages are written in.

@@ -36,7 +36,7 @@ use confab_store_postgres::{PostgresOptions, PostgresStore};
 use confab_testkit::app::{busy_policy, TestApp};
 use confab_testkit::fixtures::{self, World};
 use confab_testkit::harness::{postgres_search, PgTestDb};
-use confab_testkit::measure::{ms, percentile};
+use confab_testkit::measure::{arg, dir_size, ms, percentile};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
@@ -123,14 +123,6 @@ const EXTRAS: &[&str] = &[
     "parserConfig",
     "snake_case_name",
 ];
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.windows(2)
-        .find(|w| w[0] == name)
-        .map(|w| w[1].parse().expect("a number"))
-        .unwrap_or(default)
-}
 
 fn sentence(rng: &mut StdRng) -> String {
     let length = match rng.gen_range(0..10) {
@@ -540,21 +532,4 @@ async fn lag(loaded: &Loaded, index: Arc<dyn SearchIndex>, settings: &Settings) 
 /// The JSON answer to `request`.
 async fn json_of(request: reqwest::RequestBuilder) -> serde_json::Value {
     request.send().await.unwrap().json().await.unwrap()
-}
-
-/// Bytes under `dir`; a file that goes meanwhile (a segment merged away)
-/// counts for nothing.
-fn dir_size(dir: &std::path::Path) -> u64 {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter_map(|e| Some((e.path(), e.metadata().ok()?)))
-        .map(|(path, meta)| {
-            if meta.is_dir() {
-                dir_size(&path)
-            } else {
-                meta.len()
-            }
-        })
-        .sum()
 }
